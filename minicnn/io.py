@@ -1,0 +1,76 @@
+"""Checkpoints and metrics on disk: written atomically, read without pickle.
+
+A checkpoint is an ``.npz`` file holding the model's arrays under their
+``state_dict`` names (``conv1.weight`` …), readable by
+``numpy.load(path, allow_pickle=False)`` and by either backend.
+"""
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read or does not fit the model."""
+
+
+def _atomic_write(path, write):
+    """Call ``write(fileobj)`` on a temp file beside ``path``, fsync, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_checkpoint(path, state_dict):
+    """Write ``state_dict`` (name -> float array) to ``path`` as ``.npz``, atomically."""
+    arrays = {}
+    for name, value in state_dict.items():
+        value = np.asarray(value)
+        if value.dtype.kind != "f":
+            raise TypeError(f"save_checkpoint: {name} expected a float array, got dtype {value.dtype}")
+        arrays[name] = value
+    return _atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load_checkpoint(path):
+    """Read a checkpoint written by :func:`save_checkpoint` (or ``numpy.savez``).
+
+    Returns
+    -------
+    dict name -> ndarray.  Raises CheckpointError for a missing, non-npz or
+    object-array file (nothing is unpickled).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if not isinstance(npz, np.lib.npyio.NpzFile):
+                raise CheckpointError(f"checkpoint {path}: expected an .npz archive, got a single .npy array")
+            state = {name: npz[name] for name in npz.files}
+    except CheckpointError:
+        raise
+    except (ValueError, OSError, EOFError) as exc:  # bad zip, pickled objects, truncated
+        raise CheckpointError(f"checkpoint {path}: cannot be read as an .npz of arrays ({exc})") from None
+    for name, value in state.items():
+        if value.dtype.kind != "f":
+            raise CheckpointError(f"checkpoint {path}: {name} expected a float array, got dtype {value.dtype}")
+    return state
+
+
+def write_json(path, obj):
+    """Write ``obj`` as indented JSON, atomically."""
+    text = json.dumps(obj, indent=2, sort_keys=False) + "\n"
+    return _atomic_write(path, lambda f: f.write(text.encode()))

@@ -1,0 +1,57 @@
+"""Argument checks shared by the kernels.
+
+Every kernel validates before any numba code runs: a numba kernel given a wrong
+shape reads out of bounds instead of raising, so the checks live here, in Python.
+"""
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_float_array(name, a, ndim=None):
+    """Raise TypeError/ValueError unless ``a`` is a float32/float64 ndarray of ``ndim`` dims."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy.ndarray, got {type(a).__name__}")
+    if a.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name}: expected dtype float32 or float64, got {a.dtype}")
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-D array, got {a.ndim}-D with shape {a.shape}")
+
+
+def check_same_dtype(name, *arrays):
+    """Raise TypeError unless all non-None arrays share one dtype (torch refuses mixed dtypes too)."""
+    dtypes = {a.dtype for a in arrays if a is not None}
+    if len(dtypes) > 1:
+        got = ", ".join(str(a.dtype) for a in arrays if a is not None)
+        raise TypeError(f"{name}: expected all arrays in one dtype, got {got}")
+
+
+def check_grad(name, grad, shape, dtype):
+    """Raise unless the upstream gradient matches the forward output's shape and dtype."""
+    check_float_array(name, grad)
+    if grad.shape != tuple(shape):
+        raise ValueError(f"{name}: expected upstream gradient of shape {tuple(shape)}, got {grad.shape}")
+    if grad.dtype != dtype:
+        raise TypeError(f"{name}: expected upstream gradient of dtype {dtype}, got {grad.dtype}")
+
+
+def pair(name, value, minimum):
+    """Turn an int or a 2-tuple of ints into a checked ``(h, w)`` tuple, each ``>= minimum``."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (int(value), int(value))
+    if (not isinstance(value, (tuple, list)) or len(value) != 2
+            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)):
+        raise TypeError(f"{name}: expected an int or a pair of ints, got {value!r}")
+    value = (int(value[0]), int(value[1]))
+    if min(value) < minimum:
+        raise ValueError(f"{name}: expected values >= {minimum}, got {value}")
+    return value
+
+
+def out_size(name, size, kernel, stride, padding):
+    """Output length of a sliding window; raise ValueError if the window does not fit."""
+    padded = size + 2 * padding
+    if padded < kernel:
+        raise ValueError(f"{name}: input size {size} with padding {padding} is smaller than "
+                         f"the kernel size {kernel}")
+    return (padded - kernel) // stride + 1

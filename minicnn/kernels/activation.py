@@ -1,0 +1,52 @@
+"""ReLU.  Backward passes the gradient where the input was positive (torch's rule: 0 at x == 0)."""
+import numpy as np
+from numba import njit
+
+from ._check import check_float_array, check_grad
+
+
+@njit(cache=True, nogil=True)
+def _relu_backward_kernel(dout, x, dx):
+    for k in range(x.size):
+        dx[k] = dout[k] if x[k] > 0 else 0
+
+
+def relu_forward(x):
+    """``out = max(x, 0)`` elementwise.
+
+    Parameters
+    ----------
+    x : ndarray, any shape, float32 or float64
+
+    Returns
+    -------
+    out : ndarray, shape and dtype of ``x`` (a new array)
+    cache : ``out`` (positive exactly where ``x`` was)
+    """
+    check_float_array("relu input", x)
+    out = np.maximum(x, 0)
+    return out, out
+
+
+def relu_backward(dout, cache):
+    """``dx = dout * (x > 0)``, in one pass.
+
+    Parameters
+    ----------
+    dout : ndarray, shape of the forward input, not modified
+    cache : from :func:`relu_forward`
+
+    Returns
+    -------
+    dx : ndarray, shape and dtype of ``dout``
+    """
+    out = cache
+    check_grad("relu backward", dout, out.shape, out.dtype)
+    dx = np.empty_like(out)
+    _relu_backward_kernel(np.ascontiguousarray(dout).reshape(-1), out.reshape(-1), dx.reshape(-1))
+    return dx
+
+
+def relu_backward_naive(dout, x):
+    """Reference ReLU backward: ``np.where(x > 0, dout, 0)``."""
+    return np.where(x > 0, dout, np.zeros((), dtype=dout.dtype))

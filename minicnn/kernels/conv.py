@@ -1,0 +1,315 @@
+"""2-D convolution (cross-correlation, as torch computes it) via im2col / col2im.
+
+Layout.  ``im2col`` turns an input ``x`` of shape ``(N, C, H, W)`` into a matrix
+``cols`` of shape ``(C*KH*KW, N*OH*OW)``: row ``(c, i, j)`` is channel ``c`` of
+every image shifted by kernel offset ``(i, j)``.  Building the rows is then a
+shifted copy of contiguous image rows, and the convolution is one large GEMM::
+
+    out2 = weight.reshape(O, C*KH*KW) @ cols          # (O, N*OH*OW)
+
+which is turned back into NCHW while the bias is added (one pass).  Backward
+is the same three matrices read the other ways round::
+
+    dweight = dout2 @ cols.T                          # (O, C*KH*KW)
+    dcols   = weight2.T @ dout2                       # (C*KH*KW, N*OH*OW)
+    dx      = col2im(dcols)                           # accumulates, see col2im
+
+``conv2d_forward_naive`` / ``conv2d_backward_naive`` below compute the same
+thing one output pixel at a time; they are the readable definition and the
+tests hold the fast path to them.
+"""
+import numpy as np
+from numba import njit
+
+from ._check import check_float_array, check_grad, check_same_dtype, out_size, pair
+
+
+# --------------------------------------------------------------------------- numba kernels
+@njit(cache=True, nogil=True)
+def _inside_range(pad, offset, stride, size, out_len):
+    """Output positions ``[lo, hi)`` whose input index ``o*stride - pad + offset`` is in ``[0, size)``."""
+    lo = max(0, (pad - offset + stride - 1) // stride)
+    last = size - 1 + pad - offset
+    hi = 0 if last < 0 else min(out_len, last // stride + 1)
+    return lo, max(lo, hi)
+
+
+@njit(cache=True, nogil=True)
+def _im2col_kernel(x, kh, kw, sh, sw, ph, pw, cols):
+    n_img, chans, h, w = x.shape
+    oh = (h + 2 * ph - kh) // sh + 1
+    ow = (w + 2 * pw - kw) // sw + 1
+    area = oh * ow
+    for n in range(n_img):
+        for c in range(chans):
+            for i in range(kh):
+                for j in range(kw):
+                    row = (c * kh + i) * kw + j
+                    lo, hi = _inside_range(pw, j, sw, w, ow)
+                    for y in range(oh):
+                        iy = y * sh - ph + i
+                        dst = n * area + y * ow
+                        if iy < 0 or iy >= h:
+                            for xo in range(ow):
+                                cols[row, dst + xo] = 0
+                            continue
+                        for xo in range(lo):
+                            cols[row, dst + xo] = 0
+                        for xo in range(lo, hi):
+                            cols[row, dst + xo] = x[n, c, iy, xo * sw - pw + j]
+                        for xo in range(hi, ow):
+                            cols[row, dst + xo] = 0
+
+
+@njit(cache=True, nogil=True)
+def _col2im_kernel(cols, kh, kw, sh, sw, ph, pw, dx):
+    n_img, chans, h, w = dx.shape
+    oh = (h + 2 * ph - kh) // sh + 1
+    ow = (w + 2 * pw - kw) // sw + 1
+    area = oh * ow
+    for n in range(n_img):
+        for c in range(chans):
+            for i in range(kh):
+                for j in range(kw):
+                    row = (c * kh + i) * kw + j
+                    lo, hi = _inside_range(pw, j, sw, w, ow)
+                    for y in range(oh):
+                        iy = y * sh - ph + i
+                        if iy < 0 or iy >= h:
+                            continue
+                        src = n * area + y * ow
+                        for xo in range(lo, hi):
+                            # += : overlapping windows send gradient to the same pixel
+                            dx[n, c, iy, xo * sw - pw + j] += cols[row, src + xo]
+
+
+@njit(cache=True, nogil=True)
+def _cols_to_nchw(out2, bias, out):
+    """``out[n, o, l] = out2[o, n*L + l] + bias[o]`` for ``out`` of shape (N, O, L)."""
+    n_img, n_out, area = out.shape
+    for n in range(n_img):
+        for o in range(n_out):
+            b = bias[o]
+            src = n * area
+            for l in range(area):
+                out[n, o, l] = out2[o, src + l] + b
+
+
+@njit(cache=True, nogil=True)
+def _nchw_to_cols(dout, dout2, dbias):
+    """Inverse layout change of ``_cols_to_nchw``; also ``dbias[o] = sum over n, l``."""
+    n_img, n_out, area = dout.shape
+    for o in range(n_out):
+        acc = 0.0  # float64 accumulator: a float32 running sum over N*L terms drifts
+        for n in range(n_img):
+            dst = n * area
+            for l in range(area):
+                v = dout[n, o, l]
+                dout2[o, dst + l] = v
+                acc += v
+        dbias[o] = acc
+
+
+# --------------------------------------------------------------------------- checks
+def _conv_geometry(x, weight, bias, stride, padding):
+    check_float_array("conv2d input", x, 4)
+    check_float_array("conv2d weight", weight, 4)
+    if bias is not None:
+        check_float_array("conv2d bias", bias, 1)
+    check_same_dtype("conv2d", x, weight, bias)
+    n_out, c_in, kh, kw = weight.shape
+    if min(weight.shape) < 1:
+        raise ValueError(f"conv2d: expected a non-empty weight, got shape {weight.shape}")
+    if x.shape[1] != c_in:
+        raise ValueError(f"conv2d: expected input with {c_in} channels (weight {weight.shape}), "
+                         f"got input of shape {x.shape}")
+    if bias is not None and bias.shape != (n_out,):
+        raise ValueError(f"conv2d: expected bias of shape ({n_out},), got {bias.shape}")
+    sh, sw = pair("conv2d stride", stride, 1)
+    ph, pw = pair("conv2d padding", padding, 0)
+    oh = out_size("conv2d height", x.shape[2], kh, sh, ph)
+    ow = out_size("conv2d width", x.shape[3], kw, sw, pw)
+    return (sh, sw), (ph, pw), (oh, ow)
+
+
+# --------------------------------------------------------------------------- im2col / col2im
+def im2col(x, kernel_size, stride=1, padding=0):
+    """Unfold sliding windows of ``x`` into columns.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W), float32 or float64
+    kernel_size, stride, padding : int or (int, int)
+
+    Returns
+    -------
+    cols : ndarray, shape (C*KH*KW, N*OH*OW), dtype of ``x``
+        Row ``(c*KH + i)*KW + j``, column ``n*OH*OW + oh*OW + ow`` holds
+        ``x_padded[n, c, oh*SH + i, ow*SW + j]`` (zero padding).
+    """
+    check_float_array("im2col input", x, 4)
+    kh, kw = pair("im2col kernel_size", kernel_size, 1)
+    sh, sw = pair("im2col stride", stride, 1)
+    ph, pw = pair("im2col padding", padding, 0)
+    oh = out_size("im2col height", x.shape[2], kh, sh, ph)
+    ow = out_size("im2col width", x.shape[3], kw, sw, pw)
+    n, c = x.shape[:2]
+    cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
+    _im2col_kernel(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, cols)
+    return cols
+
+
+def col2im(cols, x_shape, kernel_size, stride=1, padding=0):
+    """Fold columns back into an image, the adjoint of :func:`im2col`.
+
+    Every entry of ``cols`` is *added* to the input pixel it was copied from, so
+    pixels covered by several windows receive the sum: ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩.
+
+    Parameters
+    ----------
+    cols : ndarray, shape (C*KH*KW, N*OH*OW)
+    x_shape : tuple (N, C, H, W)
+    kernel_size, stride, padding : int or (int, int)
+
+    Returns
+    -------
+    x : ndarray, shape ``x_shape``, dtype of ``cols``
+    """
+    check_float_array("col2im cols", cols, 2)
+    if len(x_shape) != 4:
+        raise ValueError(f"col2im: expected x_shape (N, C, H, W), got {x_shape}")
+    n, c, h, w = (int(v) for v in x_shape)
+    kh, kw = pair("col2im kernel_size", kernel_size, 1)
+    sh, sw = pair("col2im stride", stride, 1)
+    ph, pw = pair("col2im padding", padding, 0)
+    oh = out_size("col2im height", h, kh, sh, ph)
+    ow = out_size("col2im width", w, kw, sw, pw)
+    if cols.shape != (c * kh * kw, n * oh * ow):
+        raise ValueError(f"col2im: expected cols of shape {(c * kh * kw, n * oh * ow)}, got {cols.shape}")
+    dx = np.zeros((n, c, h, w), dtype=cols.dtype)
+    _col2im_kernel(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, dx)
+    return dx
+
+
+# --------------------------------------------------------------------------- fast conv
+def conv2d_forward(x, weight, bias=None, stride=1, padding=0):
+    """Convolution forward pass, as ``torch.nn.functional.conv2d``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+    weight : ndarray, shape (O, C, KH, KW)
+    bias : ndarray, shape (O,), or None
+    stride, padding : int or (int, int)
+
+    Returns
+    -------
+    out : ndarray, shape (N, O, OH, OW), dtype of ``x``
+    cache : tuple, what :func:`conv2d_backward` needs
+    """
+    (sh, sw), (ph, pw), (oh, ow) = _conv_geometry(x, weight, bias, stride, padding)
+    n_out = weight.shape[0]
+    cols = np.empty((weight[0].size, x.shape[0] * oh * ow), dtype=x.dtype)
+    _im2col_kernel(np.ascontiguousarray(x), weight.shape[2], weight.shape[3], sh, sw, ph, pw, cols)
+    out2 = weight.reshape(n_out, -1) @ cols
+    out = np.empty((x.shape[0], n_out, oh * ow), dtype=x.dtype)
+    b = bias if bias is not None else np.zeros(n_out, dtype=x.dtype)
+    _cols_to_nchw(out2, b, out)
+    out = out.reshape(x.shape[0], n_out, oh, ow)
+    cache = (x.shape, out.shape, weight, bias is not None, cols, (sh, sw), (ph, pw))
+    return out, cache
+
+
+def conv2d_backward(dout, cache, need_input_grad=True):
+    """Convolution backward pass.
+
+    Parameters
+    ----------
+    dout : ndarray, shape (N, O, OH, OW), upstream gradient (not modified)
+    cache : the cache returned by :func:`conv2d_forward`
+    need_input_grad : bool
+        False skips ``dx`` (the network's first layer needs no input gradient).
+
+    Returns
+    -------
+    dx : ndarray, shape (N, C, H, W), or None
+    dweight : ndarray, shape (O, C, KH, KW)
+    dbias : ndarray, shape (O,), or None when the forward had no bias
+    """
+    x_shape, out_shape, weight, has_bias, cols, stride, padding = cache
+    check_grad("conv2d backward", dout, out_shape, cols.dtype)
+    n_img, n_out = out_shape[:2]
+    dout2 = np.empty((n_out, cols.shape[1]), dtype=cols.dtype)
+    dbias = np.empty(n_out, dtype=cols.dtype)
+    _nchw_to_cols(np.ascontiguousarray(dout).reshape(n_img, n_out, -1), dout2, dbias)
+    dweight = (dout2 @ cols.T).reshape(weight.shape)
+    dx = None
+    if need_input_grad:
+        dcols = weight.reshape(n_out, -1).T @ dout2
+        dx = np.zeros(x_shape, dtype=cols.dtype)
+        _col2im_kernel(dcols, weight.shape[2], weight.shape[3], *stride, *padding, dx)
+    return dx, dweight, (dbias if has_bias else None)
+
+
+# --------------------------------------------------------------------------- naive reference
+def conv2d_forward_naive(x, weight, bias=None, stride=1, padding=0):
+    """Convolution forward, one output pixel at a time (the definition).
+
+    ``out[n, o, y, x] = bias[o] + sum_{c,i,j} weight[o, c, i, j] * xpad[n, c, y*SH + i, x*SW + j]``
+
+    Shapes as :func:`conv2d_forward`; returns only ``out``.
+    """
+    (sh, sw), (ph, pw), (oh, ow) = _conv_geometry(x, weight, bias, stride, padding)
+    kh, kw = weight.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    out = np.zeros((x.shape[0], weight.shape[0], oh, ow), dtype=x.dtype)
+    for y in range(oh):
+        for xo in range(ow):
+            patch = xp[:, :, y * sh:y * sh + kh, xo * sw:xo * sw + kw]      # (N, C, KH, KW)
+            out[:, :, y, xo] = np.tensordot(patch, weight, axes=([1, 2, 3], [1, 2, 3]))
+    if bias is not None:
+        out += bias[None, :, None, None]
+    return out
+
+
+def conv2d_backward_naive(dout, x, weight, stride=1, padding=0):
+    """Convolution backward, one output pixel at a time.
+
+    Each output pixel ``out[:, :, y, x]`` came from one input patch, so its
+    gradient ``dout[:, :, y, x]`` flows to that patch through ``weight`` and to
+    ``weight`` through that patch; overlapping patches add up.
+
+    Returns
+    -------
+    dx : (N, C, H, W), dweight : (O, C, KH, KW), dbias : (O,)
+    """
+    (sh, sw), (ph, pw), (oh, ow) = _conv_geometry(x, weight, None, stride, padding)
+    kh, kw = weight.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    dxp = np.zeros_like(xp)
+    dweight = np.zeros_like(weight)
+    for y in range(oh):
+        for xo in range(ow):
+            window = (slice(None), slice(None), slice(y * sh, y * sh + kh), slice(xo * sw, xo * sw + kw))
+            d = dout[:, :, y, xo]                                           # (N, O)
+            dweight += np.tensordot(d, xp[window], axes=([0], [0]))         # (O, C, KH, KW)
+            dxp[window] += np.tensordot(d, weight, axes=([1], [0]))         # (N, C, KH, KW)
+    dx = dxp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]].copy()
+    return dx, dweight, dout.sum(axis=(0, 2, 3))
+
+
+def im2col_naive(x, kernel_size, stride=1, padding=0):
+    """:func:`im2col` by slicing the padded input, one kernel offset at a time."""
+    kh, kw = pair("im2col kernel_size", kernel_size, 1)
+    sh, sw = pair("im2col stride", stride, 1)
+    ph, pw = pair("im2col padding", padding, 0)
+    n, c, h, w = x.shape
+    oh = out_size("im2col height", h, kh, sh, ph)
+    ow = out_size("im2col width", w, kw, sw, pw)
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    cols = np.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            shifted = xp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]  # (N, C, OH, OW)
+            cols[:, i, j] = shifted.transpose(1, 0, 2, 3)
+    return cols.reshape(c * kh * kw, n * oh * ow)

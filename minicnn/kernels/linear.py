@@ -1,0 +1,71 @@
+"""Fully connected layer ``y = x @ weight.T + bias`` (torch's weight layout: (out, in))."""
+import numpy as np
+
+from ._check import check_float_array, check_grad, check_same_dtype
+
+
+def _check_linear(x, weight, bias):
+    check_float_array("linear input", x, 2)
+    check_float_array("linear weight", weight, 2)
+    if bias is not None:
+        check_float_array("linear bias", bias, 1)
+    check_same_dtype("linear", x, weight, bias)
+    if x.shape[1] != weight.shape[1]:
+        raise ValueError(f"linear: expected input with {weight.shape[1]} features (weight {weight.shape}), "
+                         f"got input of shape {x.shape}")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: expected bias of shape ({weight.shape[0]},), got {bias.shape}")
+
+
+def linear_forward(x, weight, bias=None):
+    """Affine map, as ``torch.nn.functional.linear``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, in_features)
+    weight : ndarray, shape (out_features, in_features)
+    bias : ndarray, shape (out_features,), or None
+
+    Returns
+    -------
+    out : ndarray, shape (N, out_features)
+    cache : (x, weight, has_bias)
+    """
+    _check_linear(x, weight, bias)
+    out = x @ weight.T
+    if bias is not None:
+        out += bias
+    return out, (x, weight, bias is not None)
+
+
+def linear_backward(dout, cache, need_input_grad=True):
+    """Gradients of the affine map.
+
+    Parameters
+    ----------
+    dout : ndarray, shape (N, out_features), not modified
+    cache : from :func:`linear_forward`
+    need_input_grad : bool, False skips ``dx``
+
+    Returns
+    -------
+    dx : (N, in_features) or None, dweight : (out_features, in_features), dbias : (out_features,) or None
+    """
+    x, weight, has_bias = cache
+    check_grad("linear backward", dout, (x.shape[0], weight.shape[0]), x.dtype)
+    dx = dout @ weight if need_input_grad else None
+    dweight = dout.T @ x
+    dbias = dout.sum(axis=0) if has_bias else None
+    return dx, dweight, dbias
+
+
+def linear_forward_naive(x, weight, bias=None):
+    """``out[n, o] = sum_i x[n, i] * weight[o, i] + bias[o]`` with einsum (no BLAS)."""
+    _check_linear(x, weight, bias)
+    out = np.einsum("ni,oi->no", x, weight)
+    return out + bias if bias is not None else out
+
+
+def linear_backward_naive(dout, x, weight):
+    """Reference gradients with einsum: returns ``(dx, dweight, dbias)``."""
+    return (np.einsum("no,oi->ni", dout, weight), np.einsum("no,ni->oi", dout, x), dout.sum(axis=0))

@@ -1,0 +1,139 @@
+"""The tutorial's training loop, on minicnn's layers.
+
+    for epoch:                                  for images, labels in loader:
+        outputs = model(images)                     loss = criterion(outputs, labels)
+        optimizer.zero_grad()                       model.backward(criterion.backward())
+        optimizer.step()                            total_loss += loss
+
+It prints the tutorial's lines ``Epoch [e/E], Loss: x.xxxx`` and
+``Test Accuracy: xx.xx%`` and writes ``checkpoint.npz`` and ``metrics.json``.
+"""
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import data, io, nn, optim, threads
+from .models import SimpleCNN
+from .random import manual_seed
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """The tutorial's settings are the defaults."""
+    epochs: int = 5
+    batch_size: int = 64
+    lr: float = 0.01
+    momentum: float = 0.9
+    seed: int = 0
+    data_dir: str | None = None
+    out: str = "runs/minicnn"
+    limit: int | None = None
+    dtype: str = "float32"
+    progress: bool = True
+
+    def validate(self):
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')}: expected >= 1, got {getattr(self, name)}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"--limit: expected >= 1, got {self.limit}")
+        if self.seed < 0:
+            raise ValueError(f"--seed: expected >= 0, got {self.seed}")
+        if not (self.lr > 0 and np.isfinite(self.lr)):
+            raise ValueError(f"--lr: expected a finite number > 0, got {self.lr}")
+        if not (0 <= self.momentum < 1):
+            raise ValueError(f"--momentum: expected 0 <= momentum < 1, got {self.momentum}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"--dtype: expected one of {sorted(DTYPES)}, got {self.dtype!r}")
+        return self
+
+
+def epoch_line(epoch, epochs, loss):
+    return f"Epoch [{epoch}/{epochs}], Loss: {loss:.4f}"
+
+
+def accuracy_line(accuracy):
+    return f"Test Accuracy: {accuracy:.2f}%"
+
+
+def load_datasets(cfg):
+    """Train and test arrays as the tutorial preprocesses them, in ``cfg.dtype``; train cut to ``cfg.limit``."""
+    root = data.resolve_root(cfg.data_dir)
+    x_train, y_train = data.load_mnist(root, train=True)
+    x_test, y_test = data.load_mnist(root, train=False)
+    if cfg.limit is not None:
+        x_train, y_train = x_train[:cfg.limit], y_train[:cfg.limit]
+    dtype = DTYPES[cfg.dtype]
+    return x_train.astype(dtype, copy=False), y_train, x_test.astype(dtype, copy=False), y_test
+
+
+def progress_bar(iterable, total, desc, enabled):
+    """A tqdm bar on stderr, or the bare iterable when disabled or tqdm is missing."""
+    if not enabled:
+        return iterable
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return iterable
+    return tqdm(iterable, total=total, desc=desc, file=sys.stderr, leave=False, unit="batch")
+
+
+def train_one_epoch(model, loader, criterion, optimizer, desc="train", progress=False):
+    """One pass over ``loader``; returns the mean of the batch losses (the tutorial's number)."""
+    model.train()
+    total = 0.0
+    for images, labels in progress_bar(loader, len(loader), desc, progress):
+        outputs = model(images)
+        total += criterion(outputs, labels)
+        optimizer.zero_grad()
+        model.backward(criterion.backward(), need_input_grad=False)
+        optimizer.step()
+    return total / len(loader)
+
+
+def predict(model, images, batch_size=1000):
+    """Predicted class (N,) int64 for images (N, 1, 28, 28), in batches."""
+    model.eval()
+    preds = [model(images[i:i + batch_size]).argmax(axis=1) for i in range(0, len(images), batch_size)]
+    return np.concatenate(preds) if preds else np.empty(0, dtype=np.int64)
+
+
+def accuracy(model, images, labels, batch_size=1000):
+    """Percentage of ``labels`` that the model predicts."""
+    return 100.0 * float(np.mean(predict(model, images, batch_size) == labels))
+
+
+def write_run(out, state_dict, metrics):
+    """``out/checkpoint.npz`` and ``out/metrics.json``, each written atomically."""
+    out = Path(out)
+    io.save_checkpoint(out / "checkpoint.npz", state_dict)
+    io.write_json(out / "metrics.json", metrics)
+
+
+def train(cfg, log=print):
+    """Train SimpleCNN with minicnn as the tutorial does; returns the metrics dict."""
+    cfg.validate()
+    threads.configure()
+    x_train, y_train, x_test, y_test = load_datasets(cfg)
+    manual_seed(cfg.seed)
+    model = SimpleCNN().to(DTYPES[cfg.dtype])
+    criterion = nn.CrossEntropyLoss()
+    optimizer = optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    loader = data.DataLoader(x_train, y_train, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed)
+    history = []
+    for epoch in range(1, cfg.epochs + 1):
+        start = time.perf_counter()
+        loss = train_one_epoch(model, loader, criterion, optimizer, f"Epoch {epoch}/{cfg.epochs}", cfg.progress)
+        history.append({"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - start})
+        log(epoch_line(epoch, cfg.epochs, loss))
+    acc = accuracy(model, x_test, y_test)
+    log(accuracy_line(acc))
+    metrics = {"backend": "minicnn", "config": dataclasses.asdict(cfg), "epochs": history,
+               "test_accuracy": acc, "threads": threads.describe()}
+    write_run(cfg.out, model.state_dict(), metrics)
+    return metrics
