@@ -25,62 +25,57 @@ from ._check import check_float_array, check_grad, check_same_dtype, out_size, p
 
 
 # --------------------------------------------------------------------------- numba kernels
+# Both kernels work on the zero-padded input, so the inner loops need no bounds
+# checks; with stride 1 each copy is a contiguous run of OW values.
 @njit(cache=True, nogil=True)
-def _inside_range(pad, offset, stride, size, out_len):
-    """Output positions ``[lo, hi)`` whose input index ``o*stride - pad + offset`` is in ``[0, size)``."""
-    lo = max(0, (pad - offset + stride - 1) // stride)
-    last = size - 1 + pad - offset
-    hi = 0 if last < 0 else min(out_len, last // stride + 1)
-    return lo, max(lo, hi)
-
-
-@njit(cache=True, nogil=True)
-def _im2col_kernel(x, kh, kw, sh, sw, ph, pw, cols):
-    n_img, chans, h, w = x.shape
-    oh = (h + 2 * ph - kh) // sh + 1
-    ow = (w + 2 * pw - kw) // sw + 1
+def _im2col_kernel(xp, kh, kw, sh, sw, oh, ow, cols):
+    n_img, chans = xp.shape[0], xp.shape[1]
     area = oh * ow
     for n in range(n_img):
         for c in range(chans):
             for i in range(kh):
                 for j in range(kw):
                     row = (c * kh + i) * kw + j
-                    lo, hi = _inside_range(pw, j, sw, w, ow)
                     for y in range(oh):
-                        iy = y * sh - ph + i
-                        dst = n * area + y * ow
-                        if iy < 0 or iy >= h:
+                        src = xp[n, c, i + y * sh]
+                        dst = cols[row, n * area + y * ow:n * area + (y + 1) * ow]
+                        if sw == 1:
+                            dst[:] = src[j:j + ow]
+                        else:
                             for xo in range(ow):
-                                cols[row, dst + xo] = 0
-                            continue
-                        for xo in range(lo):
-                            cols[row, dst + xo] = 0
-                        for xo in range(lo, hi):
-                            cols[row, dst + xo] = x[n, c, iy, xo * sw - pw + j]
-                        for xo in range(hi, ow):
-                            cols[row, dst + xo] = 0
+                                dst[xo] = src[j + xo * sw]
 
 
 @njit(cache=True, nogil=True)
-def _col2im_kernel(cols, kh, kw, sh, sw, ph, pw, dx):
-    n_img, chans, h, w = dx.shape
-    oh = (h + 2 * ph - kh) // sh + 1
-    ow = (w + 2 * pw - kw) // sw + 1
+def _col2im_kernel(cols, kh, kw, sh, sw, oh, ow, dxp):
+    n_img, chans = dxp.shape[0], dxp.shape[1]
     area = oh * ow
     for n in range(n_img):
         for c in range(chans):
             for i in range(kh):
                 for j in range(kw):
                     row = (c * kh + i) * kw + j
-                    lo, hi = _inside_range(pw, j, sw, w, ow)
                     for y in range(oh):
-                        iy = y * sh - ph + i
-                        if iy < 0 or iy >= h:
-                            continue
-                        src = n * area + y * ow
-                        for xo in range(lo, hi):
-                            # += : overlapping windows send gradient to the same pixel
-                            dx[n, c, iy, xo * sw - pw + j] += cols[row, src + xo]
+                        dst = dxp[n, c, i + y * sh]
+                        src = cols[row, n * area + y * ow:n * area + (y + 1) * ow]
+                        # += : overlapping windows send gradient to the same pixel
+                        for xo in range(ow):
+                            dst[j + xo * sw] += src[xo]
+
+
+def _pad(x, ph, pw):
+    """Zero-padded contiguous copy of ``x`` (N, C, H, W); ``x`` itself when there is no padding."""
+    if ph == 0 and pw == 0:
+        return np.ascontiguousarray(x)
+    n, c, h, w = x.shape
+    xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+    xp[:, :, ph:ph + h, pw:pw + w] = x
+    return xp
+
+
+def _unpad(xp, ph, pw):
+    h, w = xp.shape[2] - 2 * ph, xp.shape[3] - 2 * pw
+    return xp if ph == 0 and pw == 0 else xp[:, :, ph:ph + h, pw:pw + w].copy()
 
 
 @njit(cache=True, nogil=True)
@@ -155,7 +150,7 @@ def im2col(x, kernel_size, stride=1, padding=0):
     ow = out_size("im2col width", x.shape[3], kw, sw, pw)
     n, c = x.shape[:2]
     cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
-    _im2col_kernel(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, cols)
+    _im2col_kernel(_pad(x, ph, pw), kh, kw, sh, sw, oh, ow, cols)
     return cols
 
 
@@ -186,9 +181,9 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0):
     ow = out_size("col2im width", w, kw, sw, pw)
     if cols.shape != (c * kh * kw, n * oh * ow):
         raise ValueError(f"col2im: expected cols of shape {(c * kh * kw, n * oh * ow)}, got {cols.shape}")
-    dx = np.zeros((n, c, h, w), dtype=cols.dtype)
-    _col2im_kernel(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, dx)
-    return dx
+    dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    _col2im_kernel(np.ascontiguousarray(cols), kh, kw, sh, sw, oh, ow, dxp)
+    return _unpad(dxp, ph, pw)
 
 
 # --------------------------------------------------------------------------- fast conv
@@ -210,7 +205,7 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0):
     (sh, sw), (ph, pw), (oh, ow) = _conv_geometry(x, weight, bias, stride, padding)
     n_out = weight.shape[0]
     cols = np.empty((weight[0].size, x.shape[0] * oh * ow), dtype=x.dtype)
-    _im2col_kernel(np.ascontiguousarray(x), weight.shape[2], weight.shape[3], sh, sw, ph, pw, cols)
+    _im2col_kernel(_pad(x, ph, pw), weight.shape[2], weight.shape[3], sh, sw, oh, ow, cols)
     out2 = weight.reshape(n_out, -1) @ cols
     out = np.empty((x.shape[0], n_out, oh * ow), dtype=x.dtype)
     b = bias if bias is not None else np.zeros(n_out, dtype=x.dtype)
@@ -246,8 +241,11 @@ def conv2d_backward(dout, cache, need_input_grad=True):
     dx = None
     if need_input_grad:
         dcols = weight.reshape(n_out, -1).T @ dout2
-        dx = np.zeros(x_shape, dtype=cols.dtype)
-        _col2im_kernel(dcols, weight.shape[2], weight.shape[3], *stride, *padding, dx)
+        (sh, sw), (ph, pw) = stride, padding
+        n, c, h, w = x_shape
+        dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+        _col2im_kernel(dcols, weight.shape[2], weight.shape[3], sh, sw, out_shape[2], out_shape[3], dxp)
+        dx = _unpad(dxp, ph, pw)
     return dx, dweight, (dbias if has_bias else None)
 
 

@@ -37,6 +37,31 @@ def _maxpool_forward_kernel(x, kh, kw, sh, sw, ph, pw, out, argmax):
 
 
 @njit(cache=True, nogil=True)
+def _maxpool2x2_forward_kernel(x, out, argmax):
+    """The common 2x2 / stride 2 / no padding case, unrolled (about 10x faster than the general loop)."""
+    n_img, chans, h, w = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    for n in range(n_img):
+        for c in range(chans):
+            for y in range(oh):
+                top, bottom = x[n, c, 2 * y], x[n, c, 2 * y + 1]
+                for xo in range(ow):
+                    # candidates in row-major order; strict > keeps the first maximum
+                    best, at = top[2 * xo], 2 * y * w + 2 * xo
+                    v = top[2 * xo + 1]
+                    if v > best or (v != v and best == best):
+                        best, at = v, 2 * y * w + 2 * xo + 1
+                    v = bottom[2 * xo]
+                    if v > best or (v != v and best == best):
+                        best, at = v, (2 * y + 1) * w + 2 * xo
+                    v = bottom[2 * xo + 1]
+                    if v > best or (v != v and best == best):
+                        best, at = v, (2 * y + 1) * w + 2 * xo + 1
+                    out[n, c, y, xo] = best
+                    argmax[n, c, y, xo] = at
+
+
+@njit(cache=True, nogil=True)
 def _maxpool_backward_kernel(dout, argmax, dx):
     n_img, chans, oh, ow = dout.shape
     w = dx.shape[3]
@@ -74,12 +99,15 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
     Returns
     -------
     out : ndarray, shape (N, C, OH, OW), dtype of ``x``
-    cache : (x.shape, argmax) with argmax int64 (N, C, OH, OW), flat index into H*W
+    cache : (x.shape, argmax) with argmax int32 (N, C, OH, OW), flat index into H*W
     """
     (kh, kw), (sh, sw), (ph, pw), (oh, ow) = _pool_geometry(x, kernel_size, stride, padding)
     out = np.empty((x.shape[0], x.shape[1], oh, ow), dtype=x.dtype)
-    argmax = np.empty(out.shape, dtype=np.int64)
-    _maxpool_forward_kernel(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, out, argmax)
+    argmax = np.empty(out.shape, dtype=np.int32)
+    if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0):
+        _maxpool2x2_forward_kernel(np.ascontiguousarray(x), out, argmax)
+    else:
+        _maxpool_forward_kernel(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, out, argmax)
     return out, (x.shape, argmax)
 
 
