@@ -1,0 +1,79 @@
+"""Shared fixtures: the MNIST root, hypothesis profiles, the ``slow`` marker, a numba tripwire."""
+import functools
+import importlib
+import os
+import pkgutil
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+import minicnn
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Shapes are small, so each example is fast, but the first call of a numba kernel compiles it:
+# no deadline.  HYPOTHESIS_PROFILE=thorough for a long run before a release.
+settings.register_profile("minicnn", max_examples=30, deadline=None)
+settings.register_profile("thorough", max_examples=500, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "minicnn"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: trains on the full MNIST set (a minute or two); "
+                                       "still part of `make test`, deselect with -m 'not slow'")
+
+
+@pytest.fixture(scope="session")
+def mnist_root():
+    """Dataset root ($MINICNN_DATA, else the repo's data/), files verified (fetched if missing)."""
+    from minicnn import data
+    root = Path(os.environ.get("MINICNN_DATA") or REPO / "data")
+    data.fetch_mnist(root, quiet=True)
+    return root
+
+
+class NumbaTripwire:
+    """Every numba-compiled function in minicnn, replaced by one that fails the test while armed.
+
+    ``with tripwire: call(...)`` proves that ``call`` raised before any numba code ran: a numba
+    kernel given a wrong shape reads out of bounds instead of raising, so checks must come first.
+    """
+
+    def __init__(self):
+        self.armed = False
+        self.patched = []
+        self.calls = []
+
+    def wrap(self, name, kernel):
+        @functools.wraps(kernel.py_func)
+        def tripwire(*args, **kwargs):
+            if self.armed:
+                self.calls.append(name)
+                raise AssertionError(f"numba kernel {name} ran before the input was rejected")
+            return kernel(*args, **kwargs)
+        return tripwire
+
+    def __enter__(self):
+        self.armed = True
+        return self
+
+    def __exit__(self, *exc):
+        self.armed = False
+        return False
+
+
+@pytest.fixture
+def numba_tripwire(monkeypatch):
+    from numba.core.dispatcher import Dispatcher
+    wire = NumbaTripwire()
+    for info in pkgutil.walk_packages(minicnn.__path__, "minicnn."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, obj in list(vars(module).items()):
+            if isinstance(obj, Dispatcher):
+                monkeypatch.setattr(module, name, wire.wrap(f"{info.name}.{name}", obj))
+                wire.patched.append(f"{info.name}.{name}")
+    assert wire.patched, "no numba kernels found in minicnn: the tripwire would prove nothing"
+    return wire
