@@ -187,6 +187,39 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0):
 
 
 # --------------------------------------------------------------------------- fast conv
+def conv2d_gemm_forward(x, weight, stride=1, padding=0):
+    """The GEMM half of the forward pass, output left in column layout.
+
+    Returns
+    -------
+    out2 : ndarray, shape (O, N*OH*OW), no bias added
+    cache : tuple, for :func:`conv2d_gemm_backward`; ``cache[1]`` is the output shape (N, O, OH, OW)
+    """
+    (sh, sw), (ph, pw), (oh, ow) = _conv_geometry(x, weight, None, stride, padding)
+    n_img, n_out = x.shape[0], weight.shape[0]
+    cols = np.empty((weight[0].size, n_img * oh * ow), dtype=x.dtype)
+    _im2col_kernel(_pad(x, ph, pw), weight.shape[2], weight.shape[3], sh, sw, oh, ow, cols)
+    out2 = weight.reshape(n_out, -1) @ cols
+    return out2, (x.shape, (n_img, n_out, oh, ow), weight, cols, (sh, sw), (ph, pw))
+
+
+def conv2d_gemm_backward(dout2, cache, need_input_grad=True):
+    """Backward of :func:`conv2d_gemm_forward` from ``dout2`` (O, N*OH*OW).
+
+    Returns ``(dx or None, dweight)``.
+    """
+    x_shape, out_shape, weight, cols, (sh, sw), (ph, pw) = cache
+    n_out = weight.shape[0]
+    dweight = (dout2 @ cols.T).reshape(weight.shape)
+    if not need_input_grad:
+        return None, dweight
+    dcols = weight.reshape(n_out, -1).T @ dout2
+    n, c, h, w = x_shape
+    dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    _col2im_kernel(dcols, weight.shape[2], weight.shape[3], sh, sw, out_shape[2], out_shape[3], dxp)
+    return _unpad(dxp, ph, pw), dweight
+
+
 def conv2d_forward(x, weight, bias=None, stride=1, padding=0):
     """Convolution forward pass, as ``torch.nn.functional.conv2d``.
 
@@ -202,17 +235,13 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0):
     out : ndarray, shape (N, O, OH, OW), dtype of ``x``
     cache : tuple, what :func:`conv2d_backward` needs
     """
-    (sh, sw), (ph, pw), (oh, ow) = _conv_geometry(x, weight, bias, stride, padding)
-    n_out = weight.shape[0]
-    cols = np.empty((weight[0].size, x.shape[0] * oh * ow), dtype=x.dtype)
-    _im2col_kernel(_pad(x, ph, pw), weight.shape[2], weight.shape[3], sh, sw, oh, ow, cols)
-    out2 = weight.reshape(n_out, -1) @ cols
-    out = np.empty((x.shape[0], n_out, oh * ow), dtype=x.dtype)
+    _conv_geometry(x, weight, bias, stride, padding)
+    out2, cache = conv2d_gemm_forward(x, weight, stride, padding)
+    n_img, n_out, oh, ow = cache[1]
+    out = np.empty((n_img, n_out, oh * ow), dtype=x.dtype)
     b = bias if bias is not None else np.zeros(n_out, dtype=x.dtype)
     _cols_to_nchw(out2, b, out)
-    out = out.reshape(x.shape[0], n_out, oh, ow)
-    cache = (x.shape, out.shape, weight, bias is not None, cols, (sh, sw), (ph, pw))
-    return out, cache
+    return out.reshape(cache[1]), (cache, bias is not None)
 
 
 def conv2d_backward(dout, cache, need_input_grad=True):
@@ -231,21 +260,14 @@ def conv2d_backward(dout, cache, need_input_grad=True):
     dweight : ndarray, shape (O, C, KH, KW)
     dbias : ndarray, shape (O,), or None when the forward had no bias
     """
-    x_shape, out_shape, weight, has_bias, cols, stride, padding = cache
-    check_grad("conv2d backward", dout, out_shape, cols.dtype)
+    gemm_cache, has_bias = cache
+    out_shape, dtype = gemm_cache[1], gemm_cache[3].dtype
+    check_grad("conv2d backward", dout, out_shape, dtype)
     n_img, n_out = out_shape[:2]
-    dout2 = np.empty((n_out, cols.shape[1]), dtype=cols.dtype)
-    dbias = np.empty(n_out, dtype=cols.dtype)
+    dout2 = np.empty((n_out, n_img * out_shape[2] * out_shape[3]), dtype=dtype)
+    dbias = np.empty(n_out, dtype=dtype)
     _nchw_to_cols(np.ascontiguousarray(dout).reshape(n_img, n_out, -1), dout2, dbias)
-    dweight = (dout2 @ cols.T).reshape(weight.shape)
-    dx = None
-    if need_input_grad:
-        dcols = weight.reshape(n_out, -1).T @ dout2
-        (sh, sw), (ph, pw) = stride, padding
-        n, c, h, w = x_shape
-        dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-        _col2im_kernel(dcols, weight.shape[2], weight.shape[3], sh, sw, out_shape[2], out_shape[3], dxp)
-        dx = _unpad(dxp, ph, pw)
+    dx, dweight = conv2d_gemm_backward(dout2, gemm_cache, need_input_grad)
     return dx, dweight, (dbias if has_bias else None)
 
 

@@ -72,13 +72,17 @@ class Conv2d(_CachingModule):
         if self.bias is not None:
             self.bias.data = _uniform(self.bias.shape, bound)
 
-    def forward(self, x):
-        check_float_array("Conv2d input", x, 4)
+    def _check_input(self, x):
+        name = type(self).__name__
+        check_float_array(f"{name} input", x, 4)
         if x.shape[1] != self.in_channels:
-            raise ValueError(f"Conv2d: expected input with {self.in_channels} channels, got shape {x.shape}")
+            raise ValueError(f"{name}: expected input with {self.in_channels} channels, got shape {x.shape}")
         if x.dtype != self.weight.data.dtype:
-            raise TypeError(f"Conv2d: expected input of dtype {self.weight.data.dtype} (the weight's), "
+            raise TypeError(f"{name}: expected input of dtype {self.weight.data.dtype} (the weight's), "
                             f"got {x.dtype}")
+
+    def forward(self, x):
+        self._check_input(x)
         bias = self.bias.data if self.bias is not None else None
         out, self._cache = K.conv2d_forward(x, self.weight.data, bias, self.stride, self.padding)
         return out
@@ -94,6 +98,35 @@ class Conv2d(_CachingModule):
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
+
+
+class Conv2dReLUMaxPool2d(Conv2d):
+    """``MaxPool2d(2)(ReLU()(Conv2d(...)(x)))`` as one layer, computed by the fused kernel.
+
+    The same parameters as :class:`Conv2d` (so ``weight``/``bias`` keep their
+    state_dict names) with stride 1; the activation and 2x2 pool are fused into
+    the pass that follows the convolution's GEMM (see ``kernels/fused.py``).
+    In the spirit of torch's fused ``ConvReLU2d`` modules.
+
+    Shapes: (N, in_channels, H, W) -> (N, out_channels, OH // 2, OW // 2).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, padding=0):
+        super().__init__(in_channels, out_channels, kernel_size, stride=1, padding=padding, bias=True)
+
+    def forward(self, x):
+        self._check_input(x)
+        out, self._cache = K.conv2d_relu_maxpool2d_forward(x, self.weight.data, self.bias.data, self.padding)
+        return out
+
+    def backward(self, grad_out, need_input_grad=True):
+        dx, dw, db = K.conv2d_relu_maxpool2d_backward(grad_out, self._take_cache(), need_input_grad)
+        self.weight.accumulate_grad(dw)
+        self.bias.accumulate_grad(db)
+        return dx
+
+    def extra_repr(self):
+        return super().extra_repr() + ", relu=True, max_pool=2"
 
 
 class Linear(_CachingModule):

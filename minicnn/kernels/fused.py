@@ -1,0 +1,127 @@
+"""Conv2d -> +bias -> ReLU -> MaxPool2d(2), fused into the passes the GEMMs leave.
+
+Unfused, the conv output (N, O, H, W) is written, re-read by ReLU, written
+again, and read by the pool: three full passes over the largest activation
+of the network, in both directions.  Here the pool reads the GEMM's column-
+layout output once and writes only the pooled quarter:
+
+    pooled[n, o, y, x] = relu(bias[o] + max over the 2x2 window of out2[o, n, ., .])
+
+(ReLU commutes with max, so the window's winner is the same as after ReLU;
+when every value in a window is <= 0 the output and its gradient are 0 either
+way.)  Backward writes ``dout2`` in column layout directly: the upstream
+gradient at each window's winner where the pooled value was positive, zero
+elsewhere, and sums the bias gradient on the way.
+
+The definition is the composition ``maxpool2d(relu(conv2d(x)))``;
+:func:`conv2d_relu_maxpool2d_forward_naive` is exactly that, and the tests hold
+the fused kernels to it.
+"""
+import numpy as np
+from numba import njit
+
+from ._check import check_grad
+from .activation import relu_forward
+from .conv import _conv_geometry, conv2d_forward, conv2d_gemm_backward, conv2d_gemm_forward
+from .pool import maxpool2d_forward
+
+
+@njit(cache=True, nogil=True)
+def _bias_relu_pool_kernel(out2, bias, h, w, pooled, argmax):
+    n_img, n_out, ph, pw = pooled.shape
+    area = h * w
+    for n in range(n_img):
+        for o in range(n_out):
+            plane = out2[o, n * area:(n + 1) * area]
+            b = bias[o]
+            for y in range(ph):
+                for x in range(pw):
+                    at = 2 * y * w + 2 * x
+                    best, best_at = plane[at], at
+                    for k in (at + 1, at + w, at + w + 1):  # row-major; strict > keeps the first max
+                        v = plane[k]
+                        if v > best or (v != v and best == best):
+                            best, best_at = v, k
+                    best += b
+                    pooled[n, o, y, x] = 0 if best <= 0 else best  # NaN stays NaN, as in relu
+                    argmax[n, o, y, x] = best_at
+
+
+@njit(cache=True, nogil=True)
+def _unpool_relu_kernel(dpooled, pooled, argmax, h, w, dout2, dbias):
+    n_img, n_out, ph, pw = pooled.shape
+    area = h * w
+    for o in range(n_out):
+        acc = 0.0  # float64: a float32 running sum over N*H*W/4 terms drifts
+        for n in range(n_img):
+            plane = dout2[o, n * area:(n + 1) * area]
+            for y in range(ph):
+                for x in range(pw):
+                    at = 2 * y * w + 2 * x
+                    # windows do not overlap: write all four cells, no separate zeroing pass
+                    plane[at] = 0
+                    plane[at + 1] = 0
+                    plane[at + w] = 0
+                    plane[at + w + 1] = 0
+                    if pooled[n, o, y, x] > 0:
+                        g = dpooled[n, o, y, x]
+                        plane[argmax[n, o, y, x]] = g
+                        acc += g
+        dbias[o] = acc
+
+
+def conv2d_relu_maxpool2d_forward(x, weight, bias, padding=0):
+    """``max_pool2d(relu(conv2d(x, weight, bias, stride=1, padding)), 2)`` in one output pass.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+    weight : ndarray, shape (O, C, KH, KW)
+    bias : ndarray, shape (O,)
+    padding : int or (int, int); the convolution's stride is 1
+
+    Returns
+    -------
+    pooled : ndarray, shape (N, O, OH // 2, OW // 2), dtype of ``x``
+    cache : for :func:`conv2d_relu_maxpool2d_backward`
+    """
+    _conv_geometry(x, weight, bias, 1, padding)
+    out2, gemm_cache = conv2d_gemm_forward(x, weight, 1, padding)
+    n_img, n_out, h, w = gemm_cache[1]
+    if h < 2 or w < 2:
+        raise ValueError(f"conv2d_relu_maxpool2d: expected a conv output of at least 2x2 for the "
+                         f"2x2 pool, got {h}x{w}")
+    pooled = np.empty((n_img, n_out, h // 2, w // 2), dtype=x.dtype)
+    argmax = np.empty(pooled.shape, dtype=np.int32)
+    _bias_relu_pool_kernel(out2, bias, h, w, pooled, argmax)
+    return pooled, (gemm_cache, pooled, argmax)
+
+
+def conv2d_relu_maxpool2d_backward(dpooled, cache, need_input_grad=True):
+    """Gradients of :func:`conv2d_relu_maxpool2d_forward`.
+
+    Parameters
+    ----------
+    dpooled : ndarray, shape (N, O, OH // 2, OW // 2), not modified
+
+    Returns
+    -------
+    dx : (N, C, H, W) or None, dweight : (O, C, KH, KW), dbias : (O,)
+    """
+    gemm_cache, pooled, argmax = cache
+    check_grad("conv2d_relu_maxpool2d backward", dpooled, pooled.shape, pooled.dtype)
+    n_img, n_out, h, w = gemm_cache[1]
+    # odd H or W: the last row/column is in no window; np.zeros covers it
+    alloc = np.empty if h % 2 == 0 and w % 2 == 0 else np.zeros
+    dout2 = alloc((n_out, n_img * h * w), dtype=pooled.dtype)
+    dbias = np.empty(n_out, dtype=pooled.dtype)
+    _unpool_relu_kernel(np.ascontiguousarray(dpooled), pooled, argmax, h, w, dout2, dbias)
+    dx, dweight = conv2d_gemm_backward(dout2, gemm_cache, need_input_grad)
+    return dx, dweight, dbias
+
+
+def conv2d_relu_maxpool2d_forward_naive(x, weight, bias, padding=0):
+    """The definition: conv2d, then ReLU, then 2x2 max pool, as three separate kernels."""
+    out, _ = conv2d_forward(x, weight, bias, 1, padding)
+    pooled, _ = maxpool2d_forward(relu_forward(out)[0], 2)
+    return pooled
