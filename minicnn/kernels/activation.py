@@ -42,8 +42,9 @@ def relu_backward(dout, cache):
     """
     out = cache
     check_grad("relu backward", dout, out.shape, out.dtype)
-    dx = np.empty_like(out)
-    _relu_backward_kernel(np.ascontiguousarray(dout).reshape(-1), out.reshape(-1), dx.reshape(-1))
+    dx = np.empty(out.shape, dtype=out.dtype)  # C order, so reshape(-1) below is a view of dx
+    _relu_backward_kernel(np.ascontiguousarray(dout).reshape(-1), np.ascontiguousarray(out).reshape(-1),
+                          dx.reshape(-1))
     return dx
 
 

@@ -99,7 +99,7 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
     Returns
     -------
     out : ndarray, shape (N, C, OH, OW), dtype of ``x``
-    cache : (x.shape, argmax) with argmax int32 (N, C, OH, OW), flat index into H*W
+    cache : (x.shape, argmax, x.dtype) with argmax int32 (N, C, OH, OW), flat index into H*W
     """
     (kh, kw), (sh, sw), (ph, pw), (oh, ow) = _pool_geometry(x, kernel_size, stride, padding)
     out = np.empty((x.shape[0], x.shape[1], oh, ow), dtype=x.dtype)
@@ -108,7 +108,7 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
         _maxpool2x2_forward_kernel(np.ascontiguousarray(x), out, argmax)
     else:
         _maxpool_forward_kernel(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, out, argmax)
-    return out, (x.shape, argmax)
+    return out, (x.shape, argmax, x.dtype)
 
 
 def maxpool2d_backward(dout, cache):
@@ -123,8 +123,8 @@ def maxpool2d_backward(dout, cache):
     -------
     dx : ndarray, shape (N, C, H, W)
     """
-    x_shape, argmax = cache
-    check_grad("max_pool2d backward", dout, argmax.shape, dout.dtype)
+    x_shape, argmax, dtype = cache
+    check_grad("max_pool2d backward", dout, argmax.shape, dtype)
     dx = np.zeros(x_shape, dtype=dout.dtype)
     _maxpool_backward_kernel(np.ascontiguousarray(dout), argmax, dx)
     return dx
