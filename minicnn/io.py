@@ -16,7 +16,7 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be read or does not fit the model."""
 
 
-def _atomic_write(path, write):
+def atomic_write(path, write):
     """Call ``write(fileobj)`` on a temp file beside ``path``, fsync, then rename over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -41,7 +41,7 @@ def save_checkpoint(path, state_dict):
         if value.dtype.kind != "f":
             raise TypeError(f"save_checkpoint: {name} expected a float array, got dtype {value.dtype}")
         arrays[name] = value
-    return _atomic_write(path, lambda f: np.savez(f, **arrays))
+    return atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def load_checkpoint(path):
@@ -73,4 +73,4 @@ def load_checkpoint(path):
 def write_json(path, obj):
     """Write ``obj`` as indented JSON, atomically."""
     text = json.dumps(obj, indent=2, sort_keys=False) + "\n"
-    return _atomic_write(path, lambda f: f.write(text.encode()))
+    return atomic_write(path, lambda f: f.write(text.encode()))

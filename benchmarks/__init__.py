@@ -1,0 +1,1 @@
+"""Runnable benchmarks: minicnn against PyTorch on this machine (see README.md here)."""

@@ -1,0 +1,147 @@
+"""End-to-end benchmark: training steps, a whole epoch, and test-set inference, minicnn vs torch.
+
+    python -m benchmarks.bench_train [--repeats 3] [--steps N | --epoch] [--threads 2]
+
+Each measurement runs in a fresh worker process (so peak RSS is that
+backend's own), both backends on identical batches (minicnn's DataLoader,
+same seed; torch gets them through ``torch.from_numpy``), with the same
+thread count.  Rounds alternate the order (A B, B A, …) so drift cancels.
+A worker first takes 3 untimed steps (JIT and allocator warm-up), then times
+the training steps, then inference on the 10 000 test images.
+Writes benchmarks/results/train.json (or train_steps.json with --steps).
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+from . import common
+
+WARMUP_STEPS = 3
+
+
+def _minicnn_backend(dtype):
+    from minicnn import SimpleCNN, manual_seed, nn, optim
+    manual_seed(0)
+    model = SimpleCNN()
+    crit = nn.CrossEntropyLoss()
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step(x, y):
+        loss = crit(model(x), y)
+        opt.zero_grad()
+        model.backward(crit.backward(), need_input_grad=False)
+        opt.step()
+        return loss
+
+    def infer(x, batch=1000):
+        return [model(x[i:i + batch]).argmax(1) for i in range(0, len(x), batch)]
+    return step, infer
+
+
+def _torch_backend(dtype):
+    import torch
+
+    from reference.models import SimpleCNN
+    torch.manual_seed(0)
+    model = SimpleCNN()
+    crit = torch.nn.CrossEntropyLoss()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step(x, y):
+        loss = crit(model(torch.from_numpy(x)), torch.from_numpy(y))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    def infer(x, batch=1000):
+        with torch.no_grad():
+            return [model(torch.from_numpy(x[i:i + batch])).argmax(1) for i in range(0, len(x), batch)]
+    return step, infer
+
+
+def worker(backend, steps, threads):
+    """Run in a fresh process; print one JSON line."""
+    common.setup_threads(threads)
+    from minicnn import data
+    root = data.resolve_root(None)
+    x_train, y_train = data.load_mnist(root, train=True)
+    x_test, _ = data.load_mnist(root, train=False)
+    step, infer = (_minicnn_backend if backend == "minicnn" else _torch_backend)("float32")
+    loader = data.DataLoader(x_train, y_train, batch_size=64, shuffle=True, seed=0)
+    batches = iter(loader)
+    for _ in range(WARMUP_STEPS):
+        step(*next(batches))
+    batches = iter(loader)  # a fresh epoch order for the timed part
+    n = len(loader) if steps is None else min(steps, len(loader))
+    start = time.perf_counter()
+    for _, (x, y) in zip(range(n), batches):
+        loss = step(x, y)
+    train_s = time.perf_counter() - start
+    infer(x_test[:1000])  # warm-up of the inference batch shape
+    start = time.perf_counter()
+    infer(x_test)
+    infer_s = time.perf_counter() - start
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"backend": backend, "steps": n, "train_s": train_s, "step_ms": 1e3 * train_s / n,
+                      "samples_per_s": 64 * n / train_s, "infer_s": infer_s, "last_loss": float(loss),
+                      "peak_rss_mb": rss_mb}))
+
+
+def _run_worker(backend, steps, threads):
+    cmd = [sys.executable, "-m", "benchmarks.bench_train", "--worker", backend, "--threads", str(threads)]
+    if steps is not None:
+        cmd += ["--steps", str(steps)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench_train: {backend} worker failed: {proc.stderr.strip().splitlines()[-1:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def drive(repeats, steps, threads):
+    runs = {"minicnn": [], "torch": []}
+    for r in range(repeats):
+        order = ("minicnn", "torch") if r % 2 == 0 else ("torch", "minicnn")
+        for backend in order:
+            res = _run_worker(backend, steps, threads)
+            runs[backend].append(res)
+            print(f"round {r + 1}/{repeats} {backend:8s} {res['step_ms']:7.2f} ms/step  "
+                  f"{res['samples_per_s']:8.0f} samples/s  infer {res['infer_s']:.2f} s  "
+                  f"RSS {res['peak_rss_mb']:.0f} MB", flush=True)
+    summary = {}
+    for key in ("train_s", "step_ms", "samples_per_s", "infer_s", "peak_rss_mb"):
+        m = [x[key] for x in runs["minicnn"]]
+        t = [x[key] for x in runs["torch"]]
+        summary[key] = {"minicnn_median": statistics.median(m), "torch_median": statistics.median(t),
+                        "ratio": statistics.median(a / b for a, b in zip(m, t))}
+    return runs, summary
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--steps", type=int, default=None, help="time N training steps instead of a full epoch")
+    p.add_argument("--epoch", action="store_true", help="a full epoch (the default when --steps is absent)")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--worker", choices=["minicnn", "torch"], help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    threads = args.threads or os.cpu_count()
+    if args.worker:
+        return worker(args.worker, args.steps, threads)
+    common.setup_threads(threads)
+    runs, summary = drive(args.repeats, args.steps, threads)
+    for key, s in summary.items():
+        print(f"{key:14s} minicnn {s['minicnn_median']:10.3f}  torch {s['torch_median']:10.3f}  "
+              f"ratio {s['ratio']:.3f}")
+    name = "train" if args.steps is None else "train_steps"
+    common.write_result(name, {"threads": threads, "repeats": args.repeats, "steps": args.steps,
+                               "summary": summary, "runs": runs})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Charts and README table from benchmarks/results/*.json.
+
+    python -m benchmarks.report
+
+Draws results/kernels.png (per-layer forward+backward time, both backends)
+and results/train.png (epoch time, inference time, peak RSS), and rewrites the
+performance table in the top-level README.md between the markers
+``<!-- perf-table:begin -->`` and ``<!-- perf-table:end -->`` (atomically).
+"""
+import sys
+from pathlib import Path
+
+from . import common
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+BEGIN, END = "<!-- perf-table:begin -->", "<!-- perf-table:end -->"
+
+
+def _fmt_ratio(r, target):
+    return f"{r:.2f}× ({'meets' if r <= target else 'misses'} ≤ {target}×)"
+
+
+def table(kernels, train, jit):
+    lines = ["| measure | minicnn | PyTorch | minicnn / PyTorch |", "|---|---:|---:|---:|"]
+    if train:
+        s = train["summary"]
+        lines.append(f"| training epoch (938 steps, batch 64) | {s['train_s']['minicnn_median']:.1f} s | "
+                     f"{s['train_s']['torch_median']:.1f} s | {_fmt_ratio(s['train_s']['ratio'], 1.0)} |")
+        lines.append(f"| inference, 10 000 test images | {s['infer_s']['minicnn_median']:.2f} s | "
+                     f"{s['infer_s']['torch_median']:.2f} s | {_fmt_ratio(s['infer_s']['ratio'], 1.0)} |")
+        lines.append(f"| peak RSS while training | {s['peak_rss_mb']['minicnn_median']:.0f} MB | "
+                     f"{s['peak_rss_mb']['torch_median']:.0f} MB | {_fmt_ratio(s['peak_rss_mb']['ratio'], 1.5)} |")
+    if kernels:
+        for row in kernels["rows"]:
+            if row["group"] == "simplecnn" and row["kind"] in ("conv", "conv_relu_pool"):
+                f, b = row["forward"], row["backward"]
+                m = (f["minicnn_median_s"] + b["minicnn_median_s"]) * 1e3
+                t = (f["torch_median_s"] + b["torch_median_s"]) * 1e3
+                lines.append(f"| {row['name']}: forward+backward | {m:.2f} ms | {t:.2f} ms | "
+                             f"{_fmt_ratio(row['fwd_bwd_ratio'], 1.2)} |")
+    if jit:
+        c = jit["median"]["warmup_s"]
+        lines.append(f"| numba JIT warm-up in a new process | {c['cached']:.2f} s cached, {c['cold']:.1f} s cold | "
+                     f"– | {'meets' if c['cached'] < 3 else 'misses'} < 3 s cached |")
+    machine = (train or kernels or jit or {}).get("machine", {})
+    dates = sorted({r["date"] for r in (kernels, train, jit) if r})
+    lines.append("")
+    lines.append(f"Measured {', '.join(dates)} on {machine.get('cpu', '?')} ({machine.get('cores', '?')} cores), "
+                 f"torch {machine.get('torch', '?')}, numpy {machine.get('numpy', '?')}, "
+                 f"numba {machine.get('numba', '?')}, {train['threads'] if train else '?'} threads per backend; "
+                 f"medians of alternating runs (`python -m benchmarks.bench_train`, `bench_kernels`, `bench_jit`).")
+    return "\n".join(lines)
+
+
+def charts(kernels, train):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    paths = []
+    if kernels:
+        rows = [r for r in kernels["rows"] if r["group"] == "simplecnn"]
+        names = [r["name"] for r in rows]
+        m = [(r["forward"]["minicnn_median_s"] + r["backward"]["minicnn_median_s"]) * 1e3 for r in rows]
+        t = [(r["forward"]["torch_median_s"] + r["backward"]["torch_median_s"]) * 1e3 for r in rows]
+        fig, ax = plt.subplots(figsize=(9, 4.5))
+        ys = range(len(rows))
+        ax.barh([y + 0.2 for y in ys], m, height=0.4, label="minicnn")
+        ax.barh([y - 0.2 for y in ys], t, height=0.4, label="PyTorch")
+        ax.set_yticks(list(ys), names)
+        ax.invert_yaxis()
+        ax.set_xlabel("forward + backward, ms (median)")
+        ax.set_title(f"SimpleCNN layers, batch 64, {kernels['threads']} threads")
+        ax.legend()
+        fig.tight_layout()
+        paths.append(_save(fig, "kernels.png"))
+    if train:
+        s = train["summary"]
+        fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
+        for ax, (key, label) in zip(axes, (("train_s", "epoch, s"), ("infer_s", "test inference, s"),
+                                           ("peak_rss_mb", "peak RSS, MB"))):
+            ax.bar(["minicnn", "PyTorch"], [s[key]["minicnn_median"], s[key]["torch_median"]],
+                   color=["tab:blue", "tab:orange"])
+            ax.set_title(f"{label}\nratio {s[key]['ratio']:.2f}")
+        fig.tight_layout()
+        paths.append(_save(fig, "train.png"))
+    return paths
+
+
+def _save(fig, name):
+    import matplotlib.pyplot as plt
+
+    from minicnn.io import atomic_write
+    path = common.RESULTS / name
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+    return path
+
+
+def update_readme(text):
+    from minicnn.io import atomic_write
+    readme = README.read_text()
+    if BEGIN not in readme or END not in readme:
+        raise SystemExit(f"report: README.md has no {BEGIN} … {END} block")
+    head, rest = readme.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{BEGIN}\n{text}\n{END}{tail}"
+    atomic_write(README, lambda f: f.write(new.encode()))
+
+
+def main(argv=None):
+    kernels, train, jit = (common.read_result(n) for n in ("kernels", "train", "jit"))
+    if not (kernels or train or jit):
+        raise SystemExit("report: no results yet; run the benchmarks first")
+    text = table(kernels, train, jit)
+    print(text)
+    for path in charts(kernels, train):
+        print(f"wrote {path}", file=sys.stderr)
+    update_readme(text)
+
+
+if __name__ == "__main__":
+    main()
