@@ -173,12 +173,13 @@ def test_maxpool2d_known_values_ties_and_padding():
                     [2.0, 3.0, 5.0, 5.0],
                     [0.0, 0.0, -1.0, -2.0],
                     [0.0, 0.0, -3.0, -1.0]]]])
-    out, (_, argmax, _) = K.maxpool2d_forward(x, 2)
+    out, cache = K.maxpool2d_forward(x, 2)
+    argmax = cache[1]
     np.testing.assert_array_equal(out[0, 0], [[3, 5], [0, -1]])
     # ties go to the first maximum in row-major order, as torch: 3 at (0,1), 5 at (1,2), 0 at (2,0),
     # -1 at (2,2)
     np.testing.assert_array_equal(argmax[0, 0], [[1, 6], [8, 10]])
-    dx = K.maxpool2d_backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]), (x.shape, argmax, x.dtype))
+    dx = K.maxpool2d_backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]), cache)
     np.testing.assert_array_equal(dx[0, 0], [[0, 1, 0, 0], [0, 0, 2, 0], [3, 0, 4, 0], [0, 0, 0, 0]])
     # padding is -inf, not 0: an all-negative image pools to its own values
     neg = np.full((1, 1, 2, 2), -5.0)
