@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data, io, nn, optim, threads
+from . import data, figures, io, nn, optim, threads
 from .models import SimpleCNN
 from .random import manual_seed
 
@@ -108,11 +108,14 @@ def accuracy(model, images, labels, batch_size=1000):
     return 100.0 * float(np.mean(predict(model, images, batch_size) == labels))
 
 
-def write_run(out, state_dict, metrics):
-    """``out/checkpoint.npz`` and ``out/metrics.json``, each written atomically."""
+def write_run(out, state_dict, metrics, sample=None):
+    """``out/checkpoint.npz``, ``out/metrics.json`` and, given ``sample = (images, labels, preds)``,
+    the tutorial's figure ``out/predictions.png``; each written atomically."""
     out = Path(out)
     io.save_checkpoint(out / "checkpoint.npz", state_dict)
     io.write_json(out / "metrics.json", metrics)
+    if sample is not None:
+        figures.save_predictions(out / "predictions.png", *sample)
 
 
 def train(cfg, log=print):
@@ -131,9 +134,10 @@ def train(cfg, log=print):
         loss = train_one_epoch(model, loader, criterion, optimizer, f"Epoch {epoch}/{cfg.epochs}", cfg.progress)
         history.append({"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - start})
         log(epoch_line(epoch, cfg.epochs, loss))
-    acc = accuracy(model, x_test, y_test)
+    preds = predict(model, x_test)
+    acc = 100.0 * float(np.mean(preds == y_test))
     log(accuracy_line(acc))
     metrics = {"backend": "minicnn", "config": dataclasses.asdict(cfg), "epochs": history,
                "test_accuracy": acc, "threads": threads.describe()}
-    write_run(cfg.out, model.state_dict(), metrics)
+    write_run(cfg.out, model.state_dict(), metrics, sample=(x_test[:6], y_test[:6], preds[:6]))
     return metrics

@@ -1,0 +1,30 @@
+"""The tutorial's figure: test images titled with their label and the model's prediction."""
+import numpy as np
+
+from .io import atomic_write
+
+
+def save_predictions(path, images, labels, predictions, count=6):
+    """Save a 1 x ``count`` PNG of ``images[:count]`` with "Label: y / Pred: p" titles.
+
+    Parameters
+    ----------
+    path : str or Path, written atomically
+    images : ndarray, shape (N, 1, H, W)
+    labels, predictions : ndarray, shape (N,)
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    count = min(count, len(images))
+    if count < 1:
+        raise ValueError("save_predictions: expected at least one image, got none")
+    fig, axes = plt.subplots(1, count, figsize=(2 * count, 4), squeeze=False)
+    for ax, img, y, p in zip(axes[0], images[:count], labels[:count], predictions[:count]):
+        ax.imshow(np.asarray(img)[0], cmap="gray")
+        ax.set_title(f"Label: {int(y)}\nPred: {int(p)}")
+        ax.axis("off")
+    try:
+        return atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    finally:
+        plt.close(fig)
