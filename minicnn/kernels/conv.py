@@ -26,7 +26,8 @@ from ._check import check_float_array, check_grad, check_same_dtype, out_size, p
 
 # --------------------------------------------------------------------------- numba kernels
 # Both kernels work on the zero-padded input, so the inner loops need no bounds
-# checks; with stride 1 each copy is a contiguous run of OW values.
+# checks; with stride 1 the inner loop is a contiguous run of OW values.  (Plain
+# index loops: slicing views per row costs numba more than the copy itself.)
 @njit(cache=True, nogil=True)
 def _im2col_kernel(xp, kh, kw, sh, sw, oh, ow, cols):
     n_img, chans = xp.shape[0], xp.shape[1]
@@ -37,13 +38,13 @@ def _im2col_kernel(xp, kh, kw, sh, sw, oh, ow, cols):
                 for j in range(kw):
                     row = (c * kh + i) * kw + j
                     for y in range(oh):
-                        src = xp[n, c, i + y * sh]
-                        dst = cols[row, n * area + y * ow:n * area + (y + 1) * ow]
+                        iy, dst = i + y * sh, n * area + y * ow
                         if sw == 1:
-                            dst[:] = src[j:j + ow]
+                            for xo in range(ow):
+                                cols[row, dst + xo] = xp[n, c, iy, j + xo]
                         else:
                             for xo in range(ow):
-                                dst[xo] = src[j + xo * sw]
+                                cols[row, dst + xo] = xp[n, c, iy, j + xo * sw]
 
 
 @njit(cache=True, nogil=True)
@@ -56,11 +57,14 @@ def _col2im_kernel(cols, kh, kw, sh, sw, oh, ow, dxp):
                 for j in range(kw):
                     row = (c * kh + i) * kw + j
                     for y in range(oh):
-                        dst = dxp[n, c, i + y * sh]
-                        src = cols[row, n * area + y * ow:n * area + (y + 1) * ow]
+                        iy, src = i + y * sh, n * area + y * ow
                         # += : overlapping windows send gradient to the same pixel
-                        for xo in range(ow):
-                            dst[j + xo * sw] += src[xo]
+                        if sw == 1:
+                            for xo in range(ow):
+                                dxp[n, c, iy, j + xo] += cols[row, src + xo]
+                        else:
+                            for xo in range(ow):
+                                dxp[n, c, iy, j + xo * sw] += cols[row, src + xo]
 
 
 def _pad(x, ph, pw):
