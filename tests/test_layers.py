@@ -200,6 +200,22 @@ def test_zero_grad_sets_gradients_to_none():
         np.testing.assert_array_equal(p.grad, fresh[n])
 
 
+def test_layers_neither_modify_nor_alias_input_or_upstream_gradient():
+    rng = np.random.default_rng(11)
+    for layer, x in layer_cases(rng):
+        x = x.astype(np.float32)
+        x_before = x.copy()
+        out = layer(x)
+        g = rng.standard_normal(out.shape).astype(np.float32)
+        g_before = g.copy()
+        dx = layer.backward(g)
+        np.testing.assert_array_equal(x, x_before, err_msg=repr(layer))
+        np.testing.assert_array_equal(g, g_before, err_msg=repr(layer))
+        assert not np.shares_memory(out, x) and not np.shares_memory(dx, g) and not np.shares_memory(dx, x)
+        for p in layer.parameters():
+            assert not np.shares_memory(p.grad, g) and not np.shares_memory(p.grad, x)
+
+
 def test_gradients_do_not_alias_each_other_or_the_upstream_gradient():
     layer = nn.Linear(3, 2)
     out = layer(np.ones((4, 3), np.float32))
