@@ -278,7 +278,8 @@ def test_train_then_evaluate(tmp_path, mnist_root, capsys):
     manual_seed(0)
     init = SimpleCNN().state_dict()
 
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.npz", "metrics.json"]
+    assert {"checkpoint.npz", "metrics.json"} <= {p.name for p in run.iterdir()}
+    assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")]  # atomic writes left no temp file
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"backend", "config", "epochs", "test_accuracy", "threads"} <= set(metrics)
     assert metrics["backend"] == "minicnn"
