@@ -2,7 +2,10 @@
 import numpy as np
 from numba import njit
 
+from .. import threads
 from ._check import check_float_array, check_grad
+
+_MIN_CHUNK = 1 << 16  # elements: below this one thread is faster than two
 
 
 @njit(cache=True, nogil=True)
@@ -24,7 +27,9 @@ def relu_forward(x):
     cache : ``out`` (positive exactly where ``x`` was)
     """
     check_float_array("relu input", x)
-    out = np.maximum(x, 0)
+    out = np.empty(x.shape, dtype=x.dtype)
+    flat_x, flat_out = np.ascontiguousarray(x).reshape(-1), out.reshape(-1)
+    threads.map_chunks(lambda sl: np.maximum(flat_x[sl], 0, out=flat_out[sl]), x.size, _MIN_CHUNK)
     return out, out
 
 
@@ -43,8 +48,9 @@ def relu_backward(dout, cache):
     out = cache
     check_grad("relu backward", dout, out.shape, out.dtype)
     dx = np.empty(out.shape, dtype=out.dtype)  # C order, so reshape(-1) below is a view of dx
-    _relu_backward_kernel(np.ascontiguousarray(dout).reshape(-1), np.ascontiguousarray(out).reshape(-1),
-                          dx.reshape(-1))
+    flat_d, flat_out, flat_dx = np.ascontiguousarray(dout).reshape(-1), out.reshape(-1), dx.reshape(-1)
+    threads.map_chunks(lambda sl: _relu_backward_kernel(flat_d[sl], flat_out[sl], flat_dx[sl]), out.size,
+                       _MIN_CHUNK)
     return dx
 
 

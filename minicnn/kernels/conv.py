@@ -21,6 +21,7 @@ tests hold the fast path to them.
 import numpy as np
 from numba import njit
 
+from .. import threads
 from ._check import check_float_array, check_grad, check_same_dtype, out_size, pair
 
 
@@ -207,25 +208,29 @@ def conv2d_gemm_forward(x, weight, stride=1, padding=0):
     return out2, (x.shape, (n_img, n_out, oh, ow), weight, cols, (sh, sw), (ph, pw))
 
 
-def conv2d_gemm_backward(dout2, cache, need_input_grad=True):
+def conv2d_gemm_backward(dout2, cache, dx_out=None):
     """Backward of :func:`conv2d_gemm_forward` from ``dout2`` (O, N*OH*OW).
 
-    Returns ``(dx or None, dweight)``.
+    Writes d loss / d x into ``dx_out`` (N, C, H, W) when given (None skips
+    it); returns ``dweight`` (O, C, KH, KW).
     """
     x_shape, out_shape, weight, cols, (sh, sw), (ph, pw) = cache
     n_out = weight.shape[0]
     dweight = (dout2 @ cols.T).reshape(weight.shape)
-    if not need_input_grad:
-        return None, dweight
-    dcols = weight.reshape(n_out, -1).T @ dout2
-    n, c, h, w = x_shape
-    dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-    _col2im_kernel(dcols, weight.shape[2], weight.shape[3], sh, sw, out_shape[2], out_shape[3], dxp)
-    return _unpad(dxp, ph, pw), dweight
+    if dx_out is not None:
+        dcols = weight.reshape(n_out, -1).T @ dout2
+        n, c, h, w = x_shape
+        dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+        _col2im_kernel(dcols, weight.shape[2], weight.shape[3], sh, sw, out_shape[2], out_shape[3], dxp)
+        dx_out[...] = dxp[:, :, ph:ph + h, pw:pw + w]
+    return dweight
 
 
 def conv2d_forward(x, weight, bias=None, stride=1, padding=0):
     """Convolution forward pass, as ``torch.nn.functional.conv2d``.
+
+    The batch is split into :func:`minicnn.threads.chunks`, each run end to
+    end (im2col, GEMM, bias + layout change) on its own thread.
 
     Parameters
     ----------
@@ -239,13 +244,19 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0):
     out : ndarray, shape (N, O, OH, OW), dtype of ``x``
     cache : tuple, what :func:`conv2d_backward` needs
     """
-    _conv_geometry(x, weight, bias, stride, padding)
-    out2, cache = conv2d_gemm_forward(x, weight, stride, padding)
-    n_img, n_out, oh, ow = cache[1]
-    out = np.empty((n_img, n_out, oh * ow), dtype=x.dtype)
+    _, _, (oh, ow) = _conv_geometry(x, weight, bias, stride, padding)
+    n_out = weight.shape[0]
+    out = np.empty((x.shape[0], n_out, oh * ow), dtype=x.dtype)
     b = bias if bias is not None else np.zeros(n_out, dtype=x.dtype)
-    _cols_to_nchw(out2, b, out)
-    return out.reshape(cache[1]), (cache, bias is not None)
+
+    def chunk(sl):
+        out2, cache = conv2d_gemm_forward(x[sl], weight, stride, padding)
+        _cols_to_nchw(out2, b, out[sl])
+        return cache
+    slices = threads.chunks(x.shape[0])
+    caches = threads.run_parallel(chunk, slices)
+    out = out.reshape(x.shape[0], n_out, oh, ow)
+    return out, (slices, caches, out.shape, bias is not None)
 
 
 def conv2d_backward(dout, cache, need_input_grad=True):
@@ -264,14 +275,20 @@ def conv2d_backward(dout, cache, need_input_grad=True):
     dweight : ndarray, shape (O, C, KH, KW)
     dbias : ndarray, shape (O,), or None when the forward had no bias
     """
-    gemm_cache, has_bias = cache
-    out_shape, dtype = gemm_cache[1], gemm_cache[3].dtype
+    slices, caches, out_shape, has_bias = cache
+    x_shape, dtype = caches[0][0], caches[0][3].dtype
     check_grad("conv2d backward", dout, out_shape, dtype)
-    n_img, n_out = out_shape[:2]
-    dout2 = np.empty((n_out, n_img * out_shape[2] * out_shape[3]), dtype=dtype)
-    dbias = np.empty(n_out, dtype=dtype)
-    _nchw_to_cols(np.ascontiguousarray(dout).reshape(n_img, n_out, -1), dout2, dbias)
-    dx, dweight = conv2d_gemm_backward(dout2, gemm_cache, need_input_grad)
+    dout = np.ascontiguousarray(dout).reshape(out_shape[0], out_shape[1], -1)
+    dx = np.empty((out_shape[0],) + x_shape[1:], dtype=dtype) if need_input_grad else None
+
+    def chunk(k):
+        dout_k = dout[slices[k]]
+        dout2 = np.empty((out_shape[1], dout_k.shape[0] * dout_k.shape[2]), dtype=dtype)
+        dbias = np.empty(out_shape[1], dtype=dtype)
+        _nchw_to_cols(dout_k, dout2, dbias)
+        dweight = conv2d_gemm_backward(dout2, caches[k], None if dx is None else dx[slices[k]])
+        return dweight, dbias
+    dweight, dbias = threads.sum_parts(threads.run_parallel(chunk, range(len(caches))))
     return dx, dweight, (dbias if has_bias else None)
 
 

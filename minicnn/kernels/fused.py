@@ -20,6 +20,7 @@ the fused kernels to it.
 import numpy as np
 from numba import njit
 
+from .. import threads
 from ._check import check_grad
 from .activation import relu_forward
 from .conv import _conv_geometry, conv2d_forward, conv2d_gemm_backward, conv2d_gemm_forward
@@ -85,16 +86,20 @@ def conv2d_relu_maxpool2d_forward(x, weight, bias, padding=0):
     pooled : ndarray, shape (N, O, OH // 2, OW // 2), dtype of ``x``
     cache : for :func:`conv2d_relu_maxpool2d_backward`
     """
-    _conv_geometry(x, weight, bias, 1, padding)
-    out2, gemm_cache = conv2d_gemm_forward(x, weight, 1, padding)
-    n_img, n_out, h, w = gemm_cache[1]
+    _, _, (h, w) = _conv_geometry(x, weight, bias, 1, padding)
     if h < 2 or w < 2:
         raise ValueError(f"conv2d_relu_maxpool2d: expected a conv output of at least 2x2 for the "
                          f"2x2 pool, got {h}x{w}")
-    pooled = np.empty((n_img, n_out, h // 2, w // 2), dtype=x.dtype)
+    pooled = np.empty((x.shape[0], weight.shape[0], h // 2, w // 2), dtype=x.dtype)
     argmax = np.empty(pooled.shape, dtype=np.int32)
-    _bias_relu_pool_kernel(out2, bias, h, w, pooled, argmax)
-    return pooled, (gemm_cache, pooled, argmax)
+
+    def chunk(sl):  # one thread's share of the batch, start to end
+        out2, gemm_cache = conv2d_gemm_forward(x[sl], weight, 1, padding)
+        _bias_relu_pool_kernel(out2, bias, h, w, pooled[sl], argmax[sl])
+        return gemm_cache
+    slices = threads.chunks(x.shape[0])
+    caches = threads.run_parallel(chunk, slices)
+    return pooled, (slices, caches, pooled, argmax)
 
 
 def conv2d_relu_maxpool2d_backward(dpooled, cache, need_input_grad=True):
@@ -108,15 +113,22 @@ def conv2d_relu_maxpool2d_backward(dpooled, cache, need_input_grad=True):
     -------
     dx : (N, C, H, W) or None, dweight : (O, C, KH, KW), dbias : (O,)
     """
-    gemm_cache, pooled, argmax = cache
+    slices, caches, pooled, argmax = cache
     check_grad("conv2d_relu_maxpool2d backward", dpooled, pooled.shape, pooled.dtype)
-    n_img, n_out, h, w = gemm_cache[1]
+    dpooled = np.ascontiguousarray(dpooled)
+    x_shape, (_, n_out, h, w) = caches[0][0], caches[0][1]
+    dx = np.empty((pooled.shape[0],) + x_shape[1:], dtype=pooled.dtype) if need_input_grad else None
     # odd H or W: the last row/column is in no window; np.zeros covers it
     alloc = np.empty if h % 2 == 0 and w % 2 == 0 else np.zeros
-    dout2 = alloc((n_out, n_img * h * w), dtype=pooled.dtype)
-    dbias = np.empty(n_out, dtype=pooled.dtype)
-    _unpool_relu_kernel(np.ascontiguousarray(dpooled), pooled, argmax, h, w, dout2, dbias)
-    dx, dweight = conv2d_gemm_backward(dout2, gemm_cache, need_input_grad)
+
+    def chunk(k):
+        sl = slices[k]
+        dout2 = alloc((n_out, (sl.stop - sl.start) * h * w), dtype=pooled.dtype)
+        dbias = np.empty(n_out, dtype=pooled.dtype)
+        _unpool_relu_kernel(dpooled[sl], pooled[sl], argmax[sl], h, w, dout2, dbias)
+        dweight = conv2d_gemm_backward(dout2, caches[k], None if dx is None else dx[sl])
+        return dweight, dbias
+    dweight, dbias = threads.sum_parts(threads.run_parallel(chunk, range(len(slices))))
     return dx, dweight, dbias
 
 

@@ -1,7 +1,14 @@
 """Fully connected layer ``y = x @ weight.T + bias`` (torch's weight layout: (out, in))."""
 import numpy as np
 
+from .. import threads
 from ._check import check_float_array, check_grad, check_same_dtype
+
+_MIN_CHUNK_FLOPS = 1 << 20  # a chunk smaller than this is cheaper on one thread
+
+
+def _min_rows(weight):
+    return -(-_MIN_CHUNK_FLOPS // weight.size)
 
 
 def _check_linear(x, weight, bias):
@@ -32,9 +39,13 @@ def linear_forward(x, weight, bias=None):
     cache : (x, weight, has_bias)
     """
     _check_linear(x, weight, bias)
-    out = x @ weight.T
-    if bias is not None:
-        out += bias
+    out = np.empty((x.shape[0], weight.shape[0]), dtype=x.dtype)
+
+    def chunk(sl):
+        np.matmul(x[sl], weight.T, out=out[sl])
+        if bias is not None:
+            out[sl] += bias
+    threads.map_chunks(chunk, x.shape[0], _min_rows(weight))
     return out, (x, weight, bias is not None)
 
 
@@ -53,10 +64,14 @@ def linear_backward(dout, cache, need_input_grad=True):
     """
     x, weight, has_bias = cache
     check_grad("linear backward", dout, (x.shape[0], weight.shape[0]), x.dtype)
-    dx = dout @ weight if need_input_grad else None
-    dweight = dout.T @ x
-    dbias = dout.sum(axis=0) if has_bias else None
-    return dx, dweight, dbias
+    dx = np.empty(x.shape, dtype=x.dtype) if need_input_grad else None
+
+    def chunk(sl):  # rows of the batch; weight gradients are summed over chunks
+        if dx is not None:
+            np.matmul(dout[sl], weight, out=dx[sl])
+        return dout[sl].T @ x[sl], dout[sl].sum(axis=0)
+    dweight, dbias = threads.sum_parts(threads.map_chunks(chunk, x.shape[0], _min_rows(weight)))
+    return dx, dweight, (dbias if has_bias else None)
 
 
 def linear_forward_naive(x, weight, bias=None):

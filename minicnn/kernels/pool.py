@@ -8,6 +8,7 @@ windows overlap a pixel can win several and its gradients add up.
 import numpy as np
 from numba import njit
 
+from .. import threads
 from ._check import check_float_array, check_grad, out_size, pair
 
 
@@ -104,10 +105,14 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
     (kh, kw), (sh, sw), (ph, pw), (oh, ow) = _pool_geometry(x, kernel_size, stride, padding)
     out = np.empty((x.shape[0], x.shape[1], oh, ow), dtype=x.dtype)
     argmax = np.empty(out.shape, dtype=np.int32)
-    if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0):
-        _maxpool2x2_forward_kernel(np.ascontiguousarray(x), out, argmax)
-    else:
-        _maxpool_forward_kernel(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, out, argmax)
+    x = np.ascontiguousarray(x)
+
+    def chunk(sl):
+        if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0):
+            _maxpool2x2_forward_kernel(x[sl], out[sl], argmax[sl])
+        else:
+            _maxpool_forward_kernel(x[sl], kh, kw, sh, sw, ph, pw, out[sl], argmax[sl])
+    threads.map_chunks(chunk, x.shape[0])
     return out, (x.shape, argmax, x.dtype)
 
 
@@ -126,7 +131,8 @@ def maxpool2d_backward(dout, cache):
     x_shape, argmax, dtype = cache
     check_grad("max_pool2d backward", dout, argmax.shape, dtype)
     dx = np.zeros(x_shape, dtype=dout.dtype)
-    _maxpool_backward_kernel(np.ascontiguousarray(dout), argmax, dx)
+    dout = np.ascontiguousarray(dout)
+    threads.map_chunks(lambda sl: _maxpool_backward_kernel(dout[sl], argmax[sl], dx[sl]), dout.shape[0])
     return dx
 
 
