@@ -7,6 +7,8 @@ A checkpoint is an ``.npz`` file holding the model's arrays under their
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -56,13 +58,15 @@ def load_checkpoint(path):
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path}: no such file")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise CheckpointError(f"checkpoint {path}: expected an .npz archive, got a single .npy array")
-            state = {name: npz[name] for name in npz.files}
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise CheckpointError(f"checkpoint {path}: expected an .npz archive, got a single .npy array")
+        with archive:
+            state = {name: archive[name] for name in archive.files}
     except CheckpointError:
         raise
-    except (ValueError, OSError, EOFError) as exc:  # bad zip, pickled objects, truncated
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        # not a zip, a bad CRC, truncated, or object arrays that would need pickle
         raise CheckpointError(f"checkpoint {path}: cannot be read as an .npz of arrays ({exc})") from None
     for name, value in state.items():
         if value.dtype.kind != "f":

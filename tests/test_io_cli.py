@@ -79,9 +79,6 @@ def test_garbage_files_are_refused(tmp_path, content, match):
         io.load_checkpoint(path)
 
 
-@pytest.mark.xfail(strict=True, raises=zipfile.BadZipFile,
-                   reason="bug: load_checkpoint lets zipfile.BadZipFile (not a ValueError/OSError) escape "
-                          "for a truncated or corrupted .npz instead of raising CheckpointError")
 @pytest.mark.parametrize("damage", ["truncated", "flipped byte"])
 def test_damaged_checkpoints_are_refused(tmp_path, damage):
     path = io.save_checkpoint(tmp_path / "checkpoint.npz", {"w": np.arange(1000, dtype=np.float32)})
@@ -106,9 +103,6 @@ def test_other_unusable_checkpoints_are_refused(tmp_path):
     assert not (tmp_path / "out.npz").exists()
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="bug: load_checkpoint opens a .npy file with `with np.load(...)`; an ndarray is no "
-                          "context manager, so TypeError escapes before the 'expected an .npz archive' check")
 def test_a_single_npy_array_is_refused(tmp_path):
     np.save(tmp_path / "single.npy", np.zeros(3))
     with pytest.raises(io.CheckpointError, match=r"expected an .npz archive, got a single .npy array"):
@@ -229,9 +223,6 @@ def test_evaluate_checkpoint_of_another_model(tmp_path, capsys):
     assert re.search(r"does not fit SimpleCNN .*missing keys", one_error_line(capsys.readouterr().err))
 
 
-@pytest.mark.xfail(strict=True, raises=zipfile.BadZipFile,
-                   reason="bug: a truncated checkpoint raises zipfile.BadZipFile, which the CLI does not "
-                          "catch, so `minicnn evaluate` dies with a traceback instead of one line")
 def test_evaluate_truncated_checkpoint(tmp_path, capsys):
     manual_seed(0)
     path = io.save_checkpoint(tmp_path / "checkpoint.npz", SimpleCNN().state_dict())
