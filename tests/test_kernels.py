@@ -437,3 +437,56 @@ def test_maxpool2d_backward_rejects_a_gradient_of_another_dtype():
     _, cache = K.maxpool2d_forward(np.ones((1, 1, 4, 4), np.float32), 2)
     with pytest.raises(TypeError, match=r"expected upstream gradient of dtype float32, got float64"):
         K.maxpool2d_backward(np.ones((1, 1, 2, 2)), cache)
+
+
+# --------------------------------------------------------------------------- fused conv + relu + pool
+@given(windows(), dtypes, seeds)
+def test_fused_conv_relu_pool_equals_the_three_kernels(geom, dtype, seed):
+    shape, kernel, _, padding = geom
+    oh, ow = out_hw(shape, kernel, (1, 1), padding)
+    assume(oh >= 2 and ow >= 2)
+    rng = np.random.default_rng(seed)
+    x = randn(rng, shape, dtype)
+    w, b = randn(rng, (3, shape[1], *kernel), dtype), randn(rng, (3,), dtype)
+    pooled, cache = K.conv2d_relu_maxpool2d_forward(x, w, b, padding)
+    # the same conv GEMM feeds both paths, and max/relu are exact: the outputs are identical
+    np.testing.assert_array_equal(pooled, K.conv2d_relu_maxpool2d_forward_naive(x, w, b, padding))
+    g = randn(rng, pooled.shape, dtype)
+    dx, dw, db = K.conv2d_relu_maxpool2d_backward(g, cache)
+    conv_out, conv_cache = K.conv2d_forward(x, w, b, 1, padding)
+    relu_out, relu_cache = K.relu_forward(conv_out)
+    _, pool_cache = K.maxpool2d_forward(relu_out, 2)
+    ex, ew, eb = K.conv2d_backward(K.relu_backward(K.maxpool2d_backward(g, pool_cache), relu_cache), conv_cache)
+    for actual, expected in ((dx, ex), (dw, ew), (db, eb)):
+        assert_close(actual, expected, dtype)
+
+
+def test_fused_conv_relu_pool_refuses_an_output_smaller_than_the_pool(numba_tripwire):
+    x, w, b = np.zeros((1, 1, 3, 3)), np.zeros((2, 1, 3, 3)), np.zeros(2)
+    with numba_tripwire, pytest.raises(ValueError, match=r"conv2d_relu_maxpool2d: expected a conv output "
+                                                         r"of at least 2x2 .* got 1x1"):
+        K.conv2d_relu_maxpool2d_forward(x, w, b, 0)
+
+
+# --------------------------------------------------------------------------- thread count
+@pytest.mark.parametrize("n", [1, 3, 64])
+def test_results_do_not_depend_on_the_thread_count(n):
+    """Each thread takes a slice of the batch; only the order of the weight-gradient sum can differ."""
+    from minicnn import threads
+    rng = np.random.default_rng(n)
+    x, w, b = rng.standard_normal((n, 3, 9, 8)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    g = rng.standard_normal((n, 4, 4, 4))
+    before = threads.num_threads()
+    try:
+        results = []
+        for count in (1, 2, 3):
+            threads.configure(count)
+            pooled, cache = K.conv2d_relu_maxpool2d_forward(x, w, b, 1)
+            out, conv_cache = K.conv2d_forward(x, w, b, 2, 1)
+            results.append((pooled, *K.conv2d_relu_maxpool2d_backward(g, cache), out,
+                            *K.conv2d_backward(np.ones_like(out), conv_cache)))
+    finally:
+        threads.configure(before)
+    for other in results[1:]:
+        for a, e in zip(other, results[0]):
+            assert_close(a, e, np.float64)

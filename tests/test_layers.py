@@ -34,6 +34,7 @@ def small_net():
 def layer_cases(rng):
     return [
         (nn.Conv2d(2, 3, 3, stride=2, padding=1), rng.standard_normal((2, 2, 7, 6))),
+        (nn.Conv2dReLUMaxPool2d(2, 3, 3, padding=1), rng.standard_normal((2, 2, 7, 6))),
         (nn.Linear(5, 4), rng.standard_normal((3, 5))),
         (nn.ReLU(), rng.standard_normal((2, 3, 4))),
         (nn.MaxPool2d(2), rng.standard_normal((2, 3, 6, 5))),
@@ -152,6 +153,31 @@ def test_simple_cnn_gradients():
     manual_seed(8)
     rows = check_module(SimpleCNN().to(np.float64), rng.uniform(-1, 1, (2, 1, 28, 28)), rng, samples=15)
     assert_gradcheck(rows, SIMPLE_CNN_KEYS + ["input"])
+
+
+def test_fused_conv_relu_pool_gradients():
+    rng = np.random.default_rng(9)
+    manual_seed(9)
+    layer = nn.Conv2dReLUMaxPool2d(2, 3, 3, padding=1).to(np.float64)
+    assert_gradcheck(check_module(layer, rng.standard_normal((2, 2, 8, 6)), rng), ["weight", "bias", "input"])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_simple_cnn_fused_and_unfused_compute_the_same(dtype):
+    """SimpleCNN() fuses conv -> ReLU -> pool; SimpleCNN(fused=False) runs the three layers."""
+    rng = np.random.default_rng(10)
+    manual_seed(10)
+    fused = SimpleCNN().to(dtype)
+    plain = SimpleCNN(fused=False).to(dtype)
+    plain.load_state_dict(fused.state_dict())
+    assert list(plain.state_dict()) == list(fused.state_dict()) == SIMPLE_CNN_KEYS
+    x = rng.standard_normal((3, 1, 28, 28)).astype(dtype)
+    np.testing.assert_array_equal(fused(x), plain(x))
+    g = rng.standard_normal((3, 10)).astype(dtype)
+    np.testing.assert_allclose(fused.backward(g), plain.backward(g), rtol=1e-5, atol=1e-6)
+    for (name, p), (_, q) in zip(fused.named_parameters(), plain.named_parameters()):
+        scale = np.abs(q.grad).max()
+        assert np.abs(p.grad - q.grad).max() <= 1e-5 * scale, name
 
 
 def test_gradcheck_catches_a_wrong_backward():
