@@ -96,14 +96,15 @@ def train_one_epoch(model, loader, criterion, optimizer, desc="train", progress=
     return total / len(loader)
 
 
-def predict(model, images, batch_size=1000):
-    """Predicted class (N,) int64 for images (N, 1, 28, 28), in batches."""
+def predict(model, images, batch_size=256):
+    """Predicted class (N,) int64 for images (N, 1, 28, 28), in batches, under ``no_grad()``."""
     model.eval()
-    preds = [model(images[i:i + batch_size]).argmax(axis=1) for i in range(0, len(images), batch_size)]
+    with nn.no_grad():
+        preds = [model(images[i:i + batch_size]).argmax(axis=1) for i in range(0, len(images), batch_size)]
     return np.concatenate(preds) if preds else np.empty(0, dtype=np.int64)
 
 
-def accuracy(model, images, labels, batch_size=1000):
+def accuracy(model, images, labels, batch_size=256):
     """Percentage of ``labels`` that the model predicts."""
     return 100.0 * float(np.mean(predict(model, images, batch_size) == labels))
 

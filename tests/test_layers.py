@@ -442,15 +442,15 @@ BAD_CALLS = [
      r"cross_entropy: expected integer labels, got dtype float64"),
     # backward before forward
     (lambda: nn.Conv2d(1, 4, 3), lambda m: m.backward(np.zeros((2, 4, 6, 6), np.float32)), RuntimeError,
-     r"^Conv2d: backward called before forward$"),
+     r"^Conv2d: backward called before forward \(or the forward ran under no_grad\(\)\)$"),
     (lambda: nn.Linear(4, 3), lambda m: m.backward(np.zeros((2, 3), np.float32)), RuntimeError,
-     r"^Linear: backward called before forward$"),
+     r"^Linear: backward called before forward \(or the forward ran under no_grad\(\)\)$"),
     (lambda: nn.ReLU(), lambda m: m.backward(np.zeros(3, np.float32)), RuntimeError,
-     r"^ReLU: backward called before forward$"),
+     r"^ReLU: backward called before forward \(or the forward ran under no_grad\(\)\)$"),
     (lambda: nn.MaxPool2d(2), lambda m: m.backward(np.zeros((2, 1, 4, 4), np.float32)), RuntimeError,
-     r"^MaxPool2d: backward called before forward$"),
+     r"^MaxPool2d: backward called before forward \(or the forward ran under no_grad\(\)\)$"),
     (lambda: nn.Flatten(), lambda m: m.backward(np.zeros((2, 4), np.float32)), RuntimeError,
-     r"^Flatten: backward called before forward$"),
+     r"^Flatten: backward called before forward \(or the forward ran under no_grad\(\)\)$"),
     (lambda: nn.CrossEntropyLoss(), lambda m: m.backward(), RuntimeError,
      r"^CrossEntropyLoss: backward called before forward$"),
     # wrong upstream gradient
@@ -500,3 +500,17 @@ def test_bad_input_names_the_layer_before_numba_runs(make, call, error, match, n
 def test_bad_constructor_arguments(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+def test_no_grad_keeps_no_cache_and_restores_the_mode():
+    model = SimpleCNN()
+    x = np.zeros((2, 1, 28, 28), np.float32)
+    with nn.no_grad():
+        assert not nn.is_grad_enabled()
+        out = model(x)
+    assert nn.is_grad_enabled()
+    with pytest.raises(RuntimeError, match=r"Linear: backward called before forward "
+                                           r"\(or the forward ran under no_grad\(\)\)"):
+        model.backward(np.ones_like(out))
+    np.testing.assert_array_equal(model(x), out)  # the same numbers with grad enabled
+    model.backward(np.ones_like(out))

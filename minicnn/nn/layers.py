@@ -11,7 +11,7 @@ import numpy as np
 from .. import kernels as K
 from ..kernels._check import check_float_array, pair
 from ..random import get_rng
-from .module import Module, Parameter
+from .module import Module, Parameter, is_grad_enabled
 
 
 def _positive_int(layer, name, value):
@@ -27,15 +27,19 @@ def _uniform(shape, bound, dtype=np.float32):
 
 
 class _CachingModule(Module):
-    """A module whose backward needs what its last forward cached."""
+    """A module whose backward needs what its last forward cached (dropped under ``no_grad()``)."""
 
     def __init__(self):
         super().__init__()
         object.__setattr__(self, "_cache", None)
 
+    def _keep(self, cache):
+        self._cache = cache if is_grad_enabled() else None
+
     def _take_cache(self):
         if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}: backward called before forward")
+            raise RuntimeError(f"{type(self).__name__}: backward called before forward "
+                               f"(or the forward ran under no_grad())")
         return self._cache
 
 
@@ -84,7 +88,8 @@ class Conv2d(_CachingModule):
     def forward(self, x):
         self._check_input(x)
         bias = self.bias.data if self.bias is not None else None
-        out, self._cache = K.conv2d_forward(x, self.weight.data, bias, self.stride, self.padding)
+        out, cache = K.conv2d_forward(x, self.weight.data, bias, self.stride, self.padding)
+        self._keep(cache)
         return out
 
     def backward(self, grad_out, need_input_grad=True):
@@ -116,7 +121,8 @@ class Conv2dReLUMaxPool2d(Conv2d):
 
     def forward(self, x):
         self._check_input(x)
-        out, self._cache = K.conv2d_relu_maxpool2d_forward(x, self.weight.data, self.bias.data, self.padding)
+        out, cache = K.conv2d_relu_maxpool2d_forward(x, self.weight.data, self.bias.data, self.padding)
+        self._keep(cache)
         return out
 
     def backward(self, grad_out, need_input_grad=True):
@@ -159,7 +165,8 @@ class Linear(_CachingModule):
             raise TypeError(f"Linear: expected input of dtype {self.weight.data.dtype} (the weight's), "
                             f"got {x.dtype}")
         bias = self.bias.data if self.bias is not None else None
-        out, self._cache = K.linear_forward(x, self.weight.data, bias)
+        out, cache = K.linear_forward(x, self.weight.data, bias)
+        self._keep(cache)
         return out
 
     def backward(self, grad_out, need_input_grad=True):
@@ -177,7 +184,8 @@ class ReLU(_CachingModule):
     """``max(x, 0)`` elementwise; any shape."""
 
     def forward(self, x):
-        out, self._cache = K.relu_forward(x)
+        out, cache = K.relu_forward(x)
+        self._keep(cache)
         return out
 
     def backward(self, grad_out):
@@ -200,7 +208,8 @@ class MaxPool2d(_CachingModule):
                              f"{self.kernel_size}, got {self.padding}")
 
     def forward(self, x):
-        out, self._cache = K.maxpool2d_forward(x, self.kernel_size, self.stride, self.padding)
+        out, cache = K.maxpool2d_forward(x, self.kernel_size, self.stride, self.padding)
+        self._keep(cache)
         return out
 
     def backward(self, grad_out):
@@ -217,7 +226,7 @@ class Flatten(_CachingModule):
         check_float_array("Flatten input", x)
         if x.ndim < 2:
             raise ValueError(f"Flatten: expected at least a 2-D (N, ...) input, got shape {x.shape}")
-        self._cache = (x.shape, x.dtype)
+        self._keep((x.shape, x.dtype))
         return x.reshape(x.shape[0], -1).copy()
 
     def backward(self, grad_out):

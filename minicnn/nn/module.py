@@ -5,11 +5,33 @@ Gradients accumulate.  ``backward`` *adds* into every ``Parameter.grad``, as
 (which, like torch's default ``set_to_none=True``, sets them to None).  Two
 backward passes without ``zero_grad`` in between give the sum of both gradients.
 """
+import contextlib
+import threading
 from collections import OrderedDict
 
 import numpy as np
 
 from ..kernels._check import FLOAT_DTYPES
+
+
+_grad_mode = threading.local()
+
+
+def is_grad_enabled():
+    """False inside :func:`no_grad` (on this thread)."""
+    return getattr(_grad_mode, "enabled", True)
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Like ``torch.no_grad()``: layers keep no cache for backward, so inference holds no
+    im2col buffers and activations beyond the current layer."""
+    previous = is_grad_enabled()
+    _grad_mode.enabled = False
+    try:
+        yield
+    finally:
+        _grad_mode.enabled = previous
 
 
 class Parameter:
