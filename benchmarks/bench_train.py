@@ -38,8 +38,9 @@ def _minicnn_backend(dtype):
         opt.step()
         return loss
 
-    def infer(x, batch=1000):
-        return [model(x[i:i + batch]).argmax(1) for i in range(0, len(x), batch)]
+    def infer(x, batch=256):
+        with nn.no_grad():
+            return [model(x[i:i + batch]).argmax(1) for i in range(0, len(x), batch)]
     return step, infer
 
 
@@ -59,7 +60,7 @@ def _torch_backend(dtype):
         opt.step()
         return loss.item()
 
-    def infer(x, batch=1000):
+    def infer(x, batch=256):
         with torch.no_grad():
             return [model(torch.from_numpy(x[i:i + batch])).argmax(1) for i in range(0, len(x), batch)]
     return step, infer
@@ -83,7 +84,7 @@ def worker(backend, steps, threads):
     for _, (x, y) in zip(range(n), batches):
         loss = step(x, y)
     train_s = time.perf_counter() - start
-    infer(x_test[:1000])  # warm-up of the inference batch shape
+    infer(x_test[:512])  # warm-up of the inference batch shape
     start = time.perf_counter()
     infer(x_test)
     infer_s = time.perf_counter() - start
