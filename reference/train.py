@@ -1,0 +1,87 @@
+"""The tutorial's training loop in PyTorch, fed by minicnn's data module.
+
+Everything that is not the network is minicnn's: the config and its checks,
+the preprocessed arrays, the seeded ``DataLoader`` (so both backends see the
+same batches in the same order for the same seed), the printed lines, and the
+checkpoint/metrics writer.  Only the model, loss and optimizer are torch's.
+"""
+import dataclasses
+import os
+import time
+
+import numpy as np
+import torch
+
+from minicnn import data
+from minicnn.train import accuracy_line, epoch_line, load_datasets, progress_bar, write_run
+
+from .models import SimpleCNN, numpy_state_dict
+
+TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def configure_threads():
+    """Give torch every core (``MINICNN_NUM_THREADS`` overrides), as minicnn gives them to BLAS."""
+    torch.set_num_threads(int(os.environ.get("MINICNN_NUM_THREADS", os.cpu_count() or 1)))
+
+
+def describe_threads():
+    """Threading info in the shape of ``minicnn.threads.describe()``, for metrics.json."""
+    return [{"internal_api": "torch", "version": torch.__version__,
+             "num_threads": torch.get_num_threads(), "architecture": None}]
+
+
+def build_model(seed, dtype="float32"):
+    """``torch.manual_seed(seed)`` then the tutorial's SimpleCNN, cast to ``dtype`` (no global default dtype)."""
+    torch.manual_seed(seed)
+    return SimpleCNN().to(TORCH_DTYPES[dtype])
+
+
+def train_one_epoch(model, loader, criterion, optimizer, desc="train", progress=False):
+    """One pass over minicnn's ``loader``; returns the mean batch loss (the tutorial's number)."""
+    model.train()
+    total = 0.0
+    for images, labels in progress_bar(loader, len(loader), desc, progress):
+        outputs = model(torch.from_numpy(images))
+        loss = criterion(outputs, torch.from_numpy(labels))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item()
+    return total / len(loader)
+
+
+@torch.no_grad()
+def logits(model, images, batch_size=1000):
+    """Logits (N, 10) as a numpy array, for images (N, 1, 28, 28) in the model's dtype."""
+    model.eval()
+    outs = [model(torch.from_numpy(images[i:i + batch_size])).numpy() for i in range(0, len(images), batch_size)]
+    return np.concatenate(outs) if outs else np.empty((0, 10), dtype=images.dtype)
+
+
+def accuracy(model, images, labels, batch_size=1000):
+    """Percentage of ``labels`` that the model predicts."""
+    return 100.0 * float(np.mean(logits(model, images, batch_size).argmax(axis=1) == labels))
+
+
+def train(cfg, log=print):
+    """Train the torch SimpleCNN on minicnn's batches; prints and writes what ``minicnn.train.train`` does."""
+    cfg.validate()
+    configure_threads()
+    x_train, y_train, x_test, y_test = load_datasets(cfg)
+    model = build_model(cfg.seed, cfg.dtype)
+    criterion = torch.nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    loader = data.DataLoader(x_train, y_train, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed)
+    history = []
+    for epoch in range(1, cfg.epochs + 1):
+        start = time.perf_counter()
+        loss = train_one_epoch(model, loader, criterion, optimizer, f"Epoch {epoch}/{cfg.epochs}", cfg.progress)
+        history.append({"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - start})
+        log(epoch_line(epoch, cfg.epochs, loss))
+    acc = accuracy(model, x_test, y_test)
+    log(accuracy_line(acc))
+    metrics = {"backend": "torch", "config": dataclasses.asdict(cfg), "epochs": history,
+               "test_accuracy": acc, "threads": describe_threads()}
+    write_run(cfg.out, numpy_state_dict(model), metrics)
+    return metrics
