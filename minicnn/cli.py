@@ -1,4 +1,4 @@
-"""``minicnn`` command line: train, evaluate, fetch-data.
+"""``minicnn`` command line: train, evaluate, fetch-data, gradcheck.
 
 Errors print one line ``minicnn: error: …`` and exit non-zero, without a traceback.
 """
@@ -7,6 +7,15 @@ import sys
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+BACKENDS = ("minicnn", "torch")
+
+
+class BackendError(RuntimeError):
+    """The requested backend cannot run (PyTorch missing)."""
+
+
+class GradcheckFailed(Exception):
+    """At least one gradient check exceeded the threshold (the table says which)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,10 +34,12 @@ def _add_train(sub):
     p.add_argument("--momentum", type=float, default=d.momentum)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--data-dir", default=None, help="MNIST root (default $MINICNN_DATA or data/)")
-    p.add_argument("--out", default=d.out, help="where checkpoint.npz and metrics.json go")
+    p.add_argument("--out", default=None, help="where checkpoint.npz and metrics.json go (default runs/BACKEND)")
     p.add_argument("--limit", type=int, default=None, help="train on the first N training images")
     p.add_argument("--dtype", choices=["float32", "float64"], default=d.dtype)
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    p.add_argument("--backend", choices=BACKENDS, default="minicnn",
+                   help="minicnn (hand-written backward) or torch (the PyTorch reference, same batches)")
 
 
 def _add_evaluate(sub):
@@ -36,11 +47,21 @@ def _add_evaluate(sub):
     p.add_argument("checkpoint")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--batch-size", type=int, default=1000)
+    p.add_argument("--backend", choices=BACKENDS, default="minicnn", help="which backend runs the model")
 
 
 def _add_fetch(sub):
     p = sub.add_parser("fetch-data", help="fetch and verify the MNIST files")
     p.add_argument("--data-dir", default=None)
+
+
+def _add_gradcheck(sub):
+    from .gradcheck import THRESHOLD
+    p = sub.add_parser("gradcheck", help="float64 finite-difference checks of every layer and SimpleCNN")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs, weights and samples")
+    p.add_argument("--samples", type=int, default=30, help="entries checked per tensor")
+    p.add_argument("--verbose", action="store_true", help="show analytic vs numeric values for a few entries")
+    p.epilog = f"Exit status 1 if any relative error exceeds {THRESHOLD:g}."
 
 
 def build_parser():
@@ -49,35 +70,83 @@ def build_parser():
     _add_train(sub)
     _add_evaluate(sub)
     _add_fetch(sub)
+    _add_gradcheck(sub)
     return parser
 
 
+def _import_reference(module):
+    """Import ``reference.<module>`` (and so torch) only when ``--backend torch`` asks for it."""
+    import importlib
+    try:
+        return importlib.import_module(f"reference.{module}")
+    except ImportError as exc:
+        raise BackendError(f"--backend torch: needs PyTorch (pip install 'minicnn[torch]'): {exc}") from None
+
+
 def cmd_train(args):
-    from .train import TrainConfig, train
+    from .train import TrainConfig
+    from .train import train as train_minicnn
+    out = args.out if args.out is not None else f"runs/{args.backend}"
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
-                      seed=args.seed, data_dir=args.data_dir, out=args.out, limit=args.limit,
+                      seed=args.seed, data_dir=args.data_dir, out=out, limit=args.limit,
                       dtype=args.dtype, progress=not args.no_progress)
+    cfg.validate()  # before importing torch, so bad flags fail fast on either backend
+    train = train_minicnn if args.backend == "minicnn" else _import_reference("train").train
     train(cfg)
 
 
 def cmd_evaluate(args):
-    from . import data, io, threads
-    from .models import SimpleCNN
-    from .train import accuracy, accuracy_line
+    from . import data, io
+    from .train import accuracy_line
     if args.batch_size < 1:
         raise ValueError(f"--batch-size: expected >= 1, got {args.batch_size}")
     state = io.load_checkpoint(args.checkpoint)
-    model = SimpleCNN()
     dtype = next(iter(state.values())).dtype if state else None
-    if dtype is not None:
-        model.to(dtype)
+    load = _evaluator_minicnn if args.backend == "minicnn" else _evaluator_torch
     try:
-        model.load_state_dict(state)
+        accuracy = load(state, dtype)
     except (ValueError, TypeError) as exc:
         raise io.CheckpointError(f"checkpoint {args.checkpoint}: does not fit SimpleCNN ({exc})") from None
-    threads.configure()
     x_test, y_test = data.load_mnist(data.resolve_root(args.data_dir), train=False)
-    print(accuracy_line(accuracy(model, x_test.astype(model.fc2.weight.data.dtype), y_test, args.batch_size)))
+    print(accuracy_line(accuracy(x_test.astype(dtype or "float32"), y_test, args.batch_size)))
+
+
+def _evaluator_minicnn(state, dtype):
+    """minicnn's SimpleCNN holding ``state``; returns ``accuracy(images, labels, batch_size)``."""
+    from . import threads
+    from .models import SimpleCNN
+    from .train import accuracy
+    model = SimpleCNN()
+    if dtype is not None:
+        model.to(dtype)
+    model.load_state_dict(state)
+    threads.configure()
+    return lambda images, labels, batch_size: accuracy(model, images, labels, batch_size)
+
+
+def _evaluator_torch(state, dtype):
+    """The torch reference SimpleCNN holding ``state``; same contract as :func:`_evaluator_minicnn`."""
+    models, train = _import_reference("models"), _import_reference("train")
+    if dtype is not None and str(dtype) not in train.TORCH_DTYPES:
+        raise TypeError(f"expected float32 or float64 arrays, got {dtype}")
+    model = models.SimpleCNN().to(train.TORCH_DTYPES[str(dtype or "float32")])
+    models.load_numpy_state_dict(model, state)
+    train.configure_threads()
+    return lambda images, labels, batch_size: train.accuracy(model, images, labels, batch_size)
+
+
+def cmd_gradcheck(args):
+    from .gradcheck import format_table, run_gradchecks
+    if args.samples < 1:
+        raise ValueError(f"--samples: expected >= 1, got {args.samples}")
+    if args.seed < 0:
+        raise ValueError(f"--seed: expected >= 0, got {args.seed}")
+    rows = run_gradchecks(seed=args.seed, samples=args.samples)
+    print(format_table(rows, verbose=args.verbose))
+    failed = [r for r in rows if not r["passed"]]
+    if failed:
+        names = ", ".join(f"{r['layer']} {r['param']}" for r in failed)
+        raise GradcheckFailed(f"{len(failed)} of {len(rows)} gradient checks failed: {names}")
 
 
 def cmd_fetch(args):
@@ -85,7 +154,7 @@ def cmd_fetch(args):
     print(data.fetch_mnist(data.resolve_root(args.data_dir)))
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "fetch-data": cmd_fetch}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "fetch-data": cmd_fetch, "gradcheck": cmd_gradcheck}
 
 
 def main(argv=None):
@@ -93,7 +162,7 @@ def main(argv=None):
     from .data import MNISTError
     try:
         COMMANDS[args.command](args)
-    except (ValueError, TypeError, MNISTError, OSError) as exc:
+    except (ValueError, TypeError, MNISTError, OSError, BackendError, GradcheckFailed) as exc:
         msg = " ".join(str(exc).split()) or type(exc).__name__
         sys.stderr.write(f"minicnn: error: {msg}\n")
         return EXIT_ERROR

@@ -47,11 +47,43 @@ def numeric_gradient(f, array, indices, h=1e-6):
     return grads
 
 
+def numeric_gradient_kinks(f, array, indices, h=1e-6):
+    """Central differences, and how far the two one-sided slopes disagree.
+
+    A network of Conv2d, Linear, ReLU, MaxPool2d and Flatten, followed by
+    ``sum(out * g)``, is *linear* in any single weight or input entry until a
+    ReLU crosses 0 or a max-pool window changes winner (a kink).  So the slopes
+    ``(f(θ+h) - f(θ)) / h`` and ``(f(θ) - f(θ-h)) / h`` are equal up to
+    round-off, unless a kink lies within ``h`` of θ; then the central
+    difference measures neither side's slope and is off by up to half the gap.
+    A wrong backward pass cannot hide in the gap: it changes the analytic
+    value, not ``f``.
+
+    Returns
+    -------
+    grads : ndarray (len(indices),), central differences as :func:`numeric_gradient`
+    gap : ndarray (len(indices),), ``|f(θ+h) - 2 f(θ) + f(θ-h)| / h``
+    """
+    if not array.flags.c_contiguous or not array.flags.writeable:
+        raise ValueError("numeric_gradient_kinks: expected a writeable C-contiguous array to perturb in place")
+    flat = array.reshape(-1)
+    centre = f()
+    plus, minus = np.empty(len(indices)), np.empty(len(indices))
+    for k, i in enumerate(indices):
+        old = flat[i]
+        flat[i] = old + h
+        plus[k] = f()
+        flat[i] = old - h
+        minus[k] = f()
+        flat[i] = old
+    return (plus - minus) / (2 * h), np.abs(plus - 2 * centre + minus) / h
+
+
 def _sample(size, count, rng):
     return np.arange(size) if size <= count else rng.choice(size, count, replace=False)
 
 
-def check_module(module, x, rng, samples=30, h=1e-6, need_input_grad=True):
+def check_module(module, x, rng, samples=30, h=1e-6, need_input_grad=True, skip_kinks=False):
     """Check every parameter gradient and the input gradient of ``module`` at ``x``.
 
     Parameters
@@ -60,10 +92,15 @@ def check_module(module, x, rng, samples=30, h=1e-6, need_input_grad=True):
     x : ndarray, float64 input
     rng : numpy.random.Generator, picks the upstream gradient and the sampled entries
     samples : int, entries checked per tensor (all when the tensor is smaller)
+    skip_kinks : bool
+        Replace entries whose ``±h`` straddles a ReLU or max-pool switch by
+        fresh draws (see :func:`numeric_gradient_kinks`); only valid for modules
+        made of Conv2d, Linear, ReLU, MaxPool2d and Flatten.
 
     Returns
     -------
-    list of dicts ``{"param", "error", "analytic", "numeric", "index"}``, one per tensor
+    list of dicts ``{"param", "error", "analytic", "numeric", "index", "kinks"}``,
+    one per tensor; ``kinks`` counts the entries left out.
     """
     x = np.array(x, dtype=np.float64, copy=True)
     out = module(x)
@@ -79,12 +116,37 @@ def check_module(module, x, rng, samples=30, h=1e-6, need_input_grad=True):
     if need_input_grad:
         targets.append(("input", x, dx))
     for name, array, analytic in targets:
-        idx = _sample(array.size, samples, rng)
-        numeric = numeric_gradient(loss, array, idx, h)
+        if skip_kinks:
+            idx, numeric, kinks = _smooth_entries(loss, array, analytic, samples, rng, h)
+        else:
+            idx, kinks = _sample(array.size, samples, rng), 0
+            numeric = numeric_gradient(loss, array, idx, h)
         picked = analytic.reshape(-1)[idx]
-        rows.append({"param": name, "error": relative_error(picked, numeric),
-                     "analytic": picked, "numeric": numeric, "index": idx})
+        error = relative_error(picked, numeric) if len(idx) else float("nan")
+        rows.append({"param": name, "error": error, "analytic": picked, "numeric": numeric, "index": idx,
+                     "kinks": kinks})
     return rows
+
+
+def _smooth_entries(f, array, analytic, samples, rng, h, tries=4):
+    """Up to ``samples`` random entries whose ``±h`` straddles no kink, with their central differences.
+
+    Entries that do straddle one (one-sided slopes more than ``THRESHOLD``
+    times the gradient's scale apart) are replaced by fresh draws, up to
+    ``tries * samples`` draws in all.  Returns ``(indices, numeric, kinks)``.
+    """
+    candidates = rng.permutation(array.size)[:tries * samples]
+    scale = np.abs(analytic).max(initial=0.0)
+    kept, numeric, kinks, start = [], [], 0, 0
+    while len(kept) < samples and start < len(candidates):
+        chunk = candidates[start:start + samples - len(kept)]
+        start += len(chunk)
+        grads, gap = numeric_gradient_kinks(f, array, chunk, h)
+        smooth = gap <= THRESHOLD * max(scale, np.abs(grads).max(initial=0.0))
+        kept += list(chunk[smooth])
+        numeric += list(grads[smooth])
+        kinks += int((~smooth).sum())
+    return np.array(kept, dtype=np.int64), np.array(numeric, dtype=np.float64), kinks
 
 
 def check_cross_entropy(logits, labels, rng, samples=30, h=1e-6):
@@ -99,3 +161,84 @@ def check_cross_entropy(logits, labels, rng, samples=30, h=1e-6):
     picked = analytic.reshape(-1)[idx]
     return [{"param": "logits", "error": relative_error(picked, numeric),
              "analytic": picked, "numeric": numeric, "index": idx}]
+
+
+# --------------------------------------------------------------------------- the table of `minicnn gradcheck`
+
+
+def _distinct(rng, shape):
+    """Values in (-1, 1) at least 2/size apart, so no max-pool tie or ReLU kink lies within ``h`` of them."""
+    size = int(np.prod(shape))
+    return ((rng.permutation(size) + 0.5) / size * 2 - 1).reshape(shape)
+
+
+def gradcheck_cases(rng):
+    """The checked configurations: every layer type, some with stride/padding, and SimpleCNN.
+
+    Returns
+    -------
+    list of ``(label, module, x)``: a float64 module and its float64 input.
+    Inputs to MaxPool2d and ReLU have distinct values far from 0, because a
+    central difference straddling a tie or the kink at 0 measures neither side's slope.
+    """
+    from . import nn
+    from .models import SimpleCNN
+    cases = [
+        ("Conv2d(3, 4, 3, padding=1)", nn.Conv2d(3, 4, 3, padding=1), rng.standard_normal((2, 3, 7, 7))),
+        ("Conv2d(2, 3, (3, 2), stride=2, padding=(2, 1))",
+         nn.Conv2d(2, 3, (3, 2), stride=2, padding=(2, 1)), rng.standard_normal((2, 2, 6, 5))),
+        ("MaxPool2d(2)", nn.MaxPool2d(2), _distinct(rng, (2, 3, 6, 6))),
+        ("MaxPool2d(3, stride=2, padding=1)", nn.MaxPool2d(3, stride=2, padding=1), _distinct(rng, (2, 2, 7, 6))),
+        ("Linear(5, 4)", nn.Linear(5, 4), rng.standard_normal((3, 5))),
+        ("ReLU()", nn.ReLU(), _distinct(rng, (2, 3, 4, 4))),
+        ("Flatten()", nn.Flatten(), rng.standard_normal((2, 3, 4, 4))),
+        ("SimpleCNN()", SimpleCNN(), rng.uniform(-1, 1, (2, 1, 28, 28))),
+    ]
+    return [(label, module.to(np.float64), x) for label, module, x in cases]
+
+
+def run_gradchecks(seed=0, samples=30, h=1e-6, threshold=THRESHOLD):
+    """Float64 central-difference checks of every layer type, the loss and SimpleCNN.
+
+    Seeds minicnn's initialisation generator (``manual_seed(seed)``) and draws
+    inputs, upstream gradients and checked entries from ``default_rng(seed)``.
+
+    Returns
+    -------
+    list of dicts, one per checked tensor: ``{"layer", "param", "error",
+    "passed", "analytic", "numeric", "index"}`` (see :func:`check_module`).
+    """
+    from .random import manual_seed
+    manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label, module, x in gradcheck_cases(rng):
+        rows += [{"layer": label, **row} for row in check_module(module, x, rng, samples, h, skip_kinks=True)]
+    logits, labels = 3 * rng.standard_normal((4, 10)), rng.integers(0, 10, size=4)
+    # the loss is smooth, not piecewise linear, so the kink test does not apply to it
+    rows += [{"layer": "CrossEntropyLoss()", "kinks": 0, **row}
+             for row in check_cross_entropy(logits, labels, rng, samples, h)]
+    for row in rows:
+        row["passed"] = bool(row["error"] <= threshold)  # NaN (every entry a kink) fails
+    return rows
+
+
+def format_table(rows, verbose=False, entries=3, threshold=THRESHOLD):
+    """The rows of :func:`run_gradchecks` as a text table; ``verbose`` adds ``entries`` sampled values each."""
+    width = max(len("layer"), *(len(r["layer"]) for r in rows))
+    lines = [f"{'layer':<{width}}  {'parameter':<13}  {'max rel error':>13}  {'checked':>7}  {'kinks':>5}  result",
+             "-" * (width + 54)]
+    for r in rows:
+        lines.append(f"{r['layer']:<{width}}  {r['param']:<13}  {r['error']:>13.2e}  {len(r['index']):>7}  "
+                     f"{r['kinks']:>5}  {'pass' if r['passed'] else 'FAIL'}")
+        if verbose:
+            for i, a, n in list(zip(r["index"], r["analytic"], r["numeric"]))[:entries]:
+                lines.append(f"{'':<{width}}    [{i:>4}] analytic {a: .10e}   numeric {n: .10e}")
+    failed = sum(not r["passed"] for r in rows)
+    verdict = "all passed" if not failed else f"{failed} FAILED"
+    lines.append(f"{len(rows)} tensors checked in float64 (central differences, h = 1e-6), "
+                 f"threshold {threshold:g}: {verdict}")
+    if any(r["kinks"] for r in rows):
+        lines.append("kinks: entries drawn but not checked because a ReLU or max-pool switch lies within h "
+                     "of them (their one-sided slopes differ); others were drawn in their place")
+    return "\n".join(lines)
