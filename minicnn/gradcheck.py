@@ -231,8 +231,9 @@ def format_table(rows, verbose=False, entries=3, threshold=THRESHOLD):
     for r in rows:
         lines.append(f"{r['layer']:<{width}}  {r['param']:<13}  {r['error']:>13.2e}  {len(r['index']):>7}  "
                      f"{r['kinks']:>5}  {'pass' if r['passed'] else 'FAIL'}")
-        if verbose:
-            for i, a, n in list(zip(r["index"], r["analytic"], r["numeric"]))[:entries]:
+        if verbose:  # the largest gradients: a zero matching a zero proves little
+            shown = np.argsort(-np.abs(r["numeric"]), kind="stable")[:entries]
+            for i, a, n in zip(r["index"][shown], r["analytic"][shown], r["numeric"][shown]):
                 lines.append(f"{'':<{width}}    [{i:>4}] analytic {a: .10e}   numeric {n: .10e}")
     failed = sum(not r["passed"] for r in rows)
     verdict = "all passed" if not failed else f"{failed} FAILED"

@@ -6,6 +6,7 @@
     minicnn/train.py    train(cfg) on minicnn's layers          reference/train.py    train(cfg) on torch.nn
 
 Both train on the same batches (``minicnn.data.DataLoader`` with the same seed)
-and read and write the same ``.npz`` checkpoints.  Importing ``reference``
-imports torch; ``minicnn`` itself never does.
+and read and write the same ``.npz`` checkpoints.  ``reference.models`` and
+``reference.train`` import torch; ``minicnn`` itself never does (``minicnn
+train --backend torch`` imports them only when asked).
 """

@@ -21,14 +21,13 @@ TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def configure_threads():
-    """Give torch every core (``MINICNN_NUM_THREADS`` overrides), as minicnn gives them to BLAS."""
+    """Give torch every core (``MINICNN_NUM_THREADS`` overrides), as minicnn gives them to its own pool."""
     torch.set_num_threads(int(os.environ.get("MINICNN_NUM_THREADS", os.cpu_count() or 1)))
 
 
 def describe_threads():
-    """Threading info in the shape of ``minicnn.threads.describe()``, for metrics.json."""
-    return [{"internal_api": "torch", "version": torch.__version__,
-             "num_threads": torch.get_num_threads(), "architecture": None}]
+    """Torch's thread count and version, for the ``threads`` field of metrics.json."""
+    return {"torch_threads": torch.get_num_threads(), "torch_version": torch.__version__}
 
 
 def build_model(seed, dtype="float32"):
@@ -65,7 +64,8 @@ def accuracy(model, images, labels, batch_size=1000):
 
 
 def train(cfg, log=print):
-    """Train the torch SimpleCNN on minicnn's batches; prints and writes what ``minicnn.train.train`` does."""
+    """Train the torch SimpleCNN on minicnn's batches; prints and writes what ``minicnn.train.train`` does
+    (checkpoint.npz, metrics.json with ``"backend": "torch"``, predictions.png)."""
     cfg.validate()
     configure_threads()
     x_train, y_train, x_test, y_test = load_datasets(cfg)
@@ -79,9 +79,10 @@ def train(cfg, log=print):
         loss = train_one_epoch(model, loader, criterion, optimizer, f"Epoch {epoch}/{cfg.epochs}", cfg.progress)
         history.append({"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - start})
         log(epoch_line(epoch, cfg.epochs, loss))
-    acc = accuracy(model, x_test, y_test)
+    preds = logits(model, x_test).argmax(axis=1)
+    acc = 100.0 * float(np.mean(preds == y_test))
     log(accuracy_line(acc))
     metrics = {"backend": "torch", "config": dataclasses.asdict(cfg), "epochs": history,
                "test_accuracy": acc, "threads": describe_threads()}
-    write_run(cfg.out, numpy_state_dict(model), metrics)
+    write_run(cfg.out, numpy_state_dict(model), metrics, sample=(x_test[:6], y_test[:6], preds[:6]))
     return metrics

@@ -20,15 +20,14 @@ from hypothesis import strategies as st
 from minicnn import nn
 from torch_compare import RTOL, compare
 
-torch.set_num_threads(os.cpu_count() or 1)
-
 DTYPES = [np.float64, np.float32]
 SIZE = st.integers(1, 32)
 BATCH = CHANNELS = st.integers(1, 8)
 KERNEL = st.integers(1, 5)
 STRIDE = st.integers(1, 3)
 PADDING = st.integers(0, 2)
-SETTINGS = settings(max_examples=30, deadline=None)
+# 30 draws per test keep the suite fast; MINICNN_AGREEMENT_EXAMPLES=300 is the longer run quoted in reference/README.md
+SETTINGS = settings(max_examples=int(os.environ.get("MINICNN_AGREEMENT_EXAMPLES", 30)), deadline=None)
 
 WORST = defaultdict(float)  # (layer, dtype) -> worst relative error over every tensor checked
 
