@@ -1,0 +1,57 @@
+"""Both backends, the tutorial's settings, several seeds: loss lines and test accuracy.
+
+    python -m benchmarks.accuracy_seeds [--seeds 0 1 2] [--epochs 5]
+
+Runs ``minicnn train --backend B --seed S`` for each seed and backend (in
+alternating order, one process each) and records every epoch's loss, the test
+accuracy and the epoch times from each run's metrics.json.  The seed picks the
+initial weights (each backend's own generator) and the shuffle order (the same
+for both backends).  Writes benchmarks/results/accuracy.json.
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from . import common
+
+
+def run(backend, seed, epochs, out):
+    cmd = [sys.executable, "-m", "minicnn", "train", "--backend", backend, "--seed", str(seed),
+           "--epochs", str(epochs), "--out", str(out), "--no-progress"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"accuracy_seeds: {' '.join(cmd)} failed: {proc.stderr.strip()[-300:]}")
+    print(f"$ minicnn train --backend {backend} --seed {seed}\n{proc.stdout.rstrip()}", flush=True)
+    metrics = json.loads((Path(out) / "metrics.json").read_text())
+    return {"backend": backend, "seed": seed, "stdout": proc.stdout.splitlines(),
+            "losses": [e["loss"] for e in metrics["epochs"]],
+            "epoch_seconds": [e["seconds"] for e in metrics["epochs"]],
+            "test_accuracy": metrics["test_accuracy"]}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--out", default="runs/seeds")
+    args = p.parse_args(argv)
+    runs = []
+    for i, seed in enumerate(args.seeds):
+        for backend in (("minicnn", "torch") if i % 2 == 0 else ("torch", "minicnn")):
+            runs.append(run(backend, seed, args.epochs, Path(args.out) / f"{backend}-seed{seed}"))
+    summary = {}
+    for backend in ("minicnn", "torch"):
+        acc = [r["test_accuracy"] for r in runs if r["backend"] == backend]
+        summary[backend] = {"accuracies": acc, "mean": statistics.mean(acc), "min": min(acc), "max": max(acc)}
+        print(f"{backend:8s} test accuracy {', '.join(f'{a:.2f}' for a in acc)}  mean {statistics.mean(acc):.3f}%")
+    diff = summary["minicnn"]["mean"] - summary["torch"]["mean"]
+    print(f"mean difference minicnn - torch: {diff:+.3f} points")
+    common.write_result("accuracy", {"epochs": args.epochs, "seeds": args.seeds, "summary": summary,
+                                     "mean_difference": diff, "runs": runs})
+
+
+if __name__ == "__main__":
+    main()
