@@ -40,8 +40,8 @@ def report_worst_errors():
         print(f"  {layer:<16} {dtype:<8} {err:.2e}   (tolerance {RTOL[np.dtype(dtype)]:g})")
 
 
-def compare_and_record(layer, module, torch_fn, x, seed):
-    errors = compare(module, torch_fn, x, np.random.default_rng(seed))
+def compare_and_record(layer, module, torch_fn, x, seed, floor=None):
+    errors = compare(module, torch_fn, x, np.random.default_rng(seed), floor=floor)
     key = (layer, np.dtype(x.dtype).name)
     WORST[key] = max(WORST[key], *errors.values())
     return errors
@@ -221,8 +221,12 @@ def test_cross_entropy_matches_torch(dtype, n, classes, reduction, scale, seed):
     logits = (scale * rng.standard_normal((n, classes))).astype(dtype)
     labels = rng.integers(0, classes, size=n)
     loss = LossAsLayer(labels, reduction)
+    # errors in nats and in units of one probability (each row's gradient is (p - onehot) / N for "mean"):
+    # a confident row's -log p and p - 1 have no relative precision to spare in float32 (torch_compare)
+    floor = {"forward": 1.0, "input": 1.0 / n if reduction == "mean" else 1.0}
     compare_and_record("CrossEntropyLoss", loss,
-                       lambda z: F.cross_entropy(z, torch.from_numpy(labels), reduction=reduction), logits, seed)
+                       lambda z: F.cross_entropy(z, torch.from_numpy(labels), reduction=reduction), logits, seed,
+                       floor)
 
 
 def test_cross_entropy_refuses_out_of_range_labels_like_torch():
