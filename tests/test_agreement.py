@@ -12,13 +12,14 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minicnn import nn
-from torch_compare import RTOL, compare
+
+torch = pytest.importorskip("torch")  # the reference is optional: pip install 'minicnn[torch]'
+import torch.nn.functional as F  # noqa: E402
+from torch_compare import RTOL, compare  # noqa: E402
 
 DTYPES = [np.float64, np.float32]
 SIZE = st.integers(1, 32)

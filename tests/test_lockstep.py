@@ -15,7 +15,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from minicnn import cli, data, io, nn, optim
 from minicnn import train as minicnn_train
@@ -23,8 +22,10 @@ from minicnn.models import SimpleCNN
 from minicnn.random import manual_seed
 from minicnn.train import TrainConfig, load_datasets
 from minicnn.train import train as train_minicnn
-from reference import models as ref_models
-from reference import train as ref_train
+
+torch = pytest.importorskip("torch")  # the reference is optional: pip install 'minicnn[torch]'
+from reference import models as ref_models  # noqa: E402
+from reference import train as ref_train  # noqa: E402
 
 STEPS = 200
 DTYPES = {"float64": (np.float64, torch.float64), "float32": (np.float32, torch.float32)}
