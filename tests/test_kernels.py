@@ -490,3 +490,24 @@ def test_results_do_not_depend_on_the_thread_count(n):
     for other in results[1:]:
         for a, e in zip(other, results[0]):
             assert_close(a, e, np.float64)
+
+
+# --------------------------------------------------------------------------- NaN, as torch treats it
+def test_maxpool2d_nan_takes_the_window_and_the_last_nan_wins():
+    """torch's rule is ``val > max or isnan(val)``: a NaN always takes over, so the *last* NaN wins."""
+    x = np.array([[[[1.0, np.nan, 2.0, 3.0],
+                    [np.nan, 0.0, 5.0, 4.0]]]], dtype=np.float32)
+    for kernel_path in ({}, {"padding": 0, "stride": 2}):  # fast 2x2 path and, via NaN, the general one
+        out, (_, argmax, _) = K.maxpool2d_forward(x, 2, **kernel_path)
+        assert np.isnan(out[0, 0, 0, 0]) and out[0, 0, 0, 1] == 5.0
+        np.testing.assert_array_equal(argmax[0, 0, 0], [4, 6])  # (1,0) is the later NaN; 5.0 at (1,2)
+
+
+def test_fused_conv_relu_pool_propagates_nan_like_the_three_kernels():
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 2, 8, 8)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    x[0, 1, 2, 5] = np.nan
+    pooled, _ = K.conv2d_relu_maxpool2d_forward(x, w, b, 1)
+    expected = K.conv2d_relu_maxpool2d_forward_naive(x, w, b, 1)
+    assert np.isnan(pooled).sum() == np.isnan(expected).sum() > 0
+    np.testing.assert_array_equal(pooled, expected)  # equal_nan is the default for assert_array_equal

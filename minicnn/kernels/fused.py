@@ -24,11 +24,12 @@ from .. import threads
 from ._check import check_grad
 from .activation import relu_forward
 from .conv import _conv_geometry, conv2d_forward, conv2d_gemm_backward, conv2d_gemm_forward
-from .pool import maxpool2d_forward
+from .pool import _maxpool_forward_kernel, has_nan, maxpool2d_forward
 
 
 @njit(cache=True, nogil=True)
 def _bias_relu_pool_kernel(out2, bias, h, w, pooled, argmax):
+    """NaN-free ``out2`` only: selects instead of branches, as in ``pool._maxpool2x2_forward_kernel``."""
     n_img, n_out, ph, pw = pooled.shape
     area = h * w
     for n in range(n_img):
@@ -36,16 +37,23 @@ def _bias_relu_pool_kernel(out2, bias, h, w, pooled, argmax):
             plane = out2[o, n * area:(n + 1) * area]
             b = bias[o]
             for y in range(ph):
+                r = 2 * y * w
+                top, bottom = plane[r:r + w], plane[r + w:r + 2 * w]
+                po, pa = pooled[n, o, y], argmax[n, o, y]
                 for x in range(pw):
-                    at = 2 * y * w + 2 * x
-                    best, best_at = plane[at], at
-                    for k in (at + 1, at + w, at + w + 1):  # row-major; strict > keeps the first max
-                        v = plane[k]
-                        if v > best or (v != v and best == best):
-                            best, best_at = v, k
+                    best, at = top[2 * x], r + 2 * x  # row-major; strict > keeps the first max
+                    v = top[2 * x + 1]
+                    at = r + 2 * x + 1 if v > best else at
+                    best = v if v > best else best
+                    v = bottom[2 * x]
+                    at = r + w + 2 * x if v > best else at
+                    best = v if v > best else best
+                    v = bottom[2 * x + 1]
+                    at = r + w + 2 * x + 1 if v > best else at
+                    best = v if v > best else best
                     best += b
-                    pooled[n, o, y, x] = 0 if best <= 0 else best  # NaN stays NaN, as in relu
-                    argmax[n, o, y, x] = best_at
+                    po[x] = best if best > 0 else 0
+                    pa[x] = at
 
 
 @njit(cache=True, nogil=True)
@@ -53,22 +61,29 @@ def _unpool_relu_kernel(dpooled, pooled, argmax, h, w, dout2, dbias):
     n_img, n_out, ph, pw = pooled.shape
     area = h * w
     for o in range(n_out):
+        row = dout2[o]
+        for k in range(row.size):  # one contiguous zeroing pass, then scatter the winners
+            row[k] = 0
         acc = 0.0  # float64: a float32 running sum over N*H*W/4 terms drifts
         for n in range(n_img):
-            plane = dout2[o, n * area:(n + 1) * area]
             for y in range(ph):
                 for x in range(pw):
-                    at = 2 * y * w + 2 * x
-                    # windows do not overlap: write all four cells, no separate zeroing pass
-                    plane[at] = 0
-                    plane[at + 1] = 0
-                    plane[at + w] = 0
-                    plane[at + w + 1] = 0
                     if pooled[n, o, y, x] > 0:
                         g = dpooled[n, o, y, x]
-                        plane[argmax[n, o, y, x]] = g
+                        row[n * area + argmax[n, o, y, x]] = g
                         acc += g
         dbias[o] = acc
+
+
+def _bias_relu_pool(out2, bias, h, w, pooled, argmax):
+    """Fill ``pooled``/``argmax`` from the GEMM output; a NaN takes the general (torch-rule) path."""
+    if not has_nan(out2):
+        _bias_relu_pool_kernel(out2, bias, h, w, pooled, argmax)
+        return
+    n_out, n_img = out2.shape[0], pooled.shape[0]
+    conv = np.ascontiguousarray(out2.reshape(n_out, n_img, h, w).transpose(1, 0, 2, 3)) + bias[:, None, None]
+    _maxpool_forward_kernel(conv, 2, 2, 2, 2, 0, 0, pooled, argmax)
+    np.maximum(pooled, 0, out=pooled)  # ReLU after the max: NaN stays NaN
 
 
 def conv2d_relu_maxpool2d_forward(x, weight, bias, padding=0):
@@ -95,7 +110,7 @@ def conv2d_relu_maxpool2d_forward(x, weight, bias, padding=0):
 
     def chunk(sl):  # one thread's share of the batch, start to end
         out2, gemm_cache = conv2d_gemm_forward(x[sl], weight, 1, padding)
-        _bias_relu_pool_kernel(out2, bias, h, w, pooled[sl], argmax[sl])
+        _bias_relu_pool(out2, bias, h, w, pooled[sl], argmax[sl])
         return gemm_cache
     slices = threads.chunks(x.shape[0])
     caches = threads.run_parallel(chunk, slices)
@@ -118,12 +133,9 @@ def conv2d_relu_maxpool2d_backward(dpooled, cache, need_input_grad=True):
     dpooled = np.ascontiguousarray(dpooled)
     x_shape, (_, n_out, h, w) = caches[0][0], caches[0][1]
     dx = np.empty((pooled.shape[0],) + x_shape[1:], dtype=pooled.dtype) if need_input_grad else None
-    # odd H or W: the last row/column is in no window; np.zeros covers it
-    alloc = np.empty if h % 2 == 0 and w % 2 == 0 else np.zeros
-
     def chunk(k):
         sl = slices[k]
-        dout2 = alloc((n_out, (sl.stop - sl.start) * h * w), dtype=pooled.dtype)
+        dout2 = np.empty((n_out, (sl.stop - sl.start) * h * w), dtype=pooled.dtype)
         dbias = np.empty(n_out, dtype=pooled.dtype)
         _unpool_relu_kernel(dpooled[sl], pooled[sl], argmax[sl], h, w, dout2, dbias)
         dweight = conv2d_gemm_backward(dout2, caches[k], None if dx is None else dx[sl])

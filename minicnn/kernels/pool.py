@@ -29,8 +29,8 @@ def _maxpool_forward_kernel(x, kh, kw, sh, sw, ph, pw, out, argmax):
                     for iy in range(ylo, yhi):
                         for ix in range(xlo, xhi):
                             v = x[n, c, iy, ix]
-                            # v != v is NaN: torch lets a NaN win its window
-                            if v > best or (v != v and best == best):
+                            # torch's rule: a larger value or a NaN (v != v) takes the window
+                            if v > best or v != v:
                                 best = v
                                 best_at = iy * w + ix
                     out[n, c, y, xo] = best
@@ -39,27 +39,39 @@ def _maxpool_forward_kernel(x, kh, kw, sh, sw, ph, pw, out, argmax):
 
 @njit(cache=True, nogil=True)
 def _maxpool2x2_forward_kernel(x, out, argmax):
-    """The common 2x2 / stride 2 / no padding case, unrolled (about 10x faster than the general loop)."""
+    """2x2 / stride 2 / no padding on NaN-free input, branch-free (about 6x faster than the general loop).
+
+    Each comparison feeds a select instead of a jump, so random data costs no
+    mispredicted branches; NaN handling would bring the branches back, so input
+    with a NaN goes to the general kernel instead (see ``maxpool2d_forward``).
+    """
     n_img, chans, h, w = x.shape
     oh, ow = out.shape[2], out.shape[3]
     for n in range(n_img):
         for c in range(chans):
             for y in range(oh):
                 top, bottom = x[n, c, 2 * y], x[n, c, 2 * y + 1]
+                o, a = out[n, c, y], argmax[n, c, y]
+                r = 2 * y * w
                 for xo in range(ow):
                     # candidates in row-major order; strict > keeps the first maximum
-                    best, at = top[2 * xo], 2 * y * w + 2 * xo
+                    best, at = top[2 * xo], r + 2 * xo
                     v = top[2 * xo + 1]
-                    if v > best or (v != v and best == best):
-                        best, at = v, 2 * y * w + 2 * xo + 1
+                    at = r + 2 * xo + 1 if v > best else at
+                    best = v if v > best else best
                     v = bottom[2 * xo]
-                    if v > best or (v != v and best == best):
-                        best, at = v, (2 * y + 1) * w + 2 * xo
+                    at = r + w + 2 * xo if v > best else at
+                    best = v if v > best else best
                     v = bottom[2 * xo + 1]
-                    if v > best or (v != v and best == best):
-                        best, at = v, (2 * y + 1) * w + 2 * xo + 1
-                    out[n, c, y, xo] = best
-                    argmax[n, c, y, xo] = at
+                    at = r + w + 2 * xo + 1 if v > best else at
+                    best = v if v > best else best
+                    o[xo] = best
+                    a[xo] = at
+
+
+def has_nan(a):
+    """True if ``a`` holds a NaN (``max`` propagates NaN: one vectorised pass, no temporary)."""
+    return a.size > 0 and bool(np.isnan(a.max()))
 
 
 @njit(cache=True, nogil=True)
@@ -108,7 +120,7 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
     x = np.ascontiguousarray(x)
 
     def chunk(sl):
-        if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0):
+        if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0) and not has_nan(x[sl]):
             _maxpool2x2_forward_kernel(x[sl], out[sl], argmax[sl])
         else:
             _maxpool_forward_kernel(x[sl], kh, kw, sh, sw, ph, pw, out[sl], argmax[sl])
