@@ -46,7 +46,7 @@ def _add_evaluate(sub):
     p = sub.add_parser("evaluate", help="print the test accuracy of a checkpoint")
     p.add_argument("checkpoint")
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--batch-size", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--backend", choices=BACKENDS, default="minicnn", help="which backend runs the model")
 
 

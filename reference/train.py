@@ -51,14 +51,14 @@ def train_one_epoch(model, loader, criterion, optimizer, desc="train", progress=
 
 
 @torch.no_grad()
-def logits(model, images, batch_size=1000):
+def logits(model, images, batch_size=256):
     """Logits (N, 10) as a numpy array, for images (N, 1, 28, 28) in the model's dtype."""
     model.eval()
     outs = [model(torch.from_numpy(images[i:i + batch_size])).numpy() for i in range(0, len(images), batch_size)]
     return np.concatenate(outs) if outs else np.empty((0, 10), dtype=images.dtype)
 
 
-def accuracy(model, images, labels, batch_size=1000):
+def accuracy(model, images, labels, batch_size=256):
     """Percentage of ``labels`` that the model predicts."""
     return 100.0 * float(np.mean(logits(model, images, batch_size).argmax(axis=1) == labels))
 
