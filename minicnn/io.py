@@ -18,12 +18,19 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be read or does not fit the model."""
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path, write):
     """Call ``write(fileobj)`` on a temp file beside ``path``, fsync, then rename over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would survive the rename
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

@@ -286,3 +286,16 @@ def test_train_then_evaluate(tmp_path, mnist_root, capsys):
     assert cli.main(["evaluate", str(run / "checkpoint.npz"), "--data-dir", str(mnist_root)]) == 0
     out, _ = capsys.readouterr()
     assert out.splitlines() == [lines[1]]
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    """Like open(): 0666 minus the umask, not mkstemp's private 0600."""
+    import os
+    old = os.umask(0o022)
+    try:
+        path = io.save_checkpoint(tmp_path / "c.npz", {"w": np.zeros(3, np.float32)})
+        meta = io.write_json(tmp_path / "m.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert os.stat(path).st_mode & 0o777 == 0o644
+    assert os.stat(meta).st_mode & 0o777 == 0o644
