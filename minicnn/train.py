@@ -119,26 +119,57 @@ def write_run(out, state_dict, metrics, sample=None):
         figures.save_predictions(out / "predictions.png", *sample)
 
 
-def train(cfg, log=print):
-    """Train SimpleCNN with minicnn as the tutorial does; returns the metrics dict."""
+@dataclasses.dataclass
+class Backend:
+    """What differs between the backends; :func:`run` is everything they share.
+
+    ``train_one_epoch(loader, desc) -> mean loss``, ``predict(images) -> labels``,
+    ``state_dict() -> {name: array}``, ``threads() -> description for metrics.json``.
+    """
+    name: str
+    train_one_epoch: object
+    predict: object
+    state_dict: object
+    threads: object
+
+
+def run(cfg, make_backend, log=print):
+    """The tutorial's program around a backend: data, epochs and their lines, test accuracy, run files.
+
+    ``make_backend(cfg)`` seeds and builds the model, loss and optimiser and returns a :class:`Backend`.
+    Returns the metrics dict written to ``cfg.out/metrics.json``.
+    """
     cfg.validate()
-    threads.configure()
     x_train, y_train, x_test, y_test = load_datasets(cfg)
-    manual_seed(cfg.seed)
-    model = SimpleCNN().to(DTYPES[cfg.dtype])
-    criterion = nn.CrossEntropyLoss()
-    optimizer = optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    backend = make_backend(cfg)
     loader = data.DataLoader(x_train, y_train, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed)
     history = []
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
-        loss = train_one_epoch(model, loader, criterion, optimizer, f"Epoch {epoch}/{cfg.epochs}", cfg.progress)
+        loss = backend.train_one_epoch(loader, f"Epoch {epoch}/{cfg.epochs}")
         history.append({"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - start})
         log(epoch_line(epoch, cfg.epochs, loss))
-    preds = predict(model, x_test)
+    preds = backend.predict(x_test)
     acc = 100.0 * float(np.mean(preds == y_test))
     log(accuracy_line(acc))
-    metrics = {"backend": "minicnn", "config": dataclasses.asdict(cfg), "epochs": history,
-               "test_accuracy": acc, "threads": threads.describe()}
-    write_run(cfg.out, model.state_dict(), metrics, sample=(x_test[:6], y_test[:6], preds[:6]))
+    metrics = {"backend": backend.name, "config": dataclasses.asdict(cfg), "epochs": history,
+               "test_accuracy": acc, "threads": backend.threads()}
+    write_run(cfg.out, backend.state_dict(), metrics, sample=(x_test[:6], y_test[:6], preds[:6]))
     return metrics
+
+
+def minicnn_backend(cfg):
+    """SimpleCNN, CrossEntropyLoss and SGD from minicnn, seeded with ``cfg.seed``."""
+    threads.configure()
+    manual_seed(cfg.seed)
+    model = SimpleCNN().to(DTYPES[cfg.dtype])
+    criterion = nn.CrossEntropyLoss()
+    optimizer = optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    return Backend("minicnn",
+                   lambda loader, desc: train_one_epoch(model, loader, criterion, optimizer, desc, cfg.progress),
+                   lambda images: predict(model, images), model.state_dict, threads.describe)
+
+
+def train(cfg, log=print):
+    """Train SimpleCNN with minicnn as the tutorial does; returns the metrics dict."""
+    return run(cfg, minicnn_backend, log)

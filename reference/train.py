@@ -5,15 +5,12 @@ the preprocessed arrays, the seeded ``DataLoader`` (so both backends see the
 same batches in the same order for the same seed), the printed lines, and the
 checkpoint/metrics writer.  Only the model, loss and optimizer are torch's.
 """
-import dataclasses
 import os
-import time
 
 import numpy as np
 import torch
 
-from minicnn import data
-from minicnn.train import accuracy_line, epoch_line, load_datasets, progress_bar, write_run
+from minicnn.train import Backend, progress_bar, run
 
 from .models import SimpleCNN, numpy_state_dict
 
@@ -63,26 +60,19 @@ def accuracy(model, images, labels, batch_size=256):
     return 100.0 * float(np.mean(logits(model, images, batch_size).argmax(axis=1) == labels))
 
 
-def train(cfg, log=print):
-    """Train the torch SimpleCNN on minicnn's batches; prints and writes what ``minicnn.train.train`` does
-    (checkpoint.npz, metrics.json with ``"backend": "torch"``, predictions.png)."""
-    cfg.validate()
+def torch_backend(cfg):
+    """The tutorial's torch model, loss and SGD, seeded with ``torch.manual_seed(cfg.seed)``."""
     configure_threads()
-    x_train, y_train, x_test, y_test = load_datasets(cfg)
     model = build_model(cfg.seed, cfg.dtype)
     criterion = torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
-    loader = data.DataLoader(x_train, y_train, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed)
-    history = []
-    for epoch in range(1, cfg.epochs + 1):
-        start = time.perf_counter()
-        loss = train_one_epoch(model, loader, criterion, optimizer, f"Epoch {epoch}/{cfg.epochs}", cfg.progress)
-        history.append({"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - start})
-        log(epoch_line(epoch, cfg.epochs, loss))
-    preds = logits(model, x_test).argmax(axis=1)
-    acc = 100.0 * float(np.mean(preds == y_test))
-    log(accuracy_line(acc))
-    metrics = {"backend": "torch", "config": dataclasses.asdict(cfg), "epochs": history,
-               "test_accuracy": acc, "threads": describe_threads()}
-    write_run(cfg.out, numpy_state_dict(model), metrics, sample=(x_test[:6], y_test[:6], preds[:6]))
-    return metrics
+    return Backend("torch",
+                   lambda loader, desc: train_one_epoch(model, loader, criterion, optimizer, desc, cfg.progress),
+                   lambda images: logits(model, images).argmax(axis=1),
+                   lambda: numpy_state_dict(model), describe_threads)
+
+
+def train(cfg, log=print):
+    """Train the torch SimpleCNN on minicnn's batches; prints and writes what ``minicnn.train.train`` does
+    (checkpoint.npz, metrics.json with ``"backend": "torch"``, predictions.png)."""
+    return run(cfg, torch_backend, log)

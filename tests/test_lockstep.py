@@ -207,8 +207,7 @@ def test_both_training_paths_see_the_same_batches(tmp_path, monkeypatch):
         return x_train, y_train, x_test[:1000], y_test[:1000]
 
     monkeypatch.setattr(ref_train, "build_model", build_with_minicnn_init)
-    monkeypatch.setattr(ref_train, "load_datasets", load_with_small_test_set)
-    monkeypatch.setattr(minicnn_train, "load_datasets", load_with_small_test_set)
+    monkeypatch.setattr(minicnn_train, "load_datasets", load_with_small_test_set)  # run() serves both backends
     cfg = dict(epochs=2, limit=200, seed=5, dtype="float64", progress=False)  # 4 batches an epoch, the last short
     ours = train_minicnn(TrainConfig(out=str(tmp_path / "m"), **cfg), log=lambda line: None)
     theirs = ref_train.train(TrainConfig(out=str(tmp_path / "t"), **cfg), log=lambda line: None)
