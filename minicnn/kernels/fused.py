@@ -24,7 +24,7 @@ from .. import threads
 from ._check import check_grad
 from .activation import relu_forward
 from .conv import _conv_geometry, conv2d_forward, conv2d_gemm_backward, conv2d_gemm_forward
-from .pool import _maxpool_forward_kernel, has_nan, maxpool2d_forward
+from .pool import _maxpool_forward_kernel, has_nan, max2x2, maxpool2d_forward
 
 
 @njit(cache=True, nogil=True)
@@ -41,16 +41,7 @@ def _bias_relu_pool_kernel(out2, bias, h, w, pooled, argmax):
                 top, bottom = plane[r:r + w], plane[r + w:r + 2 * w]
                 po, pa = pooled[n, o, y], argmax[n, o, y]
                 for x in range(pw):
-                    best, at = top[2 * x], r + 2 * x  # row-major; strict > keeps the first max
-                    v = top[2 * x + 1]
-                    at = r + 2 * x + 1 if v > best else at
-                    best = v if v > best else best
-                    v = bottom[2 * x]
-                    at = r + w + 2 * x if v > best else at
-                    best = v if v > best else best
-                    v = bottom[2 * x + 1]
-                    at = r + w + 2 * x + 1 if v > best else at
-                    best = v if v > best else best
+                    best, at = max2x2(top, bottom, x, r, w)
                     best += b
                     po[x] = best if best > 0 else 0
                     pa[x] = at

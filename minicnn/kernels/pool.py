@@ -37,6 +37,25 @@ def _maxpool_forward_kernel(x, kh, kw, sh, sw, ph, pw, out, argmax):
                     argmax[n, c, y, xo] = best_at
 
 
+@njit(cache=True, nogil=True, inline="always")
+def max2x2(top, bottom, x, r, w):
+    """Max of window ``x`` of two rows (NaN-free) and its flat index; row ``top`` starts at flat ``r``.
+
+    Candidates in row-major order; strict > keeps the first maximum, as torch.
+    """
+    best, at = top[2 * x], r + 2 * x
+    v = top[2 * x + 1]
+    at = r + 2 * x + 1 if v > best else at
+    best = v if v > best else best
+    v = bottom[2 * x]
+    at = r + w + 2 * x if v > best else at
+    best = v if v > best else best
+    v = bottom[2 * x + 1]
+    at = r + w + 2 * x + 1 if v > best else at
+    best = v if v > best else best
+    return best, at
+
+
 @njit(cache=True, nogil=True)
 def _maxpool2x2_forward_kernel(x, out, argmax):
     """2x2 / stride 2 / no padding on NaN-free input, branch-free (about 6x faster than the general loop).
@@ -52,21 +71,8 @@ def _maxpool2x2_forward_kernel(x, out, argmax):
             for y in range(oh):
                 top, bottom = x[n, c, 2 * y], x[n, c, 2 * y + 1]
                 o, a = out[n, c, y], argmax[n, c, y]
-                r = 2 * y * w
                 for xo in range(ow):
-                    # candidates in row-major order; strict > keeps the first maximum
-                    best, at = top[2 * xo], r + 2 * xo
-                    v = top[2 * xo + 1]
-                    at = r + 2 * xo + 1 if v > best else at
-                    best = v if v > best else best
-                    v = bottom[2 * xo]
-                    at = r + w + 2 * xo if v > best else at
-                    best = v if v > best else best
-                    v = bottom[2 * xo + 1]
-                    at = r + w + 2 * xo + 1 if v > best else at
-                    best = v if v > best else best
-                    o[xo] = best
-                    a[xo] = at
+                    o[xo], a[xo] = max2x2(top, bottom, xo, 2 * y * w, w)
 
 
 def has_nan(a):
