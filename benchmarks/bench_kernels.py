@@ -1,17 +1,25 @@
 """Kernel benchmark: forward and backward of each layer, minicnn vs torch.
 
-    python -m benchmarks.bench_kernels [--repeats 20] [--threads 2] [--quick]
+    python -m benchmarks.bench_kernels [--repeats 20] [--rounds 3] [--threads 2] [--quick]
 
 SimpleCNN's own shapes (batch 64) first, then a grid over batch 1/64/256,
-channel counts and image sizes.  Both backends get the same thread count;
-warm-up calls are excluded; each number is a median of ``--repeats`` timed
-rounds in which minicnn and torch alternate.  Every case cross-checks the two
-backends' outputs and gradients (allclose, relative to the largest value) before
-timing, and refuses to report a case that disagrees.
-Writes benchmarks/results/kernels.json.
+channel counts and image sizes.  Every case first cross-checks the two
+backends' outputs and gradients (relative to the largest value) and refuses to
+report a case that disagrees.  Timing then runs each backend in its own worker
+process, ``--rounds`` times, alternating which goes first: in one process,
+torch's OpenMP workers keep spinning after each torch call and steal the cores
+from whatever runs next, which would bias an in-process A/B.  Same thread
+count for both; warm-up calls excluded; each worker times every case
+``--repeats`` times; we report medians over all samples and the median over
+rounds of the per-round ratio.  Writes benchmarks/results/kernels.json.
 """
 import argparse
+import json
+import os
+import statistics
+import subprocess
 import sys
+import zlib
 
 import numpy as np
 
@@ -29,7 +37,11 @@ class Case:
     def __init__(self, name, kind, group, **shape):
         self.name, self.kind, self.group, self.shape = name, kind, group, shape
 
-    def build(self, rng):
+    def rng(self):
+        """The same inputs in every process: a generator seeded from the case's name."""
+        return np.random.default_rng(zlib.crc32(self.name.encode()))
+
+    def build(self, rng, backends=("minicnn", "torch")):
         import torch
         import torch.nn.functional as F
 
@@ -75,19 +87,23 @@ class Case:
             inputs, grads_needed = [z], [True]
         else:
             raise ValueError(self.kind)
-        return _Bound(m_fwd, m_bwd, t_op, inputs, grads_needed, rng)
+        return _Bound(m_fwd, m_bwd, t_op, inputs, grads_needed, rng, backends)
 
 
 class _Bound:
-    def __init__(self, m_fwd, m_bwd, t_op, inputs, grads_needed, rng):
+    """A case's callables; only the requested backends run anything (a minicnn worker starts no torch pool)."""
+
+    def __init__(self, m_fwd, m_bwd, t_op, inputs, grads_needed, rng, backends):
         import torch
         self.m_fwd, self.m_bwd, self.t_op = m_fwd, m_bwd, t_op
         self.t_in = [torch.from_numpy(a.copy()).requires_grad_(need) for a, need in zip(inputs, grads_needed)]
         self.grads_needed = grads_needed
-        out, cache = m_fwd()
-        self.out, self.cache = out, cache
-        self.g = np.ones((), np.float32) if np.ndim(out) == 0 else rng.standard_normal(np.shape(out)).astype(np.float32)
-        self.t_out = t_op(*self.t_in)
+        if "minicnn" in backends:
+            self.out, self.cache = m_fwd()
+        if "torch" in backends:
+            self.t_out = t_op(*self.t_in)
+        shape = np.shape(self.out) if "minicnn" in backends else tuple(self.t_out.shape)
+        self.g = np.ones((), np.float32) if shape == () else rng.standard_normal(shape).astype(np.float32)
         self.t_g = torch.from_numpy(np.array(self.g, copy=True))
 
     def check(self):
@@ -101,10 +117,11 @@ class _Bound:
             t.grad = None
         return max(errs)
 
-    def fns(self):
-        return ({"minicnn": lambda: self.m_fwd(), "torch": lambda: self.t_op(*self.t_in)},
-                {"minicnn": lambda: self.m_bwd(self.out, self.cache, self.g),
-                 "torch": lambda: self.t_out.backward(self.t_g, retain_graph=True)})
+    def fns(self, backend):
+        """``(forward, backward)`` callables of one backend."""
+        if backend == "minicnn":
+            return self.m_fwd, lambda: self.m_bwd(self.out, self.cache, self.g)
+        return lambda: self.t_op(*self.t_in), lambda: self.t_out.backward(self.t_g, retain_graph=True)
 
 
 def simplecnn_cases():
@@ -133,44 +150,84 @@ def grid_cases():
     return cases
 
 
-def run(cases, repeats, rng):
+def _inner(case):
+    """Back-to-back calls per sample, so that microsecond cases are not timer noise."""
+    return 20 if case.shape.get("n", 64) <= 1 or case.kind in ("cross_entropy", "linear") else 1
+
+
+def worker(backend, cases, repeats, threads):
+    """Time every case's forward and backward for one backend; print one JSON line of samples."""
+    common.setup_threads(threads)
+    out = {}
+    for case in cases:
+        fwd, bwd = case.build(case.rng(), (backend,)).fns(backend)
+        samples = common.alternate({"forward": fwd, "backward": bwd}, repeats, inner=_inner(case))
+        out[case.name] = samples
+    print(json.dumps(out))
+
+
+def cross_check(cases):
+    """Max relative error of each case, minicnn against torch; exits if any disagrees."""
+    errs = {}
+    for case in cases:
+        errs[case.name] = case.build(case.rng()).check()
+        if errs[case.name] > 1e-4:
+            raise SystemExit(f"bench_kernels: {case.name}: minicnn and torch disagree "
+                             f"(rel. error {errs[case.name]:.2e})")
+    return errs
+
+
+def run(cases, repeats, rounds, threads, quick):
+    errs = cross_check(cases)
+    per_round = {"minicnn": [], "torch": []}
+    for r in range(rounds):
+        for backend in (("minicnn", "torch") if r % 2 == 0 else ("torch", "minicnn")):
+            cmd = [sys.executable, "-m", "benchmarks.bench_kernels", "--worker", backend,
+                   "--repeats", str(repeats), "--threads", str(threads)] + (["--quick"] if quick else [])
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                raise SystemExit(f"bench_kernels: {backend} worker failed: {proc.stderr.strip()[-300:]}")
+            per_round[backend].append(json.loads(proc.stdout.strip().splitlines()[-1]))
     rows = []
     for case in cases:
-        bound = case.build(rng)
-        err = bound.check()
-        if err > 1e-4:
-            raise SystemExit(f"bench_kernels: {case.name}: minicnn and torch disagree (rel. error {err:.2e})")
-        fwd, bwd = bound.fns()
-        inner = 20 if case.shape.get("n", 64) <= 1 or case.kind in ("cross_entropy", "linear") else 1
-        f = common.summarize(common.alternate(fwd, repeats, inner=inner))
-        b = common.summarize(common.alternate(bwd, repeats, inner=inner))
         row = {"name": case.name, "kind": case.kind, "group": case.group, "shape": case.shape,
-               "max_rel_err": err, "forward": f, "backward": b,
-               "fwd_bwd_ratio": (f["minicnn_median_s"] + b["minicnn_median_s"])
-               / (f["torch_median_s"] + b["torch_median_s"])}
+               "max_rel_err": errs[case.name]}
+        for part in ("forward", "backward"):
+            m = [x for rnd in per_round["minicnn"] for x in rnd[case.name][part]]
+            t = [x for rnd in per_round["torch"] for x in rnd[case.name][part]]
+            ratios = [statistics.median(a[case.name][part]) / statistics.median(b[case.name][part])
+                      for a, b in zip(per_round["minicnn"], per_round["torch"])]
+            row[part] = {"minicnn_median_s": statistics.median(m), "torch_median_s": statistics.median(t),
+                         "ratio": statistics.median(ratios), "samples": len(m)}
+        f, b = row["forward"], row["backward"]
+        row["fwd_bwd_ratio"] = statistics.median(
+            (statistics.median(a[case.name]["forward"]) + statistics.median(a[case.name]["backward"]))
+            / (statistics.median(c[case.name]["forward"]) + statistics.median(c[case.name]["backward"]))
+            for a, c in zip(per_round["minicnn"], per_round["torch"]))
         rows.append(row)
         print(f"{case.name:34s} fwd {f['minicnn_median_s'] * 1e3:8.3f} / {f['torch_median_s'] * 1e3:8.3f} ms"
               f"  bwd {b['minicnn_median_s'] * 1e3:8.3f} / {b['torch_median_s'] * 1e3:8.3f} ms"
-              f"  fwd+bwd x{row['fwd_bwd_ratio']:.2f}  (err {err:.1e})", flush=True)
+              f"  fwd+bwd x{row['fwd_bwd_ratio']:.2f}  (err {row['max_rel_err']:.1e})", flush=True)
     return rows
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--repeats", type=int, default=20, help="timed calls per case in each worker")
+    p.add_argument("--rounds", type=int, default=3, help="worker processes per backend, alternating")
     p.add_argument("--threads", type=int, default=None, help="default: all cores")
-    p.add_argument("--quick", action="store_true", help="SimpleCNN shapes only, 5 repeats (a smoke run)")
+    p.add_argument("--quick", action="store_true", help="SimpleCNN shapes only, 5 repeats, 1 round (a smoke run)")
+    p.add_argument("--worker", choices=["minicnn", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    import os
     threads = args.threads or os.cpu_count()
-    common.setup_threads(threads)
-    rng = np.random.default_rng(0)
     cases = simplecnn_cases() + ([] if args.quick else grid_cases())
-    repeats = 5 if args.quick else args.repeats
-    print(f"minicnn / torch, median of {repeats} alternating rounds, {threads} threads", file=sys.stderr)
-    rows = run(cases, repeats, rng)
+    if args.worker:
+        return worker(args.worker, cases, args.repeats, threads)
+    repeats, rounds = (5, 1) if args.quick else (args.repeats, args.rounds)
+    print(f"minicnn / torch, {threads} threads each, {rounds} worker rounds x {repeats} calls", file=sys.stderr)
+    rows = run(cases, repeats, rounds, threads, args.quick)
     if not args.quick:
-        common.write_result("kernels", {"threads": threads, "repeats": repeats, "rows": rows})
+        common.write_result("kernels", {"threads": threads, "repeats": repeats, "rounds": rounds, "rows": rows})
 
 
 if __name__ == "__main__":
