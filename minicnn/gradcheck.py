@@ -32,19 +32,7 @@ def numeric_gradient(f, array, indices, h=1e-6):
     ``array`` is perturbed in place and restored exactly afterwards; ``f``
     must read it (e.g. a parameter's ``.data`` or the input being checked).
     """
-    if not array.flags.c_contiguous or not array.flags.writeable:
-        raise ValueError("numeric_gradient: expected a writeable C-contiguous array to perturb in place")
-    flat = array.reshape(-1)  # a view, so writes reach what f() reads
-    grads = np.empty(len(indices), dtype=np.float64)
-    for k, i in enumerate(indices):
-        old = flat[i]
-        flat[i] = old + h
-        plus = f()
-        flat[i] = old - h
-        minus = f()
-        flat[i] = old
-        grads[k] = (plus - minus) / (2 * h)
-    return grads
+    return numeric_gradient_kinks(f, array, indices, h)[0]
 
 
 def numeric_gradient_kinks(f, array, indices, h=1e-6):
@@ -65,8 +53,8 @@ def numeric_gradient_kinks(f, array, indices, h=1e-6):
     gap : ndarray (len(indices),), ``|f(θ+h) - 2 f(θ) + f(θ-h)| / h``
     """
     if not array.flags.c_contiguous or not array.flags.writeable:
-        raise ValueError("numeric_gradient_kinks: expected a writeable C-contiguous array to perturb in place")
-    flat = array.reshape(-1)
+        raise ValueError("numeric_gradient: expected a writeable C-contiguous array to perturb in place")
+    flat = array.reshape(-1)  # a view, so writes reach what f() reads
     centre = f()
     plus, minus = np.empty(len(indices)), np.empty(len(indices))
     for k, i in enumerate(indices):
