@@ -26,5 +26,14 @@ train: setup
 test: setup
 	$(PY) -m pytest
 
+# Benchmarks are not tests: run them on a quiet machine (about 15 minutes), then regenerate the README table.
+bench: setup
+	$(PY) -m benchmarks.bench_threads
+	$(PY) -m benchmarks.bench_train
+	$(PY) -m benchmarks.bench_kernels
+	$(PY) -m benchmarks.bench_jit
+	$(PY) -m benchmarks.profile_layers
+	$(PY) -m benchmarks.report
+
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis build *.egg-info
