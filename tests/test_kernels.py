@@ -26,6 +26,16 @@ def assert_close(actual, expected, dtype):
     assert err <= TOL[np.dtype(dtype)] * scale, f"max error {err:.3g} at scale {scale:.3g}"
 
 
+def assert_grads_close(grads, naive, with_bias, dtype):
+    """``(dx, dweight, dbias)`` against the naive twin's; ``dbias`` is None without a bias."""
+    assert_close(grads[0], naive[0], dtype)
+    assert_close(grads[1], naive[1], dtype)
+    if with_bias:
+        assert_close(grads[2], naive[2], dtype)
+    else:
+        assert grads[2] is None
+
+
 # --------------------------------------------------------------------------- strategies
 dtypes = st.sampled_from(DTYPES)
 seeds = st.integers(0, 2**32 - 1)
@@ -97,13 +107,7 @@ def test_conv2d_equals_naive(geom, out_channels, with_bias, dtype, seed):
 
     dout = randn(rng, out.shape, dtype)
     dx, dw, db = K.conv2d_backward(dout, cache)
-    ndx, ndw, ndb = K.conv2d_backward_naive(dout, x, weight, stride, padding)
-    assert_close(dx, ndx, dtype)
-    assert_close(dw, ndw, dtype)
-    if with_bias:
-        assert_close(db, ndb, dtype)
-    else:
-        assert db is None
+    assert_grads_close((dx, dw, db), K.conv2d_backward_naive(dout, x, weight, stride, padding), with_bias, dtype)
     no_dx, dw2, _ = K.conv2d_backward(dout, cache, need_input_grad=False)
     assert no_dx is None
     np.testing.assert_array_equal(dw2, dw)
@@ -147,14 +151,7 @@ def test_linear_equals_naive(n, n_in, n_out, with_bias, dtype, seed):
     out, cache = K.linear_forward(x, weight, bias)
     assert_close(out, K.linear_forward_naive(x, weight, bias), dtype)
     dout = randn(rng, out.shape, dtype)
-    dx, dw, db = K.linear_backward(dout, cache)
-    ndx, ndw, ndb = K.linear_backward_naive(dout, x, weight)
-    assert_close(dx, ndx, dtype)
-    assert_close(dw, ndw, dtype)
-    if with_bias:
-        assert_close(db, ndb, dtype)
-    else:
-        assert db is None
+    assert_grads_close(K.linear_backward(dout, cache), K.linear_backward_naive(dout, x, weight), with_bias, dtype)
 
 
 # --------------------------------------------------------------------------- known values
