@@ -192,44 +192,70 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0):
 
 
 # --------------------------------------------------------------------------- fast conv
-def conv2d_gemm_forward(x, weight, stride=1, padding=0):
-    """The GEMM half of the forward pass, output left in column layout.
+def _gemm_forward(x, weight, geometry):
+    """im2col + one GEMM for one chunk of the batch; ``geometry`` is :func:`_conv_geometry`'s (checked) result.
 
-    Returns
-    -------
-    out2 : ndarray, shape (O, N*OH*OW), no bias added
-    cache : tuple, for :func:`conv2d_gemm_backward`; ``cache[1]`` is the output shape (N, O, OH, OW)
+    Returns ``out2`` (O, N*OH*OW) in column layout, no bias, and the chunk's cache.
     """
-    (sh, sw), (ph, pw), (oh, ow) = _conv_geometry(x, weight, None, stride, padding)
-    n_img, n_out = x.shape[0], weight.shape[0]
-    cols = np.empty((weight[0].size, n_img * oh * ow), dtype=x.dtype)
+    (sh, sw), (ph, pw), (oh, ow) = geometry
+    cols = np.empty((weight[0].size, x.shape[0] * oh * ow), dtype=x.dtype)
     _im2col_kernel(_pad(x, ph, pw), weight.shape[2], weight.shape[3], sh, sw, oh, ow, cols)
-    out2 = weight.reshape(n_out, -1) @ cols
-    return out2, (x.shape, (n_img, n_out, oh, ow), weight, cols, (sh, sw), (ph, pw))
+    return weight.reshape(weight.shape[0], -1) @ cols, (x.shape, weight, cols, geometry)
 
 
-def conv2d_gemm_backward(dout2, cache, dx_out=None):
-    """Backward of :func:`conv2d_gemm_forward` from ``dout2`` (O, N*OH*OW).
+def _gemm_backward(dout2, cache, dx_out):
+    """Backward of :func:`_gemm_forward` from ``dout2`` (O, N*OH*OW).
 
-    Writes d loss / d x into ``dx_out`` (N, C, H, W) when given (None skips
-    it); returns ``dweight`` (O, C, KH, KW).
+    Writes d loss / d x into ``dx_out`` (N, C, H, W) unless it is None; returns ``dweight``.
     """
-    x_shape, out_shape, weight, cols, (sh, sw), (ph, pw) = cache
-    n_out = weight.shape[0]
+    x_shape, weight, cols, ((sh, sw), (ph, pw), (oh, ow)) = cache
     dweight = (dout2 @ cols.T).reshape(weight.shape)
     if dx_out is not None:
-        dcols = weight.reshape(n_out, -1).T @ dout2
+        dcols = weight.reshape(weight.shape[0], -1).T @ dout2
         n, c, h, w = x_shape
         dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-        _col2im_kernel(dcols, weight.shape[2], weight.shape[3], sh, sw, out_shape[2], out_shape[3], dxp)
+        _col2im_kernel(dcols, weight.shape[2], weight.shape[3], sh, sw, oh, ow, dxp)
         dx_out[...] = dxp[:, :, ph:ph + h, pw:pw + w]
     return dweight
+
+
+def conv_forward_chunks(x, weight, geometry, finish):
+    """Run the convolution's GEMM half per batch chunk, each on its own thread (see :mod:`minicnn.threads`).
+
+    ``finish(slice, out2)`` turns a chunk's column-layout output into the layer's
+    output (writing only that slice).  Returns the cache for :func:`conv_backward_chunks`.
+    """
+    def chunk(sl):
+        out2, cache = _gemm_forward(x[sl], weight, geometry)
+        finish(sl, out2)
+        return cache
+    slices = threads.chunks(x.shape[0])
+    return slices, threads.run_parallel(chunk, slices)
+
+
+def conv_backward_chunks(chunk_cache, need_input_grad, dout2_of):
+    """The backward of :func:`conv_forward_chunks`, chunk by chunk on the same threads.
+
+    ``dout2_of(slice) -> (dout2, dbias)`` builds a chunk's column-layout output
+    gradient.  Returns ``(dx or None, dweight, dbias)``, weight and bias gradients
+    summed over chunks in order.
+    """
+    slices, caches = chunk_cache
+    x_shape, weight, cols, _ = caches[0]
+    n_img = slices[-1].stop
+    dx = np.empty((n_img,) + x_shape[1:], dtype=cols.dtype) if need_input_grad else None
+
+    def chunk(k):
+        dout2, dbias = dout2_of(slices[k])
+        return _gemm_backward(dout2, caches[k], None if dx is None else dx[slices[k]]), dbias
+    dweight, dbias = threads.sum_parts(threads.run_parallel(chunk, range(len(slices))))
+    return dx, dweight, dbias
 
 
 def conv2d_forward(x, weight, bias=None, stride=1, padding=0):
     """Convolution forward pass, as ``torch.nn.functional.conv2d``.
 
-    The batch is split into :func:`minicnn.threads.chunks`, each run end to
+    The batch is split by :func:`conv_forward_chunks`, each chunk run end to
     end (im2col, GEMM, bias + layout change) on its own thread.
 
     Parameters
@@ -244,19 +270,13 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0):
     out : ndarray, shape (N, O, OH, OW), dtype of ``x``
     cache : tuple, what :func:`conv2d_backward` needs
     """
-    _, _, (oh, ow) = _conv_geometry(x, weight, bias, stride, padding)
-    n_out = weight.shape[0]
+    geometry = _conv_geometry(x, weight, bias, stride, padding)
+    (oh, ow), n_out = geometry[2], weight.shape[0]
     out = np.empty((x.shape[0], n_out, oh * ow), dtype=x.dtype)
     b = bias if bias is not None else np.zeros(n_out, dtype=x.dtype)
-
-    def chunk(sl):
-        out2, cache = conv2d_gemm_forward(x[sl], weight, stride, padding)
-        _cols_to_nchw(out2, b, out[sl])
-        return cache
-    slices = threads.chunks(x.shape[0])
-    caches = threads.run_parallel(chunk, slices)
+    chunk_cache = conv_forward_chunks(x, weight, geometry, lambda sl, out2: _cols_to_nchw(out2, b, out[sl]))
     out = out.reshape(x.shape[0], n_out, oh, ow)
-    return out, (slices, caches, out.shape, bias is not None)
+    return out, (chunk_cache, out.shape, x.dtype, bias is not None)
 
 
 def conv2d_backward(dout, cache, need_input_grad=True):
@@ -275,20 +295,16 @@ def conv2d_backward(dout, cache, need_input_grad=True):
     dweight : ndarray, shape (O, C, KH, KW)
     dbias : ndarray, shape (O,), or None when the forward had no bias
     """
-    slices, caches, out_shape, has_bias = cache
-    x_shape, dtype = caches[0][0], caches[0][3].dtype
+    chunk_cache, out_shape, dtype, has_bias = cache
     check_grad("conv2d backward", dout, out_shape, dtype)
     dout = np.ascontiguousarray(dout).reshape(out_shape[0], out_shape[1], -1)
-    dx = np.empty((out_shape[0],) + x_shape[1:], dtype=dtype) if need_input_grad else None
 
-    def chunk(k):
-        dout_k = dout[slices[k]]
-        dout2 = np.empty((out_shape[1], dout_k.shape[0] * dout_k.shape[2]), dtype=dtype)
+    def dout2_of(sl):
+        dout2 = np.empty((out_shape[1], (sl.stop - sl.start) * dout.shape[2]), dtype=dtype)
         dbias = np.empty(out_shape[1], dtype=dtype)
-        _nchw_to_cols(dout_k, dout2, dbias)
-        dweight = conv2d_gemm_backward(dout2, caches[k], None if dx is None else dx[slices[k]])
-        return dweight, dbias
-    dweight, dbias = threads.sum_parts(threads.run_parallel(chunk, range(len(caches))))
+        _nchw_to_cols(dout[sl], dout2, dbias)
+        return dout2, dbias
+    dx, dweight, dbias = conv_backward_chunks(chunk_cache, need_input_grad, dout2_of)
     return dx, dweight, (dbias if has_bias else None)
 
 

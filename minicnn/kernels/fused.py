@@ -20,10 +20,9 @@ the fused kernels to it.
 import numpy as np
 from numba import njit
 
-from .. import threads
 from ._check import check_grad
 from .activation import relu_forward
-from .conv import _conv_geometry, conv2d_forward, conv2d_gemm_backward, conv2d_gemm_forward
+from .conv import _conv_geometry, conv2d_forward, conv_backward_chunks, conv_forward_chunks
 from .pool import _maxpool_forward_kernel, has_nan, max2x2, maxpool2d_forward
 
 
@@ -92,20 +91,16 @@ def conv2d_relu_maxpool2d_forward(x, weight, bias, padding=0):
     pooled : ndarray, shape (N, O, OH // 2, OW // 2), dtype of ``x``
     cache : for :func:`conv2d_relu_maxpool2d_backward`
     """
-    _, _, (h, w) = _conv_geometry(x, weight, bias, 1, padding)
+    geometry = _conv_geometry(x, weight, bias, 1, padding)
+    h, w = geometry[2]
     if h < 2 or w < 2:
         raise ValueError(f"conv2d_relu_maxpool2d: expected a conv output of at least 2x2 for the "
                          f"2x2 pool, got {h}x{w}")
     pooled = np.empty((x.shape[0], weight.shape[0], h // 2, w // 2), dtype=x.dtype)
     argmax = np.empty(pooled.shape, dtype=np.int32)
-
-    def chunk(sl):  # one thread's share of the batch, start to end
-        out2, gemm_cache = conv2d_gemm_forward(x[sl], weight, 1, padding)
-        _bias_relu_pool(out2, bias, h, w, pooled[sl], argmax[sl])
-        return gemm_cache
-    slices = threads.chunks(x.shape[0])
-    caches = threads.run_parallel(chunk, slices)
-    return pooled, (slices, caches, pooled, argmax)
+    chunk_cache = conv_forward_chunks(
+        x, weight, geometry, lambda sl, out2: _bias_relu_pool(out2, bias, h, w, pooled[sl], argmax[sl]))
+    return pooled, (chunk_cache, (h, w), pooled, argmax)
 
 
 def conv2d_relu_maxpool2d_backward(dpooled, cache, need_input_grad=True):
@@ -119,20 +114,17 @@ def conv2d_relu_maxpool2d_backward(dpooled, cache, need_input_grad=True):
     -------
     dx : (N, C, H, W) or None, dweight : (O, C, KH, KW), dbias : (O,)
     """
-    slices, caches, pooled, argmax = cache
+    chunk_cache, (h, w), pooled, argmax = cache
     check_grad("conv2d_relu_maxpool2d backward", dpooled, pooled.shape, pooled.dtype)
     dpooled = np.ascontiguousarray(dpooled)
-    x_shape, (_, n_out, h, w) = caches[0][0], caches[0][1]
-    dx = np.empty((pooled.shape[0],) + x_shape[1:], dtype=pooled.dtype) if need_input_grad else None
-    def chunk(k):
-        sl = slices[k]
+    n_out = pooled.shape[1]
+
+    def dout2_of(sl):
         dout2 = np.empty((n_out, (sl.stop - sl.start) * h * w), dtype=pooled.dtype)
         dbias = np.empty(n_out, dtype=pooled.dtype)
         _unpool_relu_kernel(dpooled[sl], pooled[sl], argmax[sl], h, w, dout2, dbias)
-        dweight = conv2d_gemm_backward(dout2, caches[k], None if dx is None else dx[sl])
-        return dweight, dbias
-    dweight, dbias = threads.sum_parts(threads.run_parallel(chunk, range(len(slices))))
-    return dx, dweight, dbias
+        return dout2, dbias
+    return conv_backward_chunks(chunk_cache, need_input_grad, dout2_of)
 
 
 def conv2d_relu_maxpool2d_forward_naive(x, weight, bias, padding=0):
