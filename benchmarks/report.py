@@ -4,8 +4,9 @@
 
 Draws results/kernels.png (per-layer forward+backward time, both backends)
 and results/train.png (epoch time, inference time, peak RSS), and rewrites the
-performance table in the top-level README.md between the markers
-``<!-- perf-table:begin -->`` and ``<!-- perf-table:end -->`` (atomically).
+performance table and the threading table in the top-level README.md, between
+the markers ``<!-- perf-table:begin/end -->`` and ``<!-- threads-table:begin/end -->``
+(atomically).
 """
 import sys
 from pathlib import Path
@@ -14,6 +15,13 @@ from . import common
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BEGIN, END = "<!-- perf-table:begin -->", "<!-- perf-table:end -->"
+THREADS_BEGIN, THREADS_END = "<!-- threads-table:begin -->", "<!-- threads-table:end -->"
+STRATEGIES = {
+    "batch-split": "minicnn's pool, one thread per core; OpenBLAS 1 thread (the default)",
+    "blas-only": "minicnn 1 thread; OpenBLAS on both cores (only the GEMMs parallel)",
+    "both": "minicnn's pool and OpenBLAS both on both cores",
+    "serial": "1 thread everywhere",
+}
 
 
 def _fmt_ratio(r, target):
@@ -49,6 +57,15 @@ def table(kernels, train, jit):
                  f"torch {machine.get('torch', '?')}, numpy {machine.get('numpy', '?')}, "
                  f"numba {machine.get('numba', '?')}, {train['threads'] if train else '?'} threads per backend; "
                  f"medians of alternating runs (`python -m benchmarks.bench_train`, `bench_kernels`, `bench_jit`).")
+    return "\n".join(lines)
+
+
+def threads_table(result):
+    m = result["median_step_ms"]
+    lines = ["| strategy | ms per training step | vs. the default |", "|---|---:|---:|"]
+    lines += [f"| {label} | {m[key]:.1f} | {m[key] / m['batch-split']:.2f}× |" for key, label in STRATEGIES.items()]
+    lines += ["", f"(`python -m benchmarks.bench_threads --steps {result['steps']} --repeats {result['repeats']}`, "
+                  f"medians of alternating rounds, {result['date']}.)"]
     return "\n".join(lines)
 
 
@@ -96,15 +113,17 @@ def _save(fig, name):
     return path
 
 
-def update_readme(text):
+def update_readme(blocks):
+    """Replace each ``(begin, end, text)`` block of README.md; one atomic write."""
     from minicnn.io import atomic_write
     readme = README.read_text()
-    if BEGIN not in readme or END not in readme:
-        raise SystemExit(f"report: README.md has no {BEGIN} … {END} block")
-    head, rest = readme.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    new = f"{head}{BEGIN}\n{text}\n{END}{tail}"
-    atomic_write(README, lambda f: f.write(new.encode()))
+    for begin, end, text in blocks:
+        if begin not in readme or end not in readme:
+            raise SystemExit(f"report: README.md has no {begin} … {end} block")
+        head, rest = readme.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        readme = f"{head}{begin}\n{text}\n{end}{tail}"
+    atomic_write(README, lambda f: f.write(readme.encode()))
 
 
 def main(argv=None):
@@ -115,7 +134,11 @@ def main(argv=None):
     print(text)
     for path in charts(kernels, train):
         print(f"wrote {path}", file=sys.stderr)
-    update_readme(text)
+    blocks = [(BEGIN, END, text)]
+    threads = common.read_result("threads")
+    if threads:
+        blocks.append((THREADS_BEGIN, THREADS_END, threads_table(threads)))
+    update_readme(blocks)
 
 
 if __name__ == "__main__":
