@@ -352,7 +352,9 @@ def conv2d_backward_naive(dout, x, weight, stride=1, padding=0):
             dweight += np.tensordot(d, xp[window], axes=([0], [0]))         # (O, C, KH, KW)
             dxp[window] += np.tensordot(d, weight, axes=([1], [0]))         # (N, C, KH, KW)
     dx = dxp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]].copy()
-    return dx, dweight, dout.sum(axis=(0, 2, 3))
+    # the bias gradient sums N*OH*OW terms: accumulate in float64, as the fast kernel does, so that
+    # a float32 sum with cancellation does not make the reference the less accurate of the two
+    return dx, dweight, dout.sum(axis=(0, 2, 3), dtype=np.float64).astype(dout.dtype)
 
 
 def im2col_naive(x, kernel_size, stride=1, padding=0):
