@@ -1,11 +1,16 @@
 """minicnn: a convolutional network library written from scratch in NumPy and Numba.
 
-Every backward pass is written by hand (see :mod:`minicnn.kernels`); the layers
-in :mod:`minicnn.nn` are shaped like ``torch.nn``.
+Every backward pass is written by hand (see :mod:`minicnn.kernels`); the ops in
+:mod:`minicnn.functional` record themselves on a graph (:mod:`minicnn.autograd`)
+so that ``loss.backward()`` trains any model built from the layers in
+:mod:`minicnn.nn`, which are shaped like ``torch.nn``.
 """
-from . import kernels, nn, optim
-from .models import SimpleCNN
+from . import functional, kernels, nn, optim
+from .autograd import Tensor, cat, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, stack, tensor
+from .models import MODELS, SimpleCNN, build_model
 from .random import manual_seed
 
 __version__ = "0.1.0"
-__all__ = ["SimpleCNN", "kernels", "manual_seed", "nn", "optim"]
+__all__ = ["MODELS", "SimpleCNN", "Tensor", "build_model", "cat", "enable_grad", "functional",
+           "is_grad_enabled", "kernels", "manual_seed", "nn", "no_grad", "optim", "set_grad_enabled", "stack",
+           "tensor"]

@@ -5,6 +5,8 @@ Errors print one line ``minicnn: error: …`` and exit non-zero, without a trace
 import argparse
 import sys
 
+import numpy as np
+
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 BACKENDS = ("minicnn", "torch")
@@ -25,9 +27,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_train(sub):
+    from .models import MODELS
     from .train import TrainConfig
     d = TrainConfig()
-    p = sub.add_parser("train", help="train SimpleCNN on MNIST with the tutorial's settings")
+    p = sub.add_parser("train", help="train a model (SimpleCNN by default) on MNIST with the tutorial's settings")
+    p.add_argument("--model", choices=sorted(MODELS), default=d.model)
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
@@ -87,7 +91,7 @@ def cmd_train(args):
     from .train import TrainConfig
     from .train import train as train_minicnn
     out = args.out if args.out is not None else f"runs/{args.backend}"
-    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
+    cfg = TrainConfig(model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
                       seed=args.seed, data_dir=args.data_dir, out=out, limit=args.limit,
                       dtype=args.dtype, progress=not args.no_progress)
     cfg.validate()  # before importing torch, so bad flags fail fast on either backend
@@ -100,37 +104,37 @@ def cmd_evaluate(args):
     from .train import accuracy_line
     if args.batch_size < 1:
         raise ValueError(f"--batch-size: expected >= 1, got {args.batch_size}")
-    state = io.load_checkpoint(args.checkpoint)
-    dtype = next(iter(state.values())).dtype if state else None
+    ckpt = io.load_checkpoint(args.checkpoint)
+    floats = [v.dtype for v in ckpt.state_dict.values() if v.dtype.kind == "f"]
+    dtype = floats[0] if floats else np.dtype(np.float32)
     load = _evaluator_minicnn if args.backend == "minicnn" else _evaluator_torch
+    name = ckpt.model["name"]
     try:
-        accuracy = load(state, dtype)
+        accuracy = load(ckpt, dtype)
     except (ValueError, TypeError) as exc:
-        raise io.CheckpointError(f"checkpoint {args.checkpoint}: does not fit SimpleCNN ({exc})") from None
+        raise io.CheckpointError(f"checkpoint {args.checkpoint}: does not fit model {name} ({exc})") from None
     x_test, y_test = data.load_mnist(data.resolve_root(args.data_dir), train=False)
-    print(accuracy_line(accuracy(x_test.astype(dtype or "float32"), y_test, args.batch_size)))
+    print(accuracy_line(accuracy(x_test.astype(dtype), y_test, args.batch_size)))
 
 
-def _evaluator_minicnn(state, dtype):
-    """minicnn's SimpleCNN holding ``state``; returns ``accuracy(images, labels, batch_size)``."""
+def _evaluator_minicnn(ckpt, dtype):
+    """minicnn's model named in ``ckpt``, holding its arrays; returns ``accuracy(images, labels, batch_size)``."""
     from . import threads
-    from .models import SimpleCNN
+    from .models import build_model
     from .train import accuracy
-    model = SimpleCNN()
-    if dtype is not None:
-        model.to(dtype)
-    model.load_state_dict(state)
+    model = build_model(ckpt.model["name"], **ckpt.model["kwargs"]).to(dtype)
+    model.load_state_dict(ckpt.state_dict)
     threads.configure()
     return lambda images, labels, batch_size: accuracy(model, images, labels, batch_size)
 
 
-def _evaluator_torch(state, dtype):
-    """The torch reference SimpleCNN holding ``state``; same contract as :func:`_evaluator_minicnn`."""
+def _evaluator_torch(ckpt, dtype):
+    """The torch reference of the model named in ``ckpt``; same contract as :func:`_evaluator_minicnn`."""
     models, train = _import_reference("models"), _import_reference("train")
-    if dtype is not None and str(dtype) not in train.TORCH_DTYPES:
+    if str(dtype) not in train.TORCH_DTYPES:
         raise TypeError(f"expected float32 or float64 arrays, got {dtype}")
-    model = models.SimpleCNN().to(train.TORCH_DTYPES[str(dtype or "float32")])
-    models.load_numpy_state_dict(model, state)
+    model = models.build_model(ckpt.model["name"], **ckpt.model["kwargs"]).to(train.TORCH_DTYPES[str(dtype)])
+    models.load_numpy_state_dict(model, ckpt.state_dict)
     train.configure_threads()
     return lambda images, labels, batch_size: train.accuracy(model, images, labels, batch_size)
 

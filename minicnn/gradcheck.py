@@ -16,14 +16,15 @@ zero do not blow up the ratio.
 """
 import numpy as np
 
+from . import testing
+from .autograd import Tensor, no_grad
+
 THRESHOLD = 1e-6
 
 
 def relative_error(analytic, numeric):
     """Max abs difference, relative to the larger of the two arrays' largest magnitude."""
-    analytic, numeric = np.asarray(analytic, np.float64), np.asarray(numeric, np.float64)
-    scale = max(np.abs(analytic).max(initial=0.0), np.abs(numeric).max(initial=0.0), 1e-300)
-    return float(np.abs(analytic - numeric).max(initial=0.0) / scale)
+    return testing.relative_error(analytic, numeric, floor=float(np.abs(np.asarray(analytic)).max(initial=0.0)))
 
 
 def numeric_gradient(f, array, indices, h=1e-6):
@@ -91,13 +92,16 @@ def check_module(module, x, rng, samples=30, h=1e-6, need_input_grad=True, skip_
     one per tensor; ``kinks`` counts the entries left out.
     """
     x = np.array(x, dtype=np.float64, copy=True)
-    out = module(x)
+    x_tensor = Tensor._wrap(x, requires_grad=need_input_grad)  # the same array: perturbing x reaches both
+    out = module(x_tensor)
     upstream = rng.standard_normal(out.shape)
     module.zero_grad()
-    dx = module.backward(upstream)
+    out.backward(upstream)
+    dx = x_tensor.grad
 
     def loss():
-        return float(np.sum(module(x) * upstream))
+        with no_grad():
+            return float(np.sum(module(x).data * upstream))
 
     rows = []
     targets = [(name, p.data, p.grad) for name, p in module.named_parameters()]
@@ -142,10 +146,11 @@ def check_cross_entropy(logits, labels, rng, samples=30, h=1e-6):
     from .nn import CrossEntropyLoss
     logits = np.array(logits, dtype=np.float64, copy=True)
     crit = CrossEntropyLoss()
-    crit(logits, labels)
-    analytic = crit.backward()
+    logits_tensor = Tensor._wrap(logits, requires_grad=True)
+    crit(logits_tensor, labels).backward()
+    analytic = logits_tensor.grad
     idx = _sample(logits.size, samples, rng)
-    numeric = numeric_gradient(lambda: crit(logits, labels), logits, idx, h)
+    numeric = numeric_gradient(lambda: crit(logits, labels).item(), logits, idx, h)
     picked = analytic.reshape(-1)[idx]
     return [{"param": "logits", "error": relative_error(picked, numeric),
              "analytic": picked, "numeric": numeric, "index": idx}]

@@ -1,9 +1,13 @@
-"""The tutorial's training loop, on minicnn's layers.
+"""The tutorial's training loop, on minicnn's layers: the same lines as PyTorch's.
 
-    for epoch:                                  for images, labels in loader:
-        outputs = model(images)                     loss = criterion(outputs, labels)
-        optimizer.zero_grad()                       model.backward(criterion.backward())
-        optimizer.step()                            total_loss += loss
+    for epoch:
+        for images, labels in loader:
+            outputs = model(images)
+            loss = criterion(outputs, labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.item()
 
 It prints the tutorial's lines ``Epoch [e/E], Loss: x.xxxx`` and
 ``Test Accuracy: xx.xx%`` and writes ``checkpoint.npz`` and ``metrics.json``.
@@ -16,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import data, figures, io, nn, optim, threads
-from .models import SimpleCNN
+from .models import MODELS, build_model
 from .random import manual_seed
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -25,6 +29,7 @@ DTYPES = {"float32": np.float32, "float64": np.float64}
 @dataclasses.dataclass
 class TrainConfig:
     """The tutorial's settings are the defaults."""
+    model: str = "simplecnn"
     epochs: int = 5
     batch_size: int = 64
     lr: float = 0.01
@@ -37,6 +42,8 @@ class TrainConfig:
     progress: bool = True
 
     def validate(self):
+        if self.model not in MODELS:
+            raise ValueError(f"--model: expected one of {sorted(MODELS)}, got {self.model!r}")
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')}: expected >= 1, got {getattr(self, name)}")
@@ -83,25 +90,36 @@ def progress_bar(iterable, total, desc, enabled):
     return tqdm(iterable, total=total, desc=desc, file=sys.stderr, leave=False, unit="batch")
 
 
+def train_step(model, images, labels, criterion, optimizer):
+    """One optimisation step, the tutorial's five lines; returns the batch loss as a float."""
+    outputs = model(images)
+    loss = criterion(outputs, labels)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
 def train_one_epoch(model, loader, criterion, optimizer, desc="train", progress=False):
     """One pass over ``loader``; returns the mean of the batch losses (the tutorial's number)."""
     model.train()
     total = 0.0
     for images, labels in progress_bar(loader, len(loader), desc, progress):
-        outputs = model(images)
-        total += criterion(outputs, labels)
-        optimizer.zero_grad()
-        model.backward(criterion.backward(), need_input_grad=False)
-        optimizer.step()
+        total += train_step(model, images, labels, criterion, optimizer)
     return total / len(loader)
 
 
-def predict(model, images, batch_size=256):
-    """Predicted class (N,) int64 for images (N, 1, 28, 28), in batches, under ``no_grad()``."""
+def logits(model, images, batch_size=256):
+    """The model's outputs (N, classes) as an ndarray, in batches of ``batch_size``, under ``no_grad()`` in eval mode."""
     model.eval()
     with nn.no_grad():
-        preds = [model(images[i:i + batch_size]).argmax(axis=1) for i in range(0, len(images), batch_size)]
-    return np.concatenate(preds) if preds else np.empty(0, dtype=np.int64)
+        outs = [model(images[i:i + batch_size]).data for i in range(0, len(images), batch_size)]
+    return np.concatenate(outs) if outs else np.empty((0, 0), dtype=images.dtype)
+
+
+def predict(model, images, batch_size=256):
+    """Predicted class (N,) int64 for images (N, C, H, W): the argmax of :func:`logits`."""
+    return logits(model, images, batch_size).argmax(axis=1) if len(images) else np.empty(0, dtype=np.int64)
 
 
 def accuracy(model, images, labels, batch_size=256):
@@ -109,11 +127,12 @@ def accuracy(model, images, labels, batch_size=256):
     return 100.0 * float(np.mean(predict(model, images, batch_size) == labels))
 
 
-def write_run(out, state_dict, metrics, sample=None):
-    """``out/checkpoint.npz``, ``out/metrics.json`` and, given ``sample = (images, labels, preds)``,
-    the tutorial's figure ``out/predictions.png``; each written atomically."""
+def write_run(out, state_dict, metrics, sample=None, model=None):
+    """``out/checkpoint.npz`` (with the ``model`` record ``{"name", "kwargs"}``), ``out/metrics.json`` and,
+    given ``sample = (images, labels, preds)``, the tutorial's figure ``out/predictions.png``; each written
+    atomically."""
     out = Path(out)
-    io.save_checkpoint(out / "checkpoint.npz", state_dict)
+    io.save_checkpoint(out / "checkpoint.npz", state_dict, model)
     io.write_json(out / "metrics.json", metrics)
     if sample is not None:
         figures.save_predictions(out / "predictions.png", *sample)
@@ -154,15 +173,16 @@ def run(cfg, make_backend, log=print):
     log(accuracy_line(acc))
     metrics = {"backend": backend.name, "config": dataclasses.asdict(cfg), "epochs": history,
                "test_accuracy": acc, "threads": backend.threads()}
-    write_run(cfg.out, backend.state_dict(), metrics, sample=(x_test[:6], y_test[:6], preds[:6]))
+    write_run(cfg.out, backend.state_dict(), metrics, sample=(x_test[:6], y_test[:6], preds[:6]),
+              model={"name": cfg.model, "kwargs": {}})
     return metrics
 
 
 def minicnn_backend(cfg):
-    """SimpleCNN, CrossEntropyLoss and SGD from minicnn, seeded with ``cfg.seed``."""
+    """``cfg.model``, CrossEntropyLoss and SGD from minicnn, seeded with ``cfg.seed``."""
     threads.configure()
     manual_seed(cfg.seed)
-    model = SimpleCNN().to(DTYPES[cfg.dtype])
+    model = build_model(cfg.model).to(DTYPES[cfg.dtype])
     criterion = nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
     return Backend("minicnn",
@@ -171,5 +191,5 @@ def minicnn_backend(cfg):
 
 
 def train(cfg, log=print):
-    """Train SimpleCNN with minicnn as the tutorial does; returns the metrics dict."""
+    """Train ``cfg.model`` with minicnn as the tutorial does; returns the metrics dict."""
     return run(cfg, minicnn_backend, log)

@@ -19,7 +19,8 @@ from minicnn import nn
 
 torch = pytest.importorskip("torch")  # the reference is optional: pip install 'minicnn[torch]'
 import torch.nn.functional as F  # noqa: E402
-from torch_compare import RTOL, compare  # noqa: E402
+from minicnn.testing import RTOL  # noqa: E402
+from minicnn.testing import compare_with_torch as compare  # noqa: E402
 
 DTYPES = [np.float64, np.float32]
 SIZE = st.integers(1, 32)
@@ -191,26 +192,15 @@ def test_flatten_matches_torch(dtype, shape, seed):
 # --------------------------------------------------------------------------- CrossEntropyLoss
 
 
-class LossAsLayer:
-    """``CrossEntropyLoss`` with a fixed ``labels``, shaped as a layer for :func:`compare`.
-
-    ``forward`` returns the loss as a 0-d array of the logits' dtype (minicnn
-    returns a Python float); ``backward(g)`` is ``g * d loss / d logits``.
-    """
+class LossAsLayer(nn.Module):
+    """``CrossEntropyLoss`` with fixed ``labels``, shaped as a layer for :func:`compare`: logits -> 0-d loss."""
 
     def __init__(self, labels, reduction):
+        super().__init__()
         self.crit, self.labels = nn.CrossEntropyLoss(reduction), labels
 
-    def named_parameters(self):
-        return []
-
     def forward(self, logits):
-        return np.asarray(self.crit(logits, self.labels), dtype=logits.dtype)
-
-    __call__ = forward
-
-    def backward(self, grad_out):
-        return self.crit.backward() * grad_out
+        return self.crit(logits, self.labels)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -241,9 +231,16 @@ def test_cross_entropy_refuses_out_of_range_labels_like_torch():
 
 def test_compare_catches_a_wrong_gradient():
     """A layer whose backward is off by 1e-6 relative must fail the float64 comparison."""
+    from minicnn import functional as mF
+
+    class SlightlyWrongReLUFunction(mF.ReLUFunction):
+        @staticmethod
+        def backward(ctx, grad_out):
+            return mF.ReLUFunction.backward(ctx, grad_out) * (1 + 1e-6)
+
     class SlightlyWrongReLU(nn.ReLU):
-        def backward(self, grad_out):
-            return super().backward(grad_out) * (1 + 1e-6)
+        def forward(self, x):
+            return SlightlyWrongReLUFunction.apply(x)
 
     x = standard_normal(0, (2, 3, 4, 4), np.float64)
     with pytest.raises(AssertionError, match="d input"):
@@ -253,7 +250,7 @@ def test_compare_catches_a_wrong_gradient():
 def test_compare_catches_a_wrong_dtype():
     class UpcastingFlatten(nn.Flatten):
         def forward(self, x):
-            return super().forward(x).astype(np.float64)
+            return super().forward(x).to(np.float64)
 
     with pytest.raises(AssertionError, match="dtype"):
         compare(UpcastingFlatten(), lambda x: torch.flatten(x, 1), standard_normal(0, (2, 3, 4, 4), np.float32),

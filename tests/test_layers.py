@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from minicnn import SimpleCNN, manual_seed, nn
+from minicnn import SimpleCNN, Tensor, manual_seed, nn
+from minicnn import functional as F
 from minicnn.gradcheck import THRESHOLD, check_cross_entropy, check_module
 
 DTYPES = [np.float32, np.float64]
@@ -50,15 +51,19 @@ def test_every_layer_computes_in_its_dtype(dtype):
     rng = np.random.default_rng(0)
     for layer, x in layer_cases(rng):
         layer.to(dtype)
-        out = layer(x.astype(dtype))
+        x = Tensor(x.astype(dtype), requires_grad=True)
+        out = layer(x)
         assert out.dtype == dtype, layer
-        dx = layer.backward(rng.standard_normal(out.shape).astype(dtype))
-        assert dx.dtype == dtype and dx.shape == x.shape, layer
+        out.backward(rng.standard_normal(out.shape).astype(dtype))
+        assert x.grad.dtype == dtype and x.grad.shape == x.shape, layer
         for name, p in layer.named_parameters():
             assert p.data.dtype == dtype and p.grad.dtype == dtype and p.grad.shape == p.shape, name
-    crit = nn.CrossEntropyLoss()
-    assert isinstance(crit(np.zeros((2, 3), dtype), np.array([0, 2])), float)
-    assert crit.backward().dtype == dtype
+    logits = Tensor(np.zeros((2, 3), dtype), requires_grad=True)
+    loss = nn.CrossEntropyLoss()(logits, np.array([0, 2]))
+    assert isinstance(loss, Tensor) and loss.shape == () and loss.dtype == dtype
+    assert isinstance(loss.item(), float)
+    loss.backward()
+    assert logits.grad.dtype == dtype
 
 
 def test_layers_are_float32_by_default_and_to_float64_switches():
@@ -78,9 +83,9 @@ def test_assigning_float64_data_makes_a_layer_run_in_float64():
     layer.bias.data = layer.bias.data.astype(np.float64)
     out = layer(np.ones((4, 3)))
     assert out.dtype == np.float64
-    layer.backward(np.ones_like(out))
+    out.backward(np.ones_like(out))
     assert layer.weight.grad.dtype == np.float64
-    with pytest.raises(TypeError, match=r"Linear: expected input of dtype float64 \(the weight's\), got float32"):
+    with pytest.raises(TypeError, match=r"linear: expected input of dtype float64 \(the weight's\), got float32"):
         layer(np.ones((4, 3), np.float32))
 
 
@@ -172,18 +177,27 @@ def test_simple_cnn_fused_and_unfused_compute_the_same(dtype):
     plain.load_state_dict(fused.state_dict())
     assert list(plain.state_dict()) == list(fused.state_dict()) == SIMPLE_CNN_KEYS
     x = rng.standard_normal((3, 1, 28, 28)).astype(dtype)
-    np.testing.assert_array_equal(fused(x), plain(x))
+    x_fused, x_plain = Tensor(x, requires_grad=True), Tensor(x, requires_grad=True)
+    out_fused, out_plain = fused(x_fused), plain(x_plain)
+    np.testing.assert_array_equal(out_fused, out_plain)
     g = rng.standard_normal((3, 10)).astype(dtype)
-    np.testing.assert_allclose(fused.backward(g), plain.backward(g), rtol=1e-5, atol=1e-6)
+    out_fused.backward(g)
+    out_plain.backward(g)
+    np.testing.assert_allclose(x_fused.grad, x_plain.grad, rtol=1e-5, atol=1e-6)
     for (name, p), (_, q) in zip(fused.named_parameters(), plain.named_parameters()):
         scale = np.abs(q.grad).max()
         assert np.abs(p.grad - q.grad).max() <= 1e-5 * scale, name
 
 
 def test_gradcheck_catches_a_wrong_backward():
+    class LeakyBackwardReLUFunction(F.ReLUFunction):
+        @staticmethod
+        def backward(ctx, grad_out):  # as if the slope below 0 were 0.01
+            return F.ReLUFunction.backward(ctx, grad_out) + 0.01 * grad_out
+
     class LeakyBackwardReLU(nn.ReLU):
-        def backward(self, grad_out):
-            return super().backward(grad_out) + 0.01 * grad_out  # as if the slope below 0 were 0.01
+        def forward(self, x):
+            return LeakyBackwardReLUFunction.apply(x)
 
     rng = np.random.default_rng(9)
     (row,) = check_module(LeakyBackwardReLU(), away_from_zero(rng, (2, 3, 5)), rng)
@@ -194,34 +208,34 @@ def test_gradcheck_catches_a_wrong_backward():
 def test_two_backward_passes_give_exactly_twice_the_gradient():
     rng = np.random.default_rng(10)
     for layer, x in layer_cases(rng):
-        x = x.astype(np.float32)
+        x = Tensor(x.astype(np.float32), requires_grad=True)
         out = layer(x)
         g = rng.standard_normal(out.shape).astype(np.float32)
-        layer.backward(g)
-        once = {name: p.grad.copy() for name, p in layer.named_parameters()}
-        layer.backward(g)                  # the same cache again
-        for name, p in layer.named_parameters():
+        out.backward(g, retain_graph=True)
+        leaves = {"input": x, **dict(layer.named_parameters())}
+        once = {name: p.grad.copy() for name, p in leaves.items()}
+        out.backward(g)                    # the same graph again
+        for name, p in leaves.items():
             np.testing.assert_array_equal(p.grad, 2 * once[name], err_msg=name)
-        layer(x)
-        layer.backward(g)                  # a fresh forward of the same input
-        for name, p in layer.named_parameters():
+        layer(x).backward(g)               # a fresh forward of the same input
+        for name, p in leaves.items():
             np.testing.assert_array_equal(p.grad, 3 * once[name], err_msg=name)
 
 
 def test_zero_grad_sets_gradients_to_none():
     model = SimpleCNN()
-    out = model(np.zeros((2, 1, 28, 28), np.float32))
-    model.backward(np.ones_like(out))
+    x = np.zeros((2, 1, 28, 28), np.float32)
+    model(x).sum().backward()
     assert all(p.grad is not None for p in model.parameters())
     model.zero_grad(set_to_none=False)
     for p in model.parameters():
         np.testing.assert_array_equal(p.grad, np.zeros(p.shape, np.float32))
     model.zero_grad()
     assert all(p.grad is None for p in model.parameters())
-    model.backward(np.ones_like(out))  # after zero_grad the first backward sets, not adds
+    model(x).sum().backward()  # after zero_grad the first backward sets, not adds
     fresh = {n: p.grad.copy() for n, p in model.named_parameters()}
     model.zero_grad()
-    model.backward(np.ones_like(out))
+    model(x).sum().backward()
     for n, p in model.named_parameters():
         np.testing.assert_array_equal(p.grad, fresh[n])
 
@@ -231,52 +245,71 @@ def test_layers_neither_modify_nor_alias_input_or_upstream_gradient():
     for layer, x in layer_cases(rng):
         x = x.astype(np.float32)
         x_before = x.copy()
-        out = layer(x)
+        x_tensor = Tensor._wrap(x, requires_grad=True)
+        out = layer(x_tensor)
         g = rng.standard_normal(out.shape).astype(np.float32)
         g_before = g.copy()
-        dx = layer.backward(g)
+        out.backward(g)
+        dx = x_tensor.grad
         np.testing.assert_array_equal(x, x_before, err_msg=repr(layer))
         np.testing.assert_array_equal(g, g_before, err_msg=repr(layer))
-        assert not np.shares_memory(out, x) and not np.shares_memory(dx, g) and not np.shares_memory(dx, x)
+        assert not np.shares_memory(dx, g) and not np.shares_memory(dx, x)
+        if not isinstance(layer, nn.Flatten):  # a reshape is a view, as in torch
+            assert not np.shares_memory(out.data, x)
         for p in layer.parameters():
             assert not np.shares_memory(p.grad, g) and not np.shares_memory(p.grad, x)
 
 
 def test_gradients_do_not_alias_each_other_or_the_upstream_gradient():
     layer = nn.Linear(3, 2)
-    out = layer(np.ones((4, 3), np.float32))
+    x = Tensor(np.ones((4, 3), np.float32), requires_grad=True)
+    out = layer(x)
     g = np.ones_like(out)
-    dx = layer.backward(g)
-    layer.backward(g)  # accumulates in place into .grad: must not reach g, dx or the data
+    out.backward(g, retain_graph=True)
+    out.backward(g)  # accumulates in place into .grad: must not reach g or the data
     np.testing.assert_array_equal(g, np.ones_like(out))
-    np.testing.assert_array_equal(dx, np.ones((4, 2), np.float32) @ layer.weight.data)
+    np.testing.assert_array_equal(x.grad, 2 * np.ones((4, 2), np.float32) @ layer.weight.data)
     for p in layer.parameters():
         assert not np.shares_memory(p.grad, p.data) and not np.shares_memory(p.grad, g)
 
 
-def test_cross_entropy_backward_returns_a_fresh_array():
-    crit = nn.CrossEntropyLoss()
-    crit(np.array([[1.0, 2.0, 3.0]]), np.array([1]))
-    first = crit.backward()
-    first[:] = 0
-    assert np.abs(crit.backward()).sum() > 0
+def test_a_gradient_passed_through_unchanged_is_copied_into_each_leaf():
+    """``a + b`` hands the same upstream array to both sides: each leaf must own its own .grad."""
+    a, b = Tensor(np.ones(3), requires_grad=True), Tensor(np.ones(3), requires_grad=True)
+    g = np.arange(3.0)
+    (a + b).backward(g)
+    assert not np.shares_memory(a.grad, b.grad) and not np.shares_memory(a.grad, g)
+    a.grad += 1
+    np.testing.assert_array_equal(b.grad, g)
+    np.testing.assert_array_equal(g, np.arange(3.0))
 
 
-def test_flatten_neither_modifies_nor_aliases():
+def test_flatten_neither_modifies_the_input_nor_the_gradient():
     x = np.arange(24.0).reshape(2, 3, 4)
-    flat = nn.Flatten()
-    out = flat(x)
-    assert out.shape == (2, 12) and not np.shares_memory(out, x)
+    x_tensor = Tensor(x, requires_grad=True)
+    out = nn.Flatten()(x_tensor)
+    assert out.shape == (2, 12)
     g = np.arange(24.0).reshape(2, 12)
-    dx = flat.backward(g)
-    np.testing.assert_array_equal(dx, x)
-    assert not np.shares_memory(dx, g)
+    out.backward(g)
+    np.testing.assert_array_equal(x_tensor.grad, x)
+    assert not np.shares_memory(x_tensor.grad, g)
 
 
-def test_sequential_backward_can_skip_the_input_gradient():
+def test_the_first_layer_skips_its_input_gradient():
+    """The input does not require grad, so conv's backward is asked for no dx (the first layer's saving)."""
     net = small_net()
-    out = net(np.ones((1, 2, 6, 4), np.float32))
-    assert net.backward(np.ones_like(out), need_input_grad=False) is None
+    seen = []
+    original = F.Conv2dFunction.backward
+
+    def spy(ctx, grad_out):
+        seen.append(ctx.needs_input_grad[0])
+        return original(ctx, grad_out)
+    F.Conv2dFunction.backward = staticmethod(spy)
+    try:
+        net(np.ones((1, 2, 6, 4), np.float32)).sum().backward()
+    finally:
+        F.Conv2dFunction.backward = staticmethod(original)
+    assert seen == [False]
     assert net[0].weight.grad is not None
 
 
@@ -325,14 +358,17 @@ def test_load_state_dict_strict_errors():
     sd = model.state_dict()
     missing = dict(sd)
     del missing["fc2.bias"]
-    with pytest.raises(ValueError, match=r"missing keys \['fc2.bias'\], unexpected keys \[\]"):
+    with pytest.raises(ValueError, match=r"SimpleCNN: missing keys \['fc2.bias'\]$"):
         model.load_state_dict(missing)
-    with pytest.raises(ValueError, match=r"missing keys \[\], unexpected keys \['fc3.weight'\]"):
+    with pytest.raises(ValueError, match=r"SimpleCNN: unexpected keys \['fc3.weight'\]$"):
         model.load_state_dict({**sd, "fc3.weight": np.zeros(3)})
-    with pytest.raises(ValueError, match=r"fc2.bias expected shape \(10,\), got \(9,\)"):
+    with pytest.raises(ValueError, match=r"fc2.bias: expected shape \(10,\), got \(9,\)"):
         model.load_state_dict({**sd, "fc2.bias": np.zeros(9)})
-    with pytest.raises(ValueError, match=r"fc2.bias expected shape \(10,\), got \(9,\)"):
+    with pytest.raises(ValueError, match=r"fc2.bias: expected shape \(10,\), got \(9,\)"):
         model.load_state_dict({**sd, "fc2.bias": np.zeros(9)}, strict=False)
+    with pytest.raises(ValueError, match=r"missing keys \['fc2.bias'\]; unexpected keys \['fc3.weight'\]; "
+                                         r"fc1.bias: expected shape \(128,\), got \(1,\)"):
+        model.load_state_dict({**missing, "fc3.weight": np.zeros(3), "fc1.bias": np.zeros(1)})
     with pytest.raises(TypeError, match=r"load_state_dict: expected a mapping of name -> array, got list"):
         model.load_state_dict(list(sd.values()))
     before = model.fc2.bias.data.copy()
@@ -382,50 +418,44 @@ def test_parameter_refuses_non_float_data():
 
 
 # --------------------------------------------------------------------------- bad input
-def _ready(layer, x):
-    """``layer`` after a valid forward of ``x`` (so that its backward has a cache)."""
-    layer(x)
-    return layer
-
-
 X32 = np.zeros((2, 1, 8, 8), np.float32)
 BAD_CALLS = [
     # wrong ndim
     (lambda: nn.Conv2d(1, 4, 3), lambda m: m(np.zeros((1, 8, 8), np.float32)), ValueError,
-     r"Conv2d input: expected a 4-D array, got 3-D with shape \(1, 8, 8\)"),
+     r"conv2d input: expected a 4-D array, got 3-D with shape \(1, 8, 8\)"),
     (lambda: nn.Linear(4, 3), lambda m: m(np.zeros(4, np.float32)), ValueError,
-     r"Linear input: expected a 2-D array, got 1-D with shape \(4,\)"),
+     r"linear input: expected a 2-D array, got 1-D with shape \(4,\)"),
     (lambda: nn.MaxPool2d(2), lambda m: m(np.zeros((8, 8), np.float32)), ValueError,
      r"(?i)max_?pool2d input: expected a 4-D array, got 2-D"),
     (lambda: nn.Flatten(), lambda m: m(np.zeros(3, np.float32)), ValueError,
-     r"Flatten: expected at least a 2-D \(N, \.\.\.\) input, got shape \(3,\)"),
+     r"Flatten: expected at least a 2-D input, got shape \(3,\)"),
+    (lambda: nn.Linear(4, 3), lambda m: m([[1.0, 2.0, 3.0, 4.0]]), TypeError,
+     r"linear input: expected a minicnn.Tensor or numpy.ndarray, got list"),
     (lambda: SimpleCNN(), lambda m: m(np.zeros((2, 1, 32, 32), np.float32)), ValueError,
      r"SimpleCNN: expected input of shape \(N, 1, 28, 28\), got \(2, 1, 32, 32\)"),
     # channel / feature mismatch
     (lambda: nn.Conv2d(1, 4, 3), lambda m: m(np.zeros((2, 3, 8, 8), np.float32)), ValueError,
-     r"Conv2d: expected input with 1 channels, got shape \(2, 3, 8, 8\)"),
+     r"conv2d: expected input with 1 channels \(weight \(4, 1, 3, 3\)\), got input of shape \(2, 3, 8, 8\)"),
     (lambda: nn.Linear(4, 3), lambda m: m(np.zeros((2, 5), np.float32)), ValueError,
-     r"Linear: expected input with 4 features, got shape \(2, 5\)"),
+     r"linear: expected input with 4 features \(weight \(3, 4\)\), got input of shape \(2, 5\)"),
     # non-float dtypes
     (lambda: nn.Conv2d(1, 4, 3), lambda m: m(X32.astype(np.int64)), TypeError,
-     r"Conv2d input: expected dtype float32 or float64, got int64"),
+     r"conv2d input: expected dtype float32 or float64, got int64"),
     (lambda: nn.Conv2d(1, 4, 3), lambda m: m(X32.astype(np.float16)), TypeError,
-     r"Conv2d input: expected dtype float32 or float64, got float16"),
+     r"conv2d input: expected dtype float32 or float64, got float16"),
     (lambda: nn.Linear(4, 3), lambda m: m(np.zeros((2, 4), np.int32)), TypeError,
-     r"Linear input: expected dtype float32 or float64, got int32"),
+     r"linear input: expected dtype float32 or float64, got int32"),
     (lambda: nn.ReLU(), lambda m: m(np.zeros(3, np.int64)), TypeError,
      r"(?i)relu input: expected dtype float32 or float64, got int64"),
     (lambda: nn.ReLU(), lambda m: m(np.zeros(3, np.float16)), TypeError,
      r"(?i)relu input: expected dtype float32 or float64, got float16"),
     (lambda: nn.MaxPool2d(2), lambda m: m(X32.astype(np.uint8)), TypeError,
      r"(?i)max_?pool2d input: expected dtype float32 or float64, got uint8"),
-    (lambda: nn.Flatten(), lambda m: m(X32.astype(np.int16)), TypeError,
-     r"Flatten input: expected dtype float32 or float64, got int16"),
     # mixed dtypes
     (lambda: nn.Conv2d(1, 4, 3), lambda m: m(X32.astype(np.float64)), TypeError,
-     r"Conv2d: expected input of dtype float32 \(the weight's\), got float64"),
+     r"conv2d: expected input of dtype float32 \(the weight's\), got float64"),
     (lambda: nn.Linear(4, 3).to(np.float64), lambda m: m(np.zeros((2, 4), np.float32)), TypeError,
-     r"Linear: expected input of dtype float64 \(the weight's\), got float32"),
+     r"linear: expected input of dtype float64 \(the weight's\), got float32"),
     # input smaller than the window
     (lambda: nn.Conv2d(1, 4, 5), lambda m: m(np.zeros((2, 1, 3, 8), np.float32)), ValueError,
      r"(?i)conv2d height: input size 3 with padding 0 is smaller than the kernel size 5"),
@@ -440,32 +470,13 @@ BAD_CALLS = [
      r"cross_entropy: expected labels of shape \(2,\), got \(1,\)"),
     (lambda: nn.CrossEntropyLoss(), lambda m: m(np.zeros((2, 10), np.float32), np.array([1.0, 2.0])), TypeError,
      r"cross_entropy: expected integer labels, got dtype float64"),
-    # backward before forward
-    (lambda: nn.Conv2d(1, 4, 3), lambda m: m.backward(np.zeros((2, 4, 6, 6), np.float32)), RuntimeError,
-     r"^Conv2d: backward called before forward \(or the forward ran under no_grad\(\)\)$"),
-    (lambda: nn.Linear(4, 3), lambda m: m.backward(np.zeros((2, 3), np.float32)), RuntimeError,
-     r"^Linear: backward called before forward \(or the forward ran under no_grad\(\)\)$"),
-    (lambda: nn.ReLU(), lambda m: m.backward(np.zeros(3, np.float32)), RuntimeError,
-     r"^ReLU: backward called before forward \(or the forward ran under no_grad\(\)\)$"),
-    (lambda: nn.MaxPool2d(2), lambda m: m.backward(np.zeros((2, 1, 4, 4), np.float32)), RuntimeError,
-     r"^MaxPool2d: backward called before forward \(or the forward ran under no_grad\(\)\)$"),
-    (lambda: nn.Flatten(), lambda m: m.backward(np.zeros((2, 4), np.float32)), RuntimeError,
-     r"^Flatten: backward called before forward \(or the forward ran under no_grad\(\)\)$"),
-    (lambda: nn.CrossEntropyLoss(), lambda m: m.backward(), RuntimeError,
-     r"^CrossEntropyLoss: backward called before forward$"),
-    # wrong upstream gradient
-    (lambda: _ready(nn.Conv2d(1, 4, 3), X32), lambda m: m.backward(np.zeros((2, 4, 6, 5), np.float32)),
-     ValueError, r"(?i)conv2d backward: expected upstream gradient of shape \(2, 4, 6, 6\), got \(2, 4, 6, 5\)"),
-    (lambda: _ready(nn.Conv2d(1, 4, 3), X32), lambda m: m.backward(np.zeros((2, 4, 6, 6))),
-     TypeError, r"(?i)conv2d backward: expected upstream gradient of dtype float32, got float64"),
-    (lambda: _ready(nn.Linear(4, 3), np.zeros((2, 4), np.float32)), lambda m: m.backward(np.zeros((3, 3), np.float32)),
-     ValueError, r"(?i)linear backward: expected upstream gradient of shape \(2, 3\), got \(3, 3\)"),
-    (lambda: _ready(nn.ReLU(), X32), lambda m: m.backward(np.zeros((2, 1, 8), np.float32)),
-     ValueError, r"(?i)relu backward: expected upstream gradient of shape \(2, 1, 8, 8\), got \(2, 1, 8\)"),
-    (lambda: _ready(nn.MaxPool2d(2), X32), lambda m: m.backward(np.zeros((2, 1, 4, 3), np.float32)),
-     ValueError, r"(?i)max_?pool2d backward: expected upstream gradient of shape \(2, 1, 4, 4\), got \(2, 1, 4, 3\)"),
-    (lambda: _ready(nn.Flatten(), X32), lambda m: m.backward(np.zeros((2, 63), np.float32)),
-     ValueError, r"Flatten backward: expected upstream gradient of shape \(2, 64\), got \(2, 63\)"),
+    # torch arguments minicnn does not compute: refused by name, never a different answer
+    (lambda: nn.Conv2d(1, 4, 3), lambda m: F.conv2d(X32, m.weight, dilation=2), ValueError,
+     r"conv2d: dilation=2 is not supported \(only dilation=1\)"),
+    (lambda: nn.MaxPool2d(2), lambda m: F.max_pool2d(X32, 2, ceil_mode=True), ValueError,
+     r"max_pool2d: ceil_mode=True is not supported \(only ceil_mode=False\)"),
+    (lambda: nn.CrossEntropyLoss(), lambda m: F.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), label_smoothing=0.1),
+     ValueError, r"cross_entropy: label_smoothing=0.1 is not supported \(only label_smoothing=0.0\)"),
 ]
 
 
@@ -502,15 +513,14 @@ def test_bad_constructor_arguments(make, error, match):
         make()
 
 
-def test_no_grad_keeps_no_cache_and_restores_the_mode():
+def test_no_grad_records_nothing_and_restores_the_mode():
     model = SimpleCNN()
     x = np.zeros((2, 1, 28, 28), np.float32)
     with nn.no_grad():
         assert not nn.is_grad_enabled()
         out = model(x)
     assert nn.is_grad_enabled()
-    with pytest.raises(RuntimeError, match=r"Linear: backward called before forward "
-                                           r"\(or the forward ran under no_grad\(\)\)"):
-        model.backward(np.ones_like(out))
+    assert out.grad_fn is None and not out.requires_grad
+    with pytest.raises(RuntimeError, match=r"element 0 of tensors does not require grad"):
+        out.sum().backward()
     np.testing.assert_array_equal(model(x), out)  # the same numbers with grad enabled
-    model.backward(np.ones_like(out))

@@ -54,6 +54,14 @@ def relu_backward(dout, cache):
     return dx
 
 
-def relu_backward_naive(dout, x):
+def relu_forward_naive(x):
+    """Reference ReLU: ``np.maximum(x, 0)``; the cache is ``x``."""
+    check_float_array("relu input", x)
+    return np.maximum(x, np.zeros((), dtype=x.dtype)), x
+
+
+def relu_backward_naive(dout, cache):
     """Reference ReLU backward: ``np.where(x > 0, dout, 0)``."""
+    x = cache
+    check_grad("relu backward", dout, x.shape, x.dtype)
     return np.where(x > 0, dout, np.zeros((), dtype=dout.dtype))

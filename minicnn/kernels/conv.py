@@ -314,7 +314,7 @@ def conv2d_forward_naive(x, weight, bias=None, stride=1, padding=0):
 
     ``out[n, o, y, x] = bias[o] + sum_{c,i,j} weight[o, c, i, j] * xpad[n, c, y*SH + i, x*SW + j]``
 
-    Shapes as :func:`conv2d_forward`; returns only ``out``.
+    Shapes and return value as :func:`conv2d_forward`; the cache is ``(x, weight, stride, padding, has_bias)``.
     """
     (sh, sw), (ph, pw), (oh, ow) = _conv_geometry(x, weight, bias, stride, padding)
     kh, kw = weight.shape[2:]
@@ -326,22 +326,23 @@ def conv2d_forward_naive(x, weight, bias=None, stride=1, padding=0):
             out[:, :, y, xo] = np.tensordot(patch, weight, axes=([1, 2, 3], [1, 2, 3]))
     if bias is not None:
         out += bias[None, :, None, None]
-    return out
+    return out, (x, weight, (sh, sw), (ph, pw), bias is not None)
 
 
-def conv2d_backward_naive(dout, x, weight, stride=1, padding=0):
+def conv2d_backward_naive(dout, cache, need_input_grad=True):
     """Convolution backward, one output pixel at a time.
 
     Each output pixel ``out[:, :, y, x]`` came from one input patch, so its
     gradient ``dout[:, :, y, x]`` flows to that patch through ``weight`` and to
     ``weight`` through that patch; overlapping patches add up.
 
-    Returns
-    -------
-    dx : (N, C, H, W), dweight : (O, C, KH, KW), dbias : (O,)
+    Parameters and return value as :func:`conv2d_backward`.
     """
-    (sh, sw), (ph, pw), (oh, ow) = _conv_geometry(x, weight, None, stride, padding)
+    x, weight, (sh, sw), (ph, pw), has_bias = cache
     kh, kw = weight.shape[2:]
+    oh = (x.shape[2] + 2 * ph - kh) // sh + 1
+    ow = (x.shape[3] + 2 * pw - kw) // sw + 1
+    check_grad("conv2d backward", dout, (x.shape[0], weight.shape[0], oh, ow), x.dtype)
     xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     dxp = np.zeros_like(xp)
     dweight = np.zeros_like(weight)
@@ -351,10 +352,11 @@ def conv2d_backward_naive(dout, x, weight, stride=1, padding=0):
             d = dout[:, :, y, xo]                                           # (N, O)
             dweight += np.tensordot(d, xp[window], axes=([0], [0]))         # (O, C, KH, KW)
             dxp[window] += np.tensordot(d, weight, axes=([1], [0]))         # (N, C, KH, KW)
-    dx = dxp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]].copy()
+    dx = dxp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]].copy() if need_input_grad else None
     # the bias gradient sums N*OH*OW terms: accumulate in float64, as the fast kernel does, so that
     # a float32 sum with cancellation does not make the reference the less accurate of the two
-    return dx, dweight, dout.sum(axis=(0, 2, 3), dtype=np.float64).astype(dout.dtype)
+    dbias = dout.sum(axis=(0, 2, 3), dtype=np.float64).astype(dout.dtype) if has_bias else None
+    return dx, dweight, dbias
 
 
 def im2col_naive(x, kernel_size, stride=1, padding=0):

@@ -21,9 +21,10 @@ import numpy as np
 from numba import njit
 
 from ._check import check_grad
-from .activation import relu_forward
-from .conv import _conv_geometry, conv2d_forward, conv_backward_chunks, conv_forward_chunks
-from .pool import _maxpool_forward_kernel, has_nan, max2x2, maxpool2d_forward
+from .activation import relu_backward_naive, relu_forward_naive
+from .conv import (_conv_geometry, conv2d_backward_naive, conv2d_forward_naive, conv_backward_chunks,
+                   conv_forward_chunks)
+from .pool import _maxpool_forward_kernel, has_nan, max2x2, maxpool2d_backward_naive, maxpool2d_forward_naive
 
 
 @njit(cache=True, nogil=True)
@@ -128,7 +129,15 @@ def conv2d_relu_maxpool2d_backward(dpooled, cache, need_input_grad=True):
 
 
 def conv2d_relu_maxpool2d_forward_naive(x, weight, bias, padding=0):
-    """The definition: conv2d, then ReLU, then 2x2 max pool, as three separate kernels."""
-    out, _ = conv2d_forward(x, weight, bias, 1, padding)
-    pooled, _ = maxpool2d_forward(relu_forward(out)[0], 2)
-    return pooled
+    """The definition: the naive conv2d, then ReLU, then 2x2 max pool, as three separate kernels."""
+    out, conv_cache = conv2d_forward_naive(x, weight, bias, 1, padding)
+    relu, relu_cache = relu_forward_naive(out)
+    pooled, pool_cache = maxpool2d_forward_naive(relu, 2)
+    return pooled, (conv_cache, relu_cache, pool_cache)
+
+
+def conv2d_relu_maxpool2d_backward_naive(dpooled, cache, need_input_grad=True):
+    """The chain rule through the three naive kernels, last first."""
+    conv_cache, relu_cache, pool_cache = cache
+    drelu = maxpool2d_backward_naive(dpooled, pool_cache)
+    return conv2d_backward_naive(relu_backward_naive(drelu, relu_cache), conv_cache, need_input_grad)

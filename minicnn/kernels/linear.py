@@ -75,12 +75,15 @@ def linear_backward(dout, cache, need_input_grad=True):
 
 
 def linear_forward_naive(x, weight, bias=None):
-    """``out[n, o] = sum_i x[n, i] * weight[o, i] + bias[o]`` with einsum (no BLAS)."""
+    """``out[n, o] = sum_i x[n, i] * weight[o, i] + bias[o]`` with einsum (no BLAS); returns ``(out, cache)``."""
     _check_linear(x, weight, bias)
     out = np.einsum("ni,oi->no", x, weight)
-    return out + bias if bias is not None else out
+    return (out + bias if bias is not None else out), (x, weight, bias is not None)
 
 
-def linear_backward_naive(dout, x, weight):
-    """Reference gradients with einsum: returns ``(dx, dweight, dbias)``."""
-    return (np.einsum("no,oi->ni", dout, weight), np.einsum("no,ni->oi", dout, x), dout.sum(axis=0))
+def linear_backward_naive(dout, cache, need_input_grad=True):
+    """Reference gradients with einsum: ``dx = dout @ weight``, ``dweight = dout.T @ x``, ``dbias = sum_n dout``."""
+    x, weight, has_bias = cache
+    check_grad("linear backward", dout, (x.shape[0], weight.shape[0]), x.dtype)
+    dx = np.einsum("no,oi->ni", dout, weight) if need_input_grad else None
+    return dx, np.einsum("no,ni->oi", dout, x), (dout.sum(axis=0) if has_bias else None)

@@ -55,3 +55,23 @@ def softmax_cross_entropy(logits, labels, reduction="mean"):
         dlogits /= logits.shape[0]
         return float(per_sample.mean()), dlogits
     return float(per_sample.sum()), dlogits
+
+
+def softmax_cross_entropy_naive(logits, labels, reduction="mean"):
+    """The definition, one sample at a time: ``loss_n = -log(softmax(z_n)[y_n])`` and
+    ``d loss_n / d z_n = softmax(z_n) - onehot(y_n)`` (still shifted by the max: ``exp`` of a large
+    logit would overflow).  Same contract as :func:`softmax_cross_entropy`."""
+    check_float_array("cross_entropy logits", logits, 2)
+    check_labels("cross_entropy", labels, logits.shape[0], logits.shape[1])
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"cross_entropy: expected reduction in {REDUCTIONS}, got {reduction!r}")
+    total, dlogits = 0.0, np.empty_like(logits)
+    for n, (z, y) in enumerate(zip(logits, labels)):
+        e = np.exp(z - z.max())
+        p = e / e.sum()
+        total += -np.log(p[y])
+        dlogits[n] = p
+        dlogits[n, y] -= 1
+    if reduction == "mean":
+        return float(total / len(logits)), dlogits / len(logits)
+    return float(total), dlogits

@@ -157,7 +157,7 @@ def maxpool2d_backward(dout, cache):
 def maxpool2d_forward_naive(x, kernel_size, stride=None, padding=0):
     """Max pooling by slicing: the max over each window of the -inf-padded input.
 
-    Returns ``(out, argmax)`` with the same meaning as :func:`maxpool2d_forward`.
+    Returns ``(out, cache)`` with the same meaning as :func:`maxpool2d_forward`.
     """
     (kh, kw), (sh, sw), (ph, pw), (oh, ow) = _pool_geometry(x, kernel_size, stride, padding)
     n, c, h, w = x.shape
@@ -171,11 +171,13 @@ def maxpool2d_forward_naive(x, kernel_size, stride=None, padding=0):
             k = win.argmax(axis=2)                   # first maximum, as torch
             out[:, :, y, xo] = np.take_along_axis(win, k[..., None], axis=2)[..., 0]
             argmax[:, :, y, xo] = flat_index[y * sh:y * sh + kh, xo * sw:xo * sw + kw].reshape(-1)[k]
-    return out, argmax
+    return out, (x.shape, argmax, x.dtype)
 
 
-def maxpool2d_backward_naive(dout, x_shape, argmax):
+def maxpool2d_backward_naive(dout, cache):
     """Max pooling backward with ``np.add.at`` (unbuffered, so repeated winners add)."""
+    x_shape, argmax, dtype = cache
+    check_grad("max_pool2d backward", dout, argmax.shape, dtype)
     n, c, h, w = x_shape
     dx = np.zeros((n, c, h * w), dtype=dout.dtype)
     nn_, cc = np.meshgrid(np.arange(n), np.arange(c), indexing="ij")

@@ -1,7 +1,9 @@
-"""Layers shaped like ``torch.nn``."""
-from .layers import Conv2d, Conv2dReLUMaxPool2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
+"""Layers shaped like ``torch.nn``: Modules that define ``forward``; the engine does backward."""
+from .. import functional
+from .layers import (Conv2d, Conv2dReLUMaxPool2d, Flatten, Identity, Linear, MaxPool2d, ModuleList, ReLU,
+                     Sequential)
 from .loss import CrossEntropyLoss
 from .module import Module, Parameter, is_grad_enabled, no_grad
 
-__all__ = ["Conv2d", "Conv2dReLUMaxPool2d", "CrossEntropyLoss", "Flatten", "Linear", "MaxPool2d", "Module", "Parameter",
-           "ReLU", "Sequential", "is_grad_enabled", "no_grad"]
+__all__ = ["Conv2d", "Conv2dReLUMaxPool2d", "CrossEntropyLoss", "Flatten", "Identity", "Linear", "MaxPool2d",
+           "Module", "ModuleList", "Parameter", "ReLU", "Sequential", "functional", "is_grad_enabled", "no_grad"]

@@ -1,36 +1,30 @@
 """``CrossEntropyLoss``: log-softmax + negative log-likelihood, fused (see kernels.loss)."""
-from .. import kernels as K
+from .. import functional as F
 from ..kernels.loss import REDUCTIONS
+from .module import Module
 
 
-class CrossEntropyLoss:
+class CrossEntropyLoss(Module):
     """As ``torch.nn.CrossEntropyLoss`` with class-index targets.
 
-    ``loss = crit(logits, labels)`` returns a Python float; ``crit.backward()``
-    returns d loss / d logits, shape (N, C), in the logits' dtype.
+    ``loss = criterion(logits, labels)`` is a 0-d Tensor; ``loss.backward()``
+    sends ``(softmax(logits) - onehot(labels)) / N`` into the network.
 
     Parameters
     ----------
     reduction : "mean" (default) or "sum"
+
+    Shapes: logits (N, C), labels (N,) integer in [0, C) -> ().
     """
 
     def __init__(self, reduction="mean"):
+        super().__init__()
         if reduction not in REDUCTIONS:
             raise ValueError(f"CrossEntropyLoss: expected reduction in {REDUCTIONS}, got {reduction!r}")
         self.reduction = reduction
-        self._dlogits = None
 
-    def __call__(self, logits, labels):
-        return self.forward(logits, labels)
+    def forward(self, input, target):
+        return F.cross_entropy(input, target, reduction=self.reduction)
 
-    def forward(self, logits, labels):
-        loss, self._dlogits = K.softmax_cross_entropy(logits, labels, self.reduction)
-        return loss
-
-    def backward(self):
-        if self._dlogits is None:
-            raise RuntimeError("CrossEntropyLoss: backward called before forward")
-        return self._dlogits.copy()
-
-    def __repr__(self):
-        return f"CrossEntropyLoss(reduction={self.reduction!r})"
+    def extra_repr(self):
+        return f"reduction={self.reduction!r}"
