@@ -15,6 +15,8 @@ Not the ``v = μv − lr·g`` form some books use: there lr sits inside the
 buffer, so a learning-rate schedule changes the past steps' contribution too;
 torch's buffer holds gradients only.
 """
+import numpy as np
+
 from .optimizer import Optimizer, check_bool, check_number
 
 
@@ -73,7 +75,8 @@ class SGD(Optimizer):
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
                     if buf is None:
-                        buf = state["momentum_buffer"] = g.copy()  # a copy: g may be p.grad itself
+                        # a copy (g may be p.grad itself), and an array even where g is 0-d
+                        buf = state["momentum_buffer"] = np.array(g, copy=True)
                     else:
                         buf *= momentum
                         buf += (1 - dampening) * g
