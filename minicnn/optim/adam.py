@@ -22,7 +22,8 @@ from .optimizer import Optimizer, check_bool, check_number
 
 
 class Adam(Optimizer):
-    """``torch.optim.Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, maximize=False)``.
+    """``torch.optim.Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
+    maximize=False)``.
 
     Parameters
     ----------

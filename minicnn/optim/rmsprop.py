@@ -22,7 +22,8 @@ from .optimizer import Optimizer, check_bool, check_number
 
 
 class RMSprop(Optimizer):
-    """``torch.optim.RMSprop(params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, maximize=False)``.
+    """``torch.optim.RMSprop(params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
+    centered=False, maximize=False)``.
 
     Parameters
     ----------
