@@ -82,7 +82,7 @@ def test_parameters_without_gradient_are_skipped():
     opt.step()
     np.testing.assert_array_equal(b.data, [3.0, 4.0])
     assert b.grad is None and 1 not in opt.state_dict()["state"]  # no momentum buffer for b yet
-    # b's first gradient starts its velocity fresh (v = g), as torch's momentum buffer
+    # b's first gradient starts its momentum buffer fresh (v = g), as torch's
     a.grad, b.grad = None, np.array([1.0, -1.0])
     opt.step()
     np.testing.assert_allclose(a.data, [0.9, 1.9], rtol=1e-15)
