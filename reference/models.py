@@ -31,6 +31,16 @@ class SimpleCNN(nn.Module):
         return self.fc2(x)
 
 
+MODELS = {"simplecnn": SimpleCNN}  # the same names as minicnn.models.MODELS
+
+
+def build_model(name, **kwargs):
+    """``MODELS[name](**kwargs)``; a ValueError naming the choices for an unknown name."""
+    if name not in MODELS:
+        raise ValueError(f"model: expected one of {sorted(MODELS)}, got {name!r}")
+    return MODELS[name](**kwargs)
+
+
 def numpy_state_dict(model):
     """``model.state_dict()`` as name -> numpy array copy, the format ``minicnn.io.save_checkpoint`` writes."""
     return {name: t.detach().cpu().numpy().copy() for name, t in model.state_dict().items()}
@@ -42,19 +52,16 @@ def load_numpy_state_dict(model, state):
     Raises
     ------
     ValueError
-        If the keys differ or a shape does not fit, naming what is wrong (as
-        ``minicnn.nn.Module.load_state_dict`` does).
+        If the keys differ or a shape does not fit: torch's own message, which
+        lists them all (as ``minicnn.nn.Module.load_state_dict`` does).
     """
     own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    if missing or unexpected:
-        raise ValueError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
-    tensors = {}
-    for name, target in own.items():
-        value = np.asarray(state[name])
-        if value.shape != tuple(target.shape):
-            raise ValueError(f"load_state_dict: {name} expected shape {tuple(target.shape)}, got {value.shape}")
-        tensors[name] = torch.from_numpy(np.ascontiguousarray(value)).to(target.dtype)
-    model.load_state_dict(tensors)
+    tensors = {name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in state.items()}
+    for name, value in tensors.items():  # cast to the model's dtypes (torch's load_state_dict copies into them)
+        if name in own and value.shape == own[name].shape:
+            tensors[name] = value.to(own[name].dtype)
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as exc:  # torch lists missing/unexpected keys and size mismatches
+        raise ValueError(" ".join(str(exc).split())) from None
     return model

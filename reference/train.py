@@ -12,7 +12,8 @@ import torch
 
 from minicnn.train import Backend, progress_bar, run
 
-from .models import SimpleCNN, numpy_state_dict
+from . import models
+from .models import numpy_state_dict
 
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -27,10 +28,20 @@ def describe_threads():
     return {"torch_threads": torch.get_num_threads(), "torch_version": torch.__version__}
 
 
-def build_model(seed, dtype="float32"):
-    """``torch.manual_seed(seed)`` then the tutorial's SimpleCNN, cast to ``dtype`` (no global default dtype)."""
+def build_model(seed, dtype="float32", name="simplecnn"):
+    """``torch.manual_seed(seed)`` then model ``name``, cast to ``dtype`` (no global default dtype)."""
     torch.manual_seed(seed)
-    return SimpleCNN().to(TORCH_DTYPES[dtype])
+    return models.build_model(name).to(TORCH_DTYPES[dtype])
+
+
+def train_step(model, images, labels, criterion, optimizer):
+    """One optimisation step on numpy batches, the tutorial's five lines; returns the batch loss."""
+    outputs = model(torch.from_numpy(images))
+    loss = criterion(outputs, torch.from_numpy(labels))
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
 
 
 def train_one_epoch(model, loader, criterion, optimizer, desc="train", progress=False):
@@ -38,12 +49,7 @@ def train_one_epoch(model, loader, criterion, optimizer, desc="train", progress=
     model.train()
     total = 0.0
     for images, labels in progress_bar(loader, len(loader), desc, progress):
-        outputs = model(torch.from_numpy(images))
-        loss = criterion(outputs, torch.from_numpy(labels))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        total += loss.item()
+        total += train_step(model, images, labels, criterion, optimizer)
     return total / len(loader)
 
 
@@ -55,20 +61,25 @@ def logits(model, images, batch_size=256):
     return np.concatenate(outs) if outs else np.empty((0, 10), dtype=images.dtype)
 
 
+def predict(model, images, batch_size=256):
+    """Predicted class (N,) int64: the argmax of :func:`logits`."""
+    return logits(model, images, batch_size).argmax(axis=1)
+
+
 def accuracy(model, images, labels, batch_size=256):
     """Percentage of ``labels`` that the model predicts."""
-    return 100.0 * float(np.mean(logits(model, images, batch_size).argmax(axis=1) == labels))
+    return 100.0 * float(np.mean(predict(model, images, batch_size) == labels))
 
 
 def torch_backend(cfg):
     """The tutorial's torch model, loss and SGD, seeded with ``torch.manual_seed(cfg.seed)``."""
     configure_threads()
-    model = build_model(cfg.seed, cfg.dtype)
+    model = build_model(cfg.seed, cfg.dtype, cfg.model)
     criterion = torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
     return Backend("torch",
                    lambda loader, desc: train_one_epoch(model, loader, criterion, optimizer, desc, cfg.progress),
-                   lambda images: logits(model, images).argmax(axis=1),
+                   lambda images: predict(model, images),
                    lambda: numpy_state_dict(model), describe_threads)
 
 

@@ -2,7 +2,7 @@
 
 Batch 1-8, channels 1-8, height and width 1-32 (independently, so non-square),
 kernel 1-5, stride 1-3, padding 0-2.  Forward and every gradient must agree to
-1e-10 relative in float64 and 1e-4 in float32 (see ``torch_compare`` for what
+1e-10 relative in float64 and 1e-4 in float32 (see ``minicnn.testing`` for what
 "relative" means); where torch refuses a combination, minicnn must raise ValueError.
 
 Run with ``-s`` to print the worst relative error seen for each layer and dtype.
@@ -213,7 +213,7 @@ def test_cross_entropy_matches_torch(dtype, n, classes, reduction, scale, seed):
     labels = rng.integers(0, classes, size=n)
     loss = LossAsLayer(labels, reduction)
     # errors in nats and in units of one probability (each row's gradient is (p - onehot) / N for "mean"):
-    # a confident row's -log p and p - 1 have no relative precision to spare in float32 (torch_compare)
+    # a confident row's -log p and p - 1 have no relative precision to spare in float32 (minicnn.testing)
     floor = {"forward": 1.0, "input": 1.0 / n if reduction == "mean" else 1.0}
     compare_and_record("CrossEntropyLoss", loss,
                        lambda z: F.cross_entropy(z, torch.from_numpy(labels), reduction=reduction), logits, seed,

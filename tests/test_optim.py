@@ -103,7 +103,7 @@ def test_step_updates_the_parameter_array_in_place():
     weight = layer.weight.data
     opt = SGD(layer.parameters(), lr=0.5)
     out = layer(np.ones((1, 2), np.float32))
-    layer.backward(np.ones_like(out))
+    out.backward(np.ones_like(out))
     before, grad = weight.copy(), layer.weight.grad.copy()
     opt.step()
     assert layer.weight.data is weight  # the model keeps seeing its own array
@@ -114,7 +114,7 @@ def test_zero_grad_of_the_optimizer():
     layer = nn.Linear(2, 2)
     opt = SGD(layer.parameters(), lr=0.1)
     out = layer(np.ones((1, 2), np.float32))
-    layer.backward(np.ones_like(out))
+    out.backward(np.ones_like(out))
     opt.zero_grad(set_to_none=False)
     for p in layer.parameters():
         np.testing.assert_array_equal(p.grad, 0)
@@ -167,7 +167,7 @@ def lockstep(torch, cls, kwargs, steps=50, shapes=SHAPES, dtype=np.float64, grou
     ``(name, kwargs)`` of an lr scheduler stepped after every optimiser step on both sides.
     Returns our optimiser, its parameters, and torch's.
     """
-    from torch_compare import relative_error
+    from minicnn.testing import relative_error
     rng = np.random.default_rng(seed)
     ours = [nn.Parameter(rng.standard_normal(s).astype(dtype)) for s in shapes]
     theirs = [torch.from_numpy(p.data.copy()).requires_grad_(True) for p in ours]
