@@ -28,14 +28,21 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_train(sub):
     from .models import MODELS
-    from .train import TrainConfig
+    from .optim import OPTIMIZERS
+    from .train import SCHEDULES, TrainConfig
     d = TrainConfig()
     p = sub.add_parser("train", help="train a model (SimpleCNN by default) on MNIST with the tutorial's settings")
     p.add_argument("--model", choices=sorted(MODELS), default=d.model)
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=d.optimizer)
     p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--momentum", type=float, default=d.momentum)
+    p.add_argument("--momentum", type=float, default=None,
+                   help=f"sgd and rmsprop only (default {d.momentum} for sgd, 0 for rmsprop)")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="L2 penalty, torch's coupled form "
+                   "(adamw: decoupled)")
+    p.add_argument("--scheduler", choices=sorted(SCHEDULES), default=d.scheduler,
+                   help="learning-rate schedule, stepped each epoch: step (x0.1 every epochs/3) or cosine")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--data-dir", default=None, help="MNIST root (default $MINICNN_DATA or data/)")
     p.add_argument("--out", default=None, help="where checkpoint.npz and metrics.json go (default runs/BACKEND)")
@@ -91,7 +98,9 @@ def cmd_train(args):
     from .train import TrainConfig
     from .train import train as train_minicnn
     out = args.out if args.out is not None else f"runs/{args.backend}"
-    cfg = TrainConfig(model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
+    momentum = args.momentum if args.momentum is not None else (TrainConfig.momentum if args.optimizer == "sgd" else 0.0)
+    cfg = TrainConfig(model=args.model, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
+                      lr=args.lr, momentum=momentum, weight_decay=args.weight_decay, scheduler=args.scheduler,
                       seed=args.seed, data_dir=args.data_dir, out=out, limit=args.limit,
                       dtype=args.dtype, progress=not args.no_progress)
     cfg.validate()  # before importing torch, so bad flags fail fast on either backend

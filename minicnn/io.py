@@ -75,7 +75,7 @@ def save_checkpoint(path, state_dict, model=None):
 def _what_it_is(path):
     """A short description of a file that is not a minicnn checkpoint, from its first bytes."""
     with open(path, "rb") as f:
-        head = f.read(8)
+        head = f.read(512)
     if head.startswith(b"PK"):
         return None  # a zip: np.load will open it and its members are checked
     if head.startswith(b"\x93NUMPY"):
@@ -85,10 +85,12 @@ def _what_it_is(path):
     if not head:
         return "an empty file"
     try:
-        head.decode("utf-8")
-        return "a text file, not an .npz archive"
+        if b"\x00" not in head:
+            head.decode("utf-8")
+            return "a text file, not an .npz archive"
     except UnicodeDecodeError:
-        return "not an .npz archive (neither a zip nor a numpy file)"
+        pass
+    return "not an .npz archive (neither a zip nor a numpy file)"
 
 
 def load_checkpoint(path):

@@ -25,6 +25,13 @@ from .random import manual_seed
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
+# --scheduler NAME: the schedule's arguments for a run of ``epochs`` epochs (stepped once per epoch)
+SCHEDULES = {
+    "none": lambda epochs: None,
+    "step": lambda epochs: ("step", {"step_size": max(1, epochs // 3), "gamma": 0.1}),
+    "cosine": lambda epochs: ("cosine", {"T_max": epochs}),
+}
+
 
 @dataclasses.dataclass
 class TrainConfig:
@@ -32,8 +39,11 @@ class TrainConfig:
     model: str = "simplecnn"
     epochs: int = 5
     batch_size: int = 64
+    optimizer: str = "sgd"
     lr: float = 0.01
     momentum: float = 0.9
+    weight_decay: float = 0.0
+    scheduler: str = "none"
     seed: int = 0
     data_dir: str | None = None
     out: str = "runs/minicnn"
@@ -55,9 +65,25 @@ class TrainConfig:
             raise ValueError(f"--lr: expected a finite number > 0, got {self.lr}")
         if not (0 <= self.momentum < 1):
             raise ValueError(f"--momentum: expected 0 <= momentum < 1, got {self.momentum}")
+        if self.optimizer not in optim.OPTIMIZERS:
+            raise ValueError(f"--optimizer: expected one of {sorted(optim.OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.momentum and self.optimizer not in ("sgd", "rmsprop"):
+            raise ValueError(f"--momentum: {self.optimizer} has no momentum (it has betas); pass --momentum 0")
+        if not (self.weight_decay >= 0 and np.isfinite(self.weight_decay)):
+            raise ValueError(f"--weight-decay: expected a finite number >= 0, got {self.weight_decay}")
+        if self.scheduler not in SCHEDULES:
+            raise ValueError(f"--scheduler: expected one of {sorted(SCHEDULES)}, got {self.scheduler!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"--dtype: expected one of {sorted(DTYPES)}, got {self.dtype!r}")
         return self
+
+
+def optimizer_kwargs(cfg):
+    """The optimiser's keyword arguments from ``cfg`` (momentum only where the rule has one); both backends."""
+    kwargs = {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
+    if cfg.optimizer in ("sgd", "rmsprop"):
+        kwargs["momentum"] = cfg.momentum
+    return kwargs
 
 
 def epoch_line(epoch, epochs, loss):
@@ -179,15 +205,21 @@ def run(cfg, make_backend, log=print):
 
 
 def minicnn_backend(cfg):
-    """``cfg.model``, CrossEntropyLoss and SGD from minicnn, seeded with ``cfg.seed``."""
+    """``cfg.model``, CrossEntropyLoss, ``cfg.optimizer`` and ``cfg.scheduler`` from minicnn, seeded with ``cfg.seed``."""
     threads.configure()
     manual_seed(cfg.seed)
     model = build_model(cfg.model).to(DTYPES[cfg.dtype])
     criterion = nn.CrossEntropyLoss()
-    optimizer = optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
-    return Backend("minicnn",
-                   lambda loader, desc: train_one_epoch(model, loader, criterion, optimizer, desc, cfg.progress),
-                   lambda images: predict(model, images), model.state_dict, threads.describe)
+    optimizer = optim.OPTIMIZERS[cfg.optimizer](model.parameters(), **optimizer_kwargs(cfg))
+    schedule = SCHEDULES[cfg.scheduler](cfg.epochs)
+    scheduler = optim.SCHEDULERS[schedule[0]](optimizer, **schedule[1]) if schedule else None
+
+    def epoch(loader, desc):
+        loss = train_one_epoch(model, loader, criterion, optimizer, desc, cfg.progress)
+        if scheduler is not None:
+            scheduler.step()
+        return loss
+    return Backend("minicnn", epoch, lambda images: predict(model, images), model.state_dict, threads.describe)
 
 
 def train(cfg, log=print):

@@ -10,12 +10,17 @@ import os
 import numpy as np
 import torch
 
-from minicnn.train import Backend, progress_bar, run
+from minicnn.train import SCHEDULES, Backend, optimizer_kwargs, progress_bar, run
 
 from . import models
 from .models import numpy_state_dict
 
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+# the same names as minicnn.optim.OPTIMIZERS and SCHEDULERS
+OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
+              "rmsprop": torch.optim.RMSprop}
+SCHEDULERS = {"step": torch.optim.lr_scheduler.StepLR, "multistep": torch.optim.lr_scheduler.MultiStepLR,
+              "cosine": torch.optim.lr_scheduler.CosineAnnealingLR}
 
 
 def configure_threads():
@@ -72,13 +77,20 @@ def accuracy(model, images, labels, batch_size=256):
 
 
 def torch_backend(cfg):
-    """The tutorial's torch model, loss and SGD, seeded with ``torch.manual_seed(cfg.seed)``."""
+    """``cfg.model``, loss, optimiser and schedule in torch, seeded with ``torch.manual_seed(cfg.seed)``."""
     configure_threads()
     model = build_model(cfg.seed, cfg.dtype, cfg.model)
     criterion = torch.nn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
-    return Backend("torch",
-                   lambda loader, desc: train_one_epoch(model, loader, criterion, optimizer, desc, cfg.progress),
+    optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), **optimizer_kwargs(cfg))
+    schedule = SCHEDULES[cfg.scheduler](cfg.epochs)
+    scheduler = SCHEDULERS[schedule[0]](optimizer, **schedule[1]) if schedule else None
+
+    def epoch(loader, desc):
+        loss = train_one_epoch(model, loader, criterion, optimizer, desc, cfg.progress)
+        if scheduler is not None:
+            scheduler.step()
+        return loss
+    return Backend("torch", epoch,
                    lambda images: predict(model, images),
                    lambda: numpy_state_dict(model), describe_threads)
 

@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import pytest
 
+from minicnn import functional as F
 from minicnn import cli, nn
 from minicnn.gradcheck import THRESHOLD, check_module, numeric_gradient_kinks, run_gradchecks
 
@@ -48,8 +49,8 @@ def test_verbose_shows_analytic_and_numeric_values(capsys):
 
 
 def test_a_wrong_backward_fails_and_exits_non_zero(monkeypatch, capsys):
-    backward = nn.ReLU.backward
-    monkeypatch.setattr(nn.ReLU, "backward", lambda self, g: 1.001 * backward(self, g))
+    backward = F.ReLUFunction.backward
+    monkeypatch.setattr(F.ReLUFunction, "backward", staticmethod(lambda ctx, g: 1.001 * backward(ctx, g)))
     assert cli.main(["gradcheck"]) == 1
     out, err = capsys.readouterr()
     failed = {(r[0], r[1]) for r in table_rows(out) if r[5] == "FAIL"}
@@ -94,8 +95,8 @@ def test_kinks_are_left_out_and_counted_not_hidden():
 
 
 def test_skipping_kinks_does_not_hide_a_wrong_gradient(monkeypatch):
-    backward = nn.Linear.backward
-    monkeypatch.setattr(nn.Linear, "backward", lambda self, g, need_input_grad=True: backward(self, 1.001 * g))
+    backward = F.LinearFunction.backward
+    monkeypatch.setattr(F.LinearFunction, "backward", staticmethod(lambda ctx, g: backward(ctx, 1.001 * g)))
     layer = nn.Linear(4, 3).to(np.float64)
     rows = check_module(layer, np.random.default_rng(1).standard_normal((2, 4)), np.random.default_rng(0),
                         skip_kinks=True)
