@@ -115,8 +115,8 @@ class DataLoader:
                 dataset = TensorDataset(dataset, labels.astype(np.int64, copy=False), transform=ToTensor())
             else:
                 dataset = TensorDataset(dataset, labels.astype(np.int64, copy=False))
-        elif not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
-            raise TypeError(f"dataset: expected a Dataset (with __len__ and __getitem__) or an images array, "
+        elif not isinstance(dataset, Dataset):
+            raise TypeError(f"dataset: expected a minicnn.data.Dataset or an images array, "
                             f"got {type(dataset).__name__}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(f"batch_size: expected a positive int, got {type(batch_size).__name__}")
