@@ -31,8 +31,11 @@ def _add_train(sub):
     from .optim import OPTIMIZERS
     from .train import SCHEDULES, TrainConfig
     d = TrainConfig()
-    p = sub.add_parser("train", help="train a model (SimpleCNN by default) on MNIST with the tutorial's settings")
+    p = sub.add_parser("train", help="train a model (SimpleCNN by default) on MNIST (or --dataset) with the "
+                                     "tutorial's settings")
     p.add_argument("--model", choices=sorted(MODELS), default=d.model)
+    _add_dataset(p)
+    p.add_argument("--augment", action="store_true", help="the dataset's random shifts/crops/flips on each batch")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=d.optimizer)
@@ -44,7 +47,7 @@ def _add_train(sub):
     p.add_argument("--scheduler", choices=sorted(SCHEDULES), default=d.scheduler,
                    help="learning-rate schedule, stepped each epoch: step (x0.1 every epochs/3) or cosine")
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--data-dir", default=None, help="MNIST root (default $MINICNN_DATA or data/)")
+    p.add_argument("--data-dir", default=None, help="dataset root (default $MINICNN_DATA or data/)")
     p.add_argument("--out", default=None, help="where checkpoint.npz and metrics.json go (default runs/BACKEND)")
     p.add_argument("--limit", type=int, default=None, help="train on the first N training images")
     p.add_argument("--dtype", choices=["float32", "float64"], default=d.dtype)
@@ -56,14 +59,21 @@ def _add_train(sub):
 def _add_evaluate(sub):
     p = sub.add_parser("evaluate", help="print the test accuracy of a checkpoint")
     p.add_argument("checkpoint")
+    _add_dataset(p)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--backend", choices=BACKENDS, default="minicnn", help="which backend runs the model")
 
 
 def _add_fetch(sub):
-    p = sub.add_parser("fetch-data", help="fetch and verify the MNIST files")
+    p = sub.add_parser("fetch-data", help="fetch and verify a dataset's files (MNIST unless --dataset)")
     p.add_argument("--data-dir", default=None)
+    _add_dataset(p)
+
+
+def _add_dataset(p):
+    from .data import DATASETS
+    p.add_argument("--dataset", choices=sorted(DATASETS), default="mnist", help="which dataset (default mnist)")
 
 
 def _add_gradcheck(sub):
@@ -102,7 +112,8 @@ def cmd_train(args):
     cfg = TrainConfig(model=args.model, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
                       lr=args.lr, momentum=momentum, weight_decay=args.weight_decay, scheduler=args.scheduler,
                       seed=args.seed, data_dir=args.data_dir, out=out, limit=args.limit,
-                      dtype=args.dtype, progress=not args.no_progress)
+                      dtype=args.dtype, progress=not args.no_progress, dataset=args.dataset,
+                      augment=args.augment)
     cfg.validate()  # before importing torch, so bad flags fail fast on either backend
     train = train_minicnn if args.backend == "minicnn" else _import_reference("train").train
     train(cfg)
@@ -122,7 +133,7 @@ def cmd_evaluate(args):
         accuracy = load(ckpt, dtype)
     except (ValueError, TypeError) as exc:
         raise io.CheckpointError(f"checkpoint {args.checkpoint}: does not fit model {name} ({exc})") from None
-    x_test, y_test = data.load_mnist(data.resolve_root(args.data_dir), train=False)
+    x_test, y_test = data.load_dataset(args.dataset, data.resolve_root(args.data_dir), train=False)
     print(accuracy_line(accuracy(x_test.astype(dtype), y_test, args.batch_size)))
 
 
@@ -164,7 +175,7 @@ def cmd_gradcheck(args):
 
 def cmd_fetch(args):
     from . import data
-    print(data.fetch_mnist(data.resolve_root(args.data_dir)))
+    print(data.fetch(args.dataset, data.resolve_root(args.data_dir)))
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "fetch-data": cmd_fetch, "gradcheck": cmd_gradcheck}

@@ -27,7 +27,11 @@ def _umask():
 
 
 def atomic_write(path, write):
-    """Call ``write(fileobj)`` on a temp file beside ``path``, fsync, then rename over ``path``."""
+    """Call ``write(fileobj)`` on a temp file beside ``path``, fsync, then rename over ``path``.
+
+    If ``write`` raises, the temp file is removed and ``path`` is untouched: a check that
+    fails inside ``write`` (a digest, say) leaves nothing behind.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -41,7 +45,22 @@ def atomic_write(path, write):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
     return path
+
+
+def _fsync_dir(path):
+    # Makes the rename itself durable; not every platform can open a folder.
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 MODEL_KEY = "__model__"  # a 0-d string array: JSON {"name": ..., "kwargs": {...}}

@@ -50,6 +50,8 @@ class TrainConfig:
     limit: int | None = None
     dtype: str = "float32"
     progress: bool = True
+    dataset: str = "mnist"
+    augment: bool = False
 
     def validate(self):
         if self.model not in MODELS:
@@ -75,6 +77,8 @@ class TrainConfig:
             raise ValueError(f"--scheduler: expected one of {sorted(SCHEDULES)}, got {self.scheduler!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"--dtype: expected one of {sorted(DTYPES)}, got {self.dtype!r}")
+        if self.dataset not in data.DATASETS:
+            raise ValueError(f"--dataset: expected one of {sorted(data.DATASETS)}, got {self.dataset!r}")
         return self
 
 
@@ -95,14 +99,31 @@ def accuracy_line(accuracy):
 
 
 def load_datasets(cfg):
-    """Train and test arrays as the tutorial preprocesses them, in ``cfg.dtype``; train cut to ``cfg.limit``."""
+    """Train and test arrays of ``cfg.dataset`` as the tutorial preprocesses them, in ``cfg.dtype``;
+    train cut to ``cfg.limit``. With ``cfg.augment`` the training images stay uint8: :func:`train_loader`
+    augments and preprocesses each batch."""
     root = data.resolve_root(cfg.data_dir)
-    x_train, y_train = data.load_mnist(root, train=True)
-    x_test, y_test = data.load_mnist(root, train=False)
+    load_train = data.load_pixels if cfg.augment else data.load_dataset
+    x_train, y_train = load_train(cfg.dataset, root, train=True)
+    x_test, y_test = data.load_dataset(cfg.dataset, root, train=False)
     if cfg.limit is not None:
         x_train, y_train = x_train[:cfg.limit], y_train[:cfg.limit]
     dtype = DTYPES[cfg.dtype]
-    return x_train.astype(dtype, copy=False), y_train, x_test.astype(dtype, copy=False), y_test
+    if not cfg.augment:
+        x_train = x_train.astype(dtype, copy=False)
+    return x_train, y_train, x_test.astype(dtype, copy=False), y_test
+
+
+def train_loader(cfg, x_train, y_train):
+    """Shuffled training batches seeded by ``cfg.seed``; with ``cfg.augment``, the dataset's random
+    transforms, then ToTensor and Normalize, per batch (the order of the batches is the same either way)."""
+    if not cfg.augment:
+        return data.DataLoader(x_train, y_train, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed)
+    dtype = DTYPES[cfg.dtype]
+    transform = data.transforms.Compose([data.get_spec(cfg.dataset).transform(augment=True),
+                                         data.transforms.Lambda(lambda x: x.astype(dtype, copy=False))])
+    return data.DataLoader(data.TensorDataset(x_train, y_train, transform=transform),
+                           batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed)
 
 
 def progress_bar(iterable, total, desc, enabled):
@@ -187,7 +208,7 @@ def run(cfg, make_backend, log=print):
     cfg.validate()
     x_train, y_train, x_test, y_test = load_datasets(cfg)
     backend = make_backend(cfg)
-    loader = data.DataLoader(x_train, y_train, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed)
+    loader = train_loader(cfg, x_train, y_train)
     history = []
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()

