@@ -211,13 +211,13 @@ def test_both_training_paths_see_the_same_batches(tmp_path, monkeypatch):
 
 
 def test_cli_trains_with_torch_and_either_backend_evaluates(tmp_path, capsys, monkeypatch):
-    load_mnist = data.load_mnist
+    load_dataset = data.load_dataset
 
-    def small_test_split(root, train=True, **kwargs):  # the plumbing is under test; 10,000 images are above
-        images, labels = load_mnist(root, train, **kwargs)
+    def small_test_split(name, root, train=True, **kwargs):  # the plumbing is under test; 10,000 images are above
+        images, labels = load_dataset(name, root, train, **kwargs)
         return (images, labels) if train else (images[:1000], labels[:1000])
 
-    monkeypatch.setattr(data, "load_mnist", small_test_split)
+    monkeypatch.setattr(data, "load_dataset", small_test_split)
     run = tmp_path / "run"
     argv = ["train", "--backend", "torch", "--epochs", "1", "--limit", "640", "--out", str(run), "--no-progress"]
     assert cli.main(argv) == 0
