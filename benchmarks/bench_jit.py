@@ -23,6 +23,7 @@ def worker():
     import numpy as np
 
     from minicnn import SimpleCNN, nn, optim, threads
+    from minicnn.train import train_step
     import_s = time.perf_counter() - t0
     threads.configure()
     rng = np.random.default_rng(0)
@@ -32,10 +33,7 @@ def worker():
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
     def step():
-        crit(model(x), y)
-        opt.zero_grad()
-        model.backward(crit.backward(), need_input_grad=False)
-        opt.step()
+        train_step(model, x, y, crit, opt)
     t = time.perf_counter()
     step()
     first = time.perf_counter() - t

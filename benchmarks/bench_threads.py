@@ -28,6 +28,7 @@ def worker(strategy, steps):
     from threadpoolctl import ThreadpoolController
 
     from minicnn import SimpleCNN, data, nn, optim, threads
+    from minicnn.train import train_step
     cores = os.cpu_count()
     threads.configure(1 if strategy in ("blas-only", "serial") else cores)
     blas = cores if strategy in ("blas-only", "both") else 1
@@ -38,10 +39,7 @@ def worker(strategy, steps):
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
     def step(xb, yb):
-        crit(model(xb), yb)
-        opt.zero_grad()
-        model.backward(crit.backward(), need_input_grad=False)
-        opt.step()
+        train_step(model, xb, yb, crit, opt)
     for _ in range(3):
         step(*next(loader))
     start = time.perf_counter()

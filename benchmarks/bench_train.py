@@ -26,44 +26,24 @@ WARMUP_STEPS = 3
 
 def _minicnn_backend(dtype):
     from minicnn import SimpleCNN, manual_seed, nn, optim
+    from minicnn.train import predict, train_step
     manual_seed(0)
     model = SimpleCNN()
     crit = nn.CrossEntropyLoss()
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-
-    def step(x, y):
-        loss = crit(model(x), y)
-        opt.zero_grad()
-        model.backward(crit.backward(), need_input_grad=False)
-        opt.step()
-        return loss
-
-    def infer(x, batch=256):
-        with nn.no_grad():
-            return [model(x[i:i + batch]).argmax(1) for i in range(0, len(x), batch)]
-    return step, infer
+    return (lambda x, y: train_step(model, x, y, crit, opt)), (lambda x: predict(model, x))
 
 
 def _torch_backend(dtype):
     import torch
 
     from reference.models import SimpleCNN
+    from reference.train import predict, train_step
     torch.manual_seed(0)
     model = SimpleCNN()
     crit = torch.nn.CrossEntropyLoss()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-
-    def step(x, y):
-        loss = crit(model(torch.from_numpy(x)), torch.from_numpy(y))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    def infer(x, batch=256):
-        with torch.no_grad():
-            return [model(torch.from_numpy(x[i:i + batch])).argmax(1) for i in range(0, len(x), batch)]
-    return step, infer
+    return (lambda x, y: train_step(model, x, y, crit, opt)), (lambda x: predict(model, x))
 
 
 def worker(backend, steps, threads):

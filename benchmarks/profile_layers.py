@@ -2,7 +2,8 @@
 
     python -m benchmarks.profile_layers [--steps 30] [--threads 2]
 
-minicnn: each layer's forward and backward timed directly (median over steps).
+minicnn: each op's forward and backward timed directly (median over steps), and the
+engine's own time per step (the step minus the ops and the SGD update).
 torch: torch.profiler over the same steps, self CPU time per operator, summed
 per step.  Writes benchmarks/results/profile.json; benchmarks/README.md quotes it.
 """
@@ -17,35 +18,61 @@ import numpy as np
 from . import common
 
 
+def _timed_functions(times, counts):
+    """Wrap every op's forward and backward (each a Function) with a timer; returns an undo function.
+
+    Keys name the op and its call number within the step (``LinearFunction#1 forward`` is fc1):
+    backward runs the calls in reverse order, so backward call k belongs to forward call n-1-k.
+    """
+    from minicnn import functional as F
+    from minicnn.autograd import Function, ops
+    classes = {c for mod in (F, ops) for c in vars(mod).values()
+               if isinstance(c, type) and issubclass(c, Function) and c is not Function}
+    saved = [(c, c.__dict__["forward"], c.__dict__["backward"]) for c in classes]
+
+    def wrap(cls, fn, part):
+        def timed(ctx, *args):
+            name = cls.__name__.removesuffix("Function")
+            k = counts[name, part]
+            counts[name, part] += 1
+            if part == "backward":
+                k = counts[name, "forward"] - 1 - k
+            t = time.perf_counter()
+            out = fn(ctx, *args)
+            times[f"{name}#{k + 1} {part}"].append(time.perf_counter() - t)
+            return out
+        return staticmethod(timed)
+    for cls, fwd, bwd in saved:
+        cls.forward, cls.backward = wrap(cls, fwd.__func__, "forward"), wrap(cls, bwd.__func__, "backward")
+    return lambda: [(setattr(c, "forward", f), setattr(c, "backward", b)) for c, f, b in saved]
+
+
 def profile_minicnn(x, y, steps):
+    """Median time per step of each op's forward and backward (the kernels), the SGD step, and the
+    engine's own time: the step's total minus all of those (graph recording, topological walk, Python)."""
     from minicnn import SimpleCNN, nn, optim
     model, crit = SimpleCNN(), nn.CrossEntropyLoss()
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    order = [("conv1+relu+pool", model.conv1), ("conv2+relu+pool", model.conv2), ("flatten", model.flatten),
-             ("fc1", model.fc1), ("relu3", model.relu3), ("fc2", model.fc2)]
-    times = defaultdict(list)
-
-    def timed(key, fn, *args, **kw):
-        t = time.perf_counter()
-        out = fn(*args, **kw)
-        times[key].append(time.perf_counter() - t)
-        return out
-
-    for step in range(steps + 2):
-        h = x
-        for name, m in order:
-            h = timed(f"{name} forward", m, h)
-        timed("cross-entropy forward", crit, h, y)
-        g = timed("cross-entropy backward", crit.backward)
-        opt.zero_grad()
-        for name, m in reversed(order):
-            if m is model.conv1:
-                g = timed(f"{name} backward", m.backward, g, need_input_grad=False)
-            else:
-                g = timed(f"{name} backward", m.backward, g)
-        timed("SGD step", opt.step)
-        if step < 2:  # warm-up
-            times.clear()
+    times, counts = defaultdict(list), defaultdict(int)
+    undo = _timed_functions(times, counts)
+    try:
+        for step in range(steps + 2):
+            counts.clear()
+            start = time.perf_counter()
+            loss = crit(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            t = time.perf_counter()
+            opt.step()
+            end = time.perf_counter()
+            times["SGD step"].append(end - t)
+            step_ops = sum(v[-1] for k, v in times.items() if k not in ("SGD step", "total", "engine"))
+            times["engine"].append(end - start - step_ops - (end - t))
+            times["total"].append(end - start)
+            if step < 2:  # warm-up
+                times.clear()
+    finally:
+        undo()
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -87,7 +114,7 @@ def main(argv=None):
     y = rng.integers(0, 10, 64)
     m = profile_minicnn(x, y, args.steps)
     t = profile_torch(x, y, args.steps)
-    print(f"minicnn, per step (median of {args.steps}), total {sum(m.values()) * 1e3:.2f} ms")
+    print(f"minicnn, per step (median of {args.steps}), total {m['total'] * 1e3:.2f} ms")
     for k, v in m.items():
         print(f"  {k:28s} {v * 1e3:8.3f} ms")
     print(f"torch, self CPU time per step (top operators), total {sum(t.values()) * 1e3:.2f} ms")
