@@ -1,0 +1,24 @@
+"""README's Python example runs as written and prints what README says it prints."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def python_blocks():
+    return re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), flags=re.S)
+
+
+def test_the_using_it_example_prints_what_readme_says(mnist_root, tmp_path):
+    readme = (REPO / "README.md").read_text()
+    example = next(b for b in python_blocks() if "loss.backward()" in b and "class SkipNet" in b)
+    claimed = re.search(r"It prints `(last loss [\d.]+)` and `(accuracy on 1000 test images: [\d.]+%)`", readme)
+    assert claimed, "README no longer says what the example prints"
+    script = tmp_path / "example.py"
+    script.write_text(example)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=REPO,
+                          env={"MINICNN_DATA": str(mnist_root), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [claimed.group(1), claimed.group(2)]
