@@ -106,8 +106,9 @@ def drive(repeats, steps, threads):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--steps", type=int, default=None, help="time N training steps instead of a full epoch")
-    p.add_argument("--epoch", action="store_true", help="a full epoch (the default when --steps is absent)")
+    span = p.add_mutually_exclusive_group()
+    span.add_argument("--steps", type=int, default=None, help="time N training steps instead of a full epoch")
+    span.add_argument("--epoch", action="store_true", help="a full epoch (the default; excludes --steps)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--worker", choices=["minicnn", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)

@@ -62,7 +62,7 @@ def machine_info():
     import numpy
     info = {"python": sys.version.split()[0], "platform": platform.platform(),
             "cpu": _cpu_name(), "cores": os.cpu_count(), "numpy": numpy.__version__,
-            "numba": numba.__version__, "numba_threading_layer": None}
+            "numba": numba.__version__}  # numba runs no parallel loops here: minicnn's own pool splits the batch
     try:
         import torch
         info["torch"] = torch.__version__

@@ -473,7 +473,9 @@ def test_fused_conv_relu_pool_refuses_an_output_smaller_than_the_pool(numba_trip
 # --------------------------------------------------------------------------- thread count
 @pytest.mark.parametrize("n", [1, 3, 64])
 def test_results_do_not_depend_on_the_thread_count(n):
-    """Each thread takes a slice of the batch; only the order of the weight-gradient sum can differ."""
+    """Each thread takes a slice of the batch; only the order of the weight-gradient sum can differ.
+
+    n=1 is the edge case where nothing can be split (one chunk on any thread count); 3 and 64 split."""
     from minicnn import threads
     rng = np.random.default_rng(n)
     x, w, b = rng.standard_normal((n, 3, 9, 8)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
