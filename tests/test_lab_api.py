@@ -9,6 +9,7 @@ import json
 import socket
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -357,6 +358,19 @@ def test_http_second_start_is_409(server):
     finally:
         status, stopped = request(server, "POST", "/api/train/stop", b"{}")
     assert status == 200 and stopped["state"] == "stopped"
+
+
+def test_closing_the_server_stops_the_training_run(mnist_root, tmp_path):
+    lab = LabApp(None, mnist_root, tmp_path)
+    srv = LabServer(lab, port=0)
+    srv.serve_in_thread()
+    status, started = request(srv, "POST", "/api/train/start", {**QUICK, "limit": 64 * 400})
+    assert status == 200 and started["state"] == "running"
+    srv.shutdown()
+    srv.server_close()
+    status = lab.train_status()
+    assert status["state"] == "stopped" and status["step"] < 400
+    assert (Path(status["out"]) / "checkpoint.npz").is_file() and Path(status["out"]).parent == tmp_path
 
 
 def test_http_oversized_body_is_413_without_reading_it(server):

@@ -77,11 +77,14 @@ class LabApp:
 
     # ------------------------------------------------------------------ models and data
     def info(self):
-        """What the page needs to set itself up."""
+        """What the page needs to set itself up: the choices, the defaults, and which model Draw uses
+        (``run``: the folder of the training run whose latest weights it uses, else ``checkpoint``)."""
         run = self._run
+        from_run = run is not None and run.weights() is not None
         return {"models": sorted(MODELS), "optimizers": sorted(optim.OPTIMIZERS), "defaults": DEFAULTS,
-                "checkpoint": self.checkpoint, "model": self._model_name, "has_model": self._current() is not None,
-                "training": None if run is None else run.state}
+                "checkpoint": self.checkpoint, "model": run.config["model"] if from_run else self._model_name,
+                "has_model": self._current() is not None, "training": None if run is None else run.state,
+                "run": str(run.out) if from_run else None}
 
     def _current(self):
         """The model for Draw and Backprop: the newest training run's weights, else the checkpoint's."""

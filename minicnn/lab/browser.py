@@ -48,11 +48,11 @@ def start_browser(width=1400, height=1000):
     return webdriver.Chrome(service=Service(executable_path=driver), options=options)
 
 
-def wait_for(driver, script, timeout=60.0, what=None):
-    """Poll the JavaScript expression ``script`` (``return ...``) until it is truthy; return its value."""
+def wait_for(driver, script, timeout=60.0, what=None, *args):
+    """Poll the JavaScript ``script`` (``return ...``, given ``args``) until it is truthy; return its value."""
     deadline = time.monotonic() + timeout
     while True:
-        value = driver.execute_script(script)
+        value = driver.execute_script(script, *args)
         if value:
             return value
         if time.monotonic() > deadline:
@@ -136,9 +136,11 @@ def train_in_page(driver, settings, timeout=300.0):
     """On the Train tab: fill the form, press Start, wait until the run is done."""
     show(driver, "train")
     fill_form(driver, settings)
+    before = driver.execute_script("return document.getElementById('train-state').dataset.run || ''")
     click(driver, "train-start")
-    wait_for(driver, "return ['done', 'stopped', 'error'].includes("
-                     "document.getElementById('train-state').dataset.state)", timeout, "the training run")
+    wait_for(driver, "const s = document.getElementById('train-state').dataset;"
+                     "return s.run !== arguments[0] && ['done', 'stopped', 'error'].includes(s.state)",
+             timeout, "the training run", before)
     state = driver.find_element("id", "train-state").text
     if not state.startswith("done"):
         raise BrowserError(f"the training run ended as: {state}")
@@ -159,12 +161,14 @@ TOUR_TRAINING = {"model": "simplecnn", "optimizer": "adam", "lr": 0.001, "batch_
                  "test_limit": 2000, "every": 10}
 
 
-def tour(driver, url, app, out_dir, digit_index=30):
+def tour(driver, url, app, out_dir, digit_index=30, training=None):
     """Visit every view as a learner would and save a PNG of each in ``out_dir``; returns the paths.
 
-    Without a model, it trains one first (``TOUR_TRAINING``); a checkpoint's model is drawn with
-    first and a short run is trained after (its screenshot is of the Train view either way).
+    Without a model, it trains one first (``training``, default :data:`TOUR_TRAINING`); a checkpoint's
+    model is drawn with first and a short run is trained after (its screenshot is of the Train view
+    either way).  The drawing is test digit ``digit_index`` traced with the mouse.
     """
+    training = TOUR_TRAINING if training is None else training
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     driver.get(url)
@@ -172,7 +176,7 @@ def tour(driver, url, app, out_dir, digit_index=30):
     shots = []
     had_model = app.info()["has_model"]
     if not had_model:
-        train_in_page(driver, TOUR_TRAINING)
+        train_in_page(driver, training)
         shots.append(full_page(driver, out / "train.png"))
     show(driver, "draw")
     d = app.digit(digit_index)
@@ -196,7 +200,7 @@ def tour(driver, url, app, out_dir, digit_index=30):
         click(driver, "bp-next")
     shots.append(full_page(driver, out / "backprop-backward.png"))
     if had_model:
-        train_in_page(driver, TOUR_TRAINING)
+        train_in_page(driver, training)
         shots.append(full_page(driver, out / "train.png"))
     return shots
 

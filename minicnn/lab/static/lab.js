@@ -248,6 +248,7 @@ async function showFilter(layer, index, canvas) {
 // ------------------------------------------------------------------ Train
 const form = $("train-form");
 let losses = [], smoothed = [], accuracies = [], snapVersion = 0, trainState = "idle", pollTimer = null;
+let infoState = null;   // the training state when the header was last updated
 
 function settings() {
   const s = {};
@@ -275,6 +276,7 @@ function showStatus(st) {
   trainState = st.state;
   $("train-state").textContent = st.state + (st.error ? `: ${st.error}` : "");
   $("train-state").dataset.state = st.state;
+  $("train-state").dataset.run = st.out || "";
   if (st.losses && st.since === losses.length) {
     losses.push(...st.losses); smoothed.push(...st.smoothed);
   }
@@ -295,10 +297,7 @@ function showStatus(st) {
   $("accuracy").textContent = accuracies.map((a) => `step ${a.step}: ${a.accuracy.toFixed(1)}%`).join(" · ");
   drawChart();
   if (st.snapshot_version && st.snapshot_version !== snapVersion) loadSnapshot(st.snapshot_version);
-  if (!active && (st.state === "done" || st.state === "stopped")) {
-    $("no-model").hidden = true;
-    updateInfo();
-  }
+  if (st.snapshot_version && st.state !== infoState) { infoState = st.state; updateInfo(); }
 }
 
 async function pollTraining() {
@@ -416,7 +415,7 @@ function showStep(i) {
   $("bp-counter").textContent = `step ${i + 1} of ${bpSteps.length}`;
   $("bp-counter").dataset.step = i;
   const title = $("bp-title"); title.replaceChildren(el("span", { class: `phase ${s.phase}`, text: s.phase }),
-    `${s.name} (${s.op})` + (s.shape.length ? `, output ${s.shape.join("×")}` : ""));
+    ` ${s.name} (${s.op})` + (s.shape.length ? `, output ${s.shape.join("×")}` : ""));
   $("bp-formula").textContent = s.formula;
   $("bp-formula").className = `formula ${s.phase}`;
   $("bp-doc").textContent = `derived in docs/backprop.md#${s.doc}`;
@@ -462,8 +461,8 @@ function paramBlock(p) {
 async function updateInfo() {
   try {
     const info = await api("/api/info");
-    $("model-info").textContent = info.checkpoint ? `checkpoint ${info.checkpoint} (${info.model})` :
-      (info.training ? "the model being trained" : "no checkpoint");
+    $("model-info").textContent = info.run ? `${info.model}, trained here (${info.training}): ${info.run}` :
+      info.checkpoint ? `${info.model} from ${info.checkpoint}` : "no model yet";
     $("no-model").hidden = info.has_model;
     return info;
   } catch (e) { showError(e.message); return null; }
