@@ -107,7 +107,7 @@ def cmd_lab(args):
             print(path)
         return
     from .lab.server import serve
-    serve(app, args.port)
+    serve(app, args.port, announce=lambda line: print(line, flush=True))
 
 
 def build_parser():

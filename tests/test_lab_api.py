@@ -398,3 +398,28 @@ def test_the_cli_refuses_a_bad_checkpoint_and_port(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert main(["lab", "--port", "70000"]) == 1
     assert "--port" in capsys.readouterr().err
+
+
+def test_the_command_serves_until_sigterm_and_stops_its_run(mnist_root, tmp_path):
+    """``minicnn lab --port 0`` prints its address; SIGTERM stops the server and the run, whose folder is written."""
+    import signal
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-m", "minicnn", "lab", "--port", "0", "--data-dir", str(mnist_root),
+                             "--runs", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("minicnn lab: serving on http://127.0.0.1:")
+        port = int(line.split("127.0.0.1:")[1].split("/")[0])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("POST", "/api/train/start", json.dumps({**QUICK, "limit": 64 * 400}))
+        assert conn.getresponse().status == 200
+        conn.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    finally:
+        proc.kill()
+    (run,) = tmp_path.iterdir()
+    assert json.loads((run / "metrics.json").read_text())["stopped"] is True
+    assert (run / "checkpoint.npz").is_file()

@@ -12,6 +12,7 @@ wrong method, 409 conflict (a second training start, no model yet), 411 no Conte
 unexpected exception is a 500 with its message; the server goes on.
 """
 import json
+import signal
 import sys
 import threading
 import traceback
@@ -197,9 +198,16 @@ class Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def serve(app, port=8000, quiet=True, announce=print):
-    """Serve ``app`` on 127.0.0.1:``port`` until Ctrl-C; stops a training run on the way out."""
+    """Serve ``app`` on 127.0.0.1:``port`` until Ctrl-C or SIGTERM; a training run is stopped on the way
+    out (its run folder is still written)."""
     server = LabServer(app, port, quiet)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     announce(f"minicnn lab: serving on {server.url} (Ctrl-C to stop)")
     try:
         server.serve_forever()
