@@ -229,6 +229,22 @@ def test_any_model_shows_each_leaf_module_output(monkeypatch):
     np.testing.assert_array_equal(st[-1].tensor.data, model(x).data)
 
 
+def test_backprop_steps_of_any_model(monkeypatch):
+    from minicnn.lab.backprop import backprop_steps
+    minicnn.manual_seed(0)
+    model = TinyNet()
+    x = np.random.default_rng(1).standard_normal((1, 1, 28, 28)).astype(np.float32)
+    steps = backprop_steps(model, x, label=4)["steps"]
+    backward = [(s["name"], s["op"]) for s in steps if s["phase"] == "backward"]
+    assert backward == [("loss", "loss"), ("head", "linear"), ("act#2", "relu"), ("act", "relu"),
+                        ("features.2", "pool"), ("features.1", "relu"), ("features.0", "conv"), ("input", "input")]
+    conv = next(s for s in steps if s["phase"] == "backward" and s["name"] == "features.0")
+    assert [p["name"] for p in conv["params"]] == ["features.0.weight", "features.0.bias"]
+    model.zero_grad()
+    F.cross_entropy(model(x), np.array([4])).backward()
+    np.testing.assert_allclose(decode(conv["params"][0]["values"]), model.features[0].weight.grad, rtol=1e-5)
+
+
 def test_recording_is_per_thread(monkeypatch):
     model, other = TinyNet(), TinyNet()
     x = np.zeros((1, 1, 28, 28), np.float32)
