@@ -149,8 +149,8 @@ def train_in_page(driver, settings, timeout=300.0):
 
 def full_page(driver, path, width=1400):
     """Screenshot of the whole page: the window is made as tall as the document first."""
-    height = driver.execute_script("return Math.ceil(document.documentElement.scrollHeight)"
-                                   " + window.outerHeight - window.innerHeight")
+    height = driver.execute_script("return Math.ceil(document.querySelector('main').getBoundingClientRect().bottom"
+                                   " + window.scrollY) + window.outerHeight - window.innerHeight")
     driver.set_window_size(width, max(600, min(height + 10, 4000)))
     time.sleep(0.2)
     driver.save_screenshot(str(path))
