@@ -439,3 +439,15 @@ def test_the_command_serves_until_sigterm_and_stops_its_run(mnist_root, tmp_path
     (run,) = tmp_path.iterdir()
     assert json.loads((run / "metrics.json").read_text())["stopped"] is True
     assert (run / "checkpoint.npz").is_file()
+
+
+def test_every_formula_points_at_a_section_of_docs_backprop():
+    import re
+
+    from minicnn.lab.formulas import FORMULAS, GENERIC
+    text = (Path(__file__).resolve().parents[1] / "docs" / "backprop.md").read_text()
+    # GitHub's anchors: lower case, punctuation dropped, each space a hyphen
+    anchors = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+               for h in re.findall(r"^#+ (.*)$", text, flags=re.M)}
+    for op, f in {**FORMULAS, "generic": GENERIC}.items():
+        assert f["doc"] in anchors, (op, f["doc"])
