@@ -85,6 +85,31 @@ def _add_gradcheck(sub):
     p.epilog = f"Exit status 1 if any relative error exceeds {THRESHOLD:g}."
 
 
+def _add_lab(sub):
+    p = sub.add_parser("lab", help="a local web page: draw a digit, train live, step through backprop")
+    p.add_argument("checkpoint", nargs="?", default=None, help="a checkpoint to draw with (default: none, "
+                                                               "the page offers to train)")
+    p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free port)")
+    p.add_argument("--data-dir", default=None, help="dataset root (default $MINICNN_DATA or data/)")
+    p.add_argument("--runs", default="runs", help="where each training run's folder goes (default runs/)")
+    p.add_argument("--screenshots", metavar="DIR", default=None,
+                   help="instead of serving: drive headless Chromium through every view and save PNGs in DIR")
+
+
+def cmd_lab(args):
+    from .lab import LabApp
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port: expected 0..65535, got {args.port}")
+    app = LabApp(args.checkpoint, args.data_dir, args.runs)
+    if args.screenshots is not None:
+        from .lab.browser import take_screenshots
+        for path in take_screenshots(app, args.screenshots):
+            print(path)
+        return
+    from .lab.server import serve
+    serve(app, args.port, announce=lambda line: print(line, flush=True))
+
+
 def build_parser():
     parser = _Parser(prog="minicnn", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -92,6 +117,7 @@ def build_parser():
     _add_evaluate(sub)
     _add_fetch(sub)
     _add_gradcheck(sub)
+    _add_lab(sub)
     return parser
 
 
@@ -178,7 +204,8 @@ def cmd_fetch(args):
     print(data.fetch(args.dataset, data.resolve_root(args.data_dir)))
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "fetch-data": cmd_fetch, "gradcheck": cmd_gradcheck}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "fetch-data": cmd_fetch, "gradcheck": cmd_gradcheck,
+            "lab": cmd_lab}
 
 
 def main(argv=None):
