@@ -99,6 +99,10 @@ def plot(path, runs, window):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, LogFormatter
+
+    class PlainLogFormatter(LogFormatter):   # labels the minor ticks of a short axis, as 0.6 rather than 6e-01
+        def _num_to_string(self, x, vmin, vmax):
+            return f"{x:g}"
     fig, (ax_step, ax_epoch, ax_acc) = plt.subplots(1, 3, figsize=(15, 4.5))
     for label, (backend, s) in runs.items():
         colour = COLOURS.get(backend)
@@ -119,7 +123,7 @@ def plot(path, runs, window):
         ax.set_xticks(np.arange(1, len(first["loss"]) + 1))
     for ax in (ax_step, ax_epoch):   # plain numbers on the log axes (0.1, 0.2 … not 10^-1, 2x10^-1)
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
+        ax.yaxis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
     for ax in (ax_step, ax_epoch, ax_acc):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
