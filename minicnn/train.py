@@ -171,7 +171,8 @@ def write_run(out, state_dict, metrics, sample=None, model=None):
 class Backend:
     """What differs between the backends; :func:`run` is everything they share.
 
-    ``train_one_epoch(loader, desc, losses) -> mean loss`` (appending each step's loss to the list ``losses``), ``predict(images) -> labels``,
+    ``train_one_epoch(loader, desc, losses) -> mean loss`` (appending each step's loss to the list ``losses``),
+    ``predict(images) -> labels``,
     ``state_dict() -> {name: array}``, ``threads() -> description for metrics.json``.
     """
     name: str
