@@ -1,4 +1,4 @@
-"""``minicnn`` command line: train, evaluate, fetch-data, gradcheck.
+"""``minicnn`` command line: train, evaluate, predict, fetch-data, gradcheck.
 
 Errors print one line ``minicnn: error: …`` and exit non-zero, without a traceback.
 """
@@ -65,6 +65,15 @@ def _add_evaluate(sub):
     p.add_argument("--backend", choices=BACKENDS, default="minicnn", help="which backend runs the model")
 
 
+def _add_predict(sub):
+    p = sub.add_parser("predict", help="classify your own digit pictures (any size, colour or not, any ink)")
+    p.add_argument("checkpoint")
+    p.add_argument("images", nargs="+", help="PNG/JPEG files, each holding one digit")
+    p.add_argument("--top", type=int, default=3, help="classes printed per picture, most probable first")
+    p.add_argument("--show", metavar="OUT.png", default=None,
+                   help="save each picture beside the 28x28 image the network saw")
+
+
 def _add_fetch(sub):
     p = sub.add_parser("fetch-data", help="fetch and verify a dataset's files (MNIST unless --dataset)")
     p.add_argument("--data-dir", default=None)
@@ -115,6 +124,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_train(sub)
     _add_evaluate(sub)
+    _add_predict(sub)
     _add_fetch(sub)
     _add_gradcheck(sub)
     _add_lab(sub)
@@ -185,6 +195,37 @@ def _evaluator_torch(ckpt, dtype):
     return lambda images, labels, batch_size: train.accuracy(model, images, labels, batch_size)
 
 
+class SomeFailed(Exception):
+    """Some inputs could not be processed; each is already reported on its own line, so nothing more is said."""
+
+
+def cmd_predict(args):
+    """One line per picture, ``path: 7 (98.1%), 1 (1.2%), 2 (0.3%)``; a bad picture is reported and skipped."""
+    from . import classify, threads
+    if args.top < 1:
+        raise ValueError(f"--top: expected >= 1, got {args.top}")
+    model = classify.load_model(args.checkpoint)
+    dtype = model.parameters()[0].dtype
+    threads.configure()
+    shown, failed = [], 0
+    for path in args.images:
+        try:
+            _, digit = classify.prepare(path)
+            probs = classify.probabilities(model, classify.normalise(digit[None], dtype))[0]
+        except (ValueError, OSError) as exc:   # not an image, no ink, missing, unreadable
+            sys.stderr.write(f"minicnn: error: {' '.join(str(exc).split())}\n")
+            failed += 1
+            continue
+        line = classify.top_line(path, probs, args.top)
+        print(line, flush=True)
+        if args.show:
+            shown.append((classify.as_displayed(path), digit, line.replace(": ", "\n", 1)))
+    if args.show and shown:
+        classify.save_inputs_figure(args.show, *zip(*shown))
+    if failed:
+        raise SomeFailed(f"{failed} of {len(args.images)} pictures could not be classified")
+
+
 def cmd_gradcheck(args):
     from .gradcheck import format_table, run_gradchecks
     if args.samples < 1:
@@ -204,8 +245,8 @@ def cmd_fetch(args):
     print(data.fetch(args.dataset, data.resolve_root(args.data_dir)))
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "fetch-data": cmd_fetch, "gradcheck": cmd_gradcheck,
-            "lab": cmd_lab}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "fetch-data": cmd_fetch,
+            "gradcheck": cmd_gradcheck, "lab": cmd_lab}
 
 
 def main(argv=None):
@@ -213,6 +254,8 @@ def main(argv=None):
     from .data import MNISTError
     try:
         COMMANDS[args.command](args)
+    except SomeFailed:
+        return EXIT_ERROR
     except (ValueError, TypeError, MNISTError, OSError, BackendError, GradcheckFailed) as exc:
         msg = " ".join(str(exc).split()) or type(exc).__name__
         sys.stderr.write(f"minicnn: error: {msg}\n")

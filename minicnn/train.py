@@ -147,13 +147,16 @@ def train_step(model, images, labels, criterion, optimizer):
     return loss.item()
 
 
-def train_one_epoch(model, loader, criterion, optimizer, desc="train", progress=False):
-    """One pass over ``loader``; returns the mean of the batch losses (the tutorial's number)."""
+def train_one_epoch(model, loader, criterion, optimizer, desc="train", progress=False, losses=None):
+    """One pass over ``loader``; returns the mean of the batch losses (the tutorial's number).
+
+    ``losses``, a list, receives each batch's loss in order (metrics.json's per-step curve).
+    """
     model.train()
-    total = 0.0
+    losses = [] if losses is None else losses
     for images, labels in progress_bar(loader, len(loader), desc, progress):
-        total += train_step(model, images, labels, criterion, optimizer)
-    return total / len(loader)
+        losses.append(train_step(model, images, labels, criterion, optimizer))
+    return sum(losses[-len(loader):]) / len(loader)
 
 
 def logits(model, images, batch_size=256):
@@ -189,7 +192,8 @@ def write_run(out, state_dict, metrics, sample=None, model=None):
 class Backend:
     """What differs between the backends; :func:`run` is everything they share.
 
-    ``train_one_epoch(loader, desc) -> mean loss``, ``predict(images) -> labels``,
+    ``train_one_epoch(loader, desc, losses) -> mean loss`` (appending each step's loss to the list ``losses``),
+    ``predict(images) -> labels``,
     ``state_dict() -> {name: array}``, ``threads() -> description for metrics.json``.
     """
     name: str
@@ -211,12 +215,13 @@ def run(cfg, make_backend, log=print):
     loader = train_loader(cfg, x_train, y_train)
     history = []
     for epoch in range(1, cfg.epochs + 1):
-        start = time.perf_counter()
-        loss = backend.train_one_epoch(loader, f"Epoch {epoch}/{cfg.epochs}")
-        history.append({"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - start})
+        start, steps = time.perf_counter(), []
+        loss = backend.train_one_epoch(loader, f"Epoch {epoch}/{cfg.epochs}", steps)
+        seconds = time.perf_counter() - start
         log(epoch_line(epoch, cfg.epochs, loss))
-    preds = backend.predict(x_test)
-    acc = 100.0 * float(np.mean(preds == y_test))
+        preds = backend.predict(x_test)   # after every epoch, for the learning curve; printed after the last
+        acc = 100.0 * float(np.mean(preds == y_test))
+        history.append({"epoch": epoch, "loss": loss, "seconds": seconds, "test_accuracy": acc, "steps": steps})
     log(accuracy_line(acc))
     metrics = {"backend": backend.name, "config": dataclasses.asdict(cfg), "epochs": history,
                "test_accuracy": acc, "threads": backend.threads()}
@@ -235,8 +240,8 @@ def minicnn_backend(cfg):
     schedule = SCHEDULES[cfg.scheduler](cfg.epochs)
     scheduler = optim.SCHEDULERS[schedule[0]](optimizer, **schedule[1]) if schedule else None
 
-    def epoch(loader, desc):
-        loss = train_one_epoch(model, loader, criterion, optimizer, desc, cfg.progress)
+    def epoch(loader, desc, losses=None):
+        loss = train_one_epoch(model, loader, criterion, optimizer, desc, cfg.progress, losses)
         if scheduler is not None:
             scheduler.step()
         return loss

@@ -49,13 +49,16 @@ def train_step(model, images, labels, criterion, optimizer):
     return loss.item()
 
 
-def train_one_epoch(model, loader, criterion, optimizer, desc="train", progress=False):
-    """One pass over minicnn's ``loader``; returns the mean batch loss (the tutorial's number)."""
+def train_one_epoch(model, loader, criterion, optimizer, desc="train", progress=False, losses=None):
+    """One pass over minicnn's ``loader``; returns the mean batch loss (the tutorial's number).
+
+    ``losses``, a list, receives each batch's loss in order (metrics.json's per-step curve).
+    """
     model.train()
-    total = 0.0
+    losses = [] if losses is None else losses
     for images, labels in progress_bar(loader, len(loader), desc, progress):
-        total += train_step(model, images, labels, criterion, optimizer)
-    return total / len(loader)
+        losses.append(train_step(model, images, labels, criterion, optimizer))
+    return sum(losses[-len(loader):]) / len(loader)
 
 
 @torch.no_grad()
@@ -85,8 +88,8 @@ def torch_backend(cfg):
     schedule = SCHEDULES[cfg.scheduler](cfg.epochs)
     scheduler = SCHEDULERS[schedule[0]](optimizer, **schedule[1]) if schedule else None
 
-    def epoch(loader, desc):
-        loss = train_one_epoch(model, loader, criterion, optimizer, desc, cfg.progress)
+    def epoch(loader, desc, losses=None):
+        loss = train_one_epoch(model, loader, criterion, optimizer, desc, cfg.progress, losses)
         if scheduler is not None:
             scheduler.step()
         return loss

@@ -77,3 +77,20 @@ def numba_tripwire(monkeypatch):
                 wire.patched.append(f"{info.name}.{name}")
     assert wire.patched, "no numba kernels found in minicnn: the tripwire would prove nothing"
     return wire
+
+
+@pytest.fixture(scope="session")
+def small_checkpoint(mnist_root, tmp_path_factory):
+    """A SimpleCNN trained for a few seconds (Adam, one pass over 12 000 images; about 95 % on the test set),
+    saved as ``minicnn train`` saves one: for the tests of ``minicnn predict`` and of the examples."""
+    from minicnn import data, io, nn, optim, threads
+    from minicnn.train import train_step
+    threads.configure()
+    x, y = data.load_mnist(mnist_root, train=True)
+    minicnn.manual_seed(0)
+    model, criterion = minicnn.SimpleCNN(), nn.CrossEntropyLoss()
+    optimizer = optim.Adam(model.parameters(), lr=1e-3)
+    for images, labels in data.DataLoader(x[:12000], y[:12000], batch_size=64, shuffle=True, seed=0):
+        train_step(model, images, labels, criterion, optimizer)
+    path = tmp_path_factory.mktemp("small_checkpoint") / "checkpoint.npz"
+    return io.save_checkpoint(path, model.state_dict(), {"name": "simplecnn", "kwargs": {}})
