@@ -20,11 +20,12 @@ from .fused import (conv2d_relu_maxpool2d_backward, conv2d_relu_maxpool2d_backwa
 from .linear import linear_backward, linear_backward_naive, linear_forward, linear_forward_naive
 from .loss import softmax_cross_entropy, softmax_cross_entropy_naive
 from .pool import (maxpool2d_backward, maxpool2d_backward_naive, maxpool2d_forward,
-                   maxpool2d_forward_naive)
+                   maxpool2d_forward_naive, maxunpool2d_backward, maxunpool2d_backward_naive, maxunpool2d_forward,
+                   maxunpool2d_forward_naive)
 
 _OPS = ("conv2d_forward", "conv2d_backward", "conv2d_relu_maxpool2d_forward", "conv2d_relu_maxpool2d_backward",
-        "linear_forward", "linear_backward", "maxpool2d_forward", "maxpool2d_backward", "relu_forward",
-        "relu_backward", "softmax_cross_entropy")
+        "linear_forward", "linear_backward", "maxpool2d_forward", "maxpool2d_backward", "maxunpool2d_forward",
+        "maxunpool2d_backward", "relu_forward", "relu_backward", "softmax_cross_entropy")
 
 IMPLEMENTATIONS = {
     "fast": SimpleNamespace(**{op: globals()[op] for op in _OPS}),
@@ -56,7 +57,8 @@ __all__ = [
     "conv2d_forward_naive", "conv2d_relu_maxpool2d_backward", "conv2d_relu_maxpool2d_backward_naive",
     "conv2d_relu_maxpool2d_forward", "conv2d_relu_maxpool2d_forward_naive", "current", "im2col", "im2col_naive",
     "linear_backward", "linear_backward_naive", "linear_forward", "linear_forward_naive", "maxpool2d_backward",
-    "maxpool2d_backward_naive", "maxpool2d_forward", "maxpool2d_forward_naive", "relu_backward",
+    "maxpool2d_backward_naive", "maxpool2d_forward", "maxpool2d_forward_naive", "maxunpool2d_backward",
+    "maxunpool2d_backward_naive", "maxunpool2d_forward", "maxunpool2d_forward_naive", "relu_backward",
     "relu_backward_naive", "relu_forward", "relu_forward_naive", "softmax_cross_entropy",
     "softmax_cross_entropy_naive", "use",
 ]

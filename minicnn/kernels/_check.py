@@ -82,3 +82,22 @@ def window_count(name, size, lo, hi, kernel, stride, dilation):
         what = f"the kernel size {kernel}" if dilation == 1 else f"the dilated kernel's span {span}"
         raise ValueError(f"{name}: input size {size} with padding ({lo}, {hi}) is smaller than {what}")
     return (size + lo + hi - span) // stride + 1
+
+
+def pool_out_size(name, size, kernel, stride, padding, dilation=1, ceil_mode=False):
+    """Output length of a pooling window, torch's rule (``pooling_output_shape``).
+
+    ``ceil_mode`` rounds the window count up, but the last window must start inside the input or
+    its left padding; ValueError when not even one window fits.
+    """
+    if dilation == 1 and not ceil_mode:
+        return out_size(name, size, kernel, stride, padding)
+    span = dilation * (kernel - 1) + 1
+    room = size + 2 * padding - span
+    count = (-(-room // stride) if ceil_mode else room // stride) + 1
+    if ceil_mode and (count - 1) * stride >= size + padding:
+        count -= 1
+    if count < 1:
+        raise ValueError(f"{name}: input size {size} with padding {padding} is smaller than the "
+                         f"{'dilated kernel span' if dilation > 1 else 'kernel size'} {span}")
+    return count
