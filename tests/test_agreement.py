@@ -197,7 +197,7 @@ class LossAsLayer(nn.Module):
 
     def __init__(self, labels, reduction):
         super().__init__()
-        self.crit, self.labels = nn.CrossEntropyLoss(reduction), labels
+        self.crit, self.labels = nn.CrossEntropyLoss(reduction=reduction), labels
 
     def forward(self, logits):
         return self.crit(logits, self.labels)
