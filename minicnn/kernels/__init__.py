@@ -55,13 +55,13 @@ def use(name):
 
 
 __all__ = [
-    "IMPLEMENTATIONS", "col2im", "cross_entropy_backward", "cross_entropy_backward_naive",
-    "cross_entropy_forward", "cross_entropy_forward_naive", "conv2d_backward", "conv2d_backward_naive", "conv2d_forward",
+    "IMPLEMENTATIONS", "col2im", "conv2d_backward", "conv2d_backward_naive", "conv2d_forward",
     "conv2d_forward_naive", "conv2d_relu_maxpool2d_backward", "conv2d_relu_maxpool2d_backward_naive",
-    "conv2d_relu_maxpool2d_forward", "conv2d_relu_maxpool2d_forward_naive", "current", "im2col", "im2col_naive",
-    "linear_backward", "linear_backward_naive", "linear_forward", "linear_forward_naive", "maxpool2d_backward",
-    "maxpool2d_backward_naive", "maxpool2d_forward", "maxpool2d_forward_naive", "maxunpool2d_backward",
-    "maxunpool2d_backward_naive", "maxunpool2d_forward", "maxunpool2d_forward_naive", "relu_backward",
-    "relu_backward_naive", "relu_forward", "relu_forward_naive", "softmax_cross_entropy",
+    "conv2d_relu_maxpool2d_forward", "conv2d_relu_maxpool2d_forward_naive", "cross_entropy_backward",
+    "cross_entropy_backward_naive", "cross_entropy_forward", "cross_entropy_forward_naive", "current", "im2col",
+    "im2col_naive", "linear_backward", "linear_backward_naive", "linear_forward", "linear_forward_naive",
+    "maxpool2d_backward", "maxpool2d_backward_naive", "maxpool2d_forward", "maxpool2d_forward_naive",
+    "maxunpool2d_backward", "maxunpool2d_backward_naive", "maxunpool2d_forward", "maxunpool2d_forward_naive",
+    "relu_backward", "relu_backward_naive", "relu_forward", "relu_forward_naive", "softmax_cross_entropy",
     "softmax_cross_entropy_naive", "use",
 ]

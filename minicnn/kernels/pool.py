@@ -141,7 +141,22 @@ def _pool_geometry(x, kernel_size, stride, padding, dilation=1, ceil_mode=False)
                          f"got {(ph, pw)}")
     oh = pool_out_size("max_pool2d height", x.shape[2], kh, sh, ph, dh, bool(ceil_mode))
     ow = pool_out_size("max_pool2d width", x.shape[3], kw, sw, pw, dw, bool(ceil_mode))
+    for axis, size, k, s, p, d, count in (("height", x.shape[2], kh, sh, ph, dh, oh),
+                                          ("width", x.shape[3], kw, sw, pw, dw, ow)):
+        empty = padding_only_windows(size, k, s, p, d, count)
+        if empty.size:
+            raise ValueError(f"max_pool2d: along the {axis}, window {empty[0]} (dilation {d}) has every tap in "
+                             f"the padding; torch returns -inf there with an index outside the input")
     return (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow)
+
+
+def padding_only_windows(size, kernel, stride, padding, dilation, count):
+    """The windows (of ``count`` along an axis) whose dilated taps all fall in the padding (possible only with
+    dilation > 1): their max would be -inf, and torch's index for it lies outside the input."""
+    start = np.arange(count) * stride - padding
+    first = np.where(start < 0, start + -(-(-start) // dilation) * dilation, start)   # first tap >= 0
+    end = np.minimum(start + (kernel - 1) * dilation + 1, size)
+    return np.flatnonzero(first >= end)
 
 
 def maxpool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
