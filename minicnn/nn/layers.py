@@ -106,6 +106,12 @@ class Conv2dReLUMaxPool2d(Conv2d):
 
     def __init__(self, in_channels, out_channels, kernel_size, padding=0):
         super().__init__(in_channels, out_channels, kernel_size, stride=1, padding=padding, bias=True)
+        if isinstance(self.padding, str):  # 'same'/'valid': the fused kernel takes symmetric (h, w) padding
+            pt, pb, pl, pr = conv_padding(self.padding, self.kernel_size, self.dilation, self.stride)
+            if pt != pb or pl != pr:
+                raise ValueError(f"Conv2dReLUMaxPool2d: padding={padding!r} pads an even kernel "
+                                 f"{self.kernel_size} unevenly; the fused kernel needs symmetric padding")
+            self.padding = (pt, pl)
 
     def forward(self, x):
         return F.conv2d_relu_max_pool2d(x, self.weight, self.bias, self.padding)
