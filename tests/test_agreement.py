@@ -1,7 +1,11 @@
 """Every minicnn layer against ``torch.nn.functional``, on shapes hypothesis draws.
 
 Batch 1-8, channels 1-8, height and width 1-32 (independently, so non-square),
-kernel 1-5, stride 1-3, padding 0-2.  Forward and every gradient must agree to
+kernel 1-5, stride 1-3, padding 0-2; and torch's other arguments: dilation 1-3,
+groups 1-3 (depthwise included), 'same'/'valid' padding, every padding mode,
+ceil_mode, return_indices with max unpooling, leading dims of Linear, and
+cross-entropy's weights, ignore_index, label smoothing, probability targets and
+extra dims.  Forward and every gradient must agree to
 1e-10 relative in float64 and 1e-4 in float32 (see ``minicnn.testing`` for what
 "relative" means); where torch refuses a combination, minicnn must raise ValueError.
 
@@ -12,7 +16,7 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from minicnn import nn
@@ -106,6 +110,46 @@ def test_conv2d_refuses_wrong_channels_like_torch():
     both_refuse(lambda: layer(x), lambda: F.conv2d(torch.from_numpy(x), torch.zeros(2, 3, 3, 3, dtype=torch.float64)))
 
 
+
+@st.composite
+def general_conv_cases(draw):
+    """Conv2d keyword arguments beyond the plain case, with an input they fit: (N, C, H, W), kwargs."""
+    groups = draw(st.sampled_from([1, 2, 3]))
+    c, o = groups * draw(st.integers(1, 3)), groups * draw(st.sampled_from([1, 2]))
+    kernel, dilation = (draw(KERNEL), draw(KERNEL)), (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    mode = draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"]))
+    padding = draw(st.sampled_from(["same", "valid"]) | st.tuples(PADDING, PADDING))
+    stride = (1, 1) if padding == "same" else (draw(STRIDE), draw(STRIDE))
+    sizes = []
+    for a in (0, 1):
+        span = dilation[a] * (kernel[a] - 1) + 1
+        if padding == "same":
+            lo, hi = (span - 1) // 2, span - 1 - (span - 1) // 2
+        else:
+            lo = hi = 0 if padding == "valid" else padding[a]
+        low = max(1, span - lo - hi)           # one window fits
+        if mode == "reflect":
+            low = max(low, hi + 1)             # torch: reflect padding < size
+        elif mode == "circular":
+            low = max(low, hi)                 # torch: circular padding <= size
+        sizes.append(draw(st.integers(low, max(low, 16))))
+    kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, padding_mode=mode)
+    return (draw(st.integers(1, 3)), c, *sizes), o, kernel, kwargs
+
+
+@pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel lengths")  # torch's, about its speed
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
+@given(case=general_conv_cases(), bias=st.booleans(), unbatched=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_conv2d_full_signature_matches_torch(dtype, case, bias, unbatched, seed):
+    shape, o, kernel, kwargs = case
+    layer = nn.Conv2d(shape[1], o, kernel, bias=bias, **kwargs).to(dtype)
+    reference = torch.nn.Conv2d(shape[1], o, kernel, bias=bias, **kwargs).to(torch.float64 if dtype == np.float64
+                                                                             else torch.float32)
+    x = standard_normal(seed, shape[1:] if unbatched else shape, dtype)
+    compare_and_record("Conv2d (all args)", layer,
+                       lambda x, weight, bias=None: reference._conv_forward(x, weight, bias), x, seed)
+
 # --------------------------------------------------------------------------- MaxPool2d
 
 
@@ -137,6 +181,53 @@ def test_maxpool2d_matches_torch(dtype, case, seed):
                        lambda x: F.max_pool2d(x, kernel, stride=stride, padding=padding), x, seed)
 
 
+
+@st.composite
+def general_pool_cases(draw):
+    """(shape, kwargs) for max_pool2d with dilation and ceil_mode, where torch gets at least one window."""
+    kernel = (draw(KERNEL), draw(KERNEL))
+    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride, ceil_mode = draw(st.none() | st.tuples(STRIDE, STRIDE)), draw(st.booleans())
+    spans = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
+    shape = (draw(BATCH), draw(CHANNELS), *(draw(st.integers(max(1, span - 2 * p), 16)) for span, p in
+                                            zip(spans, padding)))
+    return shape, dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
+@given(case=general_pool_cases(), unbatched=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_maxpool2d_dilation_ceil_mode_and_indices_match_torch(dtype, case, unbatched, seed):
+    shape, kwargs = case
+    x = distinct_values(seed, shape[1:] if unbatched else shape, dtype)
+    out_t = F.max_pool2d(torch.from_numpy(x), **kwargs)
+    if np.isneginf(out_t.numpy()).any():  # a dilated window with every tap in the padding: refused by name
+        with pytest.raises(ValueError, match=r"max_pool2d: along the (height|width), window \d+ .* every tap in "
+                                             r"the padding"):
+            nn.MaxPool2d(**kwargs)(x)
+        return
+    compare_and_record("MaxPool2d (all args)", nn.MaxPool2d(**kwargs), lambda x: F.max_pool2d(x, **kwargs), x, seed)
+    out, indices = nn.MaxPool2d(**kwargs, return_indices=True)(x)
+    out_t, indices_t = F.max_pool2d(torch.from_numpy(x), **kwargs, return_indices=True)
+    assert indices.dtype == np.int64 and not indices.requires_grad
+    np.testing.assert_array_equal(indices.data, indices_t.numpy())
+    # and back: max_unpool2d puts each maximum where it came from (torch's output_size rule, from the input)
+    if not kwargs["ceil_mode"] and kwargs["dilation"] == (1, 1):
+        unpool = {k: kwargs[k] for k in ("kernel_size", "stride", "padding")}
+        size = x.shape[-2:]
+        compare_and_record("MaxUnpool2d", UnpoolAsLayer(nn.MaxUnpool2d(**unpool), indices.data, size),
+                           lambda p: F.max_unpool2d(p, indices_t, **unpool, output_size=size), out.data, seed)
+
+
+class UnpoolAsLayer(nn.Module):
+    def __init__(self, unpool, indices, size):
+        super().__init__()
+        self.unpool, self.indices, self.size = unpool, indices, size
+
+    def forward(self, x):
+        return self.unpool(x, self.indices, output_size=self.size)
+
 @SETTINGS
 @given(kernel=KERNEL, padding=PADDING, size=st.integers(1, 8))
 def test_maxpool2d_refuses_what_torch_refuses(kernel, padding, size):
@@ -165,6 +256,14 @@ def test_linear_matches_torch(dtype, n, fan_in, fan_out, bias, seed):
     layer = nn.Linear(fan_in, fan_out, bias=bias).to(dtype)
     compare_and_record("Linear", layer, F.linear, standard_normal(seed, (n, fan_in), dtype), seed)
 
+
+
+@SETTINGS
+@given(lead=st.lists(st.integers(0, 3), max_size=3), fan_in=st.integers(1, 8), fan_out=st.integers(1, 8),
+       bias=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_linear_on_any_leading_dims_matches_torch(lead, fan_in, fan_out, bias, seed):
+    layer = nn.Linear(fan_in, fan_out, bias=bias).to(np.float64)
+    compare_and_record("Linear (*, in)", layer, F.linear, standard_normal(seed, (*lead, fan_in), np.float64), seed)
 
 def test_linear_refuses_wrong_features_like_torch():
     layer = nn.Linear(5, 4).to(np.float64)
@@ -197,7 +296,7 @@ class LossAsLayer(nn.Module):
 
     def __init__(self, labels, reduction):
         super().__init__()
-        self.crit, self.labels = nn.CrossEntropyLoss(reduction), labels
+        self.crit, self.labels = nn.CrossEntropyLoss(reduction=reduction), labels
 
     def forward(self, logits):
         return self.crit(logits, self.labels)
@@ -219,6 +318,43 @@ def test_cross_entropy_matches_torch(dtype, n, classes, reduction, scale, seed):
                        lambda z: F.cross_entropy(z, torch.from_numpy(labels), reduction=reduction), logits, seed,
                        floor)
 
+
+
+class FullLossAsLayer(nn.Module):
+    def __init__(self, target, **kwargs):
+        super().__init__()
+        self.crit, self.target = nn.CrossEntropyLoss(**kwargs), target
+
+    def forward(self, logits):
+        return self.crit(logits, self.target)
+
+
+@SETTINGS
+@given(n=BATCH, classes=st.integers(1, 6), extra=st.lists(st.integers(1, 3), max_size=2), unbatched=st.booleans(),
+       reduction=st.sampled_from(["mean", "sum", "none"]), weighted=st.booleans(), probabilities=st.booleans(),
+       ignore=st.booleans(), smoothing=st.sampled_from([0.0, 0.1, 0.5, 1.0]), seed=st.integers(0, 2**32 - 1))
+def test_cross_entropy_full_signature_matches_torch(n, classes, extra, unbatched, reduction, weighted, probabilities,
+                                                    ignore, smoothing, seed):
+    rng = np.random.default_rng(seed)
+    shape = (classes,) if unbatched else (n, classes, *extra)
+    logits = 3 * rng.standard_normal(shape)
+    weight = rng.uniform(0.1, 2.0, classes) if weighted else None
+    if probabilities:
+        target = rng.dirichlet(np.ones(classes), size=int(np.prod(shape)) // classes)
+        target = np.moveaxis(target.reshape(shape[:1] + shape[2:] + (classes,)), -1, 1) if not unbatched \
+            else target.reshape(shape)
+    else:
+        target = rng.integers(0, classes, size=shape[:1] + shape[2:] if not unbatched else ())
+    ignore_index = int(rng.integers(0, classes)) if ignore and not probabilities else -100
+    kwargs = dict(weight=weight, ignore_index=ignore_index, reduction=reduction, label_smoothing=smoothing)
+    torch_kwargs = dict(kwargs, weight=None if weight is None else torch.from_numpy(weight))
+    target_t = torch.from_numpy(np.asarray(target))
+    with np.errstate(all="ignore"):
+        loss_t = F.cross_entropy(torch.from_numpy(logits), target_t, **torch_kwargs)
+    # every sample ignored gives nan for "mean", as torch; elsewhere the values must agree
+    assume(np.isfinite(loss_t.detach().numpy()).all())
+    compare_and_record("CrossEntropyLoss (all args)", FullLossAsLayer(target, **kwargs),
+                       lambda z: F.cross_entropy(z, target_t, **torch_kwargs), logits, seed)
 
 def test_cross_entropy_refuses_out_of_range_labels_like_torch():
     logits, labels = np.zeros((2, 3)), np.array([0, 3])

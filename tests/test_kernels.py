@@ -515,3 +515,188 @@ def test_fused_conv_relu_pool_propagates_nan_like_the_three_kernels():
     expected, _ = K.conv2d_relu_maxpool2d_forward_naive(x, w, b, 1)
     assert np.isnan(pooled).sum() == np.isnan(expected).sum() > 0
     np.testing.assert_allclose(pooled, expected, rtol=1e-12, atol=1e-12)  # NaN where expected has NaN
+
+
+# --------------------------------------------------------------------------- torch's other arguments
+@st.composite
+def general_conv(draw):
+    """Shapes and keyword arguments for the general conv path (dilation, groups, padding modes, 'same')."""
+    groups = draw(st.sampled_from([1, 2, 3]))
+    c, o = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    kernel, dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3))), (draw(st.integers(1, 3)),
+                                                                            draw(st.integers(1, 3)))
+    mode = draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"]))
+    padding = draw(st.sampled_from(["same", "valid"]) | st.tuples(st.integers(0, 2), st.integers(0, 2)))
+    stride = (1, 1) if padding == "same" else (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    h, w = draw(st.integers(1, 10)), draw(st.integers(1, 10))
+    kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, padding_mode=mode)
+    try:  # the geometry the kernel accepts (windows fit, reflect/circular limits): refusals have their own tests
+        K.conv2d_forward_naive(np.zeros((1, c, h, w)), np.zeros((o, c // groups, *kernel)), **kwargs)
+    except ValueError:
+        assume(False)
+    return (draw(st.integers(1, 3)), c, h, w), (o, c // groups, *kernel), kwargs
+
+
+@given(general_conv(), st.booleans(), dtypes, seeds)
+def test_general_conv2d_equals_naive(case, with_bias, dtype, seed):
+    shape, wshape, kwargs = case
+    rng = np.random.default_rng(seed)
+    x, weight = randn(rng, shape, dtype), randn(rng, wshape, dtype)
+    bias = randn(rng, (wshape[0],), dtype) if with_bias else None
+    out, cache = K.conv2d_forward(x, weight, bias, **kwargs)
+    naive_out, naive_cache = K.conv2d_forward_naive(x, weight, bias, **kwargs)
+    assert_close(out, naive_out, dtype)
+    dout = randn(rng, out.shape, dtype)
+    assert_grads_close(K.conv2d_backward(dout, cache), K.conv2d_backward_naive(dout, naive_cache), with_bias, dtype)
+    assert K.conv2d_backward(dout, cache, need_input_grad=False)[0] is None
+
+
+def test_plain_conv2d_takes_the_fast_path_and_same_padding_joins_it():
+    """The common case keeps the chunked fast path; 'same' with an odd kernel resolves to it too."""
+    x, w = np.ones((2, 3, 6, 6)), np.ones((4, 3, 3, 3))
+    for kwargs in ({}, {"padding": 1}, {"padding": "same"}, {"padding": "valid"}, {"dilation": (1, 1)}):
+        assert not isinstance(K.conv2d_forward(x, w, **kwargs)[1], K.conv._GeneralCache), kwargs
+    for kwargs in ({"dilation": 2}, {"groups": 3, "padding": 0}, {"padding": 1, "padding_mode": "reflect"}):
+        weight = w[:3, :1] if "groups" in kwargs else w
+        assert isinstance(K.conv2d_forward(x, weight, **kwargs)[1], K.conv._GeneralCache), kwargs
+
+
+@given(st.sampled_from(["zeros", "reflect", "replicate", "circular"]), st.tuples(*[st.integers(0, 4)] * 4),
+       st.integers(1, 6), st.integers(1, 6), seeds)
+def test_pad2d_backward_is_the_adjoint_and_equals_naive(mode, pads, h, w, seed):
+    from minicnn.kernels import padding as P
+    assume(mode != "reflect" or max(pads[:2]) < h and max(pads[2:]) < w)
+    assume(mode != "circular" or max(pads[:2]) <= h and max(pads[2:]) <= w)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 3, h, w))
+    xp = P.pad2d(x, pads, mode)
+    np.testing.assert_array_equal(xp, P.pad2d_naive(x, pads, mode))
+    g = rng.standard_normal(xp.shape)
+    dx = P.pad2d_backward(g, pads, mode)
+    np.testing.assert_allclose(dx, P.pad2d_backward_naive(g, pads, mode), rtol=1e-13, atol=1e-13)
+    assert abs(np.sum(xp * g) - np.sum(x * dx)) <= 1e-10 * np.sum(np.abs(xp * g))  # <pad(x), g> = <x, pad*(g)>
+
+
+@given(windows(), st.tuples(st.integers(1, 3), st.integers(1, 3)), seeds)
+def test_dilated_im2col_equals_naive_and_col2im_is_its_adjoint(geom, dilation, seed):
+    shape, kernel, stride, padding = geom
+    span = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
+    assume(shape[2] + 2 * padding[0] >= span[0] and shape[3] + 2 * padding[1] >= span[1])
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    cols = K.im2col(x, kernel, stride, padding, dilation)
+    np.testing.assert_array_equal(cols, K.im2col_naive(x, kernel, stride, padding, dilation))
+    c = rng.standard_normal(cols.shape)
+    back = K.col2im(c, shape, kernel, stride, padding, dilation)
+    assert abs(np.sum(cols * c) - np.sum(x * back)) <= 1e-10 * np.sum(np.abs(cols * c))
+
+
+@given(windows(pool=True), st.tuples(st.integers(1, 3), st.integers(1, 3)), st.booleans(), st.booleans(), dtypes,
+       seeds)
+def test_maxpool2d_dilation_ceil_mode_equals_naive(geom, dilation, ceil_mode, default_stride, dtype, seed):
+    shape, kernel, stride, padding = geom
+    stride = None if default_stride else stride
+    rng = np.random.default_rng(seed)
+    x = randn(rng, shape, dtype)
+    try:
+        n_out, n_cache = K.maxpool2d_forward_naive(x, kernel, stride, padding, dilation, ceil_mode)
+    except ValueError:
+        assume(False)
+    out, cache = K.maxpool2d_forward(x, kernel, stride, padding, dilation, ceil_mode)
+    np.testing.assert_array_equal(out, n_out)
+    np.testing.assert_array_equal(cache[1], n_cache[1])
+    dout = randn(rng, out.shape, dtype)
+    assert_close(K.maxpool2d_backward(dout, cache), K.maxpool2d_backward_naive(dout, n_cache), dtype)
+
+
+@given(windows(pool=True), dtypes, seeds)
+def test_maxunpool2d_equals_naive_and_undoes_the_pool(geom, dtype, seed):
+    shape, kernel, stride, padding = geom
+    rng = np.random.default_rng(seed)
+    x = randn(rng, shape, dtype)
+    pooled, (_, argmax, _) = K.maxpool2d_forward(x, kernel, stride, padding)
+    try:
+        out, cache = K.maxunpool2d_forward(pooled, argmax, kernel, stride, padding, output_size=shape[2:])
+    except ValueError:   # torch's output_size rule: within stride of (H - 1)*stride - 2*padding + kernel
+        assume(False)
+    naive_out, naive_cache = K.maxunpool2d_forward_naive(pooled, argmax, kernel, stride, padding, shape[2:])
+    np.testing.assert_array_equal(out, naive_out)
+    winners = out != 0
+    np.testing.assert_array_equal(out[winners], x[winners])   # each maximum is back where it was
+    dout = randn(rng, out.shape, dtype)
+    dx = K.maxunpool2d_backward(dout, cache)
+    np.testing.assert_array_equal(dx, K.maxunpool2d_backward_naive(dout, naive_cache))
+    np.testing.assert_array_equal(dx, np.take_along_axis(dout.reshape(*shape[:2], -1),
+                                                         argmax.reshape(*shape[:2], -1), 2).reshape(pooled.shape))
+
+
+@given(st.integers(1, 4), st.integers(1, 5), st.lists(st.integers(1, 3), max_size=2),
+       st.sampled_from(["mean", "sum", "none"]), st.booleans(), st.booleans(), st.sampled_from([0.0, 0.2, 1.0]),
+       dtypes, seeds)
+def test_cross_entropy_forward_equals_naive(n, c, extra, reduction, weighted, probabilities, smoothing, dtype, seed):
+    rng = np.random.default_rng(seed)
+    logits = randn(rng, (n, c, *extra), dtype) * 3
+    weight = rng.uniform(0.5, 2, c).astype(dtype) if weighted else None
+    if probabilities:
+        target = rng.uniform(0, 1, logits.shape).astype(dtype)
+        ignore_index = -100
+    else:
+        target = rng.integers(0, c, (n, *extra))
+        ignore_index = int(target.reshape(-1)[0]) if c > 1 else -100   # some samples ignored, not all
+        target.reshape(-1)[-1] = (ignore_index + 1) % c
+    args = (logits, target, weight, ignore_index, reduction, smoothing)
+    loss, cache = K.cross_entropy_forward(*args)
+    naive_loss, naive_cache = K.cross_entropy_forward_naive(*args)
+    tol = TOL[np.dtype(dtype)] * 10
+    np.testing.assert_allclose(loss, naive_loss, rtol=tol, atol=tol)
+    dloss = randn(rng, np.shape(loss), dtype) if reduction == "none" else np.asarray(1.5, dtype)
+    dz, dt = K.cross_entropy_backward(dloss, cache, need_target_grad=True)
+    ndz, ndt = K.cross_entropy_backward_naive(dloss, naive_cache, need_target_grad=True)
+    assert_close(dz, ndz, dtype)
+    assert (dt is None) == (not probabilities)
+    if probabilities:
+        assert_close(dt, ndt, dtype)
+
+
+def test_cross_entropy_plain_case_is_the_fused_kernel():
+    rng = np.random.default_rng(0)
+    logits, labels = rng.standard_normal((5, 4)), np.array([0, 3, 1, 1, 2])
+    loss, cache = K.cross_entropy_forward(logits, labels)
+    expected, dlogits = K.softmax_cross_entropy(logits, labels)
+    assert loss == expected
+    np.testing.assert_array_equal(K.cross_entropy_backward(np.asarray(1.0), cache)[0], dlogits)
+
+
+GENERAL_BAD_INPUT = [
+    (K.conv2d_forward, lambda: (f64, np.ones((4, 2, 3, 3)), None, 1, 0, 1, 2), ValueError,
+     r"conv2d: expected input with 4 channels \(weight \(4, 2, 3, 3\), groups=2\), got input of shape"),
+    (K.conv2d_forward, lambda: (f64, np.ones((3, 1, 3, 3)), None, 1, 0, 1, 2), ValueError,
+     r"conv2d: expected out_channels 3 .* divisible by groups=2"),
+    (K.conv2d_forward, lambda: (f64, w3, None, 1, 0, 1, 0), ValueError, r"conv2d groups: expected an int >= 1, got 0"),
+    (K.conv2d_forward, lambda: (f64, w3, None, 1, 0, 3), ValueError,
+     r"conv2d height: input size 5 with padding \(0, 0\) is smaller than the dilated kernel's span 7"),
+    (K.conv2d_forward, lambda: (f64, w3, None, 2, "same"), ValueError, r"padding='same' is not supported for strided"),
+    (K.conv2d_forward, lambda: (f64, w3, None, 1, 5, 1, 1, "reflect"), ValueError,
+     r"padding_mode='reflect' needs padding < the input height 5"),
+    (K.conv2d_forward, lambda: (f64, w3, None, 1, 6, 1, 1, "circular"), ValueError,
+     r"padding_mode='circular' needs padding <= the input height 5"),
+    (K.conv2d_forward, lambda: (f64, w3, None, 1, 1, 1, 1, "mirror"), ValueError, r"expected padding_mode in"),
+    (K.maxpool2d_forward, lambda: (np.ones((1, 1, 1, 1)), 2, 2, 1, 2), ValueError,
+     r"window 0 \(dilation 2\) has every tap in the padding"),
+    (K.maxpool2d_forward, lambda: (f64, 3, 1, 0, 3), ValueError,
+     r"max_pool2d height: input size 5 with padding 0 is smaller than the dilated kernel span 7"),
+    (K.maxunpool2d_forward, lambda: (f64, np.full(f64.shape, 100), 2), ValueError,
+     r"max_unpool2d: expected indices in \[0, 100\)"),
+    (K.maxunpool2d_forward, lambda: (f64, np.zeros((2, 3, 5, 4), np.int64), 2), ValueError,
+     r"max_unpool2d: expected indices of the input's shape"),
+    (K.maxunpool2d_forward, lambda: (f64, np.zeros(f64.shape), 2), TypeError,
+     r"max_unpool2d indices: expected an integer ndarray, got float64"),
+]
+
+
+@pytest.mark.parametrize("kernel, make_args, error, match", GENERAL_BAD_INPUT)
+def test_general_paths_reject_bad_input_before_numba_runs(kernel, make_args, error, match, numba_tripwire):
+    args = make_args()
+    with pytest.raises(error, match=match), numba_tripwire:
+        kernel(*args)
+    assert numba_tripwire.calls == []

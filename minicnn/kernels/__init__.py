@@ -18,13 +18,16 @@ from .conv import (col2im, conv2d_backward, conv2d_backward_naive, conv2d_forwar
 from .fused import (conv2d_relu_maxpool2d_backward, conv2d_relu_maxpool2d_backward_naive,
                     conv2d_relu_maxpool2d_forward, conv2d_relu_maxpool2d_forward_naive)
 from .linear import linear_backward, linear_backward_naive, linear_forward, linear_forward_naive
-from .loss import softmax_cross_entropy, softmax_cross_entropy_naive
+from .loss import (cross_entropy_backward, cross_entropy_backward_naive, cross_entropy_forward,
+                   cross_entropy_forward_naive, softmax_cross_entropy, softmax_cross_entropy_naive)
 from .pool import (maxpool2d_backward, maxpool2d_backward_naive, maxpool2d_forward,
-                   maxpool2d_forward_naive)
+                   maxpool2d_forward_naive, maxunpool2d_backward, maxunpool2d_backward_naive, maxunpool2d_forward,
+                   maxunpool2d_forward_naive)
 
 _OPS = ("conv2d_forward", "conv2d_backward", "conv2d_relu_maxpool2d_forward", "conv2d_relu_maxpool2d_backward",
-        "linear_forward", "linear_backward", "maxpool2d_forward", "maxpool2d_backward", "relu_forward",
-        "relu_backward", "softmax_cross_entropy")
+        "linear_forward", "linear_backward", "maxpool2d_forward", "maxpool2d_backward", "maxunpool2d_forward",
+        "maxunpool2d_backward", "relu_forward", "relu_backward", "softmax_cross_entropy", "cross_entropy_forward",
+        "cross_entropy_backward")
 
 IMPLEMENTATIONS = {
     "fast": SimpleNamespace(**{op: globals()[op] for op in _OPS}),
@@ -54,9 +57,11 @@ def use(name):
 __all__ = [
     "IMPLEMENTATIONS", "col2im", "conv2d_backward", "conv2d_backward_naive", "conv2d_forward",
     "conv2d_forward_naive", "conv2d_relu_maxpool2d_backward", "conv2d_relu_maxpool2d_backward_naive",
-    "conv2d_relu_maxpool2d_forward", "conv2d_relu_maxpool2d_forward_naive", "current", "im2col", "im2col_naive",
-    "linear_backward", "linear_backward_naive", "linear_forward", "linear_forward_naive", "maxpool2d_backward",
-    "maxpool2d_backward_naive", "maxpool2d_forward", "maxpool2d_forward_naive", "relu_backward",
-    "relu_backward_naive", "relu_forward", "relu_forward_naive", "softmax_cross_entropy",
+    "conv2d_relu_maxpool2d_forward", "conv2d_relu_maxpool2d_forward_naive", "cross_entropy_backward",
+    "cross_entropy_backward_naive", "cross_entropy_forward", "cross_entropy_forward_naive", "current", "im2col",
+    "im2col_naive", "linear_backward", "linear_backward_naive", "linear_forward", "linear_forward_naive",
+    "maxpool2d_backward", "maxpool2d_backward_naive", "maxpool2d_forward", "maxpool2d_forward_naive",
+    "maxunpool2d_backward", "maxunpool2d_backward_naive", "maxunpool2d_forward", "maxunpool2d_forward_naive",
+    "relu_backward", "relu_backward_naive", "relu_forward", "relu_forward_naive", "softmax_cross_entropy",
     "softmax_cross_entropy_naive", "use",
 ]

@@ -55,3 +55,49 @@ def out_size(name, size, kernel, stride, padding):
         raise ValueError(f"{name}: input size {size} with padding {padding} is smaller than "
                          f"the kernel size {kernel}")
     return (padded - kernel) // stride + 1
+
+
+def positive_int(name, value):
+    """An int ``>= 1`` (``groups``): TypeError for anything else than an int, ValueError below 1."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise TypeError(f"{name}: expected an int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name}: expected an int >= 1, got {value}")
+    return int(value)
+
+
+def is_one(value):
+    """True for the default dilation/groups spelled any way torch accepts: ``1``, ``(1, 1)``, ``[1, 1]``."""
+    return (type(value) is int and value == 1) or (isinstance(value, (tuple, list)) and len(value) == 2
+                                                   and all(type(v) is int and v == 1 for v in value))
+
+
+def window_count(name, size, lo, hi, kernel, stride, dilation):
+    """How many windows of a dilated kernel fit ``size`` padded by ``lo`` before and ``hi`` after.
+
+    The window spans ``dilation * (kernel - 1) + 1`` pixels; ValueError if even one does not fit.
+    """
+    span = dilation * (kernel - 1) + 1
+    if size + lo + hi < span:
+        what = f"the kernel size {kernel}" if dilation == 1 else f"the dilated kernel's span {span}"
+        raise ValueError(f"{name}: input size {size} with padding ({lo}, {hi}) is smaller than {what}")
+    return (size + lo + hi - span) // stride + 1
+
+
+def pool_out_size(name, size, kernel, stride, padding, dilation=1, ceil_mode=False):
+    """Output length of a pooling window, torch's rule (``pooling_output_shape``).
+
+    ``ceil_mode`` rounds the window count up, but the last window must start inside the input or
+    its left padding; ValueError when not even one window fits.
+    """
+    if dilation == 1 and not ceil_mode:
+        return out_size(name, size, kernel, stride, padding)
+    span = dilation * (kernel - 1) + 1
+    room = size + 2 * padding - span
+    count = (-(-room // stride) if ceil_mode else room // stride) + 1
+    if ceil_mode and (count - 1) * stride >= size + padding:
+        count -= 1
+    if count < 1:
+        raise ValueError(f"{name}: input size {size} with padding {padding} is smaller than the "
+                         f"{'dilated kernel span' if dilation > 1 else 'kernel size'} {span}")
+    return count

@@ -17,12 +17,28 @@ is the same three matrices read the other ways round::
 ``conv2d_forward_naive`` / ``conv2d_backward_naive`` below compute the same
 thing one output pixel at a time; they are the readable definition and the
 tests hold the fast path to them.
+
+The full torch signature (dilation, groups, 'same'/'valid' and asymmetric
+padding, padding modes) takes a second, general path; the plain case
+(zero padding, no dilation, one group: every conv of SimpleCNN) branches to
+the path above before anything else is done.  The general path:
+
+* pads the input explicitly (``kernels/padding.py``: zeros, reflect,
+  replicate, circular) and folds the padded gradient back in backward;
+* gathers a *dilated* kernel in im2col: tap ``(i, j)`` reads pixel
+  ``(y*SH + i*DH, x*SW + j*DW)``, a strided gather like any other;
+* splits the GEMM by group: im2col's rows are ordered ``(c, i, j)``, so group
+  ``g``'s input channels are one contiguous block of rows, and
+  ``out2[g] = weight2[g] @ cols[g]`` (and likewise in backward).
 """
 import numpy as np
 from numba import njit
 
+from collections import namedtuple
+
 from .. import threads
-from ._check import check_float_array, check_grad, check_same_dtype, out_size, pair
+from ._check import check_float_array, check_grad, check_same_dtype, is_one, out_size, pair, positive_int, window_count
+from .padding import check_padding_mode, pad2d, pad2d_backward, pad2d_backward_naive, pad2d_naive
 
 
 # --------------------------------------------------------------------------- numba kernels
@@ -67,6 +83,37 @@ def _col2im_kernel(cols, kh, kw, sh, sw, oh, ow, dxp):
                             for xo in range(ow):
                                 dxp[n, c, iy, j + xo * sw] += cols[row, src + xo]
 
+
+
+# The general path's pair: a dilated kernel reads tap (i, j) at offset (i*DH, j*DW) of its window.
+@njit(cache=True, nogil=True)
+def _im2col_dilated_kernel(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols):
+    n_img, chans = xp.shape[0], xp.shape[1]
+    area = oh * ow
+    for n in range(n_img):
+        for c in range(chans):
+            for i in range(kh):
+                for j in range(kw):
+                    row = (c * kh + i) * kw + j
+                    for y in range(oh):
+                        iy, dst = i * dh + y * sh, n * area + y * ow
+                        for xo in range(ow):
+                            cols[row, dst + xo] = xp[n, c, iy, j * dw + xo * sw]
+
+
+@njit(cache=True, nogil=True)
+def _col2im_dilated_kernel(cols, kh, kw, sh, sw, dh, dw, oh, ow, dxp):
+    n_img, chans = dxp.shape[0], dxp.shape[1]
+    area = oh * ow
+    for n in range(n_img):
+        for c in range(chans):
+            for i in range(kh):
+                for j in range(kw):
+                    row = (c * kh + i) * kw + j
+                    for y in range(oh):
+                        iy, src = i * dh + y * sh, n * area + y * ow
+                        for xo in range(ow):  # += : windows (and taps) may share a pixel
+                            dxp[n, c, iy, j * dw + xo * sw] += cols[row, src + xo]
 
 def _pad(x, ph, pw):
     """Zero-padded contiguous copy of ``x`` (N, C, H, W); ``x`` itself when there is no padding."""
@@ -132,21 +179,88 @@ def _conv_geometry(x, weight, bias, stride, padding):
     return (sh, sw), (ph, pw), (oh, ow)
 
 
+
+ConvSetup = namedtuple("ConvSetup", "stride dilation pads groups mode out_hw")
+ConvSetup.__doc__ = "The general path's checked geometry; ``pads`` is (top, bottom, left, right)."
+
+
+def conv_padding(padding, kernel, dilation, stride):
+    """``padding`` as (top, bottom, left, right): an int, a pair, ``'valid'`` or ``'same'``.
+
+    ``'same'`` pads ``dilation * (kernel - 1)`` in all, half before and the odd one
+    after (torch's rule for an even kernel), and needs stride 1, as in torch.
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"conv2d: padding='same' is not supported for strided convolutions, "
+                                 f"got stride={stride}")
+            th, tw = dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1)
+            return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+        raise ValueError(f"conv2d padding: expected 'valid', 'same', an int or a pair of ints, got {padding!r}")
+    ph, pw = pair("conv2d padding", padding, 0)
+    return (ph, ph, pw, pw)
+
+
+def _conv_setup(x, weight, bias, stride, padding, dilation, groups, padding_mode):
+    """Every check of the general path, before any numba kernel runs; returns a :class:`ConvSetup`."""
+    check_float_array("conv2d input", x, 4)
+    check_float_array("conv2d weight", weight, 4)
+    if bias is not None:
+        check_float_array("conv2d bias", bias, 1)
+    check_same_dtype("conv2d", x, weight, bias)
+    groups = positive_int("conv2d groups", groups)
+    n_out, c_group, kh, kw = weight.shape
+    if min(weight.shape) < 1:
+        raise ValueError(f"conv2d: expected a non-empty weight, got shape {weight.shape}")
+    if n_out % groups:
+        raise ValueError(f"conv2d: expected out_channels {n_out} (weight {weight.shape}) divisible by "
+                         f"groups={groups}")
+    if x.shape[1] != c_group * groups:
+        raise ValueError(f"conv2d: expected input with {c_group * groups} channels (weight {weight.shape}, "
+                         f"groups={groups}), got input of shape {x.shape}")
+    if bias is not None and bias.shape != (n_out,):
+        raise ValueError(f"conv2d: expected bias of shape ({n_out},), got {bias.shape}")
+    stride = pair("conv2d stride", stride, 1)
+    dilation = pair("conv2d dilation", dilation, 1)
+    pads = conv_padding(padding, (kh, kw), dilation, stride)
+    check_padding_mode("conv2d", padding_mode, pads, x.shape[2:])
+    oh = window_count("conv2d height", x.shape[2], pads[0], pads[1], kh, stride[0], dilation[0])
+    ow = window_count("conv2d width", x.shape[3], pads[2], pads[3], kw, stride[1], dilation[1])
+    return ConvSetup(stride, dilation, pads, groups, padding_mode, (oh, ow))
+
+
+def _is_plain(padding, dilation, groups, padding_mode):
+    """The common case, decided without a check: the fast path above takes it as it always did."""
+    return (not isinstance(padding, str) and is_one(dilation) and type(groups) is int and groups == 1
+            and isinstance(padding_mode, str) and padding_mode == "zeros")
+
+
+def _group_blocks(weight, groups, rows_per_channel):
+    """Per group, its output channels and its block of input rows (``KH*KW`` rows per channel in im2col's
+    ``cols``, 1 in an NCHW array): ``[(out_slice, in_slice), ...]``."""
+    og, cg = weight.shape[0] // groups, weight.shape[1] * rows_per_channel
+    return [(slice(g * og, (g + 1) * og), slice(g * cg, (g + 1) * cg)) for g in range(groups)]
+
 # --------------------------------------------------------------------------- im2col / col2im
-def im2col(x, kernel_size, stride=1, padding=0):
+def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     """Unfold sliding windows of ``x`` into columns.
 
     Parameters
     ----------
     x : ndarray, shape (N, C, H, W), float32 or float64
-    kernel_size, stride, padding : int or (int, int)
+    kernel_size, stride, padding, dilation : int or (int, int)
 
     Returns
     -------
     cols : ndarray, shape (C*KH*KW, N*OH*OW), dtype of ``x``
         Row ``(c*KH + i)*KW + j``, column ``n*OH*OW + oh*OW + ow`` holds
-        ``x_padded[n, c, oh*SH + i, ow*SW + j]`` (zero padding).
+        ``x_padded[n, c, oh*SH + i*DH, ow*SW + j*DW]`` (zero padding).
     """
+    if not is_one(dilation):
+        return _im2col_dilated(x, kernel_size, stride, padding, dilation)
     check_float_array("im2col input", x, 4)
     kh, kw = pair("im2col kernel_size", kernel_size, 1)
     sh, sw = pair("im2col stride", stride, 1)
@@ -159,7 +273,20 @@ def im2col(x, kernel_size, stride=1, padding=0):
     return cols
 
 
-def col2im(cols, x_shape, kernel_size, stride=1, padding=0):
+def _im2col_dilated(x, kernel_size, stride, padding, dilation):
+    check_float_array("im2col input", x, 4)
+    kh, kw = pair("im2col kernel_size", kernel_size, 1)
+    sh, sw = pair("im2col stride", stride, 1)
+    ph, pw = pair("im2col padding", padding, 0)
+    dh, dw = pair("im2col dilation", dilation, 1)
+    oh = window_count("im2col height", x.shape[2], ph, ph, kh, sh, dh)
+    ow = window_count("im2col width", x.shape[3], pw, pw, kw, sw, dw)
+    cols = np.empty((x.shape[1] * kh * kw, x.shape[0] * oh * ow), dtype=x.dtype)
+    _im2col_dilated_kernel(_pad(x, ph, pw), kh, kw, sh, sw, dh, dw, oh, ow, cols)
+    return cols
+
+
+def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
     """Fold columns back into an image, the adjoint of :func:`im2col`.
 
     Every entry of ``cols`` is *added* to the input pixel it was copied from, so
@@ -169,7 +296,7 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0):
     ----------
     cols : ndarray, shape (C*KH*KW, N*OH*OW)
     x_shape : tuple (N, C, H, W)
-    kernel_size, stride, padding : int or (int, int)
+    kernel_size, stride, padding, dilation : int or (int, int)
 
     Returns
     -------
@@ -182,12 +309,16 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0):
     kh, kw = pair("col2im kernel_size", kernel_size, 1)
     sh, sw = pair("col2im stride", stride, 1)
     ph, pw = pair("col2im padding", padding, 0)
-    oh = out_size("col2im height", h, kh, sh, ph)
-    ow = out_size("col2im width", w, kw, sw, pw)
+    dh, dw = pair("col2im dilation", dilation, 1)
+    oh = window_count("col2im height", h, ph, ph, kh, sh, dh)
+    ow = window_count("col2im width", w, pw, pw, kw, sw, dw)
     if cols.shape != (c * kh * kw, n * oh * ow):
         raise ValueError(f"col2im: expected cols of shape {(c * kh * kw, n * oh * ow)}, got {cols.shape}")
     dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-    _col2im_kernel(np.ascontiguousarray(cols), kh, kw, sh, sw, oh, ow, dxp)
+    if (dh, dw) == (1, 1):
+        _col2im_kernel(np.ascontiguousarray(cols), kh, kw, sh, sw, oh, ow, dxp)
+    else:
+        _col2im_dilated_kernel(np.ascontiguousarray(cols), kh, kw, sh, sw, dh, dw, oh, ow, dxp)
     return _unpad(dxp, ph, pw)
 
 
@@ -252,24 +383,34 @@ def conv_backward_chunks(chunk_cache, need_input_grad, dout2_of):
     return dx, dweight, dbias
 
 
-def conv2d_forward(x, weight, bias=None, stride=1, padding=0):
-    """Convolution forward pass, as ``torch.nn.functional.conv2d``.
+def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros"):
+    """Convolution forward pass, as ``torch.nn.functional.conv2d`` (and ``nn.Conv2d``'s ``padding_mode``).
 
-    The batch is split by :func:`conv_forward_chunks`, each chunk run end to
-    end (im2col, GEMM, bias + layout change) on its own thread.
+    The plain case (zero padding given as int or pair, no dilation, one group)
+    splits the batch by :func:`conv_forward_chunks`, each chunk run end to end
+    (im2col, GEMM, bias + layout change) on its own thread.  Anything else takes
+    the general path (explicit padding, dilated im2col, one GEMM per group).
 
     Parameters
     ----------
     x : ndarray, shape (N, C, H, W)
-    weight : ndarray, shape (O, C, KH, KW)
+    weight : ndarray, shape (O, C / groups, KH, KW)
     bias : ndarray, shape (O,), or None
-    stride, padding : int or (int, int)
+    stride : int or (int, int)
+    padding : int, (int, int), ``'valid'`` or ``'same'`` (stride 1 only; an even total goes half before, the
+        odd pixel after, as torch)
+    dilation : int or (int, int), spacing of the kernel's taps
+    groups : int dividing C and O; group g convolves input channels ``g*C/groups ...`` into outputs ``g*O/groups ...``
+    padding_mode : ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``
 
     Returns
     -------
-    out : ndarray, shape (N, O, OH, OW), dtype of ``x``
-    cache : tuple, what :func:`conv2d_backward` needs
+    out : ndarray, shape (N, O, OH, OW), dtype of ``x``,
+        ``OH = (H + pad_top + pad_bottom - DH*(KH-1) - 1) // SH + 1``
+    cache : what :func:`conv2d_backward` needs
     """
+    if not _is_plain(padding, dilation, groups, padding_mode):
+        return _conv2d_forward_general(x, weight, bias, stride, padding, dilation, groups, padding_mode)
     geometry = _conv_geometry(x, weight, bias, stride, padding)
     (oh, ow), n_out = geometry[2], weight.shape[0]
     out = np.empty((x.shape[0], n_out, oh * ow), dtype=x.dtype)
@@ -292,9 +433,11 @@ def conv2d_backward(dout, cache, need_input_grad=True):
     Returns
     -------
     dx : ndarray, shape (N, C, H, W), or None
-    dweight : ndarray, shape (O, C, KH, KW)
+    dweight : ndarray, shape (O, C / groups, KH, KW)
     dbias : ndarray, shape (O,), or None when the forward had no bias
     """
+    if isinstance(cache, _GeneralCache):
+        return _conv2d_backward_general(dout, cache, need_input_grad)
     chunk_cache, out_shape, dtype, has_bias = cache
     check_grad("conv2d backward", dout, out_shape, dtype)
     dout = np.ascontiguousarray(dout).reshape(out_shape[0], out_shape[1], -1)
@@ -308,69 +451,131 @@ def conv2d_backward(dout, cache, need_input_grad=True):
     return dx, dweight, (dbias if has_bias else None)
 
 
+
+# --------------------------------------------------------------------------- general conv
+_GeneralCache = namedtuple("_GeneralCache", "x_shape weight cols setup has_bias")
+
+
+def _conv2d_forward_general(x, weight, bias, stride, padding, dilation, groups, padding_mode):
+    """:func:`conv2d_forward` for dilation, groups, 'same'/'valid' or asymmetric padding and padding modes."""
+    setup = _conv_setup(x, weight, bias, stride, padding, dilation, groups, padding_mode)
+    pt, pb, pl, pr = setup.pads
+    if (setup.dilation == (1, 1) and setup.groups == 1 and pt == pb and pl == pr
+            and (setup.mode == "zeros" or max(setup.pads) == 0)):
+        return conv2d_forward(x, weight, bias, setup.stride, (pt, pl))  # e.g. 'same' with an odd kernel
+    (sh, sw), (dh, dw), (oh, ow) = setup.stride, setup.dilation, setup.out_hw
+    n, n_out, kh, kw = x.shape[0], weight.shape[0], weight.shape[2], weight.shape[3]
+    xp = pad2d(x, setup.pads, setup.mode)
+    cols = np.empty((x.shape[1] * kh * kw, n * oh * ow), dtype=x.dtype)
+    _im2col_dilated_kernel(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols)
+    weight2 = weight.reshape(n_out, -1)
+    out2 = np.empty((n_out, n * oh * ow), dtype=x.dtype)
+    for outs, rows in _group_blocks(weight, setup.groups, kh * kw):
+        np.matmul(weight2[outs], cols[rows], out=out2[outs])
+    out = np.empty((n, n_out, oh * ow), dtype=x.dtype)
+    _cols_to_nchw(out2, bias if bias is not None else np.zeros(n_out, dtype=x.dtype), out)
+    return out.reshape(n, n_out, oh, ow), _GeneralCache(x.shape, weight, cols, setup, bias is not None)
+
+
+def _conv2d_backward_general(dout, cache, need_input_grad):
+    """:func:`conv2d_backward` of :func:`_conv2d_forward_general`: the GEMMs per group, dilated col2im,
+    then the padding's gradient folded back (``padding.pad2d_backward``)."""
+    x_shape, weight, cols, setup, has_bias = cache
+    (sh, sw), (dh, dw), (oh, ow) = setup.stride, setup.dilation, setup.out_hw
+    n, n_out, kh, kw = x_shape[0], weight.shape[0], weight.shape[2], weight.shape[3]
+    check_grad("conv2d backward", dout, (n, n_out, oh, ow), cols.dtype)
+    dout2 = np.empty((n_out, n * oh * ow), dtype=cols.dtype)
+    dbias = np.empty(n_out, dtype=cols.dtype)
+    _nchw_to_cols(np.ascontiguousarray(dout).reshape(n, n_out, -1), dout2, dbias)
+    weight2 = weight.reshape(n_out, -1)
+    dweight2 = np.empty(weight2.shape, dtype=cols.dtype)
+    dcols = np.empty_like(cols) if need_input_grad else None
+    for outs, rows in _group_blocks(weight, setup.groups, kh * kw):
+        np.matmul(dout2[outs], cols[rows].T, out=dweight2[outs])
+        if dcols is not None:
+            np.matmul(weight2[outs].T, dout2[outs], out=dcols[rows])
+    dx = None
+    if need_input_grad:
+        pt, pb, pl, pr = setup.pads
+        dxp = np.zeros((n, x_shape[1], x_shape[2] + pt + pb, x_shape[3] + pl + pr), dtype=cols.dtype)
+        _col2im_dilated_kernel(dcols, kh, kw, sh, sw, dh, dw, oh, ow, dxp)
+        dx = pad2d_backward(dxp, setup.pads, setup.mode)
+    return dx, dweight2.reshape(weight.shape), (dbias if has_bias else None)
+
 # --------------------------------------------------------------------------- naive reference
-def conv2d_forward_naive(x, weight, bias=None, stride=1, padding=0):
-    """Convolution forward, one output pixel at a time (the definition).
+def conv2d_forward_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros"):
+    """Convolution forward, one output pixel (and one group) at a time: the definition.
 
-    ``out[n, o, y, x] = bias[o] + sum_{c,i,j} weight[o, c, i, j] * xpad[n, c, y*SH + i, x*SW + j]``
+    ``out[n, o, y, x] = bias[o] + sum_{c,i,j} weight[o, c, i, j] * xpad[n, g*C/groups + c, y*SH + i*DH, x*SW + j*DW]``
+    for output channel ``o`` of group ``g``; ``xpad`` is the input padded in ``padding_mode``.
 
-    Shapes and return value as :func:`conv2d_forward`; the cache is ``(x, weight, stride, padding, has_bias)``.
+    Arguments and return value as :func:`conv2d_forward`; the cache is ``(x, weight, setup, has_bias)``.
     """
-    (sh, sw), (ph, pw), (oh, ow) = _conv_geometry(x, weight, bias, stride, padding)
-    kh, kw = weight.shape[2:]
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    setup = _conv_setup(x, weight, bias, stride, padding, dilation, groups, padding_mode)
+    xp = pad2d_naive(x, setup.pads, setup.mode)
+    (oh, ow) = setup.out_hw
     out = np.zeros((x.shape[0], weight.shape[0], oh, ow), dtype=x.dtype)
-    for y in range(oh):
-        for xo in range(ow):
-            patch = xp[:, :, y * sh:y * sh + kh, xo * sw:xo * sw + kw]      # (N, C, KH, KW)
-            out[:, :, y, xo] = np.tensordot(patch, weight, axes=([1, 2, 3], [1, 2, 3]))
+    for outs, chans in _group_blocks(weight, setup.groups, 1):
+        for y in range(oh):
+            for xo in range(ow):
+                patch = xp[_window(chans, y, xo, weight.shape, setup)]             # (N, C/groups, KH, KW)
+                out[:, outs, y, xo] = np.tensordot(patch, weight[outs], axes=([1, 2, 3], [1, 2, 3]))
     if bias is not None:
         out += bias[None, :, None, None]
-    return out, (x, weight, (sh, sw), (ph, pw), bias is not None)
+    return out, (x, weight, setup, bias is not None)
+
+
+def _window(chans, y, xo, weight_shape, setup):
+    """The index of output pixel (y, xo)'s input patch in the padded input: every DH-th row from y*SH."""
+    (sh, sw), (dh, dw), (kh, kw) = setup.stride, setup.dilation, weight_shape[2:]
+    return (slice(None), chans, slice(y * sh, y * sh + dh * (kh - 1) + 1, dh),
+            slice(xo * sw, xo * sw + dw * (kw - 1) + 1, dw))
 
 
 def conv2d_backward_naive(dout, cache, need_input_grad=True):
     """Convolution backward, one output pixel at a time.
 
-    Each output pixel ``out[:, :, y, x]`` came from one input patch, so its
-    gradient ``dout[:, :, y, x]`` flows to that patch through ``weight`` and to
-    ``weight`` through that patch; overlapping patches add up.
+    Each output pixel ``out[:, o, y, x]`` came from one input patch, so its
+    gradient ``dout[:, o, y, x]`` flows to that patch through ``weight`` and to
+    ``weight`` through that patch; overlapping patches add up.  The padded
+    input's gradient is then folded back through the padding (a pixel copied
+    into the padding receives that copy's gradient too).
 
     Parameters and return value as :func:`conv2d_backward`.
     """
-    x, weight, (sh, sw), (ph, pw), has_bias = cache
-    kh, kw = weight.shape[2:]
-    oh = (x.shape[2] + 2 * ph - kh) // sh + 1
-    ow = (x.shape[3] + 2 * pw - kw) // sw + 1
+    x, weight, setup, has_bias = cache
+    oh, ow = setup.out_hw
     check_grad("conv2d backward", dout, (x.shape[0], weight.shape[0], oh, ow), x.dtype)
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    xp = pad2d_naive(x, setup.pads, setup.mode)
     dxp = np.zeros_like(xp)
     dweight = np.zeros_like(weight)
-    for y in range(oh):
-        for xo in range(ow):
-            window = (slice(None), slice(None), slice(y * sh, y * sh + kh), slice(xo * sw, xo * sw + kw))
-            d = dout[:, :, y, xo]                                           # (N, O)
-            dweight += np.tensordot(d, xp[window], axes=([0], [0]))         # (O, C, KH, KW)
-            dxp[window] += np.tensordot(d, weight, axes=([1], [0]))         # (N, C, KH, KW)
-    dx = dxp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]].copy() if need_input_grad else None
+    for outs, chans in _group_blocks(weight, setup.groups, 1):
+        for y in range(oh):
+            for xo in range(ow):
+                window = _window(chans, y, xo, weight.shape, setup)
+                d = dout[:, outs, y, xo]                                             # (N, O/groups)
+                dweight[outs] += np.tensordot(d, xp[window], axes=([0], [0]))        # (O/groups, C/groups, KH, KW)
+                dxp[window] += np.tensordot(d, weight[outs], axes=([1], [0]))        # (N, C/groups, KH, KW)
+    dx = pad2d_backward_naive(dxp, setup.pads, setup.mode) if need_input_grad else None
     # the bias gradient sums N*OH*OW terms: accumulate in float64, as the fast kernel does, so that
     # a float32 sum with cancellation does not make the reference the less accurate of the two
     dbias = dout.sum(axis=(0, 2, 3), dtype=np.float64).astype(dout.dtype) if has_bias else None
     return dx, dweight, dbias
 
 
-def im2col_naive(x, kernel_size, stride=1, padding=0):
+def im2col_naive(x, kernel_size, stride=1, padding=0, dilation=1):
     """:func:`im2col` by slicing the padded input, one kernel offset at a time."""
     kh, kw = pair("im2col kernel_size", kernel_size, 1)
     sh, sw = pair("im2col stride", stride, 1)
     ph, pw = pair("im2col padding", padding, 0)
+    dh, dw = pair("im2col dilation", dilation, 1)
     n, c, h, w = x.shape
-    oh = out_size("im2col height", h, kh, sh, ph)
-    ow = out_size("im2col width", w, kw, sw, pw)
+    oh = window_count("im2col height", h, ph, ph, kh, sh, dh)
+    ow = window_count("im2col width", w, pw, pw, kw, sw, dw)
     xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     cols = np.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
     for i in range(kh):
         for j in range(kw):
-            shifted = xp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]  # (N, C, OH, OW)
-            cols[:, i, j] = shifted.transpose(1, 0, 2, 3)
+            shifted = xp[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
+            cols[:, i, j] = shifted.transpose(1, 0, 2, 3)                       # (C, N, OH, OW)
     return cols.reshape(c * kh * kw, n * oh * ow)

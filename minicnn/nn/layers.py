@@ -10,6 +10,8 @@ import numpy as np
 
 from .. import functional as F
 from ..kernels._check import pair
+from ..kernels.conv import conv_padding
+from ..kernels.padding import MODES as PADDING_MODES
 from ..random import get_rng
 from .module import Module, Parameter
 
@@ -44,31 +46,51 @@ class Conv2d(_WeightBias):
 
     Parameters
     ----------
-    in_channels, out_channels : int
+    in_channels, out_channels : int, both divisible by ``groups``
     kernel_size : int or (int, int)
     stride : int or (int, int), default 1
-    padding : int or (int, int), default 0
+    padding : int, (int, int), ``'valid'`` or ``'same'`` (stride 1 only), default 0
+    dilation : int or (int, int), default 1
+    groups : int, default 1 (``groups=in_channels``: depthwise)
     bias : bool, default True
+    padding_mode : ``'zeros'`` (default), ``'reflect'``, ``'replicate'`` or ``'circular'``
 
-    Shapes: input (N, in_channels, H, W) -> output (N, out_channels, OH, OW);
-    ``weight`` (out_channels, in_channels, KH, KW), ``bias`` (out_channels,).
+    Shapes: input (N, in_channels, H, W) or (in_channels, H, W) -> output (N, out_channels, OH, OW)
+    (or (out_channels, OH, OW)); ``weight`` (out_channels, in_channels / groups, KH, KW), ``bias`` (out_channels,).
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 padding_mode="zeros"):
         super().__init__()
         self.in_channels = _positive_int("Conv2d", "in_channels", in_channels)
         self.out_channels = _positive_int("Conv2d", "out_channels", out_channels)
         self.kernel_size = pair("Conv2d kernel_size", kernel_size, 1)
         self.stride = pair("Conv2d stride", stride, 1)
-        self.padding = pair("Conv2d padding", padding, 0)
-        self._make_parameters((self.out_channels, self.in_channels, *self.kernel_size), bias)
+        self.dilation = pair("Conv2d dilation", dilation, 1)
+        self.groups = _positive_int("Conv2d", "groups", groups)
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(f"Conv2d: expected in_channels ({self.in_channels}) and out_channels "
+                             f"({self.out_channels}) divisible by groups ({self.groups})")
+        if isinstance(padding, str):
+            conv_padding(padding, self.kernel_size, self.dilation, self.stride)  # refuses what torch refuses
+            self.padding = padding
+        else:
+            self.padding = pair("Conv2d padding", padding, 0)
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"Conv2d: expected padding_mode in {tuple(PADDING_MODES)}, got {padding_mode!r}")
+        self.padding_mode = padding_mode
+        self._make_parameters((self.out_channels, self.in_channels // self.groups, *self.kernel_size), bias)
 
     def forward(self, x):
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        return F.conv2d_padded(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups,
+                               self.padding_mode)
 
     def extra_repr(self):
+        extra = "".join(f", {name}={getattr(self, name)!r}" for name, default in
+                        (("dilation", (1, 1)), ("groups", 1), ("padding_mode", "zeros"))
+                        if getattr(self, name) != default)
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
+                f"stride={self.stride}, padding={self.padding}{extra}, bias={self.bias is not None}")
 
 
 class Conv2dReLUMaxPool2d(Conv2d):
@@ -84,6 +106,12 @@ class Conv2dReLUMaxPool2d(Conv2d):
 
     def __init__(self, in_channels, out_channels, kernel_size, padding=0):
         super().__init__(in_channels, out_channels, kernel_size, stride=1, padding=padding, bias=True)
+        if isinstance(self.padding, str):  # 'same'/'valid': the fused kernel takes symmetric (h, w) padding
+            pt, pb, pl, pr = conv_padding(self.padding, self.kernel_size, self.dilation, self.stride)
+            if pt != pb or pl != pr:
+                raise ValueError(f"Conv2dReLUMaxPool2d: padding={padding!r} pads an even kernel "
+                                 f"{self.kernel_size} unevenly; the fused kernel needs symmetric padding")
+            self.padding = (pt, pl)
 
     def forward(self, x):
         return F.conv2d_relu_max_pool2d(x, self.weight, self.bias, self.padding)
@@ -95,8 +123,8 @@ class Conv2dReLUMaxPool2d(Conv2d):
 class Linear(_WeightBias):
     """Fully connected layer, as ``torch.nn.Linear``: ``y = x @ weight.T + bias``.
 
-    Shapes: input (N, in_features) -> output (N, out_features);
-    ``weight`` (out_features, in_features), ``bias`` (out_features,).
+    Shapes: input (*, in_features) (any leading dims, including none) -> output (*, out_features);
+    ``weight`` (out_features, in_features), ``bias`` (out_features,) (None with ``bias=False``).
     """
 
     def __init__(self, in_features, out_features, bias=True):
@@ -120,22 +148,54 @@ class ReLU(Module):
 
 
 class MaxPool2d(Module):
-    """Max pooling, as ``torch.nn.MaxPool2d(kernel_size, stride=None, padding=0)``.
+    """Max pooling, as ``torch.nn.MaxPool2d(kernel_size, stride=None, padding=0, dilation=1,
+    return_indices=False, ceil_mode=False)``.
 
-    Shapes: (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2*padding - kernel) // stride + 1.
+    Shapes: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW) (or (C, OH, OW)),
+    OH = (H + 2*padding - dilation*(kernel - 1) - 1) // stride + 1 (rounded up with ``ceil_mode``,
+    while the last window starts inside the input or its left padding).  With ``return_indices``
+    the call returns ``(output, indices)``, indices an int64 Tensor for :class:`MaxUnpool2d`.
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         super().__init__()
         self.kernel_size = pair("MaxPool2d kernel_size", kernel_size, 1)
         self.stride = pair("MaxPool2d stride", kernel_size if stride is None else stride, 1)
         self.padding = pair("MaxPool2d padding", padding, 0)
+        self.dilation = pair("MaxPool2d dilation", dilation, 1)
         if 2 * self.padding[0] > self.kernel_size[0] or 2 * self.padding[1] > self.kernel_size[1]:
             raise ValueError(f"MaxPool2d: expected padding at most half the kernel size "
                              f"{self.kernel_size}, got {self.padding}")
+        for name, flag in (("return_indices", return_indices), ("ceil_mode", ceil_mode)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"MaxPool2d: expected {name} as a bool, got {flag!r}")
+        self.return_indices, self.ceil_mode = bool(return_indices), bool(ceil_mode)
 
     def forward(self, x):
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                            self.return_indices)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxUnpool2d(Module):
+    """The partial inverse of :class:`MaxPool2d`, as ``torch.nn.MaxUnpool2d(kernel_size, stride=None,
+    padding=0)``: ``unpool(output, indices, output_size=None)`` puts each value back at its index.
+
+    Shapes: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW) (or (C, OH, OW)),
+    OH = (H - 1)*stride - 2*padding + kernel unless ``output_size`` says otherwise.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = pair("MaxUnpool2d kernel_size", kernel_size, 1)
+        self.stride = pair("MaxUnpool2d stride", kernel_size if stride is None else stride, 1)
+        self.padding = pair("MaxUnpool2d padding", padding, 0)
+
+    def forward(self, x, indices, output_size=None):
+        return F.max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding, output_size)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

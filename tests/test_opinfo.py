@@ -1,0 +1,159 @@
+"""PyTorch's own sample inputs for each op, run through minicnn in float64.
+
+``torch.testing._internal.common_methods_invocations.op_db`` is the list of
+OpInfos PyTorch tests itself with; each OpInfo's ``sample_inputs`` are the
+argument combinations its authors thought worth testing (strides, dilations,
+groups, 'same' padding, unbatched inputs, ceil_mode, return_indices, class
+weights, probability targets, empty batches...).  Every sample goes through
+the minicnn op of the same name, and:
+
+* the output and the gradient of every input torch differentiates (input,
+  weight, bias, probability targets) must agree with torch to 1e-10 relative
+  (``minicnn.testing.relative_error``), integer outputs (max pool indices) exactly;
+* a sample minicnn does not accept must raise ValueError or TypeError naming the
+  op; it counts against the coverage, a wrong answer fails the test.
+
+Run with ``-s`` for the coverage table.  Importing ``op_db`` needs the small
+``expecttest`` package (in the ``dev`` extra).
+"""
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from minicnn import Tensor
+from minicnn import functional as F
+from minicnn.testing import relative_error
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("expecttest")
+from torch.testing._internal.common_methods_invocations import op_db  # noqa: E402
+
+RTOL = 1e-10
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel lengths")
+# torch's OpInfo name -> the minicnn op that answers it; an op minicnn does not have yet is skipped
+OPS = {
+    "nn.functional.conv2d": F.conv2d,
+    "nn.functional.max_pool2d": F.max_pool2d,
+    "nn.functional.linear": F.linear,
+    "nn.functional.cross_entropy": F.cross_entropy,
+    "nn.functional.relu": F.relu,
+    "nn.functional.avg_pool2d": getattr(F, "avg_pool2d", None),
+}
+COVERAGE = {}  # op name -> (accepted, total, refusals)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def print_coverage():
+    yield
+    print("\nOpInfo samples (float64) through minicnn: forward and every gradient within 1e-10 of torch")
+    print(f"  {'op':<30} {'accepted':>9} {'total':>6} {'coverage':>9}")
+    for name, (accepted, total, refusals) in sorted(COVERAGE.items()):
+        print(f"  {name:<30} {accepted:>9} {total:>6} {accepted / max(total, 1):>9.0%}")
+        for message in sorted(set(refusals))[:5]:
+            print(f"      refused: {message}")
+
+
+def to_minicnn(value, leaves):
+    """A torch sample argument as minicnn takes it: a Tensor leaf where torch differentiates, else an ndarray."""
+    if isinstance(value, torch.Tensor):
+        array = value.detach().numpy().copy()
+        if value.requires_grad:
+            leaf = Tensor(array, requires_grad=True)
+            leaves.append((value, leaf))
+            return leaf
+        return array
+    if isinstance(value, (tuple, list)):
+        return type(value)(to_minicnn(v, leaves) for v in value)
+    return value
+
+
+def describe(sample):
+    def short(v):
+        return f"T{tuple(v.shape)}" if isinstance(v, torch.Tensor) else repr(v)
+    args = ", ".join([short(sample.input)] + [short(a) for a in sample.args]
+                     + [f"{k}={short(v)}" for k, v in sample.kwargs.items()])
+    return f"({args})"
+
+
+def check_sample(name, fn, torch_fn, sample, rng):
+    """None if minicnn agrees with torch, a refusal message if it refused, else raise AssertionError."""
+    leaves = []
+    args = to_minicnn((sample.input,) + tuple(sample.args), leaves)
+    kwargs = {k: to_minicnn(v, leaves) for k, v in sample.kwargs.items()}
+    inputs_before = [leaf.data.copy() for _, leaf in leaves]
+    try:
+        ours = fn(*args, **kwargs)
+    except (ValueError, TypeError) as e:
+        op = name.rsplit(".", 1)[-1]
+        assert op in str(e).lower().replace("maxpool", "max_pool"), f"{op} {describe(sample)}: refusal " \
+            f"does not name the op: {e}"
+        return f"{type(e).__name__}: {e}"
+    theirs = torch_fn(sample.input, *sample.args, **sample.kwargs)
+    ours = ours if isinstance(ours, tuple) else (ours,)
+    theirs = theirs if isinstance(theirs, tuple) else (theirs,)
+    where = f"{name} {describe(sample)}"
+    assert len(ours) == len(theirs), f"{where}: {len(ours)} outputs, torch {len(theirs)}"
+    grads_out, float_outs = [], []
+    for k, (o, t) in enumerate(zip(ours, theirs)):
+        ref = t.detach().numpy()
+        assert isinstance(o, Tensor), f"{where}: output {k} is a {type(o).__name__}"
+        assert o.shape == ref.shape, f"{where}: output {k} shape {o.shape}, torch {ref.shape}"
+        assert o.dtype == ref.dtype, f"{where}: output {k} dtype {o.dtype}, torch {ref.dtype}"
+        if ref.dtype.kind != "f":
+            np.testing.assert_array_equal(o.data, ref, err_msg=f"{where}: output {k}")
+            continue
+        err = relative_error(o.data, ref)
+        assert err <= RTOL, f"{where}: output {k} relative error {err:.2e}"
+        if t.requires_grad:
+            grads_out.append(rng.standard_normal(ref.shape))
+            float_outs.append((o, t))
+    if not float_outs or not leaves:
+        return None
+    for (o, _), g in zip(float_outs, grads_out):
+        o.backward(g, retain_graph=True)
+    torch_grads = torch.autograd.grad([t for _, t in float_outs], [t for t, _ in leaves],
+                                      [torch.from_numpy(g) for g in grads_out], allow_unused=True)
+    for (t, leaf), ref, before in zip(leaves, torch_grads, inputs_before):
+        np.testing.assert_array_equal(leaf.data, before, err_msg=f"{where}: minicnn modified an input")
+        if ref is None:
+            assert leaf.grad is None or not leaf.grad.any(), f"{where}: a gradient where torch has none"
+            continue
+        assert leaf.grad is not None, f"{where}: no gradient for an input of shape {tuple(t.shape)}"
+        err = relative_error(leaf.grad, ref.numpy())
+        assert err <= RTOL, f"{where}: gradient of the input of shape {tuple(t.shape)}: relative error {err:.2e}"
+    return None
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_opinfo_samples_agree_with_torch(name):
+    fn = OPS[name]
+    if fn is None:
+        pytest.skip(f"minicnn has no {name.rsplit('.', 1)[-1]} yet")
+    (info,) = [op for op in op_db if op.name == name and op.variant_test_name == ""]
+    samples = list(info.sample_inputs("cpu", torch.float64, requires_grad=True))
+    rng = np.random.default_rng(0)
+    refusals = [r for r in (check_sample(name, fn, info.op, s, rng) for s in samples) if r is not None]
+    COVERAGE[name] = (len(samples) - len(refusals), len(samples), refusals)
+    assert samples
+    assert not refusals, f"{name}: {len(refusals)} of {len(samples)} samples refused, e.g. {refusals[0]}"
+
+
+@pytest.mark.parametrize("name, what", [("nn.functional.conv2d", 1), ("nn.functional.cross_entropy", 1),
+                                        ("nn.functional.max_pool2d", 0)])
+def test_the_harness_catches_a_gradient_off_by_1e_8(name, what, monkeypatch):
+    """Scale one gradient of the op's Function by 1 + 1e-8: some sample must fail (the harness can fail)."""
+    function = {"nn.functional.conv2d": F.Conv2dFunction, "nn.functional.cross_entropy": F.CrossEntropyFunction,
+                "nn.functional.max_pool2d": F.MaxPool2dFunction}[name]
+    backward = function.backward
+
+    def slightly_wrong(ctx, grad_out):
+        grads = list(backward(ctx, grad_out))
+        grads[what] = None if grads[what] is None else grads[what] * (1 + 1e-8)
+        return tuple(grads)
+    monkeypatch.setattr(function, "backward", staticmethod(slightly_wrong))
+    (info,) = [op for op in op_db if op.name == name and op.variant_test_name == ""]
+    rng = np.random.default_rng(0)
+    with pytest.raises(AssertionError, match="relative error"):
+        for sample in info.sample_inputs("cpu", torch.float64, requires_grad=True):
+            check_sample(name, OPS[name], info.op, sample, rng)
