@@ -455,6 +455,9 @@ class DataLoader:
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self._rng = np.random.default_rng(seed)
+        self._order = None      # the latest iteration's order, and how many of its batches were handed out
+        self._position = 0
+        self._resume = None     # (order, position) from load_state_dict, for the next iter()
 
     def __len__(self) -> int:
         return -(-len(self.labels) // self.batch_size)
@@ -474,14 +477,61 @@ class DataLoader:
     def __iter__(self):
         # The order is drawn here, not on the first next(), so iter() calls
         # consume the generator in the order they are made.
-        return self._batches(self.order())
+        if self._resume is not None:
+            (self._order, self._position), self._resume = self._resume, None
+        else:
+            self._order, self._position = self.order(), 0
+        return self._batches(self._order, self._position)
 
-    def _batches(self, order: np.ndarray):
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
+    def _batches(self, order: np.ndarray, start: int):
+        for first in range(start * self.batch_size, len(order), self.batch_size):
+            idx = order[first:first + self.batch_size]
             x = np.take(self.images, idx, axis=0)
             y = np.take(self.labels, idx, axis=0).astype(np.int64, copy=False)
+            self._position += 1  # counted when handed out: a checkpoint after the step skips this batch
             yield x, y
+
+    def state_dict(self) -> dict:
+        """Where the loader stands, for a checkpoint: enough to hand out exactly the batches that follow.
+
+        Returns
+        -------
+        dict: ``"rng"`` (the shuffle generator's state, after drawing the latest order),
+        ``"order"`` (int64 (N,), the latest iteration's order, or None before the first),
+        ``"position"`` (int, how many of its batches were handed out).
+        """
+        order = None if self._order is None else self._order.copy()
+        return {"rng": self._rng.bit_generator.state, "order": order, "position": self._position}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict`: the next ``iter()`` resumes that epoch after its last
+        handed-out batch (or, when it was complete, draws the next epoch's order).
+
+        Raises TypeError/ValueError naming the part that does not fit this dataset.
+        """
+        if not isinstance(state, dict) or set(state) != {"rng", "order", "position"}:
+            raise TypeError(f"DataLoader.load_state_dict: expected a dict with rng, order and position, got "
+                            f"{sorted(map(str, state)) if isinstance(state, dict) else type(state).__name__}")
+        order, position = state["order"], state["position"]
+        n = len(self.labels)
+        if order is not None:
+            if not isinstance(order, np.ndarray) or order.dtype.kind not in "iu" or order.shape != (n,):
+                raise ValueError(f"DataLoader.load_state_dict: order expected an int array of shape ({n},), got "
+                                 f"{getattr(order, 'dtype', type(order).__name__)} {getattr(order, 'shape', '')}")
+            if not np.array_equal(np.sort(order), np.arange(n)):
+                raise ValueError(f"DataLoader.load_state_dict: order is not a permutation of 0..{n - 1}")
+        batches = 0 if order is None else -(-n // self.batch_size)
+        if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position <= batches:
+            raise ValueError(f"DataLoader.load_state_dict: position expected an int in [0, {batches}], "
+                             f"got {position!r}")
+        rng = np.random.default_rng()
+        try:
+            rng.bit_generator.state = state["rng"]
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"DataLoader.load_state_dict: rng is not a generator state ({exc!r})") from None
+        self._rng = rng
+        self._order, self._position = (None, 0) if order is None else (order.astype(np.int64), position)
+        self._resume = None if order is None or position >= batches else (self._order, position)
 
 
 def _check_dataset(images, labels) -> None:
