@@ -4,6 +4,7 @@ Errors print one line ``minicnn: error: …`` and exit non-zero, without a trace
 """
 import argparse
 import sys
+import warnings
 
 import numpy as np
 
@@ -237,7 +238,11 @@ def main(argv=None):
     args._argv = argv
     from .data import MNISTError
     try:
-        COMMANDS[args.command](args)
+        with warnings.catch_warnings():
+            # numpy's "overflow encountered in matmul" while a run diverges: train's NaN/Inf check
+            # reports it, once, with the step and the parameter
+            warnings.filterwarnings("ignore", message=r".*encountered in", category=RuntimeWarning)
+            COMMANDS[args.command](args)
     except (ValueError, TypeError, MNISTError, OSError, FloatingPointError, BackendError, GradcheckFailed) as exc:
         msg = " ".join(str(exc).split()) or type(exc).__name__
         sys.stderr.write(f"minicnn: error: {msg}\n")

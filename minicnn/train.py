@@ -114,13 +114,14 @@ def resume_config(training, out, given):
     resumed run computes what the interrupted one would have, or nothing.
     """
     saved = dict(training["settings"])
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(saved) - names)
+    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    unknown = sorted(set(saved) - set(names))
     if unknown:
         raise ValueError(f"--resume {out}: the checkpoint's settings {unknown} are unknown to this minicnn")
-    for name, value in given.items():
-        if name in RUN_ONLY_SETTINGS or name not in names:
+    for name in names:  # in the config's order, so the same flags always give the same message
+        if name in RUN_ONLY_SETTINGS or name not in given:
             continue
+        value = given[name]
         if value != saved.get(name, getattr(TrainConfig, name)):
             flag = "--" + name.replace("_", "-")
             raise ValueError(f"{flag} {value}: contradicts the run in {out}, which has {flag} "
