@@ -148,10 +148,11 @@ def load_checkpoint(path):
 
     Returns
     -------
-    Checkpoint: ``state_dict`` (name -> ndarray) and ``model`` (``{"name", "kwargs"}``; SimpleCNN
-    when the file has no record).  Raises CheckpointError naming what the file is instead: missing,
-    text, a pickle, a zip of other things (a ``torch.save`` file), truncated, object arrays, or
-    non-finite weights (naming the tensors).
+    Checkpoint: ``state_dict`` (name -> ndarray), ``model`` (``{"name", "kwargs"}``; SimpleCNN
+    when the file has no record) and ``training`` (the unpacked training tree, or None).  Raises
+    CheckpointError naming what the file is instead: missing, text, a pickle, a zip of other things
+    (a ``torch.save`` file), truncated, object arrays, a training state of another format, or
+    non-finite weights or optimiser state (naming the tensors).
     """
     path = Path(path)
     if not path.is_file():

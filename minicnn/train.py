@@ -97,6 +97,10 @@ class TrainConfig:
         return self
 
 
+# What Run.record writes besides the backend's training_state (the format is io's)
+TRAINING_RECORD = ("backend", "settings", "epoch", "step", "finished", "history", "epoch_loss", "epoch_seconds",
+                   "loader", "threads", "optimizer", "scheduler", "rng")
+
 # Settings that only say where and how a run goes, not what it computes: a resumed run may change them.
 RUN_ONLY_SETTINGS = ("out", "data_dir", "progress", "checkpoint_every")
 
@@ -113,6 +117,9 @@ def resume_config(training, out, given):
     Raises ValueError naming the first flag whose value contradicts the saved setting: a
     resumed run computes what the interrupted one would have, or nothing.
     """
+    missing = [k for k in TRAINING_RECORD if k not in training]
+    if missing or not isinstance(training["settings"], dict):
+        raise ValueError(f"--resume {out}: the checkpoint's training state lacks {missing or ['settings']}")
     saved = dict(training["settings"])
     names = [f.name for f in dataclasses.fields(TrainConfig)]
     unknown = sorted(set(saved) - set(names))

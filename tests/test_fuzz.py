@@ -292,8 +292,20 @@ def test_the_fuzz_again_with_numba_boundscheck(tmp_path):
     """Every kernel recompiled with bounds checks (a fresh numba cache), more examples: no IndexError."""
     env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache"),
            "MINICNN_FUZZ_EXAMPLES": os.environ.get("MINICNN_FUZZ_EXAMPLES_BOUNDSCHECK", "100")}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not extended",
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-m", "not extended",
                            os.path.abspath(__file__)], capture_output=True, text=True, timeout=900, env=env,
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert " passed" in proc.stdout
+    assert "test_boundscheck_is_really_on PASSED" in proc.stdout
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_BOUNDSCHECK") != "1", reason="runs inside the boundscheck fuzz")
+def test_boundscheck_is_really_on():
+    """Proof that the run above checked bounds: an out-of-bounds read raises instead of reading garbage."""
+    from numba import njit
+
+    @njit
+    def fifth(a):
+        return a[5]
+    with pytest.raises(IndexError):
+        fifth(np.zeros(1))

@@ -244,6 +244,9 @@ def test_resume_of_what_is_not_a_run(tmp_path, capsys):
     io.save_checkpoint(tmp_path / "checkpoint.npz", {"w": np.zeros(2, np.float32)})
     assert cli.main(["train", "--resume", str(tmp_path)]) == 1
     assert "holds weights only, no training state" in one_error_line(capsys.readouterr().err)
+    io.save_checkpoint(tmp_path / "checkpoint.npz", {"w": np.zeros(2, np.float32)}, training={"step": 5})
+    assert cli.main(["train", "--resume", str(tmp_path)]) == 1
+    assert "training state lacks ['backend', 'settings'" in one_error_line(capsys.readouterr().err)
     (tmp_path / "checkpoint.npz").write_bytes(b"torn")
     assert cli.main(["train", "--resume", str(tmp_path)]) == 1
     assert "checkpoint.npz: a text file" in one_error_line(capsys.readouterr().err)
