@@ -136,6 +136,7 @@ def test_killed_twice_and_at_a_random_instant_from_outside(tmp_path, uninterrupt
         assert_identical(contents(other), uninterrupted)
 
 
+@pytest.mark.slow
 def test_same_seed_and_threads_give_bit_identical_weights_and_another_seed_does_not(tmp_path, uninterrupted):
     again = tmp_path / "again"
     assert minicnn(*RUN, "--out", str(again)).returncode == 0
