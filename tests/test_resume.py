@@ -302,3 +302,33 @@ def test_a_fresh_run_over_an_interrupted_one_says_so(tmp_path, mnist_root, capsy
     assert cli.main(RUN + ["--epochs", "1", "--limit", "64", "--out", str(run), "--data-dir", str(mnist_root)]) == 0
     err = capsys.readouterr().err
     assert f"starting afresh over the interrupted run in {run} (step 5)" in err and "--resume" in err
+
+
+# --------------------------------------------------------------------------- the pieces of state
+def test_a_loader_restored_mid_epoch_hands_out_the_same_batches_as_the_original():
+    from minicnn import data
+    x = np.arange(10, dtype=np.float32).reshape(10, 1, 1, 1)
+    y = np.arange(10)
+    a = data.DataLoader(x, y, batch_size=3, shuffle=True, seed=7)
+    list(a)  # epoch 1
+    it = iter(a)
+    next(it)  # one batch of epoch 2 handed out
+    b = data.DataLoader(x, y, batch_size=3, shuffle=True, seed=99)
+    b.load_state_dict(a.state_dict())
+    rest = [yb.tolist() for _, yb in it] + [yb.tolist() for _, yb in a]  # epoch 2's rest, then epoch 3
+    assert [yb.tolist() for _, yb in b] + [yb.tolist() for _, yb in b] == rest
+    with pytest.raises(ValueError, match=r"order is not a permutation of 0..9"):
+        b.load_state_dict({**a.state_dict(), "order": np.zeros(10, np.int64)})
+    with pytest.raises(ValueError, match=r"position expected an int in \[0, 4\], got 5"):
+        b.load_state_dict({**a.state_dict(), "position": 5})
+
+
+def test_the_init_generator_state_round_trips():
+    from minicnn import random
+    random.manual_seed(3)
+    state = random.get_rng_state()
+    first = random.get_rng().random(4)
+    random.set_rng_state(state)
+    np.testing.assert_array_equal(random.get_rng().random(4), first)
+    with pytest.raises(ValueError, match="set_rng_state: not a PCG64 state"):
+        random.set_rng_state({"bit_generator": "MT19937"})
