@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.minicnn-installed
 MINICNN_DATA ?= data
 export MINICNN_DATA
 
-.PHONY: setup data browser train test bench clean
+.PHONY: setup data browser train test test-fast test-slow bench clean
 
 setup: $(STAMP) data browser
 
@@ -30,8 +30,18 @@ browser:
 train: setup
 	$(VENV)/bin/minicnn train
 
+# make test: the suite (about 5 minutes on 2 cores); test-fast: the inner loop (under a minute: no slow
+# tests, no torch agreement/lockstep files); test-slow: minutes of fuzzing under NUMBA_BOUNDSCHECK and
+# the torch resume, which CI runs too.
 test: setup
-	MINICNN_REQUIRE_BROWSER=$(APT) $(PY) -m pytest
+	MINICNN_REQUIRE_BROWSER=$(APT) $(PY) -m pytest -m "not extended"
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow and not extended" --ignore=tests/test_lockstep.py \
+		--ignore=tests/test_agreement.py --ignore=tests/test_gradcheck_cli.py
+
+test-slow: setup
+	$(PY) -m pytest -m extended
 
 # Benchmarks are not tests: run them on a quiet machine (about 15 minutes), then regenerate the README table.
 bench: setup

@@ -63,8 +63,9 @@ def quick_runs(out, limit=640, epochs=2, test_images=1000):
         loader = data.DataLoader(x_train, y_train, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed)
         history = []
         for epoch in range(1, epochs + 1):
-            steps = []
-            loss = backend.train_one_epoch(loader, f"epoch {epoch}", steps)
+            steps = [backend.train_step(images, labels) for images, labels in loader]
+            backend.end_epoch()
+            loss = sum(steps) / len(steps)
             accuracy = 100.0 * float(np.mean(backend.predict(x_test) == y_test))
             history.append({"epoch": epoch, "loss": loss, "test_accuracy": accuracy, "steps": steps})
         io.write_json(f"{cfg.out}/metrics.json", {"backend": name, "epochs": history, "test_accuracy": accuracy})

@@ -1,9 +1,10 @@
-"""``minicnn`` command line: train, evaluate, predict, fetch-data, gradcheck.
+"""``minicnn`` command line: train (and resume), evaluate, predict, fetch-data, gradcheck, lab.
 
 Errors print one line ``minicnn: error: …`` and exit non-zero, without a traceback.
 """
 import argparse
 import sys
+import warnings
 
 import numpy as np
 
@@ -54,6 +55,10 @@ def _add_train(sub):
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     p.add_argument("--backend", choices=BACKENDS, default="minicnn",
                    help="minicnn (hand-written backward) or torch (the PyTorch reference, same batches)")
+    p.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
+                   help="also write OUT/checkpoint.npz every N steps (default: at each epoch's end)")
+    p.add_argument("--resume", default=None, metavar="DIR",
+                   help="continue the run in DIR from its checkpoint, with its saved settings")
 
 
 def _add_evaluate(sub):
@@ -128,7 +133,16 @@ def build_parser():
     _add_fetch(sub)
     _add_gradcheck(sub)
     _add_lab(sub)
+    parser.commands = dict(sub.choices)  # for given_options
     return parser
+
+
+def given_options(argv, args):
+    """The dests of the options ``argv`` sets explicitly (not left at their defaults), for ``args.command``."""
+    probe = build_parser()
+    for action in probe.commands[args.command]._actions:  # not set_defaults: it would parse SUPPRESS as a value
+        action.default = argparse.SUPPRESS
+    return set(vars(probe.parse_args(argv))) - {"command"}
 
 
 def _import_reference(module):
@@ -143,16 +157,64 @@ def _import_reference(module):
 def cmd_train(args):
     from .train import TrainConfig
     from .train import train as train_minicnn
+    if args.resume is not None:
+        return _resume(args)
     out = args.out if args.out is not None else f"runs/{args.backend}"
     momentum = args.momentum if args.momentum is not None else (TrainConfig.momentum if args.optimizer == "sgd" else 0.0)
     cfg = TrainConfig(model=args.model, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
                       lr=args.lr, momentum=momentum, weight_decay=args.weight_decay, scheduler=args.scheduler,
                       seed=args.seed, data_dir=args.data_dir, out=out, limit=args.limit,
                       dtype=args.dtype, progress=not args.no_progress, dataset=args.dataset,
-                      augment=args.augment)
+                      augment=args.augment, checkpoint_every=args.checkpoint_every)
     cfg.validate()  # before importing torch, so bad flags fail fast on either backend
+    _warn_if_unfinished(out)
     train = train_minicnn if args.backend == "minicnn" else _import_reference("train").train
     train(cfg)
+
+
+def _warn_if_unfinished(out):
+    """A fresh run over an interrupted one replaces it: say so, and how to continue it instead."""
+    import pathlib
+
+    from . import io
+    path = pathlib.Path(out) / "checkpoint.npz"
+    try:
+        training = io.load_checkpoint(path).training if path.is_file() else None
+    except io.CheckpointError:
+        return
+    if training is not None and not training["finished"]:
+        sys.stderr.write(f"minicnn: note: starting afresh over the interrupted run in {out} (step "
+                         f"{training['step']}); `minicnn train --resume {out}` would have continued it\n")
+
+
+def _resume(args):
+    """``train --resume DIR``: the run in DIR, continued with its saved settings and backend."""
+    import dataclasses
+    import pathlib
+
+    from . import io
+    from .train import TrainConfig, resume_config
+    from .train import train as train_minicnn
+    folder = pathlib.Path(args.resume)
+    if not folder.is_dir():
+        raise ValueError(f"--resume {folder}: no such folder")
+    ckpt = io.load_checkpoint(folder / "checkpoint.npz")
+    if ckpt.training is None:
+        raise ValueError(f"--resume {folder}: checkpoint.npz holds weights only, no training state to resume")
+    given = given_options(args._argv, args)
+    if "out" in given and pathlib.Path(args.out).resolve() != folder.resolve():
+        raise ValueError(f"--out {args.out}: contradicts --resume {folder} (a resumed run writes into its own folder)")
+    if "backend" in given and args.backend != ckpt.training["backend"]:
+        raise ValueError(f"--backend {args.backend}: contradicts the run in {folder}, which has --backend "
+                         f"{ckpt.training['backend']} (drop --backend)")
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    settings = {dest: getattr(args, dest) for dest in given if dest in fields}
+    if "no_progress" in given:
+        settings["progress"] = not args.no_progress
+    cfg = resume_config(ckpt.training, str(folder), settings)
+    backend = ckpt.training["backend"]
+    train = _import_reference("train").train if backend == "torch" else train_minicnn
+    train(cfg, resume=ckpt)
 
 
 def cmd_evaluate(args):
@@ -250,13 +312,19 @@ COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args._argv = argv
     from .data import MNISTError
     try:
-        COMMANDS[args.command](args)
+        with warnings.catch_warnings():
+            # numpy's "overflow encountered in matmul" while a run diverges: train's NaN/Inf check
+            # reports it, once, with the step and the parameter
+            warnings.filterwarnings("ignore", message=r".*encountered in", category=RuntimeWarning)
+            COMMANDS[args.command](args)
     except SomeFailed:
         return EXIT_ERROR
-    except (ValueError, TypeError, MNISTError, OSError, BackendError, GradcheckFailed) as exc:
+    except (ValueError, TypeError, MNISTError, OSError, FloatingPointError, BackendError, GradcheckFailed) as exc:
         msg = " ".join(str(exc).split()) or type(exc).__name__
         sys.stderr.write(f"minicnn: error: {msg}\n")
         return EXIT_ERROR

@@ -10,10 +10,11 @@ import os
 import numpy as np
 import torch
 
-from minicnn.train import SCHEDULES, Backend, optimizer_kwargs, progress_bar, run
+from minicnn.faults import crash_point
+from minicnn.train import SCHEDULES, Backend, check_finite, optimizer_kwargs, progress_bar, run
 
 from . import models
-from .models import numpy_state_dict
+from .models import load_numpy_state_dict, numpy_state_dict
 
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 # the same names as minicnn.optim.OPTIMIZERS and SCHEDULERS
@@ -39,14 +40,22 @@ def build_model(seed, dtype="float32", name="simplecnn"):
     return models.build_model(name).to(TORCH_DTYPES[dtype])
 
 
-def train_step(model, images, labels, criterion, optimizer):
-    """One optimisation step on numpy batches, the tutorial's five lines; returns the batch loss."""
+def train_step(model, images, labels, criterion, optimizer, check=True):
+    """One optimisation step on numpy batches, the tutorial's five lines; returns the batch loss.
+
+    With ``check``, a NaN/Inf loss or gradient raises ``minicnn.train.NonFiniteError`` before the update.
+    """
     outputs = model(torch.from_numpy(images))
     loss = criterion(outputs, torch.from_numpy(labels))
     optimizer.zero_grad()
     loss.backward()
+    value = loss.item()
+    if check:
+        check_finite(value, ((name, None if p.grad is None else p.grad.numpy())
+                             for name, p in reversed(list(model.named_parameters()))))
+    crash_point("step")
     optimizer.step()
-    return loss.item()
+    return value
 
 
 def train_one_epoch(model, loader, criterion, optimizer, desc="train", progress=False, losses=None):
@@ -79,6 +88,28 @@ def accuracy(model, images, labels, batch_size=256):
     return 100.0 * float(np.mean(predict(model, images, batch_size) == labels))
 
 
+def _to_numpy(tree):
+    """A torch ``state_dict`` tree with every tensor as a numpy copy (for minicnn.serialize)."""
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().cpu().numpy().copy()
+    if isinstance(tree, dict):
+        return {k: _to_numpy(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_to_numpy(v) for v in tree)
+    return tree
+
+
+def _to_torch(tree):
+    """The inverse of :func:`_to_numpy`: every array back to a tensor."""
+    if isinstance(tree, np.ndarray):
+        return torch.from_numpy(tree.copy())
+    if isinstance(tree, dict):
+        return {k: _to_torch(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_to_torch(v) for v in tree)
+    return tree
+
+
 def torch_backend(cfg):
     """``cfg.model``, loss, optimiser and schedule in torch, seeded with ``torch.manual_seed(cfg.seed)``."""
     configure_threads()
@@ -88,17 +119,31 @@ def torch_backend(cfg):
     schedule = SCHEDULES[cfg.scheduler](cfg.epochs)
     scheduler = SCHEDULERS[schedule[0]](optimizer, **schedule[1]) if schedule else None
 
-    def epoch(loader, desc, losses=None):
-        loss = train_one_epoch(model, loader, criterion, optimizer, desc, cfg.progress, losses)
+    def step(images, labels):
+        model.train()
+        return train_step(model, images, labels, criterion, optimizer)
+
+    def end_epoch():
         if scheduler is not None:
             scheduler.step()
-        return loss
-    return Backend("torch", epoch,
-                   lambda images: predict(model, images),
-                   lambda: numpy_state_dict(model), describe_threads)
+
+    def training_state():
+        return {"optimizer": _to_numpy(optimizer.state_dict()),
+                "scheduler": None if scheduler is None else _to_numpy(scheduler.state_dict()),
+                "rng": {"torch": torch.get_rng_state().numpy().copy()}}
+
+    def load_state(state_dict, training):
+        load_numpy_state_dict(model, state_dict)
+        optimizer.load_state_dict(_to_torch(training["optimizer"]))
+        if scheduler is not None:
+            scheduler.load_state_dict(training["scheduler"])
+        torch.set_rng_state(torch.from_numpy(np.asarray(training["rng"]["torch"], dtype=np.uint8).copy()))
+
+    return Backend("torch", step, end_epoch, lambda images: predict(model, images),
+                   lambda: numpy_state_dict(model), describe_threads, training_state, load_state)
 
 
-def train(cfg, log=print):
+def train(cfg, log=print, resume=None):
     """Train the torch SimpleCNN on minicnn's batches; prints and writes what ``minicnn.train.train`` does
-    (checkpoint.npz, metrics.json with ``"backend": "torch"``, predictions.png)."""
-    return run(cfg, torch_backend, log)
+    (checkpoint.npz, metrics.json with ``"backend": "torch"``, predictions.png); ``resume`` as there."""
+    return run(cfg, torch_backend, log, resume)

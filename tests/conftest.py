@@ -1,4 +1,4 @@
-"""Shared fixtures: the MNIST root, hypothesis profiles, the ``slow`` marker, a numba tripwire."""
+"""Shared fixtures: the MNIST root, hypothesis profiles, the ``slow`` and ``extended`` markers, a numba tripwire."""
 import functools
 import importlib
 import os
@@ -20,8 +20,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "minicnn"))
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: trains on the full MNIST set (a minute or two); "
-                                       "still part of `make test`, deselect with -m 'not slow'")
+    config.addinivalue_line("markers", "slow: over ~20 s (the full MNIST epoch, kill-and-resume matrix); "
+                                       "part of `make test`, not of `make test-fast`")
+    config.addinivalue_line("markers", "extended: minutes (the fuzz under NUMBA_BOUNDSCHECK, torch resume); "
+                                       "only `make test-slow` and CI run it")
 
 
 @pytest.fixture(scope="session")

@@ -130,6 +130,9 @@ class DataLoader:
         self.drop_last = bool(drop_last)
         self.generator = generator if generator is not None else np.random.default_rng(seed)
         self._transform_generator = self.generator.spawn(1)[0]  # draws nothing from self.generator
+        self._order = None      # the latest iteration's order, and how many of its batches were handed out
+        self._position = 0
+        self._resume = None     # (order, position) from load_state_dict, for the next iter()
 
     def __len__(self) -> int:
         n = len(self.dataset)
@@ -150,14 +153,67 @@ class DataLoader:
     def __iter__(self):
         # The order is drawn here, not on the first next(), so iter() calls
         # consume the generator in the order they are made.
-        return self._batches(self.order())
+        if self._resume is not None:
+            (self._order, self._position), self._resume = self._resume, None
+        else:
+            self._order, self._position = self.order(), 0
+        return self._batches(self._order, self._position)
 
-    def _batches(self, order: np.ndarray):
+    def _batches(self, order: np.ndarray, position: int):
         stop = len(self) * self.batch_size if self.drop_last else len(order)
-        for start in range(0, stop, self.batch_size):
+        for start in range(position * self.batch_size, stop, self.batch_size):
             with use_generator(self._transform_generator):  # not across the yield: the caller's code
                 batch = self._fetch(order[start:start + self.batch_size])  # must not see it
+            self._position += 1  # counted when handed out: a checkpoint after the step skips this batch
             yield batch
+
+    def state_dict(self) -> dict:
+        """Where the loader stands, for a checkpoint: enough to hand out exactly the batches that follow.
+
+        Returns
+        -------
+        dict: ``"rng"`` and ``"transform_rng"`` (the order's and the random transforms' generator
+        states), ``"order"`` (int64 (N,), the latest iteration's order, or None before the first),
+        ``"position"`` (int, how many of its batches were handed out).
+        """
+        order = None if self._order is None else self._order.copy()
+        return {"rng": self.generator.bit_generator.state,
+                "transform_rng": self._transform_generator.bit_generator.state,
+                "order": order, "position": self._position}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict`: the next ``iter()`` resumes that epoch after its last
+        handed-out batch (or, when it was complete, draws the next epoch's order).
+
+        Raises TypeError/ValueError naming the part that does not fit this dataset.
+        """
+        keys = {"rng", "transform_rng", "order", "position"}
+        if not isinstance(state, dict) or set(state) != keys:
+            raise TypeError(f"DataLoader.load_state_dict: expected a dict with {', '.join(sorted(keys))}, got "
+                            f"{sorted(map(str, state)) if isinstance(state, dict) else type(state).__name__}")
+        order, position = state["order"], state["position"]
+        n = len(self.dataset)
+        if order is not None:
+            if not isinstance(order, np.ndarray) or order.dtype.kind not in "iu" or order.shape != (n,):
+                raise ValueError(f"DataLoader.load_state_dict: order expected an int array of shape ({n},), got "
+                                 f"{getattr(order, 'dtype', type(order).__name__)} {getattr(order, 'shape', '')}")
+            if not np.array_equal(np.sort(order), np.arange(n)):
+                raise ValueError(f"DataLoader.load_state_dict: order is not a permutation of 0..{n - 1}")
+        batches = 0 if order is None else len(self)
+        if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position <= batches:
+            raise ValueError(f"DataLoader.load_state_dict: position expected an int in [0, {batches}], "
+                             f"got {position!r}")
+        generators = []
+        for key in ("rng", "transform_rng"):
+            rng = np.random.default_rng()
+            try:
+                rng.bit_generator.state = state[key]
+            except (TypeError, ValueError, KeyError) as exc:
+                raise ValueError(f"DataLoader.load_state_dict: {key} is not a generator state ({exc!r})") from None
+            generators.append(rng)
+        self.generator, self._transform_generator = generators
+        self._order, self._position = (None, 0) if order is None else (order.astype(np.int64), position)
+        self._resume = None if order is None or position >= batches else (self._order, position)
 
     def _fetch(self, indices: np.ndarray):
         getitems = getattr(self.dataset, "__getitems__", None)

@@ -45,7 +45,12 @@ def pair(name, value, minimum):
     value = (int(value[0]), int(value[1]))
     if min(value) < minimum:
         raise ValueError(f"{name}: expected values >= {minimum}, got {value}")
+    if max(value) > _MAX_SIZE:  # beyond int64 numba cannot even type the argument
+        raise ValueError(f"{name}: expected values <= {_MAX_SIZE}, got {value}")
     return value
+
+
+_MAX_SIZE = 2**31 - 1  # kernel sizes, strides and paddings: far beyond any array, within every int type
 
 
 def out_size(name, size, kernel, stride, padding):

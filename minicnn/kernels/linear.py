@@ -8,7 +8,7 @@ _MIN_CHUNK_FLOPS = 1 << 20  # a chunk smaller than this is cheaper on one thread
 
 
 def _min_rows(weight):
-    return -(-_MIN_CHUNK_FLOPS // max(1, weight.size))  # in_features = 0: an empty weight
+    return -(-_MIN_CHUNK_FLOPS // max(1, weight.size))  # a weight of 0 features is (N, 0) @ (0, out): zeros
 
 
 def _check_linear(x, weight, bias):

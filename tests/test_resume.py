@@ -1,0 +1,334 @@
+"""Checkpoints and resume: a real training process killed with SIGKILL, resumed, ends bit-identical.
+
+Every run here is ``python -m minicnn train`` in its own process on 256 images (8 steps of 32 an
+epoch, 2 epochs, a checkpoint every 3 steps and at each epoch's end, the step schedule so the lr
+changes between the epochs).  ``MINICNN_FAULT=POINT:N`` (``minicnn/faults.py``) makes the process
+kill itself with SIGKILL at a chosen instant, as ``kill -9`` would; one test kills from outside at
+a random instant instead.
+
+The checkpoint writes of such a run, counted as ``write:N``: 1 at step 0, 2 at step 3, 3 at step 6,
+4 at the end of epoch 1 (step 8), 5 at step 11, 6 at step 14, 7 at the end (step 16); then
+8 metrics.json and 9 predictions.png.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from minicnn import cli, io
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN = ["train", "--epochs", "2", "--limit", "256", "--batch-size", "32", "--checkpoint-every", "3",
+       "--scheduler", "step", "--no-progress"]
+
+
+def minicnn(*args, fault=None, threads=2, timeout=180):
+    """``python -m minicnn ARGS`` in a fresh process with ``threads`` threads (and a crash point)."""
+    env = {**os.environ, "MINICNN_NUM_THREADS": str(threads)}
+    env.pop("MINICNN_FAULT", None)
+    if fault:
+        env["MINICNN_FAULT"] = fault
+    return subprocess.run([sys.executable, "-m", "minicnn", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def contents(run):
+    """Everything a finished run computed: model arrays, training-state arrays, losses, accuracy."""
+    ckpt = io.load_checkpoint(run / "checkpoint.npz")
+    metrics = json.loads((run / "metrics.json").read_text())
+    arrays = {}
+
+    def walk(node, path):
+        if isinstance(node, np.ndarray):
+            arrays[path] = node
+        elif isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{path}/{k}")
+        elif isinstance(node, (list, tuple)):
+            for i, v in enumerate(node):
+                walk(v, f"{path}/{i}")
+    walk({k: v for k, v in ckpt.training.items() if k in ("optimizer", "scheduler", "rng", "loader")}, "")
+    return {"weights": ckpt.state_dict, "state": arrays, "step": ckpt.training["step"],
+            "finished": ckpt.training["finished"],
+            "losses": [e["loss"] for e in metrics["epochs"]], "accuracy": metrics["test_accuracy"],
+            "lr": ckpt.training["optimizer"]["param_groups"][0]["lr"]}
+
+
+def assert_identical(got, want):
+    assert got["step"] == want["step"] == 16 and got["finished"] and want["finished"]
+    assert list(got["weights"]) == list(want["weights"])
+    for name in want["weights"]:  # bit for bit, not approximately
+        assert got["weights"][name].dtype == want["weights"][name].dtype
+        assert got["weights"][name].tobytes() == want["weights"][name].tobytes(), name
+    assert set(got["state"]) == set(want["state"])
+    for name in want["state"]:
+        assert got["state"][name].tobytes() == want["state"][name].tobytes(), name
+    assert got["losses"] == want["losses"] and got["accuracy"] == want["accuracy"] and got["lr"] == want["lr"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, mnist_root):
+    """The reference: the same run, never interrupted."""
+    run = tmp_path_factory.mktemp("uninterrupted") / "run"
+    proc = minicnn(*RUN, "--out", str(run))
+    assert proc.returncode == 0, proc.stderr
+    return contents(run)
+
+
+def kill_and_resume(run, fault):
+    killed = minicnn(*RUN, "--out", str(run), fault=fault)
+    assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr)
+    assert killed.stderr == "" and not (run / "metrics.json").exists()
+    resumed = minicnn("train", "--resume", str(run))
+    assert resumed.returncode == 0, resumed.stderr
+    assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")]  # the killed run's temp file: gone
+    return killed, resumed
+
+
+# one kill inside a checkpoint write and one inside a step run in the fast suite; the rest are slow
+@pytest.mark.parametrize("fault", [
+    "write:3",  # the step-6 checkpoint half-done (its temp file left): resumes from step 3
+    "step:10",  # epoch 2's second step, between backward and the update: resumes from the epoch's end
+    pytest.param("step:1", marks=pytest.mark.slow),   # before any update: resumes from step 0
+    pytest.param("step:5", marks=pytest.mark.slow),   # between two checkpoints
+    pytest.param("write:4", marks=pytest.mark.slow),  # the epoch-end checkpoint: resumes mid-epoch 1, from step 6
+    pytest.param("write:7", marks=pytest.mark.slow),  # the final checkpoint: resumes from step 14
+    pytest.param("write:8", marks=pytest.mark.slow),  # metrics.json: training done, only the run files redone
+])
+def test_killed_run_resumes_bit_identical(tmp_path, uninterrupted, fault):
+    run = tmp_path / "run"
+    killed, resumed = kill_and_resume(run, fault)
+    assert_identical(contents(run), uninterrupted)
+    # the lines of the epochs the killed run did not finish, then the accuracy
+    assert killed.stdout.splitlines() + resumed.stdout.splitlines()[:-1] == [
+        f"Epoch [1/2], Loss: {uninterrupted['losses'][0]:.4f}", f"Epoch [2/2], Loss: {uninterrupted['losses'][1]:.4f}"]
+
+
+@pytest.mark.extended
+def test_killed_twice_and_at_a_random_instant_from_outside(tmp_path, uninterrupted):
+    run = tmp_path / "run"
+    assert minicnn(*RUN, "--out", str(run), fault="step:4").returncode == -signal.SIGKILL
+    # the resumed run killed again, inside its second checkpoint write
+    assert minicnn("train", "--resume", str(run), fault="write:2").returncode == -signal.SIGKILL
+    assert minicnn("train", "--resume", str(run)).returncode == 0
+    assert_identical(contents(run), uninterrupted)
+
+    rng = np.random.default_rng(0)
+    for attempt in range(2):
+        other = tmp_path / f"async{attempt}"
+        env = {**os.environ, "MINICNN_NUM_THREADS": "2"}
+        env.pop("MINICNN_FAULT", None)
+        proc = subprocess.Popen([sys.executable, "-m", "minicnn", *RUN, "--out", str(other)], cwd=REPO, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not (other / "checkpoint.npz").exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0, 0.6))  # somewhere in the 16 steps
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        assert minicnn("train", "--resume", str(other)).returncode == 0
+        assert_identical(contents(other), uninterrupted)
+
+
+@pytest.mark.slow
+def test_same_seed_and_threads_give_bit_identical_weights_and_another_seed_does_not(tmp_path, uninterrupted):
+    again = tmp_path / "again"
+    assert minicnn(*RUN, "--out", str(again)).returncode == 0
+    assert_identical(contents(again), uninterrupted)
+    other = tmp_path / "seed1"
+    assert minicnn(*RUN, "--out", str(other), "--seed", "1", "--epochs", "1").returncode == 0
+    assert not np.array_equal(contents(other)["weights"]["fc2.bias"], uninterrupted["weights"]["fc2.bias"])
+
+
+@pytest.mark.extended
+def test_torch_backend_resumes_bit_identical(tmp_path):
+    """torch on CPU with a fixed thread count repeats itself, and its optimiser, scheduler and RNG state
+    round-trip through the checkpoint exactly: the resumed run matches bit for bit on this machine."""
+    pytest.importorskip("torch")
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert minicnn(*RUN, "--backend", "torch", "--out", str(full)).returncode == 0
+    assert minicnn(*RUN, "--backend", "torch", "--out", str(cut), fault="step:5").returncode == -signal.SIGKILL
+    resumed = minicnn("train", "--resume", str(cut))
+    assert resumed.returncode == 0, resumed.stderr
+    assert_identical(contents(cut), contents(full))
+
+
+# --------------------------------------------------------------------------- what the checkpoint holds
+def test_a_training_checkpoint_holds_everything_to_resume_and_reads_without_pickle(tmp_path, mnist_root):
+    run = tmp_path / "run"
+    assert cli.main(RUN + ["--epochs", "1", "--out", str(run), "--data-dir", str(mnist_root)]) == 0
+    with np.load(run / "checkpoint.npz", allow_pickle=False) as npz:  # plain numpy, no pickle
+        tree = json.loads(str(npz[io.TRAINING_KEY]))
+        assert all(npz[f].dtype != object for f in npz.files)
+    assert tree["dict"][0] == ["format", io.TRAINING_FORMAT]
+    t = io.load_checkpoint(run / "checkpoint.npz").training
+    assert {"format", "backend", "settings", "epoch", "step", "finished", "history", "epoch_loss", "loader",
+            "optimizer", "scheduler", "rng", "threads"} <= set(t)
+    assert (t["backend"], t["epoch"], t["step"], t["finished"]) == ("minicnn", 1, 8, True)
+    assert t["settings"]["lr"] == 0.01 and t["settings"]["checkpoint_every"] == 3
+    assert sorted(t["loader"]["order"].tolist()) == list(range(256)) and t["loader"]["position"] == 8
+    assert set(t["rng"]) == {"minicnn"} and t["rng"]["minicnn"]["bit_generator"] == "PCG64"
+    assert t["optimizer"]["state"][0]["momentum_buffer"].shape == (32, 1, 3, 3)
+    assert t["scheduler"]["last_epoch"] == 1
+    # evaluate reads the training checkpoint as any other
+    assert cli.main(["evaluate", str(run / "checkpoint.npz"), "--data-dir", str(mnist_root)]) == 0
+
+
+def test_a_newer_format_is_refused_by_number(tmp_path):
+    path = io.save_checkpoint(tmp_path / "c.npz", {"w": np.zeros(2, np.float32)}, training={"step": 1})
+    assert io.load_checkpoint(path).training == {"format": io.TRAINING_FORMAT, "step": 1}
+    arrays = dict(np.load(path))
+    arrays[io.TRAINING_KEY] = np.array(str(arrays[io.TRAINING_KEY]).replace(
+        f'["format", {io.TRAINING_FORMAT}]', '["format", 99]'))
+    np.savez(path, **arrays)
+    with pytest.raises(io.CheckpointError, match=rf"training state of format 99; this minicnn reads format "
+                                                 rf"{io.TRAINING_FORMAT}"):
+        io.load_checkpoint(path)
+
+
+def test_nan_in_the_optimizer_state_is_refused_by_path(tmp_path):
+    state = {"optimizer": {"state": {0: {"momentum_buffer": np.array([1.0, np.nan])}}}}
+    path = io.save_checkpoint(tmp_path / "c.npz", {"w": np.zeros(2, np.float32)}, training=state)
+    with pytest.raises(io.CheckpointError, match=r"NaN or Inf in training state\['optimizer'\]\['state'\]\[0\]"
+                                                 r"\['momentum_buffer'\]$"):
+        io.load_checkpoint(path)
+
+
+# --------------------------------------------------------------------------- resume: what is refused
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, mnist_root):
+    run = tmp_path_factory.mktemp("finished") / "run"
+    assert cli.main(RUN + ["--epochs", "1", "--out", str(run), "--data-dir", str(mnist_root)]) == 0
+    return run
+
+
+def one_error_line(err):
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("minicnn: error: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize("flags, match", [
+    (["--lr", "0.1"], r"--lr 0.1: contradicts the run in .*, which has --lr 0.01 .*drop --lr\)$"),
+    (["--epochs", "5"], r"--epochs 5: contradicts .* which has --epochs 1"),
+    (["--seed", "0", "--batch-size", "64"], r"--batch-size 64: contradicts .* which has --batch-size 32"),
+    (["--optimizer", "adam", "--momentum", "0"], r"--optimizer adam: contradicts"),
+    (["--backend", "torch"], r"--backend torch: contradicts the run in .*, which has --backend minicnn"),
+    (["--out", "elsewhere"], r"--out elsewhere: contradicts --resume"),
+])
+def test_flags_that_contradict_the_saved_settings_are_refused_by_name(finished_run, flags, match, capsys):
+    before = (finished_run / "checkpoint.npz").read_bytes()
+    assert cli.main(["train", "--resume", str(finished_run), *flags]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and re.search(match, one_error_line(err))
+    assert (finished_run / "checkpoint.npz").read_bytes() == before
+
+
+def test_flags_that_agree_or_only_say_where_are_accepted(finished_run, mnist_root, capsys):
+    """The saved values again, a data folder, a checkpoint interval: the finished run is just re-reported."""
+    argv = ["train", "--resume", str(finished_run), "--lr", "0.01", "--epochs", "1", "--data-dir", str(mnist_root),
+            "--checkpoint-every", "5", "--no-progress", "--backend", "minicnn"]
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out.startswith("Test Accuracy: ")
+
+
+def test_resume_of_what_is_not_a_run(tmp_path, capsys):
+    assert cli.main(["train", "--resume", str(tmp_path / "nope")]) == 1
+    assert one_error_line(capsys.readouterr().err).endswith("nope: no such folder")
+    io.save_checkpoint(tmp_path / "checkpoint.npz", {"w": np.zeros(2, np.float32)})
+    assert cli.main(["train", "--resume", str(tmp_path)]) == 1
+    assert "holds weights only, no training state" in one_error_line(capsys.readouterr().err)
+    io.save_checkpoint(tmp_path / "checkpoint.npz", {"w": np.zeros(2, np.float32)}, training={"step": 5})
+    assert cli.main(["train", "--resume", str(tmp_path)]) == 1
+    assert "training state lacks ['backend', 'settings'" in one_error_line(capsys.readouterr().err)
+    (tmp_path / "checkpoint.npz").write_bytes(b"torn")
+    assert cli.main(["train", "--resume", str(tmp_path)]) == 1
+    assert "checkpoint.npz: a text file" in one_error_line(capsys.readouterr().err)
+
+
+def rewrite(path, change):
+    """Rewrite the .npz at ``path`` with ``change(arrays)`` applied (a tampered or foreign checkpoint)."""
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    change(arrays)
+    np.savez(path, **arrays)
+
+
+def another_architecture(arrays):
+    arrays["conv1.weight"] = np.zeros((16, 1, 5, 5), np.float32)  # a shape mismatch
+    arrays["head.weight"] = arrays.pop("fc2.weight")               # missing fc2.weight, unexpected head.weight
+
+
+@pytest.mark.parametrize("command", ["evaluate", "resume"])
+def test_a_checkpoint_of_another_architecture_names_missing_unexpected_and_mismatched(
+        finished_run, tmp_path, command, mnist_root, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.npz").write_bytes((finished_run / "checkpoint.npz").read_bytes())
+    rewrite(run / "checkpoint.npz", another_architecture)
+    argv = (["evaluate", str(run / "checkpoint.npz")] if command == "evaluate" else
+            ["train", "--resume", str(run), "--data-dir", str(mnist_root)])
+    assert cli.main(argv) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert "does not fit model simplecnn" in line
+    assert "missing keys ['fc2.weight']" in line and "unexpected keys ['head.weight']" in line
+    assert "conv1.weight: expected shape (32, 1, 3, 3), got (16, 1, 5, 5)" in line
+
+
+def test_an_optimizer_state_that_does_not_fit_is_refused_on_resume(finished_run, tmp_path, mnist_root, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.npz").write_bytes((finished_run / "checkpoint.npz").read_bytes())
+    ckpt = io.load_checkpoint(run / "checkpoint.npz")
+    ckpt.training["optimizer"]["state"][0]["momentum_buffer"] = np.zeros((3, 3), np.float32)
+    io.save_checkpoint(run / "checkpoint.npz", ckpt.state_dict, ckpt.model, ckpt.training)
+    assert cli.main(["train", "--resume", str(run), "--data-dir", str(mnist_root)]) == 1
+    assert re.search(r"does not fit .*momentum_buffer'\] expected shape \(32, 1, 3, 3\), got \(3, 3\)",
+                     one_error_line(capsys.readouterr().err))
+
+
+def test_a_fresh_run_over_an_interrupted_one_says_so(tmp_path, mnist_root, capsys):
+    run = tmp_path / "run"
+    path = io.save_checkpoint(run / "checkpoint.npz", {"w": np.zeros(1, np.float32)},
+                              training={"step": 5, "finished": False})
+    assert path.exists()
+    assert cli.main(RUN + ["--epochs", "1", "--limit", "64", "--out", str(run), "--data-dir", str(mnist_root)]) == 0
+    err = capsys.readouterr().err
+    assert f"starting afresh over the interrupted run in {run} (step 5)" in err and "--resume" in err
+
+
+# --------------------------------------------------------------------------- the pieces of state
+def test_a_loader_restored_mid_epoch_hands_out_the_same_batches_as_the_original():
+    from minicnn import data
+    x = np.arange(10, dtype=np.float32).reshape(10, 1, 1, 1)
+    y = np.arange(10)
+    a = data.DataLoader(x, y, batch_size=3, shuffle=True, seed=7)
+    list(a)  # epoch 1
+    it = iter(a)
+    next(it)  # one batch of epoch 2 handed out
+    b = data.DataLoader(x, y, batch_size=3, shuffle=True, seed=99)
+    b.load_state_dict(a.state_dict())
+    rest = [yb.tolist() for _, yb in it] + [yb.tolist() for _, yb in a]  # epoch 2's rest, then epoch 3
+    assert [yb.tolist() for _, yb in b] + [yb.tolist() for _, yb in b] == rest
+    with pytest.raises(ValueError, match=r"order is not a permutation of 0..9"):
+        b.load_state_dict({**a.state_dict(), "order": np.zeros(10, np.int64)})
+    with pytest.raises(ValueError, match=r"position expected an int in \[0, 4\], got 5"):
+        b.load_state_dict({**a.state_dict(), "position": 5})
+
+
+def test_the_init_generator_state_round_trips():
+    from minicnn import random
+    random.manual_seed(3)
+    state = random.get_rng_state()
+    first = random.get_rng().random(4)
+    random.set_rng_state(state)
+    np.testing.assert_array_equal(random.get_rng().random(4), first)
+    with pytest.raises(ValueError, match="set_rng_state: not a PCG64 state"):
+        random.set_rng_state({"bit_generator": "MT19937"})
