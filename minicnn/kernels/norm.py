@@ -205,8 +205,8 @@ def batchnorm_forward_naive(x, weight, bias, running_mean, running_var, training
     x3, count = _check_batchnorm(x, weight, bias, running_mean, running_var, training, eps)
     axes = (0, 2)
     if training:
-        mean = x3.mean(axis=axes, dtype=np.float64)
-        var = ((x3 - mean[:, None].astype(x.dtype)) ** 2).mean(axis=axes, dtype=np.float64)
+        mean = x3.mean(axis=axes, dtype=np.float64)     # statistics summed in float64, as the fast kernel's
+        var = x3.var(axis=axes, dtype=np.float64)
     else:
         mean, var = running_mean.astype(np.float64), running_var.astype(np.float64)
     invstd = (1 / np.sqrt(var + eps)).astype(x.dtype)
