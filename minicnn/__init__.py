@@ -13,5 +13,5 @@ from .regularization import l1_penalty
 
 __version__ = "0.1.0"
 __all__ = ["MODELS", "SimpleCNN", "Tensor", "build_model", "cat", "enable_grad", "functional",
-           "is_grad_enabled", "kernels", "l1_penalty", "manual_seed", "nn", "no_grad", "optim", "set_grad_enabled", "stack",
-           "tensor"]
+           "is_grad_enabled", "kernels", "l1_penalty", "manual_seed", "nn", "no_grad", "optim", "set_grad_enabled",
+           "stack", "tensor"]

@@ -224,3 +224,16 @@ def test_gradcheck_catches_a_batchnorm_backward_that_ignores_the_batch_statistic
     failed = [line for line in out.splitlines() if line.endswith("FAIL")]
     assert any(line.startswith("BatchNorm2d(3), train, batch 2") and " input " in line for line in failed)
     assert not any(line.startswith("BatchNorm2d(3), eval") for line in failed)
+
+
+def test_gradcheck_table_has_every_toolbox_layer_and_passes(capsys):
+    from minicnn import cli
+    assert cli.main(["gradcheck"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.endswith(("pass", "FAIL"))]
+    for layer in ("BatchNorm2d(3), train, batch 2", "BatchNorm2d(2), train, batch 3", "BatchNorm1d",
+                  "BatchNorm2d(3), eval", "LocalResponseNorm", "Sigmoid", "Tanh", "LeakyReLU", "Softmax", "LogSoftmax", "AvgPool2d",
+                  "AdaptiveAvgPool2d", "Dropout(", "Dropout2d", "MSELoss", "NLLLoss", "BCEWithLogitsLoss", "LeNet5",
+                  "BasicBlock"):
+        assert any(r.startswith(layer) for r in rows), layer
+    assert all(r.endswith("pass") for r in rows)
+    assert max(float(r.split()[-4]) for r in rows) < 1e-7  # far below the threshold, not just under it
