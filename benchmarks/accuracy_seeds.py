@@ -1,12 +1,13 @@
 """Both backends, the tutorial's settings, several seeds: loss lines and test accuracy.
 
-    python -m benchmarks.accuracy_seeds [--seeds 0 1 2] [--epochs 5]
+    python -m benchmarks.accuracy_seeds [--seeds 0 1 2] [--epochs 5] [--model simplecnn]
 
 Runs ``minicnn train --backend B --seed S`` for each seed and backend (in
 alternating order, one process each) and records every epoch's loss, the test
 accuracy and the epoch times from each run's metrics.json.  The seed picks the
 initial weights (each backend's own generator) and the shuffle order (the same
-for both backends).  Writes benchmarks/results/accuracy.json.
+for both backends).  Writes benchmarks/results/accuracy.json (``accuracy-MODEL.json`` for another
+``--model``).
 """
 import argparse
 import json
@@ -18,13 +19,13 @@ from pathlib import Path
 from . import common
 
 
-def run(backend, seed, epochs, out):
+def run(backend, seed, epochs, out, model="simplecnn"):
     cmd = [sys.executable, "-m", "minicnn", "train", "--backend", backend, "--seed", str(seed),
-           "--epochs", str(epochs), "--out", str(out), "--no-progress"]
+           "--epochs", str(epochs), "--out", str(out), "--no-progress", "--model", model]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"accuracy_seeds: {' '.join(cmd)} failed: {proc.stderr.strip()[-300:]}")
-    print(f"$ minicnn train --backend {backend} --seed {seed}\n{proc.stdout.rstrip()}", flush=True)
+    print(f"$ minicnn train --model {model} --backend {backend} --seed {seed}\n{proc.stdout.rstrip()}", flush=True)
     metrics = json.loads((Path(out) / "metrics.json").read_text())
     return {"backend": backend, "seed": seed, "stdout": proc.stdout.splitlines(),
             "losses": [e["loss"] for e in metrics["epochs"]],
@@ -37,11 +38,14 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--out", default="runs/seeds")
+    p.add_argument("--model", default="simplecnn", help="a name of minicnn.models.MODELS")
     args = p.parse_args(argv)
     runs = []
     for i, seed in enumerate(args.seeds):
         for backend in (("minicnn", "torch") if i % 2 == 0 else ("torch", "minicnn")):
-            runs.append(run(backend, seed, args.epochs, Path(args.out) / f"{backend}-seed{seed}"))
+            out = Path(args.out) / (f"{backend}-seed{seed}" if args.model == "simplecnn"
+                                    else f"{args.model}-{backend}-seed{seed}")
+            runs.append(run(backend, seed, args.epochs, out, args.model))
     summary = {}
     for backend in ("minicnn", "torch"):
         acc = [r["test_accuracy"] for r in runs if r["backend"] == backend]
@@ -49,8 +53,9 @@ def main(argv=None):
         print(f"{backend:8s} test accuracy {', '.join(f'{a:.2f}' for a in acc)}  mean {statistics.mean(acc):.3f}%")
     diff = summary["minicnn"]["mean"] - summary["torch"]["mean"]
     print(f"mean difference minicnn - torch: {diff:+.3f} points")
-    common.write_result("accuracy", {"epochs": args.epochs, "seeds": args.seeds, "summary": summary,
-                                     "mean_difference": diff, "runs": runs})
+    name = "accuracy" if args.model == "simplecnn" else f"accuracy-{args.model}"
+    common.write_result(name, {"model": args.model, "epochs": args.epochs, "seeds": args.seeds,
+                               "summary": summary, "mean_difference": diff, "runs": runs})
 
 
 if __name__ == "__main__":

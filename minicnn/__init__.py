@@ -9,8 +9,9 @@ from . import functional, kernels, nn, optim
 from .autograd import Tensor, cat, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, stack, tensor
 from .models import MODELS, SimpleCNN, build_model
 from .random import manual_seed
+from .regularization import l1_penalty
 
 __version__ = "0.1.0"
 __all__ = ["MODELS", "SimpleCNN", "Tensor", "build_model", "cat", "enable_grad", "functional",
-           "is_grad_enabled", "kernels", "manual_seed", "nn", "no_grad", "optim", "set_grad_enabled", "stack",
-           "tensor"]
+           "is_grad_enabled", "kernels", "l1_penalty", "manual_seed", "nn", "no_grad", "optim", "set_grad_enabled",
+           "stack", "tensor"]

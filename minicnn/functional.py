@@ -290,3 +290,350 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 def flatten(input, start_dim=0, end_dim=-1):
     """``torch.flatten``: merge dims ``start_dim..end_dim`` into one (a recorded reshape)."""
     return as_tensor(input, "flatten input").flatten(start_dim, end_dim)
+
+
+# =========================================================================== the toolbox
+# Normalisation, average pooling, dropout, more activations and losses.  Each op is a Function
+# around a kernel pair (minicnn/kernels/norm.py, avgpool.py, activation.py, loss_extra.py), as above.
+from .random import get_rng  # noqa: E402
+
+
+def _array_or_none(value, name):
+    """A buffer argument (running mean/var): an ndarray (used as is), a Tensor's array, or None."""
+    if value is None or isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, Tensor):
+        return value.data
+    raise TypeError(f"{name}: expected an ndarray, Tensor or None, got {type(value).__name__}")
+
+
+def _legacy_reduction(op, size_average, reduce):
+    if size_average is not None or reduce is not None:
+        raise ValueError(f"{op}: size_average and reduce are deprecated in torch and not supported; "
+                         f"use reduction='mean'|'sum'|'none'")
+
+
+# --------------------------------------------------------------------------- batch norm
+class BatchNormFunction(Function):
+    """Batch normalisation; in training it also updates the running estimates in place, as torch does
+    (``running = (1 - momentum) * running + momentum * batch``, the variance unbiased: ``* M / (M - 1)``)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+        out = _kernel_call(ctx, "batchnorm", x, weight, bias, running_mean, running_var, training, eps)
+        if training:
+            cache = ctx.cache
+            if running_mean is not None:
+                running_mean[...] = (1 - momentum) * running_mean + momentum * cache.mean
+            if running_var is not None:
+                unbiased = cache.var * (cache.count / (cache.count - 1))
+                running_var[...] = (1 - momentum) * running_var + momentum * unbiased
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        dx, dweight, dbias = ctx.kernels.batchnorm_backward(grad_out, ctx.cache, ctx.needs_input_grad[0])
+        return dx, dweight, dbias, None, None, None, None, None
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Batch normalisation, as ``torch.nn.functional.batch_norm``.
+
+    Shapes: input (N, C) or (N, C, ...); running_mean, running_var, weight, bias (C,) -> the input's shape.
+    With ``training`` the batch's statistics normalise and, where given, the
+    running estimates (ndarrays, or Tensors whose arrays are updated) move by
+    ``momentum``; without it the running estimates normalise.
+    """
+    input = as_tensor(input, "batch_norm input")
+    if weight is not None:
+        _check_dtype("batch_norm", input, as_tensor(weight, "batch_norm weight"))
+    if not isinstance(momentum, (int, float)) or isinstance(momentum, bool) or not 0 <= momentum <= 1:
+        raise ValueError(f"batch_norm: expected momentum in [0, 1], got {momentum!r}")
+    return BatchNormFunction.apply(input, _param(weight, "batch_norm weight"), _param(bias, "batch_norm bias"),
+                                   _array_or_none(running_mean, "batch_norm running_mean"),
+                                   _array_or_none(running_var, "batch_norm running_var"),
+                                   bool(training), float(momentum), eps)
+
+
+# --------------------------------------------------------------------------- local response norm
+class LocalResponseNormFunction(Function):
+    """``x / (k + alpha/size * window sum of x^2) ** beta`` across channels; backward: ``kernels.lrn_backward``."""
+
+    @staticmethod
+    def forward(ctx, x, size, alpha, beta, k):
+        return _kernel_call(ctx, "lrn", x, size, alpha, beta, k)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return ctx.kernels.lrn_backward(grad_out, ctx.cache), None, None, None, None
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """Local response normalisation, as ``torch.nn.functional.local_response_norm``.
+
+    Shapes: (N, C, ...) with at least 3 dims -> the same shape.
+    """
+    return LocalResponseNormFunction.apply(as_tensor(input, "local_response_norm input"), size, alpha, beta, k)
+
+
+# --------------------------------------------------------------------------- average pooling
+class AvgPool2dFunction(Function):
+    """Mean over each window; backward spreads ``grad / divisor`` over the window."""
+
+    @staticmethod
+    def forward(ctx, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+        return _kernel_call(ctx, "avgpool2d", x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                            divisor_override)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return (ctx.kernels.avgpool2d_backward(grad_out, ctx.cache),) + (None,) * 6
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Average pooling, as ``torch.nn.functional.avg_pool2d`` (``stride`` defaults to ``kernel_size``).
+
+    Shapes: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW), ``OH = (H + 2*padding - kernel) // stride + 1``
+    (rounded up under ``ceil_mode``, without a window that would start in the right padding).
+    """
+    return AvgPool2dFunction.apply(as_tensor(input, "avg_pool2d input"), kernel_size, stride, padding,
+                                   bool(ceil_mode), bool(count_include_pad), divisor_override)
+
+
+class AdaptiveAvgPool2dFunction(Function):
+    """Mean over windows chosen to tile the input into ``output_size`` cells (torch's index formula)."""
+
+    @staticmethod
+    def forward(ctx, x, output_size):
+        return _kernel_call(ctx, "adaptive_avgpool2d", x, output_size)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return ctx.kernels.adaptive_avgpool2d_backward(grad_out, ctx.cache), None
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool2d``; ``output_size=1`` is global
+    average pooling.  Shapes: (N, C, H, W) -> (N, C, OH, OW); cell ``o`` covers ``floor(o*H/OH)`` to
+    ``ceil((o+1)*H/OH)``."""
+    return AdaptiveAvgPool2dFunction.apply(as_tensor(input, "adaptive_avg_pool2d input"), output_size)
+
+
+# --------------------------------------------------------------------------- dropout
+class DropoutFunction(Function):
+    """``x * keep / (1 - p)`` with a given boolean ``keep`` mask; backward multiplies by the same."""
+
+    @staticmethod
+    def forward(ctx, x, p, keep):
+        return _kernel_call(ctx, "dropout", x, p, keep)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return ctx.kernels.dropout_backward(grad_out, ctx.cache), None, None
+
+
+def _check_p(op, p):
+    if not isinstance(p, (int, float, np.floating)) or isinstance(p, bool) or not 0 <= p <= 1:
+        raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p!r}")
+    return float(p)
+
+
+def _dropout(op, input, p, training, inplace, mask_shape):
+    _only_default(op, inplace=inplace)
+    p = _check_p(op, p)
+    input = as_tensor(input, f"{op} input")
+    if not training:
+        return input
+    keep = get_rng().random(mask_shape(input.shape)) >= p   # P(keep) = 1 - p, from minicnn's seeded generator
+    return DropoutFunction.apply(input, p, keep)
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Inverted dropout, as ``torch.nn.functional.dropout``: each element is zeroed with probability ``p``
+    and the rest scaled by ``1 / (1 - p)``; the identity when not ``training``.  The mask comes from
+    :func:`minicnn.random.get_rng` (``minicnn.manual_seed`` makes it reproducible)."""
+    return _dropout("dropout", input, p, training, inplace, lambda shape: shape)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Channel dropout, as ``torch.nn.functional.dropout2d``: whole channels ``x[n, c]`` are zeroed.
+
+    Shapes: (N, C, H, W), or (N, C, L) (torch's current reading of a 3-D input) -> the same.
+    """
+    def mask_shape(shape):
+        if len(shape) not in (3, 4):
+            raise ValueError(f"dropout2d: expected a 3-D (N, C, L) or 4-D (N, C, H, W) input, got shape {shape}")
+        return shape[:2] + (1,) * (len(shape) - 2)
+    return _dropout("dropout2d", input, p, training, inplace, mask_shape)
+
+
+# --------------------------------------------------------------------------- activations
+class SigmoidFunction(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return _kernel_call(ctx, "sigmoid", x)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return ctx.kernels.sigmoid_backward(grad_out, ctx.cache)
+
+
+class TanhFunction(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return _kernel_call(ctx, "tanh", x)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return ctx.kernels.tanh_backward(grad_out, ctx.cache)
+
+
+class LeakyReLUFunction(Function):
+    @staticmethod
+    def forward(ctx, x, negative_slope):
+        return _kernel_call(ctx, "leaky_relu", x, negative_slope)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return ctx.kernels.leaky_relu_backward(grad_out, ctx.cache), None
+
+
+class SoftmaxFunction(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        return _kernel_call(ctx, "softmax", x, dim)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return ctx.kernels.softmax_backward(grad_out, ctx.cache), None
+
+
+class LogSoftmaxFunction(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        return _kernel_call(ctx, "log_softmax", x, dim)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return ctx.kernels.log_softmax_backward(grad_out, ctx.cache), None
+
+
+def sigmoid(input):
+    """``1 / (1 + exp(-input))`` elementwise (computed without overflow), as ``torch.sigmoid``."""
+    return SigmoidFunction.apply(as_tensor(input, "sigmoid input"))
+
+
+def tanh(input):
+    """``tanh(input)`` elementwise, as ``torch.tanh``."""
+    return TanhFunction.apply(as_tensor(input, "tanh input"))
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """``input`` where positive, else ``negative_slope * input``, as ``torch.nn.functional.leaky_relu``."""
+    _only_default("leaky_relu", inplace=inplace)
+    if not isinstance(negative_slope, (int, float, np.floating)) or isinstance(negative_slope, bool):
+        raise TypeError(f"leaky_relu: expected negative_slope as a number, got {type(negative_slope).__name__}")
+    return LeakyReLUFunction.apply(as_tensor(input, "leaky_relu input"), float(negative_slope))
+
+
+def _softmax_dim(op, ndim, dim):
+    """torch's implicit choice when ``dim`` is None (deprecated there too): 0 for 0-, 1- and 3-D, else 1."""
+    if dim is not None:
+        return dim
+    import warnings
+    warnings.warn(f"Implicit dimension choice for {op} has been deprecated. Change the call to include dim=X "
+                  f"as an argument.", stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _softmax_dtype(op, dtype):
+    if dtype is not None:
+        raise ValueError(f"{op}: dtype={dtype!r} is not supported (only dtype=None; cast the input first)")
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """``exp(x) / sum(exp(x))`` along ``dim`` (max-shifted), as ``torch.nn.functional.softmax``."""
+    _softmax_dtype("softmax", dtype)
+    input = as_tensor(input, "softmax input")
+    return SoftmaxFunction.apply(input, _softmax_dim("softmax", input.ndim, dim))
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """``x - logsumexp(x)`` along ``dim``, as ``torch.nn.functional.log_softmax``."""
+    _softmax_dtype("log_softmax", dtype)
+    input = as_tensor(input, "log_softmax input")
+    return LogSoftmaxFunction.apply(input, _softmax_dim("log_softmax", input.ndim, dim))
+
+
+# --------------------------------------------------------------------------- more losses
+class MSELossFunction(Function):
+    @staticmethod
+    def forward(ctx, x, target, reduction):
+        return _kernel_call(ctx, "mse", x, target, reduction)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        dx, dtarget = ctx.kernels.mse_backward(grad_out, ctx.cache)
+        return dx, (dtarget if ctx.needs_input_grad[1] else None), None
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean squared error, as ``torch.nn.functional.mse_loss``: ``(input - target)**2`` reduced.
+
+    Shapes: input and target the same shape (minicnn does not broadcast them) -> () or that shape ("none").
+    The target may require a gradient too.
+    """
+    _legacy_reduction("mse_loss", size_average, reduce)
+    if weight is not None:
+        raise ValueError("mse_loss: weight is not supported (only weight=None)")
+    input, target = as_tensor(input, "mse_loss input"), as_tensor(target, "mse_loss target")
+    return MSELossFunction.apply(input, target, reduction)
+
+
+class NLLLossFunction(Function):
+    @staticmethod
+    def forward(ctx, logp, target, weight, ignore_index, reduction):
+        return _kernel_call(ctx, "nll", logp, target, weight, ignore_index, reduction)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return ctx.kernels.nll_backward(grad_out, ctx.cache)[0], None, None, None, None
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    """Negative log-likelihood of class indices, as ``torch.nn.functional.nll_loss``: ``-weight[y] * input[y]``,
+    "mean" divided by the sum of the weights of the non-ignored targets.
+
+    Shapes: input (N, C) log-probabilities (or (C,), or (N, C, d1, ...)), target (N,) integer (or (), (N, d1, ...)).
+    """
+    _legacy_reduction("nll_loss", size_average, reduce)
+    target = target.data if isinstance(target, Tensor) else target
+    weight = _array_or_none(weight, "nll_loss weight")
+    return NLLLossFunction.apply(as_tensor(input, "nll_loss input"), target, weight, ignore_index, reduction)
+
+
+class BCEWithLogitsFunction(Function):
+    @staticmethod
+    def forward(ctx, x, target, weight, pos_weight, reduction):
+        return _kernel_call(ctx, "bce_logits", x, target, weight, pos_weight, reduction)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        dx, dtarget = ctx.kernels.bce_logits_backward(grad_out, ctx.cache)
+        return dx, (dtarget if ctx.needs_input_grad[1] else None), None, None, None
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
+                                     pos_weight=None):
+    """Binary cross-entropy of ``sigmoid(input)`` against ``target`` in [0, 1], as
+    ``torch.nn.functional.binary_cross_entropy_with_logits`` (the stable form, see kernels/loss_extra.py).
+
+    Shapes: input and target the same; ``weight`` broadcast to them, ``pos_weight`` along the last (class) axis.
+    ``weight`` and ``pos_weight`` are constants here (no gradient flows into them).
+    """
+    _legacy_reduction("binary_cross_entropy_with_logits", size_average, reduce)
+    input = as_tensor(input, "binary_cross_entropy_with_logits input")
+    target = as_tensor(target, "binary_cross_entropy_with_logits target")
+    return BCEWithLogitsFunction.apply(input, target, _array_or_none(weight, "weight"),
+                                       _array_or_none(pos_weight, "pos_weight"), reduction)

@@ -190,6 +190,97 @@ def gradcheck_cases(rng):
     return [(label, module.to(np.float64), x) for label, module, x in cases]
 
 
+class _Reseeded:
+    """A module whose every call first reseeds minicnn's generator, so Dropout draws the same mask each
+    time and the central differences see one fixed linear map (mask drawn from ``seed``)."""
+
+    def __init__(self, module, seed):
+        self.module, self.seed = module, seed
+
+    def __call__(self, x):
+        from .random import manual_seed
+        manual_seed(self.seed)
+        return self.module(x)
+
+    def double(self):
+        self.module.double()
+        return self
+
+    def __getattr__(self, name):
+        return getattr(self.module, name)
+
+
+class _WithTarget:
+    """A loss with its target fixed, called like a layer: input -> loss (0-d), for :func:`check_module`."""
+
+    def __init__(self, criterion, target):
+        self.criterion, self.target = criterion, target
+
+    def __call__(self, x):
+        return self.criterion(x, self.target)
+
+    def double(self):
+        self.criterion.double()
+        return self
+
+    def __getattr__(self, name):
+        return getattr(self.criterion, name)
+
+
+def toolbox_gradcheck_cases(rng):
+    """The toolbox's layers, losses and models, checked like :func:`gradcheck_cases`.
+
+    Returns
+    -------
+    list of ``(label, module, x, smooth)``.  ``smooth`` cases (batch norm, LRN, sigmoid, tanh,
+    softmax, the losses, LeNet-5) have curvature everywhere, so the kink test (one-sided slopes
+    equal) does not apply to them and every drawn entry is checked; the others are piecewise linear.
+    Batch norm is checked in training mode, where the batch statistics depend on the input, with a
+    random upstream gradient, at batch sizes 2 and 3.
+    """
+    from . import nn
+    from .models import LeNet5
+    from .models.resnet_mini import BasicBlock
+
+    def bn(layer, x):
+        layer.weight.data = rng.uniform(0.5, 2, layer.weight.shape)
+        layer.bias.data = rng.standard_normal(layer.bias.shape)
+        return layer.double(), x
+
+    probs = rng.dirichlet(np.ones(5), size=4)
+    cases = [
+        ("BatchNorm2d(3), train, batch 2", *bn(nn.BatchNorm2d(3), 2 + 3 * rng.standard_normal((2, 3, 4, 5))), True),
+        ("BatchNorm2d(2), train, batch 3", *bn(nn.BatchNorm2d(2), rng.standard_normal((3, 2, 3, 3))), True),
+        # (N, C) with N = 2 would be no test of dx: two values per channel normalise to -1, +1 whatever x is
+        ("BatchNorm1d(4), train, batch 3", *bn(nn.BatchNorm1d(4), rng.standard_normal((3, 4))), True),
+        ("BatchNorm1d(2), train, (2, 2, 3)", *bn(nn.BatchNorm1d(2), rng.standard_normal((2, 2, 3))), True),
+        ("BatchNorm2d(3), eval", *bn(nn.BatchNorm2d(3).eval(), rng.standard_normal((2, 3, 4, 4))), True),
+        ("LocalResponseNorm(3, alpha=0.5)", nn.LocalResponseNorm(3, alpha=0.5), rng.standard_normal((2, 5, 3, 3)),
+         True),
+        ("Sigmoid()", nn.Sigmoid(), 3 * rng.standard_normal((3, 7)), True),
+        ("Tanh()", nn.Tanh(), 2 * rng.standard_normal((3, 7)), True),
+        ("Softmax(dim=1)", nn.Softmax(dim=1), 2 * rng.standard_normal((3, 6)), True),
+        ("LogSoftmax(dim=1)", nn.LogSoftmax(dim=1), 2 * rng.standard_normal((3, 6)), True),
+        ("MSELoss()", _WithTarget(nn.MSELoss(), rng.standard_normal((3, 4))), rng.standard_normal((3, 4)), True),
+        ("NLLLoss()", _WithTarget(nn.NLLLoss(), rng.integers(0, 5, 4)), np.log(probs), True),
+        ("BCEWithLogitsLoss(pos_weight)", _WithTarget(nn.BCEWithLogitsLoss(pos_weight=rng.uniform(0.5, 2, 4)),
+                                                      rng.uniform(0, 1, (3, 4))), 3 * rng.standard_normal((3, 4)),
+         True),
+        ("LeNet5()", LeNet5(), rng.uniform(-1, 1, (2, 1, 28, 28)), True),
+        ("LeakyReLU(0.1)", nn.LeakyReLU(0.1), _distinct(rng, (2, 3, 4)), False),
+        ("AvgPool2d(3, 2, 1, ceil_mode=True)", nn.AvgPool2d(3, 2, 1, ceil_mode=True), rng.standard_normal((2, 2, 6, 5)),
+         False),
+        ("AvgPool2d(2, count_include_pad=False, padding=1)", nn.AvgPool2d(2, padding=1, count_include_pad=False),
+         rng.standard_normal((2, 2, 5, 4)), False),
+        ("AdaptiveAvgPool2d((3, 2))", nn.AdaptiveAvgPool2d((3, 2)), rng.standard_normal((2, 2, 7, 5)), False),
+        ("Dropout(0.5), fixed mask", _Reseeded(nn.Dropout(0.5), 1), rng.standard_normal((3, 8)), False),
+        ("Dropout2d(0.5), fixed mask", _Reseeded(nn.Dropout2d(0.5), 2), rng.standard_normal((3, 4, 2, 2)), False),
+        ("BasicBlock(3, 4, stride=2), train", BasicBlock(3, 4, stride=2), rng.standard_normal((2, 3, 6, 6)), False),
+    ]
+    return [(label, module.double() if hasattr(module, "double") else module, x, smooth)
+            for label, module, x, smooth in cases]
+
+
 def run_gradchecks(seed=0, samples=30, h=1e-6, threshold=THRESHOLD):
     """Float64 central-difference checks of every layer type, the loss and SimpleCNN.
 
@@ -207,6 +298,9 @@ def run_gradchecks(seed=0, samples=30, h=1e-6, threshold=THRESHOLD):
     rows = []
     for label, module, x in gradcheck_cases(rng):
         rows += [{"layer": label, **row} for row in check_module(module, x, rng, samples, h, skip_kinks=True)]
+    for label, module, x, smooth in toolbox_gradcheck_cases(rng):
+        rows += [{"layer": label, **row}
+                 for row in check_module(module, x, rng, samples, h, skip_kinks=not smooth)]
     logits, labels = 3 * rng.standard_normal((4, 10)), rng.integers(0, 10, size=4)
     # the loss is smooth, not piecewise linear, so the kink test does not apply to it
     rows += [{"layer": "CrossEntropyLoss()", "kinks": 0, **row}
@@ -219,10 +313,11 @@ def run_gradchecks(seed=0, samples=30, h=1e-6, threshold=THRESHOLD):
 def format_table(rows, verbose=False, entries=3, threshold=THRESHOLD):
     """The rows of :func:`run_gradchecks` as a text table; ``verbose`` adds ``entries`` sampled values each."""
     width = max(len("layer"), *(len(r["layer"]) for r in rows))
-    lines = [f"{'layer':<{width}}  {'parameter':<13}  {'max rel error':>13}  {'checked':>7}  {'kinks':>5}  result",
-             "-" * (width + 54)]
+    pwidth = max(13, *(len(r["param"]) for r in rows))
+    lines = [f"{'layer':<{width}}  {'parameter':<{pwidth}}  {'max rel error':>13}  {'checked':>7}  {'kinks':>5}  "
+             f"result", "-" * (width + pwidth + 41)]
     for r in rows:
-        lines.append(f"{r['layer']:<{width}}  {r['param']:<13}  {r['error']:>13.2e}  {len(r['index']):>7}  "
+        lines.append(f"{r['layer']:<{width}}  {r['param']:<{pwidth}}  {r['error']:>13.2e}  {len(r['index']):>7}  "
                      f"{r['kinks']:>5}  {'pass' if r['passed'] else 'FAIL'}")
         if verbose:  # the largest gradients: a zero matching a zero proves little
             shown = np.argsort(-np.abs(r["numeric"]), kind="stable")[:entries]

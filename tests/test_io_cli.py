@@ -289,7 +289,8 @@ def test_evaluate_rebuilds_the_model_the_checkpoint_names(tmp_path, mnist_root, 
     assert capsys.readouterr().out.strip() == T.accuracy_line(T.accuracy(model, x, y))
     bad = io.save_checkpoint(tmp_path / "d.npz", model.state_dict(), {"name": "nonet", "kwargs": {}})
     assert cli.main(["evaluate", str(bad)]) == 1
-    assert "model: expected one of ['simplecnn'], got 'nonet'" in one_error_line(capsys.readouterr().err)
+    from minicnn.models import MODELS
+    assert f"model: expected one of {sorted(MODELS)}, got 'nonet'" in one_error_line(capsys.readouterr().err)
 
 
 def test_evaluate_truncated_checkpoint(tmp_path, capsys):

@@ -29,6 +29,28 @@ _OPS = ("conv2d_forward", "conv2d_backward", "conv2d_relu_maxpool2d_forward", "c
         "maxunpool2d_backward", "relu_forward", "relu_backward", "softmax_cross_entropy", "cross_entropy_forward",
         "cross_entropy_backward")
 
+# the toolbox: normalisation, average pooling, more activations and losses, dropout
+from .activation import (dropout_backward, dropout_backward_naive, dropout_forward, dropout_forward_naive,  # noqa: E402
+                         leaky_relu_backward, leaky_relu_backward_naive, leaky_relu_forward,
+                         leaky_relu_forward_naive, log_softmax_backward, log_softmax_backward_naive,
+                         log_softmax_forward, log_softmax_forward_naive, sigmoid_backward, sigmoid_backward_naive,
+                         sigmoid_forward, sigmoid_forward_naive, softmax_backward, softmax_backward_naive,
+                         softmax_forward, softmax_forward_naive, tanh_backward, tanh_backward_naive, tanh_forward,
+                         tanh_forward_naive)
+from .avgpool import (adaptive_avgpool2d_backward, adaptive_avgpool2d_backward_naive,  # noqa: E402
+                      adaptive_avgpool2d_forward, adaptive_avgpool2d_forward_naive, avgpool2d_backward,
+                      avgpool2d_backward_naive, avgpool2d_forward, avgpool2d_forward_naive)
+from .loss_extra import (bce_logits_backward, bce_logits_backward_naive, bce_logits_forward,  # noqa: E402
+                         bce_logits_forward_naive, mse_backward, mse_backward_naive, mse_forward, mse_forward_naive,
+                         nll_backward, nll_backward_naive, nll_forward, nll_forward_naive)
+from .norm import (batchnorm_backward, batchnorm_backward_naive, batchnorm_forward,  # noqa: E402
+                   batchnorm_forward_naive, lrn_backward, lrn_backward_naive, lrn_forward, lrn_forward_naive)
+
+TOOLBOX_OPS = tuple(f"{name}_{way}" for name in (
+    "batchnorm", "lrn", "avgpool2d", "adaptive_avgpool2d", "sigmoid", "tanh", "leaky_relu", "softmax",
+    "log_softmax", "dropout", "mse", "nll", "bce_logits") for way in ("forward", "backward"))
+_OPS = _OPS + TOOLBOX_OPS
+
 IMPLEMENTATIONS = {
     "fast": SimpleNamespace(**{op: globals()[op] for op in _OPS}),
     "naive": SimpleNamespace(**{op: globals()[f"{op}_naive"] for op in _OPS}),
@@ -64,4 +86,5 @@ __all__ = [
     "maxunpool2d_backward", "maxunpool2d_backward_naive", "maxunpool2d_forward", "maxunpool2d_forward_naive",
     "relu_backward", "relu_backward_naive", "relu_forward", "relu_forward_naive", "softmax_cross_entropy",
     "softmax_cross_entropy_naive", "use",
+    *TOOLBOX_OPS, *(f"{op}_naive" for op in TOOLBOX_OPS),
 ]

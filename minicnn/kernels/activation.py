@@ -65,3 +65,265 @@ def relu_backward_naive(dout, cache):
     x = cache
     check_grad("relu backward", dout, x.shape, x.dtype)
     return np.where(x > 0, dout, np.zeros((), dtype=dout.dtype))
+
+
+# --------------------------------------------------------------------------- sigmoid, tanh, leaky ReLU
+# Elementwise and memory-bound: numpy's vectorised passes are the fast versions; the naive twins
+# are the textbook formulas, one expression each.
+def _check_elementwise(name, x):
+    check_float_array(f"{name} input", x)
+
+
+def sigmoid_forward(x):
+    """``1 / (1 + exp(-x))``, computed from ``exp(-|x|)`` so that neither branch overflows.
+
+    Returns ``out`` (shape and dtype of x) and the cache ``out`` (the gradient is ``out * (1 - out)``).
+    """
+    _check_elementwise("sigmoid", x)
+    e = np.exp(-np.abs(x))
+    one = x.dtype.type(1)
+    out = np.where(x >= 0, one / (one + e), e / (one + e))
+    return out, out
+
+
+def sigmoid_backward(dout, cache):
+    """``dx = dout * s * (1 - s)``."""
+    s = cache
+    check_grad("sigmoid backward", dout, s.shape, s.dtype)
+    return dout * s * (1 - s)
+
+
+def sigmoid_forward_naive(x):
+    """The definition ``1 / (1 + exp(-x))`` (``exp`` may overflow to inf: the quotient is then 0, still right)."""
+    _check_elementwise("sigmoid", x)
+    with np.errstate(over="ignore"):
+        out = 1 / (1 + np.exp(-x))
+    return out, x
+
+
+def sigmoid_backward_naive(dout, cache):
+    """``d sigmoid / dx = exp(-x) / (1 + exp(-x))**2``, written as ``s(x) * s(-x)``."""
+    x = cache
+    check_grad("sigmoid backward", dout, x.shape, x.dtype)
+    return dout * sigmoid_forward_naive(x)[0] * sigmoid_forward_naive(-x)[0]
+
+
+def tanh_forward(x):
+    """``tanh(x)``; the cache is the output (the gradient is ``1 - out**2``)."""
+    _check_elementwise("tanh", x)
+    out = np.tanh(x)
+    return out, out
+
+
+def tanh_backward(dout, cache):
+    t = cache
+    check_grad("tanh backward", dout, t.shape, t.dtype)
+    return dout * (1 - t * t)
+
+
+def tanh_forward_naive(x):
+    """``tanh(x) = 1 - 2 / (exp(2x) + 1)`` (exact at the extremes: exp overflows to inf, giving 1)."""
+    _check_elementwise("tanh", x)
+    with np.errstate(over="ignore"):
+        out = 1 - 2 / (np.exp(2 * x) + 1)
+    return out, x
+
+
+def tanh_backward_naive(dout, cache):
+    """``d tanh / dx = 1 / cosh(x)**2 = 1 - tanh(x)**2``."""
+    x = cache
+    check_grad("tanh backward", dout, x.shape, x.dtype)
+    t = tanh_forward_naive(x)[0]
+    return dout * (1 - t ** 2)
+
+
+def leaky_relu_forward(x, negative_slope=0.01):
+    """``x`` where ``x > 0``, else ``negative_slope * x``; the cache is ``(x, slope)``."""
+    _check_elementwise("leaky_relu", x)
+    slope = x.dtype.type(negative_slope)
+    return np.where(x > 0, x, x * slope), (x, slope)
+
+
+def leaky_relu_backward(dout, cache):
+    """``dx = dout`` where ``x > 0``, else ``slope * dout`` (torch's rule: the slope at x == 0)."""
+    x, slope = cache
+    check_grad("leaky_relu backward", dout, x.shape, x.dtype)
+    return np.where(x > 0, dout, dout * slope)
+
+
+def leaky_relu_forward_naive(x, negative_slope=0.01):
+    """``max(x, 0) + slope * min(x, 0)``."""
+    _check_elementwise("leaky_relu", x)
+    slope = x.dtype.type(negative_slope)
+    return np.maximum(x, 0) + slope * np.minimum(x, 0), (x, slope)
+
+
+def leaky_relu_backward_naive(dout, cache):
+    x, slope = cache
+    check_grad("leaky_relu backward", dout, x.shape, x.dtype)
+    return dout * ((x > 0) + slope * (x <= 0)).astype(x.dtype)
+
+
+# --------------------------------------------------------------------------- softmax, log-softmax
+def _check_dim(name, x, dim):
+    check_float_array(f"{name} input", x)
+    ndim = max(x.ndim, 1)
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or not -ndim <= dim < ndim:
+        raise ValueError(f"{name}: expected dim as an int in [{-ndim}, {ndim}), got {dim!r}")
+    return int(dim) % ndim if x.ndim else 0
+
+
+def softmax_forward(x, dim):
+    """``exp(x - max) / sum(exp(x - max))`` along ``dim``; the cache is ``(out, dim)``."""
+    dim = _check_dim("softmax", x, dim)
+    if x.ndim == 0:
+        return np.ones_like(x), (np.ones_like(x), dim)
+    e = np.exp(x - x.max(axis=dim, keepdims=True))
+    out = e / e.sum(axis=dim, keepdims=True)
+    return out, (out, dim)
+
+
+def softmax_backward(dout, cache):
+    """``dx = y * (dout - sum(dout * y))`` along dim (the Jacobian ``diag(y) - y y^T`` applied to dout)."""
+    y, dim = cache
+    check_grad("softmax backward", dout, y.shape, y.dtype)
+    if y.ndim == 0:
+        return np.zeros_like(y)
+    return y * (dout - (dout * y).sum(axis=dim, keepdims=True))
+
+
+def log_softmax_forward(x, dim):
+    """``x - max - log(sum(exp(x - max)))`` along ``dim``; the cache is ``(out, dim)``."""
+    dim = _check_dim("log_softmax", x, dim)
+    if x.ndim == 0:
+        return np.zeros_like(x), (np.zeros_like(x), dim)
+    shifted = x - x.max(axis=dim, keepdims=True)
+    out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+    return out, (out, dim)
+
+
+def log_softmax_backward(dout, cache):
+    """``dx = dout - softmax(x) * sum(dout)`` along dim, with ``softmax(x) = exp(out)``."""
+    y, dim = cache
+    check_grad("log_softmax backward", dout, y.shape, y.dtype)
+    if y.ndim == 0:
+        return np.zeros_like(y)
+    return dout - np.exp(y) * dout.sum(axis=dim, keepdims=True)
+
+
+def _rows(x, dim):
+    """``x`` with ``dim`` moved last and the rest flattened: (rows, len)."""
+    moved = np.moveaxis(x, dim, -1)
+    return moved.reshape(-1, moved.shape[-1]), moved.shape
+
+
+def softmax_forward_naive(x, dim):
+    """One row at a time: ``p = exp(z - max z) / sum(...)``; same contract as :func:`softmax_forward`."""
+    dim = _check_dim("softmax", x, dim)
+    if x.ndim == 0:
+        return np.ones_like(x), (np.ones_like(x), dim)
+    rows, moved_shape = _rows(x, dim)
+    out = np.empty_like(rows)
+    for r, z in enumerate(rows):
+        e = np.exp(z - z.max())
+        out[r] = e / e.sum()
+    out = np.moveaxis(out.reshape(moved_shape), -1, dim)
+    return out, (out, dim)
+
+
+def softmax_backward_naive(dout, cache):
+    """One row at a time, with the full Jacobian ``J = diag(p) - p p^T`` (symmetric): ``dz = J @ g``."""
+    y, dim = cache
+    check_grad("softmax backward", dout, y.shape, y.dtype)
+    if y.ndim == 0:
+        return np.zeros_like(y)
+    rows, moved_shape = _rows(y, dim)
+    grads, _ = _rows(dout, dim)
+    dx = np.empty_like(rows)
+    for r, (p, g) in enumerate(zip(rows, grads)):
+        dx[r] = (np.diag(p) - np.outer(p, p)) @ g
+    return np.moveaxis(dx.reshape(moved_shape), -1, dim)
+
+
+def log_softmax_forward_naive(x, dim):
+    """``log(softmax(x))`` row by row, through the log-sum-exp; same contract as :func:`log_softmax_forward`."""
+    dim = _check_dim("log_softmax", x, dim)
+    if x.ndim == 0:
+        return np.zeros_like(x), (np.zeros_like(x), dim)
+    rows, moved_shape = _rows(x, dim)
+    out = np.empty_like(rows)
+    for r, z in enumerate(rows):
+        m = z.max()
+        out[r] = z - (m + np.log(np.exp(z - m).sum()))
+    out = np.moveaxis(out.reshape(moved_shape), -1, dim)
+    return out, (out, dim)
+
+
+def log_softmax_backward_naive(dout, cache):
+    """Row by row with the Jacobian ``J = I - 1 p^T`` of ``log softmax``: ``dz = J^T @ g``."""
+    y, dim = cache
+    check_grad("log_softmax backward", dout, y.shape, y.dtype)
+    if y.ndim == 0:
+        return np.zeros_like(y)
+    rows, moved_shape = _rows(y, dim)
+    grads, _ = _rows(dout, dim)
+    dx = np.empty_like(rows)
+    for r, (logp, g) in enumerate(zip(rows, grads)):
+        jac = np.eye(len(logp), dtype=logp.dtype) - np.outer(np.ones_like(logp), np.exp(logp))
+        dx[r] = jac.T @ g
+    return np.moveaxis(dx.reshape(moved_shape), -1, dim)
+
+
+# --------------------------------------------------------------------------- dropout
+def _dropout_multiplier(x, p, keep):
+    check_float_array("dropout input", x)
+    if not isinstance(p, (float, int)) or isinstance(p, bool) or not 0 <= p <= 1:
+        raise ValueError(f"dropout: expected probability p in [0, 1], got {p!r}")
+    if not isinstance(keep, np.ndarray) or keep.dtype != np.bool_:
+        raise TypeError(f"dropout: expected the keep mask as a boolean ndarray, got "
+                        f"{getattr(keep, 'dtype', type(keep).__name__)}")
+    if keep.ndim != x.ndim or any(k not in (1, n) for k, n in zip(keep.shape, x.shape)):
+        raise ValueError(f"dropout: expected a keep mask broadcastable to {x.shape}, got {keep.shape}")
+    if p == 1:  # torch: everything dropped, output zeros (1/(1-p) would be inf)
+        return np.zeros(keep.shape, dtype=x.dtype)
+    return np.where(keep, x.dtype.type(1 / (1 - p)), x.dtype.type(0))
+
+
+def dropout_forward(x, p, keep):
+    """Inverted dropout: ``out = x * keep / (1 - p)``.
+
+    Parameters
+    ----------
+    x : ndarray, any shape
+    p : float in [0, 1], the probability that an element was dropped
+    keep : bool ndarray broadcastable to x (same ndim; Dropout2d's has shape (N, C, 1, 1))
+
+    Returns
+    -------
+    out : ndarray like x;  cache : the multiplier ``keep / (1 - p)`` in x's dtype
+    """
+    multiplier = _dropout_multiplier(x, p, keep)
+    return x * multiplier, multiplier
+
+
+def dropout_backward(dout, cache):
+    """``dx = dout * keep / (1 - p)``: the same multiplier as forward (dropout is linear in x)."""
+    multiplier = cache
+    check_float_array("dropout backward", dout)
+    if dout.dtype != multiplier.dtype or np.broadcast_shapes(dout.shape, multiplier.shape) != dout.shape:
+        raise ValueError(f"dropout backward: expected an upstream gradient of dtype {multiplier.dtype} "
+                         f"that the mask {multiplier.shape} broadcasts to, got {dout.dtype} {dout.shape}")
+    return dout * multiplier
+
+
+def dropout_forward_naive(x, p, keep):
+    """Element by element: zero where dropped, ``x / (1 - p)`` where kept."""
+    multiplier = _dropout_multiplier(x, p, keep)
+    keep = np.broadcast_to(keep, x.shape)
+    out = np.zeros_like(x)
+    if p < 1:
+        out[keep] = x[keep] / x.dtype.type(1 - p)
+    return out, multiplier
+
+
+dropout_backward_naive = dropout_backward

@@ -5,9 +5,12 @@ the name (and the constructor's keyword arguments) to rebuild a network.  A new
 model is a module in this folder and one entry here (and its torch mirror in
 ``reference/models.py`` under the same name).
 """
+from .lenet5 import LeNet5
+from .resnet_mini import BasicBlock, ResNetMini
 from .simplecnn import SimpleCNN
+from .simplecnn_bn import SimpleCNNBN
 
-MODELS = {"simplecnn": SimpleCNN}
+MODELS = {"simplecnn": SimpleCNN, "simplecnn-bn": SimpleCNNBN, "lenet5": LeNet5, "resnet-mini": ResNetMini}
 
 
 def build_model(name, **kwargs):
@@ -20,4 +23,4 @@ def build_model(name, **kwargs):
         raise TypeError(f"model {name}: {exc}") from None
 
 
-__all__ = ["MODELS", "SimpleCNN", "build_model"]
+__all__ = ["MODELS", "BasicBlock", "LeNet5", "ResNetMini", "SimpleCNN", "SimpleCNNBN", "build_model"]

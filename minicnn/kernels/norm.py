@@ -1,0 +1,344 @@
+"""Batch normalisation and local response normalisation.
+
+Batch norm, per channel ``c`` over the ``M = N * (everything after C)`` values it holds::
+
+    xhat = (x - mean_c) / sqrt(var_c + eps)          (var: biased, divided by M)
+    out  = weight_c * xhat + bias_c
+
+with the batch's own ``mean_c``/``var_c`` in training and given (running)
+statistics in evaluation.  In training the statistics depend on ``x``, so
+the gradient has two extra terms (cs231n's "batchnorm_backward_alt")::
+
+    dx = weight_c / sqrt(var_c + eps) * (dy - mean(dy) - xhat * mean(dy * xhat))
+
+Local response normalisation (torch's formula, AlexNet's layer), over a
+window of ``size`` channels, zero-padded (``size // 2`` before, ``(size-1) // 2`` after)::
+
+    s_c = k + alpha / size * sum_{c' in window(c)} x_c'^2;     out_c = x_c / s_c ** beta
+"""
+import collections
+
+import numpy as np
+from numba import njit
+
+from .. import threads
+from ._check import check_float_array, check_grad, check_same_dtype
+
+_MIN_CHUNK_VALUES = 1 << 15  # values per thread below which one thread is faster
+
+BatchNormCache = collections.namedtuple("BatchNormCache", "xhat invstd weight training mean var count shape")
+BatchNormCache.__doc__ = """What batch norm's backward needs (and the batch statistics, for the running estimates).
+
+xhat : (N, C, L) normalised input, dtype of x;  invstd : (C,) 1/sqrt(var + eps), dtype of x
+weight : (C,) or None;  training : bool, statistics were the batch's
+mean, var : (C,) float64 batch mean and biased variance (None in evaluation);  count : M;  shape : x's shape
+"""
+
+
+# --------------------------------------------------------------------------- batch norm: checks
+def _check_batchnorm(x, weight, bias, running_mean, running_var, training, eps):
+    check_float_array("batch_norm input", x)
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm input: expected at least a 2-D (N, C, ...) array, got shape {x.shape}")
+    c = x.shape[1]
+    for name, a in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                    ("running_var", running_var)):
+        if a is not None:
+            check_float_array(f"batch_norm {name}", a, 1)
+            if a.shape != (c,):
+                raise ValueError(f"batch_norm: expected {name} of shape ({c},) for input {x.shape}, got {a.shape}")
+    check_same_dtype("batch_norm", x, weight, bias)
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError("batch_norm: expected running_mean and running_var when training=False")
+    if not (isinstance(eps, (float, int)) and eps > 0):
+        raise ValueError(f"batch_norm: expected eps > 0, got {eps!r}")
+    count = x.size // c if c else 0
+    if training and count <= 1:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input size {x.shape}")
+    return x.reshape(x.shape[0], c, -1) if x.size else np.zeros((x.shape[0], c, 0), x.dtype), count
+
+
+# --------------------------------------------------------------------------- batch norm: numba
+@njit(cache=True, nogil=True)
+def _bn_stats_kernel(x, c0, c1, mean, var):
+    """Two-pass mean and biased variance of channels c0..c1 of ``x`` (N, C, L), summed in float64."""
+    n_img, _, length = x.shape
+    count = n_img * length
+    for c in range(c0, c1):
+        s = 0.0
+        for n in range(n_img):
+            for i in range(length):
+                s += x[n, c, i]
+        m = s / count
+        ss = 0.0
+        for n in range(n_img):
+            for i in range(length):
+                d = x[n, c, i] - m
+                ss += d * d
+        mean[c] = m
+        var[c] = ss / count
+
+
+@njit(cache=True, nogil=True)
+def _bn_normalize_kernel(x, mean, invstd, scale, shift, c0, c1, xhat, out):
+    """``xhat = (x - mean) * invstd`` and ``out = scale * xhat + shift`` per channel, in x's dtype."""
+    n_img, _, length = x.shape
+    for c in range(c0, c1):
+        m, r, a, b = mean[c], invstd[c], scale[c], shift[c]
+        for n in range(n_img):
+            for i in range(length):
+                v = (x[n, c, i] - m) * r
+                xhat[n, c, i] = v
+                out[n, c, i] = a * v + b
+
+
+@njit(cache=True, nogil=True)
+def _bn_grad_sums_kernel(dy, xhat, c0, c1, sum_dy, sum_dy_xhat):
+    """Per channel ``sum(dy)`` and ``sum(dy * xhat)`` in float64 (they cancel in dx)."""
+    n_img, _, length = dy.shape
+    for c in range(c0, c1):
+        s, t = 0.0, 0.0
+        for n in range(n_img):
+            for i in range(length):
+                g = dy[n, c, i]
+                s += g
+                t += g * xhat[n, c, i]
+        sum_dy[c] = s
+        sum_dy_xhat[c] = t
+
+
+@njit(cache=True, nogil=True)
+def _bn_dx_kernel(dy, xhat, a, b, k, c0, c1, dx):
+    """``dx = a_c * dy + b_c * xhat + k_c`` (training: b, k from the batch sums; evaluation: b = k = 0)."""
+    n_img, _, length = dy.shape
+    for c in range(c0, c1):
+        ac, bc, kc = a[c], b[c], k[c]
+        for n in range(n_img):
+            for i in range(length):
+                dx[n, c, i] = ac * dy[n, c, i] + bc * xhat[n, c, i] + kc
+
+
+def _by_channel(fn, x3):
+    """``fn(c0, c1)`` over chunks of channels, in parallel: each chunk writes its own channels."""
+    min_channels = max(1, _MIN_CHUNK_VALUES // max(1, x3.shape[0] * x3.shape[2]))
+    threads.map_chunks(lambda sl: fn(sl.start, sl.stop), x3.shape[1], min_channels)
+
+
+# --------------------------------------------------------------------------- batch norm: fast
+def batchnorm_forward(x, weight, bias, running_mean, running_var, training, eps=1e-5):
+    """Batch normalisation forward, as ``torch.nn.functional.batch_norm`` (the running estimates are
+    not touched here: the caller updates them from ``cache.mean``/``cache.var``).
+
+    Parameters
+    ----------
+    x : ndarray (N, C, ...) float32/float64
+    weight, bias : ndarray (C,) in x's dtype, or None (no affine transform)
+    running_mean, running_var : ndarray (C,) or None; used when ``training`` is False
+    training : bool; True normalises with the batch's statistics
+    eps : float > 0
+
+    Returns
+    -------
+    out : ndarray, shape and dtype of x
+    cache : :class:`BatchNormCache`
+    """
+    x3, count = _check_batchnorm(x, weight, bias, running_mean, running_var, training, eps)
+    c, dtype = x3.shape[1], x.dtype
+    x3 = np.ascontiguousarray(x3)
+    if training:
+        mean64, var64 = np.empty(c), np.empty(c)
+        _by_channel(lambda c0, c1: _bn_stats_kernel(x3, c0, c1, mean64, var64), x3)
+    else:
+        mean64, var64 = running_mean.astype(np.float64), running_var.astype(np.float64)
+    invstd = (1.0 / np.sqrt(var64 + eps)).astype(dtype)
+    mean = mean64.astype(dtype)
+    scale = np.ones(c, dtype) if weight is None else weight.astype(dtype)
+    shift = np.zeros(c, dtype) if bias is None else bias.astype(dtype)
+    xhat, out = np.empty_like(x3), np.empty_like(x3)
+    _by_channel(lambda c0, c1: _bn_normalize_kernel(x3, mean, invstd, scale, shift, c0, c1, xhat, out), x3)
+    stats = (mean64, var64) if training else (None, None)
+    return out.reshape(x.shape), BatchNormCache(xhat, invstd, weight, bool(training), *stats, count, x.shape)
+
+
+def _bn_coefficients(cache, sum_dy, sum_dy_xhat):
+    """``dx = a * dy + b * xhat + k`` per channel: a = weight * invstd, and the batch terms in training."""
+    gamma = np.ones_like(cache.invstd) if cache.weight is None else cache.weight
+    a = (gamma * cache.invstd).astype(np.float64)
+    if not cache.training:
+        return a, np.zeros_like(a), np.zeros_like(a)
+    return a, -a * sum_dy_xhat / cache.count, -a * sum_dy / cache.count
+
+
+def batchnorm_backward(dout, cache, need_input_grad=True):
+    """Batch normalisation backward.
+
+    Parameters
+    ----------
+    dout : ndarray, shape and dtype of the forward output, not modified
+    cache : from :func:`batchnorm_forward`
+    need_input_grad : bool; False skips dx
+
+    Returns
+    -------
+    dx : ndarray like x, or None;  dweight, dbias : ndarray (C,) or None (no affine transform)
+    """
+    xhat = cache.xhat
+    check_grad("batch_norm backward", dout, cache.shape, xhat.dtype)
+    dy = np.ascontiguousarray(dout).reshape(xhat.shape)
+    c = xhat.shape[1]
+    sum_dy, sum_dy_xhat = np.empty(c), np.empty(c)
+    _by_channel(lambda c0, c1: _bn_grad_sums_kernel(dy, xhat, c0, c1, sum_dy, sum_dy_xhat), xhat)
+    dx = None
+    if need_input_grad:
+        a, b, k = (v.astype(xhat.dtype) for v in _bn_coefficients(cache, sum_dy, sum_dy_xhat))
+        dx = np.empty_like(xhat)
+        _by_channel(lambda c0, c1: _bn_dx_kernel(dy, xhat, a, b, k, c0, c1, dx), xhat)
+        dx = dx.reshape(cache.shape)
+    if cache.weight is None:
+        return dx, None, None
+    return dx, sum_dy_xhat.astype(xhat.dtype), sum_dy.astype(xhat.dtype)
+
+
+# --------------------------------------------------------------------------- batch norm: naive
+def batchnorm_forward_naive(x, weight, bias, running_mean, running_var, training, eps=1e-5):
+    """The definition in numpy, step by step; the same contract as :func:`batchnorm_forward`."""
+    x3, count = _check_batchnorm(x, weight, bias, running_mean, running_var, training, eps)
+    axes = (0, 2)
+    if training:
+        mean = x3.mean(axis=axes, dtype=np.float64)     # statistics summed in float64, as the fast kernel's
+        var = x3.var(axis=axes, dtype=np.float64)
+    else:
+        mean, var = running_mean.astype(np.float64), running_var.astype(np.float64)
+    invstd = (1 / np.sqrt(var + eps)).astype(x.dtype)
+    xhat = (x3 - mean[:, None].astype(x.dtype)) * invstd[:, None]
+    out = xhat if weight is None else weight[:, None] * xhat
+    out = out if bias is None else out + bias[:, None]
+    stats = (mean, var) if training else (None, None)
+    return out.reshape(x.shape), BatchNormCache(xhat, invstd, weight, bool(training), *stats, count, x.shape)
+
+
+def batchnorm_backward_naive(dout, cache, need_input_grad=True):
+    """Backward by the chain rule through each step of the forward (cs231n's staged form):
+
+    ``dxhat = dy * weight``; in training the batch mean and variance depend on x, so
+    ``dvar = sum(dxhat * xhat) * (-1/2) * invstd**2`` (times ``x - mean = xhat / invstd``),
+    ``dmean = -sum(dxhat) * invstd`` and
+    ``dx = dxhat * invstd + dvar * 2 (x - mean) / M + dmean / M``.
+    """
+    xhat, invstd, weight = cache.xhat, cache.invstd[:, None], cache.weight
+    check_grad("batch_norm backward", dout, cache.shape, xhat.dtype)
+    dy = dout.reshape(xhat.shape)
+    dweight = None if weight is None else (dy * xhat).sum(axis=(0, 2))
+    dbias = None if weight is None else dy.sum(axis=(0, 2))
+    if not need_input_grad:
+        return None, dweight, dbias
+    dxhat = dy if weight is None else dy * weight[:, None]
+    if not cache.training:
+        return (dxhat * invstd).reshape(cache.shape), dweight, dbias
+    centred = xhat / invstd                                       # x - mean
+    dvar = (dxhat * centred).sum(axis=(0, 2), keepdims=True) * -0.5 * invstd ** 3
+    dmean = -(dxhat * invstd).sum(axis=(0, 2), keepdims=True)    # the dvar path adds 0: sum(x - mean) = 0
+    dx = dxhat * invstd + dvar * 2 * centred / cache.count + dmean / cache.count
+    return dx.reshape(cache.shape), dweight, dbias
+
+
+# --------------------------------------------------------------------------- local response norm
+def _check_lrn(x, size, alpha, beta, k):
+    check_float_array("local_response_norm input", x)
+    if x.ndim < 3:
+        raise ValueError(f"local_response_norm input: expected at least a 3-D (N, C, ...) array, got shape {x.shape}")
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"local_response_norm: expected size as an int >= 1, got {size!r}")
+    for name, v in (("alpha", alpha), ("beta", beta), ("k", k)):
+        if not isinstance(v, (int, float, np.floating)) or not np.isfinite(v):
+            raise TypeError(f"local_response_norm: expected {name} as a finite number, got {v!r}")
+    return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+
+
+@njit(cache=True, nogil=True)
+def _lrn_scale_kernel(x, size, alpha, k, scale):
+    """``scale[n, c, i] = k + alpha/size * sum of x^2 over channels c - size//2 .. c + (size-1)//2``."""
+    n_img, chans, length = x.shape
+    before, after = size // 2, (size - 1) // 2
+    for n in range(n_img):
+        for i in range(length):
+            for c in range(chans):
+                s = 0.0
+                for cc in range(max(0, c - before), min(chans, c + after + 1)):
+                    s += x[n, cc, i] * x[n, cc, i]
+                scale[n, c, i] = k + alpha / size * s
+
+
+@njit(cache=True, nogil=True)
+def _lrn_backward_kernel(dy, x, scale, size, alpha, beta, dx):
+    """``dx_j = dy_j s_j^-beta - 2 alpha beta / size * x_j * sum_{c: j in window(c)} dy_c x_c s_c^(-beta-1)``."""
+    n_img, chans, length = x.shape
+    before, after = size // 2, (size - 1) // 2
+    coef = 2.0 * alpha * beta / size
+    for n in range(n_img):
+        for i in range(length):
+            for j in range(chans):
+                s = 0.0
+                for c in range(max(0, j - after), min(chans, j + before + 1)):
+                    s += dy[n, c, i] * x[n, c, i] * scale[n, c, i] ** (-beta - 1)
+                dx[n, j, i] = dy[n, j, i] * scale[n, j, i] ** -beta - coef * x[n, j, i] * s
+
+
+def lrn_forward(x, size, alpha=1e-4, beta=0.75, k=1.0):
+    """Local response normalisation across channels, as ``torch.nn.functional.local_response_norm``.
+
+    Parameters
+    ----------
+    x : ndarray (N, C, ...) with at least 3 dims
+    size : int, channels in the window;  alpha, beta, k : float
+
+    Returns
+    -------
+    out : ndarray like x;  cache : (x as (N, C, L), scale (N, C, L), size, alpha, beta, x.shape)
+    """
+    x3 = _check_lrn(x, size, alpha, beta, k)
+    scale = np.empty_like(x3)
+    threads.map_chunks(lambda sl: _lrn_scale_kernel(x3[sl], size, float(alpha), float(k), scale[sl]), x3.shape[0])
+    out = x3 / scale ** np.asarray(beta, dtype=x.dtype)
+    return out.reshape(x.shape), (x3, scale, int(size), float(alpha), float(beta), x.shape)
+
+
+def lrn_backward(dout, cache):
+    """Gradient of :func:`lrn_forward` w.r.t. its input: an ndarray like x."""
+    x3, scale, size, alpha, beta, shape = cache
+    check_grad("local_response_norm backward", dout, shape, x3.dtype)
+    dy = np.ascontiguousarray(dout).reshape(x3.shape)
+    dx = np.empty_like(x3)
+    threads.map_chunks(lambda sl: _lrn_backward_kernel(dy[sl], x3[sl], scale[sl], size, alpha, beta, dx[sl]),
+                       x3.shape[0])
+    return dx.reshape(shape)
+
+
+def _channel_window_sum(a, size):
+    """``sum_{c' in window(c)} a[:, c']`` with zero padding: ``size // 2`` before, ``(size - 1) // 2`` after."""
+    chans = a.shape[1]
+    padded = np.pad(a, ((0, 0), (size // 2, (size - 1) // 2), (0, 0)))
+    return sum(padded[:, d:d + chans] for d in range(size))
+
+
+def lrn_forward_naive(x, size, alpha=1e-4, beta=0.75, k=1.0):
+    """The definition with a zero-padded channel window in numpy; same contract as :func:`lrn_forward`."""
+    x3 = _check_lrn(x, size, alpha, beta, k)
+    dtype = x.dtype
+    scale = dtype.type(k) + dtype.type(alpha / size) * _channel_window_sum(x3 * x3, size)
+    out = x3 / scale ** dtype.type(beta)
+    return out.reshape(x.shape), (x3, scale, int(size), float(alpha), float(beta), x.shape)
+
+
+def lrn_backward_naive(dout, cache):
+    """The gradient of each output over every input of its window: the window sum turned around
+    (output c sees inputs c - size//2 .. c + (size-1)//2, so input j reaches outputs j - (size-1)//2 .. j + size//2)."""
+    x3, scale, size, alpha, beta, shape = cache
+    check_grad("local_response_norm backward", dout, shape, x3.dtype)
+    dy, t = dout.reshape(x3.shape), x3.dtype.type
+    through_scale = dy * x3 * scale ** t(-beta - 1)
+    chans = x3.shape[1]
+    padded = np.pad(through_scale, ((0, 0), ((size - 1) // 2, size // 2), (0, 0)))  # the mirrored window
+    window = sum(padded[:, d:d + chans] for d in range(size))
+    dx = dy * scale ** t(-beta) - t(2 * alpha * beta / size) * x3 * window
+    return dx.reshape(shape)

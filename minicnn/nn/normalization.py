@@ -1,0 +1,119 @@
+"""Normalisation layers: ``BatchNorm1d``, ``BatchNorm2d`` and ``LocalResponseNorm``, shaped like torch's."""
+import numpy as np
+
+from .. import functional as F
+from .layers import _positive_int
+from .module import Module, Parameter
+
+
+class _BatchNorm(Module):
+    """Batch normalisation over the channel axis 1 (torch's ``_BatchNorm``).
+
+    Parameters
+    ----------
+    num_features : int, C
+    eps : float, default 1e-5, added to the variance
+    momentum : float or None, default 0.1.  The running estimates move as
+        ``running = (1 - momentum) * running + momentum * batch`` each training
+        forward; None makes them the cumulative average of every batch so far
+        (the momentum of step t is 1/t, t = ``num_batches_tracked``).
+    affine : bool, default True: learnable ``weight`` (ones) and ``bias`` (zeros)
+    track_running_stats : bool, default True: buffers ``running_mean`` (zeros),
+        ``running_var`` (ones, the *unbiased* batch variance is averaged in) and
+        ``num_batches_tracked`` (int64 0-d); evaluation normalises with them.
+        False: no buffers, and the batch's statistics are used in evaluation too.
+
+    Training mode normalises with the batch's mean and (biased) variance over
+    every axis but 1; evaluation mode with the running estimates.
+    state_dict keys: ``weight``, ``bias``, ``running_mean``, ``running_var``, ``num_batches_tracked``.
+    """
+    _expected_dims = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
+        super().__init__()
+        name = type(self).__name__
+        self.num_features = _positive_int(name, "num_features", num_features)
+        if not (isinstance(eps, (int, float)) and eps > 0):
+            raise ValueError(f"{name}: expected eps > 0, got {eps!r}")
+        if momentum is not None and not (isinstance(momentum, (int, float)) and 0 <= momentum <= 1):
+            raise ValueError(f"{name}: expected momentum in [0, 1] or None, got {momentum!r}")
+        self.eps, self.momentum = float(eps), momentum
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
+        if self.affine:
+            self.weight = Parameter(np.ones(self.num_features, np.float32))
+            self.bias = Parameter(np.zeros(self.num_features, np.float32))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if self.track_running_stats:
+            self.register_buffer("running_mean", np.zeros(self.num_features, np.float32))
+            self.register_buffer("running_var", np.ones(self.num_features, np.float32))
+            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            self.running_mean[...] = 0
+            self.running_var[...] = 1
+            self.num_batches_tracked[...] = 0
+
+    def reset_parameters(self):
+        self.reset_running_stats()
+        if self.affine:
+            self.weight.data[...] = 1
+            self.bias.data[...] = 0
+
+    def _check_input(self, x):
+        if x.ndim not in self._expected_dims:
+            raise ValueError(f"{type(self).__name__}: expected a {' or '.join(f'{d}-D' for d in self._expected_dims)} "
+                             f"input, got shape {x.shape}")
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}: expected input with {self.num_features} channels, "
+                             f"got shape {x.shape}")
+
+    def forward(self, x):
+        x = F.as_tensor(x, f"{type(self).__name__} input")
+        self._check_input(x)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked[...] += 1
+            if self.momentum is None:  # cumulative moving average
+                factor = 1.0 / float(self.num_batches_tracked)
+        use_batch_stats = self.training or self.running_mean is None
+        track = not self.training or self.track_running_stats
+        return F.batch_norm(x, self.running_mean if track else None, self.running_var if track else None,
+                            self.weight, self.bias, use_batch_stats, factor, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm of (N, C) or (N, C, L) inputs, as ``torch.nn.BatchNorm1d`` (see :class:`_BatchNorm`)."""
+    _expected_dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm of (N, C, H, W) inputs, as ``torch.nn.BatchNorm2d`` (see :class:`_BatchNorm`)."""
+    _expected_dims = (4,)
+
+
+class LocalResponseNorm(Module):
+    """``x_c / (k + alpha / size * sum of x^2 over the size channels around c) ** beta``, as
+    ``torch.nn.LocalResponseNorm`` (the window is zero-padded: ``size // 2`` channels before c,
+    ``(size - 1) // 2`` after).  Shapes: (N, C, ...) with at least 3 dims -> the same."""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        self.size = _positive_int("LocalResponseNorm", "size", size)
+        self.alpha, self.beta, self.k = float(alpha), float(beta), float(k)
+
+    def forward(self, x):
+        return F.local_response_norm(x, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
