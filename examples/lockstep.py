@@ -21,7 +21,9 @@ import torch
 
 import minicnn
 from minicnn import data, nn, optim
+from minicnn.train import train_step as minicnn_train_step
 from reference.models import SimpleCNN, load_numpy_state_dict, numpy_state_dict
+from reference.train import train_step as torch_train_step
 
 TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -31,14 +33,7 @@ def minicnn_side(initial, dtype):
     model = minicnn.SimpleCNN().to(dtype)
     model.load_state_dict(initial)
     criterion, optimizer = nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-
-    def step(x, y):
-        loss = criterion(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-    return step, model.state_dict
+    return (lambda x, y: minicnn_train_step(model, x, y, criterion, optimizer)), model.state_dict
 
 
 def torch_side(initial, dtype, onednn=True):
@@ -47,13 +42,8 @@ def torch_side(initial, dtype, onednn=True):
     criterion, optimizer = torch.nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
     def step(x, y):
-        torch.backends.mkldnn.enabled = onednn  # switches the CPU convolution algorithm, nothing else
-        loss = criterion(model(torch.from_numpy(x)), torch.from_numpy(y))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        torch.backends.mkldnn.enabled = True
-        return loss.item()
+        with torch.backends.mkldnn.flags(enabled=onednn):  # switches the CPU convolution algorithm, nothing else
+            return torch_train_step(model, x, y, criterion, optimizer)
     return step, lambda: numpy_state_dict(model)
 
 

@@ -397,6 +397,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     Shapes: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW), ``OH = (H + 2*padding - kernel) // stride + 1``
     (rounded up under ``ceil_mode``, without a window that would start in the right padding).
     """
+    stride = None if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else stride
     return AvgPool2dFunction.apply(as_tensor(input, "avg_pool2d input"), kernel_size, stride, padding,
                                    bool(ceil_mode), bool(count_include_pad), divisor_override)
 

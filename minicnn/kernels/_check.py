@@ -36,7 +36,10 @@ def check_grad(name, grad, shape, dtype):
 
 
 def pair(name, value, minimum):
-    """Turn an int or a 2-tuple of ints into a checked ``(h, w)`` tuple, each ``>= minimum``."""
+    """Turn an int, a 1-tuple (as torch expands it) or a 2-tuple of ints into a checked ``(h, w)`` tuple,
+    each ``>= minimum``."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         value = (int(value), int(value))
     if (not isinstance(value, (tuple, list)) or len(value) != 2
