@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from minicnn import cli, data, nn, optim
+from minicnn import cli, data, io, nn, optim
 from minicnn import train as minicnn_train
 from minicnn.models import MODELS
 from minicnn.random import manual_seed
@@ -128,7 +128,8 @@ def test_cli_trains_each_model_on_both_backends_and_either_evaluates(name, tmp_p
         metrics = json.loads((run / "metrics.json").read_text())
         assert metrics["config"]["model"] == name and metrics["backend"] == backend
         with np.load(run / "checkpoint.npz", allow_pickle=False) as npz:
-            assert sorted(f for f in npz.files if f != "__model__") == sorted(MODELS[name]().state_dict())
+            model_files = [f for f in npz.files if f != io.MODEL_KEY and not f.startswith(io.TRAINING_KEY)]
+        assert sorted(model_files) == sorted(MODELS[name]().state_dict())
         for evaluator in ("minicnn", "torch"):
             assert cli.main(["evaluate", str(run / "checkpoint.npz"), "--backend", evaluator]) == 0
             out = capsys.readouterr().out.strip()
