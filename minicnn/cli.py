@@ -64,7 +64,7 @@ def _add_train(sub):
 def _add_evaluate(sub):
     p = sub.add_parser("evaluate", help="print the test accuracy of a checkpoint")
     p.add_argument("checkpoint")
-    _add_dataset(p)
+    _add_dataset(p, default=None, help="which test set (default: the one the checkpoint was trained on, else mnist)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--backend", choices=BACKENDS, default="minicnn", help="which backend runs the model")
@@ -85,9 +85,9 @@ def _add_fetch(sub):
     _add_dataset(p)
 
 
-def _add_dataset(p):
+def _add_dataset(p, default="mnist", help="which dataset (default mnist)"):
     from .data import DATASETS
-    p.add_argument("--dataset", choices=sorted(DATASETS), default="mnist", help="which dataset (default mnist)")
+    p.add_argument("--dataset", choices=sorted(DATASETS), default=default, help=help)
 
 
 def _add_gradcheck(sub):
@@ -231,7 +231,8 @@ def cmd_evaluate(args):
         accuracy = load(ckpt, dtype)
     except (ValueError, TypeError) as exc:
         raise io.CheckpointError(f"checkpoint {args.checkpoint}: does not fit model {name} ({exc})") from None
-    x_test, y_test = data.load_dataset(args.dataset, data.resolve_root(args.data_dir), train=False)
+    dataset = args.dataset or ((ckpt.training or {}).get("settings") or {}).get("dataset", "mnist")
+    x_test, y_test = data.load_dataset(dataset, data.resolve_root(args.data_dir), train=False)
     print(accuracy_line(accuracy(x_test.astype(dtype), y_test, args.batch_size)))
 
 

@@ -376,3 +376,24 @@ def test_written_files_get_ordinary_permissions(tmp_path):
         os.umask(old)
     assert os.stat(path).st_mode & 0o777 == 0o644
     assert os.stat(meta).st_mode & 0o777 == 0o644
+
+
+def test_evaluate_uses_the_dataset_the_checkpoint_was_trained_on(tmp_path, mnist_root, capsys, monkeypatch):
+    """A run on another dataset records it; evaluate without --dataset scores that test set, not MNIST's."""
+    asked = []
+    load_dataset = data.load_dataset
+
+    def recording(name, root, train=True, **kwargs):
+        asked.append(name)
+        return load_dataset("mnist", root, train, **kwargs)  # the files at hand; the name is what is tested
+    run = tmp_path / "run"
+    assert cli.main(["train", "--epochs", "1", "--limit", "64", "--out", str(run), "--data-dir", str(mnist_root),
+                     "--no-progress"]) == 0
+    ckpt = io.load_checkpoint(run / "checkpoint.npz")
+    ckpt.training["settings"]["dataset"] = "fashion-mnist"
+    io.save_checkpoint(run / "checkpoint.npz", ckpt.state_dict, ckpt.model, ckpt.training)
+    monkeypatch.setattr(data, "load_dataset", recording)
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(run / "checkpoint.npz"), "--data-dir", str(mnist_root)]) == 0
+    assert cli.main(["evaluate", str(run / "checkpoint.npz"), "--data-dir", str(mnist_root), "--dataset", "mnist"]) == 0
+    assert asked == ["fashion-mnist", "mnist"]
