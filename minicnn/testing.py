@@ -21,6 +21,8 @@ its torch counterpart (like tinygrad's ``helper_test_op``): the output's
 shape, then dtype, then values, then every gradient.  It imports torch only
 when called.
 """
+import contextlib
+
 import numpy as np
 
 from .autograd import Tensor
@@ -108,3 +110,20 @@ def assert_gradcheck(module, x, seed=0, samples=30, threshold=None):
     bad = [f"{r['param']}: {r['error']:.2e}" for r in rows if not r["error"] <= threshold]
     assert not bad, f"gradient check over {threshold:g}: " + ", ".join(bad)
     return rows
+
+
+@contextlib.contextmanager
+def torch_threads(count=1):
+    """Torch's intra-op pool at ``count`` threads inside the block, restored after.
+
+    A loop that alternates torch and minicnn's own thread pool on a few shared cores runs many times
+    slower with torch on every core (its OpenMP workers spin-wait between ops); agreement does not
+    depend on it.
+    """
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

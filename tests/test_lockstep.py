@@ -10,7 +10,6 @@
 
 Run with ``-s`` to print the measured drift and agreement.
 """
-import contextlib
 import json
 
 import numpy as np
@@ -20,6 +19,7 @@ from minicnn import cli, data, io, nn, optim
 from minicnn import train as minicnn_train
 from minicnn.models import SimpleCNN
 from minicnn.random import manual_seed
+from minicnn.testing import torch_threads
 from minicnn.train import TrainConfig, load_datasets
 from minicnn.train import train as train_minicnn
 
@@ -29,22 +29,6 @@ from reference import train as ref_train  # noqa: E402
 
 STEPS = 200
 DTYPES = {"float64": (np.float64, torch.float64), "float32": (np.float32, torch.float32)}
-
-
-@contextlib.contextmanager
-def one_torch_thread():
-    """Torch on one thread while a loop alternates it with minicnn's thread pool on 2 shared cores.
-
-    torch's OpenMP workers spin-wait between ops; interleaved with minicnn's
-    threads (and other processes) a float64 step measured 0.7 s with 2 torch
-    threads against 0.07 s with 1.  Agreement does not depend on it.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +66,7 @@ def run_lockstep(images, labels, dtype, steps=STEPS, seed=0, record=(10, 50, 100
     opt_t = torch.optim.SGD(theirs.parameters(), lr=0.01, momentum=0.9)
     loader = data.DataLoader(images.astype(DTYPES[dtype][0]), labels, batch_size=64, shuffle=True, seed=seed)
     losses, losses_t, weights = [], [], {}
-    with one_torch_thread():
+    with torch_threads(1):
         for step, (x, y) in zip(range(1, steps + 1), loader):
             losses.append(minicnn_train.train_step(ours, x, y, criterion, opt))
             losses_t.append(ref_train.train_step(theirs, x, y, criterion_t, opt_t))

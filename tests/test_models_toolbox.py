@@ -7,7 +7,6 @@ running estimates on both sides.  Dropout draws different masks in the two libra
 runs with ``dropout=0`` here (the same network, every unit kept); the masks themselves are tested in
 ``test_layers_toolbox.py``.  Run with ``-s`` to print the measured gaps.
 """
-import contextlib
 import json
 
 import numpy as np
@@ -17,6 +16,7 @@ from minicnn import cli, data, io, nn, optim
 from minicnn import train as minicnn_train
 from minicnn.models import MODELS
 from minicnn.random import manual_seed
+from minicnn.testing import torch_threads
 
 torch = pytest.importorskip("torch")
 from reference import models as ref_models  # noqa: E402
@@ -26,16 +26,6 @@ NEW_MODELS = ["simplecnn-bn", "lenet5", "resnet-mini"]
 LOCKSTEP_KWARGS = {"simplecnn-bn": {"dropout": 0.0}, "lenet5": {}, "resnet-mini": {}}
 STEPS = 50
 BATCH = {"simplecnn-bn": 8, "lenet5": 16, "resnet-mini": 8}  # small slices keep the float64 steps fast
-
-
-@contextlib.contextmanager
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.fixture
@@ -80,7 +70,7 @@ def test_fifty_float64_steps_in_lockstep_with_torch(name, mnist_slice):
     opt = optim.SGD(ours.parameters(), lr=0.01, momentum=0.9)
     opt_t = torch.optim.SGD(theirs.parameters(), lr=0.01, momentum=0.9)
     losses, losses_t, b = [], [], BATCH[name]
-    with one_torch_thread():
+    with torch_threads(1):
         for step in range(STEPS):
             x, y = images[step * b:(step + 1) * b], labels[step * b:(step + 1) * b]
             losses.append(minicnn_train.train_step(ours, x, y, criterion, opt))
