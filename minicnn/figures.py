@@ -4,7 +4,7 @@ import numpy as np
 from .io import atomic_write
 
 
-def save_predictions(path, images, labels, predictions, count=6):
+def save_predictions(path, images, labels, predictions, count=6, classes=None):
     """Save a 1 x ``count`` PNG of ``images[:count]`` with "Label: y / Pred: p" titles.
 
     Parameters
@@ -12,6 +12,8 @@ def save_predictions(path, images, labels, predictions, count=6):
     path : str or Path, written atomically
     images : ndarray, shape (N, 1, H, W)
     labels, predictions : ndarray, shape (N,)
+    classes : sequence of str, optional; class names to title with instead of the numbers
+        (MNIST's digits need none; Fashion-MNIST's are "T-shirt/top", "Trouser", …)
     """
     import matplotlib
     matplotlib.use("Agg")
@@ -20,9 +22,11 @@ def save_predictions(path, images, labels, predictions, count=6):
     if count < 1:
         raise ValueError("save_predictions: expected at least one image, got none")
     fig, axes = plt.subplots(1, count, figsize=(2 * count, 4), squeeze=False)
+    def name(k):
+        return str(int(k)) if classes is None else classes[int(k)]
     for ax, img, y, p in zip(axes[0], images[:count], labels[:count], predictions[:count]):
         ax.imshow(np.asarray(img)[0], cmap="gray")
-        ax.set_title(f"Label: {int(y)}\nPred: {int(p)}")
+        ax.set_title(f"Label: {name(y)}\nPred: {name(p)}", color="black" if int(y) == int(p) else "red")
         ax.axis("off")
     try:
         return atomic_write(path, lambda f: fig.savefig(f, format="png"))

@@ -445,7 +445,9 @@ def run(cfg, make_backend, log=print, resume=None, warn=None):
     log(accuracy_line(acc))
     metrics = {"backend": backend.name, "config": dataclasses.asdict(cfg), "epochs": job.progress.history,
                "test_accuracy": acc, "threads": backend.threads()}
-    write_run(cfg.out, metrics, sample=(x_test[:6], y_test[:6], preds[:6]))
+    spec = data.get_spec(cfg.dataset)
+    classes = None if all(name == str(k) for k, name in enumerate(spec.classes)) else spec.classes
+    write_run(cfg.out, metrics, sample=(x_test[:6], y_test[:6], preds[:6], 6, classes))
     return metrics
 
 

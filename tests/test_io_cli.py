@@ -397,3 +397,18 @@ def test_evaluate_uses_the_dataset_the_checkpoint_was_trained_on(tmp_path, mnist
     assert cli.main(["evaluate", str(run / "checkpoint.npz"), "--data-dir", str(mnist_root)]) == 0
     assert cli.main(["evaluate", str(run / "checkpoint.npz"), "--data-dir", str(mnist_root), "--dataset", "mnist"]) == 0
     assert asked == ["fashion-mnist", "mnist"]
+
+
+def test_the_prediction_figure_names_the_classes(tmp_path, monkeypatch):
+    """Fashion-MNIST's figure says "Label: Trouser", not "Label: 1"; a wrong prediction is titled in red."""
+    import matplotlib.axes
+    from minicnn import figures
+    titles = []
+    set_title = matplotlib.axes.Axes.set_title
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_title",
+                        lambda self, text, **kw: titles.append((text, kw.get("color"))) or set_title(self, text, **kw))
+    names = data.get_spec("fashion-mnist").classes
+    path = figures.save_predictions(tmp_path / "p.png", np.zeros((2, 1, 28, 28)), np.array([1, 9]),
+                                    np.array([1, 0]), classes=names)
+    assert path.stat().st_size > 0
+    assert titles == [("Label: Trouser\nPred: Trouser", "black"), ("Label: Ankle boot\nPred: T-shirt/top", "red")]
