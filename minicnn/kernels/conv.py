@@ -18,6 +18,12 @@ is the same three matrices read the other ways round::
 thing one output pixel at a time; they are the readable definition and the
 tests hold the fast path to them.
 
+For 3x3 stride-1 kernels over 4 or more input channels the plain path uses
+Winograd's F(2x2, 3x3) instead (``kernels/winograd.py``: 16 GEMMs over
+channels in a transformed domain, 2.25x fewer multiplies, the same column
+layout in and out).  ``with conv.algorithm("im2col"):`` keeps the path above
+everywhere.
+
 The full torch signature (dilation, groups, 'same'/'valid' and asymmetric
 padding, padding modes) takes a second, general path; the plain case
 (zero padding, no dilation, one group: every conv of SimpleCNN) branches to
@@ -31,12 +37,14 @@ the path above before anything else is done.  The general path:
   ``g``'s input channels are one contiguous block of rows, and
   ``out2[g] = weight2[g] @ cols[g]`` (and likewise in backward).
 """
+import contextlib
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
-from collections import namedtuple
-
 from .. import threads
+from . import winograd
 from ._check import check_float_array, check_grad, check_same_dtype, is_one, out_size, pair, positive_int, window_count
 from .padding import check_padding_mode, pad2d, pad2d_backward, pad2d_backward_naive, pad2d_naive
 
@@ -323,15 +331,55 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
 
 
 # --------------------------------------------------------------------------- fast conv
-def _gemm_forward(x, weight, geometry):
-    """im2col + one GEMM for one chunk of the batch; ``geometry`` is :func:`_conv_geometry`'s (checked) result.
+# Which algorithm the plain path's GEMM half uses.  "im2col" is the one to read first (above);
+# "winograd" (kernels/winograd.py) does 2.25x fewer multiplies for 3x3 stride-1 kernels; "auto"
+# takes Winograd where it applies and pays (3x3, stride 1, at least WINOGRAD_MIN_CHANNELS input
+# channels: with one input channel its 16 GEMMs have K = 1), im2col everywhere else.
+ALGORITHMS = ("auto", "im2col", "winograd")
+_algorithm = "auto"
+WINOGRAD_MIN_CHANNELS = 4
+
+_Chunk = namedtuple("_Chunk", "x_shape weight saved geometry u")
+_Chunk.__doc__ = ("One batch chunk's cache: ``saved`` is im2col's ``cols``, or Winograd's transformed input "
+                  "``V`` when ``u`` (the transformed weight) is not None.")
+
+
+@contextlib.contextmanager
+def algorithm(name):
+    """Run the plain conv path with ``"im2col"``, ``"winograd"`` (where it applies) or ``"auto"`` in the block.
+
+    >>> with algorithm("im2col"):          # the readable path, e.g. to compare speed or rounding
+    ...     out, cache = conv2d_forward(x, w, b, 1, 1)
+    """
+    global _algorithm
+    if name not in ALGORITHMS:
+        raise ValueError(f"conv algorithm: expected one of {ALGORITHMS}, got {name!r}")
+    previous, _algorithm = _algorithm, name
+    try:
+        yield
+    finally:
+        _algorithm = previous
+
+
+def _use_winograd(weight, geometry):
+    if geometry[0] != (1, 1) or weight.shape[2:] != (3, 3) or _algorithm == "im2col":
+        return False
+    return _algorithm == "winograd" or weight.shape[1] >= WINOGRAD_MIN_CHANNELS
+
+
+def _gemm_forward(x, weight, geometry, u=None):
+    """im2col + one GEMM for one chunk of the batch (or Winograd when ``u`` is given);
+    ``geometry`` is :func:`_conv_geometry`'s (checked) result.
 
     Returns ``out2`` (O, N*OH*OW) in column layout, no bias, and the chunk's cache.
     """
     (sh, sw), (ph, pw), (oh, ow) = geometry
+    if u is not None:
+        out2, v = winograd.forward(x, u, (ph, pw), (oh, ow))
+        return out2, _Chunk(x.shape, weight, v, geometry, u)
     cols = np.empty((weight[0].size, x.shape[0] * oh * ow), dtype=x.dtype)
     _im2col_kernel(_pad(x, ph, pw), weight.shape[2], weight.shape[3], sh, sw, oh, ow, cols)
-    return weight.reshape(weight.shape[0], -1) @ cols, (x.shape, weight, cols, geometry)
+    return weight.reshape(weight.shape[0], -1) @ cols, _Chunk(x.shape, weight, cols, geometry, None)
 
 
 def _gemm_backward(dout2, cache, dx_out):
@@ -339,7 +387,9 @@ def _gemm_backward(dout2, cache, dx_out):
 
     Writes d loss / d x into ``dx_out`` (N, C, H, W) unless it is None; returns ``dweight``.
     """
-    x_shape, weight, cols, ((sh, sw), (ph, pw), (oh, ow)) = cache
+    x_shape, weight, cols, ((sh, sw), (ph, pw), (oh, ow)), u = cache
+    if u is not None:
+        return winograd.backward(dout2, u, cols, (ph, pw), (oh, ow), dx_out)
     dweight = (dout2 @ cols.T).reshape(weight.shape)
     if dx_out is not None:
         dcols = weight.reshape(weight.shape[0], -1).T @ dout2
@@ -356,8 +406,10 @@ def conv_forward_chunks(x, weight, geometry, finish):
     ``finish(slice, out2)`` turns a chunk's column-layout output into the layer's
     output (writing only that slice).  Returns the cache for :func:`conv_backward_chunks`.
     """
+    u = winograd.weight_transform(weight) if _use_winograd(weight, geometry) else None
+
     def chunk(sl):
-        out2, cache = _gemm_forward(x[sl], weight, geometry)
+        out2, cache = _gemm_forward(x[sl], weight, geometry, u)
         finish(sl, out2)
         return cache
     slices = threads.chunks(x.shape[0])
@@ -372,9 +424,9 @@ def conv_backward_chunks(chunk_cache, need_input_grad, dout2_of):
     summed over chunks in order.
     """
     slices, caches = chunk_cache
-    x_shape, weight, cols, _ = caches[0]
+    x_shape, dtype = caches[0].x_shape, caches[0].saved.dtype
     n_img = slices[-1].stop
-    dx = np.empty((n_img,) + x_shape[1:], dtype=cols.dtype) if need_input_grad else None
+    dx = np.empty((n_img,) + x_shape[1:], dtype=dtype) if need_input_grad else None
 
     def chunk(k):
         dout2, dbias = dout2_of(slices[k])
