@@ -107,3 +107,20 @@ def test_float32_gradients_stay_within_1e_5_of_float64(algorithm):
     for name, exact in g64.items():
         err = np.abs(g32[name] - exact).max() / np.abs(exact).max()
         assert err <= TOL[np.dtype(np.float32)], f"{name}: float32 error {err:.2e} of the largest gradient"
+
+
+@pytest.mark.parametrize("where", [(2, 5), (0, 0), (7, 7), (3, 4)])
+def test_winograd_propagates_nan_like_the_definition(where):
+    """A NaN reaches, through the transforms, exactly the outputs whose window holds it (the transforms'
+    zero entries skip it), so the plain and the fused path put NaN where the naive kernels do."""
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 4, 8, 8)), rng.standard_normal((3, 4, 3, 3)), rng.standard_normal(3)
+    x[0, 1, where[0], where[1]] = np.nan
+    with conv.algorithm("winograd"):
+        out, _ = K.conv2d_forward(x, w, b, 1, 1)
+        pooled, _ = K.conv2d_relu_maxpool2d_forward(x, w, b, 1)
+    expected_out, _ = K.conv2d_forward_naive(x, w, b, 1, 1)
+    expected, _ = K.conv2d_relu_maxpool2d_forward_naive(x, w, b, 1)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected_out))
+    assert np.isnan(pooled).sum() == np.isnan(expected).sum() > 0
+    np.testing.assert_allclose(pooled, expected, rtol=1e-12, atol=1e-12)  # NaN where expected has NaN

@@ -341,7 +341,7 @@ WINOGRAD_MIN_CHANNELS = 4
 
 _Chunk = namedtuple("_Chunk", "x_shape weight saved geometry u")
 _Chunk.__doc__ = ("One batch chunk's cache: ``saved`` is im2col's ``cols``, or Winograd's transformed input "
-                  "``V`` when ``u`` (the transformed weight) is not None.")
+                  "``V`` (a list, block by block) when ``u`` (the transformed weight) is not None.")
 
 
 @contextlib.contextmanager
@@ -367,16 +367,12 @@ def _use_winograd(weight, geometry):
     return _algorithm == "winograd" or weight.shape[1] >= WINOGRAD_MIN_CHANNELS
 
 
-def _gemm_forward(x, weight, geometry, u=None):
-    """im2col + one GEMM for one chunk of the batch (or Winograd when ``u`` is given);
-    ``geometry`` is :func:`_conv_geometry`'s (checked) result.
+def _gemm_forward(x, weight, geometry):
+    """im2col + one GEMM for one chunk of the batch; ``geometry`` is :func:`_conv_geometry`'s (checked) result.
 
     Returns ``out2`` (O, N*OH*OW) in column layout, no bias, and the chunk's cache.
     """
     (sh, sw), (ph, pw), (oh, ow) = geometry
-    if u is not None:
-        out2, v = winograd.forward(x, u, (ph, pw), (oh, ow))
-        return out2, _Chunk(x.shape, weight, v, geometry, u)
     cols = np.empty((weight[0].size, x.shape[0] * oh * ow), dtype=x.dtype)
     _im2col_kernel(_pad(x, ph, pw), weight.shape[2], weight.shape[3], sh, sw, oh, ow, cols)
     return weight.reshape(weight.shape[0], -1) @ cols, _Chunk(x.shape, weight, cols, geometry, None)
@@ -387,9 +383,7 @@ def _gemm_backward(dout2, cache, dx_out):
 
     Writes d loss / d x into ``dx_out`` (N, C, H, W) unless it is None; returns ``dweight``.
     """
-    x_shape, weight, cols, ((sh, sw), (ph, pw), (oh, ow)), u = cache
-    if u is not None:
-        return winograd.backward(dout2, u, cols, (ph, pw), (oh, ow), dx_out)
+    x_shape, weight, cols, ((sh, sw), (ph, pw), (oh, ow)), _ = cache
     dweight = (dout2 @ cols.T).reshape(weight.shape)
     if dx_out is not None:
         dcols = weight.reshape(weight.shape[0], -1).T @ dout2
@@ -400,37 +394,56 @@ def _gemm_backward(dout2, cache, dx_out):
     return dweight
 
 
-def conv_forward_chunks(x, weight, geometry, finish):
+def _within(chunk, block):
+    """The images ``block`` (a slice of ``chunk``'s images) as a slice of the batch."""
+    return slice(chunk.start + block.start, chunk.start + block.stop)
+
+
+def conv_forward_chunks(x, weight, geometry, finish, finish_winograd):
     """Run the convolution's GEMM half per batch chunk, each on its own thread (see :mod:`minicnn.threads`).
 
-    ``finish(slice, out2)`` turns a chunk's column-layout output into the layer's
-    output (writing only that slice).  Returns the cache for :func:`conv_backward_chunks`.
+    On the im2col path ``finish(slice, out2)`` turns a chunk's column-layout output
+    (O, N*OH*OW) into the layer's output; on the Winograd path
+    ``finish_winograd(slice, m)`` does the same for a block of a few images from
+    their transformed-domain product ``m`` (16, O, T) (``winograd.output`` for a
+    plain conv).  Each writes only its slice.  Returns the cache for
+    :func:`conv_backward_chunks`.
     """
     u = winograd.weight_transform(weight) if _use_winograd(weight, geometry) else None
 
     def chunk(sl):
-        out2, cache = _gemm_forward(x[sl], weight, geometry, u)
-        finish(sl, out2)
-        return cache
+        if u is None:
+            out2, cache = _gemm_forward(x[sl], weight, geometry)
+            finish(sl, out2)
+            return cache
+        v = winograd.forward(x[sl], u, geometry[1], geometry[2], lambda b, m: finish_winograd(_within(sl, b), m))
+        return _Chunk(x[sl].shape, weight, v, geometry, u)
     slices = threads.chunks(x.shape[0])
     return slices, threads.run_parallel(chunk, slices)
 
 
-def conv_backward_chunks(chunk_cache, need_input_grad, dout2_of):
+def conv_backward_chunks(chunk_cache, need_input_grad, dout2_of, dm_of):
     """The backward of :func:`conv_forward_chunks`, chunk by chunk on the same threads.
 
     ``dout2_of(slice) -> (dout2, dbias)`` builds a chunk's column-layout output
-    gradient.  Returns ``(dx or None, dweight, dbias)``, weight and bias gradients
-    summed over chunks in order.
+    gradient for the im2col path; on the Winograd path ``dm_of(slice, dm, dbias)``
+    fills ``dm`` with a block's transformed-domain one and adds its bias gradient
+    to ``dbias`` (float64).  Returns ``(dx or None, dweight,
+    dbias)``, weight and bias gradients summed over chunks in order.
     """
     slices, caches = chunk_cache
-    x_shape, dtype = caches[0].x_shape, caches[0].saved.dtype
+    x_shape, dtype = caches[0].x_shape, caches[0].weight.dtype
     n_img = slices[-1].stop
     dx = np.empty((n_img,) + x_shape[1:], dtype=dtype) if need_input_grad else None
 
     def chunk(k):
-        dout2, dbias = dout2_of(slices[k])
-        return _gemm_backward(dout2, caches[k], None if dx is None else dx[slices[k]]), dbias
+        cache, dx_k = caches[k], None if dx is None else dx[slices[k]]
+        if cache.u is None:
+            dout2, dbias = dout2_of(slices[k])
+            return _gemm_backward(dout2, cache, dx_k), dbias
+        sl = slices[k]
+        return winograd.backward(lambda b, dm, dbias: dm_of(_within(sl, b), dm, dbias), cache.u, cache.saved,
+                                 cache.geometry[1], cache.geometry[2], dx_k, sl.stop - sl.start)
     dweight, dbias = threads.sum_parts(threads.run_parallel(chunk, range(len(slices))))
     return dx, dweight, dbias
 
@@ -465,10 +478,11 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups
         return _conv2d_forward_general(x, weight, bias, stride, padding, dilation, groups, padding_mode)
     geometry = _conv_geometry(x, weight, bias, stride, padding)
     (oh, ow), n_out = geometry[2], weight.shape[0]
-    out = np.empty((x.shape[0], n_out, oh * ow), dtype=x.dtype)
+    out = np.empty((x.shape[0], n_out, oh, ow), dtype=x.dtype)
     b = bias if bias is not None else np.zeros(n_out, dtype=x.dtype)
-    chunk_cache = conv_forward_chunks(x, weight, geometry, lambda sl, out2: _cols_to_nchw(out2, b, out[sl]))
-    out = out.reshape(x.shape[0], n_out, oh, ow)
+    flat = out.reshape(x.shape[0], n_out, oh * ow)
+    chunk_cache = conv_forward_chunks(x, weight, geometry, lambda sl, out2: _cols_to_nchw(out2, b, flat[sl]),
+                                      lambda sl, m: winograd.output(m, b, out[sl]))
     return out, (chunk_cache, out.shape, x.dtype, bias is not None)
 
 
@@ -492,14 +506,16 @@ def conv2d_backward(dout, cache, need_input_grad=True):
         return _conv2d_backward_general(dout, cache, need_input_grad)
     chunk_cache, out_shape, dtype, has_bias = cache
     check_grad("conv2d backward", dout, out_shape, dtype)
-    dout = np.ascontiguousarray(dout).reshape(out_shape[0], out_shape[1], -1)
+    dout = np.ascontiguousarray(dout)
+    flat = dout.reshape(out_shape[0], out_shape[1], -1)
 
     def dout2_of(sl):
-        dout2 = np.empty((out_shape[1], (sl.stop - sl.start) * dout.shape[2]), dtype=dtype)
+        dout2 = np.empty((out_shape[1], (sl.stop - sl.start) * flat.shape[2]), dtype=dtype)
         dbias = np.empty(out_shape[1], dtype=dtype)
-        _nchw_to_cols(dout[sl], dout2, dbias)
+        _nchw_to_cols(flat[sl], dout2, dbias)
         return dout2, dbias
-    dx, dweight, dbias = conv_backward_chunks(chunk_cache, need_input_grad, dout2_of)
+    dx, dweight, dbias = conv_backward_chunks(chunk_cache, need_input_grad, dout2_of,
+                                              lambda sl, dm, db: winograd.output_gradient(dout[sl], dm, db))
     return dx, dweight, (dbias if has_bias else None)
 
 

@@ -18,10 +18,11 @@ sum over input channels happens in the transformed domain, so for each of the
     V[xi] = (B^T d B)[xi]            (C, T)   T = tiles of the batch chunk
     U[xi] = (G g G^T)[xi]            (O, C)
     M[xi] = U[xi] @ V[xi]            (O, T)   16 GEMMs, K = C
-    out   = A^T M A                  (O, N*OH*OW), the layout of im2col's GEMM output
+    out   = A^T M A + bias           (N, O, OH, OW), written by the output transform
 
 Backward is the same three steps read the other way round (each transform's
-adjoint is its transpose), sharing ``dM = A dY A^T``::
+adjoint is its transpose), sharing ``dM = A dY A^T`` (``kernels/fused.py`` builds
+``dM`` straight from the pooled gradient, and the pooled output straight from ``M``)::
 
     dU[xi] = dM[xi] @ V[xi]^T        ->  dweight = G^T dU G
     dV[xi] = U[xi]^T @ dM[xi]        ->  dx      = B dV B^T, tiles overlapping by 2 accumulate (+=)
@@ -83,6 +84,9 @@ def _input_transform_kernel(x, ph, pw, th, tw, v):
     """``v[4i+j, c, n*th*tw + ty*tw + tx] = (B^T d B)[i, j]`` for the 4x4 tile ``d`` at (2ty, 2tx)
     of image n's channel c, zero-padded by (ph, pw) (and up to the tiles' extent)."""
     n_img, chans, h, w = x.shape
+    # Indices numba cannot prove >= 0 get a wraparound select (a negative index counts from the end),
+    # and that stops LLVM vectorising the loop; max(., 0) is the proof.
+    th, tw = max(th, 0), max(tw, 0)
     buf = np.zeros((2 * th + 2, 2 * tw + 2), dtype=x.dtype)
     hh, ww = min(h, buf.shape[0] - ph), min(w, buf.shape[1] - pw)  # rows a tile never reads are skipped
     for n in range(n_img):
@@ -115,6 +119,7 @@ def _input_transform_kernel(x, ph, pw, th, tw, v):
 def _input_transform_adjoint_kernel(dv, ph, pw, th, tw, dx):
     """``dx[n, c] = crop(sum over tiles of B dV B^T placed at (2ty, 2tx))``; ``dx`` is overwritten."""
     n_img, chans, h, w = dx.shape
+    th, tw = max(th, 0), max(tw, 0)  # see _input_transform_kernel
     buf = np.empty((2 * th + 2, 2 * tw + 2), dtype=dx.dtype)
     hh, ww = min(h, buf.shape[0] - ph), min(w, buf.shape[1] - pw)
     for n in range(n_img):
@@ -141,75 +146,162 @@ def _input_transform_adjoint_kernel(dv, ph, pw, th, tw, dx):
                     dx[n, c, y, xx] = buf[ph + y, pw + xx] if y < hh and xx < ww else 0
 
 
+@njit(inline="always")
+def _output_tile(m, o, t):
+    """The 2x2 outputs ``A^T M A`` of tile t, output channel o: (y00, y01, y10, y11)."""
+    s00, s10 = _at(m[0, o, t], m[4, o, t], m[8, o, t], m[12, o, t])
+    s01, s11 = _at(m[1, o, t], m[5, o, t], m[9, o, t], m[13, o, t])
+    s02, s12 = _at(m[2, o, t], m[6, o, t], m[10, o, t], m[14, o, t])
+    s03, s13 = _at(m[3, o, t], m[7, o, t], m[11, o, t], m[15, o, t])
+    y00, y01 = _at(s00, s01, s02, s03)
+    y10, y11 = _at(s10, s11, s12, s13)
+    return y00, y01, y10, y11
+
+
+@njit(inline="always")
+def _store_tile_adjoint(dm, o, t, y00, y01, y10, y11):
+    """``dm[:, o, t] = A dY A^T`` for the 2x2 output gradient dY of tile t."""
+    c00, c10, c20, c30 = _a(y00, y10)  # columns (A .)
+    c01, c11, c21, c31 = _a(y01, y11)
+    dm[0, o, t], dm[1, o, t], dm[2, o, t], dm[3, o, t] = _a(c00, c01)  # rows (. A^T)
+    dm[4, o, t], dm[5, o, t], dm[6, o, t], dm[7, o, t] = _a(c10, c11)
+    dm[8, o, t], dm[9, o, t], dm[10, o, t], dm[11, o, t] = _a(c20, c21)
+    dm[12, o, t], dm[13, o, t], dm[14, o, t], dm[15, o, t] = _a(c30, c31)
+
+
+@njit(inline="always")
+def _store_tiles_adjoint(dm, o, t0, y00, y01, y10, y11):
+    """``dm[:, o, t0 + j] = A dY_j A^T`` for tiles j whose 2x2 gradients are ``y00[j] .. y11[j]``.
+
+    :func:`_store_tile_adjoint` for a row of tiles, one output stream per loop: a loop that
+    stores to 16 rows of one array does not vectorise (LLVM cannot prove the rows apart), one that
+    stores to one row does.
+    """
+    per = y00.size
+    r = dm[0, o]
+    for j in range(per):
+        r[t0 + j] = y00[j]
+    r = dm[1, o]
+    for j in range(per):
+        r[t0 + j] = y00[j] + y01[j]
+    r = dm[2, o]
+    for j in range(per):
+        r[t0 + j] = y00[j] - y01[j]
+    r = dm[3, o]
+    for j in range(per):
+        r[t0 + j] = -y01[j]
+    r = dm[4, o]
+    for j in range(per):
+        r[t0 + j] = y00[j] + y10[j]
+    r = dm[5, o]
+    for j in range(per):
+        r[t0 + j] = (y00[j] + y10[j]) + (y01[j] + y11[j])
+    r = dm[6, o]
+    for j in range(per):
+        r[t0 + j] = (y00[j] + y10[j]) - (y01[j] + y11[j])
+    r = dm[7, o]
+    for j in range(per):
+        r[t0 + j] = -(y01[j] + y11[j])
+    r = dm[8, o]
+    for j in range(per):
+        r[t0 + j] = y00[j] - y10[j]
+    r = dm[9, o]
+    for j in range(per):
+        r[t0 + j] = (y00[j] - y10[j]) + (y01[j] - y11[j])
+    r = dm[10, o]
+    for j in range(per):
+        r[t0 + j] = (y00[j] - y10[j]) - (y01[j] - y11[j])
+    r = dm[11, o]
+    for j in range(per):
+        r[t0 + j] = -(y01[j] - y11[j])
+    r = dm[12, o]
+    for j in range(per):
+        r[t0 + j] = -y10[j]
+    r = dm[13, o]
+    for j in range(per):
+        r[t0 + j] = -y10[j] - y11[j]
+    r = dm[14, o]
+    for j in range(per):
+        r[t0 + j] = y11[j] - y10[j]
+    r = dm[15, o]
+    for j in range(per):
+        r[t0 + j] = y11[j]
+
+
 @njit(cache=True, nogil=True)
-def _output_transform_kernel(m, oh, ow, th, tw, out2):
-    """``out2[o, n*oh*ow + y*ow + x] = (A^T M A)`` of tile (y//2, x//2), cropped to (oh, ow)."""
-    n_out = out2.shape[0]
-    n_img = out2.shape[1] // (oh * ow)
-    for o in range(n_out):
-        for n in range(n_img):
+def _output_transform_kernel(m, bias, out):
+    """``out[n, o, y, x] = bias[o] + (A^T M A)`` of tile (y//2, x//2), cropped to out's (OH, OW)."""
+    n_img, n_out, oh, ow = out.shape
+    th, tw = max((oh + 1) // 2, 0), max((ow + 1) // 2, 0)  # see _input_transform_kernel
+    for n in range(n_img):
+        for o in range(n_out):
+            b = bias[o]
+            plane = out[n, o]
             for ty in range(th):
-                col = n * th * tw + ty * tw
-                top = n * oh * ow + 2 * ty * ow
-                bottom = top + ow
+                y = 2 * ty
                 for tx in range(tw):
-                    t = col + tx
-                    s00, s10 = _at(m[0, o, t], m[4, o, t], m[8, o, t], m[12, o, t])
-                    s01, s11 = _at(m[1, o, t], m[5, o, t], m[9, o, t], m[13, o, t])
-                    s02, s12 = _at(m[2, o, t], m[6, o, t], m[10, o, t], m[14, o, t])
-                    s03, s13 = _at(m[3, o, t], m[7, o, t], m[11, o, t], m[15, o, t])
-                    y00, y01 = _at(s00, s01, s02, s03)
-                    y10, y11 = _at(s10, s11, s12, s13)
+                    y00, y01, y10, y11 = _output_tile(m, o, n * th * tw + ty * tw + tx)
                     k = 2 * tx
-                    out2[o, top + k] = y00
+                    plane[y, k] = y00 + b
                     if k + 1 < ow:
-                        out2[o, top + k + 1] = y01
-                    if 2 * ty + 1 < oh:
-                        out2[o, bottom + k] = y10
+                        plane[y, k + 1] = y01 + b
+                    if y + 1 < oh:
+                        plane[y + 1, k] = y10 + b
                         if k + 1 < ow:
-                            out2[o, bottom + k + 1] = y11
+                            plane[y + 1, k + 1] = y11 + b
 
 
 @njit(cache=True, nogil=True)
-def _output_transform_adjoint_kernel(dout2, oh, ow, th, tw, dm):
-    """``dm[:, o, t] = A dY A^T`` for the 2x2 block ``dY`` of ``dout2`` at tile t (zero past the crop)."""
-    n_out = dout2.shape[0]
-    n_img = dout2.shape[1] // (oh * ow)
+def _output_transform_adjoint_kernel(dout, dm, dbias):
+    """``dm[:, o, t] = A dY A^T`` for the 2x2 block dY of ``dout`` (N, O, OH, OW) at tile t (zero past
+    the crop); adds the sum of ``dout[:, o]`` to ``dbias[o]``."""
+    n_img, n_out, oh, ow = dout.shape
+    th, tw = max((oh + 1) // 2, 0), max((ow + 1) // 2, 0)  # see _input_transform_kernel
+    zero = np.zeros(1, dtype=dout.dtype)[0]
     for o in range(n_out):
+        acc = 0.0  # float64: a float32 running sum over N*OH*OW terms drifts
         for n in range(n_img):
+            plane = dout[n, o]
             for ty in range(th):
-                col = n * th * tw + ty * tw
-                top = n * oh * ow + 2 * ty * ow
-                bottom = top + ow
-                has_bottom = 2 * ty + 1 < oh
+                y = 2 * ty
+                has_bottom = y + 1 < oh
                 for tx in range(tw):
                     k = 2 * tx
                     has_right = k + 1 < ow
-                    y00 = dout2[o, top + k]
-                    y01 = dout2[o, top + k + 1] if has_right else 0
-                    y10 = dout2[o, bottom + k] if has_bottom else 0
-                    y11 = dout2[o, bottom + k + 1] if has_bottom and has_right else 0
-                    c00, c10, c20, c30 = _a(y00, y10)  # columns (A .)
-                    c01, c11, c21, c31 = _a(y01, y11)
-                    t = col + tx
-                    dm[0, o, t], dm[1, o, t], dm[2, o, t], dm[3, o, t] = _a(c00, c01)  # rows (. A^T)
-                    dm[4, o, t], dm[5, o, t], dm[6, o, t], dm[7, o, t] = _a(c10, c11)
-                    dm[8, o, t], dm[9, o, t], dm[10, o, t], dm[11, o, t] = _a(c20, c21)
-                    dm[12, o, t], dm[13, o, t], dm[14, o, t], dm[15, o, t] = _a(c30, c31)
+                    y00 = plane[y, k]
+                    y01 = plane[y, k + 1] if has_right else zero
+                    y10 = plane[y + 1, k] if has_bottom else zero
+                    y11 = plane[y + 1, k + 1] if has_bottom and has_right else zero
+                    acc += (y00 + y01) + (y10 + y11)
+                    _store_tile_adjoint(dm, o, n * th * tw + ty * tw + tx, y00, y01, y10, y11)
+        dbias[o] += acc
 
 
 # --------------------------------------------------------------------------- the conv, per batch chunk
-def _stack16(rows, cols, dtype):
-    """An empty (16, rows, cols) array whose 16 matrices start one cache line apart modulo 4 KiB.
+def _spread(nbytes):
+    """True if 16 arrays ``nbytes`` apart start in 16 different L1 sets (64-byte lines, 4 KiB per way)."""
+    return len({(k * nbytes) % 4096 // 64 for k in range(16)}) == 16
 
-    The transforms read or write all 16 matrices at once; contiguous matrices whose size is a
-    multiple of 4 KiB (T = 1568 tiles x 32 channels x 4 bytes is) put all 16 streams in the same
-    L1 set, and every access misses (measured: the transforms ran 5-10x slower).
+
+def _stack16(rows, cols, dtype, workspace=None):
+    """An empty (16, rows, cols) array, C-contiguous when that is safe, in ``workspace`` (1-D) if it is given
+    and big enough.
+
+    The transforms read or write all 16 matrices at once; matrices whose size is a multiple of
+    4 KiB (T = 1568 tiles x 32 channels x 4 bytes is) put all 16 streams in one L1 set, and every
+    access misses (measured: the transforms ran 5-10x slower).  Such sizes get one cache line of
+    padding between matrices instead (a strided view: correct, but numba's loops over it do not
+    vectorise, so the block sizes below avoid it).
     """
     itemsize = np.dtype(dtype).itemsize
-    page = 4096 // itemsize
-    stride = -(-rows * cols // page) * page + 64 // itemsize
-    return np.empty((16, stride), dtype=dtype)[:, :rows * cols].reshape(16, rows, cols)
+    size = rows * cols
+    if not _spread(size * itemsize):
+        page = 4096 // itemsize
+        stride = -(-size // page) * page + 64 // itemsize
+        return np.empty((16, stride), dtype=dtype)[:, :size].reshape(16, rows, cols)
+    if workspace is None or workspace.size < 16 * size:
+        workspace = np.empty(16 * size, dtype=dtype)
+    return workspace[:16 * size].reshape(16, rows, cols)
 
 
 def weight_transform(weight):
@@ -225,8 +317,27 @@ def weight_transform_adjoint(du):
     return g.T @ du.reshape(4, 4, *du.shape[1:]).transpose(2, 3, 0, 1) @ g
 
 
-def forward(x, u, padding, out_hw):
-    """One chunk's convolution without bias.
+# The transformed-domain product M of a block of images stays in L2 (2 MiB per core here) from the GEMM
+# that writes it to the kernel that reads it; a whole chunk's M (6.4 MB for 32 images of SimpleCNN's
+# conv2) would go through L3 both ways, and so would dM and dV in backward.
+BLOCK_BYTES = 1 << 20
+
+
+def _blocks(n_img, n_out, chans, per_image, itemsize):
+    """Split a chunk's images into blocks whose M is about BLOCK_BYTES, preferring sizes whose (16, O, T)
+    and (16, C, T) arrays can be contiguous (see :func:`_stack16`)."""
+    size = max(1, min(n_img, BLOCK_BYTES // (16 * n_out * per_image * itemsize)))
+    for nb in range(size, 0, -1):
+        if _spread(n_out * nb * per_image * itemsize) and _spread(chans * nb * per_image * itemsize):
+            size = nb
+            break
+    return [slice(start, min(n_img, start + size)) for start in range(0, n_img, size)]
+
+
+def forward(x, u, padding, out_hw, finish):
+    """One chunk's convolution, block by block of a few images: input transform, 16 GEMMs, then
+    ``finish(images, m)`` with ``images`` a slice of the chunk and ``m`` (16, O, T_block) their product
+    ``M`` (:func:`output` turns it into the conv's output; ``kernels/fused.py`` pools it directly).
 
     Parameters
     ----------
@@ -235,32 +346,56 @@ def forward(x, u, padding, out_hw):
 
     Returns
     -------
-    out2 : ndarray (O, N*OH*OW), im2col's GEMM layout
-    v : the transformed input (16, C, T), kept for :func:`backward`
+    v : list of each block's transformed input (16, C, T_block), kept for :func:`backward`
     """
-    (oh, ow), (th, tw) = out_hw, tiles(*out_hw)
-    n, c = x.shape[:2]
-    v = _stack16(c, n * th * tw, x.dtype)
-    _input_transform_kernel(np.ascontiguousarray(x), padding[0], padding[1], th, tw, v)
-    m = np.matmul(u, v, out=_stack16(u.shape[1], v.shape[2], x.dtype))     # 16 GEMMs (O, C) @ (C, T)
-    out2 = np.empty((u.shape[1], n * oh * ow), dtype=x.dtype)
-    _output_transform_kernel(m, oh, ow, th, tw, out2)
-    return out2, v
+    th, tw = tiles(*out_hw)
+    per, (n_out, chans) = th * tw, u.shape[1:]
+    x = np.ascontiguousarray(x)
+    v, workspace = [], None
+    for images in _blocks(x.shape[0], n_out, chans, per, x.dtype.itemsize):
+        tiles_b = (images.stop - images.start) * per
+        vb = _stack16(chans, tiles_b, x.dtype)
+        _input_transform_kernel(x[images], padding[0], padding[1], th, tw, vb)
+        mb = np.matmul(u, vb, out=_stack16(n_out, tiles_b, x.dtype, workspace))  # 16 GEMMs (O, C) @ (C, T)
+        workspace = mb.reshape(-1) if mb.flags.c_contiguous else None  # the next block reuses it, hot in L2
+        finish(images, mb)
+        v.append(vb)
+    return v
 
 
-def backward(dout2, u, v, padding, out_hw, dx_out):
-    """Backward of :func:`forward` from ``dout2`` (O, N*OH*OW).
+def output(m, bias, out):
+    """``out`` (N, O, OH, OW), any strides ``= bias + A^T M A``: the conv's output from :func:`forward`'s ``m``."""
+    _output_transform_kernel(m, bias, out)
 
-    Writes d loss / d x into ``dx_out`` (N, C, H, W) unless it is None; returns dweight (O, C, 3, 3).
+
+def output_gradient(dout, dm, dbias):
+    """Fill ``dm`` (16, O, T) with ``A dY A^T`` of the output gradient ``dout`` (N, O, OH, OW), and add
+    its sum over images and pixels to ``dbias`` (O,): what :func:`backward`'s ``gradient`` does."""
+    _output_transform_adjoint_kernel(np.ascontiguousarray(dout), dm, dbias)
+
+
+def backward(gradient, u, v, padding, out_hw, dx_out, n_img):
+    """Backward of :func:`forward`, block by block of the same images.
+
+    ``gradient(images, dm, dbias)`` fills ``dm`` (16, O, T_block) with the block's ``dM`` and adds its
+    bias gradient to ``dbias`` (float64).  Writes d loss / d x into ``dx_out`` (N, C, H, W) unless it is
+    None; returns ``(dweight (O, C, 3, 3), dbias (O,))``.
     """
-    (oh, ow), (th, tw) = out_hw, tiles(*out_hw)
-    dm = _stack16(dout2.shape[0], v.shape[2], dout2.dtype)
-    _output_transform_adjoint_kernel(dout2, oh, ow, th, tw, dm)
-    dweight = weight_transform_adjoint(np.matmul(dm, v.transpose(0, 2, 1)))  # 16 GEMMs (O, T) @ (T, C)
-    if dx_out is not None:
-        dv = np.matmul(u.transpose(0, 2, 1), dm, out=_stack16(v.shape[1], v.shape[2], dm.dtype))  # (C, O) @ (O, T)
-        _input_transform_adjoint_kernel(dv, padding[0], padding[1], th, tw, dx_out)
-    return dweight
+    th, tw = tiles(*out_hw)
+    per, (n_out, chans), dtype = th * tw, u.shape[1:], v[0].dtype
+    du, part = np.zeros((16, n_out, chans), dtype=dtype), np.empty((16, n_out, chans), dtype=dtype)
+    dbias = np.zeros(n_out)
+    dm_space = dv_space = None
+    for images, vb in zip(_blocks(n_img, n_out, chans, per, dtype.itemsize), v):
+        dmb = _stack16(n_out, vb.shape[2], dtype, dm_space)
+        gradient(images, dmb, dbias)
+        du += np.matmul(dmb, vb.transpose(0, 2, 1), out=part)                 # 16 GEMMs (O, T) @ (T, C)
+        if dx_out is not None:
+            dvb = np.matmul(u.transpose(0, 2, 1), dmb, out=_stack16(chans, vb.shape[2], dtype, dv_space))
+            _input_transform_adjoint_kernel(dvb, padding[0], padding[1], th, tw, dx_out[images])
+            dv_space = dvb.reshape(-1) if dvb.flags.c_contiguous else None
+        dm_space = dmb.reshape(-1) if dmb.flags.c_contiguous else None
+    return weight_transform_adjoint(du), dbias.astype(dtype)
 
 
 # --------------------------------------------------------------------------- the readable version
