@@ -124,3 +124,36 @@ def test_winograd_propagates_nan_like_the_definition(where):
     np.testing.assert_array_equal(np.isnan(out), np.isnan(expected_out))
     assert np.isnan(pooled).sum() == np.isnan(expected).sum() > 0
     np.testing.assert_allclose(pooled, expected, rtol=1e-12, atol=1e-12)  # NaN where expected has NaN
+
+
+@given(st.integers(1, 3), st.integers(1, 5), st.integers(2, 6), st.integers(0, 2), dtypes, seeds)
+def test_one_input_channel_fused_block_equals_naive(n, out_channels, half_width, padding, dtype, seed):
+    """One input channel (SimpleCNN's conv1) takes its own Winograd kernels in the fused block (no GEMM);
+    its weight gradient without an input gradient comes from yet another kernel."""
+    rng = np.random.default_rng(seed)
+    h = int(rng.integers(max(1, 4 - 2 * padding), 12))
+    x = randn(rng, (n, 1, h, 2 * half_width + 2 - 2 * padding), dtype)  # an even conv output width
+    w, b = randn(rng, (out_channels, 1, 3, 3), dtype), randn(rng, (out_channels,), dtype)
+    pooled, cache = K.conv2d_relu_maxpool2d_forward(x, w, b, padding)
+    assert type(cache[0]).__name__ == "_OneChannel"
+    naive_pooled, naive_cache = K.conv2d_relu_maxpool2d_forward_naive(x, w, b, padding)
+    assert_close(pooled, naive_pooled, dtype)
+    g = randn(rng, pooled.shape, dtype)
+    expected = K.conv2d_relu_maxpool2d_backward_naive(g, naive_cache)
+    for actual, exp in zip(K.conv2d_relu_maxpool2d_backward(g, cache), expected):
+        assert_close(actual, exp, dtype)
+    no_dx, dw, db = K.conv2d_relu_maxpool2d_backward(g, cache, need_input_grad=False)
+    assert no_dx is None
+    assert_close(dw, expected[1], dtype)
+    assert_close(db, expected[2], dtype)
+
+
+def test_one_input_channel_nan_takes_the_general_path():
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 1, 8, 8)), rng.standard_normal((3, 1, 3, 3)), rng.standard_normal(3)
+    x[1, 0, 3, 3] = np.nan
+    pooled, cache = K.conv2d_relu_maxpool2d_forward(x, w, b, 1)
+    assert type(cache[0]).__name__ != "_OneChannel"
+    expected, _ = K.conv2d_relu_maxpool2d_forward_naive(x, w, b, 1)
+    assert np.isnan(pooled).sum() == np.isnan(expected).sum() > 0
+    np.testing.assert_allclose(pooled, expected, rtol=1e-12, atol=1e-12)

@@ -361,10 +361,12 @@ def algorithm(name):
         _algorithm = previous
 
 
-def _use_winograd(weight, geometry):
+def _use_winograd(weight, geometry, min_channels=WINOGRAD_MIN_CHANNELS):
+    """Whether the plain path takes Winograd; ``min_channels`` applies under "auto" (the fused block runs
+    one input channel its own way, from 1)."""
     if geometry[0] != (1, 1) or weight.shape[2:] != (3, 3) or _algorithm == "im2col":
         return False
-    return _algorithm == "winograd" or weight.shape[1] >= WINOGRAD_MIN_CHANNELS
+    return _algorithm == "winograd" or weight.shape[1] >= min_channels
 
 
 def _gemm_forward(x, weight, geometry):

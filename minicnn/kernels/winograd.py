@@ -149,10 +149,18 @@ def _input_transform_adjoint_kernel(dv, ph, pw, th, tw, dx):
 @njit(inline="always")
 def _output_tile(m, o, t):
     """The 2x2 outputs ``A^T M A`` of tile t, output channel o: (y00, y01, y10, y11)."""
-    s00, s10 = _at(m[0, o, t], m[4, o, t], m[8, o, t], m[12, o, t])
-    s01, s11 = _at(m[1, o, t], m[5, o, t], m[9, o, t], m[13, o, t])
-    s02, s12 = _at(m[2, o, t], m[6, o, t], m[10, o, t], m[14, o, t])
-    s03, s13 = _at(m[3, o, t], m[7, o, t], m[11, o, t], m[15, o, t])
+    return _tile_outputs(m[0, o, t], m[1, o, t], m[2, o, t], m[3, o, t], m[4, o, t], m[5, o, t], m[6, o, t],
+                         m[7, o, t], m[8, o, t], m[9, o, t], m[10, o, t], m[11, o, t], m[12, o, t], m[13, o, t],
+                         m[14, o, t], m[15, o, t])
+
+
+@njit(inline="always")
+def _tile_outputs(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15):
+    """``A^T M A`` of one tile's 4x4 ``M`` (row-major m0..m15): (y00, y01, y10, y11)."""
+    s00, s10 = _at(m0, m4, m8, m12)
+    s01, s11 = _at(m1, m5, m9, m13)
+    s02, s12 = _at(m2, m6, m10, m14)
+    s03, s13 = _at(m3, m7, m11, m15)
     y00, y01 = _at(s00, s01, s02, s03)
     y10, y11 = _at(s10, s11, s12, s13)
     return y00, y01, y10, y11
