@@ -34,7 +34,7 @@ def test_winograd_conv2d_equals_naive(geom, out_channels, with_bias, dtype, seed
     bias = randn(rng, (out_channels,), dtype) if with_bias else None
     with conv.algorithm("winograd"):
         out, cache = K.conv2d_forward(x, w, bias, 1, padding)
-    assert cache[0][1][0].u is not None  # it really ran Winograd
+    assert _algorithm_of(cache) == "winograd"
     naive_out, naive_cache = K.conv2d_forward_naive(x, w, bias, 1, padding)
     assert_close(out, naive_out, dtype)
     dout = randn(rng, out.shape, dtype)
@@ -71,14 +71,21 @@ def test_the_readable_winograd_is_the_convolution(geom, seed):
                  np.float64)
 
 
-def test_auto_takes_winograd_only_where_it_applies():
+def _algorithm_of(cache):
+    """Which algorithm a plain conv2d_forward's cache came from."""
+    if isinstance(cache[0], conv._Direct):
+        return "direct"
+    return "winograd" if cache[0][1][0].u is not None else "im2col"
+
+
+def test_auto_takes_each_algorithm_where_it_applies():
     rng = np.random.default_rng(0)
-    for c, stride, kernel, expected in ((4, 1, 3, True), (1, 1, 3, False), (4, 2, 3, False), (4, 1, 5, False)):
+    for c, stride, kernel, expected in ((4, 1, 3, "winograd"), (1, 1, 3, "direct"), (3, 1, 3, "direct"),
+                                        (4, 2, 3, "im2col"), (1, 2, 3, "im2col"), (4, 1, 5, "im2col")):
         x, w = randn(rng, (2, c, 9, 9), np.float32), randn(rng, (3, c, kernel, kernel), np.float32)
-        _, cache = K.conv2d_forward(x, w, None, stride, 1)
-        assert (cache[0][1][0].u is not None) == expected, (c, stride, kernel)
+        assert _algorithm_of(K.conv2d_forward(x, w, None, stride, 1)[1]) == expected, (c, stride, kernel)
         with conv.algorithm("im2col"):
-            assert K.conv2d_forward(x, w, None, stride, 1)[1][0][1][0].u is None
+            assert _algorithm_of(K.conv2d_forward(x, w, None, stride, 1)[1]) == "im2col"
     with pytest.raises(ValueError, match=r"conv algorithm: expected one of .*got 'fft'"):
         with conv.algorithm("fft"):
             pass
@@ -157,3 +164,24 @@ def test_one_input_channel_nan_takes_the_general_path():
     expected, _ = K.conv2d_relu_maxpool2d_forward_naive(x, w, b, 1)
     assert np.isnan(pooled).sum() == np.isnan(expected).sum() > 0
     np.testing.assert_allclose(pooled, expected, rtol=1e-12, atol=1e-12)
+
+
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 4), st.integers(1, 10), st.integers(1, 10),
+       st.integers(0, 2), st.booleans(), dtypes, seeds)
+def test_direct_conv2d_equals_naive(n, chans, out_channels, h, w, padding, with_bias, dtype, seed):
+    """3x3 stride 1 over 1 to 3 channels: "auto" takes the direct loop (no im2col, no GEMM)."""
+    if min(h, w) + 2 * padding < 3:
+        return
+    rng = np.random.default_rng(seed)
+    x, wt = randn(rng, (n, chans, h, w), dtype), randn(rng, (out_channels, chans, 3, 3), dtype)
+    bias = randn(rng, (out_channels,), dtype) if with_bias else None
+    out, cache = K.conv2d_forward(x, wt, bias, 1, padding)
+    assert _algorithm_of(cache) == "direct"
+    naive_out, naive_cache = K.conv2d_forward_naive(x, wt, bias, 1, padding)
+    assert_close(out, naive_out, dtype)
+    dout = randn(rng, out.shape, dtype)
+    naive = K.conv2d_backward_naive(dout, naive_cache)
+    assert_grads_close(K.conv2d_backward(dout, cache), naive, with_bias, dtype)
+    no_dx, dw, _ = K.conv2d_backward(dout, cache, need_input_grad=False)
+    assert no_dx is None
+    assert_close(dw, naive[1], dtype)
