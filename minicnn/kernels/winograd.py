@@ -49,27 +49,27 @@ def tiles(oh, ow):
 
 # --------------------------------------------------------------------------- 1-D transforms
 # Each 2-D transform is its 1-D transform applied to the rows, then to the columns.
-@njit(inline="always")
+@njit
 def _bt(d0, d1, d2, d3):
     return d0 - d2, d1 + d2, d2 - d1, d1 - d3
 
 
-@njit(inline="always")
+@njit
 def _b(v0, v1, v2, v3):  # B = (B^T)^T, the adjoint of _bt
     return v0, v1 - v2 + v3, v1 + v2 - v0, -v3
 
 
-@njit(inline="always")
+@njit
 def _at(m0, m1, m2, m3):
     return m0 + m1 + m2, m1 - m2 - m3
 
 
-@njit(inline="always")
+@njit
 def _a(y0, y1):  # A = (A^T)^T, the adjoint of _at
     return y0, y0 + y1, y0 - y1, -y1
 
 
-@njit(inline="always")
+@njit
 def _add_column(r0, r1, r2, r3, k, q0, q1, q2, q3):
     s0, s1, s2, s3 = _b(q0, q1, q2, q3)
     r0[k] += s0
@@ -146,7 +146,7 @@ def _input_transform_adjoint_kernel(dv, ph, pw, th, tw, dx):
                     dx[n, c, y, xx] = buf[ph + y, pw + xx] if y < hh and xx < ww else 0
 
 
-@njit(inline="always")
+@njit
 def _output_tile(m, o, t):
     """The 2x2 outputs ``A^T M A`` of tile t, output channel o: (y00, y01, y10, y11)."""
     return _tile_outputs(m[0, o, t], m[1, o, t], m[2, o, t], m[3, o, t], m[4, o, t], m[5, o, t], m[6, o, t],
@@ -154,7 +154,7 @@ def _output_tile(m, o, t):
                          m[14, o, t], m[15, o, t])
 
 
-@njit(inline="always")
+@njit
 def _tile_outputs(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15):
     """``A^T M A`` of one tile's 4x4 ``M`` (row-major m0..m15): (y00, y01, y10, y11)."""
     s00, s10 = _at(m0, m4, m8, m12)
@@ -166,7 +166,7 @@ def _tile_outputs(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m1
     return y00, y01, y10, y11
 
 
-@njit(inline="always")
+@njit
 def _store_tile_adjoint(dm, o, t, y00, y01, y10, y11):
     """``dm[:, o, t] = A dY A^T`` for the 2x2 output gradient dY of tile t."""
     c00, c10, c20, c30 = _a(y00, y10)  # columns (A .)
@@ -177,7 +177,7 @@ def _store_tile_adjoint(dm, o, t, y00, y01, y10, y11):
     dm[12, o, t], dm[13, o, t], dm[14, o, t], dm[15, o, t] = _a(c30, c31)
 
 
-@njit(inline="always")
+@njit
 def _store_tiles_adjoint(dm, o, t0, y00, y01, y10, y11):
     """``dm[:, o, t0 + j] = A dY_j A^T`` for tiles j whose 2x2 gradients are ``y00[j] .. y11[j]``.
 
