@@ -142,8 +142,10 @@ def _winograd_unpool_relu_kernel(dpooled, pooled, argmax, w, corner, dm, dbias):
                 y10[j] = d[j] if p[j] > 0 and a[j] == corner[j] + w else zero
             for j in range(per):
                 y11[j] = d[j] if p[j] > 0 and a[j] == corner[j] + w + 1 else zero
-            if span == per or n == n_img - 1:  # one call site: each one is compiled (16 loops) again
-                _store_tiles_adjoint(dm, o, n * tiles if span == per else 0, ys[0], ys[1], ys[2], ys[3])
+            if span == per:
+                _store_tiles_adjoint(dm, o, n * tiles, ys[0], ys[1], ys[2], ys[3])
+        if span != per:
+            _store_tiles_adjoint(dm, o, 0, ys[0], ys[1], ys[2], ys[3])
         dbias[o] += partial.sum()
 
 

@@ -185,7 +185,7 @@ def _store_tiles_adjoint(dm, o, t0, y00, y01, y10, y11):
     stores to 16 rows of one array does not vectorise (LLVM cannot prove the rows apart), one that
     stores to one row does.
     """
-    per = y00.size
+    per, t0 = y00.size, max(t0, 0)  # max: see _input_transform_kernel
     r = dm[0, o]
     for j in range(per):
         r[t0 + j] = y00[j]
