@@ -17,6 +17,7 @@ The definition is the composition ``maxpool2d(relu(conv2d(x)))``;
 :func:`conv2d_relu_maxpool2d_forward_naive` is exactly that, and the tests hold
 the fused kernels to it.
 """
+import functools
 from collections import namedtuple
 
 import numpy as np
@@ -314,9 +315,12 @@ def _one_channel_backward(dpooled, cache, need_input_grad):
     return dx, winograd.weight_transform_adjoint(du[:, :, None].astype(dtype)), dbias.astype(dtype)
 
 
+@functools.lru_cache(maxsize=64)
 def _corners(ph, pw, w):
-    """Flat index, in an (H, w) conv output, of each 2x2 window's top-left pixel."""
-    return (2 * w * np.arange(ph)[:, None] + 2 * np.arange(pw)[None, :]).reshape(-1)
+    """Flat index, in an (H, w) conv output, of each 2x2 window's top-left pixel (cached: read only)."""
+    corners = (2 * w * np.arange(ph)[:, None] + 2 * np.arange(pw)[None, :]).reshape(-1)
+    corners.flags.writeable = False
+    return corners
 
 
 def _pool_with_nan(conv, pooled, argmax):

@@ -34,6 +34,8 @@ tests).  :func:`winograd_conv2d_naive` is the same algorithm in a few lines of
 numpy, tile by tile; the readable definition of the convolution itself stays
 ``conv.conv2d_forward_naive``.
 """
+import functools
+
 import numpy as np
 from numba import njit
 
@@ -286,6 +288,7 @@ def _output_transform_adjoint_kernel(dout, dm, dbias):
 
 
 # --------------------------------------------------------------------------- the conv, per batch chunk
+@functools.lru_cache(maxsize=256)
 def _spread(nbytes):
     """True if 16 arrays ``nbytes`` apart start in 16 different L1 sets (64-byte lines, 4 KiB per way)."""
     return len({(k * nbytes) % 4096 // 64 for k in range(16)}) == 16
@@ -315,14 +318,18 @@ def _stack16(rows, cols, dtype, workspace=None):
 def weight_transform(weight):
     """``U[4i+j, o, c] = (G g G^T)[i, j]`` for ``weight`` (O, C, 3, 3): shape (16, O, C)."""
     g = G.astype(weight.dtype)
-    u = g @ weight @ g.T                                                    # (O, C, 4, 4)
-    return np.ascontiguousarray(u.transpose(2, 3, 0, 1)).reshape(16, *weight.shape[:2])
+    # two contractions, each one GEMM over all (o, c) at once (batched 4x3 @ 3x3 products are 10x slower)
+    half = np.tensordot(g, weight, axes=([1], [2]))                         # (4, O, C, 3): i, o, c, b
+    u = np.tensordot(half, g, axes=([3], [1]))                              # (4, O, C, 4): i, o, c, j
+    return np.ascontiguousarray(u.transpose(0, 3, 1, 2)).reshape(16, *weight.shape[:2])
 
 
 def weight_transform_adjoint(du):
     """``dweight[o, c] = G^T dU G`` for ``du`` (16, O, C): shape (O, C, 3, 3)."""
     g = G.astype(du.dtype)
-    return g.T @ du.reshape(4, 4, *du.shape[1:]).transpose(2, 3, 0, 1) @ g
+    half = np.tensordot(g, du.reshape(4, 4, *du.shape[1:]), axes=([0], [0]))   # (3, 4, O, C): a, j, o, c
+    dw = np.tensordot(half, g, axes=([1], [0]))                                # (3, O, C, 3): a, o, c, b
+    return np.ascontiguousarray(dw.transpose(1, 2, 0, 3))
 
 
 # The transformed-domain product M of a block of images stays in L2 (2 MiB per core here) from the GEMM
