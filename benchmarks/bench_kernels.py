@@ -183,7 +183,8 @@ def run(cases, repeats, rounds, threads, quick):
     for r in range(rounds):
         for backend in (("minicnn", "torch") if r % 2 == 0 else ("torch", "minicnn")):
             cmd = [sys.executable, "-m", "benchmarks.bench_kernels", "--worker", backend,
-                   "--repeats", str(repeats), "--threads", str(threads)] + (["--quick"] if quick else [])
+                   "--repeats", str(repeats), "--threads", str(threads)] + (["--quick"] if quick else []) \
+                + (["--simplecnn"] if len(cases) == len(simplecnn_cases()) and not quick else [])
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 raise SystemExit(f"bench_kernels: {backend} worker failed: {proc.stderr.strip()[-300:]}")
@@ -217,17 +218,20 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=3, help="worker processes per backend, alternating")
     p.add_argument("--threads", type=int, default=None, help="default: all cores")
     p.add_argument("--quick", action="store_true", help="SimpleCNN shapes only, 5 repeats, 1 round (a smoke run)")
+    p.add_argument("--simplecnn", action="store_true", help="SimpleCNN shapes only, full repeats and rounds; "
+                   "writes results/kernels_simplecnn.json")
     p.add_argument("--worker", choices=["minicnn", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     threads = args.threads or os.cpu_count()
-    cases = simplecnn_cases() + ([] if args.quick else grid_cases())
+    cases = simplecnn_cases() + ([] if args.quick or args.simplecnn else grid_cases())
     if args.worker:
         return worker(args.worker, cases, args.repeats, threads)
     repeats, rounds = (5, 1) if args.quick else (args.repeats, args.rounds)
     print(f"minicnn / torch, {threads} threads each, {rounds} worker rounds x {repeats} calls", file=sys.stderr)
     rows = run(cases, repeats, rounds, threads, args.quick)
     if not args.quick:
-        common.write_result("kernels", {"threads": threads, "repeats": repeats, "rounds": rounds, "rows": rows})
+        common.write_result("kernels_simplecnn" if args.simplecnn else "kernels",
+                            {"threads": threads, "repeats": repeats, "rounds": rounds, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -179,7 +179,9 @@ def test_simple_cnn_fused_and_unfused_compute_the_same(dtype):
     x = rng.standard_normal((3, 1, 28, 28)).astype(dtype)
     x_fused, x_plain = Tensor(x, requires_grad=True), Tensor(x, requires_grad=True)
     out_fused, out_plain = fused(x_fused), plain(x_plain)
-    np.testing.assert_array_equal(out_fused, out_plain)
+    # not bit for bit: the fused conv1 (one input channel) runs Winograd, the plain Conv2d im2col
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    assert np.abs(out_fused - out_plain).max() <= tol * np.abs(out_plain).max()
     g = rng.standard_normal((3, 10)).astype(dtype)
     out_fused.backward(g)
     out_plain.backward(g)

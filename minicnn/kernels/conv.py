@@ -18,6 +18,12 @@ is the same three matrices read the other ways round::
 thing one output pixel at a time; they are the readable definition and the
 tests hold the fast path to them.
 
+For 3x3 stride-1 kernels over 4 or more input channels the plain path uses
+Winograd's F(2x2, 3x3) instead (``kernels/winograd.py``: 16 GEMMs over
+channels in a transformed domain, 2.25x fewer multiplies, the same column
+layout in and out).  ``with conv.algorithm("im2col"):`` keeps the path above
+everywhere.
+
 The full torch signature (dilation, groups, 'same'/'valid' and asymmetric
 padding, padding modes) takes a second, general path; the plain case
 (zero padding, no dilation, one group: every conv of SimpleCNN) branches to
@@ -31,12 +37,14 @@ the path above before anything else is done.  The general path:
   ``g``'s input channels are one contiguous block of rows, and
   ``out2[g] = weight2[g] @ cols[g]`` (and likewise in backward).
 """
+import contextlib
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
-from collections import namedtuple
-
 from .. import threads
+from . import winograd
 from ._check import check_float_array, check_grad, check_same_dtype, is_one, out_size, pair, positive_int, window_count
 from .padding import check_padding_mode, pad2d, pad2d_backward, pad2d_backward_naive, pad2d_naive
 
@@ -155,6 +163,72 @@ def _nchw_to_cols(dout, dout2, dbias):
                 dout2[o, dst + l] = v
                 acc += v
         dbias[o] = acc
+
+
+# The "direct" pair: for a 3x3 stride-1 kernel over 1 to 3 input channels, im2col's GEMM has K = 9..27,
+# which no BLAS runs well, and the im2col copy is 9x the input.  These loops do the same FLOPs straight
+# from the padded input.  They index output pixel (y, x) as k = y*WP + x, WP the padded input's width:
+# then tap (i, j) reads input k + i*WP + j for every k, one long vectorised loop per plane instead of
+# OH short ones (the WP - OW columns past the row end are computed and dropped, or read as zeros).
+@njit(cache=True, nogil=True, fastmath={"contract"})  # multiply-adds as FMAs: one rounding instead of two
+def _direct3x3_forward_kernel(xp, weight, bias, out):
+    """``out[n, o, y, x] = bias[o] + sum_{c,i,j} weight[o, c, i, j] * xp[n, c, y + i, x + j]``."""
+    n_img, chans, hp, wp = xp.shape
+    wp = max(wp, 0)  # indices numba can prove >= 0 need no wraparound select, and then vectorise
+    n_out, oh, ow = out.shape[1], out.shape[2], out.shape[3]
+    span = max((oh - 1) * wp + ow, 0)
+    acc = np.empty(span, dtype=out.dtype)
+    for n in range(n_img):
+        for o in range(n_out):
+            acc[:] = bias[o]
+            for c in range(chans):
+                f = xp[n, c].reshape(hp * wp)
+                w = weight[o, c]
+                w00, w01, w02, w10, w11, w12, w20, w21, w22 = (w[0, 0], w[0, 1], w[0, 2], w[1, 0], w[1, 1],
+                                                               w[1, 2], w[2, 0], w[2, 1], w[2, 2])
+                for k in range(span):
+                    acc[k] += ((w00 * f[k] + w01 * f[k + 1] + w02 * f[k + 2])
+                               + (w10 * f[k + wp] + w11 * f[k + wp + 1] + w12 * f[k + wp + 2])
+                               + (w20 * f[k + 2 * wp] + w21 * f[k + 2 * wp + 1] + w22 * f[k + 2 * wp + 2]))
+            plane = out[n, o]
+            for y in range(oh):
+                for x in range(ow):
+                    plane[y, x] = acc[y * wp + x]
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _direct3x3_dweight_kernel(xp, dout, dweight, dbias):
+    """Adds ``sum_{n,y,x} dout[n, o, y, x] * xp[n, c, y + i, x + j]`` to ``dweight[o, c, i, j]`` and the sum of
+    ``dout[:, o]`` to ``dbias[o]`` (both float64).  Each (tap, pixel) sums over the chunk's images in a
+    lane of ``lanes`` (float32: one term per image); the lanes are summed in float64 per output channel."""
+    n_img, chans, hp, wp = xp.shape
+    wp = max(wp, 0)  # see _direct3x3_forward_kernel
+    n_out, oh, ow = dout.shape[1], dout.shape[2], dout.shape[3]
+    span = max((oh - 1) * wp + ow, 0)
+    lanes = np.empty((chans * 9 + 1, span), dtype=dout.dtype)
+    d = np.zeros(span, dtype=dout.dtype)  # dout[n, o] at k = y*wp + x; the columns past OW stay 0
+    for o in range(n_out):
+        lanes[:] = 0
+        for n in range(n_img):
+            plane = dout[n, o]
+            for y in range(oh):
+                for x in range(ow):
+                    d[y * wp + x] = plane[y, x]
+            lane = lanes[chans * 9]
+            for k in range(span):
+                lane[k] += d[k]
+            for c in range(chans):
+                f = xp[n, c].reshape(hp * wp)
+                for i in range(3):
+                    for j in range(3):
+                        lane, off = lanes[(c * 3 + i) * 3 + j], i * wp + j
+                        for k in range(span):
+                            lane[k] += d[k] * f[k + off]
+        for c in range(chans):
+            for i in range(3):
+                for j in range(3):
+                    dweight[o, c, i, j] += lanes[(c * 3 + i) * 3 + j].sum(dtype=np.float64)
+        dbias[o] += lanes[chans * 9].sum(dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- checks
@@ -323,6 +397,98 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
 
 
 # --------------------------------------------------------------------------- fast conv
+# Which algorithm the plain path uses.  "im2col" is the one to read first (above); "winograd"
+# (kernels/winograd.py) does 2.25x fewer multiplies for 3x3 stride-1 kernels; "direct" loops over
+# output rows for 3x3 stride-1 kernels (no GEMM).  "auto" takes Winograd where it applies and pays
+# (at least WINOGRAD_MIN_CHANNELS input channels: with one its 16 GEMMs have K = 1), the direct loop
+# for 3x3 stride-1 kernels over at most DIRECT_MAX_CHANNELS, im2col everywhere else.  The fused
+# conv -> ReLU -> pool block (kernels/fused.py) runs one input channel as Winograd without GEMMs.
+ALGORITHMS = ("auto", "im2col", "winograd", "direct")
+_algorithm = "auto"
+WINOGRAD_MIN_CHANNELS = 4
+DIRECT_MAX_CHANNELS = 3  # "auto" takes the direct loop for 3x3 stride-1 kernels over at most this many channels
+
+_Chunk = namedtuple("_Chunk", "x_shape weight saved geometry u")
+_Chunk.__doc__ = ("One batch chunk's cache: ``saved`` is im2col's ``cols``, or Winograd's transformed input "
+                  "``V`` (a list, block by block) when ``u`` (the transformed weight) is not None.")
+
+
+@contextlib.contextmanager
+def algorithm(name):
+    """Run the plain conv path with ``"im2col"``, ``"winograd"`` (where it applies) or ``"auto"`` in the block.
+
+    >>> with algorithm("im2col"):          # the readable path, e.g. to compare speed or rounding
+    ...     out, cache = conv2d_forward(x, w, b, 1, 1)
+    """
+    global _algorithm
+    if name not in ALGORITHMS:
+        raise ValueError(f"conv algorithm: expected one of {ALGORITHMS}, got {name!r}")
+    previous, _algorithm = _algorithm, name
+    try:
+        yield
+    finally:
+        _algorithm = previous
+
+
+def _use_winograd(weight, geometry, min_channels=WINOGRAD_MIN_CHANNELS):
+    """Whether the plain path takes Winograd; ``min_channels`` applies under "auto" (the fused block runs
+    one input channel its own way, from 1)."""
+    if geometry[0] != (1, 1) or weight.shape[2:] != (3, 3) or _algorithm == "im2col":
+        return False
+    return _algorithm == "winograd" or weight.shape[1] >= min_channels
+
+
+def _use_direct(weight, geometry):
+    if geometry[0] != (1, 1) or weight.shape[2:] != (3, 3) or _algorithm in ("im2col", "winograd"):
+        return False
+    return _algorithm == "direct" or weight.shape[1] <= DIRECT_MAX_CHANNELS
+
+
+_Direct = namedtuple("_Direct", "slices xp weight geometry")
+_Direct.__doc__ = "The direct path's cache: each chunk's zero-padded input."
+
+
+def _direct_forward(x, weight, b, geometry, out):
+    (ph, pw) = geometry[1]
+
+    def chunk(sl):
+        xp = _pad(x[sl], ph, pw)
+        _direct3x3_forward_kernel(xp, weight, b, out[sl])
+        return xp
+    slices = threads.chunks(x.shape[0])
+    return _Direct(slices, threads.run_parallel(chunk, slices), weight, geometry)
+
+
+def _direct_backward(dout, cache, need_input_grad):
+    """dweight and dbias by the direct loop; dx (when asked) as im2col's: W^T dout, then col2im."""
+    weight, (n_out, chans), (ph, pw) = cache.weight, cache.weight.shape[:2], cache.geometry[1]
+    hp, wp = cache.xp[0].shape[2:]
+    dx = np.empty((cache.slices[-1].stop, chans, hp - 2 * ph, wp - 2 * pw), dtype=weight.dtype) \
+        if need_input_grad else None
+
+    def chunk(k):
+        sl, xp = cache.slices[k], cache.xp[k]
+        dweight, dbias = np.zeros(weight.shape), np.zeros(n_out)
+        _direct3x3_dweight_kernel(xp, dout[sl], dweight, dbias)
+        if need_input_grad:
+            dout2 = np.empty((n_out, (sl.stop - sl.start) * dout[0, 0].size), dtype=weight.dtype)
+            _nchw_to_cols(dout[sl].reshape(sl.stop - sl.start, n_out, -1), dout2, np.empty(n_out, dtype=weight.dtype))
+            _col2im_dx(dout2, weight, cache.geometry, dx[sl])
+        return dweight, dbias
+    dweight, dbias = threads.sum_parts(threads.run_parallel(chunk, range(len(cache.slices))))
+    return dx, dweight.astype(weight.dtype), dbias.astype(weight.dtype)
+
+
+def _col2im_dx(dout2, weight, geometry, dx_out):
+    """``dx_out`` (N, C, H, W) = col2im(weight2^T @ dout2): the input gradient of im2col's GEMM."""
+    (sh, sw), (ph, pw), (oh, ow) = geometry
+    dcols = weight.reshape(weight.shape[0], -1).T @ dout2
+    n, c, h, w = dx_out.shape
+    dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=dcols.dtype)
+    _col2im_kernel(dcols, weight.shape[2], weight.shape[3], sh, sw, oh, ow, dxp)
+    dx_out[...] = dxp[:, :, ph:ph + h, pw:pw + w]
+
+
 def _gemm_forward(x, weight, geometry):
     """im2col + one GEMM for one chunk of the batch; ``geometry`` is :func:`_conv_geometry`'s (checked) result.
 
@@ -331,7 +497,7 @@ def _gemm_forward(x, weight, geometry):
     (sh, sw), (ph, pw), (oh, ow) = geometry
     cols = np.empty((weight[0].size, x.shape[0] * oh * ow), dtype=x.dtype)
     _im2col_kernel(_pad(x, ph, pw), weight.shape[2], weight.shape[3], sh, sw, oh, ow, cols)
-    return weight.reshape(weight.shape[0], -1) @ cols, (x.shape, weight, cols, geometry)
+    return weight.reshape(weight.shape[0], -1) @ cols, _Chunk(x.shape, weight, cols, geometry, None)
 
 
 def _gemm_backward(dout2, cache, dx_out):
@@ -339,46 +505,63 @@ def _gemm_backward(dout2, cache, dx_out):
 
     Writes d loss / d x into ``dx_out`` (N, C, H, W) unless it is None; returns ``dweight``.
     """
-    x_shape, weight, cols, ((sh, sw), (ph, pw), (oh, ow)) = cache
+    x_shape, weight, cols, geometry, _ = cache
     dweight = (dout2 @ cols.T).reshape(weight.shape)
     if dx_out is not None:
-        dcols = weight.reshape(weight.shape[0], -1).T @ dout2
-        n, c, h, w = x_shape
-        dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-        _col2im_kernel(dcols, weight.shape[2], weight.shape[3], sh, sw, oh, ow, dxp)
-        dx_out[...] = dxp[:, :, ph:ph + h, pw:pw + w]
+        _col2im_dx(dout2, weight, geometry, dx_out)
     return dweight
 
 
-def conv_forward_chunks(x, weight, geometry, finish):
+def _within(chunk, block):
+    """The images ``block`` (a slice of ``chunk``'s images) as a slice of the batch."""
+    return slice(chunk.start + block.start, chunk.start + block.stop)
+
+
+def conv_forward_chunks(x, weight, geometry, finish, finish_winograd):
     """Run the convolution's GEMM half per batch chunk, each on its own thread (see :mod:`minicnn.threads`).
 
-    ``finish(slice, out2)`` turns a chunk's column-layout output into the layer's
-    output (writing only that slice).  Returns the cache for :func:`conv_backward_chunks`.
+    On the im2col path ``finish(slice, out2)`` turns a chunk's column-layout output
+    (O, N*OH*OW) into the layer's output; on the Winograd path
+    ``finish_winograd(slice, m)`` does the same for a block of a few images from
+    their transformed-domain product ``m`` (16, O, T) (``winograd.output`` for a
+    plain conv).  Each writes only its slice.  Returns the cache for
+    :func:`conv_backward_chunks`.
     """
+    u = winograd.weight_transform(weight) if _use_winograd(weight, geometry) else None
+
     def chunk(sl):
-        out2, cache = _gemm_forward(x[sl], weight, geometry)
-        finish(sl, out2)
-        return cache
+        if u is None:
+            out2, cache = _gemm_forward(x[sl], weight, geometry)
+            finish(sl, out2)
+            return cache
+        v = winograd.forward(x[sl], u, geometry[1], geometry[2], lambda b, m: finish_winograd(_within(sl, b), m))
+        return _Chunk(x[sl].shape, weight, v, geometry, u)
     slices = threads.chunks(x.shape[0])
     return slices, threads.run_parallel(chunk, slices)
 
 
-def conv_backward_chunks(chunk_cache, need_input_grad, dout2_of):
+def conv_backward_chunks(chunk_cache, need_input_grad, dout2_of, dm_of):
     """The backward of :func:`conv_forward_chunks`, chunk by chunk on the same threads.
 
     ``dout2_of(slice) -> (dout2, dbias)`` builds a chunk's column-layout output
-    gradient.  Returns ``(dx or None, dweight, dbias)``, weight and bias gradients
-    summed over chunks in order.
+    gradient for the im2col path; on the Winograd path ``dm_of(slice, dm, dbias)``
+    fills ``dm`` with a block's transformed-domain one and adds its bias gradient
+    to ``dbias`` (float64).  Returns ``(dx or None, dweight,
+    dbias)``, weight and bias gradients summed over chunks in order.
     """
     slices, caches = chunk_cache
-    x_shape, weight, cols, _ = caches[0]
+    x_shape, dtype = caches[0].x_shape, caches[0].weight.dtype
     n_img = slices[-1].stop
-    dx = np.empty((n_img,) + x_shape[1:], dtype=cols.dtype) if need_input_grad else None
+    dx = np.empty((n_img,) + x_shape[1:], dtype=dtype) if need_input_grad else None
 
     def chunk(k):
-        dout2, dbias = dout2_of(slices[k])
-        return _gemm_backward(dout2, caches[k], None if dx is None else dx[slices[k]]), dbias
+        cache, dx_k = caches[k], None if dx is None else dx[slices[k]]
+        if cache.u is None:
+            dout2, dbias = dout2_of(slices[k])
+            return _gemm_backward(dout2, cache, dx_k), dbias
+        sl = slices[k]
+        return winograd.backward(lambda b, dm, dbias: dm_of(_within(sl, b), dm, dbias), cache.u, cache.saved,
+                                 cache.geometry[1], cache.geometry[2], dx_k, sl.stop - sl.start)
     dweight, dbias = threads.sum_parts(threads.run_parallel(chunk, range(len(slices))))
     return dx, dweight, dbias
 
@@ -413,10 +596,13 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups
         return _conv2d_forward_general(x, weight, bias, stride, padding, dilation, groups, padding_mode)
     geometry = _conv_geometry(x, weight, bias, stride, padding)
     (oh, ow), n_out = geometry[2], weight.shape[0]
-    out = np.empty((x.shape[0], n_out, oh * ow), dtype=x.dtype)
+    out = np.empty((x.shape[0], n_out, oh, ow), dtype=x.dtype)
     b = bias if bias is not None else np.zeros(n_out, dtype=x.dtype)
-    chunk_cache = conv_forward_chunks(x, weight, geometry, lambda sl, out2: _cols_to_nchw(out2, b, out[sl]))
-    out = out.reshape(x.shape[0], n_out, oh, ow)
+    if _use_direct(weight, geometry):
+        return out, (_direct_forward(x, weight, b, geometry, out), out.shape, x.dtype, bias is not None)
+    flat = out.reshape(x.shape[0], n_out, oh * ow)
+    chunk_cache = conv_forward_chunks(x, weight, geometry, lambda sl, out2: _cols_to_nchw(out2, b, flat[sl]),
+                                      lambda sl, m: winograd.output(m, b, out[sl]))
     return out, (chunk_cache, out.shape, x.dtype, bias is not None)
 
 
@@ -440,14 +626,19 @@ def conv2d_backward(dout, cache, need_input_grad=True):
         return _conv2d_backward_general(dout, cache, need_input_grad)
     chunk_cache, out_shape, dtype, has_bias = cache
     check_grad("conv2d backward", dout, out_shape, dtype)
-    dout = np.ascontiguousarray(dout).reshape(out_shape[0], out_shape[1], -1)
+    dout = np.ascontiguousarray(dout)
+    if isinstance(chunk_cache, _Direct):
+        dx, dweight, dbias = _direct_backward(dout, chunk_cache, need_input_grad)
+        return dx, dweight, (dbias if has_bias else None)
+    flat = dout.reshape(out_shape[0], out_shape[1], -1)
 
     def dout2_of(sl):
-        dout2 = np.empty((out_shape[1], (sl.stop - sl.start) * dout.shape[2]), dtype=dtype)
+        dout2 = np.empty((out_shape[1], (sl.stop - sl.start) * flat.shape[2]), dtype=dtype)
         dbias = np.empty(out_shape[1], dtype=dtype)
-        _nchw_to_cols(dout[sl], dout2, dbias)
+        _nchw_to_cols(flat[sl], dout2, dbias)
         return dout2, dbias
-    dx, dweight, dbias = conv_backward_chunks(chunk_cache, need_input_grad, dout2_of)
+    dx, dweight, dbias = conv_backward_chunks(chunk_cache, need_input_grad, dout2_of,
+                                              lambda sl, dm, db: winograd.output_gradient(dout[sl], dm, db))
     return dx, dweight, (dbias if has_bias else None)
 
 
