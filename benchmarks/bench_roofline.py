@@ -1,6 +1,6 @@
 """The machine's float32 roofline, and how close minicnn and torch get to it.
 
-    python -m benchmarks.bench_roofline [--threads 2] [--repeats 7]
+    python -m benchmarks.bench_roofline [--threads 2] [--repeats 7] [--kernels kernels_simplecnn]
 
 Measures, on this machine:
 
@@ -219,6 +219,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--kernels", default="kernels", help="the kernel results to read: kernels (bench_kernels) or "
+                   "kernels_simplecnn (bench_kernels --simplecnn)")
     args = p.parse_args(argv)
     t = args.threads
     counts = sorted({1, t})
@@ -230,7 +232,7 @@ def main(argv=None):
     sgemm = {str(n): sgemm_rates(n, args.repeats) for n in counts}
     sgemm_best = {n: max(r["best_gflops"] for r in rates.values()) for n, rates in sgemm.items()}
     peak = peaks["512-bit"][str(t)]["best_gflops"]
-    kernels, train = common.read_result("kernels"), common.read_result("train")
+    kernels, train = common.read_result(args.kernels), common.read_result("train")
     rows = achieved(kernels, train, peak)
     epoch_flops = STEP_FLOPS * 60_000 / BATCH
     floor = {"epoch_gflop": epoch_flops / 1e9,
