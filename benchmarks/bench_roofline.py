@@ -204,13 +204,12 @@ def chart(result):
     for value, label, style in ((result["fma_peak"]["512-bit"][str(t)]["best_gflops"], f"FMA peak, 512-bit, {t} cores", "-"),
                                 (result["fma_peak"]["256-bit"][str(t)]["best_gflops"], f"FMA peak, 256-bit, {t} cores", "--"),
                                 (result["sgemm_best"][str(t)], f"best OpenBLAS sgemm, {t} threads", ":")):
-        ax.axvline(value, color="k", linestyle=style, linewidth=1)
-        ax.text(value, len(names) - 0.4, f" {label}\n {value:.0f}", fontsize=7, va="top")
+        ax.axvline(value, color="k", linestyle=style, linewidth=1, label=f"{label}: {value:.0f}")
     ax.set_yticks(ys, names)
     ax.invert_yaxis()
     ax.set_xlabel("achieved GFLOP/s (direct-convolution FLOPs / median time)")
     ax.set_title(f"float32 roofline, {result['machine']['cpu']}, {t} threads")
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return _save(fig, "roofline.png")
 
