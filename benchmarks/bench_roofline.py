@@ -1,6 +1,6 @@
 """The machine's float32 roofline, and how close minicnn and torch get to it.
 
-    python -m benchmarks.bench_roofline [--threads 2] [--repeats 7]
+    python -m benchmarks.bench_roofline [--threads 2] [--repeats 7] [--kernels kernels_simplecnn]
 
 Measures, on this machine:
 
@@ -204,13 +204,12 @@ def chart(result):
     for value, label, style in ((result["fma_peak"]["512-bit"][str(t)]["best_gflops"], f"FMA peak, 512-bit, {t} cores", "-"),
                                 (result["fma_peak"]["256-bit"][str(t)]["best_gflops"], f"FMA peak, 256-bit, {t} cores", "--"),
                                 (result["sgemm_best"][str(t)], f"best OpenBLAS sgemm, {t} threads", ":")):
-        ax.axvline(value, color="k", linestyle=style, linewidth=1)
-        ax.text(value, len(names) - 0.4, f" {label}\n {value:.0f}", fontsize=7, va="top")
+        ax.axvline(value, color="k", linestyle=style, linewidth=1, label=f"{label}: {value:.0f}")
     ax.set_yticks(ys, names)
     ax.invert_yaxis()
     ax.set_xlabel("achieved GFLOP/s (direct-convolution FLOPs / median time)")
     ax.set_title(f"float32 roofline, {result['machine']['cpu']}, {t} threads")
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return _save(fig, "roofline.png")
 
@@ -219,6 +218,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--kernels", default="kernels", help="the kernel results to read: kernels (bench_kernels) or "
+                   "kernels_simplecnn (bench_kernels --simplecnn)")
     args = p.parse_args(argv)
     t = args.threads
     counts = sorted({1, t})
@@ -230,7 +231,7 @@ def main(argv=None):
     sgemm = {str(n): sgemm_rates(n, args.repeats) for n in counts}
     sgemm_best = {n: max(r["best_gflops"] for r in rates.values()) for n, rates in sgemm.items()}
     peak = peaks["512-bit"][str(t)]["best_gflops"]
-    kernels, train = common.read_result("kernels"), common.read_result("train")
+    kernels, train = common.read_result(args.kernels), common.read_result("train")
     rows = achieved(kernels, train, peak)
     epoch_flops = STEP_FLOPS * 60_000 / BATCH
     floor = {"epoch_gflop": epoch_flops / 1e9,
