@@ -197,8 +197,7 @@ class Mean(Function):
     @staticmethod
     def backward(ctx, g):
         count = int(np.prod([ctx.shape[i] for i in ctx.axes]))
-        g = np.expand_dims(g, ctx.axes) if g.ndim != len(ctx.shape) else g
-        return np.broadcast_to(g / count, ctx.shape).copy(), None, None
+        return Sum.backward(ctx, g / count)
 
 
 class Reshape(Function):
