@@ -1,6 +1,6 @@
 """End-to-end benchmark: training steps, a whole epoch, and test-set inference, minicnn vs torch.
 
-    python -m benchmarks.bench_train [--repeats 3] [--steps N | --epoch] [--threads 2]
+    python -m benchmarks.bench_train [--repeats 3] [--steps N | --epoch] [--threads 2] [--model simplecnn]
 
 Each measurement runs in a fresh worker process (so peak RSS is that
 backend's own), both backends on identical batches (minicnn's DataLoader,
@@ -8,7 +8,8 @@ same seed; torch gets them through ``torch.from_numpy``), with the same
 thread count.  Rounds alternate the order (A B, B A, …) so drift cancels.
 A worker first takes 3 untimed steps (JIT and allocator warm-up), then times
 the training steps, then inference on the 10 000 test images.
-Writes benchmarks/results/train.json (or train_steps.json with --steps).
+Writes benchmarks/results/train.json (or train_steps.json with --steps; ``-MODEL`` is
+added to the name for another ``--model``).
 """
 import argparse
 import json
@@ -24,36 +25,37 @@ from . import common
 WARMUP_STEPS = 3
 
 
-def _minicnn_backend(dtype):
-    from minicnn import SimpleCNN, manual_seed, nn, optim
+def _minicnn_backend(model_name):
+    from minicnn import manual_seed, nn, optim
+    from minicnn.models import build_model
     from minicnn.train import predict, train_step
     manual_seed(0)
-    model = SimpleCNN()
+    model = build_model(model_name)
     crit = nn.CrossEntropyLoss()
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     return (lambda x, y: train_step(model, x, y, crit, opt)), (lambda x: predict(model, x))
 
 
-def _torch_backend(dtype):
+def _torch_backend(model_name):
     import torch
 
-    from reference.models import SimpleCNN
+    from reference.models import build_model
     from reference.train import predict, train_step
     torch.manual_seed(0)
-    model = SimpleCNN()
+    model = build_model(model_name)
     crit = torch.nn.CrossEntropyLoss()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     return (lambda x, y: train_step(model, x, y, crit, opt)), (lambda x: predict(model, x))
 
 
-def worker(backend, steps, threads):
+def worker(backend, steps, threads, model="simplecnn"):
     """Run in a fresh process; print one JSON line."""
     common.setup_threads(threads)
     from minicnn import data
     root = data.resolve_root(None)
     x_train, y_train = data.load_mnist(root, train=True)
     x_test, _ = data.load_mnist(root, train=False)
-    step, infer = (_minicnn_backend if backend == "minicnn" else _torch_backend)("float32")
+    step, infer = (_minicnn_backend if backend == "minicnn" else _torch_backend)(model)
     loader = data.DataLoader(x_train, y_train, batch_size=64, shuffle=True, seed=0)
     batches = iter(loader)
     for _ in range(WARMUP_STEPS):
@@ -74,8 +76,9 @@ def worker(backend, steps, threads):
                       "peak_rss_mb": rss_mb}))
 
 
-def _run_worker(backend, steps, threads):
-    cmd = [sys.executable, "-m", "benchmarks.bench_train", "--worker", backend, "--threads", str(threads)]
+def _run_worker(backend, steps, threads, model):
+    cmd = [sys.executable, "-m", "benchmarks.bench_train", "--worker", backend, "--threads", str(threads),
+           "--model", model]
     if steps is not None:
         cmd += ["--steps", str(steps)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -84,12 +87,12 @@ def _run_worker(backend, steps, threads):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def drive(repeats, steps, threads):
+def drive(repeats, steps, threads, model="simplecnn"):
     runs = {"minicnn": [], "torch": []}
     for r in range(repeats):
         order = ("minicnn", "torch") if r % 2 == 0 else ("torch", "minicnn")
         for backend in order:
-            res = _run_worker(backend, steps, threads)
+            res = _run_worker(backend, steps, threads, model)
             runs[backend].append(res)
             print(f"round {r + 1}/{repeats} {backend:8s} {res['step_ms']:7.2f} ms/step  "
                   f"{res['samples_per_s']:8.0f} samples/s  infer {res['infer_s']:.2f} s  "
@@ -110,18 +113,20 @@ def main(argv=None):
     span.add_argument("--steps", type=int, default=None, help="time N training steps instead of a full epoch")
     span.add_argument("--epoch", action="store_true", help="a full epoch (the default; excludes --steps)")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--model", default="simplecnn", help="a name of minicnn.models.MODELS")
     p.add_argument("--worker", choices=["minicnn", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     threads = args.threads or os.cpu_count()
     if args.worker:
-        return worker(args.worker, args.steps, threads)
+        return worker(args.worker, args.steps, threads, args.model)
     common.setup_threads(threads)
-    runs, summary = drive(args.repeats, args.steps, threads)
+    runs, summary = drive(args.repeats, args.steps, threads, args.model)
     for key, s in summary.items():
         print(f"{key:14s} minicnn {s['minicnn_median']:10.3f}  torch {s['torch_median']:10.3f}  "
               f"ratio {s['ratio']:.3f}")
-    name = "train" if args.steps is None else "train_steps"
-    common.write_result(name, {"threads": threads, "repeats": args.repeats, "steps": args.steps,
+    name = ("train" if args.steps is None else "train_steps") + (
+        "" if args.model == "simplecnn" else f"-{args.model}")
+    common.write_result(name, {"model": args.model, "threads": threads, "repeats": args.repeats, "steps": args.steps,
                                "summary": summary, "runs": runs})
 
 

@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -84,10 +85,24 @@ def _cpu_name():
     return platform.processor() or "unknown"
 
 
+def code_revision():
+    """The checked-out commit (with ``+dirty`` when the tree has changes), or None outside git."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "minicnn",
+                                "reference"], cwd=root, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return rev + ("+dirty" if dirty.strip() else "")
+
+
 def write_result(name, payload):
-    """``benchmarks/results/<name>.json`` with the machine info and the date, written atomically."""
+    """``benchmarks/results/<name>.json`` with the machine info, the date and the code's commit
+    (``+dirty`` when minicnn/ or reference/ had uncommitted changes), written atomically."""
     from minicnn.io import write_json
-    payload = {"benchmark": name, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    payload = {"benchmark": name, "date": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": code_revision(),
                "machine": machine_info(), **payload}
     path = write_json(RESULTS / f"{name}.json", payload)
     print(f"wrote {path}", file=sys.stderr)

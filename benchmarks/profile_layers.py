@@ -1,11 +1,12 @@
-"""Where a SimpleCNN training step spends its time, per layer, for both backends.
+"""Where a training step spends its time, per layer, for both backends.
 
-    python -m benchmarks.profile_layers [--steps 30] [--threads 2]
+    python -m benchmarks.profile_layers [--steps 30] [--threads 2] [--model simplecnn]
 
 minicnn: each op's forward and backward timed directly (median over steps), and the
 engine's own time per step (the step minus the ops and the SGD update).
 torch: torch.profiler over the same steps, self CPU time per operator, summed
-per step.  Writes benchmarks/results/profile.json; benchmarks/README.md quotes it.
+per step.  Writes benchmarks/results/profile.json (``profile-MODEL.json`` for another
+``--model``); benchmarks/README.md quotes it.
 """
 import argparse
 import os
@@ -47,11 +48,12 @@ def _timed_functions(times, counts):
     return lambda: [(setattr(c, "forward", f), setattr(c, "backward", b)) for c, f, b in saved]
 
 
-def profile_minicnn(x, y, steps):
+def profile_minicnn(x, y, steps, model_name="simplecnn"):
     """Median time per step of each op's forward and backward (the kernels), the SGD step, and the
     engine's own time: the step's total minus all of those (graph recording, topological walk, Python)."""
-    from minicnn import SimpleCNN, nn, optim
-    model, crit = SimpleCNN(), nn.CrossEntropyLoss()
+    from minicnn import nn, optim
+    from minicnn.models import build_model
+    model, crit = build_model(model_name), nn.CrossEntropyLoss()
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     times, counts = defaultdict(list), defaultdict(int)
     undo = _timed_functions(times, counts)
@@ -76,12 +78,12 @@ def profile_minicnn(x, y, steps):
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def profile_torch(x, y, steps):
+def profile_torch(x, y, steps, model_name="simplecnn"):
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from reference.models import SimpleCNN
-    model, crit = SimpleCNN(), torch.nn.CrossEntropyLoss()
+    from reference.models import build_model
+    model, crit = build_model(model_name), torch.nn.CrossEntropyLoss()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
 
@@ -106,21 +108,23 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--model", default="simplecnn", help="a name of minicnn.models.MODELS")
     args = p.parse_args(argv)
     threads = args.threads or os.cpu_count()
     common.setup_threads(threads)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, 64)
-    m = profile_minicnn(x, y, args.steps)
-    t = profile_torch(x, y, args.steps)
+    m = profile_minicnn(x, y, args.steps, args.model)
+    t = profile_torch(x, y, args.steps, args.model)
     print(f"minicnn, per step (median of {args.steps}), total {m['total'] * 1e3:.2f} ms")
     for k, v in m.items():
         print(f"  {k:28s} {v * 1e3:8.3f} ms")
     print(f"torch, self CPU time per step (top operators), total {sum(t.values()) * 1e3:.2f} ms")
     for k, v in t.items():
         print(f"  {k:40s} {v * 1e3:8.3f} ms")
-    common.write_result("profile", {"threads": threads, "steps": args.steps, "minicnn_s": m, "torch_self_cpu_s": t})
+    name = "profile" if args.model == "simplecnn" else f"profile-{args.model}"
+    common.write_result(name, {"model": args.model, "threads": threads, "steps": args.steps, "minicnn_s": m, "torch_self_cpu_s": t})
 
 
 if __name__ == "__main__":
