@@ -9,7 +9,9 @@ the markers ``<!-- perf-table:begin/end -->`` and ``<!-- threads-table:begin/end
 (atomically); likewise the roofline table (``bench_roofline``) between
 ``<!-- roofline-table:begin/end -->`` and the float32 accuracy table
 (``accuracy_fp32``) between ``<!-- fp32-table:begin/end -->``, where README has
-those markers.  Each row states the issue's target for it.
+those markers.  Each row states the issue's target for it.  The accuracy runs of
+``accuracy_seeds`` (every results/accuracy*.json that records its commit) fill
+``<!-- models-table:begin/end -->`` (MNIST) and ``<!-- fashion-table:begin/end -->``.
 """
 import sys
 from pathlib import Path
@@ -21,6 +23,8 @@ BEGIN, END = "<!-- perf-table:begin -->", "<!-- perf-table:end -->"
 THREADS_BEGIN, THREADS_END = "<!-- threads-table:begin -->", "<!-- threads-table:end -->"
 OPTIONAL_BLOCKS = {"roofline": ("<!-- roofline-table:begin -->", "<!-- roofline-table:end -->"),
                    "accuracy_fp32": ("<!-- fp32-table:begin -->", "<!-- fp32-table:end -->")}
+ACCURACY_BLOCKS = {"mnist": ("<!-- models-table:begin -->", "<!-- models-table:end -->"),
+                   "fashion-mnist": ("<!-- fashion-table:begin -->", "<!-- fashion-table:end -->")}
 # The targets of the performance issue: minicnn's time (or memory) as a multiple of PyTorch's.
 TARGETS = {"epoch": 0.6, "inference": 0.5, "rss": 1.0, "conv": 1.0, "conv_relu_pool": 0.8}
 STRATEGIES = {
@@ -120,6 +124,70 @@ def _save(fig, name):
     return path
 
 
+def accuracy_groups():
+    """Every accuracy_seeds result that records its commit, grouped by (model, dataset, epochs, flags):
+    the runs of all files of a group (a later file's run replaces an earlier one's for the same
+    backend and seed), the commits and the dates."""
+    groups = {}
+    for path in sorted(common.RESULTS.glob("accuracy*.json")):
+        result = common.read_result(path.stem)
+        if not result or not result.get("commit") or "runs" not in result or "model" not in result:
+            continue
+        key = (result["model"], result["dataset"], result["epochs"], tuple(result.get("train_flags", [])))
+        g = groups.setdefault(key, {"runs": {}, "commits": set(), "dates": []})
+        for run in result["runs"]:
+            g["runs"][run["backend"], run["seed"]] = run
+        g["commits"].add(result["commit"])
+        g["dates"].append(result["date"][:10])
+    return groups
+
+
+def _median(values):
+    import statistics
+    return statistics.median(values) if values else None
+
+
+def accuracy_table(groups, dataset):
+    """One row per (model, epochs, flags) on ``dataset``: each backend's accuracies and mean, the
+    difference of the means, the median epoch time per backend and their ratio, and the command."""
+    import statistics
+    lines = ["| `--model` | settings | minicnn: test accuracy per seed (mean) | PyTorch (mean) | "
+             "difference | epoch: minicnn / PyTorch | command |", "|---|---|---|---|---:|---:|---|"]
+    order = ["simplecnn", "simplecnn-bn", "lenet5", "resnet-mini"]
+    keys = sorted((k for k in groups if k[1] == dataset),
+                  key=lambda k: (order.index(k[0]) if k[0] in order else len(order), k[2], k[3]))
+    commits = set()
+    for model, _, epochs, flags in keys:
+        g = groups[model, dataset, epochs, flags]
+        commits |= g["commits"]
+        cells, means, secs = [], {}, {}
+        for backend in ("minicnn", "torch"):
+            runs = sorted((r for (b, _), r in g["runs"].items() if b == backend), key=lambda r: r["seed"])
+            if not runs:
+                cells.append("not run")
+                continue
+            accs = [r["test_accuracy"] for r in runs]
+            means[backend] = statistics.mean(accs)
+            secs[backend] = _median([s for r in runs for s in r["epoch_seconds"]])
+            per_seed = ", ".join(f"{a:.2f}" for a in accs)
+            cells.append(f"{per_seed} (**{means[backend]:.2f} %**)" if len(accs) > 1 else f"**{accs[0]:.2f} %**")
+        diff = f"{means['minicnn'] - means['torch']:+.2f}" if len(means) == 2 else "–"
+        if len(secs) == 2:
+            epoch = f"{secs['minicnn']:.0f} s / {secs['torch']:.0f} s = {secs['minicnn'] / secs['torch']:.2f}×"
+        else:
+            epoch = " / ".join(f"{secs[b]:.0f} s" if b in secs else "–" for b in ("minicnn", "torch"))
+        seeds = sorted({seed for _, seed in g["runs"]})
+        cmd = (f"`python -m benchmarks.accuracy_seeds --model {model}"
+               + ("" if dataset == "mnist" else f" --dataset {dataset}") + f" --epochs {epochs}"
+               + f" --seeds {' '.join(map(str, seeds))}" + (f" -- {' '.join(flags)}" if flags else "") + "`")
+        settings = f"{epochs} epochs" + (f", `{' '.join(flags)}`" if flags else "")
+        lines.append(f"| `{model}` | {settings} | {cells[0]} | {cells[1]} | {diff} | {epoch} | {cmd} |")
+    lines.append("")
+    lines.append(f"Measured on the committed code ({', '.join(sorted(commits))}); epoch time is the median over "
+                 "every epoch of every seed, each run alone on the machine's 2 cores.")
+    return "\n".join(lines)
+
+
 def update_readme(blocks):
     """Replace each ``(begin, end, text)`` block of README.md; one atomic write."""
     from minicnn.io import atomic_write
@@ -154,6 +222,10 @@ def main(argv=None):
             if name == "roofline":
                 result["machine"] = result.get("machine", {})
             blocks.append((begin, end, module.table(result)))
+    groups = accuracy_groups()
+    for dataset, (begin, end) in ACCURACY_BLOCKS.items():
+        if begin in readme and any(k[1] == dataset for k in groups):
+            blocks.append((begin, end, accuracy_table(groups, dataset)))
     update_readme(blocks)
 
 

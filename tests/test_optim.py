@@ -10,7 +10,12 @@
   fresh optimiser continues bit-identically; bad state dicts are refused.
 * Validation: messages name the optimiser, the argument and the value.
 * Numerics: float32 stays float32 (state too), ``p.grad`` is never written.
+
+Run with ``-s`` to print the worst relative weight difference each optimiser (and
+optimiser + schedule) reached in the float64 lockstep runs.
 """
+from collections import defaultdict
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -24,6 +29,18 @@ from minicnn.serialize import pack, unpack
 @pytest.fixture(scope="module")
 def torch():
     return pytest.importorskip("torch")  # the reference is optional: pip install 'minicnn[torch]'
+
+
+WORST = defaultdict(float)  # (optimiser [+ schedule]) -> worst relative weight difference, float64 lockstep
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_worst_lockstep():
+    yield
+    if WORST:
+        print("\nworst relative weight difference vs torch.optim, float64 lockstep (bound 1e-9):")
+        for name, err in sorted(WORST.items()):
+            print(f"  {name:<28} {err:.2e}")
 
 
 def run(p0, grads, **kwargs):
@@ -187,6 +204,9 @@ def lockstep(torch, cls, kwargs, steps=50, shapes=SHAPES, dtype=np.float64, grou
             assert p.data.dtype == dtype and p.data.shape == t.shape
             err = relative_error(p.data, t.detach().numpy())
             assert err <= tol, f"step {k + 1}, parameter {i}: relative error {err:.2e}"
+            if dtype == np.float64:
+                key = cls.__name__ + (f" + {scheduler[0]}" if scheduler is not None else "")
+                WORST[key] = max(WORST[key], err)
             if g is not None:
                 np.testing.assert_array_equal(p.grad, g, err_msg="step() wrote to p.grad")
         if scheduler is not None:
