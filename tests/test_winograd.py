@@ -81,7 +81,9 @@ def _algorithm_of(cache):
 def test_auto_takes_each_algorithm_where_it_applies():
     rng = np.random.default_rng(0)
     for c, stride, kernel, expected in ((4, 1, 3, "winograd"), (1, 1, 3, "direct"), (3, 1, 3, "direct"),
-                                        (4, 2, 3, "im2col"), (1, 2, 3, "im2col"), (4, 1, 5, "im2col")):
+                                        (4, 2, 3, "im2col"), (1, 2, 3, "im2col"), (4, 1, 5, "im2col"),
+                                        (1, 1, 5, "direct"), (2, 1, 5, "im2col"), (1, 2, 5, "im2col"),
+                                        (3, 1, 1, "direct"), (4, 1, 1, "im2col")):
         x, w = randn(rng, (2, c, 9, 9), np.float32), randn(rng, (3, c, kernel, kernel), np.float32)
         assert _algorithm_of(K.conv2d_forward(x, w, None, stride, 1)[1]) == expected, (c, stride, kernel)
         with conv.algorithm("im2col"):
@@ -167,16 +169,19 @@ def test_one_input_channel_nan_takes_the_general_path():
 
 
 @given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 4), st.integers(1, 10), st.integers(1, 10),
-       st.integers(0, 2), st.booleans(), dtypes, seeds)
-def test_direct_conv2d_equals_naive(n, chans, out_channels, h, w, padding, with_bias, dtype, seed):
-    """3x3 stride 1 over 1 to 3 channels: "auto" takes the direct loop (no im2col, no GEMM)."""
-    if min(h, w) + 2 * padding < 3:
+       st.integers(0, 2), st.booleans(), dtypes, seeds, st.sampled_from([(3, 3), (1, 1), (5, 5), (2, 4), (5, 1)]))
+def test_direct_conv2d_equals_naive(n, chans, out_channels, h, w, padding, with_bias, dtype, seed, kernel):
+    """Stride 1 over 1 to 3 channels: "auto" takes the direct loop (no im2col, no GEMM) for 3x3, and for
+    other kernels where C*KH*KW <= 27; ``algorithm("direct")`` takes it for any."""
+    if min(h + 2 * padding - kernel[0], w + 2 * padding - kernel[1]) < 0:
         return
     rng = np.random.default_rng(seed)
-    x, wt = randn(rng, (n, chans, h, w), dtype), randn(rng, (out_channels, chans, 3, 3), dtype)
+    x, wt = randn(rng, (n, chans, h, w), dtype), randn(rng, (out_channels, chans) + kernel, dtype)
     bias = randn(rng, (out_channels,), dtype) if with_bias else None
-    out, cache = K.conv2d_forward(x, wt, bias, 1, padding)
+    with conv.algorithm("direct"):
+        out, cache = K.conv2d_forward(x, wt, bias, 1, padding)
     assert _algorithm_of(cache) == "direct"
+    assert (_algorithm_of(K.conv2d_forward(x, wt, bias, 1, padding)[1]) == "direct") == (chans * kernel[0] * kernel[1] <= 27)
     naive_out, naive_cache = K.conv2d_forward_naive(x, wt, bias, 1, padding)
     assert_close(out, naive_out, dtype)
     dout = randn(rng, out.shape, dtype)

@@ -165,9 +165,10 @@ def _nchw_to_cols(dout, dout2, dbias):
         dbias[o] = acc
 
 
-# The "direct" pair: for a 3x3 stride-1 kernel over 1 to 3 input channels, im2col's GEMM has K = 9..27,
-# which no BLAS runs well, and the im2col copy is 9x the input.  These loops do the same FLOPs straight
-# from the padded input.  They index output pixel (y, x) as k = y*WP + x, WP the padded input's width:
+# The "direct" pair: for a stride-1 kernel over 1 to 3 input channels, im2col's GEMM has K = C*KH*KW
+# (9..27 for 3x3, 25..75 for 5x5), which no BLAS runs well, and the im2col copy is KH*KW times the input.
+# These loops do the same FLOPs straight from the padded input (3x3 unrolled by hand, other sizes by
+# a loop over the taps).  They index output pixel (y, x) as k = y*WP + x, WP the padded input's width:
 # then tap (i, j) reads input k + i*WP + j for every k, one long vectorised loop per plane instead of
 # OH short ones (the WP - OW columns past the row end are computed and dropped, or read as zeros).
 @njit(cache=True, nogil=True, fastmath={"contract"})  # multiply-adds as FMAs: one rounding instead of two
@@ -197,15 +198,42 @@ def _direct3x3_forward_kernel(xp, weight, bias, out):
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
-def _direct3x3_dweight_kernel(xp, dout, dweight, dbias):
-    """Adds ``sum_{n,y,x} dout[n, o, y, x] * xp[n, c, y + i, x + j]`` to ``dweight[o, c, i, j]`` and the sum of
+def _direct_forward_kernel(xp, weight, bias, out):
+    """Any KH x KW: the same sum as :func:`_direct3x3_forward_kernel`, one pass over ``acc`` per tap."""
+    n_img, chans, hp, wp = xp.shape
+    wp = max(wp, 0)  # see _direct3x3_forward_kernel
+    n_out, kh, kw = weight.shape[0], weight.shape[2], weight.shape[3]
+    oh, ow = out.shape[2], out.shape[3]
+    span = max((oh - 1) * wp + ow, 0)
+    acc = np.empty(span, dtype=out.dtype)
+    for n in range(n_img):
+        for o in range(n_out):
+            acc[:] = bias[o]
+            for c in range(chans):
+                f = xp[n, c].reshape(hp * wp)
+                for i in range(kh):
+                    for j in range(kw):
+                        w, off = weight[o, c, i, j], i * wp + j
+                        for k in range(span):
+                            acc[k] += w * f[k + off]
+            plane = out[n, o]
+            for y in range(oh):
+                for x in range(ow):
+                    plane[y, x] = acc[y * wp + x]
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _direct_dweight_kernel(xp, dout, dweight, dbias):
+    """Any KH x KW (the taps from ``dweight``'s shape).  Adds ``sum_{n,y,x} dout[n, o, y, x] * xp[n, c, y + i, x + j]`` to ``dweight[o, c, i, j]`` and the sum of
     ``dout[:, o]`` to ``dbias[o]`` (both float64).  Each (tap, pixel) sums over the chunk's images in a
     lane of ``lanes`` (float32: one term per image); the lanes are summed in float64 per output channel."""
     n_img, chans, hp, wp = xp.shape
     wp = max(wp, 0)  # see _direct3x3_forward_kernel
     n_out, oh, ow = dout.shape[1], dout.shape[2], dout.shape[3]
+    kh, kw = dweight.shape[2], dweight.shape[3]
+    taps = kh * kw
     span = max((oh - 1) * wp + ow, 0)
-    lanes = np.empty((chans * 9 + 1, span), dtype=dout.dtype)
+    lanes = np.empty((chans * taps + 1, span), dtype=dout.dtype)
     d = np.zeros(span, dtype=dout.dtype)  # dout[n, o] at k = y*wp + x; the columns past OW stay 0
     for o in range(n_out):
         lanes[:] = 0
@@ -214,21 +242,21 @@ def _direct3x3_dweight_kernel(xp, dout, dweight, dbias):
             for y in range(oh):
                 for x in range(ow):
                     d[y * wp + x] = plane[y, x]
-            lane = lanes[chans * 9]
+            lane = lanes[chans * taps]
             for k in range(span):
                 lane[k] += d[k]
             for c in range(chans):
                 f = xp[n, c].reshape(hp * wp)
-                for i in range(3):
-                    for j in range(3):
-                        lane, off = lanes[(c * 3 + i) * 3 + j], i * wp + j
+                for i in range(kh):
+                    for j in range(kw):
+                        lane, off = lanes[(c * kh + i) * kw + j], i * wp + j
                         for k in range(span):
                             lane[k] += d[k] * f[k + off]
         for c in range(chans):
-            for i in range(3):
-                for j in range(3):
-                    dweight[o, c, i, j] += lanes[(c * 3 + i) * 3 + j].sum(dtype=np.float64)
-        dbias[o] += lanes[chans * 9].sum(dtype=np.float64)
+            for i in range(kh):
+                for j in range(kw):
+                    dweight[o, c, i, j] += lanes[(c * kh + i) * kw + j].sum(dtype=np.float64)
+        dbias[o] += lanes[chans * taps].sum(dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- checks
@@ -399,14 +427,15 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
 # --------------------------------------------------------------------------- fast conv
 # Which algorithm the plain path uses.  "im2col" is the one to read first (above); "winograd"
 # (kernels/winograd.py) does 2.25x fewer multiplies for 3x3 stride-1 kernels; "direct" loops over
-# output rows for 3x3 stride-1 kernels (no GEMM).  "auto" takes Winograd where it applies and pays
+# output rows for stride-1 kernels (no GEMM).  "auto" takes Winograd where it applies and pays
 # (at least WINOGRAD_MIN_CHANNELS input channels: with one its 16 GEMMs have K = 1), the direct loop
-# for 3x3 stride-1 kernels over at most DIRECT_MAX_CHANNELS, im2col everywhere else.  The fused
+# for stride-1 kernels over at most DIRECT_MAX_CHANNELS whose im2col GEMM would have K = C*KH*KW <=
+# DIRECT_MAX_K (3x3 over 1 to 3 channels, LeNet's 5x5 over one), im2col everywhere else.  The fused
 # conv -> ReLU -> pool block (kernels/fused.py) runs one input channel as Winograd without GEMMs.
 ALGORITHMS = ("auto", "im2col", "winograd", "direct")
 _algorithm = "auto"
 WINOGRAD_MIN_CHANNELS = 4
-DIRECT_MAX_CHANNELS = 3  # "auto" takes the direct loop for 3x3 stride-1 kernels over at most this many channels
+DIRECT_MAX_CHANNELS, DIRECT_MAX_K = 3, 27  # "auto": the direct loop for stride-1 kernels over C <= 3, C*KH*KW <= 27
 
 _Chunk = namedtuple("_Chunk", "x_shape weight saved geometry u")
 _Chunk.__doc__ = ("One batch chunk's cache: ``saved`` is im2col's ``cols``, or Winograd's transformed input "
@@ -439,9 +468,9 @@ def _use_winograd(weight, geometry, min_channels=WINOGRAD_MIN_CHANNELS):
 
 
 def _use_direct(weight, geometry):
-    if geometry[0] != (1, 1) or weight.shape[2:] != (3, 3) or _algorithm in ("im2col", "winograd"):
+    if geometry[0] != (1, 1) or _algorithm in ("im2col", "winograd"):
         return False
-    return _algorithm == "direct" or weight.shape[1] <= DIRECT_MAX_CHANNELS
+    return _algorithm == "direct" or (weight.shape[1] <= DIRECT_MAX_CHANNELS and weight[0].size <= DIRECT_MAX_K)
 
 
 _Direct = namedtuple("_Direct", "slices xp weight geometry")
@@ -453,7 +482,7 @@ def _direct_forward(x, weight, b, geometry, out):
 
     def chunk(sl):
         xp = _pad(x[sl], ph, pw)
-        _direct3x3_forward_kernel(xp, weight, b, out[sl])
+        (_direct3x3_forward_kernel if weight.shape[2:] == (3, 3) else _direct_forward_kernel)(xp, weight, b, out[sl])
         return xp
     slices = threads.chunks(x.shape[0])
     return _Direct(slices, threads.run_parallel(chunk, slices), weight, geometry)
@@ -469,7 +498,7 @@ def _direct_backward(dout, cache, need_input_grad):
     def chunk(k):
         sl, xp = cache.slices[k], cache.xp[k]
         dweight, dbias = np.zeros(weight.shape), np.zeros(n_out)
-        _direct3x3_dweight_kernel(xp, dout[sl], dweight, dbias)
+        _direct_dweight_kernel(xp, dout[sl], dweight, dbias)
         if need_input_grad:
             dout2 = np.empty((n_out, (sl.stop - sl.start) * dout[0, 0].size), dtype=weight.dtype)
             _nchw_to_cols(dout[sl].reshape(sl.stop - sl.start, n_out, -1), dout2, np.empty(n_out, dtype=weight.dtype))
