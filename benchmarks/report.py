@@ -142,17 +142,27 @@ def accuracy_groups():
     return groups
 
 
-def _median(values):
-    import statistics
-    return statistics.median(values) if values else None
+def _epoch_cell(model):
+    """An epoch's time on both backends from ``bench_train`` (a full epoch for simplecnn, else
+    ``--steps N --model M`` scaled to 938 steps), with its ratio; None when not measured."""
+    for name in ((["train"] if model == "simplecnn" else []) + [f"train_steps-{model}"]
+                 + (["train_steps"] if model == "simplecnn" else [])):
+        result = common.read_result(name)
+        if result and result.get("model", "simplecnn") == model:
+            s = result["summary"]["step_ms"]
+            return (f"{s['minicnn_median'] * 0.938:.1f} s / {s['torch_median'] * 0.938:.1f} s = "
+                    f"**{s['ratio']:.2f}×**")
+    return None
 
 
 def accuracy_table(groups, dataset):
     """One row per (model, epochs, flags) on ``dataset``: each backend's accuracies and mean, the
-    difference of the means, the median epoch time per backend and their ratio, and the command."""
+    difference of the means and the command; on MNIST, also an epoch's time (``bench_train``)."""
     import statistics
-    lines = ["| `--model` | settings | minicnn: test accuracy per seed (mean) | PyTorch (mean) | "
-             "difference | epoch: minicnn / PyTorch | command |", "|---|---|---|---|---:|---:|---|"]
+    timed = dataset == "mnist"
+    lines = ["| `--model` | settings | minicnn: test accuracy per seed (mean) | PyTorch (mean) | difference |"
+             + (" epoch, minicnn / PyTorch |" if timed else "") + " command |",
+             "|---|---|---|---|---:|" + ("---:|" if timed else "") + "---|"]
     order = ["simplecnn", "simplecnn-bn", "lenet5", "resnet-mini"]
     keys = sorted((k for k in groups if k[1] == dataset),
                   key=lambda k: (order.index(k[0]) if k[0] in order else len(order), k[2], k[3]))
@@ -160,7 +170,7 @@ def accuracy_table(groups, dataset):
     for model, _, epochs, flags in keys:
         g = groups[model, dataset, epochs, flags]
         commits |= g["commits"]
-        cells, means, secs = [], {}, {}
+        cells, means = [], {}
         for backend in ("minicnn", "torch"):
             runs = sorted((r for (b, _), r in g["runs"].items() if b == backend), key=lambda r: r["seed"])
             if not runs:
@@ -168,23 +178,24 @@ def accuracy_table(groups, dataset):
                 continue
             accs = [r["test_accuracy"] for r in runs]
             means[backend] = statistics.mean(accs)
-            secs[backend] = _median([s for r in runs for s in r["epoch_seconds"]])
             per_seed = ", ".join(f"{a:.2f}" for a in accs)
             cells.append(f"{per_seed} (**{means[backend]:.2f} %**)" if len(accs) > 1 else f"**{accs[0]:.2f} %**")
         diff = f"{means['minicnn'] - means['torch']:+.2f}" if len(means) == 2 else "–"
-        if len(secs) == 2:
-            epoch = f"{secs['minicnn']:.0f} s / {secs['torch']:.0f} s = {secs['minicnn'] / secs['torch']:.2f}×"
-        else:
-            epoch = " / ".join(f"{secs[b]:.0f} s" if b in secs else "–" for b in ("minicnn", "torch"))
         seeds = sorted({seed for _, seed in g["runs"]})
+        backends = sorted({b for b, _ in g["runs"]})
         cmd = (f"`python -m benchmarks.accuracy_seeds --model {model}"
                + ("" if dataset == "mnist" else f" --dataset {dataset}") + f" --epochs {epochs}"
-               + f" --seeds {' '.join(map(str, seeds))}" + (f" -- {' '.join(flags)}" if flags else "") + "`")
+               + f" --seeds {' '.join(map(str, seeds))}"
+               + ("" if len(backends) == 2 else f" --backends {' '.join(backends)}")
+               + (f" -- {' '.join(flags)}" if flags else "") + "`")
         settings = f"{epochs} epochs" + (f", `{' '.join(flags)}`" if flags else "")
-        lines.append(f"| `{model}` | {settings} | {cells[0]} | {cells[1]} | {diff} | {epoch} | {cmd} |")
+        epoch = (f" {_epoch_cell(model) or 'not measured'} |" if timed else "")
+        lines.append(f"| `{model}` | {settings} | {cells[0]} | {cells[1]} | {diff} |{epoch} {cmd} |")
     lines.append("")
-    lines.append(f"Measured on the committed code ({', '.join(sorted(commits))}); epoch time is the median over "
-                 "every epoch of every seed, each run alone on the machine's 2 cores.")
+    lines.append(f"Accuracies from the committed code ({', '.join(sorted(commits))}).")
+    if timed:
+        lines.append("Epoch times: `python -m benchmarks.bench_train --model M --steps 200` (simplecnn: a full "
+                     "epoch), medians of alternating runs in fresh processes on both cores, scaled to 938 steps.")
     return "\n".join(lines)
 
 
