@@ -50,6 +50,11 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     args = p.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    own = {"--backend", "--seed", "--epochs", "--out", "--no-progress", "--model", "--dataset"}
+    clash = sorted(f for f in extra if f.split("=")[0] in own)
+    if clash:
+        p.error(f"after --: expected flags accuracy_seeds does not set itself, got {', '.join(clash)} "
+                f"(give --epochs/--out/--model/--dataset before --)")
     name = args.name or "accuracy" + ("" if args.model == "simplecnn" else f"-{args.model}") + (
         "" if args.dataset == "mnist" else f"-{args.dataset}")
     runs = []
