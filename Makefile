@@ -50,6 +50,7 @@ bench: setup
 	$(PY) -m benchmarks.bench_kernels
 	$(PY) -m benchmarks.bench_jit
 	$(PY) -m benchmarks.profile_layers
+	for m in simplecnn-bn lenet5 resnet-mini; do $(PY) -m benchmarks.bench_train --model $$m --steps 200 || exit 1; done
 	$(PY) -m benchmarks.report
 
 clean:
