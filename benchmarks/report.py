@@ -166,7 +166,7 @@ def accuracy_table(groups, dataset):
     order = ["simplecnn", "simplecnn-bn", "lenet5", "resnet-mini"]
     keys = sorted((k for k in groups if k[1] == dataset),
                   key=lambda k: (order.index(k[0]) if k[0] in order else len(order), k[2], k[3]))
-    commits = set()
+    commits, seen = set(), set()
     for model, _, epochs, flags in keys:
         g = groups[model, dataset, epochs, flags]
         commits |= g["commits"]
@@ -189,7 +189,9 @@ def accuracy_table(groups, dataset):
                + ("" if len(backends) == 2 else f" --backends {' '.join(backends)}")
                + (f" -- {' '.join(flags)}" if flags else "") + "`")
         settings = f"{epochs} epochs" + (f", `{' '.join(flags)}`" if flags else "")
-        epoch = (f" {_epoch_cell(model) or 'not measured'} |" if timed else "")
+        first = model not in seen
+        seen.add(model)
+        epoch = (f" {(_epoch_cell(model) or 'not measured') if first else '(as above)'} |" if timed else "")
         lines.append(f"| `{model}` | {settings} | {cells[0]} | {cells[1]} | {diff} |{epoch} {cmd} |")
     lines.append("")
     lines.append(f"Accuracies from the committed code ({', '.join(sorted(commits))}).")
