@@ -26,6 +26,18 @@ def shapes3x3(draw):
     return (n, c, draw(st.integers(low, 11)), draw(st.integers(low, 11))), padding
 
 
+def _assert_equals_naive(x, w, bias, padding, out, cache, rng, dtype):
+    """A stride-1 conv2d_forward's ``out`` and its backward (with and without dx) against the naive twin."""
+    naive_out, naive_cache = K.conv2d_forward_naive(x, w, bias, 1, padding)
+    assert_close(out, naive_out, dtype)
+    dout = randn(rng, out.shape, dtype)
+    naive = K.conv2d_backward_naive(dout, naive_cache)
+    assert_grads_close(K.conv2d_backward(dout, cache), naive, bias is not None, dtype)
+    no_dx, dw, _ = K.conv2d_backward(dout, cache, need_input_grad=False)
+    assert no_dx is None
+    assert_close(dw, naive[1], dtype)
+
+
 @given(shapes3x3(), st.integers(1, 4), st.booleans(), dtypes, seeds)
 def test_winograd_conv2d_equals_naive(geom, out_channels, with_bias, dtype, seed):
     shape, padding = geom
@@ -35,14 +47,7 @@ def test_winograd_conv2d_equals_naive(geom, out_channels, with_bias, dtype, seed
     with conv.algorithm("winograd"):
         out, cache = K.conv2d_forward(x, w, bias, 1, padding)
     assert _algorithm_of(cache) == "winograd"
-    naive_out, naive_cache = K.conv2d_forward_naive(x, w, bias, 1, padding)
-    assert_close(out, naive_out, dtype)
-    dout = randn(rng, out.shape, dtype)
-    naive = K.conv2d_backward_naive(dout, naive_cache)
-    assert_grads_close(K.conv2d_backward(dout, cache), naive, with_bias, dtype)
-    no_dx, dw, _ = K.conv2d_backward(dout, cache, need_input_grad=False)
-    assert no_dx is None
-    assert_close(dw, naive[1], dtype)
+    _assert_equals_naive(x, w, bias, padding, out, cache, rng, dtype)
 
 
 @given(shapes3x3(), seeds)
@@ -182,11 +187,4 @@ def test_direct_conv2d_equals_naive(n, chans, out_channels, h, w, padding, with_
         out, cache = K.conv2d_forward(x, wt, bias, 1, padding)
     assert _algorithm_of(cache) == "direct"
     assert (_algorithm_of(K.conv2d_forward(x, wt, bias, 1, padding)[1]) == "direct") == (chans * kernel[0] * kernel[1] <= 27)
-    naive_out, naive_cache = K.conv2d_forward_naive(x, wt, bias, 1, padding)
-    assert_close(out, naive_out, dtype)
-    dout = randn(rng, out.shape, dtype)
-    naive = K.conv2d_backward_naive(dout, naive_cache)
-    assert_grads_close(K.conv2d_backward(dout, cache), naive, with_bias, dtype)
-    no_dx, dw, _ = K.conv2d_backward(dout, cache, need_input_grad=False)
-    assert no_dx is None
-    assert_close(dw, naive[1], dtype)
+    _assert_equals_naive(x, wt, bias, padding, out, cache, rng, dtype)

@@ -171,6 +171,14 @@ def _nchw_to_cols(dout, dout2, dbias):
 # a loop over the taps).  They index output pixel (y, x) as k = y*WP + x, WP the padded input's width:
 # then tap (i, j) reads input k + i*WP + j for every k, one long vectorised loop per plane instead of
 # OH short ones (the WP - OW columns past the row end are computed and dropped, or read as zeros).
+@njit(cache=True, nogil=True, inline="always")
+def _span_to_plane(acc, wp, plane):
+    """``plane[y, x] = acc[y * wp + x]``: a direct kernel's output row by row, the padded columns dropped."""
+    for y in range(plane.shape[0]):
+        for x in range(plane.shape[1]):
+            plane[y, x] = acc[y * wp + x]
+
+
 @njit(cache=True, nogil=True, fastmath={"contract"})  # multiply-adds as FMAs: one rounding instead of two
 def _direct3x3_forward_kernel(xp, weight, bias, out):
     """``out[n, o, y, x] = bias[o] + sum_{c,i,j} weight[o, c, i, j] * xp[n, c, y + i, x + j]``."""
@@ -191,10 +199,7 @@ def _direct3x3_forward_kernel(xp, weight, bias, out):
                     acc[k] += ((w00 * f[k] + w01 * f[k + 1] + w02 * f[k + 2])
                                + (w10 * f[k + wp] + w11 * f[k + wp + 1] + w12 * f[k + wp + 2])
                                + (w20 * f[k + 2 * wp] + w21 * f[k + 2 * wp + 1] + w22 * f[k + 2 * wp + 2]))
-            plane = out[n, o]
-            for y in range(oh):
-                for x in range(ow):
-                    plane[y, x] = acc[y * wp + x]
+            _span_to_plane(acc, wp, out[n, o])
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
@@ -216,10 +221,7 @@ def _direct_forward_kernel(xp, weight, bias, out):
                         w, off = weight[o, c, i, j], i * wp + j
                         for k in range(span):
                             acc[k] += w * f[k + off]
-            plane = out[n, o]
-            for y in range(oh):
-                for x in range(ow):
-                    plane[y, x] = acc[y * wp + x]
+            _span_to_plane(acc, wp, out[n, o])
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})

@@ -30,7 +30,7 @@ from ._check import check_grad
 from .activation import relu_backward_naive, relu_forward_naive
 from .conv import (_conv_geometry, _use_winograd, algorithm, conv2d_backward_naive, conv2d_forward_naive,
                    conv_backward_chunks, conv_forward_chunks)
-from .pool import _maxpool_forward_kernel, has_nan, max2x2, maxpool2d_backward_naive, maxpool2d_forward_naive
+from .pool import _maxpool_forward_kernel, has_nan, max2x2, max4, maxpool2d_backward_naive, maxpool2d_forward_naive
 from .winograd import _input_transform_adjoint_kernel, _input_transform_kernel, _output_tile, _store_tiles_adjoint, _tile_outputs
 
 
@@ -95,14 +95,7 @@ def _winograd_bias_relu_pool_kernel(m, bias, w, corner, pooled, argmax):
                 y00, y01, y10, y11 = _output_tile(m, o, t0 + j)
                 total = (y00 + y01) + (y10 + y11)
                 bad |= total - total != 0  # only for a NaN or an inf
-                at = corner[j]  # candidates in row-major order, strict >: as pool.max2x2
-                best = y00
-                at = corner[j] + 1 if y01 > best else at
-                best = y01 if y01 > best else best
-                at = corner[j] + w if y10 > best else at
-                best = y10 if y10 > best else best
-                at = corner[j] + w + 1 if y11 > best else at
-                best = y11 if y11 > best else best
+                best, at = max4(y00, y01, y10, y11, corner[j], w)
                 best += b
                 po[j] = best if best > 0 else 0
                 pa[j] = at
@@ -174,14 +167,7 @@ def _winograd1_bias_relu_pool_kernel(v, u, bias, w, corner, pooled, argmax):
                     u[12, o] * v[12, t], u[13, o] * v[13, t], u[14, o] * v[14, t], u[15, o] * v[15, t])
                 total = (y00 + y01) + (y10 + y11)
                 bad |= total - total != 0
-                at = corner[j]
-                best = y00
-                at = corner[j] + 1 if y01 > best else at
-                best = y01 if y01 > best else best
-                at = corner[j] + w if y10 > best else at
-                best = y10 if y10 > best else best
-                at = corner[j] + w + 1 if y11 > best else at
-                best = y11 if y11 > best else best
+                best, at = max4(y00, y01, y10, y11, corner[j], w)
                 best += b
                 po[j] = best if best > 0 else 0
                 pa[j] = at

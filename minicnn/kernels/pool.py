@@ -74,22 +74,24 @@ def _maxpool_dilated_forward_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argm
                     argmax[n, c, y, xo] = best_at
 
 @njit(cache=True, nogil=True, inline="always")
-def max2x2(top, bottom, x, r, w):
-    """Max of window ``x`` of two rows (NaN-free) and its flat index; row ``top`` starts at flat ``r``.
-
-    Candidates in row-major order; strict > keeps the first maximum, as torch.
-    """
-    best, at = top[2 * x], r + 2 * x
-    v = top[2 * x + 1]
-    at = r + 2 * x + 1 if v > best else at
-    best = v if v > best else best
-    v = bottom[2 * x]
-    at = r + w + 2 * x if v > best else at
-    best = v if v > best else best
-    v = bottom[2 * x + 1]
-    at = r + w + 2 * x + 1 if v > best else at
-    best = v if v > best else best
+def max4(v00, v01, v10, v11, at0, w):
+    """Max of a 2x2 window's values (NaN-free) and its flat index: ``at0`` is the top-left value's index,
+    ``w`` the row length.  Candidates in row-major order, chosen with selects, not branches; strict >
+    keeps the first maximum, as torch."""
+    best, at = v00, at0
+    at = at0 + 1 if v01 > best else at
+    best = v01 if v01 > best else best
+    at = at0 + w if v10 > best else at
+    best = v10 if v10 > best else best
+    at = at0 + w + 1 if v11 > best else at
+    best = v11 if v11 > best else best
     return best, at
+
+
+@njit(cache=True, nogil=True, inline="always")
+def max2x2(top, bottom, x, r, w):
+    """Max of window ``x`` of two rows (NaN-free) and its flat index; row ``top`` starts at flat ``r``."""
+    return max4(top[2 * x], top[2 * x + 1], bottom[2 * x], bottom[2 * x + 1], r + 2 * x, w)
 
 
 @njit(cache=True, nogil=True)
