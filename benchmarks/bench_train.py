@@ -1,6 +1,7 @@
 """End-to-end benchmark: training steps, a whole epoch, and test-set inference, minicnn vs torch.
 
     python -m benchmarks.bench_train [--repeats 3] [--steps N | --epoch] [--threads 2] [--model simplecnn]
+                                     [--malloc tuned|default]
 
 Each measurement runs in a fresh worker process (so peak RSS is that
 backend's own), both backends on identical batches (minicnn's DataLoader,
@@ -8,8 +9,10 @@ same seed; torch gets them through ``torch.from_numpy``), with the same
 thread count.  Rounds alternate the order (A B, B A, …) so drift cancels.
 A worker first takes 3 untimed steps (JIT and allocator warm-up), then times
 the training steps, then inference on the 10 000 test images.
+Both workers run with minicnn's malloc setting (``minicnn.threads.tune_malloc``) unless
+``--malloc default`` (``MINICNN_MALLOC=default``), and count the page faults of the timed steps.
 Writes benchmarks/results/train.json (or train_steps.json with --steps; ``-MODEL`` is
-added to the name for another ``--model``).
+added to the name for another ``--model``, ``-malloc-default`` for ``--malloc default``).
 """
 import argparse
 import json
@@ -62,10 +65,12 @@ def worker(backend, steps, threads, model="simplecnn"):
         step(*next(batches))
     batches = iter(loader)  # a fresh epoch order for the timed part
     n = len(loader) if steps is None else min(steps, len(loader))
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     start = time.perf_counter()
     for _, (x, y) in zip(range(n), batches):
         loss = step(x, y)
     train_s = time.perf_counter() - start
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     infer(x_test[:512])  # warm-up of the inference batch shape
     start = time.perf_counter()
     infer(x_test)
@@ -73,36 +78,37 @@ def worker(backend, steps, threads, model="simplecnn"):
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"backend": backend, "steps": n, "train_s": train_s, "step_ms": 1e3 * train_s / n,
                       "samples_per_s": 64 * n / train_s, "infer_s": infer_s, "last_loss": float(loss),
-                      "peak_rss_mb": rss_mb}))
+                      "peak_rss_mb": rss_mb, "page_faults_per_step": faults / n}))
 
 
-def _run_worker(backend, steps, threads, model):
+def _run_worker(backend, steps, threads, model, malloc="tuned"):
     cmd = [sys.executable, "-m", "benchmarks.bench_train", "--worker", backend, "--threads", str(threads),
            "--model", model]
     if steps is not None:
         cmd += ["--steps", str(steps)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    env = dict(os.environ, MINICNN_MALLOC=malloc)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"bench_train: {backend} worker failed: {proc.stderr.strip().splitlines()[-1:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def drive(repeats, steps, threads, model="simplecnn"):
+def drive(repeats, steps, threads, model="simplecnn", malloc="tuned"):
     runs = {"minicnn": [], "torch": []}
     for r in range(repeats):
         order = ("minicnn", "torch") if r % 2 == 0 else ("torch", "minicnn")
         for backend in order:
-            res = _run_worker(backend, steps, threads, model)
+            res = _run_worker(backend, steps, threads, model, malloc)
             runs[backend].append(res)
             print(f"round {r + 1}/{repeats} {backend:8s} {res['step_ms']:7.2f} ms/step  "
                   f"{res['samples_per_s']:8.0f} samples/s  infer {res['infer_s']:.2f} s  "
-                  f"RSS {res['peak_rss_mb']:.0f} MB", flush=True)
+                  f"RSS {res['peak_rss_mb']:.0f} MB  {res['page_faults_per_step']:.0f} page faults/step", flush=True)
     summary = {}
-    for key in ("train_s", "step_ms", "samples_per_s", "infer_s", "peak_rss_mb"):
+    for key in ("train_s", "step_ms", "samples_per_s", "infer_s", "peak_rss_mb", "page_faults_per_step"):
         m = [x[key] for x in runs["minicnn"]]
         t = [x[key] for x in runs["torch"]]
         summary[key] = {"minicnn_median": statistics.median(m), "torch_median": statistics.median(t),
-                        "ratio": statistics.median(a / b for a, b in zip(m, t))}
+                        "ratio": statistics.median(a / b if b else float("nan") for a, b in zip(m, t))}
     return runs, summary
 
 
@@ -114,20 +120,22 @@ def main(argv=None):
     span.add_argument("--epoch", action="store_true", help="a full epoch (the default; excludes --steps)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--model", default="simplecnn", help="a name of minicnn.models.MODELS")
+    p.add_argument("--malloc", choices=["tuned", "default"], default="tuned",
+                   help="default: leave glibc's malloc as it is in both workers (MINICNN_MALLOC=default)")
     p.add_argument("--worker", choices=["minicnn", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     threads = args.threads or os.cpu_count()
     if args.worker:
         return worker(args.worker, args.steps, threads, args.model)
     common.setup_threads(threads)
-    runs, summary = drive(args.repeats, args.steps, threads, args.model)
+    runs, summary = drive(args.repeats, args.steps, threads, args.model, args.malloc)
     for key, s in summary.items():
         print(f"{key:14s} minicnn {s['minicnn_median']:10.3f}  torch {s['torch_median']:10.3f}  "
               f"ratio {s['ratio']:.3f}")
     name = ("train" if args.steps is None else "train_steps") + (
-        "" if args.model == "simplecnn" else f"-{args.model}")
+        "" if args.model == "simplecnn" else f"-{args.model}") + ("" if args.malloc == "tuned" else "-malloc-default")
     common.write_result(name, {"model": args.model, "threads": threads, "repeats": args.repeats, "steps": args.steps,
-                               "summary": summary, "runs": runs})
+                               "malloc": args.malloc, "summary": summary, "runs": runs})
 
 
 if __name__ == "__main__":

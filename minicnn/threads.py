@@ -19,13 +19,47 @@ Parameter gradients are computed per chunk and summed in a fixed order, so a
 run is deterministic for a given thread count.  The first kernel call
 configures this with every core unless :func:`configure` was called;
 ``MINICNN_NUM_THREADS`` overrides the default.
+
+Memory: a training step allocates its activations, gradients and workspaces
+afresh.  glibc's malloc hands arrays above a size threshold to the kernel as
+fresh mappings and gives freed heap back to the kernel, so a step can fault in
+its working set page by page again and again (LeNet-5: about 2 600 page faults
+and 3 ms of system time a step here, `python -m benchmarks.bench_malloc`).
+:func:`configure` therefore asks glibc to serve arrays of up to 32 MiB from
+the heap and to keep up to 256 MiB of freed heap (``mallopt``), which makes
+the next step reuse the pages.  ``MINICNN_MALLOC=default`` leaves malloc as it is.
 """
+import ctypes
 import os
+import platform
 from concurrent.futures import ThreadPoolExecutor
 
 _num_threads = None
 _pool = None
 _limiter = None
+_malloc_tuned = None
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+MMAP_THRESHOLD, TRIM_THRESHOLD = 32 << 20, 256 << 20
+
+
+def tune_malloc():
+    """Keep freed memory for reuse (see the module docstring); returns whether glibc accepted it.
+
+    Does nothing (returns False) off glibc or with ``MINICNN_MALLOC=default``; runs once per process.
+    """
+    global _malloc_tuned
+    if _malloc_tuned is None:
+        _malloc_tuned = False
+        if os.environ.get("MINICNN_MALLOC", "") != "default" and platform.libc_ver()[0] == "glibc":
+            try:
+                mallopt = ctypes.CDLL(None).mallopt
+            except (OSError, AttributeError):
+                return False
+            mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+            _malloc_tuned = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and \
+                bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    return _malloc_tuned
 
 
 def configure(num_threads=None):
@@ -38,6 +72,7 @@ def configure(num_threads=None):
         num_threads = int(os.environ.get("MINICNN_NUM_THREADS", os.cpu_count() or 1))
     if not isinstance(num_threads, int) or num_threads < 1:
         raise ValueError(f"threads.configure: expected num_threads >= 1, got {num_threads!r}")
+    tune_malloc()
     try:
         from threadpoolctl import ThreadpoolController
         # numpy's OpenBLAS only: torch's MKL/OpenMP pools, if loaded, are torch's business
@@ -57,6 +92,18 @@ def num_threads():
     if _num_threads is None:
         configure()
     return _num_threads
+
+
+# A chunk touching fewer values than this runs on the calling thread.  Handing a chunk to the pool's
+# worker and joining it costs about 0.1 ms here (the worker's idle core must be woken, and then the
+# caller's), as long as a memory-bound pass over a few hundred thousand float32 values takes on one
+# core; `python -m benchmarks.bench_dispatch` measures where two threads start to win.
+MIN_CHUNK_VALUES = 1 << 18
+
+
+def min_items(values_per_item):
+    """``min_size`` for :func:`chunks` when each item touches ``values_per_item`` values (see MIN_CHUNK_VALUES)."""
+    return max(1, -(-MIN_CHUNK_VALUES // max(1, int(values_per_item))))
 
 
 def chunks(n, min_size=1):
@@ -106,4 +153,4 @@ def describe():
                 for info in threadpool_info() if info.get("user_api") == "blas"]
     except ImportError:
         pass
-    return {"minicnn_threads": _num_threads, "blas": blas}
+    return {"minicnn_threads": _num_threads, "blas": blas, "malloc_tuned": _malloc_tuned}

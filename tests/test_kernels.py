@@ -496,6 +496,57 @@ def test_results_do_not_depend_on_the_thread_count(n):
             assert_close(a, e, np.float64)
 
 
+def test_linear_splits_features_between_threads_and_matches_naive():
+    """A layer big enough for two threads splits its output features (forward, dW, db) and its input
+    features (dx); every thread count gives the naive result."""
+    from minicnn import threads
+    from minicnn.kernels import linear
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((64, 1024)), rng.standard_normal((300, 1024)), rng.standard_normal(300)
+    g = rng.standard_normal((64, 300))
+    expected_out, naive_cache = K.linear_forward_naive(x, w, b)
+    expected = K.linear_backward_naive(g, naive_cache)
+    before = threads.num_threads()
+    try:
+        for count in (1, 2, 3):
+            threads.configure(count)
+            out_chunks, in_chunks = linear._feature_chunks(x, w)
+            assert len(out_chunks) == len(in_chunks) == min(count, 2)  # 64*1024*128 MACs: at most 2 chunks
+            assert in_chunks[-1].stop == 1024 and out_chunks[-1].stop == 300
+            out, cache = K.linear_forward(x, w, b)
+            assert_close(out, expected_out, np.float64)
+            assert_grads_close(K.linear_backward(g, cache), expected, True, np.float64)
+    finally:
+        threads.configure(before)
+    assert len(linear._feature_chunks(x[:4], w)[0]) == 1  # 4*1024*300 MACs: one thread is faster
+
+
+def test_small_passes_stay_on_one_thread():
+    """Below threads.MIN_CHUNK_VALUES per chunk, handing work to the pool costs more than it saves."""
+    from minicnn import threads
+    before = threads.num_threads()
+    try:
+        threads.configure(2)
+        assert len(threads.chunks(64, threads.min_items(6 * 28 * 28))) == 1      # LeNet-5's first pool: 301 056
+        assert len(threads.chunks(64, threads.min_items(32 * 28 * 28))) == 2     # SimpleCNN's: 1 605 632
+        assert threads.min_items(0) == threads.MIN_CHUNK_VALUES and threads.min_items(1 << 30) == 1
+    finally:
+        threads.configure(before)
+
+
+@pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_malloc_keeps_freed_memory_unless_told_not_to():
+    """configure() asks glibc to keep freed memory (a step then reuses its pages); MINICNN_MALLOC=default opts out."""
+    import os
+    import subprocess
+    import sys
+    code = "from minicnn import threads; threads.configure(1); print(threads.describe()['malloc_tuned'])"
+    for setting, expected in (("", "True"), ("default", "False")):
+        env = dict(os.environ, MINICNN_MALLOC=setting)
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == expected, (setting, out.stdout, out.stderr)
+
+
 # --------------------------------------------------------------------------- NaN, as torch treats it
 def test_maxpool2d_nan_takes_the_window_and_the_last_nan_wins():
     """torch's rule is ``val > max or isnan(val)``: a NaN always takes over, so the *last* NaN wins."""

@@ -96,6 +96,32 @@ def test_avgpool2d_equals_naive(geom, batched, dtype, seed):
     same_both_ways("avgpool2d", (x, *args), dtype, rng)
 
 
+@pytest.mark.parametrize("args, uniform", [
+    ((2,), (2, 2, 2, 2, 4.0)),                       # LeNet-5's pools
+    (((3, 2), (1, 2)), (3, 2, 1, 2, 6.0)),           # overlapping rows
+    ((2, 2, 1), None),                               # padding: edge windows are clipped
+    ((3, 3, 0, True), None),                         # ceil_mode: the last window is cut short
+])
+def test_uniform_windows_take_the_row_kernels_with_the_same_results(args, uniform):
+    """Windows of one size, stride and divisor run the row-at-a-time kernels; they give the general kernels'
+    numbers exactly (the same float64 sums in the same order)."""
+    from minicnn.kernels import avgpool
+    rng = np.random.default_rng(0)
+    x = randn(rng, (3, 2, 8, 9), np.float32)
+    windows = avgpool.avgpool2d_windows(x.shape, *args)
+    assert avgpool._uniform(windows) == uniform
+    out, cache = K.avgpool2d_forward(x, *args)
+    (h0, h1), (w0, w1), divisor = windows
+    general = np.empty_like(out)
+    avgpool._window_mean_kernel(x, h0, h1, w0, w1, divisor, general)
+    np.testing.assert_array_equal(out, general)
+    dout = randn(rng, out.shape, np.float32)
+    general_dx = np.zeros_like(x)
+    avgpool._window_spread_kernel(dout, h0, h1, w0, w1, divisor, general_dx)
+    np.testing.assert_allclose(K.avgpool2d_backward(dout, cache), general_dx, rtol=1e-6, atol=1e-7)
+    assert avgpool._uniform(avgpool.adaptive_windows((1, 1, 7, 7), 1)) == (7, 7, 1, 1, 49.0)  # global pool
+
+
 @given(st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 10), st.integers(1, 10)),
        st.tuples(st.none() | st.integers(1, 8), st.integers(1, 8)), dtypes, seeds)
 def test_adaptive_avgpool2d_equals_naive(shape, out, dtype, seed):

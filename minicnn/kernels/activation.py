@@ -5,7 +5,6 @@ from numba import njit
 from .. import threads
 from ._check import check_float_array, check_grad
 
-_MIN_CHUNK = 1 << 16  # elements: below this one thread is faster than two
 
 
 @njit(cache=True, nogil=True)
@@ -29,7 +28,7 @@ def relu_forward(x):
     check_float_array("relu input", x)
     out = np.empty(x.shape, dtype=x.dtype)
     flat_x, flat_out = np.ascontiguousarray(x).reshape(-1), out.reshape(-1)
-    threads.map_chunks(lambda sl: np.maximum(flat_x[sl], 0, out=flat_out[sl]), x.size, _MIN_CHUNK)
+    threads.map_chunks(lambda sl: np.maximum(flat_x[sl], 0, out=flat_out[sl]), x.size, threads.MIN_CHUNK_VALUES)
     return out, out
 
 
@@ -50,7 +49,7 @@ def relu_backward(dout, cache):
     dx = np.empty(out.shape, dtype=out.dtype)  # C order, so reshape(-1) below is a view of dx
     flat_d, flat_out, flat_dx = np.ascontiguousarray(dout).reshape(-1), out.reshape(-1), dx.reshape(-1)
     threads.map_chunks(lambda sl: _relu_backward_kernel(flat_d[sl], flat_out[sl], flat_dx[sl]), out.size,
-                       _MIN_CHUNK)
+                       threads.MIN_CHUNK_VALUES)
     return dx
 
 
@@ -68,8 +67,9 @@ def relu_backward_naive(dout, cache):
 
 
 # --------------------------------------------------------------------------- sigmoid, tanh, leaky ReLU
-# Elementwise and memory-bound: numpy's vectorised passes are the fast versions; the naive twins
-# are the textbook formulas, one expression each.
+# Elementwise and memory-bound: numpy's vectorised passes (forward) and one-pass numba loops (the
+# backward of sigmoid and tanh, instead of numpy's three temporaries) are the fast versions; the naive
+# twins are the textbook formulas, one expression each.
 def _check_elementwise(name, x):
     check_float_array(f"{name} input", x)
 
@@ -90,7 +90,7 @@ def sigmoid_backward(dout, cache):
     """``dx = dout * s * (1 - s)``."""
     s = cache
     check_grad("sigmoid backward", dout, s.shape, s.dtype)
-    return dout * s * (1 - s)
+    return _elementwise_backward(_sigmoid_backward_kernel, dout, s)
 
 
 def sigmoid_forward_naive(x):
@@ -108,17 +108,41 @@ def sigmoid_backward_naive(dout, cache):
     return dout * sigmoid_forward_naive(x)[0] * sigmoid_forward_naive(-x)[0]
 
 
+@njit(cache=True, nogil=True)
+def _tanh_backward_kernel(dout, t, one, dx):
+    for k in range(t.size):
+        dx[k] = dout[k] * (one - t[k] * t[k])
+
+
+@njit(cache=True, nogil=True)
+def _sigmoid_backward_kernel(dout, s, one, dx):
+    for k in range(s.size):
+        dx[k] = dout[k] * s[k] * (one - s[k])
+
+
+def _elementwise_backward(kernel, dout, y):
+    """``kernel(dout, y, 1, dx)`` over flat chunks on the pool: one pass instead of numpy's three temporaries."""
+    dx = np.empty(y.shape, dtype=y.dtype)
+    flat_d, flat_y, flat_dx = np.ascontiguousarray(dout).reshape(-1), y.reshape(-1), dx.reshape(-1)
+    one = y.dtype.type(1)
+    threads.map_chunks(lambda sl: kernel(flat_d[sl], flat_y[sl], one, flat_dx[sl]), y.size, threads.MIN_CHUNK_VALUES)
+    return dx
+
+
 def tanh_forward(x):
     """``tanh(x)``; the cache is the output (the gradient is ``1 - out**2``)."""
     _check_elementwise("tanh", x)
-    out = np.tanh(x)
+    out = np.empty(x.shape, dtype=x.dtype)
+    flat_x, flat_out = np.ascontiguousarray(x).reshape(-1), out.reshape(-1)
+    threads.map_chunks(lambda sl: np.tanh(flat_x[sl], out=flat_out[sl]), x.size, threads.MIN_CHUNK_VALUES)
     return out, out
 
 
 def tanh_backward(dout, cache):
+    """``dx = dout * (1 - out * out)``, in one pass."""
     t = cache
     check_grad("tanh backward", dout, t.shape, t.dtype)
-    return dout * (1 - t * t)
+    return _elementwise_backward(_tanh_backward_kernel, dout, t)
 
 
 def tanh_forward_naive(x):

@@ -126,11 +126,74 @@ def _window_spread_kernel(dout, h0, h1, w0, w1, divisor, dx):
                             dx[n, c, iy, ix] += g
 
 
+@njit(cache=True, nogil=True)
+def _uniform_mean_kernel(x, kh, kw, sh, sw, divisor, out):
+    """:func:`_window_mean_kernel` when every window is ``kh x kw`` at stride ``(sh, sw)`` inside the input and
+    shares one divisor: a row of window sums at a time, so the loop over outputs vectorises (same sums, same
+    order)."""
+    n_img, chans = x.shape[0], x.shape[1]
+    oh, ow = out.shape[2], out.shape[3]
+    acc = np.empty(ow)  # float64, whatever x's dtype
+    for n in range(n_img):
+        for c in range(chans):
+            for y in range(oh):
+                acc[:] = 0.0
+                for i in range(kh):
+                    row = x[n, c, y * sh + i]
+                    for j in range(kw):
+                        if sw == 2:  # a constant stride: LLVM vectorises the strided reads
+                            for xo in range(ow):
+                                acc[xo] += row[2 * xo + j]
+                        else:
+                            for xo in range(ow):
+                                acc[xo] += row[xo * sw + j]
+                for xo in range(ow):
+                    out[n, c, y, xo] = acc[xo] / divisor
+
+
+@njit(cache=True, nogil=True)
+def _uniform_spread_kernel(dout, kh, kw, sh, sw, divisor, dx):
+    """:func:`_window_spread_kernel` for the windows of :func:`_uniform_mean_kernel` (dx starts at zero)."""
+    n_img, chans = dout.shape[0], dout.shape[1]
+    oh, ow = dout.shape[2], dout.shape[3]
+    g = np.empty(ow)
+    for n in range(n_img):
+        for c in range(chans):
+            for y in range(oh):
+                for xo in range(ow):
+                    g[xo] = dout[n, c, y, xo] / divisor
+                for i in range(kh):
+                    row = dx[n, c, y * sh + i]
+                    for j in range(kw):
+                        for xo in range(ow):
+                            row[xo * sw + j] += g[xo]
+
+
+def _uniform(windows):
+    """``(kh, kw, sh, sw, divisor)`` when every window has one size, one stride and one divisor, else None."""
+    (h0, h1), (w0, w1), divisor = windows
+    geometry = []
+    for lo, hi in ((h0, h1), (w0, w1)):
+        k, s = int(hi[0] - lo[0]), int(lo[1] - lo[0]) if len(lo) > 1 else 1
+        if s < 1 or np.any(hi - lo != k) or np.any(lo != lo[0] + s * np.arange(len(lo))):
+            return None
+        geometry.append((k, s))
+    if np.any(divisor != divisor.flat[0]):
+        return None
+    (kh, sh), (kw, sw) = geometry
+    return kh, kw, sh, sw, float(divisor.flat[0])
+
+
 def _window_mean(x, windows):
     x4 = np.ascontiguousarray(_check_input("avg_pool2d", x))
     (h0, h1), (w0, w1), divisor = windows
     out = np.empty((x4.shape[0], x4.shape[1], len(h0), len(w0)), dtype=x.dtype)
-    threads.map_chunks(lambda sl: _window_mean_kernel(x4[sl], h0, h1, w0, w1, divisor, out[sl]), x4.shape[0])
+    uniform = _uniform(windows)
+    if uniform is not None:
+        run = lambda sl: _uniform_mean_kernel(x4[sl], *uniform, out[sl])  # noqa: E731
+    else:
+        run = lambda sl: _window_mean_kernel(x4[sl], h0, h1, w0, w1, divisor, out[sl])  # noqa: E731
+    threads.map_chunks(run, x4.shape[0], threads.min_items(x4[0].size))
     return out.reshape(out.shape[1:] if x.ndim == 3 else out.shape), (x.shape, x.dtype, windows)
 
 
@@ -140,7 +203,12 @@ def _window_spread(dout, cache):
     check_grad("avg_pool2d backward", dout, x_shape[:-2] + (len(h0), len(w0)), dtype)
     d4 = np.ascontiguousarray(dout if dout.ndim == 4 else dout[None])
     dx = np.zeros(d4.shape[:2] + x_shape[-2:], dtype=dtype)
-    threads.map_chunks(lambda sl: _window_spread_kernel(d4[sl], h0, h1, w0, w1, divisor, dx[sl]), d4.shape[0])
+    uniform = _uniform(windows)
+    if uniform is not None:
+        run = lambda sl: _uniform_spread_kernel(d4[sl], *uniform, dx[sl])  # noqa: E731
+    else:
+        run = lambda sl: _window_spread_kernel(d4[sl], h0, h1, w0, w1, divisor, dx[sl])  # noqa: E731
+    threads.map_chunks(run, d4.shape[0], threads.min_items(dx[0].size))
     return dx.reshape(x_shape)
 
 

@@ -24,7 +24,6 @@ from numba import njit
 from .. import threads
 from ._check import check_float_array, check_grad, check_same_dtype
 
-_MIN_CHUNK_VALUES = 1 << 15  # values per thread below which one thread is faster
 
 BatchNormCache = collections.namedtuple("BatchNormCache", "xhat invstd weight training mean var count shape")
 BatchNormCache.__doc__ = """What batch norm's backward needs (and the batch statistics, for the running estimates).
@@ -125,8 +124,7 @@ def _bn_backward_kernel(dy, xhat, gamma, invstd, training, need_input_grad, c0, 
 
 def _by_channel(fn, x3):
     """``fn(c0, c1)`` over chunks of channels, in parallel: each chunk writes its own channels."""
-    min_channels = max(1, _MIN_CHUNK_VALUES // max(1, x3.shape[0] * x3.shape[2]))
-    threads.map_chunks(lambda sl: fn(sl.start, sl.stop), x3.shape[1], min_channels)
+    threads.map_chunks(lambda sl: fn(sl.start, sl.stop), x3.shape[1], threads.min_items(x3.shape[0] * x3.shape[2]))
 
 
 # --------------------------------------------------------------------------- batch norm: fast

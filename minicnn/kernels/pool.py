@@ -194,7 +194,7 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_m
             _maxpool_forward_kernel(x[sl], kh, kw, sh, sw, ph, pw, out[sl], argmax[sl])
         else:
             _maxpool_dilated_forward_kernel(x[sl], kh, kw, sh, sw, ph, pw, dh, dw, out[sl], argmax[sl])
-    threads.map_chunks(chunk, x.shape[0])
+    threads.map_chunks(chunk, x.shape[0], threads.min_items(x[0].size))
     return out, (x.shape, argmax, x.dtype)
 
 
@@ -214,7 +214,8 @@ def maxpool2d_backward(dout, cache):
     check_grad("max_pool2d backward", dout, argmax.shape, dtype)
     dx = np.zeros(x_shape, dtype=dout.dtype)
     dout = np.ascontiguousarray(dout)
-    threads.map_chunks(lambda sl: _maxpool_backward_kernel(dout[sl], argmax[sl], dx[sl]), dout.shape[0])
+    threads.map_chunks(lambda sl: _maxpool_backward_kernel(dout[sl], argmax[sl], dx[sl]), dout.shape[0],
+                       threads.min_items(dx[0].size))
     return dx
 
 
