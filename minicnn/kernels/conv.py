@@ -63,13 +63,19 @@ def _im2col_kernel(xp, kh, kw, sh, sw, oh, ow, cols):
                 for j in range(kw):
                     row = (c * kh + i) * kw + j
                     for y in range(oh):
-                        iy, dst = i + y * sh, n * area + y * ow
+                        dst = n * area + y * ow
+                        src, out = xp[n, c, i + y * sh], cols[row, dst:dst + ow]
+                        # a literal stride lets LLVM vectorise the strided reads (stride 2: ResNet's
+                        # downsampling convs)
                         if sw == 1:
                             for xo in range(ow):
-                                cols[row, dst + xo] = xp[n, c, iy, j + xo]
+                                out[xo] = src[j + xo]
+                        elif sw == 2:
+                            for xo in range(ow):
+                                out[xo] = src[j + 2 * xo]
                         else:
                             for xo in range(ow):
-                                cols[row, dst + xo] = xp[n, c, iy, j + xo * sw]
+                                out[xo] = src[j + xo * sw]
 
 
 @njit(cache=True, nogil=True)
@@ -82,15 +88,18 @@ def _col2im_kernel(cols, kh, kw, sh, sw, oh, ow, dxp):
                 for j in range(kw):
                     row = (c * kh + i) * kw + j
                     for y in range(oh):
-                        iy, src = i + y * sh, n * area + y * ow
+                        src = n * area + y * ow
+                        dst, g = dxp[n, c, i + y * sh], cols[row, src:src + ow]
                         # += : overlapping windows send gradient to the same pixel
                         if sw == 1:
                             for xo in range(ow):
-                                dxp[n, c, iy, j + xo] += cols[row, src + xo]
+                                dst[j + xo] += g[xo]
+                        elif sw == 2:
+                            for xo in range(ow):
+                                dst[j + 2 * xo] += g[xo]
                         else:
                             for xo in range(ow):
-                                dxp[n, c, iy, j + xo * sw] += cols[row, src + xo]
-
+                                dst[j + xo * sw] += g[xo]
 
 
 # The general path's pair: a dilated kernel reads tap (i, j) at offset (i*DH, j*DW) of its window.
@@ -440,8 +449,8 @@ WINOGRAD_MIN_CHANNELS = 4
 DIRECT_MAX_CHANNELS, DIRECT_MAX_K = 3, 27  # "auto": the direct loop for stride-1 kernels over C <= 3, C*KH*KW <= 27
 
 _Chunk = namedtuple("_Chunk", "x_shape weight saved geometry u")
-_Chunk.__doc__ = ("One batch chunk's cache: ``saved`` is im2col's ``cols``, or Winograd's transformed input "
-                  "``V`` (a list, block by block) when ``u`` (the transformed weight) is not None.")
+_Chunk.__doc__ = ("One batch chunk's cache: ``saved`` is im2col's panels, or Winograd's transformed input "
+                  "``V`` (each a list, block by block) when ``u`` (the transformed weight) is not None.")
 
 
 @contextlib.contextmanager
@@ -510,25 +519,51 @@ def _direct_backward(dout, cache, need_input_grad):
     return dx, dweight.astype(weight.dtype), dbias.astype(weight.dtype)
 
 
+# im2col's panel for a block of a few images stays in L2 from the kernel that writes it to the GEMM that
+# reads it (and in backward, each block's dcols from its GEMM to col2im); a whole chunk's panel (3.6 MB
+# for 32 images of ResNet's first strided conv) would go through memory both ways.
+COLS_BLOCK_BYTES = 1 << 19
+
+
+def _image_blocks(n_img, geometry, weight):
+    """Blocks of images whose im2col panel (C*KH*KW, images*OH*OW) is about COLS_BLOCK_BYTES, as
+    ``(image slice, column slice)`` pairs."""
+    area = geometry[2][0] * geometry[2][1]
+    per_image = max(1, weight[0].size * area * weight.itemsize)
+    size = max(1, min(n_img, COLS_BLOCK_BYTES // per_image))
+    return [(slice(a, min(n_img, a + size)), slice(a * area, min(n_img, a + size) * area))
+            for a in range(0, n_img, size)] or [(slice(0, 0), slice(0, 0))]
+
+
 def _col2im_dx(dout2, weight, geometry, dx_out):
-    """``dx_out`` (N, C, H, W) = col2im(weight2^T @ dout2): the input gradient of im2col's GEMM."""
+    """``dx_out`` (N, C, H, W) = col2im(weight2^T @ dout2): the input gradient of im2col's GEMM, a block
+    of images at a time."""
     (sh, sw), (ph, pw), (oh, ow) = geometry
-    dcols = weight.reshape(weight.shape[0], -1).T @ dout2
+    w2t = weight.reshape(weight.shape[0], -1).T
     n, c, h, w = dx_out.shape
-    dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=dcols.dtype)
-    _col2im_kernel(dcols, weight.shape[2], weight.shape[3], sh, sw, oh, ow, dxp)
+    dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=dout2.dtype)
+    for images, columns in _image_blocks(n, geometry, weight):
+        _col2im_kernel(w2t @ dout2[:, columns], weight.shape[2], weight.shape[3], sh, sw, oh, ow, dxp[images])
     dx_out[...] = dxp[:, :, ph:ph + h, pw:pw + w]
 
 
 def _gemm_forward(x, weight, geometry):
-    """im2col + one GEMM for one chunk of the batch; ``geometry`` is :func:`_conv_geometry`'s (checked) result.
+    """im2col + GEMM for one chunk of the batch, a block of images at a time; ``geometry`` is
+    :func:`_conv_geometry`'s (checked) result.
 
-    Returns ``out2`` (O, N*OH*OW) in column layout, no bias, and the chunk's cache.
+    Returns ``out2`` (O, N*OH*OW) in column layout, no bias, and the chunk's cache (``saved``: the
+    blocks' im2col panels).
     """
     (sh, sw), (ph, pw), (oh, ow) = geometry
-    cols = np.empty((weight[0].size, x.shape[0] * oh * ow), dtype=x.dtype)
-    _im2col_kernel(_pad(x, ph, pw), weight.shape[2], weight.shape[3], sh, sw, oh, ow, cols)
-    return weight.reshape(weight.shape[0], -1) @ cols, _Chunk(x.shape, weight, cols, geometry, None)
+    w2, xp = weight.reshape(weight.shape[0], -1), _pad(x, ph, pw)
+    out2 = np.empty((w2.shape[0], x.shape[0] * oh * ow), dtype=x.dtype)
+    cols = []
+    for images, columns in _image_blocks(x.shape[0], geometry, weight):
+        panel = np.empty((w2.shape[1], columns.stop - columns.start), dtype=x.dtype)
+        _im2col_kernel(xp[images], weight.shape[2], weight.shape[3], sh, sw, oh, ow, panel)
+        np.matmul(w2, panel, out=out2[:, columns])
+        cols.append(panel)
+    return out2, _Chunk(x.shape, weight, cols, geometry, None)
 
 
 def _gemm_backward(dout2, cache, dx_out):
@@ -537,10 +572,12 @@ def _gemm_backward(dout2, cache, dx_out):
     Writes d loss / d x into ``dx_out`` (N, C, H, W) unless it is None; returns ``dweight``.
     """
     x_shape, weight, cols, geometry, _ = cache
-    dweight = (dout2 @ cols.T).reshape(weight.shape)
+    dweight = np.zeros((weight.shape[0], weight[0].size), dtype=weight.dtype)
+    for (_, columns), panel in zip(_image_blocks(x_shape[0], geometry, weight), cols):
+        dweight += dout2[:, columns] @ panel.T
     if dx_out is not None:
         _col2im_dx(dout2, weight, geometry, dx_out)
-    return dweight
+    return dweight.reshape(weight.shape)
 
 
 def _within(chunk, block):
