@@ -20,9 +20,17 @@ from .kernels._check import FLOAT_DTYPES
 
 
 def _kernel_call(ctx, name, *args):
-    """Run kernel ``name`` of the current implementation; remember which, so backward uses its twin."""
+    """Run kernel ``name`` of the current implementation; remember which, so backward uses its twin.
+
+    When no backward can follow (nothing recorded: ``no_grad``, or no input requires grad) the conv
+    kernels keep nothing for one (``kernels.conv.no_cache``)."""
     ctx.kernels = K.current()
-    out, ctx.cache = getattr(ctx.kernels, f"{name}_forward")(*args)
+    forward = getattr(ctx.kernels, f"{name}_forward")
+    if any(ctx.needs_input_grad):
+        out, ctx.cache = forward(*args)
+    else:
+        with K.conv.no_cache():
+            out, ctx.cache = forward(*args)
     return out
 
 

@@ -256,6 +256,33 @@ def test_no_grad_records_nothing_and_keeps_no_cache():
         assert minicnn.is_grad_enabled()
 
 
+@pytest.mark.parametrize("name", ["simplecnn", "lenet5", "resnet-mini"])
+def test_inference_without_a_cache_computes_the_same_logits(name):
+    """With nothing recorded the conv kernels keep no cache (one workspace per chunk instead of every
+    block's transformed input or im2col panel): the logits are the recorded forward's, bit for bit."""
+    from minicnn.models import build_model
+    minicnn.manual_seed(0)
+    model = build_model(name)
+    model.eval()
+    x = np.random.default_rng(0).standard_normal((40, 1, 28, 28)).astype(np.float32)
+    recorded = model(x)
+    assert recorded.grad_fn is not None
+    with minicnn.no_grad():
+        inferred = model(x)
+    np.testing.assert_array_equal(inferred.data, recorded.data)
+
+
+def test_a_conv_cache_built_without_caching_refuses_a_backward():
+    from minicnn import kernels as K
+    x, w = np.ones((2, 4, 6, 6), np.float32), np.ones((3, 4, 3, 3), np.float32)
+    for algorithm in ("winograd", "im2col"):
+        with K.conv.algorithm(algorithm), K.conv.no_cache():
+            out, cache = K.conv2d_forward(x, w, None, 1, 1)
+        np.testing.assert_array_equal(out, K.conv2d_forward(x, w, None, 1, 1)[0])
+        with pytest.raises(RuntimeError, match="no_cache"):
+            K.conv2d_backward(np.ones_like(out), cache)
+
+
 def test_a_custom_function_with_a_hand_written_backward():
     """How a learner adds an op: forward and backward on arrays; the engine does the rest."""
     class Cube(minicnn.autograd.Function):

@@ -445,6 +445,7 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
 # conv -> ReLU -> pool block (kernels/fused.py) runs one input channel as Winograd without GEMMs.
 ALGORITHMS = ("auto", "im2col", "winograd", "direct")
 _algorithm = "auto"
+_keep_cache = True
 WINOGRAD_MIN_CHANNELS = 4
 DIRECT_MAX_CHANNELS, DIRECT_MAX_K = 3, 27  # "auto": the direct loop for stride-1 kernels over C <= 3, C*KH*KW <= 27
 
@@ -468,6 +469,21 @@ def algorithm(name):
         yield
     finally:
         _algorithm = previous
+
+
+@contextlib.contextmanager
+def no_cache():
+    """Inside the block the conv kernels keep nothing for a backward pass, and the cache they return cannot
+    be used for one: Winograd's transformed input and im2col's panels go through one block-sized workspace
+    per chunk, which stays in cache.  The ops run their kernels so when no backward can follow (under
+    ``no_grad``, or when no input requires grad): inference.
+    """
+    global _keep_cache
+    previous, _keep_cache = _keep_cache, False
+    try:
+        yield
+    finally:
+        _keep_cache = previous
 
 
 def _use_winograd(weight, geometry, min_channels=WINOGRAD_MIN_CHANNELS):
@@ -547,23 +563,25 @@ def _col2im_dx(dout2, weight, geometry, dx_out):
     dx_out[...] = dxp[:, :, ph:ph + h, pw:pw + w]
 
 
-def _gemm_forward(x, weight, geometry):
+def _gemm_forward(x, weight, geometry, keep=True):
     """im2col + GEMM for one chunk of the batch, a block of images at a time; ``geometry`` is
     :func:`_conv_geometry`'s (checked) result.
 
     Returns ``out2`` (O, N*OH*OW) in column layout, no bias, and the chunk's cache (``saved``: the
-    blocks' im2col panels).
+    blocks' im2col panels; None when not ``keep``, and then one panel's memory serves every block).
     """
     (sh, sw), (ph, pw), (oh, ow) = geometry
     w2, xp = weight.reshape(weight.shape[0], -1), _pad(x, ph, pw)
     out2 = np.empty((w2.shape[0], x.shape[0] * oh * ow), dtype=x.dtype)
-    cols = []
-    for images, columns in _image_blocks(x.shape[0], geometry, weight):
-        panel = np.empty((w2.shape[1], columns.stop - columns.start), dtype=x.dtype)
+    cols, blocks = [], _image_blocks(x.shape[0], geometry, weight)
+    space = None if keep else np.empty(w2.shape[1] * (blocks[0][1].stop - blocks[0][1].start), dtype=x.dtype)
+    for images, columns in blocks:
+        shape = (w2.shape[1], columns.stop - columns.start)
+        panel = np.empty(shape, dtype=x.dtype) if keep else space[:shape[0] * shape[1]].reshape(shape)
         _im2col_kernel(xp[images], weight.shape[2], weight.shape[3], sh, sw, oh, ow, panel)
         np.matmul(w2, panel, out=out2[:, columns])
         cols.append(panel)
-    return out2, _Chunk(x.shape, weight, cols, geometry, None)
+    return out2, _Chunk(x.shape, weight, cols if keep else None, geometry, None)
 
 
 def _gemm_backward(dout2, cache, dx_out):
@@ -596,13 +614,15 @@ def conv_forward_chunks(x, weight, geometry, finish, finish_winograd):
     :func:`conv_backward_chunks`.
     """
     u = winograd.weight_transform(weight) if _use_winograd(weight, geometry) else None
+    keep = _keep_cache  # read here, on the calling thread
 
     def chunk(sl):
         if u is None:
-            out2, cache = _gemm_forward(x[sl], weight, geometry)
+            out2, cache = _gemm_forward(x[sl], weight, geometry, keep)
             finish(sl, out2)
             return cache
-        v = winograd.forward(x[sl], u, geometry[1], geometry[2], lambda b, m: finish_winograd(_within(sl, b), m))
+        v = winograd.forward(x[sl], u, geometry[1], geometry[2], lambda b, m: finish_winograd(_within(sl, b), m),
+                             keep)
         return _Chunk(x[sl].shape, weight, v, geometry, u)
     slices = threads.chunks(x.shape[0])
     return slices, threads.run_parallel(chunk, slices)
@@ -618,6 +638,9 @@ def conv_backward_chunks(chunk_cache, need_input_grad, dout2_of, dm_of):
     dbias)``, weight and bias gradients summed over chunks in order.
     """
     slices, caches = chunk_cache
+    if caches[0].saved is None:
+        raise RuntimeError("conv2d backward: the forward ran under kernels.conv.no_cache() and kept nothing "
+                           "for a backward pass")
     x_shape, dtype = caches[0].x_shape, caches[0].weight.dtype
     n_img = slices[-1].stop
     dx = np.empty((n_img,) + x_shape[1:], dtype=dtype) if need_input_grad else None

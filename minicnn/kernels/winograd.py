@@ -349,7 +349,7 @@ def _blocks(n_img, n_out, chans, per_image, itemsize):
     return [slice(start, min(n_img, start + size)) for start in range(0, n_img, size)]
 
 
-def forward(x, u, padding, out_hw, finish):
+def forward(x, u, padding, out_hw, finish, keep=True):
     """One chunk's convolution, block by block of a few images: input transform, 16 GEMMs, then
     ``finish(images, m)`` with ``images`` a slice of the chunk and ``m`` (16, O, T_block) their product
     ``M`` (:func:`output` turns it into the conv's output; ``kernels/fused.py`` pools it directly).
@@ -361,21 +361,25 @@ def forward(x, u, padding, out_hw, finish):
 
     Returns
     -------
-    v : list of each block's transformed input (16, C, T_block), kept for :func:`backward`
+    v : list of each block's transformed input (16, C, T_block), kept for :func:`backward`; None when
+        not ``keep`` (inference: then every block's V reuses one workspace, like M)
     """
     th, tw = tiles(*out_hw)
     per, (n_out, chans) = th * tw, u.shape[1:]
     x = np.ascontiguousarray(x)
-    v, workspace = [], None
+    v, workspace, v_space = [], None, None
     for images in _blocks(x.shape[0], n_out, chans, per, x.dtype.itemsize):
         tiles_b = (images.stop - images.start) * per
-        vb = _stack16(chans, tiles_b, x.dtype)
+        vb = _stack16(chans, tiles_b, x.dtype, v_space)
         _input_transform_kernel(x[images], padding[0], padding[1], th, tw, vb)
         mb = np.matmul(u, vb, out=_stack16(n_out, tiles_b, x.dtype, workspace))  # 16 GEMMs (O, C) @ (C, T)
         workspace = mb.reshape(-1) if mb.flags.c_contiguous else None  # the next block reuses it, hot in L2
         finish(images, mb)
-        v.append(vb)
-    return v
+        if keep:
+            v.append(vb)
+        else:
+            v_space = vb.reshape(-1) if vb.flags.c_contiguous else None
+    return v if keep else None
 
 
 def output(m, bias, out):
