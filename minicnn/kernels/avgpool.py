@@ -17,6 +17,8 @@ Only how the rectangles and divisors are chosen differs:
 Backward spreads each output's gradient evenly back over its rectangle (``dy / divisor``
 to each cell), adding where rectangles overlap.
 """
+import functools
+
 import numpy as np
 from numba import njit
 
@@ -59,7 +61,25 @@ def avgpool2d_windows(x_shape, kernel_size, stride=None, padding=0, ceil_mode=Fa
     if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer))
                                          or isinstance(divisor_override, bool) or divisor_override == 0):
         raise ValueError(f"avg_pool2d: expected divisor_override as a non-zero int or None, got {divisor_override!r}")
-    h, w = x_shape[-2:]
+    return _avgpool_windows(int(x_shape[-2]), int(x_shape[-1]), kh, kw, sh, sw, ph, pw, bool(ceil_mode),
+                            bool(count_include_pad), None if divisor_override is None else int(divisor_override))
+
+
+class _Windows(tuple):
+    """``((h0, h1), (w0, w1), divisor)`` with ``uniform``, :func:`_uniform` of them, worked out once."""
+    uniform = None
+
+
+def _frozen_windows(rows, cols, divisor):
+    for a in (*rows, *cols, divisor):
+        a.setflags(write=False)  # shared between calls (cached): nobody may change them
+    windows = _Windows((rows, cols, divisor))
+    windows.uniform = _uniform(windows)
+    return windows
+
+
+@functools.lru_cache(maxsize=64)
+def _avgpool_windows(h, w, kh, kw, sh, sw, ph, pw, ceil_mode, count_include_pad, divisor_override):
     axes = []
     for size, k, s, p, what in ((h, kh, sh, ph, "height"), (w, kw, sw, pw, "width")):
         n_out = _pool_out_size(f"avg_pool2d {what}", size, k, s, p, ceil_mode)
@@ -75,7 +95,7 @@ def avgpool2d_windows(x_shape, kernel_size, stride=None, padding=0, ceil_mode=Fa
         divisor = np.outer(hpad, wpad).astype(np.float64)
     else:
         divisor = np.outer(hreal, wreal).astype(np.float64)
-    return (h0, h1), (w0, w1), divisor
+    return _frozen_windows((h0, h1), (w0, w1), divisor)
 
 
 def adaptive_windows(x_shape, output_size):
@@ -94,7 +114,7 @@ def adaptive_windows(x_shape, output_size):
         idx = np.arange(o)
         ranges.append(((idx * size) // o, -((-(idx + 1) * size) // o)))
     (h0, h1), (w0, w1) = ranges
-    return (h0, h1), (w0, w1), np.outer(h1 - h0, w1 - w0).astype(np.float64)
+    return _frozen_windows((h0, h1), (w0, w1), np.outer(h1 - h0, w1 - w0).astype(np.float64))
 
 
 # --------------------------------------------------------------------------- numba
@@ -188,7 +208,7 @@ def _window_mean(x, windows):
     x4 = np.ascontiguousarray(_check_input("avg_pool2d", x))
     (h0, h1), (w0, w1), divisor = windows
     out = np.empty((x4.shape[0], x4.shape[1], len(h0), len(w0)), dtype=x.dtype)
-    uniform = _uniform(windows)
+    uniform = windows.uniform if isinstance(windows, _Windows) else _uniform(windows)
     if uniform is not None:
         run = lambda sl: _uniform_mean_kernel(x4[sl], *uniform, out[sl])  # noqa: E731
     else:
@@ -203,7 +223,7 @@ def _window_spread(dout, cache):
     check_grad("avg_pool2d backward", dout, x_shape[:-2] + (len(h0), len(w0)), dtype)
     d4 = np.ascontiguousarray(dout if dout.ndim == 4 else dout[None])
     dx = np.zeros(d4.shape[:2] + x_shape[-2:], dtype=dtype)
-    uniform = _uniform(windows)
+    uniform = windows.uniform if isinstance(windows, _Windows) else _uniform(windows)
     if uniform is not None:
         run = lambda sl: _uniform_spread_kernel(d4[sl], *uniform, dx[sl])  # noqa: E731
     else:
