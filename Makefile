@@ -43,12 +43,15 @@ test-fast: setup
 test-slow: setup
 	$(PY) -m pytest -m extended
 
-# Benchmarks are not tests: run them on a quiet machine (about 15 minutes), then regenerate the README table.
+# Benchmarks are not tests: run them on a quiet machine (about 25 minutes), then regenerate the README tables.
 bench: setup
 	$(PY) -m benchmarks.bench_threads
 	$(PY) -m benchmarks.bench_train
 	$(PY) -m benchmarks.bench_kernels
+	$(PY) -m benchmarks.bench_roofline
 	$(PY) -m benchmarks.bench_jit
+	$(PY) -m benchmarks.bench_dispatch
+	$(PY) -m benchmarks.bench_malloc
 	$(PY) -m benchmarks.profile_layers
 	for m in simplecnn-bn lenet5 resnet-mini; do $(PY) -m benchmarks.bench_train --model $$m --steps 200 || exit 1; done
 	$(PY) -m benchmarks.report
