@@ -23,11 +23,11 @@ configures this with every core unless :func:`configure` was called;
 Memory: a training step allocates its activations, gradients and workspaces
 afresh.  glibc's malloc hands arrays above a size threshold to the kernel as
 fresh mappings and gives freed heap back to the kernel, so a step can fault in
-its working set page by page again and again (LeNet-5: about 2 600 page faults
-and 3 ms of system time a step here, `python -m benchmarks.bench_malloc`).
+its working set page by page again and again (LeNet-5: 1 000 to 2 500 page
+faults and 1.3 to 3.8 ms of system time a step here, `python -m benchmarks.bench_malloc`).
 :func:`configure` therefore asks glibc to serve arrays of up to 32 MiB from
-the heap and to keep up to 256 MiB of freed heap (``mallopt``), which makes
-the next step reuse the pages.  ``MINICNN_MALLOC=default`` leaves malloc as it is.
+the heap and to keep up to 256 MiB of freed heap per arena (``mallopt``), which
+makes the next step reuse the pages.  ``MINICNN_MALLOC=default`` leaves malloc as it is.
 """
 import ctypes
 import os
@@ -44,21 +44,24 @@ MMAP_THRESHOLD, TRIM_THRESHOLD = 32 << 20, 256 << 20
 
 
 def tune_malloc():
-    """Keep freed memory for reuse (see the module docstring); returns whether glibc accepted it.
+    """Keep freed memory for reuse (see the module docstring); returns whether glibc accepted both settings.
 
-    Does nothing (returns False) off glibc or with ``MINICNN_MALLOC=default``; runs once per process.
+    Does nothing (returns False) off glibc, or when ``MINICNN_MALLOC`` is set to anything but ``tuned``
+    (``default`` is the documented way to say no); runs once per process.  The trim threshold is per
+    malloc arena (the main heap and one per thread that allocates), so a process may keep up to
+    TRIM_THRESHOLD of freed memory in each.
     """
     global _malloc_tuned
     if _malloc_tuned is None:
         _malloc_tuned = False
-        if os.environ.get("MINICNN_MALLOC", "") != "default" and platform.libc_ver()[0] == "glibc":
+        if os.environ.get("MINICNN_MALLOC", "tuned") in ("", "tuned") and platform.libc_ver()[0] == "glibc":
             try:
                 mallopt = ctypes.CDLL(None).mallopt
             except (OSError, AttributeError):
                 return False
             mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-            _malloc_tuned = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and \
-                bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+            accepted = [mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD), mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)]
+            _malloc_tuned = all(accepted)
     return _malloc_tuned
 
 

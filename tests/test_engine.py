@@ -267,9 +267,42 @@ def test_inference_without_a_cache_computes_the_same_logits(name):
     x = np.random.default_rng(0).standard_normal((40, 1, 28, 28)).astype(np.float32)
     recorded = model(x)
     assert recorded.grad_fn is not None
-    with minicnn.no_grad():
-        inferred = model(x)
+    kept = []
+    forward = kernels.conv.conv_forward_chunks
+
+    def spy(*args):
+        kept.append(kernels.conv._keep_cache())
+        return forward(*args)
+    for module in (kernels.conv, kernels.fused):
+        module.conv_forward_chunks = spy
+    try:
+        with minicnn.no_grad():
+            inferred = model(x)
+    finally:
+        for module in (kernels.conv, kernels.fused):
+            module.conv_forward_chunks = forward
     np.testing.assert_array_equal(inferred.data, recorded.data)
+    assert kept and not any(kept)  # every conv that went through the chunked path kept nothing
+
+
+def test_no_cache_is_per_thread_like_no_grad():
+    """The lab infers on one thread while it trains on another: one thread's no_cache() must not reach the other."""
+    import threading
+    inside, outside = threading.Event(), threading.Event()
+    seen = []
+
+    def other():
+        inside.wait(5)
+        seen.append(kernels.conv._keep_cache())
+        outside.set()
+    worker = threading.Thread(target=other)
+    worker.start()
+    with kernels.conv.no_cache():
+        inside.set()
+        outside.wait(5)
+        assert not kernels.conv._keep_cache()
+    worker.join()
+    assert seen == [True] and kernels.conv._keep_cache()
 
 
 def test_a_conv_cache_built_without_caching_refuses_a_backward():

@@ -521,6 +521,17 @@ def test_linear_splits_features_between_threads_and_matches_naive():
     assert len(linear._feature_chunks(x[:4], w)[0]) == 1  # 4*1024*300 MACs: one thread is faster
 
 
+@pytest.mark.parametrize("op", ["max", "avg"])
+def test_pooling_an_empty_batch_gives_an_empty_batch(op):
+    """torch pools a batch of 0 images into a batch of 0 (and back); so does minicnn."""
+    x = np.zeros((0, 3, 8, 8), np.float32)
+    forward, backward = ((K.maxpool2d_forward, K.maxpool2d_backward) if op == "max"
+                         else (K.avgpool2d_forward, K.avgpool2d_backward))
+    out, cache = forward(x, 2)
+    assert out.shape == (0, 3, 4, 4)
+    assert backward(np.zeros_like(out), cache).shape == x.shape
+
+
 def test_small_passes_stay_on_one_thread():
     """Below threads.MIN_CHUNK_VALUES per chunk, handing work to the pool costs more than it saves."""
     from minicnn import threads
@@ -541,7 +552,7 @@ def test_malloc_keeps_freed_memory_unless_told_not_to():
     import subprocess
     import sys
     code = "from minicnn import threads; threads.configure(1); print(threads.describe()['malloc_tuned'])"
-    for setting, expected in (("", "True"), ("default", "False")):
+    for setting, expected in (("", "True"), ("tuned", "True"), ("default", "False"), ("off", "False")):
         env = dict(os.environ, MINICNN_MALLOC=setting)
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         assert out.stdout.strip() == expected, (setting, out.stdout, out.stderr)

@@ -103,8 +103,9 @@ def test_avgpool2d_equals_naive(geom, batched, dtype, seed):
     ((3, 3, 0, True), None),                         # ceil_mode: the last window is cut short
 ])
 def test_uniform_windows_take_the_row_kernels_with_the_same_results(args, uniform):
-    """Windows of one size, stride and divisor run the row-at-a-time kernels; they give the general kernels'
-    numbers exactly (the same float64 sums in the same order)."""
+    """Windows of one size, stride and divisor run the row-at-a-time kernels; the forward gives the general
+    kernel's numbers exactly (the same float64 sums in the same order), the backward up to the order in
+    which overlapping windows' shares reach a cell."""
     from minicnn.kernels import avgpool
     rng = np.random.default_rng(0)
     x = randn(rng, (3, 2, 8, 9), np.float32)

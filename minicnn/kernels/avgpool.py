@@ -18,6 +18,7 @@ Backward spreads each output's gradient evenly back over its rectangle (``dy / d
 to each cell), adding where rectangles overlap.
 """
 import functools
+import math
 
 import numpy as np
 from numba import njit
@@ -173,7 +174,9 @@ def _uniform_mean_kernel(x, kh, kw, sh, sw, divisor, out):
 
 @njit(cache=True, nogil=True)
 def _uniform_spread_kernel(dout, kh, kw, sh, sw, divisor, dx):
-    """:func:`_window_spread_kernel` for the windows of :func:`_uniform_mean_kernel` (dx starts at zero)."""
+    """:func:`_window_spread_kernel` for the windows of :func:`_uniform_mean_kernel` (dx starts at zero).
+
+    Where windows overlap, a cell's shares arrive in another order than there: equal up to rounding."""
     n_img, chans = dout.shape[0], dout.shape[1]
     oh, ow = dout.shape[2], dout.shape[3]
     g = np.empty(ow)
@@ -195,7 +198,7 @@ def _uniform(windows):
     geometry = []
     for lo, hi in ((h0, h1), (w0, w1)):
         k, s = int(hi[0] - lo[0]), int(lo[1] - lo[0]) if len(lo) > 1 else 1
-        if s < 1 or np.any(hi - lo != k) or np.any(lo != lo[0] + s * np.arange(len(lo))):
+        if lo[0] != 0 or s < 1 or np.any(hi - lo != k) or np.any(lo != s * np.arange(len(lo))):
             return None
         geometry.append((k, s))
     if np.any(divisor != divisor.flat[0]):
@@ -213,7 +216,7 @@ def _window_mean(x, windows):
         run = lambda sl: _uniform_mean_kernel(x4[sl], *uniform, out[sl])  # noqa: E731
     else:
         run = lambda sl: _window_mean_kernel(x4[sl], h0, h1, w0, w1, divisor, out[sl])  # noqa: E731
-    threads.map_chunks(run, x4.shape[0], threads.min_items(x4[0].size))
+    threads.map_chunks(run, x4.shape[0], threads.min_items(math.prod(x4.shape[1:])))
     return out.reshape(out.shape[1:] if x.ndim == 3 else out.shape), (x.shape, x.dtype, windows)
 
 
@@ -228,7 +231,7 @@ def _window_spread(dout, cache):
         run = lambda sl: _uniform_spread_kernel(d4[sl], *uniform, dx[sl])  # noqa: E731
     else:
         run = lambda sl: _window_spread_kernel(d4[sl], h0, h1, w0, w1, divisor, dx[sl])  # noqa: E731
-    threads.map_chunks(run, d4.shape[0], threads.min_items(dx[0].size))
+    threads.map_chunks(run, d4.shape[0], threads.min_items(math.prod(dx.shape[1:])))
     return dx.reshape(x_shape)
 
 

@@ -38,6 +38,7 @@ the path above before anything else is done.  The general path:
   ``out2[g] = weight2[g] @ cols[g]`` (and likewise in backward).
 """
 import contextlib
+import threading
 from collections import namedtuple
 
 import numpy as np
@@ -445,7 +446,7 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
 # conv -> ReLU -> pool block (kernels/fused.py) runs one input channel as Winograd without GEMMs.
 ALGORITHMS = ("auto", "im2col", "winograd", "direct")
 _algorithm = "auto"
-_keep_cache = True
+_cache_mode = threading.local()  # no_cache() is per thread, like no_grad (the lab infers while it trains)
 WINOGRAD_MIN_CHANNELS = 4
 DIRECT_MAX_CHANNELS, DIRECT_MAX_K = 3, 27  # "auto": the direct loop for stride-1 kernels over C <= 3, C*KH*KW <= 27
 
@@ -478,12 +479,15 @@ def no_cache():
     per chunk, which stays in cache.  The ops run their kernels so when no backward can follow (under
     ``no_grad``, or when no input requires grad): inference.
     """
-    global _keep_cache
-    previous, _keep_cache = _keep_cache, False
+    previous, _cache_mode.keep = _keep_cache(), False
     try:
         yield
     finally:
-        _keep_cache = previous
+        _cache_mode.keep = previous
+
+
+def _keep_cache():
+    return getattr(_cache_mode, "keep", True)
 
 
 def _use_winograd(weight, geometry, min_channels=WINOGRAD_MIN_CHANNELS):
@@ -614,7 +618,7 @@ def conv_forward_chunks(x, weight, geometry, finish, finish_winograd):
     :func:`conv_backward_chunks`.
     """
     u = winograd.weight_transform(weight) if _use_winograd(weight, geometry) else None
-    keep = _keep_cache  # read here, on the calling thread
+    keep = _keep_cache()  # read here, on the calling thread (the pool's threads have their own)
 
     def chunk(sl):
         if u is None:

@@ -12,6 +12,8 @@ A dilated window takes every ``dilation``-th pixel; ``ceil_mode`` adds a last,
 partial window where one would start inside the input or its left padding
 (torch's rule).
 """
+import math
+
 import numpy as np
 from numba import njit
 
@@ -194,7 +196,7 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_m
             _maxpool_forward_kernel(x[sl], kh, kw, sh, sw, ph, pw, out[sl], argmax[sl])
         else:
             _maxpool_dilated_forward_kernel(x[sl], kh, kw, sh, sw, ph, pw, dh, dw, out[sl], argmax[sl])
-    threads.map_chunks(chunk, x.shape[0], threads.min_items(x[0].size))
+    threads.map_chunks(chunk, x.shape[0], threads.min_items(math.prod(x.shape[1:])))
     return out, (x.shape, argmax, x.dtype)
 
 
@@ -215,7 +217,7 @@ def maxpool2d_backward(dout, cache):
     dx = np.zeros(x_shape, dtype=dout.dtype)
     dout = np.ascontiguousarray(dout)
     threads.map_chunks(lambda sl: _maxpool_backward_kernel(dout[sl], argmax[sl], dx[sl]), dout.shape[0],
-                       threads.min_items(dx[0].size))
+                       threads.min_items(math.prod(dx.shape[1:])))
     return dx
 
 
