@@ -115,6 +115,31 @@ def test_float32_parameters_stay_float32():
     assert p.data.dtype == np.float32
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kwargs", [dict(momentum=0.9), dict(momentum=0.8, dampening=0.3),
+                                    dict(momentum=0.9, weight_decay=0.01, maximize=True)])
+def test_fused_momentum_step_is_numpys_bit_for_bit(dtype, kwargs, monkeypatch):
+    """SGD's momentum update runs as one numba pass where it can; it must give numpy's numbers exactly
+    (the same float operations in the same order and dtype), on a parameter big enough for two threads."""
+    from minicnn.optim import sgd
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((700, 1000)).astype(dtype)
+    grads = [rng.standard_normal(start.shape).astype(dtype) for _ in range(4)]
+    results = []
+    for fused in (True, False):
+        if not fused:
+            monkeypatch.setattr(sgd, "_momentum_step", lambda *args: False)
+        p = nn.Parameter(start.copy())
+        opt = SGD([p], lr=0.05, **kwargs)
+        for g in grads:
+            p.grad = g.copy()
+            opt.step()
+        results.append((p.data.copy(), opt.state[p]["momentum_buffer"].copy()))
+    for fused_array, numpy_array in zip(*results):
+        np.testing.assert_array_equal(fused_array, numpy_array)
+    assert results[0][0].dtype == dtype
+
+
 def test_step_updates_the_parameter_array_in_place():
     layer = nn.Linear(2, 2)
     weight = layer.weight.data

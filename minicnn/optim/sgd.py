@@ -16,8 +16,34 @@ buffer, so a learning-rate schedule changes the past steps' contribution too;
 torch's buffer holds gradients only.
 """
 import numpy as np
+from numba import njit
 
+from .. import threads
 from .optimizer import Optimizer, check_bool, check_number
+
+
+@njit(cache=True, nogil=True)
+def _momentum_step_kernel(p, g, buf, lr, momentum, keep):
+    """``buf = buf*μ + g*(1 − τ)``, ``p -= lr*buf`` in one pass: the numpy lines of :meth:`SGD.step`, the
+    same operations in the same order and dtype (bit for bit), without their temporaries."""
+    for k in range(p.size):
+        b = buf[k] * momentum + g[k] * keep
+        buf[k] = b
+        p[k] -= lr * b
+
+
+def _momentum_step(p, g, buf, lr, momentum, dampening):
+    """The fused step where it applies (flat, same-dtype float arrays); False where numpy must do it."""
+    arrays = (p, g, buf)
+    if any(not a.flags.c_contiguous or a.dtype != p.dtype or a.ndim == 0 for a in arrays) or \
+            p.dtype not in (np.float32, np.float64) or np.may_share_memory(p, g) or np.may_share_memory(buf, g):
+        return False
+    scalar = p.dtype.type  # a Python float meets a float32 array as a float32 (NEP 50): so here
+    flat = [a.reshape(-1) for a in arrays]
+    threads.map_chunks(lambda sl: _momentum_step_kernel(flat[0][sl], flat[1][sl], flat[2][sl], scalar(lr),
+                                                        scalar(momentum), scalar(1 - dampening)),
+                       p.size, threads.MIN_CHUNK_VALUES)
+    return True
 
 
 class SGD(Optimizer):
@@ -77,6 +103,8 @@ class SGD(Optimizer):
                     if buf is None:
                         # a copy (g may be p.grad itself), and an array even where g is 0-d
                         buf = state["momentum_buffer"] = np.array(g, copy=True)
+                    elif not group["nesterov"] and _momentum_step(p.data, g, buf, lr, momentum, dampening):
+                        continue  # the common case, fused: the same numbers as the lines below
                     else:
                         buf *= momentum
                         buf += (1 - dampening) * g
