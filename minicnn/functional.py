@@ -322,26 +322,58 @@ def _legacy_reduction(op, size_average, reduce):
 
 
 # --------------------------------------------------------------------------- batch norm
+def _batch_norm_forward(ctx, kernel, x, weight, bias, running_mean, running_var, training, momentum, eps):
+    """Run ``kernel`` (batch norm, or batch norm + ReLU, whose cache starts with batch norm's); in training
+    also move the running estimates, in place."""
+    out = _kernel_call(ctx, kernel, x, weight, bias, running_mean, running_var, training, eps)
+    if training:
+        cache = ctx.cache if kernel == "batchnorm" else ctx.cache[0]
+        if running_mean is not None:
+            running_mean[...] = (1 - momentum) * running_mean + momentum * cache.mean
+        if running_var is not None:
+            unbiased = cache.var * (cache.count / (cache.count - 1))
+            running_var[...] = (1 - momentum) * running_var + momentum * unbiased
+    return out
+
+
 class BatchNormFunction(Function):
     """Batch normalisation; in training it also updates the running estimates in place, as torch does
     (``running = (1 - momentum) * running + momentum * batch``, the variance unbiased: ``* M / (M - 1)``)."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
-        out = _kernel_call(ctx, "batchnorm", x, weight, bias, running_mean, running_var, training, eps)
-        if training:
-            cache = ctx.cache
-            if running_mean is not None:
-                running_mean[...] = (1 - momentum) * running_mean + momentum * cache.mean
-            if running_var is not None:
-                unbiased = cache.var * (cache.count / (cache.count - 1))
-                running_var[...] = (1 - momentum) * running_var + momentum * unbiased
-        return out
+        return _batch_norm_forward(ctx, "batchnorm", x, weight, bias, running_mean, running_var, training,
+                                   momentum, eps)
 
     @staticmethod
     def backward(ctx, grad_out):
         dx, dweight, dbias = ctx.kernels.batchnorm_backward(grad_out, ctx.cache, ctx.needs_input_grad[0])
         return dx, dweight, dbias, None, None, None, None, None
+
+
+class BatchNormReLUFunction(Function):
+    """``max(batch_norm(x), 0)`` in one pass (``kernels.batchnorm_relu_*``); running estimates as batch norm's."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+        return _batch_norm_forward(ctx, "batchnorm_relu", x, weight, bias, running_mean, running_var, training,
+                                   momentum, eps)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        dx, dweight, dbias = ctx.kernels.batchnorm_relu_backward(grad_out, ctx.cache, ctx.needs_input_grad[0])
+        return dx, dweight, dbias, None, None, None, None, None
+
+
+def _batch_norm_args(op, input, running_mean, running_var, weight, bias, training, momentum, eps):
+    input = as_tensor(input, f"{op} input")
+    if weight is not None:
+        _check_dtype(op, input, as_tensor(weight, f"{op} weight"))
+    if not isinstance(momentum, (int, float)) or isinstance(momentum, bool) or not 0 <= momentum <= 1:
+        raise ValueError(f"{op}: expected momentum in [0, 1], got {momentum!r}")
+    return (input, _param(weight, f"{op} weight"), _param(bias, f"{op} bias"),
+            _array_or_none(running_mean, f"{op} running_mean"), _array_or_none(running_var, f"{op} running_var"),
+            bool(training), float(momentum), eps)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
@@ -352,15 +384,16 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     running estimates (ndarrays, or Tensors whose arrays are updated) move by
     ``momentum``; without it the running estimates normalise.
     """
-    input = as_tensor(input, "batch_norm input")
-    if weight is not None:
-        _check_dtype("batch_norm", input, as_tensor(weight, "batch_norm weight"))
-    if not isinstance(momentum, (int, float)) or isinstance(momentum, bool) or not 0 <= momentum <= 1:
-        raise ValueError(f"batch_norm: expected momentum in [0, 1], got {momentum!r}")
-    return BatchNormFunction.apply(input, _param(weight, "batch_norm weight"), _param(bias, "batch_norm bias"),
-                                   _array_or_none(running_mean, "batch_norm running_mean"),
-                                   _array_or_none(running_var, "batch_norm running_var"),
-                                   bool(training), float(momentum), eps)
+    return BatchNormFunction.apply(*_batch_norm_args("batch_norm", input, running_mean, running_var, weight, bias,
+                                                     training, momentum, eps))
+
+
+def batch_norm_relu(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+                    eps=1e-5):
+    """``relu(batch_norm(...))`` with :func:`batch_norm`'s arguments, computed in one pass (forward and
+    backward); the numbers are those of the two ops one after the other."""
+    return BatchNormReLUFunction.apply(*_batch_norm_args("batch_norm_relu", input, running_mean, running_var,
+                                                         weight, bias, training, momentum, eps))
 
 
 # --------------------------------------------------------------------------- local response norm

@@ -255,6 +255,8 @@ def toolbox_gradcheck_cases(rng):
         ("BatchNorm1d(4), train, batch 3", *bn(nn.BatchNorm1d(4), rng.standard_normal((3, 4))), True),
         ("BatchNorm1d(2), train, (2, 2, 3)", *bn(nn.BatchNorm1d(2), rng.standard_normal((2, 2, 3))), True),
         ("BatchNorm2d(3), eval", *bn(nn.BatchNorm2d(3).eval(), rng.standard_normal((2, 3, 4, 4))), True),
+        ("BatchNormReLU2d(3), train, batch 2", *bn(nn.BatchNormReLU2d(3), 2 + 3 * rng.standard_normal((2, 3, 4, 5))),
+         False),
         ("LocalResponseNorm(3, alpha=0.5)", nn.LocalResponseNorm(3, alpha=0.5), rng.standard_normal((2, 5, 3, 3)),
          True),
         ("Sigmoid()", nn.Sigmoid(), 3 * rng.standard_normal((3, 7)), True),

@@ -110,6 +110,23 @@ def test_batchnorm_matches_torch(dtype, layer_cls, dims, data, affine, training,
     assert int(layer.num_batches_tracked) == (1 if training else 0)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
+@given(data=st.data(), training=st.booleans(), seed=SEEDS)
+def test_batchnorm_relu_matches_torch_relu_of_batch_norm(dtype, data, training, seed):
+    """The fused layer against torch's two ops one after the other (its running estimates as batch norm's)."""
+    shape = data.draw(bn_shapes(4))
+    layer, (mean_t, var_t), x = _bn_case(nn.BatchNormReLU2d, dtype, shape, True, training, 0.1, seed)
+    var = x.astype(np.float64).var(axis=(0, 2, 3)) if training else layer.running_var
+    gain = float(np.max(layer.weight.data / np.sqrt(var + 1e-5)))
+    errors = compare_and_record(
+        "BatchNormReLU2d", layer,
+        lambda x, **p: F.relu(F.batch_norm(x, mean_t, var_t, p.get("weight"), p.get("bias"), training, 0.1, 1e-5)),
+        x, seed, floor={"input": gain})
+    assert set(errors) == {"forward", "input", "weight", "bias"}
+    np.testing.assert_allclose(layer.running_mean, mean_t.numpy(), rtol=RTOL[np.dtype(dtype)], atol=1e-6)
+
+
 def test_batchnorm_refuses_one_value_per_channel_like_torch():
     x = np.zeros((1, 3, 1, 1))
     both_refuse(lambda: nn.BatchNorm2d(3).double()(x),

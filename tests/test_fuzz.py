@@ -211,6 +211,7 @@ FUNCTIONS = {  # name -> draw(draw, x) -> positional arguments
     "max_unpool2d": lambda d, x: (x, d(arrays(shape=x.shape, dtypes=[np.int64, np.float32])),
                                   d(st.one_of(st.integers(1, 2), ODD_INTS))),
     "batch_norm": lambda d, x: (x, None, None, None, None, True),
+    "batch_norm_relu": lambda d, x: (x, None, None, None, None, True),
     "local_response_norm": lambda d, x: (x, d(st.one_of(st.integers(1, 3), ODD_INTS))),
     "leaky_relu": lambda d, x: (x, d(st.sampled_from([0.01, -1.0]))),
     "softmax": lambda d, x: (x, d(st.integers(-3, 3))),

@@ -78,6 +78,29 @@ def test_lrn_equals_naive(n, c, length, size, alpha, beta, dtype, seed):
     same_both_ways("lrn", (randn(rng, (n, c, length, 2), dtype, 2), size, alpha, beta, 1.5), dtype, rng)
 
 
+@given(st.integers(1, 4), st.integers(1, 5), st.lists(st.integers(1, 6), max_size=2), st.booleans(), dtypes, seeds)
+def test_batchnorm_relu_equals_naive_and_the_two_kernels(n, c, rest, training, dtype, seed):
+    """The fused kernel against its naive twin (batch norm's, then ReLU's), and bit for bit against the fast
+    batch norm and ReLU kernels one after the other."""
+    shape = (n, c, *rest)
+    assume(not training or np.prod(shape) // c > 1)
+    rng = np.random.default_rng(seed)
+    x = randn(rng, shape, dtype, 3) + dtype(0.5)
+    w, b = randn(rng, c, dtype), randn(rng, c, dtype)
+    rm, rv = randn(rng, c, dtype), rng.uniform(0.5, 2, c).astype(dtype)
+    var = x.astype(np.float64).var(axis=tuple(i for i in range(x.ndim) if i != 1)) if training else rv
+    gain = np.max(np.abs(w) / np.sqrt(var + 1e-5)) * 4
+    same_both_ways("batchnorm_relu", (x, w, b, rm, rv, training), dtype, rng, floors={0: gain})
+    fused, cache = K.batchnorm_relu_forward(x, w, b, rm, rv, training)
+    bn, bn_cache = K.batchnorm_forward(x, w, b, rm, rv, training)
+    relu, relu_cache = K.relu_forward(bn)
+    np.testing.assert_array_equal(fused, relu)
+    dout = randn(rng, x.shape, dtype)
+    for a, e in zip(K.batchnorm_relu_backward(dout, cache),
+                    K.batchnorm_backward(K.relu_backward(dout, relu_cache), bn_cache)):
+        np.testing.assert_array_equal(a, e)
+
+
 @st.composite
 def avgpool_geometry(draw):
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))

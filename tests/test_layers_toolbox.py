@@ -230,7 +230,7 @@ def test_gradcheck_table_has_every_toolbox_layer_and_passes(capsys):
     from minicnn import cli
     assert cli.main(["gradcheck"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.endswith(("pass", "FAIL"))]
-    for layer in ("BatchNorm2d(3), train, batch 2", "BatchNorm2d(2), train, batch 3", "BatchNorm1d",
+    for layer in ("BatchNorm2d(3), train, batch 2", "BatchNorm2d(2), train, batch 3", "BatchNorm1d", "BatchNormReLU2d",
                   "BatchNorm2d(3), eval", "LocalResponseNorm", "Sigmoid", "Tanh", "LeakyReLU", "Softmax", "LogSoftmax", "AvgPool2d",
                   "AdaptiveAvgPool2d", "Dropout(", "Dropout2d", "MSELoss", "NLLLoss", "BCEWithLogitsLoss", "LeNet5",
                   "BasicBlock"):

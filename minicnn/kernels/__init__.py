@@ -44,10 +44,12 @@ from .loss_extra import (bce_logits_backward, bce_logits_backward_naive, bce_log
                          bce_logits_forward_naive, mse_backward, mse_backward_naive, mse_forward, mse_forward_naive,
                          nll_backward, nll_backward_naive, nll_forward, nll_forward_naive)
 from .norm import (batchnorm_backward, batchnorm_backward_naive, batchnorm_forward,  # noqa: E402
-                   batchnorm_forward_naive, lrn_backward, lrn_backward_naive, lrn_forward, lrn_forward_naive)
+                   batchnorm_forward_naive, batchnorm_relu_backward, batchnorm_relu_backward_naive,
+                   batchnorm_relu_forward, batchnorm_relu_forward_naive, lrn_backward, lrn_backward_naive,
+                   lrn_forward, lrn_forward_naive)
 
 TOOLBOX_OPS = tuple(f"{name}_{way}" for name in (
-    "batchnorm", "lrn", "avgpool2d", "adaptive_avgpool2d", "sigmoid", "tanh", "leaky_relu", "softmax",
+    "batchnorm", "batchnorm_relu", "lrn", "avgpool2d", "adaptive_avgpool2d", "sigmoid", "tanh", "leaky_relu", "softmax",
     "log_softmax", "dropout", "mse", "nll", "bce_logits") for way in ("forward", "backward"))
 _OPS = _OPS + TOOLBOX_OPS
 

@@ -23,6 +23,7 @@ from numba import njit
 
 from .. import threads
 from ._check import check_float_array, check_grad, check_same_dtype
+from .activation import relu_backward_naive, relu_forward_naive
 
 
 BatchNormCache = collections.namedtuple("BatchNormCache", "xhat invstd weight training mean var count shape")
@@ -63,12 +64,14 @@ def _check_batchnorm(x, weight, bias, running_mean, running_var, training, eps):
 # may be reassociated ("reassoc"): LLVM then keeps several partial sums in a vector register instead
 # of one chain of dependent adds; they are float64, so the order changes only float64's last bits.
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
-def _bn_forward_kernel(x, training, mean64, var64, eps, scale, shift, c0, c1, mean, invstd, xhat, out):
+def _bn_forward_kernel(x, training, mean64, var64, eps, scale, shift, relu, c0, c1, mean, invstd, xhat, out):
     """Channels c0..c1 of ``x`` (N, C, L): in training the two-pass mean and biased variance (float64,
     written to ``mean64``/``var64``; otherwise those are read), then ``xhat = (x - mean) * invstd`` and
-    ``out = scale * xhat + shift`` in x's dtype (``mean``, ``invstd``: (C,) arrays of that dtype)."""
+    ``out = scale * xhat + shift`` in x's dtype (``mean``, ``invstd``: (C,) arrays of that dtype); with
+    ``relu``, ``out = max(out, 0)`` in the same pass (NaN stays NaN, as ``np.maximum``)."""
     n_img, _, length = x.shape
     count = n_img * length
+    zero = np.zeros(1, dtype=out.dtype)[0]  # +0.0, as np.maximum(y, 0) gives for y < 0
     for c in range(c0, c1):
         if training:
             s = 0.0
@@ -90,22 +93,27 @@ def _bn_forward_kernel(x, training, mean64, var64, eps, scale, shift, c0, c1, me
             for i in range(length):
                 v = (x[n, c, i] - md) * r
                 xhat[n, c, i] = v
-                out[n, c, i] = a * v + b
+                y = a * v + b
+                out[n, c, i] = zero if relu and y < 0 else y
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
-def _bn_backward_kernel(dy, xhat, gamma, invstd, training, need_input_grad, c0, c1, sum_dy, sum_dy_xhat,
-                        coef, dx):
+def _bn_backward_kernel(dy, xhat, gamma, invstd, training, need_input_grad, relu_out, c0, c1, sum_dy,
+                        sum_dy_xhat, coef, dx):
     """Channels c0..c1: ``sum(dy)`` and ``sum(dy * xhat)`` in float64, then (if ``need_input_grad``)
     ``dx = a * dy + b * xhat + k`` with ``a = gamma * invstd`` and, in training,
-    ``b = -a * sum(dy * xhat) / M``, ``k = -a * sum(dy) / M`` (``coef``: (3,) scratch in x's dtype)."""
+    ``b = -a * sum(dy * xhat) / M``, ``k = -a * sum(dy) / M`` (``coef``: (3,) scratch in x's dtype).
+    With a ReLU after the batch norm, ``relu_out`` is its output and ``dy`` the gradient above it: the
+    ReLU's backward (``dy`` where ``relu_out > 0``, else 0) is applied on the fly; else ``relu_out`` is empty."""
     n_img, _, length = dy.shape
     count = n_img * length
+    relu = relu_out.size > 0
+    zero = np.zeros(1, dtype=dy.dtype)[0]  # g stays in dy's dtype on both branches
     for c in range(c0, c1):
         s, t = 0.0, 0.0
         for n in range(n_img):
             for i in range(length):
-                g = dy[n, c, i]
+                g = dy[n, c, i] if not relu or relu_out[n, c, i] > 0 else zero
                 s += g
                 t += g * xhat[n, c, i]
         sum_dy[c] = s
@@ -119,7 +127,8 @@ def _bn_backward_kernel(dy, xhat, gamma, invstd, training, need_input_grad, c0, 
         a, b, k = coef[0], coef[1], coef[2]
         for n in range(n_img):
             for i in range(length):
-                dx[n, c, i] = a * dy[n, c, i] + b * xhat[n, c, i] + k
+                g = dy[n, c, i] if not relu or relu_out[n, c, i] > 0 else zero
+                dx[n, c, i] = a * g + b * xhat[n, c, i] + k
 
 
 def _by_channel(fn, x3):
@@ -128,7 +137,7 @@ def _by_channel(fn, x3):
 
 
 # --------------------------------------------------------------------------- batch norm: fast
-def batchnorm_forward(x, weight, bias, running_mean, running_var, training, eps=1e-5):
+def batchnorm_forward(x, weight, bias, running_mean, running_var, training, eps=1e-5, _relu=False):
     """Batch normalisation forward, as ``torch.nn.functional.batch_norm`` (the running estimates are
     not touched here: the caller updates them from ``cache.mean``/``cache.var``).
 
@@ -157,12 +166,12 @@ def batchnorm_forward(x, weight, bias, running_mean, running_var, training, eps=
     mean, invstd = np.empty(c, dtype), np.empty(c, dtype)
     xhat, out = np.empty_like(x3), np.empty_like(x3)
     _by_channel(lambda c0, c1: _bn_forward_kernel(x3, bool(training), mean64, var64, float(eps), scale, shift,
-                                                  c0, c1, mean, invstd, xhat, out), x3)
+                                                  bool(_relu), c0, c1, mean, invstd, xhat, out), x3)
     stats = (mean64, var64) if training else (None, None)
     return out.reshape(x.shape), BatchNormCache(xhat, invstd, weight, bool(training), *stats, count, x.shape)
 
 
-def batchnorm_backward(dout, cache, need_input_grad=True):
+def batchnorm_backward(dout, cache, need_input_grad=True, _relu_out=None):
     """Batch normalisation backward.
 
     Parameters
@@ -183,14 +192,32 @@ def batchnorm_backward(dout, cache, need_input_grad=True):
     sum_dy, sum_dy_xhat = np.empty(c), np.empty(c)
     dx = np.empty_like(xhat) if need_input_grad else np.empty((0, c, 0), xhat.dtype)
 
+    relu_out = np.empty((0, c, 0), xhat.dtype) if _relu_out is None else _relu_out.reshape(xhat.shape)
+
     def part(c0, c1):
-        _bn_backward_kernel(dy, xhat, gamma, cache.invstd, cache.training, bool(need_input_grad), c0, c1,
+        _bn_backward_kernel(dy, xhat, gamma, cache.invstd, cache.training, bool(need_input_grad), relu_out, c0, c1,
                             sum_dy, sum_dy_xhat, np.empty(3, xhat.dtype), dx)
     _by_channel(part, xhat)
     dx = dx.reshape(cache.shape) if need_input_grad else None
     if cache.weight is None:
         return dx, None, None
     return dx, sum_dy_xhat.astype(xhat.dtype), sum_dy.astype(xhat.dtype)
+
+
+def batchnorm_relu_forward(x, weight, bias, running_mean, running_var, training, eps=1e-5):
+    """``max(batch_norm(x), 0)`` in one pass over each channel (the ReLU applied as the output is written).
+
+    The same arguments as :func:`batchnorm_forward`; returns ``out`` and the cache ``(bn_cache, out)``.
+    """
+    out, cache = batchnorm_forward(x, weight, bias, running_mean, running_var, training, eps, _relu=True)
+    return out, (cache, out)
+
+
+def batchnorm_relu_backward(dout, cache, need_input_grad=True):
+    """Backward of :func:`batchnorm_relu_forward`: the ReLU's mask applied to ``dout`` inside batch norm's
+    own passes; returns what :func:`batchnorm_backward` returns."""
+    bn_cache, out = cache
+    return batchnorm_backward(dout, bn_cache, need_input_grad, _relu_out=out)
 
 
 # --------------------------------------------------------------------------- batch norm: naive
@@ -234,6 +261,19 @@ def batchnorm_backward_naive(dout, cache, need_input_grad=True):
     dmean = -(dxhat * invstd).sum(axis=(0, 2), keepdims=True)    # the dvar path adds 0: sum(x - mean) = 0
     dx = dxhat * invstd + dvar * 2 * centred / cache.count + dmean / cache.count
     return dx.reshape(cache.shape), dweight, dbias
+
+
+def batchnorm_relu_forward_naive(x, weight, bias, running_mean, running_var, training, eps=1e-5):
+    """The two naive twins one after the other: batch norm, then ReLU."""
+    bn, bn_cache = batchnorm_forward_naive(x, weight, bias, running_mean, running_var, training, eps)
+    out, relu_cache = relu_forward_naive(bn)
+    return out, (bn_cache, relu_cache)
+
+
+def batchnorm_relu_backward_naive(dout, cache, need_input_grad=True):
+    """ReLU's naive backward, then batch norm's."""
+    bn_cache, relu_cache = cache
+    return batchnorm_backward_naive(relu_backward_naive(dout, relu_cache), bn_cache, need_input_grad)
 
 
 # --------------------------------------------------------------------------- local response norm

@@ -10,7 +10,9 @@
 A BasicBlock is ``relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))``; the
 shortcut is the identity, or a strided 1x1 convolution and batch norm
 (``downsample``) where the shape changes.  Convolutions before a batch norm
-have no bias.  The residual sum and the global average pool are the two
+have no bias.  A batch norm followed by a ReLU (the stem's, each block's
+``bn1``) is one ``nn.BatchNormReLU2d`` layer: one pass instead of two, the same
+numbers and state_dict keys.  The residual sum and the global average pool are the two
 things SimpleCNN does not have: the sum is the engine's ``Add`` (its backward
 sends the gradient down both paths), the pool ``adaptive_avg_pool2d``.
 """
@@ -28,7 +30,7 @@ class BasicBlock(nn.Module):
     def __init__(self, in_channels, out_channels, stride=1):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.bn1 = nn.BatchNormReLU2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
         if stride != 1 or in_channels != out_channels:
@@ -39,7 +41,7 @@ class BasicBlock(nn.Module):
 
     def forward(self, x):
         x = F.as_tensor(x, "BasicBlock input")
-        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn1(self.conv1(x))  # bn1 includes the ReLU
         out = self.bn2(self.conv2(out))
         shortcut = x if self.downsample is None else self.downsample(x)
         return F.relu(out + shortcut)
@@ -64,7 +66,7 @@ class ResNetMini(nn.Module):
             raise ValueError(f"ResNetMini: expected three positive widths, got {widths}")
         self.widths = widths
         self.conv1 = nn.Conv2d(1, widths[0], 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(widths[0])
+        self.bn1 = nn.BatchNormReLU2d(widths[0])
         self.layer1 = nn.Sequential(BasicBlock(widths[0], widths[0]), BasicBlock(widths[0], widths[0]))
         self.layer2 = nn.Sequential(BasicBlock(widths[0], widths[1], stride=2), BasicBlock(widths[1], widths[1]))
         self.layer3 = nn.Sequential(BasicBlock(widths[1], widths[2], stride=2), BasicBlock(widths[2], widths[2]))
@@ -72,7 +74,7 @@ class ResNetMini(nn.Module):
         self.fc = nn.Linear(widths[2], 10)
 
     def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.bn1(self.conv1(x))  # bn1 includes the ReLU
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(self.avgpool(x).flatten(1))
 

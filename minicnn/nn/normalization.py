@@ -28,6 +28,7 @@ class _BatchNorm(Module):
     state_dict keys: ``weight``, ``bias``, ``running_mean``, ``running_var``, ``num_batches_tracked``.
     """
     _expected_dims = ()
+    _function = staticmethod(F.batch_norm)
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
         super().__init__()
@@ -84,8 +85,8 @@ class _BatchNorm(Module):
                 factor = 1.0 / float(self.num_batches_tracked)
         use_batch_stats = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
-        return F.batch_norm(x, self.running_mean if track else None, self.running_var if track else None,
-                            self.weight, self.bias, use_batch_stats, factor, self.eps)
+        return self._function(x, self.running_mean if track else None, self.running_var if track else None,
+                              self.weight, self.bias, use_batch_stats, factor, self.eps)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
@@ -100,6 +101,19 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """Batch norm of (N, C, H, W) inputs, as ``torch.nn.BatchNorm2d`` (see :class:`_BatchNorm`)."""
     _expected_dims = (4,)
+
+
+class BatchNormReLU2d(BatchNorm2d):
+    """``ReLU()(BatchNorm2d(...)(x))`` as one layer, computed in one pass per channel (forward and backward).
+
+    The same arguments, parameters and buffers as :class:`BatchNorm2d` (so its state_dict keys are batch
+    norm's), the numbers of the two layers one after the other; in the spirit of torch's fused
+    ``BNReLU2d``.  Shapes: (N, C, H, W) -> the same.
+    """
+    _function = staticmethod(F.batch_norm_relu)
+
+    def extra_repr(self):
+        return super().extra_repr() + ", relu=True"
 
 
 class LocalResponseNorm(Module):
