@@ -6,7 +6,6 @@ from .. import threads
 from ._check import check_float_array, check_grad
 
 
-
 @njit(cache=True, nogil=True)
 def _relu_backward_kernel(dout, x, dx):
     for k in range(x.size):
@@ -26,10 +25,16 @@ def relu_forward(x):
     cache : ``out`` (positive exactly where ``x`` was)
     """
     check_float_array("relu input", x)
+    out = _elementwise_forward(lambda src, dst: np.maximum(src, 0, out=dst), x)
+    return out, out
+
+
+def _elementwise_forward(ufunc_into, x):
+    """A new array ``ufunc_into(x, out)`` over flat chunks on the pool (numpy's ufuncs release the GIL)."""
     out = np.empty(x.shape, dtype=x.dtype)
     flat_x, flat_out = np.ascontiguousarray(x).reshape(-1), out.reshape(-1)
-    threads.map_chunks(lambda sl: np.maximum(flat_x[sl], 0, out=flat_out[sl]), x.size, threads.MIN_CHUNK_VALUES)
-    return out, out
+    threads.map_chunks(lambda sl: ufunc_into(flat_x[sl], flat_out[sl]), x.size, threads.MIN_CHUNK_VALUES)
+    return out
 
 
 def relu_backward(dout, cache):
@@ -132,9 +137,7 @@ def _elementwise_backward(kernel, dout, y):
 def tanh_forward(x):
     """``tanh(x)``; the cache is the output (the gradient is ``1 - out**2``)."""
     _check_elementwise("tanh", x)
-    out = np.empty(x.shape, dtype=x.dtype)
-    flat_x, flat_out = np.ascontiguousarray(x).reshape(-1), out.reshape(-1)
-    threads.map_chunks(lambda sl: np.tanh(flat_x[sl], out=flat_out[sl]), x.size, threads.MIN_CHUNK_VALUES)
+    out = _elementwise_forward(lambda src, dst: np.tanh(src, out=dst), x)
     return out, out
 
 

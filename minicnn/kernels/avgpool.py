@@ -207,31 +207,35 @@ def _uniform(windows):
     return kh, kw, sh, sw, float(divisor.flat[0])
 
 
+def _pick_kernel(windows, uniform_kernel, window_kernel):
+    """The row-at-a-time kernel and its geometry where the windows are uniform, else the general one and
+    the windows (any ``((h0, h1), (w0, w1), divisor)`` tuple takes the general one, which fits all)."""
+    uniform = getattr(windows, "uniform", None)
+    if uniform is not None:
+        return uniform_kernel, uniform
+    (h0, h1), (w0, w1), divisor = windows
+    return window_kernel, (h0, h1, w0, w1, divisor)
+
+
 def _window_mean(x, windows):
     x4 = np.ascontiguousarray(_check_input("avg_pool2d", x))
-    (h0, h1), (w0, w1), divisor = windows
+    (h0, _), (w0, _), _ = windows
     out = np.empty((x4.shape[0], x4.shape[1], len(h0), len(w0)), dtype=x.dtype)
-    uniform = windows.uniform if isinstance(windows, _Windows) else _uniform(windows)
-    if uniform is not None:
-        run = lambda sl: _uniform_mean_kernel(x4[sl], *uniform, out[sl])  # noqa: E731
-    else:
-        run = lambda sl: _window_mean_kernel(x4[sl], h0, h1, w0, w1, divisor, out[sl])  # noqa: E731
-    threads.map_chunks(run, x4.shape[0], threads.min_items(math.prod(x4.shape[1:])))
+    kernel, geometry = _pick_kernel(windows, _uniform_mean_kernel, _window_mean_kernel)
+    threads.map_chunks(lambda sl: kernel(x4[sl], *geometry, out[sl]), x4.shape[0],
+                       threads.min_items(math.prod(x4.shape[1:])))
     return out.reshape(out.shape[1:] if x.ndim == 3 else out.shape), (x.shape, x.dtype, windows)
 
 
 def _window_spread(dout, cache):
     x_shape, dtype, windows = cache
-    (h0, h1), (w0, w1), divisor = windows
+    (h0, _), (w0, _), _ = windows
     check_grad("avg_pool2d backward", dout, x_shape[:-2] + (len(h0), len(w0)), dtype)
     d4 = np.ascontiguousarray(dout if dout.ndim == 4 else dout[None])
     dx = np.zeros(d4.shape[:2] + x_shape[-2:], dtype=dtype)
-    uniform = windows.uniform if isinstance(windows, _Windows) else _uniform(windows)
-    if uniform is not None:
-        run = lambda sl: _uniform_spread_kernel(d4[sl], *uniform, dx[sl])  # noqa: E731
-    else:
-        run = lambda sl: _window_spread_kernel(d4[sl], h0, h1, w0, w1, divisor, dx[sl])  # noqa: E731
-    threads.map_chunks(run, d4.shape[0], threads.min_items(math.prod(dx.shape[1:])))
+    kernel, geometry = _pick_kernel(windows, _uniform_spread_kernel, _window_spread_kernel)
+    threads.map_chunks(lambda sl: kernel(d4[sl], *geometry, dx[sl]), d4.shape[0],
+                       threads.min_items(math.prod(dx.shape[1:])))
     return dx.reshape(x_shape)
 
 

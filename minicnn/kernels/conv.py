@@ -584,7 +584,8 @@ def _gemm_forward(x, weight, geometry, keep=True):
         panel = np.empty(shape, dtype=x.dtype) if keep else space[:shape[0] * shape[1]].reshape(shape)
         _im2col_kernel(xp[images], weight.shape[2], weight.shape[3], sh, sw, oh, ow, panel)
         np.matmul(w2, panel, out=out2[:, columns])
-        cols.append(panel)
+        if keep:
+            cols.append(panel)
     return out2, _Chunk(x.shape, weight, cols if keep else None, geometry, None)
 
 
