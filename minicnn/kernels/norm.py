@@ -60,10 +60,74 @@ def _check_batchnorm(x, weight, bias, running_mean, running_var, training, eps):
 
 # --------------------------------------------------------------------------- batch norm: numba
 # One kernel call per chunk of channels does all of a channel's work before the next: a channel of
-# a (64, 32, 28, 28) batch is 200 KB, so its second and third passes read L2, not memory.  The sums
-# may be reassociated ("reassoc"): LLVM then keeps several partial sums in a vector register instead
-# of one chain of dependent adds; they are float64, so the order changes only float64's last bits.
-@njit(cache=True, nogil=True, fastmath={"reassoc"})
+# a (64, 32, 28, 28) batch is 200 KB, so its second and third passes read L2, not memory.
+#
+# The order of every sum is written here, in the source, not left to the compiler.  A channel's
+# values ``x[n, c, i]`` are summed down the batch first, position by position (``col[i] = x[0, c, i] +
+# x[1, c, i] + ...`` in that order: an elementwise loop, which LLVM vectorises without changing any
+# sum), then ``col`` across positions in LANES interleaved partial sums added up in one fixed tree
+# (:func:`_total`).  No fastmath flag is set, so LLVM may neither reassociate these adds nor contract
+# a multiply-add into an FMA.  So a channel's sums are the same on every CPU, vector width and thread
+# count, and the fused batch norm + ReLU (its ReLU mask a select inside the same loops) is
+# bit-identical to batch norm then ReLU.
+LANES = 8
+
+
+@njit(cache=True, nogil=True)
+def _total(col):
+    """``sum(col)`` in a fixed order: LANES interleaved partial sums (element ``i`` to lane ``i % LANES``,
+    the tail after the last whole group of LANES to lane 0), then ``((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7))``.
+    (Eight locals rather than an array: a numba array lives in memory, not in registers.)"""
+    length = col.size
+    whole = length - length % LANES
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    for i in range(0, whole, LANES):
+        s0, s1, s2, s3 = s0 + col[i], s1 + col[i + 1], s2 + col[i + 2], s3 + col[i + 3]
+        s4, s5, s6, s7 = s4 + col[i + 4], s5 + col[i + 5], s6 + col[i + 6], s7 + col[i + 7]
+    for i in range(whole, length):
+        s0 += col[i]
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@njit(cache=True, nogil=True)
+def _channel_sum(x, c, centre, square, col):
+    """float64 sum over ``x[:, c, :]`` of ``x - centre``, or of ``(x - centre)**2`` with ``square``, in the
+    fixed order described above (``col``: float64 scratch of ``x.shape[2]``)."""
+    col[:] = 0.0
+    for n in range(x.shape[0]):
+        row = x[n, c]
+        if square:
+            for i in range(col.size):
+                d = row[i] - centre
+                col[i] += d * d
+        else:
+            for i in range(col.size):
+                col[i] += row[i] - centre
+    return _total(col)
+
+
+@njit(cache=True, nogil=True)
+def _channel_grad_sums(dy, xhat, mask, relu, c, col_g, col_gx):
+    """``(sum(g), sum(g * xhat))`` over channel ``c`` in float64 and the fixed order described above, where
+    ``g`` is the gradient reaching batch norm's output: ``dy`` where ``mask > 0``, else 0 (``mask``: with
+    ``relu`` the output of a ReLU after the batch norm, whose backward this is, else one row of ones,
+    ``(1, 1, L)``; ``col_g``, ``col_gx``: float64 scratch of ``dy.shape[2]``)."""
+    col_g[:] = 0.0
+    col_gx[:] = 0.0
+    for n in range(dy.shape[0]):
+        d, xh = dy[n, c], xhat[n, c]
+        m = mask[n, c] if relu else mask[0, 0]
+        for i in range(col_g.size):
+            # every value loaded before the select: a load inside one arm (``d[i] if m[i] > 0 else 0``)
+            # stays a branch, which LLVM may not speculate, and a branch on a random mask costs 5-10x
+            v, h = d[i], xh[i]
+            g = np.float64(v) if m[i] > 0 else 0.0
+            col_g[i] += g
+            col_gx[i] += g * h
+    return _total(col_g), _total(col_gx)
+
+
+@njit(cache=True, nogil=True)
 def _bn_forward_kernel(x, training, mean64, var64, eps, scale, shift, relu, c0, c1, mean, invstd, xhat, out):
     """Channels c0..c1 of ``x`` (N, C, L): in training the two-pass mean and biased variance (float64,
     written to ``mean64``/``var64``; otherwise those are read), then ``xhat = (x - mean) * invstd`` and
@@ -72,20 +136,12 @@ def _bn_forward_kernel(x, training, mean64, var64, eps, scale, shift, relu, c0, 
     n_img, _, length = x.shape
     count = n_img * length
     zero = np.zeros(1, dtype=out.dtype)[0]  # +0.0, as np.maximum(y, 0) gives for y < 0
+    col = np.empty(length)
     for c in range(c0, c1):
         if training:
-            s = 0.0
-            for n in range(n_img):
-                for i in range(length):
-                    s += x[n, c, i]
-            m = s / count
-            ss = 0.0
-            for n in range(n_img):
-                for i in range(length):
-                    d = x[n, c, i] - m
-                    ss += d * d
+            m = _channel_sum(x, c, 0.0, False, col) / count
             mean64[c] = m
-            var64[c] = ss / count
+            var64[c] = _channel_sum(x, c, m, True, col) / count
         invstd[c] = 1.0 / np.sqrt(var64[c] + eps)   # rounded to x's dtype by the store
         mean[c] = mean64[c]
         md, r, a, b = mean[c], invstd[c], scale[c], shift[c]
@@ -97,7 +153,7 @@ def _bn_forward_kernel(x, training, mean64, var64, eps, scale, shift, relu, c0, 
                 out[n, c, i] = zero if relu and y < 0 else y
 
 
-@njit(cache=True, nogil=True, fastmath={"reassoc"})
+@njit(cache=True, nogil=True)
 def _bn_backward_kernel(dy, xhat, gamma, invstd, training, need_input_grad, relu_out, c0, c1, sum_dy,
                         sum_dy_xhat, coef, dx):
     """Channels c0..c1: ``sum(dy)`` and ``sum(dy * xhat)`` in float64, then (if ``need_input_grad``)
@@ -108,14 +164,11 @@ def _bn_backward_kernel(dy, xhat, gamma, invstd, training, need_input_grad, relu
     n_img, _, length = dy.shape
     count = n_img * length
     relu = relu_out.size > 0
+    mask = relu_out if relu else np.ones((1, 1, length), dy.dtype)  # without a ReLU: every g is dy
     zero = np.zeros(1, dtype=dy.dtype)[0]  # g stays in dy's dtype on both branches
+    col_g, col_gx = np.empty(length), np.empty(length)
     for c in range(c0, c1):
-        s, t = 0.0, 0.0
-        for n in range(n_img):
-            for i in range(length):
-                g = dy[n, c, i] if not relu or relu_out[n, c, i] > 0 else zero
-                s += g
-                t += g * xhat[n, c, i]
+        s, t = _channel_grad_sums(dy, xhat, mask, relu, c, col_g, col_gx)
         sum_dy[c] = s
         sum_dy_xhat[c] = t
         if not need_input_grad:
@@ -126,9 +179,12 @@ def _bn_backward_kernel(dy, xhat, gamma, invstd, training, need_input_grad, relu
         coef[2] = -a64 * s / count if training else 0.0
         a, b, k = coef[0], coef[1], coef[2]
         for n in range(n_img):
+            d, xh, out = dy[n, c], xhat[n, c], dx[n, c]
+            m = mask[n, c] if relu else mask[0, 0]
             for i in range(length):
-                g = dy[n, c, i] if not relu or relu_out[n, c, i] > 0 else zero
-                dx[n, c, i] = a * g + b * xhat[n, c, i] + k
+                v = d[i]
+                g = v if m[i] > 0 else zero
+                out[i] = a * g + b * xh[i] + k
 
 
 def _by_channel(fn, x3):
