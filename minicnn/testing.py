@@ -62,7 +62,10 @@ def compare_with_torch(module, torch_fn, x, rng, rtol=None, floor=None):
         The same computation in torch; ``params`` are keyed by the last part of
         each parameter name (``weight``, ``bias``).
     x : ndarray, float32 or float64
-    rng : numpy.random.Generator, draws the upstream gradient (standard normal, the output's shape)
+    rng : numpy.random.Generator, draws the upstream gradient (standard normal, the output's shape); it must
+        be independent of the generator ``x`` came from (one seeded alike would make ``dout == x`` for a
+        shape-preserving op, and a backward that returns its forward output would pass): refused if it
+        draws exactly ``x``
     rtol : float, default ``RTOL[x.dtype]``
     floor : dict, optional; denominator floors by tensor name (``"forward"``, ``"input"``, a parameter name)
 
@@ -84,6 +87,11 @@ def compare_with_torch(module, torch_fn, x, rng, rtol=None, floor=None):
     errors = {"forward": assert_close("forward", out, out_t.detach().numpy(), rtol, floor.get("forward", 0.0))}
 
     grad_out = rng.standard_normal(out.shape).astype(x.dtype)
+    if grad_out.size and grad_out.shape == x.shape and np.array_equal(grad_out, x):
+        # e.g. rng = default_rng(seed) after x = default_rng(seed).standard_normal(...): for ReLU, dout == x
+        # lets a backward that returns its forward output pass.  Draw them from independent streams.
+        raise ValueError("compare_with_torch: the upstream gradient rng drew exactly the input x; give it a "
+                         "generator independent of the one x came from (e.g. default_rng([seed, 1]))")
     grad_before = grad_out.copy()
     module.zero_grad()
     out.backward(grad_out)

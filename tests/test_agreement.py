@@ -47,7 +47,9 @@ def report_worst_errors():
 
 
 def compare_and_record(layer, module, torch_fn, x, seed, floor=None):
-    errors = compare(module, torch_fn, x, np.random.default_rng(seed), floor=floor)
+    # the upstream gradient from its own stream: drawn from ``seed`` like the input, a shape-preserving
+    # op's dout would equal x, and a ReLU backward returning its forward output would pass
+    errors = compare(module, torch_fn, x, np.random.default_rng([seed, 2]), floor=floor)
     key = (layer, np.dtype(x.dtype).name)
     WORST[key] = max(WORST[key], *errors.values())
     return errors
@@ -380,7 +382,7 @@ def test_compare_catches_a_wrong_gradient():
 
     x = standard_normal(0, (2, 3, 4, 4), np.float64)
     with pytest.raises(AssertionError, match="d input"):
-        compare(SlightlyWrongReLU(), F.relu, x, np.random.default_rng(0))
+        compare(SlightlyWrongReLU(), F.relu, x, np.random.default_rng([0, 2]))
 
 
 def test_compare_catches_a_wrong_dtype():
@@ -390,4 +392,39 @@ def test_compare_catches_a_wrong_dtype():
 
     with pytest.raises(AssertionError, match="dtype"):
         compare(UpcastingFlatten(), lambda x: torch.flatten(x, 1), standard_normal(0, (2, 3, 4, 4), np.float32),
-                np.random.default_rng(0))
+                np.random.default_rng([0, 2]))
+
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_agreement_catches_a_relu_backward_that_returns_its_forward_output(dtype):
+    """The planted mistake that passed while dout was drawn from the input's seed (dout == x for ReLU)."""
+    from minicnn import functional as mF
+
+    class ForwardOutputReLUFunction(mF.ReLUFunction):
+        @staticmethod
+        def backward(ctx, grad_out):
+            return ctx.cache.copy()   # the kernel's cache is the forward output, max(x, 0)
+
+    class WrongReLU(nn.ReLU):
+        def forward(self, x):
+            return ForwardOutputReLUFunction.apply(x)
+
+    with pytest.raises(AssertionError, match="d input"):
+        compare_and_record("planted", WrongReLU(), F.relu, standard_normal(0, (2, 3, 4, 4), dtype), 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_agreement_catches_a_flatten_backward_that_returns_the_input(dtype, monkeypatch):
+    """Flatten is a recorded reshape: its backward planted to return the forward input must fail."""
+    from minicnn.autograd import ops
+    x = standard_normal(0, (2, 3, 4, 4), dtype)
+    monkeypatch.setattr(ops.Reshape, "backward", staticmethod(lambda ctx, grad_out: (x.copy(), None)))
+    with pytest.raises(AssertionError, match="d input"):
+        compare_and_record("planted", nn.Flatten(), lambda t: torch.flatten(t, 1), x, 0)
+
+
+def test_compare_refuses_an_upstream_gradient_equal_to_the_input():
+    x = standard_normal(0, (2, 3), np.float64)
+    with pytest.raises(ValueError, match="independent"):
+        compare(nn.ReLU(), F.relu, x, np.random.default_rng(0))
