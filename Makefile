@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.minicnn-installed
 MINICNN_DATA ?= data
 export MINICNN_DATA
 
-.PHONY: setup data browser train test test-fast test-slow bench clean
+.PHONY: setup data browser train test test-fast test-slow test-portable test-threaded test-random mutants bench clean
 
 setup: $(STAMP) data browser
 
@@ -30,11 +30,21 @@ browser:
 train: setup
 	$(VENV)/bin/minicnn train
 
-# make test: the suite (about 5 minutes on 2 cores); test-fast: the inner loop (under a minute: no slow
-# tests, no torch agreement/lockstep files); test-slow: minutes of fuzzing under NUMBA_BOUNDSCHECK and
-# the torch resume, which CI runs too.
+# make test: the suite (about 5 minutes on 2 cores; hypothesis derandomized, so every run draws the same
+# examples); test-fast: the inner loop (under a minute: no slow tests, no torch agreement/lockstep files).
+# The tiers below take minutes each and CI runs them all (.ci/run):
+#   test-slow      the fuzz again under NUMBA_BOUNDSCHECK, the torch resume
+#   test-portable  the kernel, agreement, engine and model suites with numba compiling for a baseline
+#                  x86-64 and for Haswell instead of this CPU: a result that hangs on this CPU's vector
+#                  width or FMA fails here, not on a user's machine
+#   test-threaded  the kernel, agreement and lockstep suites with every pass split into small chunks on
+#                  3 threads, so the tests' small shapes run the threaded paths
+#   test-random    the property tests with fresh hypothesis draws (a failure prints how to reproduce it)
+#   mutants        planted wrong backward passes, each of which the suite must catch
+SUITES := tests/test_kernels.py tests/test_kernels_toolbox.py tests/test_winograd.py tests/test_agreement.py \
+	tests/test_agreement_toolbox.py tests/test_engine.py tests/test_models_toolbox.py tests/test_lockstep.py
 test: setup
-	MINICNN_REQUIRE_BROWSER=$(APT) $(PY) -m pytest -m "not extended"
+	MINICNN_REQUIRE_BROWSER=$(APT) $(PY) -m pytest -m "not extended and not portable"
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow and not extended" --ignore=tests/test_lockstep.py \
@@ -42,6 +52,20 @@ test-fast: setup
 
 test-slow: setup
 	$(PY) -m pytest -m extended
+
+test-portable: setup
+	$(PY) -m pytest -m portable
+	for cpu in generic haswell; do \
+		NUMBA_CPU_NAME=$$cpu NUMBA_CACHE_DIR=.numba-cache/$$cpu $(PY) -m pytest -q -m "not slow and not extended" \
+			$(SUITES) || exit 1; done
+
+test-threaded: setup
+	MINICNN_TEST_CHUNKS=small MINICNN_NUM_THREADS=3 $(PY) -m pytest -q -m "not extended" $(SUITES) \
+		tests/test_threading.py tests/test_optim.py
+
+test-random: setup
+	HYPOTHESIS_PROFILE=random $(PY) -m pytest -q -m "not slow and not extended" $(SUITES) tests/test_fuzz.py \
+		tests/test_layers.py tests/test_layers_toolbox.py
 
 # Benchmarks are not tests: run them on a quiet machine (about 25 minutes), then regenerate the README tables.
 bench: setup
@@ -57,4 +81,4 @@ bench: setup
 	$(PY) -m benchmarks.report
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) runs .pytest_cache .hypothesis .numba-cache build *.egg-info

@@ -102,6 +102,9 @@ def num_threads():
 # caller's), as long as a memory-bound pass over a few hundred thousand float32 values takes on one
 # core; `python -m benchmarks.bench_dispatch` measures where two threads start to win.
 MIN_CHUNK_VALUES = 1 << 18
+# The same for a GEMM split by features (kernels/linear.py): below this many multiply-adds per chunk
+# one thread is faster.
+MIN_CHUNK_MACS = 1 << 23
 
 
 def min_items(values_per_item):

@@ -1,4 +1,5 @@
-"""Shared fixtures: the MNIST root, hypothesis profiles, the ``slow`` and ``extended`` markers, a numba tripwire."""
+"""Shared fixtures: the MNIST root, hypothesis profiles, the ``slow`` and ``extended`` markers, small
+thread chunks (``MINICNN_TEST_CHUNKS=small``), a numba tripwire."""
 import functools
 import importlib
 import os
@@ -13,17 +14,33 @@ import minicnn
 REPO = Path(__file__).resolve().parents[1]
 
 # Shapes are small, so each example is fast, but the first call of a numba kernel compiles it:
-# no deadline.  HYPOTHESIS_PROFILE=thorough for a long run before a release.
-settings.register_profile("minicnn", max_examples=30, deadline=None)
-settings.register_profile("thorough", max_examples=500, deadline=None)
+# no deadline.  The default profile is derandomized: every run (yours, CI's, on any clone) draws the
+# same examples, so a green run means the same thing everywhere and a red one reproduces.  New draws
+# come from `make test-random` (HYPOTHESIS_PROFILE=random, which CI runs too: a failure prints the
+# seed to rerun with) and HYPOTHESIS_PROFILE=thorough for a long run before a release.
+settings.register_profile("minicnn", max_examples=30, deadline=None, derandomize=True, database=None,
+                          print_blob=True)
+settings.register_profile("random", max_examples=60, deadline=None, database=None, print_blob=True)
+settings.register_profile("thorough", max_examples=500, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "minicnn"))
+
+# MINICNN_TEST_CHUNKS=small (`make test-threaded`): every parallel pass splits its work into chunks of a
+# few values on 3 threads, so the tests' small shapes run the threaded paths (chunk bounds, per-chunk
+# sums, the pool) that the default 2**18-value minimum keeps for large batches.
+SMALL_CHUNKS = os.environ.get("MINICNN_TEST_CHUNKS") == "small"
 
 
 def pytest_configure(config):
+    if SMALL_CHUNKS:
+        from minicnn import threads
+        threads.MIN_CHUNK_VALUES = threads.MIN_CHUNK_MACS = 4
+        threads.configure(int(os.environ.get("MINICNN_NUM_THREADS", 3)))
     config.addinivalue_line("markers", "slow: over ~20 s (the full MNIST epoch, kill-and-resume matrix); "
                                        "part of `make test`, not of `make test-fast`")
     config.addinivalue_line("markers", "extended: minutes (the fuzz under NUMBA_BOUNDSCHECK, torch resume); "
                                        "only `make test-slow` and CI run it")
+    config.addinivalue_line("markers", "portable: compiles numba for other CPU targets (minutes); "
+                                       "only `make test-portable` and CI run it")
 
 
 @pytest.fixture(scope="session")

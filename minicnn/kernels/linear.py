@@ -6,13 +6,12 @@ from ._check import check_float_array, check_grad, check_same_dtype
 
 # Work is split across threads by feature, not by batch row: with a batch of 64, half the rows make a GEMM
 # too thin for OpenBLAS (SimpleCNN's fc1 forward: 354 us for 32 of 64 rows against 266 us for 64 of 128
-# outputs, one thread).  Below this many multiply-adds per chunk one thread is faster (see threads.py).
-_MIN_CHUNK_MACS = 1 << 23
+# outputs, one thread).  Below threads.MIN_CHUNK_MACS multiply-adds per chunk one thread is faster.
 
 
 def _feature_chunks(x, weight):
     """Matching slices of the output features and of the input features, one pair per thread."""
-    out_chunks = threads.chunks(weight.shape[0], -(-_MIN_CHUNK_MACS // max(1, x.shape[0] * x.shape[1])))
+    out_chunks = threads.chunks(weight.shape[0], -(-threads.MIN_CHUNK_MACS // max(1, x.shape[0] * x.shape[1])))
     parts = len(out_chunks)
     bounds = [weight.shape[1] * k // parts for k in range(parts + 1)]
     return out_chunks, [slice(bounds[k], bounds[k + 1]) for k in range(parts)]

@@ -1,0 +1,105 @@
+"""Threads change nothing but the order of conv's per-chunk parameter-gradient sums.
+
+Every parallel pass splits its work into contiguous chunks, each writing its own slice of the output.
+Here each fast kernel runs once on one thread and once split into as many chunks as it allows on 3
+threads (``threads.MIN_CHUNK_VALUES`` and ``MIN_CHUNK_MACS`` lowered to 4, so these small shapes really
+split), and the two results are compared: bit for bit where every output value is computed by one
+chunk alone, and to 1e-12 relative (float64) for the parameter gradients that are summed over the
+batch's chunks in chunk order (conv's weight and bias gradients, and so the fused conv's).
+
+``make test-threaded`` runs the kernel, agreement and lockstep suites the same way.
+"""
+import numpy as np
+import pytest
+
+from minicnn import kernels as K
+from minicnn import threads
+
+
+@pytest.fixture
+def split(monkeypatch):
+    """Run ``fn()`` on one thread with the default chunk sizes, then on 3 threads in chunks of >= 4 values."""
+    def run(fn):
+        before = threads.num_threads()
+        try:
+            threads.configure(1)
+            one = fn()
+            threads.configure(3)
+            with monkeypatch.context() as m:
+                m.setattr(threads, "MIN_CHUNK_VALUES", 4)
+                m.setattr(threads, "MIN_CHUNK_MACS", 4)
+                assert len(threads.chunks(12, threads.min_items(1))) == 3  # really split
+                three = fn()
+        finally:
+            threads.configure(before)
+        return one, three
+    return run
+
+
+def _rng():
+    return np.random.default_rng(7)
+
+
+def _forward_backward(forward, backward, args, dout_shape=None):
+    """Forward, then backward with an upstream gradient drawn from its own stream; every array returned."""
+    out, cache = forward(*args)
+    first = out[0] if isinstance(out, tuple) else out
+    dout = np.random.default_rng(11).standard_normal(dout_shape or first.shape).astype(first.dtype)
+    grads = backward(dout, cache)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    return [np.asarray(a) for a in (out if isinstance(out, tuple) else (out,)) + tuple(grads) if a is not None]
+
+
+def _x(shape, dtype=np.float64):
+    return _rng().standard_normal(shape).astype(dtype)
+
+
+# ops whose every output value (forward and gradients) is computed by one chunk: bit-identical
+EXACT = {
+    "relu": lambda: (K.relu_forward, K.relu_backward, (_x((5, 3, 4, 4)),)),
+    "leaky_relu": lambda: (K.leaky_relu_forward, K.leaky_relu_backward, (_x((5, 3, 4, 4)), 0.1)),
+    "tanh": lambda: (K.tanh_forward, K.tanh_backward, (_x((5, 3, 4, 4)),)),
+    "sigmoid": lambda: (K.sigmoid_forward, K.sigmoid_backward, (_x((5, 3, 4, 4)),)),
+    "max_pool2d": lambda: (K.maxpool2d_forward, K.maxpool2d_backward, (_x((5, 3, 6, 6)), 2, 2, 0)),
+    "avg_pool2d": lambda: (K.avgpool2d_forward, K.avgpool2d_backward, (_x((5, 3, 6, 6)), 2)),
+    "batch_norm": lambda: (K.batchnorm_forward, K.batchnorm_backward,
+                           (_x((5, 6, 4, 4)), _x(6), _x(6), None, None, True)),
+    "batch_norm_relu": lambda: (K.batchnorm_relu_forward, K.batchnorm_relu_backward,
+                                (_x((5, 6, 4, 4)), _x(6), _x(6), None, None, True)),
+    "local_response_norm": lambda: (K.lrn_forward, K.lrn_backward, (_x((5, 4, 3, 3)), 3, 1e-2, 0.75, 1.0)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXACT))
+def test_split_passes_are_bit_identical_to_one_thread(name, split):
+    forward, backward, args = EXACT[name]()
+    one, three = split(lambda: _forward_backward(forward, backward, args))
+    assert len(one) == len(three)
+    for a, b in zip(one, three):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_linear_split_by_features(dtype, split):
+    """Linear splits output and input features between threads: each value is one chunk's GEMM."""
+    x, w, b = _x((7, 12), dtype), _x((10, 12), dtype), _x(10, dtype)
+    one, three = split(lambda: _forward_backward(K.linear_forward, K.linear_backward, (x, w, b)))
+    for a, c in zip(one, three):
+        np.testing.assert_allclose(a, c, rtol=1e-12 if dtype == np.float64 else 1e-5, atol=0)
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_conv_parameter_gradients_differ_only_by_the_order_of_the_chunk_sums(fused, split):
+    x, w, b = _x((6, 2, 8, 8)), _x((3, 2, 3, 3)), _x(3)
+    if fused:
+        run = lambda: _forward_backward(K.conv2d_relu_maxpool2d_forward, K.conv2d_relu_maxpool2d_backward,  # noqa: E731
+                                        (x, w, b, 1))
+    else:
+        run = lambda: _forward_backward(K.conv2d_forward, K.conv2d_backward, (x, w, b, 1, 1))  # noqa: E731
+    one, three = split(run)
+    out_one, dx_one, *params_one = one
+    out_three, dx_three, *params_three = three
+    np.testing.assert_array_equal(out_one, out_three)     # each image's output is one chunk's
+    np.testing.assert_array_equal(dx_one, dx_three)
+    for a, c in zip(params_one, params_three):             # summed over the chunks, in chunk order
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=0)
