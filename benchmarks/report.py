@@ -1,30 +1,26 @@
-"""Charts and README table from benchmarks/results/*.json.
+"""Charts, and every generated block of README.md, reference/README.md and benchmarks/README.md,
+from benchmarks/results/*.json.
 
     python -m benchmarks.report
 
-Draws results/kernels.png (per-layer forward+backward time, both backends)
-and results/train.png (epoch time, inference time, peak RSS), and rewrites the
-performance table and the threading table in the top-level README.md, between
-the markers ``<!-- perf-table:begin/end -->`` and ``<!-- threads-table:begin/end -->``
-(atomically); likewise the roofline table (``bench_roofline``) between
-``<!-- roofline-table:begin/end -->`` and the float32 accuracy table
-(``accuracy_fp32``) between ``<!-- fp32-table:begin/end -->``, where README has
-those markers.  Each row states the issue's target for it.  The accuracy runs of
-``accuracy_seeds`` (every results/accuracy*.json that records its commit) fill
-``<!-- models-table:begin/end -->`` (MNIST) and ``<!-- fashion-table:begin/end -->``.
+Draws results/kernels.png (per-layer forward+backward time, both backends) and results/train.png
+(epoch time, inference time, peak RSS), and rebuilds each block between ``<!-- NAME:begin -->`` and
+``<!-- NAME:end -->`` in the three documents with ``RENDERERS[NAME]`` (each document written atomically):
+the benchmarks' tables (``bench_train``, ``bench_kernels``, ``bench_jit``, ``bench_threads``,
+``bench_roofline``, ``accuracy_fp32``, ``profile_layers``, the accuracy runs of ``accuracy_seeds``), and
+the evidence the tests measured, as ``python -m pytest -p benchmarks.record ...`` recorded it
+(``benchmarks/record.py``: torch agreement, OpInfo coverage, gradcheck, lockstep gaps).  A block with no
+renderer, or whose results file is missing, stops it with a message naming the block; the mutation-score
+block stays empty until ``make mutants`` writes results/mutants.json.
+``tests/test_benchmarks_report.py`` checks that the documents are what this would write.
 """
+import re
 import sys
 from pathlib import Path
 
 from . import common
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-BEGIN, END = "<!-- perf-table:begin -->", "<!-- perf-table:end -->"
-THREADS_BEGIN, THREADS_END = "<!-- threads-table:begin -->", "<!-- threads-table:end -->"
-OPTIONAL_BLOCKS = {"roofline": ("<!-- roofline-table:begin -->", "<!-- roofline-table:end -->"),
-                   "accuracy_fp32": ("<!-- fp32-table:begin -->", "<!-- fp32-table:end -->")}
-ACCURACY_BLOCKS = {"mnist": ("<!-- models-table:begin -->", "<!-- models-table:end -->"),
-                   "fashion-mnist": ("<!-- fashion-table:begin -->", "<!-- fashion-table:end -->")}
 # The targets of the performance issue: minicnn's time (or memory) as a multiple of PyTorch's.
 TARGETS = {"epoch": 0.6, "inference": 0.5, "rss": 1.0, "conv": 1.0, "conv_relu_pool": 0.8}
 STRATEGIES = {
@@ -201,45 +197,469 @@ def accuracy_table(groups, dataset):
     return "\n".join(lines)
 
 
-def update_readme(blocks):
-    """Replace each ``(begin, end, text)`` block of README.md; one atomic write."""
-    from minicnn.io import atomic_write
-    readme = README.read_text()
-    for begin, end, text in blocks:
-        if begin not in readme or end not in readme:
-            raise SystemExit(f"report: README.md has no {begin} … {end} block")
-        head, rest = readme.split(begin, 1)
-        _, tail = rest.split(end, 1)
-        readme = f"{head}{begin}\n{text}\n{end}{tail}"
-    atomic_write(README, lambda f: f.write(readme.encode()))
+# --------------------------------------------------------------------------- the evidence blocks
+# What the evidence tests measured, as ``python -m pytest -p benchmarks.record ...`` recorded it
+# (benchmarks/record.py): results/agreement*.json, opinfo.json, gradcheck.json, lockstep.json,
+# models_lockstep.json, optim_lockstep.json.  Every renderer returns None when its results are missing.
+
+RECORD = "python -m pytest -q -p benchmarks.record"
+TUTORIAL = {  # printed by the PyTorch MNIST tutorial this project follows (its own run, quoted)
+    "losses": [0.2325, 0.0526, 0.0366, 0.0273, 0.0221], "test_accuracy": 98.96}
+# (layer keys of the agreement tests, shown as one row): README's per-layer table
+AGREEMENT_ROWS = [
+    ("`Conv2d` (stride, padding) / with dilation, groups, padding modes", ["Conv2d", "Conv2d (all args)"]),
+    ("`MaxPool2d` (also dilation, ceil_mode, indices), `MaxUnpool2d`, `ReLU`, `LeakyReLU`, `Flatten`",
+     ["MaxPool2d", "MaxPool2d (all args)", "MaxUnpool2d", "ReLU", "LeakyReLU", "LeakyReLU(0.3)", "Flatten"]),
+    ("`AvgPool2d` / `AdaptiveAvgPool2d`", ["AvgPool2d", "AdaptiveAvgPool2d"]),
+    ("`BatchNorm2d` / `BatchNorm1d` (train and eval, affine or not; running estimates checked too)",
+     ["BatchNorm2d", "BatchNorm1d"]),
+    ("`BatchNormReLU2d` (against torch's `relu(batch_norm(x))`)", ["BatchNormReLU2d"]),
+    ("`LocalResponseNorm`", ["LocalResponseNorm"]),
+    ("`Dropout` / `Dropout2d` (torch given minicnn's mask)", ["Dropout", "Dropout2d"]),
+    ("`Linear` / on `(*, in)`", ["Linear", "Linear (*, in)"]),
+    ("`Sigmoid` / `Tanh` / `Softmax` / `LogSoftmax`", ["Sigmoid", "Tanh", "Softmax", "LogSoftmax"]),
+    ("`CrossEntropyLoss` / with every argument", ["CrossEntropyLoss", "CrossEntropyLoss (all args)"]),
+    ("`NLLLoss` / `MSELoss` / `BCEWithLogitsLoss`", ["NLLLoss", "MSELoss", "BCEWithLogitsLoss"]),
+]
+
+
+def _e(value):
+    return "0" if value == 0 else f"{value:.1e}".replace("e-0", "e-").replace("e+0", "e+")
+
+
+def _b(bound):
+    """A tolerance as the tests write it: 1e-10, 1e-4."""
+    return f"{bound:.0e}".replace("e-0", "e-").replace("e+0", "e+")
+
+
+def _stamp(*results):
+    """'commit X, YYYY-MM-DD' of each result (once each)."""
+    seen = []
+    for r in results:
+        s = f"commit {r.get('commit') or '?'}, {r['date'][:10]}"
+        if s not in seen:
+            seen.append(s)
+    return "; ".join(seen)
+
+
+def _record_command(*results):
+    env = {k: v for r in results if "draws" in r for k, v in r.get("env", {}).items()}
+    return (" ".join(f"{k}={v}" for k, v in sorted(env.items())) + (" " if env else "")
+            + RECORD + " " + " ".join(r["source"] for r in results))
+
+
+def _agreement():
+    """(results, {(layer, dtype): worst}, tolerance) of both agreement files, or None."""
+    results = [common.read_result(n) for n in ("agreement", "agreement_toolbox")]
+    if not all(results):
+        return None
+    worst = {(layer, dtype): value for r in results for layer, dtype, value in r["rows"]}
+    tolerance = {k: v for r in results for k, v in r.get("tolerance", {}).items()}
+    return results, worst, tolerance
+
+
+def _cell(worst, keys, dtype):
+    values = [worst[k, dtype] for k in keys if (k, dtype) in worst]
+    if not values:
+        return "–"
+    if not any(values):
+        return "0 (bit-identical)"
+    return " / ".join(_e(v) for v in values)
+
+
+def agreement_table():
+    found = _agreement()
+    if found is None:
+        return None
+    results, worst, tolerance = found
+    layers = sorted({layer for layer, _ in worst})
+    grouped = {k for _, keys in AGREEMENT_ROWS for k in keys}
+    rows = AGREEMENT_ROWS + [(f"`{k}`", [k]) for k in layers if k not in grouped]
+    draws = sorted({r.get("draws") for r in results})
+    lines = [f"Worst relative error per layer and dtype over {' / '.join(map(str, draws))} hypothesis-drawn shapes "
+             f"and arguments per test (error = max\\|minicnn − torch\\| / max\\|torch\\| per tensor, forward and every "
+             f"gradient; bounds {_b(tolerance['float64'])} and {_b(tolerance['float32'])}, asserted): "
+             f"`{_record_command(*results)}`, {_stamp(*results)}. The draws differ between runs, and so do the "
+             "worst cases.", "",
+             "| layer / loss | float64 | float32 |", "|---|---:|---:|"]
+    lines += [f"| {label} | {_cell(worst, keys, 'float64')} | {_cell(worst, keys, 'float32')} |"
+              for label, keys in rows if any((k, d) in worst for k in keys for d in ("float64", "float32"))]
+    return "\n".join(lines)
+
+
+def agreement_output():
+    """The agreement tests' printed table, for reference/README.md."""
+    found = _agreement()
+    if found is None:
+        return None
+    results, worst, tolerance = found
+    lines = [f"$ {_record_command(*results).replace(' -p benchmarks.record', ' -s')}"]
+    for r in results:
+        width = max(len(layer) for layer, _, _ in r["rows"])
+        lines.append("worst relative error vs torch (forward and all gradients):")
+        lines += [f"  {layer:<{width}}  {dtype:<8} {value:.2e}   (tolerance {r['tolerance'][dtype]:g})"
+                  for layer, dtype, value in r["rows"]]
+    text = "```\n" + "\n".join(lines) + "\n```\n\n"
+    for dtype in ("float64", "float32"):
+        (layer, value) = max(((k[0], v) for k, v in worst.items() if k[1] == dtype), key=lambda kv: kv[1])
+        text += (f"{'W' if dtype == 'float64' else 'w'}orst {dtype}: **{_e(value)}** ({layer}; tolerance "
+                 f"{_b(tolerance[dtype])}){'; ' if dtype == 'float64' else '. '}")
+    exact = sorted({k[0] for k in worst} - {k[0] for k, v in worst.items() if v})
+    text += f"Bit-identical to torch in both dtypes: {', '.join(exact)}. ({results[0]['draws']} draws per test and " \
+            f"dtype; {_stamp(*results)}.)"
+    return text
+
+
+def opinfo_table():
+    r = common.read_result("opinfo")
+    if r is None:
+        return None
+    lines = ["| op | samples accepted / total |", "|---|---|"]
+    for name, (accepted, total, _refusals) in sorted(r["data"].items()):
+        lines.append(f"| `{name.rsplit('.', 1)[-1]}` | {accepted} / {total} |")
+    lines += ["", f"`{_record_command(r)}`, {_stamp(r)}; `tests/test_opinfo.py` asserts each op's sample count "
+                  "and that none is refused or wrong."]
+    return "\n".join(lines)
+
+
+def _opinfo_summary(r):
+    accepted = sum(v[0] for v in r["data"].values())
+    total = sum(v[1] for v in r["data"].values())
+    return accepted, total
+
+
+def optim_lockstep():
+    r = common.read_result("optim_lockstep")
+    if r is None:
+        return None
+    cells = ", ".join(f"{name} {_e(value)}" for name, value in r["rows"])
+    return (f"Measured worst relative weight gap of the float64 lockstep runs (bound 1e-9, asserted): {cells} "
+            f"(`{_record_command(r)}`, {_stamp(r)}).")
+
+
+def _gradcheck_worst(r):
+    rows = r["data"]["rows"]
+    worst = max(rows, key=lambda row: row["error"])
+    return rows, worst
+
+
+def gradcheck_output():
+    r = common.read_result("gradcheck")
+    if r is None:
+        return None
+    rows, worst = _gradcheck_worst(r)
+    threshold = r["data"]["threshold"]
+    return (f"```\n$ {r['data']['command']}\n{r['data']['output']}\n```\n\n"
+            f"Worst: **{_e(worst['error'])}** ({worst['layer']} {worst['param']}), {threshold / worst['error']:.0f} "
+            f"times below the threshold ({len(rows)} tensors; recorded by `{_record_command(r)}`, {_stamp(r)}; "
+            "the test asserts every row passes and the worst is below 1e-7).")
+
+
+def _lockstep_line(title, numbers):
+    return f"{title}: " + ", ".join(f"{k} {v:.3g}" for k, v in numbers.items())
+
+
+def lockstep_output():
+    r = common.read_result("lockstep")
+    if r is None:
+        return None
+    d = r["data"]
+    f64 = d["float64 lockstep, 200 steps"]
+    ours, theirs = d["float32 minicnn vs float64"], d["float32 torch vs float64"]
+    lines = [_lockstep_line(t, d[t]) for t in ("float64 lockstep, 200 steps", "float32 minicnn vs float64",
+                                                 "float32 torch vs float64")]
+    return ("```\n$ python -m pytest -q -s tests/test_lockstep.py\n" + "\n".join(lines)
+            + "\n```\n\n"
+            f"* **float64**: every step's loss agrees to **{_e(f64['max_loss_diff'])}** and every weight after 200 "
+            f"steps to **{_e(f64['max_weight_diff'])}** (the test demands 1e-9).\n"
+            f"* **float32**, against the shared float64 trajectory: after 10 steps minicnn's weights are "
+            f"**{_e(ours['max_weight_diff_after_10'])}** from float64, torch's **{_e(theirs['max_weight_diff_after_10'])}**; "
+            f"after 50 steps {_e(ours['max_weight_diff_after_50'])} and {_e(theirs['max_weight_diff_after_50'])}, after "
+            f"200 {_e(ours['max_weight_diff_after_200'])} and {_e(theirs['max_weight_diff_after_200'])}.\n\n"
+            f"(`{_record_command(r)}`, {_stamp(r)}.)")
+
+
+def interchange_output():
+    r = common.read_result("lockstep")
+    if r is None:
+        return None
+    d = r["data"]
+    lines = [_lockstep_line(f"interchange, trained by {b}", d[f"interchange, trained by {b}"])
+             for b in ("minicnn", "torch")]
+    same = min(d[f"interchange, trained by {b}"]["identical_argmax_percent"] for b in ("minicnn", "torch"))
+    gap = max(d[f"interchange, trained by {b}"]["max_logit_diff"] for b in ("minicnn", "torch"))
+    return ("```\n" + "\n".join(lines) + "\n```\n\n"
+            f"**{same:.3g} %** identical argmax (the test demands ≥ 99.9 %), max |Δlogit| **{_e(gap)}** (≤ 1e-4 "
+            f"demanded); `{_record_command(r)}`, {_stamp(r)}.")
+
+
+def right_table():
+    """README's "How we know minicnn is right" table, from every evidence results file."""
+    grad, opinfo, lock, models = (common.read_result(n) for n in ("gradcheck", "opinfo", "lockstep",
+                                                                   "models_lockstep"))
+    found = _agreement()
+    if not (grad and opinfo and lock and models and found):
+        return None
+    rows, worst = _gradcheck_worst(grad)
+    results, agree, tolerance = found
+    w64 = max(((k[0], v) for k, v in agree.items() if k[1] == "float64"), key=lambda kv: kv[1])
+    w32 = max(((k[0], v) for k, v in agree.items() if k[1] == "float32"), key=lambda kv: kv[1])
+    exact = sorted({k[0] for k in agree} - {k[0] for k, v in agree.items() if v})
+    accepted, total = _opinfo_summary(opinfo)
+    d = lock["data"]
+    f64, ours, theirs = (d["float64 lockstep, 200 steps"], d["float32 minicnn vs float64"],
+                         d["float32 torch vs float64"])
+    m = models["data"]
+    inter = [d[f"interchange, trained by {b}"] for b in ("minicnn", "torch")]
+    ops = ", ".join(name.rsplit(".", 1)[-1] for name in sorted(opinfo["data"]))
+    lines = [
+        "| evidence | command | result |", "|---|---|---|",
+        f"| every backward pass against float64 central differences (every layer type, batch norm in train mode at "
+        f"batch 2 and 3, every loss, SimpleCNN, LeNet-5, a residual block; threshold {_b(grad['data']['threshold'])}) | "
+        f"`minicnn gradcheck` | {len(rows)} tensors, all pass; worst **{_e(worst['error'])}** ({worst['layer']} "
+        f"{worst['param']}) |",
+        f"| every layer, loss and functional op against `torch.nn.functional` on hypothesis-drawn shapes and "
+        f"arguments, forward and every gradient | `{_record_command(*results)}` | worst **{_e(w64[1])}** in float64 "
+        f"({w64[0]}; bound {_b(tolerance['float64'])}), **{_e(w32[1])}** in float32 ({w32[0]}; bound "
+        f"{_b(tolerance['float32'])}; per layer under \"Layers, losses and optimisers\"); {', '.join(exact)} "
+        f"bit-identical |",
+        f"| PyTorch's own OpInfo sample inputs for {ops} (float64) | `{_record_command(opinfo)}` | {accepted} of "
+        f"{total} samples accepted, every forward and gradient within 1e-10 |",
+        "| the engine on graphs a Sequential cannot express (reused layers, two forwards in one loss, residual "
+        "blocks, `cat`, tensor arithmetic), float64 | `python -m pytest -q tests/test_engine.py` | every gradient "
+        "within 1e-10 of torch's autograd (asserted) |",
+        f"| lockstep: identical initial weights, the same 200 MNIST batches, SGD(0.01, 0.9); and 50 steps for every "
+        f"other model (batch norm in train mode) | `{_record_command(lock, models)}` | SimpleCNN float64: every loss "
+        f"within **{_e(f64['max_loss_diff'])}**, every weight within **{_e(f64['max_weight_diff'])}** after 200 steps "
+        f"(bound 1e-9); the other models: every loss within {_e(max(v['max_loss_diff'] for v in m.values()))}, every "
+        f"weight and buffer within {_e(max(v['max_weight_diff'] for v in m.values()))} (bound 1e-9); float32, "
+        f"measured against that float64 trajectory: minicnn **{_e(ours['max_weight_diff_after_10'])}** after 10 "
+        f"steps, torch (oneDNN) **{_e(theirs['max_weight_diff_after_10'])}** |",
+        f"| interchange: a checkpoint trained by one backend, predicted by both on the 10 000 test images | "
+        f"`{_record_command(lock)}` | **{min(i['identical_argmax_percent'] for i in inter):.3g} %** identical "
+        f"argmax, max \\|Δlogit\\| **{_e(max(i['max_logit_diff'] for i in inter))}** (bounds ≥ 99.9 %, ≤ 1e-4) |",
+        "", f"Recorded at {_stamp(grad, *results, opinfo, lock, models)}; the machines: `reference/README.md`."]
+    return "\n".join(lines)
+
+
+EVIDENCE = ["gradcheck", "agreement", "agreement_toolbox", "opinfo", "lockstep", "models_lockstep",
+            "optim_lockstep", "accuracy"]
+
+
+def sources_table():
+    """Where each evidence number comes from: results file, the command that writes it, commit, machine."""
+    lines = ["| results file | written by | commit, date | machine |", "|---|---|---|---|"]
+    for name in EVIDENCE:
+        r = common.read_result(name)
+        if r is None:
+            continue
+        m = r.get("machine", {})
+        command = (_record_command(r) if "source" in r else
+                   "python -m benchmarks.accuracy_seeds --model simplecnn --epochs 5 --seeds 0")
+        lines.append(f"| `benchmarks/results/{name}.json` | `{command}` | {_stamp(r)} | {m.get('cpu', '?')} "
+                     f"({m.get('cores', '?')} cores), numpy {m.get('numpy', '?')}, numba {m.get('numba', '?')}, "
+                     f"torch {m.get('torch', '?')} |")
+    return "\n".join(lines) if len(lines) > 2 else None
+
+
+def _tutorial_run():
+    """The seed-0 SimpleCNN run of both backends at the tutorial's settings (results/accuracy.json)."""
+    r = common.read_result("accuracy")
+    if not r or r.get("model") != "simplecnn" or r.get("epochs") != 5 or r.get("train_flags"):
+        return None
+    runs = {run["backend"]: run for run in r["runs"] if run["seed"] == 0}
+    return (r, runs) if {"minicnn", "torch"} <= set(runs) else None
+
+
+def tutorial_table():
+    found = _tutorial_run()
+    if found is None:
+        return None
+    r, runs = found
+    ours, theirs = runs["minicnn"], runs["torch"]
+    lines = ["| | minicnn | PyTorch reference | the tutorial |", "|---|---|---|---|"]
+    for e, (a, b, c) in enumerate(zip(ours["losses"], theirs["losses"], TUTORIAL["losses"]), 1):
+        lines.append(f"| `Epoch [{e}/5], Loss:` | {a:.4f} | {b:.4f} | {c:.4f} |")
+    lines.append(f"| `Test Accuracy:` | **{ours['test_accuracy']:.2f}%** | {theirs['test_accuracy']:.2f}% | "
+                 f"{TUTORIAL['test_accuracy']:.2f}% |")
+    lines += ["", f"(`python -m benchmarks.accuracy_seeds --model simplecnn --epochs 5 --seeds 0`, which runs "
+                  f"`minicnn train --seed 0` and `minicnn train --backend torch --seed 0`; {_stamp(r)}; the "
+                  "tutorial's column is its own published run.)"]
+    return "\n".join(lines)
+
+
+def train_output():
+    table = tutorial_table()
+    if table is None:
+        return None
+    return ("What `minicnn train --seed 0` (the settings `make train` uses: 5 epochs, batch 64, SGD lr 0.01 "
+            "momentum 0.9, seed 0) printed, beside the PyTorch reference on the same batches (`minicnn train "
+            "--backend torch --seed 0`, torch's own initialisation) and the tutorial's own run:\n\n" + table +
+            "\n\nThe run writes `runs/minicnn/checkpoint.npz`, `metrics.json` (every step's loss, each epoch's test "
+            "accuracy) and the tutorial's figure, `predictions.png`:\n\n"
+            "![six test digits with label and prediction](docs/predictions.png)")
+
+
+def mutants_line():
+    """One line from results/mutants.json (``make mutants``); '' while there is none."""
+    r = common.read_result("mutants")
+    if r is None:
+        return ""
+    caught = r.get("caught", r.get("killed"))
+    total = r.get("total", r.get("planted"))
+    mutants = r.get("mutants")
+    if isinstance(mutants, list):
+        total = len(mutants) if total is None else total
+        if caught is None:
+            caught = sum(bool(m.get("caught", m.get("killed"))) for m in mutants if isinstance(m, dict))
+    elif isinstance(mutants, int) and total is None:
+        total = mutants
+    if caught is None or total is None:
+        raise SystemExit("report: results/mutants.json has no caught/total counts")
+    return (f"Mutation score: caught {caught} of {total} planted wrong backwards (`make mutants`, "
+            f"{_stamp(r)}).")
+
+
+def profile_table():
+    r = common.read_result("profile")
+    if r is None:
+        return None
+    m, t = r["minicnn_s"], r["torch_self_cpu_s"]
+    lines = ["| minicnn, per step | ms |", "|---|---:|"]
+    lines += [f"| {k} | {v * 1e3:.2f} |" for k, v in m.items() if k != "total"]
+    lines.append(f"| **total** | **{m['total'] * 1e3:.2f}** |")
+    lines += ["", "| torch, self CPU time per step (top operators) | ms |", "|---|---:|"]
+    top = sorted(t.items(), key=lambda kv: -kv[1])
+    lines += [f"| `{k}` | {v * 1e3:.2f} |" for k, v in top[:8]]
+    lines.append(f"| **total (all operators)** | **{sum(t.values()) * 1e3:.2f}** |")
+    lines += ["", f"(`python -m benchmarks.profile_layers`, {r.get('model', 'simplecnn')}, {r['threads']} threads each, "
+                  f"batch 64, median of {r['steps']} steps; {_stamp(r)}.)"]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- every generated block
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [README, ROOT / "reference" / "README.md", ROOT / "benchmarks" / "README.md"]
+MARKER = re.compile(r"<!-- ([a-z0-9-]+):begin -->\n?(.*?)\n?<!-- \1:end -->", re.S)
+
+
+def _perf():
+    kernels, train, jit = (common.read_result(n) for n in ("kernels", "train", "jit"))
+    return table(kernels, train, jit) if (kernels or train or jit) else None
+
+
+def _threads():
+    r = common.read_result("threads")
+    return threads_table(r) if r else None
+
+
+def _optional(name):
+    def render():
+        from importlib import import_module
+        result = common.read_result(name)
+        if not result:
+            return None
+        module = import_module(f"benchmarks.{'bench_roofline' if name == 'roofline' else name}")
+        if name == "roofline":
+            result["machine"] = result.get("machine", {})
+        return module.table(result)
+    return render
+
+
+def _accuracy(dataset):
+    def render():
+        groups = accuracy_groups()
+        return accuracy_table(groups, dataset) if any(k[1] == dataset for k in groups) else None
+    return render
+
+
+# block name (between <!-- NAME:begin --> and <!-- NAME:end -->, in any of DOCS) -> renderer
+RENDERERS = {
+    "perf-table": _perf, "threads-table": _threads,
+    "roofline-table": _optional("roofline"), "fp32-table": _optional("accuracy_fp32"),
+    "models-table": _accuracy("mnist"), "fashion-table": _accuracy("fashion-mnist"),
+    "train-output": train_output, "tutorial-table": tutorial_table,
+    "agreement-table": agreement_table, "agreement-output": agreement_output,
+    "opinfo-table": opinfo_table, "optim-lockstep": optim_lockstep,
+    "gradcheck-output": gradcheck_output, "lockstep-output": lockstep_output,
+    "interchange-output": interchange_output, "right": right_table, "evidence-sources": sources_table,
+    "mutants": mutants_line, "profile-table": profile_table,
+}
+
+
+def blocks(text):
+    """[(name, current content)] of every generated block in a document's text."""
+    return [(m.group(1), m.group(2)) for m in MARKER.finditer(text)]
+
+
+def render(text):
+    """``text`` with every block rebuilt from benchmarks/results/; raises SystemExit naming a block that
+    has no renderer or whose results are missing."""
+    cache = {}
+
+    def replace(match):
+        name = match.group(1)
+        if name not in RENDERERS:
+            raise SystemExit(f"report: no renderer for the block <!-- {name}:begin -->")
+        if name not in cache:
+            cache[name] = RENDERERS[name]()
+        if cache[name] is None:
+            raise SystemExit(f"report: the results behind <!-- {name}:begin --> are missing from benchmarks/results/")
+        body = cache[name]
+        return f"<!-- {name}:begin -->\n{body}\n<!-- {name}:end -->" if body else \
+            f"<!-- {name}:begin -->\n<!-- {name}:end -->"
+    return MARKER.sub(replace, text)
+
+
+def stale_blocks(text):
+    """[(name, message)] for each generated block of ``text`` that is not what its renderer writes now
+    (a block with no renderer, or whose results are missing, too), and for unmatched markers."""
+    problems, cache = [], {}
+    found = blocks(text)
+    for begin in re.findall(r"<!-- ([a-z0-9-]+):begin -->", text):
+        if sum(name == begin for name, _ in found) != text.count(f"<!-- {begin}:begin -->"):
+            problems.append((begin, "its begin and end markers do not pair up (or blocks are nested)"))
+    for name, current in found:
+        if name not in RENDERERS:
+            problems.append((name, "no renderer in benchmarks/report.py RENDERERS"))
+            continue
+        if name not in cache:
+            cache[name] = RENDERERS[name]()
+        expected = cache[name]
+        if expected is None:
+            problems.append((name, "its results file is missing from benchmarks/results/"))
+        elif current != expected:
+            import difflib
+            diff = [line for line in difflib.unified_diff(current.splitlines(), expected.splitlines(), "document",
+                                                          "results", lineterm="", n=0) if line[:1] in "+-"]
+            problems.append((name, "stale:\n    " + "\n    ".join(diff[:8])))
+    return problems
 
 
 def main(argv=None):
-    kernels, train, jit = (common.read_result(n) for n in ("kernels", "train", "jit"))
-    if not (kernels or train or jit):
-        raise SystemExit("report: no results yet; run the benchmarks first")
-    text = table(kernels, train, jit)
-    print(text)
+    import argparse
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.report", description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 naming every generated block that is not up to date")
+    args = parser.parse_args(argv)
+    if args.check:
+        problems = [(doc, name, why) for doc in DOCS for name, why in stale_blocks(doc.read_text())]
+        for doc, name, why in problems:
+            print(f"{doc.relative_to(ROOT)}: <!-- {name} -->: {why}")
+        if problems:
+            raise SystemExit("run `python -m benchmarks.report` to rebuild the blocks from benchmarks/results/")
+        return
+    from minicnn.io import atomic_write
+    kernels, train = common.read_result("kernels"), common.read_result("train")
     for path in charts(kernels, train):
         print(f"wrote {path}", file=sys.stderr)
-    blocks = [(BEGIN, END, text)]
-    threads = common.read_result("threads")
-    if threads:
-        blocks.append((THREADS_BEGIN, THREADS_END, threads_table(threads)))
-    readme = README.read_text()
-    for name, (begin, end) in OPTIONAL_BLOCKS.items():
-        result = common.read_result(name)
-        if result and begin in readme:
-            from importlib import import_module
-            module = import_module(f"benchmarks.{'bench_roofline' if name == 'roofline' else name}")
-            if name == "roofline":
-                result["machine"] = result.get("machine", {})
-            blocks.append((begin, end, module.table(result)))
-    groups = accuracy_groups()
-    for dataset, (begin, end) in ACCURACY_BLOCKS.items():
-        if begin in readme and any(k[1] == dataset for k in groups):
-            blocks.append((begin, end, accuracy_table(groups, dataset)))
-    update_readme(blocks)
+    for doc in DOCS:
+        text = doc.read_text()
+        new = render(text)
+        if new != text:
+            atomic_write(doc, lambda f, new=new: f.write(new.encode()))
+            print(f"rewrote {doc.relative_to(ROOT)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """The README's model and Fashion-MNIST tables, as ``benchmarks.report`` builds them from
-``accuracy_seeds`` results, and ``accuracy_seeds``' refusal of flags it sets itself."""
+``accuracy_seeds`` results, and ``accuracy_seeds``' refusal of flags it sets itself; every generated block
+of the three READMEs against what ``benchmarks.report`` writes from benchmarks/results/ now."""
 import json
 
+import numpy as np
 import pytest
 
 from benchmarks import accuracy_seeds, common, report
@@ -57,3 +59,55 @@ def test_accuracy_seeds_refuses_flags_it_sets_itself(flag, capsys):
         accuracy_seeds.main(["--seeds", "0", "--", "--scheduler", "cosine", flag, "x"])
     assert exc.value.code == 2
     assert f"after --: expected flags accuracy_seeds does not set itself, got {flag}" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the generated blocks
+
+
+def test_every_generated_block_is_what_the_results_files_say():
+    """README.md, reference/README.md and benchmarks/README.md: each block between ``<!-- NAME:begin -->``
+    and ``<!-- NAME:end -->`` is exactly what ``python -m benchmarks.report`` writes from benchmarks/results/."""
+    problems = [f"{doc.relative_to(report.ROOT)}: <!-- {name} -->: {why}"
+                for doc in report.DOCS for name, why in report.stale_blocks(doc.read_text())]
+    assert not problems, ("generated blocks out of date; run `python -m benchmarks.report` (after the commands "
+                          "that write benchmarks/results/, see benchmarks/README.md):\n" + "\n".join(problems))
+
+
+def test_the_documents_have_the_evidence_blocks():
+    readme, reference = (doc.read_text() for doc in report.DOCS[:2])
+    names = {name for name, _ in report.blocks(readme)}
+    assert {"train-output", "agreement-table", "opinfo-table", "optim-lockstep", "right", "mutants"} <= names
+    assert {"gradcheck-output", "agreement-output", "lockstep-output", "interchange-output",
+            "evidence-sources"} <= {name for name, _ in report.blocks(reference)}
+
+
+def test_a_stale_block_is_named():
+    readme = report.DOCS[0].read_text()
+    (_, right), = [(n, body) for n, body in report.blocks(readme) if n == "right"]
+    planted = readme.replace(right, right.replace("all pass", "all pass, trust me"), 1)
+    assert [name for name, _ in report.stale_blocks(planted)] == ["right"]
+    unknown = readme + "\n<!-- made-up:begin -->\nx\n<!-- made-up:end -->\n"
+    assert ("made-up", "no renderer in benchmarks/report.py RENDERERS") in report.stale_blocks(unknown)
+
+
+def test_the_mutation_score_block_is_empty_until_make_mutants_writes_its_results(results):
+    assert report.mutants_line() == ""
+    (results / "mutants.json").write_text(json.dumps({"date": "2026-12-02 03:00:00", "commit": "abc1234",
+                                                      "caught": 17, "total": 18}))
+    assert report.mutants_line() == ("Mutation score: caught 17 of 18 planted wrong backwards (`make mutants`, "
+                                     "commit abc1234, 2026-12-02).")
+    assert report.render("<!-- mutants:begin -->\n<!-- mutants:end -->").count("caught 17 of 18") == 1
+
+
+def test_the_record_plugin_writes_a_modules_worst_table():
+    import types
+    from collections import defaultdict
+
+    from benchmarks import record
+    module = types.SimpleNamespace(WORST=defaultdict(float, {("Conv2d", "float64"): 1e-15, ("ReLU", "float32"): 0.0}),
+                                   RTOL={np.float64: 1e-10, np.float32: 1e-4},
+                                   SETTINGS=types.SimpleNamespace(max_examples=300))
+    name, payload = record.measurements("test_agreement", module)
+    assert name == "agreement" and payload["draws"] == 300 and payload["source"] == "tests/test_agreement.py"
+    assert payload["rows"] == [["Conv2d", "float64", 1e-15], ["ReLU", "float32", 0.0]]
+    assert payload["tolerance"] == {"float64": 1e-10, "float32": 1e-4}

@@ -9,6 +9,7 @@ from minicnn import functional as F
 from minicnn import cli, nn
 from minicnn.gradcheck import THRESHOLD, check_module, numeric_gradient_kinks, run_gradchecks
 
+MEASURED = {}  # the default run's table (benchmarks.record writes it to benchmarks/results/gradcheck.json)
 LAYERS = ["Conv2d", "MaxPool2d", "Linear", "ReLU", "Flatten", "CrossEntropyLoss", "SimpleCNN"]
 
 
@@ -37,6 +38,8 @@ def test_gradcheck_passes_for_every_layer_type_and_simplecnn(capsys):
     # honest float64 central differences land far below the threshold, not just under it
     assert max(r[2] for r in rows) < 1e-7
     assert out.rstrip().splitlines()[-2 if "kinks:" in out else -1].endswith("all passed")
+    MEASURED.update(command="minicnn gradcheck", output=out.rstrip(), threshold=THRESHOLD,
+                    rows=[dict(zip(("layer", "param", "error", "checked", "kinks", "result"), r)) for r in rows])
 
 
 def test_verbose_shows_analytic_and_numeric_values(capsys):

@@ -8,7 +8,9 @@
 * The training paths: ``minicnn train --backend torch`` and ``--backend minicnn``
   see the same batches and write checkpoints that either backend evaluates.
 
-Run with ``-s`` to print the measured drift and agreement.
+Run with ``-s`` to print the measured drift and agreement; ``python -m pytest -p benchmarks.record
+tests/test_lockstep.py`` also writes them to ``benchmarks/results/lockstep.json`` (``MEASURED``), from
+which ``python -m benchmarks.report`` fills README's and reference/README.md's lockstep numbers.
 """
 import json
 
@@ -75,7 +77,11 @@ def run_lockstep(images, labels, dtype, steps=STEPS, seed=0, record=(10, 50, 100
     return np.array(losses), np.array(losses_t), weights, ours, theirs
 
 
+MEASURED = {}  # title -> {measure: value}, what report() printed; benchmarks.record writes it
+
+
 def report(title, **numbers):
+    MEASURED[title] = {k: float(v) for k, v in numbers.items()}
     print(f"\n{title}: " + ", ".join(f"{k} {v:.3g}" for k, v in numbers.items()))
 
 

@@ -5,7 +5,8 @@ Lockstep: identical initial weights, the same MNIST batches (8 or 16 images), SG
 both sides, every model in training mode, so batch norm normalises with batch statistics and updates its
 running estimates on both sides.  Dropout draws different masks in the two libraries, so simplecnn-bn
 runs with ``dropout=0`` here (the same network, every unit kept); the masks themselves are tested in
-``test_layers_toolbox.py``.  Run with ``-s`` to print the measured gaps.
+``test_layers_toolbox.py``.  Run with ``-s`` to print the measured gaps; ``python -m pytest -p
+benchmarks.record tests/test_models_toolbox.py`` writes them to ``benchmarks/results/models_lockstep.json``.
 """
 import json
 
@@ -26,6 +27,7 @@ NEW_MODELS = ["simplecnn-bn", "lenet5", "resnet-mini"]
 LOCKSTEP_KWARGS = {"simplecnn-bn": {"dropout": 0.0}, "lenet5": {}, "resnet-mini": {}}
 STEPS = 50
 BATCH = {"simplecnn-bn": 8, "lenet5": 16, "resnet-mini": 8}  # small slices keep the float64 steps fast
+MEASURED = {}  # model -> the lockstep's measured gaps (benchmarks.record writes them)
 
 
 @pytest.fixture
@@ -78,6 +80,7 @@ def test_fifty_float64_steps_in_lockstep_with_torch(name, mnist_slice):
     state, state_t = ours.state_dict(), ref_models.numpy_state_dict(theirs)
     gap = max(float(np.abs(state[k].astype(np.float64) - state_t[k]).max()) for k in state)
     loss_gap = float(np.abs(np.subtract(losses, losses_t)).max())
+    MEASURED[name] = {"steps": STEPS, "batch": b, "max_weight_diff": gap, "max_loss_diff": loss_gap}
     print(f"\n{name}: 50 float64 steps, max weight/buffer diff {gap:.2e}, max loss diff {loss_gap:.2e}, "
           f"loss {np.mean(losses[:5]):.3f} -> {np.mean(losses[-5:]):.3f}")
     assert np.mean(losses[-10:]) < np.mean(losses[:10]) - 0.15  # it trained (LeNet-5's tanh is the slowest)

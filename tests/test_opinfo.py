@@ -13,8 +13,10 @@ the minicnn op of the same name, and:
 * a sample minicnn does not accept must raise ValueError or TypeError naming the
   op; it counts against the coverage, a wrong answer fails the test.
 
-Run with ``-s`` for the coverage table.  Importing ``op_db`` needs the small
-``expecttest`` package (in the ``dev`` extra).
+Run with ``-s`` for the coverage table; ``python -m pytest -p benchmarks.record tests/test_opinfo.py``
+writes it to ``benchmarks/results/opinfo.json`` (README's OpInfo table).  The number of samples of
+each op is asserted (``SAMPLES``, for the torch pinned in constraints.txt), and so is the recorded
+file's.  Importing ``op_db`` needs the small ``expecttest`` package (in the ``dev`` extra).
 """
 from collections import defaultdict
 
@@ -40,7 +42,10 @@ OPS = {
     "nn.functional.relu": F.relu,
     "nn.functional.avg_pool2d": getattr(F, "avg_pool2d", None),
 }
-COVERAGE = {}  # op name -> (accepted, total, refusals)
+COVERAGE = {}  # op name -> (accepted, total, refusals); benchmarks.record writes it
+# OpInfo samples per op in torch's op_db (torch as pinned in constraints.txt); README's table says these
+SAMPLES = {"nn.functional.conv2d": 30, "nn.functional.max_pool2d": 1440, "nn.functional.avg_pool2d": 7,
+           "nn.functional.linear": 20, "nn.functional.cross_entropy": 21, "nn.functional.relu": 4}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -135,8 +140,20 @@ def test_opinfo_samples_agree_with_torch(name):
     rng = np.random.default_rng(0)
     refusals = [r for r in (check_sample(name, fn, info.op, s, rng) for s in samples) if r is not None]
     COVERAGE[name] = (len(samples) - len(refusals), len(samples), refusals)
-    assert samples
+    assert len(samples) == SAMPLES[name], f"{name}: op_db has {len(samples)} samples, SAMPLES says {SAMPLES[name]}"
     assert not refusals, f"{name}: {len(refusals)} of {len(samples)} samples refused, e.g. {refusals[0]}"
+
+
+def test_the_recorded_coverage_is_the_asserted_one():
+    """benchmarks/results/opinfo.json (README's table) counts what this file asserts: every sample, none refused."""
+    import json
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "opinfo.json"
+    if not path.exists():
+        pytest.skip("no benchmarks/results/opinfo.json yet: python -m pytest -p benchmarks.record tests/test_opinfo.py")
+    recorded = {name: tuple(v[:2]) for name, v in json.loads(path.read_text())["data"].items()}
+    assert recorded == {name: (n, n) for name, n in SAMPLES.items() if OPS[name] is not None}, \
+        "results/opinfo.json is stale: python -m pytest -p benchmarks.record tests/test_opinfo.py"
 
 
 @pytest.mark.parametrize("name, what", [("nn.functional.conv2d", 1), ("nn.functional.cross_entropy", 1),
