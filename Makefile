@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.minicnn-installed
 MINICNN_DATA ?= data
 export MINICNN_DATA
 
-.PHONY: setup data browser train test test-fast test-slow test-portable test-threaded test-random mutants bench clean
+.PHONY: setup data browser train test test-fast test-slow test-portable test-threaded test-random mutants evidence bench clean
 
 setup: $(STAMP) data browser
 
@@ -66,6 +66,14 @@ test-threaded: setup
 test-random: setup
 	HYPOTHESIS_PROFILE=random $(PY) -m pytest -q -m "not slow and not extended" $(SUITES) tests/test_fuzz.py \
 		tests/test_layers.py tests/test_layers_toolbox.py
+
+# The evidence README quotes (agreement with torch over 300 draws, gradcheck, OpInfo, lockstep, optimiser
+# gaps), recorded to benchmarks/results/ by the tests themselves, then rendered into README and docs.
+evidence: setup
+	MINICNN_AGREEMENT_EXAMPLES=300 $(PY) -m pytest -q -p benchmarks.record tests/test_agreement.py \
+		tests/test_agreement_toolbox.py tests/test_opinfo.py tests/test_gradcheck_cli.py tests/test_lockstep.py \
+		tests/test_models_toolbox.py tests/test_optim.py
+	$(PY) -m benchmarks.report
 
 # Benchmarks are not tests: run them on a quiet machine (about 25 minutes), then regenerate the README tables.
 bench: setup

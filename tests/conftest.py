@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 # seed to rerun with) and HYPOTHESIS_PROFILE=thorough for a long run before a release.
 settings.register_profile("minicnn", max_examples=30, deadline=None, derandomize=True, database=None,
                           print_blob=True)
-settings.register_profile("random", max_examples=60, deadline=None, database=None, print_blob=True)
+settings.register_profile("random", max_examples=30, deadline=None, database=None, print_blob=True)
 settings.register_profile("thorough", max_examples=500, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "minicnn"))
 
