@@ -8,7 +8,7 @@ export MINICNN_DATA
 
 .PHONY: setup data browser train test test-fast test-slow test-portable test-threaded test-random mutants evidence bench clean
 
-setup: $(STAMP) data browser
+setup: $(STAMP) data
 
 # Re-install when the project's requirements change; torch/torchvision are pinned in constraints.txt.
 $(STAMP): pyproject.toml constraints.txt
@@ -43,7 +43,7 @@ train: setup
 #   mutants        planted wrong backward passes, each of which the suite must catch
 SUITES := tests/test_kernels.py tests/test_kernels_toolbox.py tests/test_winograd.py tests/test_agreement.py \
 	tests/test_agreement_toolbox.py tests/test_engine.py tests/test_models_toolbox.py tests/test_lockstep.py
-test: setup
+test: setup browser
 	MINICNN_REQUIRE_BROWSER=$(APT) $(PY) -m pytest -m "not extended and not portable"
 
 test-fast: setup

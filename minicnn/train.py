@@ -187,8 +187,9 @@ def train_loader(cfg, x_train, y_train):
 
 
 def progress_bar(iterable, total, desc, enabled):
-    """A tqdm bar on stderr, or the bare iterable when disabled or tqdm is missing."""
-    if not enabled:
+    """A tqdm bar on stderr, or the bare iterable when disabled, when stderr is not a terminal (a log file
+    or a pipe would get a line per refresh) or when tqdm is missing."""
+    if not enabled or not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
         return iterable
     try:
         from tqdm import tqdm

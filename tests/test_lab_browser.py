@@ -5,11 +5,13 @@ DOM), draws a real MNIST '3' traced stroke by stroke with the mouse and a '1' wi
 class the page shows must be the API's for the very same canvas), steps through backprop, and
 takes the screenshots of ``minicnn lab --screenshots``.
 
-Skips when Chromium, chromedriver or selenium is missing, unless ``MINICNN_REQUIRE_BROWSER=1``
-(``make test`` sets it where ``make setup`` can install them: as root with apt-get).
+Where Chromium, chromedriver or selenium is missing these tests skip, and the reason (in the summary
+that ``-ra`` prints) says which is missing and how to get it; with ``MINICNN_REQUIRE_BROWSER=1``
+(``make test`` sets it where it can install them itself: as root with apt-get) they fail instead.
 """
 import json
 import os
+import sys
 import time
 import urllib.request
 
@@ -27,15 +29,28 @@ from minicnn.train import train_step
 TRAINING = {"optimizer": "adam", "lr": 0.001, "limit": 3200, "test_limit": 200, "every": 5}
 
 
+REQUIRE = "MINICNN_REQUIRE_BROWSER"
+
+
+def browser_or_skip():
+    """Chromium and its driver; else a failure where ``$MINICNN_REQUIRE_BROWSER`` is 1, a skip that says why elsewhere."""
+    required = os.environ.get(REQUIRE, "")
+    if required not in ("", "0", "1"):  # a typo must not turn a required run into a silent skip
+        pytest.fail(f"{REQUIRE}={required!r}: expected 1 (the browser tests must run) or 0 / unset (they may skip)",
+                    pytrace=False)
+    try:
+        return find_chromium()
+    except BrowserUnavailable as exc:
+        if required == "1":
+            pytest.fail(f"{REQUIRE}=1 (`make test` sets it as root with apt-get) but {exc}", pytrace=False)
+        pytest.skip(f"the lab's page was NOT tested in a browser: {exc}. `make test` installs Chromium only as root "
+                    f"with apt-get, and `make test` then sets {REQUIRE}=1, which makes a missing browser fail")
+
+
 @pytest.fixture(scope="module")
 def lab(mnist_root, tmp_path_factory):
     """``(app, server, driver)``: a lab without a checkpoint, served on a free port, the page open."""
-    try:
-        find_chromium()
-    except BrowserUnavailable as exc:
-        if os.environ.get("MINICNN_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"MINICNN_REQUIRE_BROWSER=1 but {exc}")
-        pytest.skip(f"no headless browser: {exc}")
+    browser_or_skip()
     app = LabApp(None, mnist_root, tmp_path_factory.mktemp("runs"))
     server = LabServer(app, port=0)
     server.serve_in_thread()
@@ -181,3 +196,40 @@ def test_screenshots_of_every_view(lab, tmp_path):
         assert head[:8] == b"\x89PNG\r\n\x1a\n"
         width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
         assert width == 1400 and height >= 600
+
+
+# --------------------------------------------------------------------------- the gate itself, no browser needed
+def no_browser(monkeypatch):
+    def missing():
+        raise BrowserUnavailable("chromium and chromedriver not found (Debian: apt-get install chromium chromium-driver)")
+    monkeypatch.setattr(sys.modules[__name__], "find_chromium", missing)
+
+
+def test_a_missing_browser_fails_where_it_is_required(monkeypatch):
+    no_browser(monkeypatch)
+    monkeypatch.setenv(REQUIRE, "1")
+    with pytest.raises(pytest.fail.Exception, match=r"MINICNN_REQUIRE_BROWSER=1 .* but chromium and chromedriver "
+                                                    r"not found \(Debian: apt-get install"):
+        browser_or_skip()
+
+
+@pytest.mark.parametrize("value", [None, "", "0"])
+def test_a_missing_browser_skips_elsewhere_saying_why_and_how(monkeypatch, value):
+    no_browser(monkeypatch)
+    if value is None:
+        monkeypatch.delenv(REQUIRE, raising=False)
+    else:
+        monkeypatch.setenv(REQUIRE, value)
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        browser_or_skip()
+    reason = str(skipped.value)
+    assert "NOT tested in a browser: chromium and chromedriver not found" in reason
+    assert "apt-get install chromium chromium-driver" in reason and "MINICNN_REQUIRE_BROWSER=1" in reason
+
+
+@pytest.mark.parametrize("value", ["yes", "true", " 1"])
+def test_a_misspelt_requirement_fails_rather_than_skips(monkeypatch, value):
+    no_browser(monkeypatch)
+    monkeypatch.setenv(REQUIRE, value)
+    with pytest.raises(pytest.fail.Exception, match=r"expected 1 \(the browser tests must run\)"):
+        browser_or_skip()

@@ -6,13 +6,15 @@ changes between the epochs).  ``MINICNN_FAULT=POINT:N`` (``minicnn/faults.py``) 
 kill itself with SIGKILL at a chosen instant, as ``kill -9`` would; one test kills from outside at
 a random instant instead.
 
-The checkpoint writes of such a run, counted as ``write:N``: 1 at step 0, 2 at step 3, 3 at step 6,
-4 at the end of epoch 1 (step 8), 5 at step 11, 6 at step 14, 7 at the end (step 16); then
-8 metrics.json and 9 predictions.png.
+The checkpoint writes of such a run, counted as ``write:N`` (a checkpoint whenever the run's step is a
+multiple of 3, and at each epoch's end): 1 at step 0, 2 at step 3, 3 at step 6, 4 at the end of epoch 1
+(step 8), 5 at step 9, 6 at step 12, 7 at step 15, 8 at the end (step 16, finished); then 9 metrics.json
+and 10 predictions.png.
 """
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,6 +38,38 @@ def minicnn(*args, fault=None, threads=2, timeout=180):
         env["MINICNN_FAULT"] = fault
     return subprocess.run([sys.executable, "-m", "minicnn", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+CHECKPOINTS = (0, 3, 6, 8, 9, 12, 15, 16)  # the steps at which the run writes checkpoint.npz
+
+
+def start(*args):
+    """``python -m minicnn ARGS`` started in the background, with 2 threads, no crash point."""
+    env = {**os.environ, "MINICNN_NUM_THREADS": "2"}
+    env.pop("MINICNN_FAULT", None)
+    return subprocess.Popen([sys.executable, "-m", "minicnn", *args], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def watch(proc, run, t0, until=None, timeout=120):
+    """Poll ``run/checkpoint.npz`` while ``proc`` runs: ``{step: seconds after t0 it was first seen}``.
+
+    Returns once a checkpoint at a step >= ``until`` is seen, else when the process ends."""
+    times, seen = {}, None
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            st = (run / "checkpoint.npz").stat()
+        except FileNotFoundError:
+            st = None
+        if st is not None and (st.st_ino, st.st_mtime_ns) != seen:  # each write renames a new file into place
+            seen = (st.st_ino, st.st_mtime_ns)
+            step = io.load_checkpoint(run / "checkpoint.npz").training["step"]
+            times.setdefault(step, time.monotonic() - t0)
+            if until is not None and step >= until:
+                break
+        time.sleep(0.002)
+    return times
 
 
 def contents(run):
@@ -74,11 +108,19 @@ def assert_identical(got, want):
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory, mnist_root):
-    """The reference: the same run, never interrupted."""
+    """The reference: the same run, never interrupted; ``schedule`` says when each checkpoint appeared
+    (seconds after the first), the clock that the kill at a random instant aims by."""
     run = tmp_path_factory.mktemp("uninterrupted") / "run"
-    proc = minicnn(*RUN, "--out", str(run))
-    assert proc.returncode == 0, proc.stderr
-    return contents(run)
+    proc, t0 = start(*RUN, "--out", str(run)), time.monotonic()
+    times = watch(proc, run, t0, timeout=180)
+    err = proc.communicate(timeout=180)[1]
+    assert proc.returncode == 0, err
+    times[CHECKPOINTS[-1] + 1] = time.monotonic() - t0  # (the process's end)
+    reference = contents(run)
+    # a checkpoint the polling missed (two writes between two looks) is dated by the next one seen
+    reference["schedule"] = {s: min(t for step, t in times.items() if step >= s) - min(times.values())
+                             for s in CHECKPOINTS}
+    return reference
 
 
 def kill_and_resume(run, fault):
@@ -98,16 +140,22 @@ def kill_and_resume(run, fault):
     pytest.param("step:1", marks=pytest.mark.slow),   # before any update: resumes from step 0
     pytest.param("step:5", marks=pytest.mark.slow),   # between two checkpoints
     pytest.param("write:4", marks=pytest.mark.slow),  # the epoch-end checkpoint: resumes mid-epoch 1, from step 6
-    pytest.param("write:7", marks=pytest.mark.slow),  # the final checkpoint: resumes from step 14
-    pytest.param("write:8", marks=pytest.mark.slow),  # metrics.json: training done, only the run files redone
+    pytest.param("write:7", marks=pytest.mark.slow),  # epoch 2's last checkpoint (step 15): resumes from step 12
+    pytest.param("write:8", marks=pytest.mark.slow),  # the final checkpoint: resumes from step 15
+    pytest.param("write:9", marks=pytest.mark.slow),  # metrics.json: training done, only the run files redone
 ])
 def test_killed_run_resumes_bit_identical(tmp_path, uninterrupted, fault):
     run = tmp_path / "run"
     killed, resumed = kill_and_resume(run, fault)
     assert_identical(contents(run), uninterrupted)
-    # the lines of the epochs the killed run did not finish, then the accuracy
-    assert killed.stdout.splitlines() + resumed.stdout.splitlines()[:-1] == [
-        f"Epoch [1/2], Loss: {uninterrupted['losses'][0]:.4f}", f"Epoch [2/2], Loss: {uninterrupted['losses'][1]:.4f}"]
+    # the lines of the epochs the killed run did not finish, then the accuracy (which a run killed writing
+    # metrics.json had printed already)
+    accuracy = f"Test Accuracy: {uninterrupted['accuracy']:.2f}%"
+    printed = killed.stdout.splitlines()
+    assert printed[2:] == ([accuracy] if fault == "write:9" else [])
+    assert printed[:2] + resumed.stdout.splitlines() == [
+        f"Epoch [1/2], Loss: {uninterrupted['losses'][0]:.4f}", f"Epoch [2/2], Loss: {uninterrupted['losses'][1]:.4f}",
+        accuracy]
 
 
 @pytest.mark.extended
@@ -119,21 +167,53 @@ def test_killed_twice_and_at_a_random_instant_from_outside(tmp_path, uninterrupt
     assert minicnn("train", "--resume", str(run)).returncode == 0
     assert_identical(contents(run), uninterrupted)
 
+    # from outside: once at a random instant of epoch 1, once of epoch 2, each before the run's end
+    schedule = uninterrupted["schedule"]
+    last = schedule[15] + 0.5 * (schedule[16] - schedule[15])  # half way through epoch 2's test pass at most
     rng = np.random.default_rng(0)
-    for attempt in range(2):
+    for attempt, window in enumerate([(0, schedule[8]), (schedule[8], last)]):
         other = tmp_path / f"async{attempt}"
-        env = {**os.environ, "MINICNN_NUM_THREADS": "2"}
-        env.pop("MINICNN_FAULT", None)
-        proc = subprocess.Popen([sys.executable, "-m", "minicnn", *RUN, "--out", str(other)], cwd=REPO, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while not (other / "checkpoint.npz").exists() and time.monotonic() < deadline:
-            time.sleep(0.005)
-        time.sleep(rng.uniform(0, 0.6))  # somewhere in the 16 steps
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
+        step = kill_at_a_random_instant(other, rng, schedule, window)
+        assert step < 16, step
         assert minicnn("train", "--resume", str(other)).returncode == 0
         assert_identical(contents(other), uninterrupted)
+
+
+def kill_at_a_random_instant(run, rng, schedule, window, tries=3):
+    """SIGKILL a fresh run from outside at an instant drawn from ``window`` (seconds after the first checkpoint,
+    on the reference run's clock ``schedule``); return the step of the checkpoint it left.
+
+    The run is aimed at through its checkpoints (wait for the last one the reference wrote before the instant,
+    then sleep the rest), stopped there with SIGSTOP and looked at: the kill counts only if training had not
+    finished.  A run that got there first (faster than the reference) is tried again, ``tries`` times in all."""
+    for _ in range(tries):
+        instant = rng.uniform(*window)
+        before = max(s for s in CHECKPOINTS if schedule[s] <= instant)
+        shutil.rmtree(run, ignore_errors=True)
+        proc = start(*RUN, "--out", str(run))
+        watch(proc, run, time.monotonic(), until=before)
+        time.sleep(instant - schedule[before])
+        status = None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGSTOP)
+            try:
+                _, status = os.waitpid(proc.pid, os.WUNTRACED)  # returns once it is stopped (or has ended)
+            except ChildProcessError:  # it ended just now, and was reaped
+                pass
+        if status is not None and os.WIFSTOPPED(status):
+            training = io.load_checkpoint(run / "checkpoint.npz").training
+            ended = training["finished"] or (run / "metrics.json").exists()
+            proc.send_signal(signal.SIGKILL)  # a stopped process dies where it stands
+            err = proc.communicate(timeout=30)[1]
+            assert proc.returncode == -signal.SIGKILL, (proc.returncode, err)
+            if not ended:
+                assert training["step"] >= before, (training["step"], before)
+                return training["step"]
+        else:
+            err = proc.communicate(timeout=30)[1]
+            assert proc.returncode == 0, (proc.returncode, err)  # it ended on its own, not by crashing
+    pytest.fail(f"{tries} runs each got past the end of training before the kill at a random instant of {window} s "
+                f"after its first checkpoint: they ran faster than the reference run ({schedule})")
 
 
 @pytest.mark.slow

@@ -31,3 +31,23 @@ def test_one_epoch_of_the_tutorial_reaches_98_percent(mnist_root):
     assert all(p.data.dtype == np.float32 for p in model.parameters())
     assert 0 < loss < 0.3  # the mean over the epoch, from 2.30 at the first batch
     assert acc >= 98.0
+
+
+def test_the_progress_bar_is_shown_only_on_a_terminal(monkeypatch):
+    """A log file or a pipe gets no tqdm bar (it would get a line per refresh: 711 lines for one `make train`)."""
+    import io
+    import sys
+
+    from minicnn.train import progress_bar
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    items = [1, 2, 3]
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert progress_bar(items, 3, "epoch", True) is items
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    bar = progress_bar(items, 3, "epoch", True)
+    assert bar is not items and list(bar) == items
+    assert progress_bar(items, 3, "epoch", False) is items
