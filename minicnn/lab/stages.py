@@ -18,7 +18,6 @@ import threading
 from .. import functional as F
 from ..autograd import Tensor
 from ..models import SimpleCNN
-from ..nn import Module
 
 # the op of a leaf module, by class name (unknown classes keep their own name and a generic formula)
 MODULE_OPS = {"Conv2d": "conv", "Linear": "linear", "ReLU": "relu", "MaxPool2d": "pool", "Flatten": "flatten",
@@ -82,50 +81,33 @@ def simplecnn_stages(model, x):
 
 
 # --------------------------------------------------------------------------- any other model
-_local = threading.local()
-_patch_lock = threading.Lock()
-_patch_users = 0
-_original_call = Module.__call__
-
-
-def _recording_call(self, *args, **kwargs):
-    out = _original_call(self, *args, **kwargs)
-    recorder = getattr(_local, "recorder", None)
-    if recorder is not None:
-        recorder(self, out)
-    return out
-
-
 @contextlib.contextmanager
 def record_modules(model):
     """Inside the block, every call of one of ``model``'s leaf modules on this thread appends
     ``(path, module, output)`` to the yielded list.
 
-    ``Module.__call__`` is wrapped while any thread is inside such a block (and restored after the
-    last one leaves); only the thread that opened the block records, so a training run beside it
-    is not disturbed.  ``minicnn.nn`` itself is untouched.
+    A forward hook on each leaf module (``Module.register_forward_hook``), removed when the block
+    ends; only the thread that opened the block records, so a training run beside it on the same
+    model is not disturbed.
     """
-    global _patch_users
-    names = {id(m): name for name, m in model.named_modules() if name and not m._modules}
-    calls = []
+    calls, me = [], threading.get_ident()
 
-    def recorder(module, output):
-        if id(module) in names and isinstance(output, Tensor):
-            calls.append((names[id(module)], module, output))
+    def hook(name):
+        def record(module, args, output):
+            if threading.get_ident() == me and isinstance(output, Tensor):
+                calls.append((name, module, output))
+        return record
 
-    with _patch_lock:
-        if _patch_users == 0:
-            Module.__call__ = _recording_call
-        _patch_users += 1
-    previous, _local.recorder = getattr(_local, "recorder", None), recorder
+    leaves = {}
+    for name, m in model.named_modules():
+        if name and not m._modules:
+            leaves.setdefault(id(m), (name, m))   # a module reachable by two paths: recorded once, by its first
+    handles = [m.register_forward_hook(hook(name)) for name, m in leaves.values()]
     try:
         yield calls
     finally:
-        _local.recorder = previous
-        with _patch_lock:
-            _patch_users -= 1
-            if _patch_users == 0:
-                Module.__call__ = _original_call
+        for handle in handles:
+            handle.remove()
 
 
 def module_stages(model, x):

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..autograd import Tensor, is_grad_enabled, no_grad  # noqa: F401  (re-exported by minicnn.nn)
 from ..kernels._check import FLOAT_DTYPES
+from . import hooks as hooks_
 
 
 class Parameter(Tensor):
@@ -62,6 +63,8 @@ class Module:
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        for name, hooks in hooks_.new_hook_dicts().items():
+            object.__setattr__(self, name, hooks)
 
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
@@ -100,7 +103,27 @@ class Module:
         setattr(self, name, param)
 
     def __call__(self, *args, **kwargs):
+        if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
+            return hooks_.call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------------ hooks (see minicnn.nn.hooks)
+    def register_forward_pre_hook(self, hook):
+        """``hook(module, args)`` before each forward; it may return replacement args. Returns a handle
+        whose ``remove()`` takes the hook off."""
+        return hooks_.add_hook(self._forward_pre_hooks, hook, "register_forward_pre_hook")
+
+    def register_forward_hook(self, hook):
+        """``hook(module, args, output)`` after each forward; it may return a replacement output. Returns a
+        handle whose ``remove()`` takes the hook off."""
+        return hooks_.add_hook(self._forward_hooks, hook, "register_forward_hook")
+
+    def register_full_backward_hook(self, hook):
+        """``hook(module, grad_input, grad_output)`` once the gradients with respect to the module's inputs
+        are computed (tuples: one entry per positional argument, None where there is none; one per Tensor
+        output); it may return a replacement ``grad_input``. Returns a handle whose ``remove()`` takes the
+        hook off."""
+        return hooks_.add_hook(self._backward_hooks, hook, "register_full_backward_hook")
 
     def forward(self, *args):
         raise NotImplementedError(f"{type(self).__name__} has no forward")
