@@ -3,15 +3,17 @@
     python examples/feature_maps.py [CKPT] [--index 0] [--out runs/examples/feature_maps] [--quick]
 
 The checkpoint (default ``runs/minicnn/checkpoint.npz``, from ``minicnn
-train``) is loaded into ``SimpleCNN(fused=False)``: the same parameters as
-the fused model, but conv, ReLU and pool are separate layers, so the script
-can call them one at a time and keep every intermediate array::
+train``) is loaded twice, with the same parameters: into ``SimpleCNN(fused=False)``,
+whose conv1 and conv2 are plain ``Conv2d`` layers, and into the fused
+``SimpleCNN()``, whose conv1 and conv2 are conv -> ReLU -> pool blocks.  A
+forward hook on each of those four layers (``register_forward_hook``, as in
+torch) keeps what it outputs while the models run unchanged::
 
     x (1,1,28,28) -> conv1 (1,32,28,28) -> ReLU -> pool1 (1,32,14,14)
                   -> conv2 (1,64,14,14) -> ReLU -> pool2 (1,64,7,7) -> fc1 -> ReLU -> fc2 (1,10)
 
-(no hooks needed: a forward is just function calls).  It checks that these
-steps give the fused model's logits, then writes
+(conv1/conv2 from the plain model's layers, pool1/pool2 from the fused blocks).
+It checks that the two models give the same logits, then writes
 
 * ``conv1_filters.png`` — the 32 3x3 filters of conv1 at initialisation (the
   run's seed, redrawn), after training, and what training changed (a 3x3
@@ -30,10 +32,9 @@ from pathlib import Path
 import numpy as np
 
 import minicnn
-import minicnn.functional as F
 from minicnn import classify, data, threads
 from minicnn.io import atomic_write
-from minicnn.train import TrainConfig, logits, train
+from minicnn.train import TrainConfig, train
 
 DEFAULT_CHECKPOINT = "runs/minicnn/checkpoint.npz"
 
@@ -64,16 +65,20 @@ def initial_conv1(checkpoint):
     return minicnn.SimpleCNN().conv1.weight.data, f"minicnn, seed {seed}"
 
 
-def step_by_step(model, x):
-    """SimpleCNN(fused=False)'s forward, one layer at a time; returns {stage: ndarray} and the logits."""
+def feature_maps(plain, fused, x):
+    """The maps after conv1 and conv2 of ``plain`` (SimpleCNN(fused=False)) and after the conv -> ReLU ->
+    pool blocks of ``fused``, recorded by forward hooks; returns {stage: (C, H, W) array} and both logits."""
+    maps = {}
+
+    def keep(name):
+        return lambda module, args, output: maps.__setitem__(name, output.data[0])
+    handles = [plain.conv1.register_forward_hook(keep("conv1")), fused.conv1.register_forward_hook(keep("pool1")),
+               plain.conv2.register_forward_hook(keep("conv2")), fused.conv2.register_forward_hook(keep("pool2"))]
     with minicnn.no_grad():
-        conv1 = model.conv1(x)
-        pool1 = F.max_pool2d(F.relu(conv1), 2)
-        conv2 = model.conv2(pool1)
-        pool2 = F.max_pool2d(F.relu(conv2), 2)
-        out = model.fc2(F.relu(model.fc1(pool2.flatten(1))))
-    maps = {"conv1": conv1, "pool1": pool1, "conv2": conv2, "pool2": pool2}
-    return {k: v.data[0] for k, v in maps.items()}, out.data[0]
+        out, fused_out = plain(x).data[0], fused(x).data[0]
+    for handle in handles:
+        handle.remove()
+    return {k: maps[k] for k in ("conv1", "pool1", "conv2", "pool2")}, out, fused_out
 
 
 def _grid(fig, maps, cols, cmap, title, symmetric):
@@ -146,12 +151,11 @@ def main(argv=None):
     dtype = model.conv1.weight.dtype
     images, labels = data.load_mnist(train=False)
     x, label = images[args.index:args.index + 1].astype(dtype), int(labels[args.index])
-    maps, out = step_by_step(model, x)
-    fused = logits(classify.load_model(checkpoint), x)[0]
+    maps, out, fused = feature_maps(model, classify.load_model(checkpoint), x)
     difference = float(np.abs(out - fused).max())
     prediction = int(out.argmax())
     print(f"test image {args.index}: label {label}, predicted {prediction}")
-    print(f"step-by-step logits vs the fused SimpleCNN's: largest difference {difference:.1e}")
+    print(f"SimpleCNN(fused=False) logits vs the fused SimpleCNN's: largest difference {difference:.1e}")
     for name, m in maps.items():
         print(f"  {name}: shape {m.shape}, {100 * np.mean(m > 0):.0f}% of entries > 0")
 
