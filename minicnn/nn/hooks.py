@@ -70,13 +70,17 @@ class _State:
         return replaced
 
 
-class BackwardHookInput(Function):
-    """Identity on one input; its backward records that input's gradient and, for the last input, fires."""
+class _HookIdentity(Function):
+    """Identity on one Tensor of a hooked call (``index``: its place among the inputs or the outputs)."""
 
     @staticmethod
     def forward(ctx, x, state, index):
         ctx.state, ctx.index = state, index
         return x.view()
+
+
+class BackwardHookInput(_HookIdentity):
+    """Identity on one input; its backward records that input's gradient and, for the last input, fires."""
 
     @staticmethod
     def backward(ctx, grad):
@@ -93,13 +97,8 @@ class BackwardHookInput(Function):
         return grad, None, None
 
 
-class BackwardHookOutput(Function):
+class BackwardHookOutput(_HookIdentity):
     """Identity on one output; its backward records the output's gradient (and fires when no input needs one)."""
-
-    @staticmethod
-    def forward(ctx, y, state, index):
-        ctx.state, ctx.index = state, index
-        return y.view()
 
     @staticmethod
     def backward(ctx, grad):
