@@ -16,7 +16,7 @@ import numpy as np
 from . import kernels as K
 from .autograd import Function, Tensor, as_tensor  # noqa: F401 (as_tensor is used by nn)
 from .autograd.engine import is_grad_enabled
-from .kernels._check import FLOAT_DTYPES
+from .kernels._check import FLOAT_DTYPES, check_float_array
 
 
 def _kernel_call(ctx, name, *args):
@@ -119,9 +119,10 @@ def conv2d_relu_max_pool2d(input, weight, bias, padding=0):
 
     Shapes: (N, C, H, W) -> (N, O, OH // 2, OW // 2).
     """
-    input, weight = as_tensor(input, "conv2d input"), as_tensor(weight, "conv2d weight")
-    _check_dtype("conv2d", input, weight)
-    return Conv2dReLUMaxPool2dFunction.apply(input, weight, as_tensor(bias, "conv2d bias"), padding)
+    op = "conv2d_relu_max_pool2d"
+    input, weight = as_tensor(input, f"{op} input"), as_tensor(weight, f"{op} weight")
+    _check_dtype(op, input, weight)
+    return Conv2dReLUMaxPool2dFunction.apply(input, weight, as_tensor(bias, f"{op} bias"), padding)
 
 
 # --------------------------------------------------------------------------- linear, activation, pooling
@@ -296,7 +297,11 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
 
 def flatten(input, start_dim=0, end_dim=-1):
-    """``torch.flatten``: merge dims ``start_dim..end_dim`` into one (a recorded reshape)."""
+    """``torch.flatten``: merge dims ``start_dim..end_dim`` into one (a recorded reshape).
+
+    Refuses the dims torch refuses: out of range (:class:`~minicnn.autograd.tensor.DimensionError`, both
+    a ValueError and torch's IndexError), ``start_dim`` after ``end_dim`` (ValueError; torch raises
+    RuntimeError), not an int (TypeError)."""
     return as_tensor(input, "flatten input").flatten(start_dim, end_dim)
 
 
@@ -367,10 +372,13 @@ class BatchNormReLUFunction(Function):
 
 def _batch_norm_args(op, input, running_mean, running_var, weight, bias, training, momentum, eps):
     input = as_tensor(input, f"{op} input")
+    check_float_array(f"{op} input", input.data)  # (the kernel's own check would say "batch_norm" for batch_norm_relu)
     if weight is not None:
         _check_dtype(op, input, as_tensor(weight, f"{op} weight"))
     if not isinstance(momentum, (int, float)) or isinstance(momentum, bool) or not 0 <= momentum <= 1:
         raise ValueError(f"{op}: expected momentum in [0, 1], got {momentum!r}")
+    if not isinstance(eps, (int, float, np.floating)) or isinstance(eps, bool) or not eps > 0:
+        raise ValueError(f"{op}: expected eps > 0, got {eps!r}")  # (before the kernel's, which says batch_norm)
     return (input, _param(weight, f"{op} weight"), _param(bias, f"{op} bias"),
             _array_or_none(running_mean, f"{op} running_mean"), _array_or_none(running_var, f"{op} running_var"),
             bool(training), float(momentum), eps)
@@ -487,7 +495,9 @@ def _dropout(op, input, p, training, inplace, mask_shape):
     input = as_tensor(input, f"{op} input")
     if not training:
         return input
-    keep = get_rng().random(mask_shape(input.shape)) >= p   # P(keep) = 1 - p, from minicnn's seeded generator
+    check_float_array(f"{op} input", input.data)  # (the kernel's own check would say "dropout" for dropout2d)
+    # P(keep) = 1 - p, from minicnn's seeded generator; asarray: a 0-d input's draw is a scalar, not an array
+    keep = np.asarray(get_rng().random(mask_shape(input.shape)) >= p)
     return DropoutFunction.apply(input, p, keep)
 
 

@@ -22,12 +22,23 @@ def _shape(a):
     return np.shape(a)
 
 
+def _broadcast_shapes(op, a, b):
+    """``(shape of a, shape of b)``, refused with a message naming ``op`` if they do not broadcast (torch
+    raises RuntimeError there; minicnn's bad input is a ValueError)."""
+    shapes = _shape(a), _shape(b)
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ValueError(f"{op}: expected shapes that broadcast, got {shapes[0]} and {shapes[1]}") from None
+    return shapes
+
+
 class Add(Function):
     """``a + b``: the gradient passes to both sides unchanged."""
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = _shape(a), _shape(b)
+        ctx.shapes = _broadcast_shapes("add", a, b)
         return np.asarray(a + b)
 
     @staticmethod
@@ -40,7 +51,7 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = _shape(a), _shape(b)
+        ctx.shapes = _broadcast_shapes("sub", a, b)
         return np.asarray(a - b)
 
     @staticmethod
@@ -54,6 +65,7 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        _broadcast_shapes("mul", a, b)
         ctx.save_for_backward(a, b)
         return np.asarray(a * b)
 
@@ -70,6 +82,7 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        _broadcast_shapes("div", a, b)
         ctx.save_for_backward(a, b)
         return np.asarray(a / b)
 

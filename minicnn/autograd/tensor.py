@@ -230,9 +230,11 @@ class Tensor:
     view = reshape
 
     def flatten(self, start_dim=0, end_dim=-1):
+        """``torch.flatten``: dims ``start_dim..end_dim`` merged into one (a recorded reshape); a 0-d
+        tensor becomes 1-d.  Dims that torch refuses are refused (:func:`flatten_dims`)."""
+        start, end = flatten_dims("flatten", self.shape, start_dim, end_dim)
         if self.ndim == 0:
             return self.reshape(1)
-        start, end = start_dim % self.ndim, end_dim % self.ndim
         shape = self.shape[:start] + (int(np.prod(self.shape[start:end + 1])),) + self.shape[end + 1:]
         return self.reshape(shape)
 
@@ -278,6 +280,34 @@ class Tensor:
 
     def __ge__(self, other):
         return self._compare(other, np.greater_equal)
+
+
+class DimensionError(ValueError, IndexError):
+    """A dim outside a tensor's dims: a ValueError (minicnn's bad-input convention) that is also the
+    IndexError torch raises for it ("Dimension out of range"), so either ``except`` catches it."""
+
+
+def flatten_dims(op, shape, start_dim, end_dim):
+    """``(start, end)`` as non-negative dims of ``shape`` for ``op`` (flatten, Flatten), or refused as torch:
+    TypeError for a non-int, :class:`DimensionError` (ValueError and IndexError) for a dim outside
+    ``[-ndim, ndim - 1]`` (a 0-d tensor counts as 1-d), ValueError where torch raises RuntimeError:
+    start_dim after end_dim."""
+    nd = max(len(shape), 1)
+    dims = []
+    for name, dim in (("start_dim", start_dim), ("end_dim", end_dim)):
+        if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"{op}: expected {name} as an int, got {type(dim).__name__} {dim!r}")
+        if not -nd <= dim < nd:
+            out_of_range = f"{name}={dim} is out of range (expected to be in range of [{-nd}, {nd - 1}])"
+            if dim >= 0:
+                raise DimensionError(f"{op}: expected at least a {dim + 1}-D input, got shape {tuple(shape)}: "
+                                     f"{out_of_range}")
+            raise DimensionError(f"{op}: {out_of_range} for an input of shape {tuple(shape)}")
+        dims.append(int(dim) % nd)
+    if dims[0] > dims[1]:
+        raise ValueError(f"{op}: start_dim cannot come after end_dim (got start_dim={start_dim}, end_dim={end_dim} "
+                         f"for an input of shape {tuple(shape)})")
+    return tuple(dims)
 
 
 def _plain_index(index):

@@ -107,7 +107,7 @@ class DataLoader:
     def __init__(self, dataset, labels=None, batch_size=1, shuffle=False, drop_last=False,
                  seed: int | None = 0, generator: np.random.Generator | None = None):
         if labels is not None and isinstance(dataset, Dataset):
-            raise TypeError(f"labels: expected only with an images array, got {labels!r} with a "
+            raise TypeError(f"DataLoader labels: expected only with an images array, got {labels!r} with a "
                             f"{type(dataset).__name__} (pass batch_size= by keyword)")
         if isinstance(dataset, np.ndarray) or labels is not None:
             _check_arrays(dataset, labels)
@@ -116,14 +116,19 @@ class DataLoader:
             else:
                 dataset = TensorDataset(dataset, labels.astype(np.int64, copy=False))
         elif not isinstance(dataset, Dataset):
-            raise TypeError(f"dataset: expected a minicnn.data.Dataset or an images array, "
+            raise TypeError(f"DataLoader dataset: expected a minicnn.data.Dataset or an images array, "
                             f"got {type(dataset).__name__}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-            raise TypeError(f"batch_size: expected a positive int, got {type(batch_size).__name__}")
+            raise TypeError(f"DataLoader batch_size: expected a positive int, got {type(batch_size).__name__}")
         if batch_size < 1:
-            raise ValueError(f"batch_size: expected a positive int, got {batch_size}")
+            raise ValueError(f"DataLoader batch_size: expected a positive int, got {batch_size}")
+        if seed is not None and (isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer))):
+            raise TypeError(f"DataLoader seed: expected an int or None, got {type(seed).__name__}")
+        if seed is not None and seed < 0:  # (numpy's SeedSequence would refuse it in its own words)
+            raise ValueError(f"DataLoader seed: expected a non-negative int, got {seed}")
         if generator is not None and not isinstance(generator, np.random.Generator):
-            raise TypeError(f"generator: expected a numpy.random.Generator, got {type(generator).__name__}")
+            raise TypeError(f"DataLoader generator: expected a numpy.random.Generator, "
+                            f"got {type(generator).__name__}")
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -225,16 +230,17 @@ class DataLoader:
 
 def _check_arrays(images, labels) -> None:
     if not isinstance(images, np.ndarray):
-        raise TypeError(f"images: expected a numpy.ndarray of shape (N, C, H, W), got {type(images).__name__}")
+        raise TypeError(f"DataLoader images: expected a numpy.ndarray of shape (N, C, H, W), "
+                        f"got {type(images).__name__}")
     if not isinstance(labels, np.ndarray):
-        raise TypeError(f"labels: expected a numpy.ndarray of shape (N,), got {type(labels).__name__}")
+        raise TypeError(f"DataLoader labels: expected a numpy.ndarray of shape (N,), got {type(labels).__name__}")
     if images.ndim != 4:
-        raise ValueError(f"images: expected 4 dimensions (N, C, H, W), got shape {images.shape}")
+        raise ValueError(f"DataLoader images: expected 4 dimensions (N, C, H, W), got shape {images.shape}")
     if not (np.issubdtype(images.dtype, np.floating) or images.dtype == np.uint8):
-        raise TypeError(f"images: expected a floating dtype or uint8, got {images.dtype}")
+        raise TypeError(f"DataLoader images: expected a floating dtype or uint8, got {images.dtype}")
     if labels.ndim != 1:
-        raise ValueError(f"labels: expected 1 dimension (N,), got shape {labels.shape}")
+        raise ValueError(f"DataLoader labels: expected 1 dimension (N,), got shape {labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"labels: expected an integer dtype, got {labels.dtype}")
+        raise TypeError(f"DataLoader labels: expected an integer dtype, got {labels.dtype}")
     if len(labels) != len(images):
-        raise ValueError(f"labels: expected {len(images)} labels to match images, got {len(labels)}")
+        raise ValueError(f"DataLoader labels: expected {len(images)} labels to match images, got {len(labels)}")

@@ -205,6 +205,8 @@ def softmax_forward(x, dim):
     dim = _check_dim("softmax", x, dim)
     if x.ndim == 0:
         return np.ones_like(x), (np.ones_like(x), dim)
+    if x.size == 0:  # as torch: an empty result (max over an empty axis would raise)
+        return np.empty_like(x), (np.empty_like(x), dim)
     e = np.exp(x - x.max(axis=dim, keepdims=True))
     out = e / e.sum(axis=dim, keepdims=True)
     return out, (out, dim)
@@ -224,6 +226,8 @@ def log_softmax_forward(x, dim):
     dim = _check_dim("log_softmax", x, dim)
     if x.ndim == 0:
         return np.zeros_like(x), (np.zeros_like(x), dim)
+    if x.size == 0:  # as torch: an empty result (max over an empty axis would raise)
+        return np.empty_like(x), (np.empty_like(x), dim)
     shifted = x - x.max(axis=dim, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
     return out, (out, dim)
@@ -249,6 +253,8 @@ def softmax_forward_naive(x, dim):
     dim = _check_dim("softmax", x, dim)
     if x.ndim == 0:
         return np.ones_like(x), (np.ones_like(x), dim)
+    if x.size == 0:  # as torch: an empty result (max over an empty axis would raise)
+        return np.empty_like(x), (np.empty_like(x), dim)
     rows, moved_shape = _rows(x, dim)
     out = np.empty_like(rows)
     for r, z in enumerate(rows):
@@ -262,7 +268,7 @@ def softmax_backward_naive(dout, cache):
     """One row at a time, with the full Jacobian ``J = diag(p) - p p^T`` (symmetric): ``dz = J @ g``."""
     y, dim = cache
     check_grad("softmax backward", dout, y.shape, y.dtype)
-    if y.ndim == 0:
+    if y.ndim == 0 or y.size == 0:
         return np.zeros_like(y)
     rows, moved_shape = _rows(y, dim)
     grads, _ = _rows(dout, dim)
@@ -277,6 +283,8 @@ def log_softmax_forward_naive(x, dim):
     dim = _check_dim("log_softmax", x, dim)
     if x.ndim == 0:
         return np.zeros_like(x), (np.zeros_like(x), dim)
+    if x.size == 0:  # as torch: an empty result (max over an empty axis would raise)
+        return np.empty_like(x), (np.empty_like(x), dim)
     rows, moved_shape = _rows(x, dim)
     out = np.empty_like(rows)
     for r, z in enumerate(rows):
@@ -290,7 +298,7 @@ def log_softmax_backward_naive(dout, cache):
     """Row by row with the Jacobian ``J = I - 1 p^T`` of ``log softmax``: ``dz = J^T @ g``."""
     y, dim = cache
     check_grad("log_softmax backward", dout, y.shape, y.dtype)
-    if y.ndim == 0:
+    if y.ndim == 0 or y.size == 0:
         return np.zeros_like(y)
     rows, moved_shape = _rows(y, dim)
     grads, _ = _rows(dout, dim)

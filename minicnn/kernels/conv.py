@@ -272,24 +272,25 @@ def _direct_dweight_kernel(xp, dout, dweight, dbias):
 
 
 # --------------------------------------------------------------------------- checks
-def _conv_geometry(x, weight, bias, stride, padding):
-    check_float_array("conv2d input", x, 4)
-    check_float_array("conv2d weight", weight, 4)
+def _conv_geometry(x, weight, bias, stride, padding, op="conv2d"):
+    """The plain path's checks; ``op`` names the caller in a refusal (the fused op uses its own name)."""
+    check_float_array(f"{op} input", x, 4)
+    check_float_array(f"{op} weight", weight, 4)
     if bias is not None:
-        check_float_array("conv2d bias", bias, 1)
-    check_same_dtype("conv2d", x, weight, bias)
+        check_float_array(f"{op} bias", bias, 1)
+    check_same_dtype(op, x, weight, bias)
     n_out, c_in, kh, kw = weight.shape
     if min(weight.shape) < 1:
-        raise ValueError(f"conv2d: expected a non-empty weight, got shape {weight.shape}")
+        raise ValueError(f"{op}: expected a non-empty weight, got shape {weight.shape}")
     if x.shape[1] != c_in:
-        raise ValueError(f"conv2d: expected input with {c_in} channels (weight {weight.shape}), "
+        raise ValueError(f"{op}: expected input with {c_in} channels (weight {weight.shape}), "
                          f"got input of shape {x.shape}")
     if bias is not None and bias.shape != (n_out,):
-        raise ValueError(f"conv2d: expected bias of shape ({n_out},), got {bias.shape}")
-    sh, sw = pair("conv2d stride", stride, 1)
-    ph, pw = pair("conv2d padding", padding, 0)
-    oh = out_size("conv2d height", x.shape[2], kh, sh, ph)
-    ow = out_size("conv2d width", x.shape[3], kw, sw, pw)
+        raise ValueError(f"{op}: expected bias of shape ({n_out},), got {bias.shape}")
+    sh, sw = pair(f"{op} stride", stride, 1)
+    ph, pw = pair(f"{op} padding", padding, 0)
+    oh = out_size(f"{op} height", x.shape[2], kh, sh, ph)
+    ow = out_size(f"{op} width", x.shape[3], kw, sw, pw)
     return (sh, sw), (ph, pw), (oh, ow)
 
 
@@ -298,23 +299,24 @@ ConvSetup = namedtuple("ConvSetup", "stride dilation pads groups mode out_hw")
 ConvSetup.__doc__ = "The general path's checked geometry; ``pads`` is (top, bottom, left, right)."
 
 
-def conv_padding(padding, kernel, dilation, stride):
+def conv_padding(padding, kernel, dilation, stride, op="conv2d"):
     """``padding`` as (top, bottom, left, right): an int, a pair, ``'valid'`` or ``'same'``.
 
     ``'same'`` pads ``dilation * (kernel - 1)`` in all, half before and the odd one
     after (torch's rule for an even kernel), and needs stride 1, as in torch.
+    ``op`` names the caller in a refusal (``Conv2d``, ``Conv2dReLUMaxPool2d``).
     """
     if isinstance(padding, str):
         if padding == "valid":
             return (0, 0, 0, 0)
         if padding == "same":
             if stride != (1, 1):
-                raise ValueError(f"conv2d: padding='same' is not supported for strided convolutions, "
+                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions, "
                                  f"got stride={stride}")
             th, tw = dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1)
             return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
-        raise ValueError(f"conv2d padding: expected 'valid', 'same', an int or a pair of ints, got {padding!r}")
-    ph, pw = pair("conv2d padding", padding, 0)
+        raise ValueError(f"{op} padding: expected 'valid', 'same', an int or a pair of ints, got {padding!r}")
+    ph, pw = pair(f"{op} padding", padding, 0)
     return (ph, ph, pw, pw)
 
 

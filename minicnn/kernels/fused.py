@@ -362,7 +362,7 @@ def conv2d_relu_maxpool2d_forward(x, weight, bias, padding=0):
     pooled : ndarray, shape (N, O, OH // 2, OW // 2), dtype of ``x``
     cache : for :func:`conv2d_relu_maxpool2d_backward`
     """
-    geometry = _conv_geometry(x, weight, bias, 1, padding)
+    geometry = _conv_geometry(x, weight, bias, 1, padding, "conv2d_relu_maxpool2d")
     h, w = geometry[2]
     if h < 2 or w < 2:
         raise ValueError(f"conv2d_relu_maxpool2d: expected a conv output of at least 2x2 for the "

@@ -100,6 +100,8 @@ def _check_nll(logp, target, weight, ignore_index, reduction):
     if target.shape != expected:
         raise ValueError(f"nll_loss: expected target of shape {expected} for input {logp.shape}, got {target.shape}")
     classes = logp.shape[0] if logp.ndim == 1 else logp.shape[1]
+    if classes < 1:
+        raise ValueError(f"nll_loss: expected at least one class, got input of shape {logp.shape}")
     if weight is not None:
         check_float_array("nll_loss weight", weight, 1)
         check_same_dtype("nll_loss", logp, weight)

@@ -17,6 +17,7 @@ window of ``size`` channels, zero-padded (``size // 2`` before, ``(size-1) // 2`
     s_c = k + alpha / size * sum_{c' in window(c)} x_c'^2;     out_c = x_c / s_c ** beta
 """
 import collections
+import math
 
 import numpy as np
 from numba import njit
@@ -342,7 +343,7 @@ def _check_lrn(x, size, alpha, beta, k):
     for name, v in (("alpha", alpha), ("beta", beta), ("k", k)):
         if not isinstance(v, (int, float, np.floating)) or not np.isfinite(v):
             raise TypeError(f"local_response_norm: expected {name} as a finite number, got {v!r}")
-    return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+    return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))  # (empty too)
 
 
 @njit(cache=True, nogil=True)

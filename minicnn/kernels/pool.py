@@ -279,6 +279,10 @@ def unpool_output_size(x_shape, kernel, stride, padding, output_size):
     if output_size is None:
         size = default
     else:
+        if (not isinstance(output_size, (tuple, list))
+                or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in output_size)):
+            raise TypeError(f"max_unpool2d output_size: expected a tuple of ints (OH, OW) or (N, C, OH, OW), "
+                            f"got {output_size!r}")
         size = tuple(int(s) for s in output_size)
         size = size[2:] if len(size) == 4 else size
         if len(size) != 2:

@@ -1,4 +1,6 @@
 """Activations beyond ReLU, shaped like ``torch.nn``: each a Module around one functional op."""
+import numpy as np
+
 from .. import functional as F
 from .module import Module
 
@@ -23,6 +25,8 @@ class LeakyReLU(Module):
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
         F._only_default("LeakyReLU", inplace=inplace)
+        if not isinstance(negative_slope, (int, float, np.integer, np.floating)) or isinstance(negative_slope, bool):
+            raise TypeError(f"LeakyReLU: expected negative_slope as a number, got {type(negative_slope).__name__}")
         self.negative_slope, self.inplace = float(negative_slope), inplace
 
     def forward(self, x):

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from .. import functional as F
+from ..autograd.tensor import flatten_dims
 from ..kernels._check import pair
 from ..kernels.conv import conv_padding
 from ..kernels.padding import MODES as PADDING_MODES
@@ -21,7 +22,12 @@ def _positive_int(layer, name, value):
         raise TypeError(f"{layer}: expected {name} as an int, got {type(value).__name__}")
     if value < 1:
         raise ValueError(f"{layer}: expected {name} >= 1, got {value}")
+    if value > _MAX_FEATURES:  # numpy cannot even make such an array ("Maximum allowed dimension exceeded")
+        raise ValueError(f"{layer}: expected {name} <= {_MAX_FEATURES}, got {value}")
     return int(value)
+
+
+_MAX_FEATURES = 2**63 - 1
 
 
 class _WeightBias(Module):
@@ -62,22 +68,24 @@ class Conv2d(_WeightBias):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  padding_mode="zeros"):
         super().__init__()
-        self.in_channels = _positive_int("Conv2d", "in_channels", in_channels)
-        self.out_channels = _positive_int("Conv2d", "out_channels", out_channels)
-        self.kernel_size = pair("Conv2d kernel_size", kernel_size, 1)
-        self.stride = pair("Conv2d stride", stride, 1)
-        self.dilation = pair("Conv2d dilation", dilation, 1)
-        self.groups = _positive_int("Conv2d", "groups", groups)
+        name = type(self).__name__  # (Conv2dReLUMaxPool2d refuses in its own name)
+        self.in_channels = _positive_int(name, "in_channels", in_channels)
+        self.out_channels = _positive_int(name, "out_channels", out_channels)
+        self.kernel_size = pair(f"{name} kernel_size", kernel_size, 1)
+        self.stride = pair(f"{name} stride", stride, 1)
+        self.dilation = pair(f"{name} dilation", dilation, 1)
+        self.groups = _positive_int(name, "groups", groups)
         if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise ValueError(f"Conv2d: expected in_channels ({self.in_channels}) and out_channels "
+            raise ValueError(f"{name}: expected in_channels ({self.in_channels}) and out_channels "
                              f"({self.out_channels}) divisible by groups ({self.groups})")
         if isinstance(padding, str):
-            conv_padding(padding, self.kernel_size, self.dilation, self.stride)  # refuses what torch refuses
+            # refuses what torch refuses, in torch's words for Conv2d ("conv2d: padding='same' ...")
+            conv_padding(padding, self.kernel_size, self.dilation, self.stride, "conv2d" if name == "Conv2d" else name)
             self.padding = padding
         else:
-            self.padding = pair("Conv2d padding", padding, 0)
-        if padding_mode not in PADDING_MODES:
-            raise ValueError(f"Conv2d: expected padding_mode in {tuple(PADDING_MODES)}, got {padding_mode!r}")
+            self.padding = pair(f"{name} padding", padding, 0)
+        if not isinstance(padding_mode, str) or padding_mode not in PADDING_MODES:
+            raise ValueError(f"{name}: expected padding_mode in {tuple(PADDING_MODES)}, got {padding_mode!r}")
         self.padding_mode = padding_mode
         self._make_parameters((self.out_channels, self.in_channels // self.groups, *self.kernel_size), bias)
 
@@ -202,7 +210,12 @@ class MaxUnpool2d(Module):
 
 
 class Flatten(Module):
-    """(N, d1, d2, ...) -> (N, d1*d2*...), as ``torch.nn.Flatten(start_dim=1, end_dim=-1)``."""
+    """(N, d1, d2, ...) -> (N, d1*d2*...), as ``torch.nn.Flatten(start_dim=1, end_dim=-1)``.
+
+    The dims are checked against each input as torch does: a dim outside the input's dims raises
+    :class:`~minicnn.autograd.tensor.DimensionError` (a ValueError and the IndexError torch raises),
+    ``start_dim`` after ``end_dim`` a ValueError (torch: RuntimeError), a non-int a TypeError.
+    """
 
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
@@ -210,8 +223,7 @@ class Flatten(Module):
 
     def forward(self, x):
         x = F.as_tensor(x, "Flatten input")
-        if x.ndim <= self.start_dim:
-            raise ValueError(f"Flatten: expected at least a {self.start_dim + 1}-D input, got shape {x.shape}")
+        flatten_dims("Flatten", x.shape, self.start_dim, self.end_dim)  # refused in the layer's name
         return x.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self):

@@ -150,6 +150,8 @@ class MultiStepLR(LRScheduler):
     """
 
     def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
+        if isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__iter__"):
+            raise TypeError(f"MultiStepLR: expected milestones as an iterable of ints, got {milestones!r}")
         milestones = list(milestones)
         for m in milestones:
             if isinstance(m, bool) or not isinstance(m, int):

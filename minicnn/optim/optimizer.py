@@ -180,6 +180,9 @@ class Optimizer:
         if g.dtype != p.data.dtype:
             raise TypeError(f"{type(self).__name__}: expected a {p.data.dtype} gradient for a "
                             f"{p.data.dtype} parameter, got {g.dtype}")
+        if not p.data.flags.writeable:  # the update is in place: numpy would say "output array is read-only"
+            raise ValueError(f"{type(self).__name__}: expected a writeable parameter array to update in place, "
+                             f"got a read-only one of shape {p.data.shape} (pass a copy to Parameter)")
         return -g if maximize else g
 
     # ------------------------------------------------------------------ state_dict
