@@ -67,6 +67,10 @@ test-random: setup
 	HYPOTHESIS_PROFILE=random $(PY) -m pytest -q -m "not slow and not extended" $(SUITES) tests/test_fuzz.py \
 		tests/test_layers.py tests/test_layers_toolbox.py
 
+# Each planted wrong backward (tests/mutants.py) must fail a test; writes benchmarks/results/mutants.json.
+mutants: $(STAMP)
+	$(PY) tests/mutants.py
+
 # The evidence README quotes (agreement with torch over 300 draws, gradcheck, OpInfo, lockstep, optimiser
 # gaps), recorded to benchmarks/results/ by the tests themselves, then rendered into README and docs.
 evidence: setup

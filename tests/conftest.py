@@ -41,6 +41,16 @@ def pytest_configure(config):
                                        "only `make test-slow` and CI run it")
     config.addinivalue_line("markers", "portable: compiles numba for other CPU targets (minutes); "
                                        "only `make test-portable` and CI run it")
+    config.addinivalue_line("markers", "default_chunks: asserts the default chunk sizes or one-chunk results; "
+                                       "skipped under MINICNN_TEST_CHUNKS=small")
+
+
+def pytest_collection_modifyitems(config, items):
+    if SMALL_CHUNKS:
+        skip = pytest.mark.skip(reason="asserts the default chunk sizes; MINICNN_TEST_CHUNKS=small changes them")
+        for item in items:
+            if "default_chunks" in item.keywords:
+                item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

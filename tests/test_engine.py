@@ -196,6 +196,22 @@ def test_tensor_arithmetic_matches_torch():
         assert_matches(o.grad, t.grad, f"d {name}")
 
 
+def test_a_cast_hands_the_gradient_back_in_the_input_dtype():
+    """``Tensor.to(dtype)`` is recorded: its backward returns the upstream gradient, the same numbers (no
+    sign, no factor) in the input's dtype; a round trip float64 -> float32 -> float64 likewise."""
+    rng = np.random.default_rng(4)
+    x = Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    y = x.to(np.float32)
+    assert y.dtype == np.float32 and y.grad_fn is not None
+    g = rng.standard_normal((3, 4)).astype(np.float32)
+    y.backward(g)
+    assert x.grad.dtype == np.float64
+    np.testing.assert_array_equal(x.grad, g.astype(np.float64))
+    x.grad = None
+    (x.to(np.float32).to(np.float64) * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.full((3, 4), 3.0))
+
+
 # --------------------------------------------------------------------------- torch's semantics
 def test_backward_twice_raises_and_retain_graph_sums():
     model = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1)).double()

@@ -155,7 +155,16 @@ def test_linear_equals_naive(n, n_in, n_out, with_bias, dtype, seed):
     naive_out, naive_cache = K.linear_forward_naive(x, weight, bias)
     assert_close(out, naive_out, dtype)
     dout = randn(rng, out.shape, dtype)
-    assert_grads_close(K.linear_backward(dout, cache), K.linear_backward_naive(dout, naive_cache), with_bias, dtype)
+    grads = K.linear_backward(dout, cache)
+    assert_grads_close(grads, K.linear_backward_naive(dout, naive_cache), with_bias, dtype)
+    for backward, c in ((K.linear_backward, cache), (K.linear_backward_naive, naive_cache)):
+        no_dx, dw2, db2 = backward(dout, c, need_input_grad=False)   # a network's first layer
+        assert no_dx is None
+        assert_close(dw2, grads[1], dtype)
+        if with_bias:
+            assert_close(db2, grads[2], dtype)
+        else:
+            assert db2 is None
 
 
 # --------------------------------------------------------------------------- known values
@@ -198,7 +207,36 @@ def test_maxpool2d_overlapping_winner_gets_the_sum():
     np.testing.assert_array_equal(dx[0, 0], expected)
 
 
+@pytest.mark.parametrize("impl", ["fast", "naive"])
+def test_maxpool2d_backward_gives_a_tie_to_its_first_maximum_only(impl):
+    """Both twins send a window's gradient to one winner, its first maximum in row-major order (torch's
+    rule), never to every tied maximum; with stride 1 the windows overlap and winners collect sums."""
+    suffix = "_naive" if impl == "naive" else ""
+    forward, backward = getattr(K, f"maxpool2d_forward{suffix}"), getattr(K, f"maxpool2d_backward{suffix}")
+    x = np.array([[[[1.0, 3.0, 3.0],
+                    [3.0, 2.0, 0.0],
+                    [0.0, 3.0, 1.0]]]])
+    out, cache = forward(x, 2, stride=1)
+    np.testing.assert_array_equal(out[0, 0], [[3, 3], [3, 3]])
+    dx = backward(np.array([[[[1.0, 2.0], [4.0, 8.0]]]]), cache)
+    # windows (0,0) and (0,1) both pick the 3 at (0,1); (1,0) the 3 at (1,0); (1,1) the 3 at (2,1)
+    np.testing.assert_array_equal(dx[0, 0], [[0, 3, 0], [4, 0, 0], [0, 8, 0]])
+
+
 # --------------------------------------------------------------------------- softmax cross-entropy
+@given(st.integers(1, 8), st.integers(1, 12), st.sampled_from(["mean", "sum"]), dtypes, seeds)
+def test_softmax_cross_entropy_equals_naive(n, c, reduction, dtype, seed):
+    """The fused loss-and-gradient kernel against its one-sample-at-a-time twin: loss and dlogits."""
+    rng = np.random.default_rng(seed)
+    logits = randn(rng, (n, c), dtype) * 5
+    labels = rng.integers(0, c, n)
+    loss, dlogits = K.softmax_cross_entropy(logits, labels, reduction)
+    naive_loss, naive_dlogits = K.softmax_cross_entropy_naive(logits, labels, reduction)
+    assert loss == pytest.approx(naive_loss, rel=10 * TOL[np.dtype(dtype)], abs=10 * TOL[np.dtype(dtype)])
+    assert_close(dlogits, naive_dlogits, dtype)
+    assert np.abs(naive_dlogits).max() > 0 or c == 1
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("label, loss, grad", [(0, 0.0, [0.0, 0.0]), (1, 2e4, [1.0, -1.0])])
 def test_cross_entropy_is_finite_at_huge_logits(dtype, label, loss, grad):
@@ -297,6 +335,7 @@ def test_kernels_neither_modify_nor_alias_their_arguments(dtype):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.default_chunks
 def test_kernels_accept_non_contiguous_input():
     rng = np.random.default_rng(2)
     base = rng.standard_normal((2, 3, 7, 6))
@@ -496,6 +535,7 @@ def test_results_do_not_depend_on_the_thread_count(n):
             assert_close(a, e, np.float64)
 
 
+@pytest.mark.default_chunks
 def test_linear_splits_features_between_threads_and_matches_naive():
     """A layer big enough for two threads splits its output features (forward, dW, db) and its input
     features (dx); every thread count gives the naive result."""
@@ -532,6 +572,7 @@ def test_pooling_an_empty_batch_gives_an_empty_batch(op):
     assert backward(np.zeros_like(out), cache).shape == x.shape
 
 
+@pytest.mark.default_chunks
 def test_small_passes_stay_on_one_thread():
     """Below threads.MIN_CHUNK_VALUES per chunk, handing work to the pool costs more than it saves."""
     from minicnn import threads
@@ -718,6 +759,32 @@ def test_cross_entropy_forward_equals_naive(n, c, extra, reduction, weighted, pr
     assert (dt is None) == (not probabilities)
     if probabilities:
         assert_close(dt, ndt, dtype)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("impl", ["fast", "naive"])
+def test_cross_entropy_probability_target_gradient_is_the_finite_difference(impl, reduction, smoothing):
+    """With class-probability targets the loss is linear in the target, so float64 central differences of
+    ``sum(loss * g)`` are exact up to round-off: the target's gradient must be them.  (The torch agreement
+    tests compare the logits' gradient only, and fast-vs-naive passes a mistake the two twins share.)"""
+    forward = K.cross_entropy_forward_naive if impl == "naive" else K.cross_entropy_forward
+    rng = np.random.default_rng(0)
+    z, t, w = rng.standard_normal((3, 4, 2)), rng.uniform(0, 1, (3, 4, 2)), rng.uniform(0.5, 2, 4)
+    loss, cache = forward(z, t, w, -100, reduction, smoothing)
+    g = rng.standard_normal(np.shape(loss)) if reduction == "none" else np.asarray(1.3)
+    _, dt = K.cross_entropy_backward(g, cache, need_target_grad=True)
+
+    def f(target):
+        return float(np.sum(np.asarray(forward(z, target, w, -100, reduction, smoothing)[0]) * g))
+    h, numeric = 1e-6, np.empty_like(t)
+    for i in np.ndindex(t.shape):
+        plus, minus = t.copy(), t.copy()
+        plus[i] += h
+        minus[i] -= h
+        numeric[i] = (f(plus) - f(minus)) / (2 * h)
+    assert dt.shape == t.shape and np.abs(numeric).max() > 0.1
+    np.testing.assert_allclose(dt, numeric, rtol=1e-7, atol=1e-9)
 
 
 def test_cross_entropy_plain_case_is_the_fused_kernel():

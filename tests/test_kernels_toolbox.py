@@ -67,8 +67,12 @@ def test_batchnorm_equals_naive(n, c, rest, affine, training, dtype, seed):
         np.testing.assert_allclose(cache.var, n_cache.var, rtol=1e-10)
     dout = randn(rng, x.shape, dtype)
     for backward, c_ in ((K.batchnorm_backward, cache), (K.batchnorm_backward_naive, n_cache)):
-        no_dx, dw, _ = backward(dout, c_, need_input_grad=False)
-        assert no_dx is None and (dw is None) == (not affine)
+        _, dw, db = backward(dout, c_)
+        no_dx, dw2, db2 = backward(dout, c_, need_input_grad=False)   # a network's first layer
+        assert no_dx is None and (dw2 is None) == (not affine) and (db2 is None) == (not affine)
+        if affine:  # the same parameter gradients as with dx
+            assert_close(dw2, dw, dtype, "dweight without dx")
+            assert_close(db2, db, dtype, "dbias without dx")
 
 
 @given(st.integers(1, 3), st.integers(1, 8), st.integers(1, 5), st.integers(1, 6),

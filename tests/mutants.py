@@ -1,0 +1,1592 @@
+"""The mutation gauntlet: planted wrong backward passes and optimiser steps, each of which a test must catch.
+
+    python tests/mutants.py                 # every mutant; exit status 1 unless every one is caught
+    python tests/mutants.py -k relu         # the mutants whose name contains "relu"
+    python tests/mutants.py --list          # the table, without running anything
+
+Each entry of the table below is one *wrong version* of one piece of the
+differentiation: a kernel's backward (fast and naive twins alike: a broken
+naive twin is as bad as a broken fast kernel, and the kernel-vs-naive tests must
+see it), a Function of the engine (``minicnn/autograd/ops.py``) or the engine's
+own accumulation, or an optimiser's update rule.  The mistakes are the ones
+people make: a zero, negated or doubled gradient, the forward output or the
+upstream gradient passed back, a dropped term (bias gradient, batch norm's
+mean or variance term, one input of a two-input op), an off-by-one window, a
+transposed or flipped weight gradient, col2im assigning where it must add, a
+forgotten ReLU mask, a gradient sent to every tied maximum, the
+``v = mu*v - lr*g`` momentum form, Adam without its bias corrections, and so on.
+A "twin" mutant (``<kernel>+naive:<mistake>``) plants the same mistake in a
+fast kernel and its naive twin at once: then the kernel-vs-naive tests agree
+and only known values, gradient checks or torch can catch it.
+
+For each mutant the runner (one forked child per mutant, so the imports of
+numpy, numba, torch and hypothesis are paid once):
+
+1. runs a *probe* on fixed inputs with the original code, swaps the mutant in,
+   runs the probe again and refuses a mutant whose answer is the same (an
+   equivalent mutant proves nothing);
+2. runs the tests mapped to that op (kernel-vs-naive, known values, float64
+   gradient checks, torch agreement, torch lockstep for optimisers) with
+   ``pytest -x``, under a derandomised hypothesis profile without a database
+   or shrinking, and records the first test that fails.  A failure raised
+   inside this file (a transform that cannot run), or a TypeError, NameError,
+   AttributeError from the mutant, counts as *broken*, not caught: only a
+   test that fails on the mutant's numbers is evidence.
+
+The run fails unless every mutant is caught, prints op x mutant x catching
+test, and writes ``benchmarks/results/mutants.json``.  A first baseline run of
+every selected test on the unmutated code must pass (otherwise a "catch" would
+mean nothing); ``--no-baseline`` skips it.
+
+How a mutant gets in.  Functional ops call ``ctx.kernels.<op>_backward`` where
+``ctx.kernels`` is ``kernels.IMPLEMENTATIONS["fast"]`` or ``["naive"]``; tests
+call ``kernels.<name>``; other kernels import their neighbours by name
+(``fused.py`` imports ``conv2d_backward_naive``, ``norm.py`` calls
+``relu_backward_naive``).  So a function is replaced by *identity*: in every
+loaded ``minicnn`` module's globals and in both namespaces, wherever the
+original object is found; the test modules are imported after the swap and
+see the mutant through those attributes.  A Function's backward and an
+optimiser's ``step`` are class attributes and are set on the class.  A
+"source" mutant is the real function's source with one planted edit
+(asserted to match exactly, so a refactor that moves the line fails the
+harness loudly instead of silently testing nothing), compiled in the module's
+namespace; numba kernels called from Python are recompiled the same way.
+
+Why a hand-written table and not mutmut or cosmic-ray (mutmut 3.8 is
+installable with pip here): those tools rewrite random operators and constants
+across all 27k lines of Python (13k of them in ``minicnn/``) and report survivors by the thousand, most in argument
+checks, messages and benchmarks, many equivalent; they have no notion of "a
+wrong backward" and cannot plant a mistake that spans lines (an off-by-one
+window, a dropped batch-norm term, momentum in the other form).  The review
+asked for evidence that the gradient tests fail for the mistakes that matter;
+this table names those mistakes, and its runtime fits CI: about 3 minutes for
+the 445 mutants on 2 cores (``-j 2``, the default there), baseline included.
+
+One mutant by hand, through pytest (the same plugin, loaded by name)::
+
+    MINICNN_MUTANT='relu_backward:negated' PYTHONPATH=tests python -m pytest -p mutants -x -q \\
+        tests/test_kernels.py::test_relu_backward_equals_naive
+"""
+import argparse
+import datetime
+import functools
+import inspect
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results" / "mutants.json"
+ENV = "MINICNN_MUTANT"
+
+
+# =========================================================================== swapping code
+def _minicnn_modules():
+    return [m for name, m in list(sys.modules.items()) if m is not None and
+            (name == "minicnn" or name.startswith("minicnn."))]
+
+
+def replace_everywhere(original, replacement):
+    """Point every reference to ``original`` (module globals of minicnn, the kernel namespaces) at
+    ``replacement``; returns how many were replaced (0 is an error: nothing would run the mutant)."""
+    from minicnn import kernels as K
+    count = 0
+    for module in _minicnn_modules():
+        for name, value in list(vars(module).items()):
+            if value is original:
+                setattr(module, name, replacement)
+                count += 1
+    for namespace in K.IMPLEMENTATIONS.values():
+        for name, value in list(vars(namespace).items()):
+            if value is original:
+                setattr(namespace, name, replacement)
+                count += 1
+    if count == 0:
+        raise RuntimeError(f"mutants: no reference to {original!r} found")
+    return count
+
+
+def _resolve(path):
+    """``"minicnn.kernels.conv:col2im"`` or ``"minicnn.optim.sgd:SGD.step"`` -> (module, owner, attr, obj)."""
+    import importlib
+    module_name, qual = path.split(":")
+    module = importlib.import_module(module_name)
+    owner = module
+    *outer, attr = qual.split(".")
+    for part in outer:
+        owner = getattr(owner, part)
+    raw = vars(owner)[attr] if isinstance(owner, type) else getattr(owner, attr)
+    return module, owner, attr, raw
+
+
+def _install(owner, attr, raw, new):
+    """Put ``new`` where ``raw`` was: on a class (as a staticmethod where the original was one), or, for
+    a module-level function, wherever the function is referenced."""
+    if isinstance(owner, type):
+        setattr(owner, attr, staticmethod(new) if isinstance(raw, staticmethod) else new)
+    else:
+        replace_everywhere(raw, new)
+
+
+def wrap(path, transform):
+    """A mutant that calls the original and changes its result: ``transform(result, *args, **kwargs)``."""
+    def apply():
+        _, owner, attr, raw = _resolve(path)
+        original = raw.__func__ if isinstance(raw, staticmethod) else raw
+
+        @functools.wraps(original)
+        def mutant(*args, **kwargs):
+            result = original(*args, **kwargs)
+            return _same_dtypes(transform(result, *args, **kwargs), result)
+        mutant.__wrapped_original__ = original
+        _install(owner, attr, raw, mutant)
+    return apply
+
+
+def replace(path, make):
+    """A mutant written out: ``make(original) -> replacement`` (same signature)."""
+    def apply():
+        _, owner, attr, raw = _resolve(path)
+        original = raw.__func__ if isinstance(raw, staticmethod) else raw
+        _install(owner, attr, raw, make(original))
+    return apply
+
+
+def source(path, *edits):
+    """A mutant that is the original's source with planted ``(old, new)`` edits, each ``old`` found exactly
+    once (``(old, new, count)`` for several); numba kernels are recompiled (without the disk cache).
+
+    The edited text is prepared in the runner's process right after the import (``apply.prepare``), so
+    it is the source of the code that was imported, and an edit that no longer matches fails at once."""
+    prepared = {}
+
+    def prepare():
+        if prepared:
+            return prepared
+        from numba.core.dispatcher import Dispatcher
+        module, owner, attr, raw = _resolve(path)
+        function = raw.__func__ if isinstance(raw, staticmethod) else raw
+        is_numba = isinstance(function, Dispatcher)
+        text = textwrap.dedent(inspect.getsource(function.py_func if is_numba else function))
+        lines = text.splitlines(keepends=True)
+        while lines[0].lstrip().startswith("@"):  # decorators: staticmethod / njit are re-applied below
+            lines.pop(0)
+        text = "".join(lines)
+        for edit in edits:
+            old, new, count = edit if len(edit) == 3 else (*edit, 1)
+            found = text.count(old)
+            if found != count:
+                raise RuntimeError(f"mutants: {path}: expected {count} of {old!r} in the source, found {found}")
+            text = text.replace(old, new)
+        prepared.update(text=text, is_numba=is_numba)
+        return prepared
+
+    def apply():
+        module, owner, attr, raw = _resolve(path)
+        text, is_numba = prepare()["text"], prepared["is_numba"]
+        namespace = {}
+        exec(compile(text, f"<mutant of {path}>", "exec"), vars(module), namespace)
+        new = namespace[attr]
+        if is_numba:
+            from numba import njit
+            new = njit(nogil=True)(new)
+        _install(owner, attr, raw, new)
+    apply.prepare = prepare
+    return apply
+
+
+def _same_dtypes(new, old):
+    """``new`` with each array in the dtype of ``old``'s at the same place: a mutant must be caught by its
+    values, not by a dtype its float64 arithmetic changed."""
+    def cast(a, b):
+        if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype != b.dtype:
+            return a.astype(b.dtype)
+        return a
+    if isinstance(new, tuple) and isinstance(old, tuple):
+        return tuple(cast(a, b) for a, b in zip(new, old)) + new[len(old):]
+    return cast(new, old)
+
+
+# =========================================================================== result transforms
+def _arrays(result):
+    return [a for a in (result if isinstance(result, tuple) else (result,))]
+
+
+def each(f, which=None):
+    """Apply ``f`` to the arrays of a result (a tuple's entries ``which``, all by default; None stays None)."""
+    def transform(result, *args, **kwargs):
+        if not isinstance(result, tuple):
+            return f(result)
+        return tuple(r if r is None or (which is not None and k not in which) else f(r)
+                     for k, r in enumerate(result))
+    return transform
+
+
+ZERO = each(np.zeros_like)
+NEGATED = each(lambda a: -a)
+DOUBLED = each(lambda a: a + a)
+
+
+def first_is(f):
+    """Replace a result's first entry (dx) by ``f(result, dout, cache, ...)``."""
+    def transform(result, *args, **kwargs):
+        if isinstance(result, tuple) and result[0] is None:   # no dx was asked for
+            return result
+        new = f(result, *args, **kwargs)
+        return (new,) + result[1:] if isinstance(result, tuple) else new
+    return transform
+
+
+# the upstream gradient passed back unchanged (a copy: caught by its values, not by aliasing dout)
+UPSTREAM = first_is(lambda result, dout, *a, **k: np.array(dout, copy=True))
+
+
+def shifted(a, axis=-1):
+    """Every gradient one cell over (an off-by-one window offset): np.roll along the last axis."""
+    return np.roll(a, 1, axis=axis)
+
+
+# =========================================================================== probes: does the mutant differ?
+def _flat(result):
+    out = []
+    for r in _arrays(result):
+        out.append(None if r is None else np.array(r, dtype=np.float64, copy=True))
+    return out
+
+
+def differs(before, after):
+    if len(before) != len(after):
+        return True
+    for a, b in zip(before, after):
+        if (a is None) != (b is None):
+            return True
+        if a is None:
+            continue
+        if a.shape != b.shape:
+            return True
+        if not np.allclose(a, b, rtol=1e-9, atol=1e-300, equal_nan=True):   # entry by entry
+            return True
+    return False
+
+
+def _rng():
+    return np.random.default_rng(1234)
+
+
+def kernel_args(op, rng):
+    """Fixed small arguments of kernel ``op``'s forward, geometry with overlaps, ties and exact zeros."""
+    r = lambda *shape: rng.standard_normal(shape)  # noqa: E731
+    if op == "conv2d":
+        return (r(2, 3, 6, 5), r(4, 3, 3, 2), r(4), 1, 1)
+    if op == "conv2d_relu_maxpool2d":
+        return (r(2, 2, 6, 6), r(3, 2, 3, 3), r(3), 1)
+    if op == "linear":
+        return (r(3, 5), r(4, 5), r(4))
+    if op == "maxpool2d":
+        return (rng.integers(0, 3, (2, 2, 6, 6)).astype(np.float64), 3, 2, 1)
+    if op == "maxunpool2d":
+        from minicnn import kernels as K
+        x = r(2, 2, 6, 6)
+        pooled, (_, argmax, _) = K.maxpool2d_forward(x, 2)
+        return (pooled, argmax, 2)
+    if op in ("relu", "sigmoid", "tanh"):
+        x = r(3, 4, 5)
+        x.reshape(-1)[::7] = 0
+        return (x,)
+    if op == "leaky_relu":
+        return (r(3, 4, 5), 0.1)
+    if op in ("softmax", "log_softmax"):
+        return (r(3, 4, 5), 1)
+    if op == "dropout":
+        return (r(3, 4, 5), 0.3, rng.random((3, 4, 5)) >= 0.3)
+    if op == "cross_entropy":
+        return (r(4, 5, 2), rng.integers(0, 5, (4, 2)), rng.uniform(0.5, 2, 5), -100, "mean", 0.1)
+    if op in ("batchnorm", "batchnorm_relu"):
+        return (r(4, 3, 2, 3) + 0.3, r(3), r(3), np.zeros(3), np.ones(3), True)
+    if op == "lrn":
+        return (r(2, 6, 3, 3), 3, 0.5, 0.75, 1.5)
+    if op == "avgpool2d":
+        return (r(2, 2, 7, 6), 3, 2, 1)
+    if op == "adaptive_avgpool2d":
+        return (r(2, 2, 7, 5), (3, 2))
+    if op == "mse":
+        return (r(3, 4), r(3, 4), "mean")
+    if op == "nll":
+        return (r(5, 4), np.array([0, 3, 1, -100, 2]), rng.uniform(0.5, 2, 4), -100, "mean")
+    if op == "bce_logits":
+        return (r(3, 4), rng.uniform(0, 1, (3, 4)), rng.uniform(0.5, 2, (3, 1)), rng.uniform(0.5, 2, 4), "mean")
+    raise KeyError(op)
+
+
+def kernel_probe(op, impl):
+    """forward (of ``impl``) on :func:`kernel_args`, then that impl's backward of a random upstream gradient."""
+    suffix = "_naive" if impl == "naive" else ""
+
+    def probe():
+        from minicnn import kernels as K
+        rng = _rng()
+        out, cache = getattr(K, f"{op}_forward{suffix}")(*kernel_args(op, rng))
+        dout = np.asarray(rng.standard_normal(np.shape(out)) + 0.5)
+        extra = (True,) if op == "cross_entropy" else ()
+        return getattr(K, f"{op}_backward{suffix}")(dout, cache, *extra)
+    return probe
+
+
+def _ce_target_probe(impl):
+    """Cross-entropy with class-probability targets: the target's gradient too."""
+    suffix = "_naive" if impl == "naive" else ""
+
+    def probe():
+        from minicnn import kernels as K
+        rng = _rng()
+        logits = rng.standard_normal((4, 5))
+        target = rng.uniform(0, 1, (4, 5))
+        loss, cache = getattr(K, f"cross_entropy_forward{suffix}")(logits, target, None, -100, "mean", 0.1)
+        return getattr(K, f"cross_entropy_backward{suffix}")(np.asarray(1.3), cache, True)
+    return probe
+
+
+def softmax_ce_probe(impl):
+    def probe():
+        from minicnn import kernels as K
+        rng = _rng()
+        fn = K.softmax_cross_entropy_naive if impl == "naive" else K.softmax_cross_entropy
+        loss, dlogits = fn(3 * rng.standard_normal((5, 4)), rng.integers(0, 4, 5))
+        return (np.asarray(loss), dlogits)
+    return probe
+
+
+def conv_path_probe(algorithm):
+    """conv2d's fast backward with the plain path's ``algorithm`` forced ("im2col", "winograd", "direct")."""
+    def probe():
+        from minicnn import kernels as K
+        rng = _rng()
+        x, w, b = rng.standard_normal((2, 3, 6, 7)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+        with K.conv.algorithm(algorithm):
+            out, cache = K.conv2d_forward(x, w, b, 1, 1)
+        return K.conv2d_backward(rng.standard_normal(out.shape), cache)
+    return probe
+
+
+def col2im_probe():
+    from minicnn import kernels as K
+    rng = _rng()
+    return K.col2im(rng.standard_normal((2 * 3 * 3, 2 * 5 * 5)), (2, 2, 5, 5), 3, 1, 1)
+
+
+def engine_probe():
+    """Gradients of an expression that runs every Function of the engine once (fan-out and reuse included)."""
+    import minicnn
+    from minicnn import Tensor
+    rng = _rng()
+    a = Tensor(rng.uniform(0.5, 1.5, (3, 4)), requires_grad=True)
+    b = Tensor(rng.uniform(0.5, 1.5, (4,)), requires_grad=True)
+    c = Tensor(rng.uniform(1, 2, (3, 1)), requires_grad=True)
+    m = Tensor(rng.standard_normal((4, 2)), requires_grad=True)
+    y = (a * b - b / c + a) ** 3
+    z = minicnn.stack([y[0], y[2], y[1] * 0.5], 0) * 0.1
+    w = minicnn.cat([y, y[[0, 0]] * c[[1, 2]]], 0)
+    q = (a @ m).T.reshape(3, 2)
+    loss = (z.exp().sum(0).mean() + (-w).abs().mean(dim=1, keepdim=True).sum() + (y + 2.0).log().sum()
+            + (q * q).sum() + a.to(np.float32).sum())
+    loss.backward()
+    twice = Tensor(rng.standard_normal(3), requires_grad=True)
+    (twice * 2.0).sum().backward()
+    (twice * 3.0).sum().backward()   # accumulation into .grad
+    return tuple(t.grad for t in (a, b, c, m, twice))
+
+
+def optim_probe(cls_name, kwargs, schedule=True, numpy_path=False):
+    """Five steps on fixed gradients (the lr halved after each when ``schedule``); the parameter and the state.
+    ``numpy_path``: SGD's fused momentum pass turned off (its numpy lines run instead)."""
+    def probe():
+        from minicnn import nn, optim
+        from minicnn.optim import sgd
+        rng = _rng()
+        p = nn.Parameter(rng.standard_normal((3, 4)))
+        opt = getattr(optim, cls_name)([p], **kwargs)
+        fused = sgd._momentum_step
+        if numpy_path:
+            sgd._momentum_step = lambda *args: False
+        try:
+            for _ in range(5):
+                p.grad = rng.standard_normal((3, 4))
+                opt.step()
+                if schedule:
+                    for g in opt.param_groups:
+                        g["lr"] *= 0.5
+        finally:
+            sgd._momentum_step = fused
+        state = opt.state[p]
+        return (p.data,) + tuple(np.asarray(state[k]) for k in sorted(state))
+    return probe
+
+
+# =========================================================================== the tests of each op
+T_K, T_KT, T_W = "tests/test_kernels.py::", "tests/test_kernels_toolbox.py::", "tests/test_winograd.py::"
+T_L, T_LT, T_E = "tests/test_layers.py::", "tests/test_layers_toolbox.py::", "tests/test_engine.py::"
+T_A, T_AT, T_O = "tests/test_agreement.py::", "tests/test_agreement_toolbox.py::", "tests/test_optim.py::"
+GRADCHECK_TABLE = T_LT + "test_gradcheck_table_has_every_toolbox_layer_and_passes"
+NAIVE_SWITCH = [T_KT + "test_the_switch_runs_the_naive_twins",
+                T_E + "test_a_simplecnn_step_under_the_naive_kernels_equals_the_fast_path"]
+
+
+def _ids(prefix, *names):
+    return [prefix + n for n in names]
+
+
+TESTS = {
+    "conv2d": _ids(T_K, "test_conv2d_equals_naive", "test_general_conv2d_equals_naive",
+                   "test_kernels_accept_non_contiguous_input")
+    + _ids(T_W, "test_winograd_conv2d_equals_naive", "test_direct_conv2d_equals_naive")
+    + _ids(T_L, "test_conv2d_gradients") + _ids(T_A, "test_conv2d_matches_torch",
+                                                 "test_conv2d_full_signature_matches_torch"),
+    "col2im": _ids(T_K, "test_col2im_accumulates_overlapping_windows", "test_col2im_is_the_adjoint_of_im2col",
+                   "test_dilated_im2col_equals_naive_and_col2im_is_its_adjoint", "test_conv2d_equals_naive"),
+    "pad2d": _ids(T_K, "test_pad2d_backward_is_the_adjoint_and_equals_naive", "test_general_conv2d_equals_naive")
+    + _ids(T_A, "test_conv2d_full_signature_matches_torch"),
+    "conv2d_relu_maxpool2d": _ids(T_K, "test_fused_conv_relu_pool_equals_the_three_kernels")
+    + _ids(T_W, "test_winograd_fused_conv_relu_pool_equals_naive", "test_one_input_channel_fused_block_equals_naive")
+    + _ids(T_L, "test_fused_conv_relu_pool_gradients", "test_simple_cnn_fused_and_unfused_compute_the_same"),
+    "linear": _ids(T_K, "test_linear_equals_naive") + _ids(T_L, "test_linear_gradients")
+    + _ids(T_A, "test_linear_matches_torch", "test_linear_on_any_leading_dims_matches_torch"),
+    "maxpool2d": _ids(T_K, "test_maxpool2d_equals_naive", "test_maxpool2d_known_values_ties_and_padding",
+                      "test_maxpool2d_backward_gives_a_tie_to_its_first_maximum_only",
+                      "test_maxpool2d_overlapping_winner_gets_the_sum",
+                      "test_maxpool2d_dilation_ceil_mode_equals_naive")
+    + _ids(T_L, "test_maxpool2d_gradients") + _ids(T_A, "test_maxpool2d_matches_torch",
+                                                    "test_maxpool2d_dilation_ceil_mode_and_indices_match_torch"),
+    "maxunpool2d": _ids(T_K, "test_maxunpool2d_equals_naive_and_undoes_the_pool")
+    + _ids(T_A, "test_maxpool2d_dilation_ceil_mode_and_indices_match_torch"),
+    "relu": _ids(T_K, "test_relu_backward_equals_naive", "test_relu_backward_with_non_c_ordered_input")
+    + _ids(T_L, "test_relu_gradients") + _ids(T_A, "test_relu_matches_torch"),
+    "cross_entropy": _ids(T_K, "test_cross_entropy_forward_equals_naive",
+                          "test_cross_entropy_plain_case_is_the_fused_kernel",
+                          "test_cross_entropy_probability_target_gradient_is_the_finite_difference")
+    + _ids(T_L, "test_cross_entropy_gradients")
+    + _ids(T_A, "test_cross_entropy_matches_torch", "test_cross_entropy_full_signature_matches_torch"),
+    "softmax_cross_entropy": _ids(T_K, "test_softmax_cross_entropy_equals_naive",
+                                  "test_cross_entropy_is_finite_at_huge_logits",
+                                  "test_cross_entropy_of_equal_logits_is_log_classes",
+                                  "test_cross_entropy_value_rows_and_reductions",
+                                  "test_cross_entropy_plain_case_is_the_fused_kernel")
+    + _ids(T_L, "test_cross_entropy_gradients") + _ids(T_A, "test_cross_entropy_matches_torch"),
+    "batchnorm": _ids(T_KT, "test_batchnorm_equals_naive", "test_batchnorm_relu_equals_naive_and_the_two_kernels",
+                      "test_batchnorm_of_a_constant_channel_is_finite")
+    + _ids(T_LT, "test_batchnorm_backward_through_the_engine_matches_torch_in_train_mode")
+    + _ids(T_AT, "test_batchnorm_matches_torch") + [GRADCHECK_TABLE],
+    "batchnorm_relu": _ids(T_KT, "test_batchnorm_relu_equals_naive_and_the_two_kernels")
+    + _ids(T_AT, "test_batchnorm_relu_matches_torch_relu_of_batch_norm") + [GRADCHECK_TABLE],
+    "lrn": _ids(T_KT, "test_lrn_equals_naive") + _ids(T_AT, "test_local_response_norm_matches_torch")
+    + [GRADCHECK_TABLE],
+    "avgpool2d": _ids(T_KT, "test_avgpool2d_equals_naive", "test_avgpool2d_known_values_and_divisors",
+                      "test_uniform_windows_take_the_row_kernels_with_the_same_results")
+    + _ids(T_AT, "test_avgpool2d_matches_torch", "test_avgpool2d_ceil_mode_windows_into_the_padding")
+    + [GRADCHECK_TABLE],
+    "adaptive_avgpool2d": _ids(T_KT, "test_adaptive_avgpool2d_equals_naive")
+    + _ids(T_AT, "test_adaptive_avgpool2d_matches_torch") + [GRADCHECK_TABLE],
+    "sigmoid": _ids(T_KT, "test_elementwise_equals_naive") + _ids(T_AT, "test_elementwise_activation_matches_torch")
+    + [GRADCHECK_TABLE],
+    "softmax": _ids(T_KT, "test_softmax_equals_naive") + _ids(T_AT, "test_softmax_matches_torch") + [GRADCHECK_TABLE],
+    "dropout": _ids(T_KT, "test_dropout_equals_naive") + _ids(T_LT, "test_dropout_backward_uses_the_forward_mask")
+    + _ids(T_AT, "test_dropout_is_torch_formula_with_minicnn_mask") + [GRADCHECK_TABLE],
+    "mse": _ids(T_KT, "test_mse_equals_naive")
+    + _ids(T_AT, "test_mse_loss_matches_torch", "test_mse_loss_target_gradient_matches_torch") + [GRADCHECK_TABLE],
+    "nll": _ids(T_KT, "test_nll_equals_naive") + _ids(T_AT, "test_nll_loss_matches_torch") + [GRADCHECK_TABLE],
+    "bce_logits": _ids(T_KT, "test_bce_logits_equals_naive")
+    + _ids(T_AT, "test_bce_with_logits_matches_torch", "test_bce_with_logits_is_finite_at_huge_logits")
+    + [GRADCHECK_TABLE],
+    "threads": ["tests/test_threading.py"] + _ids(T_K, "test_linear_splits_features_between_threads_and_matches_naive"),
+    "engine": _ids(T_E, "test_tensor_arithmetic_matches_torch", "test_a_cast_hands_the_gradient_back_in_the_input_dtype",
+                   "test_residual_block", "test_two_branch_concatenation",
+                   "test_one_relu_and_one_maxpool_used_twice_per_forward", "test_two_forwards_summed_into_one_loss",
+                   "test_non_leaf_grad_is_not_kept_unless_retained",
+                   "test_the_graph_holds_no_activation_that_no_backward_needs")
+    + _ids(T_L, "test_two_backward_passes_give_exactly_twice_the_gradient", "test_sequential_gradients",
+           "test_linear_gradients"),
+    "optim": _ids(T_O, "test_momentum_constant_gradient_by_hand", "test_momentum_changing_gradient_by_hand",
+                  "test_momentum_with_weight_decay_by_hand", "test_plain_sgd_and_weight_decay_without_momentum",
+                  "test_fused_momentum_step_is_numpys_bit_for_bit", "test_lockstep_with_torch",
+                  "test_param_groups_with_their_own_hyperparameters", "test_scheduler_in_lockstep_with_an_optimizer"),
+}
+for _alias, _to in (("tanh", "sigmoid"), ("leaky_relu", "sigmoid"), ("log_softmax", "softmax")):
+    TESTS[_alias] = TESTS[_to]
+
+
+# =========================================================================== the table
+@dataclass
+class Mutant:
+    name: str                 # "<target>:<mistake>", unique
+    op: str                   # the op whose tests run (a key of TESTS)
+    apply: object             # () -> None: swaps the mutant in
+    probe: object = None      # () -> result, compared before/after the swap (None: not feasible)
+    tests: list = field(default_factory=list)
+    note: str = ""
+
+
+MUTANTS = []
+
+
+def add(name, op, apply, probe=None, extra_tests=(), note=""):
+    tests = list(TESTS[op]) + [t for t in extra_tests if t not in TESTS[op]]
+    MUTANTS.append(Mutant(name, op, apply, probe, tests, note))
+
+
+KERNEL_MODULE = {
+    "conv2d": "conv", "conv2d_relu_maxpool2d": "fused", "linear": "linear", "maxpool2d": "pool",
+    "maxunpool2d": "pool", "relu": "activation", "cross_entropy": "loss", "batchnorm": "norm",
+    "batchnorm_relu": "norm", "lrn": "norm", "avgpool2d": "avgpool", "adaptive_avgpool2d": "avgpool",
+    "sigmoid": "activation", "tanh": "activation", "leaky_relu": "activation", "softmax": "activation",
+    "log_softmax": "activation", "dropout": "activation", "mse": "loss_extra", "nll": "loss_extra",
+    "bce_logits": "loss_extra",
+}
+SHAPE_PRESERVING = {"relu", "sigmoid", "tanh", "leaky_relu", "softmax", "log_softmax", "dropout", "batchnorm",
+                    "batchnorm_relu", "lrn"}
+
+
+def _bn_terms(dout, cache, relu_out=None):
+    """Batch norm's two training terms of dx, per channel: ``a * mean(g)`` and ``a * xhat * mean(g * xhat)``
+    (``a = weight * invstd``, ``g`` the gradient at batch norm's output); what a backward that drops one
+    of them gets wrong by."""
+    xhat = cache.xhat
+    g = dout.reshape(xhat.shape)
+    if relu_out is not None:
+        g = np.where(relu_out.reshape(xhat.shape) > 0, g, 0)
+    a = (cache.invstd if cache.weight is None else cache.weight * cache.invstd)[None, :, None]
+    mean_term = np.broadcast_to(a * g.mean(axis=(0, 2), keepdims=True), xhat.shape)
+    var_term = a * xhat * (g * xhat).mean(axis=(0, 2), keepdims=True)
+    return mean_term.reshape(cache.shape), var_term.reshape(cache.shape)
+
+
+def _relu_output_of(impl, cache):
+    """The ReLU output batchnorm_relu's cache holds (fast: the output; naive: ReLU's cache, its input)."""
+    bn_cache, second = cache
+    return second if impl == "fast" else np.maximum(second, 0)
+
+
+def _drop_bn_term(term, relu=False, impl="fast"):
+    def transform(result, dout, cache, need_input_grad=True, _relu_out=None):
+        if result[0] is None:
+            return result
+        bn_cache = cache[0] if relu else cache
+        relu_out = _relu_output_of(impl, cache) if relu else _relu_out   # fused BN+ReLU calls BN with it
+        mean_term, var_term = _bn_terms(dout, bn_cache, relu_out)
+        return (result[0] + (mean_term if term == "mean" else var_term),) + result[1:]
+    return transform
+
+
+def kernel_mutants(op, impl):
+    suffix = "_naive" if impl == "naive" else ""
+    module = f"minicnn.kernels.{KERNEL_MODULE[op]}"
+    target = f"{op}_backward{suffix}"
+    path = f"{module}:{target}"
+    probe = kernel_probe(op, impl)
+    extra = NAIVE_SWITCH if impl == "naive" else ()
+
+    def m(mistake, apply, note="", tests=()):
+        add(f"{target}:{mistake}", op, apply, probe, list(extra) + list(tests), note)
+    if impl == "naive" and K_same(f"{op}_backward"):   # the naive twin is the fast function itself:
+        return path, lambda *args, **kwargs: None       # its mutants are the fast one's
+
+    m("zero", wrap(path, ZERO), "every gradient 0")
+    m("negated", wrap(path, NEGATED), "every gradient negated")
+    m("doubled", wrap(path, DOUBLED), "every gradient scaled by 2")
+    if op in SHAPE_PRESERVING:
+        m("upstream", wrap(path, UPSTREAM), "dx = the upstream gradient, unchanged")
+    return path, m
+
+
+def build():
+    """Fill MUTANTS (idempotent)."""
+    if MUTANTS:
+        return MUTANTS
+    for impl in ("fast", "naive"):
+        naive = impl == "naive"
+        sfx = "_naive" if naive else ""
+
+        # ---------------------------------------------------------------- conv2d
+        path, m = kernel_mutants("conv2d", impl)
+        m("no_bias_grad", wrap(path, each(np.zeros_like, {2})), "the bias gradient dropped (zeros)")
+        m("dweight_flipped", wrap(path, each(lambda a: a[:, :, ::-1, ::-1].copy(), {1})),
+          "dweight rotated 180 degrees (convolution for correlation)")
+        m("dx_off_by_one", wrap(path, each(shifted, {0})), "dx one column over (off-by-one window)")
+        m("dx_zero", wrap(path, each(np.zeros_like, {0})), "the input gradient dropped")
+        if naive:
+            m("dx_assigned", source(path, ("dxp[window] +=", "dxp[window] =")),
+              "overlapping windows assign dx instead of adding")
+            m("dweight_assigned", source(path, ("dweight[outs] +=", "dweight[outs] =")),
+              "dweight keeps only the last output pixel's term")
+        else:
+            add("winograd.weight_transform_adjoint:transposed", "conv2d",
+                source("minicnn.kernels.winograd:weight_transform_adjoint",
+                       ("dw.transpose(1, 2, 0, 3)", "dw.transpose(1, 2, 3, 0)")),
+                conv_path_probe("winograd"), (), "the Winograd path's dweight transposed (3x3 taps)")
+            add("winograd._output_transform_adjoint_kernel:no_bias_grad", "conv2d",
+                source("minicnn.kernels.winograd:_output_transform_adjoint_kernel",
+                       ("dbias[o] += acc", "dbias[o] += 0.0")),
+                conv_path_probe("winograd"), (), "the Winograd path's bias gradient dropped")
+            add("conv._direct_dweight_kernel:flipped", "conv2d",
+                source("minicnn.kernels.conv:_direct_dweight_kernel", ("dweight[o, c, i, j] +=",
+                                                                       "dweight[o, c, kh - 1 - i, kw - 1 - j] +=")),
+                conv_path_probe("direct"), (), "the direct path's dweight rotated 180 degrees")
+            add("_col2im_kernel:assign", "col2im",
+                source("minicnn.kernels.conv:_col2im_kernel", ("] += g[xo]", "] = g[xo]", 3)),
+                col2im_probe, TESTS["conv2d"], "col2im assigns instead of adding overlapping windows")
+
+        # ---------------------------------------------------------------- fused conv + relu + pool
+        path, m = kernel_mutants("conv2d_relu_maxpool2d", impl)
+        m("no_bias_grad", wrap(path, each(np.zeros_like, {2})), "the bias gradient dropped (zeros)")
+        m("dweight_flipped", wrap(path, each(lambda a: a[:, :, ::-1, ::-1].copy(), {1})), "dweight rotated 180")
+        if naive:
+            m("no_relu_mask", source(path, ("relu_backward_naive(drelu, relu_cache)", "drelu")),
+              "the ReLU's mask forgotten")
+        else:
+            m("no_relu_mask", source("minicnn.kernels.fused:_unpool_relu_kernel",
+                                     ("if pooled[n, o, y, x] > 0:", "if True:")), "the ReLU's mask forgotten")
+
+        # ---------------------------------------------------------------- linear
+        path, m = kernel_mutants("linear", impl)
+        m("no_bias_grad", wrap(path, each(np.zeros_like, {2})), "the bias gradient dropped (zeros)")
+        m("dweight_transposed", wrap(path, each(lambda a: a.T.copy(), {1})), "dweight transposed")
+        m("dx_zero", wrap(path, each(np.zeros_like, {0})), "the input gradient dropped")
+
+        # ---------------------------------------------------------------- max pooling, unpooling
+        path, m = kernel_mutants("maxpool2d", impl)
+
+        def off_by_one_pool(original):
+            def backward(dout, cache):
+                x_shape, argmax, dtype = cache
+                moved = np.minimum(argmax + 1, x_shape[2] * x_shape[3] - 1)
+                return original(dout, (x_shape, moved, dtype))
+            return backward
+        m("winner_off_by_one", replace(path, off_by_one_pool), "the gradient sent one pixel right of the winner")
+        m("tied_maxima_all", _tied_maxima(impl), "every tied maximum of a window gets the gradient")
+        if naive:
+            m("overlaps_assign", source(path, (
+                "np.add.at(dx, (nn_[..., None, None], cc[..., None, None], argmax), dout)",
+                "dx[nn_[..., None, None], cc[..., None, None], argmax] = dout")),
+              "a pixel winning several windows keeps one window's gradient (assigned, not added)")
+        else:
+            m("overlaps_assign", source("minicnn.kernels.pool:_maxpool_backward_kernel",
+                                        ("dx[n, c, at // w, at % w] += dout", "dx[n, c, at // w, at % w] = dout")),
+              "a pixel winning several windows keeps one window's gradient (assigned, not added)")
+        path, m = kernel_mutants("maxunpool2d", impl)
+
+        def off_by_one_unpool(original):
+            def backward(dout, cache):
+                index, *rest = cache
+                return original(dout, (np.minimum(index + 1, dout.shape[2] * dout.shape[3] - 1), *rest))
+            return backward
+        m("index_off_by_one", replace(path, off_by_one_unpool), "gathered one pixel right of the index")
+
+        # ---------------------------------------------------------------- relu
+        path, m = kernel_mutants("relu", impl)
+        if naive:
+            m("forward_output", replace(path, lambda o: lambda dout, cache: np.maximum(cache, 0)),
+              "returns the forward output")
+            m("mask_at_zero", source(path, ("np.where(x > 0, dout, np.zeros", "np.where(x >= 0, dout, np.zeros")),
+              "the gradient passes where x == 0 (torch: 0)")
+        else:
+            m("forward_output", replace(path, lambda o: lambda dout, cache: cache.copy()), "returns the forward output")
+            m("mask_inverted", source("minicnn.kernels.activation:_relu_backward_kernel", ("x[k] > 0", "x[k] <= 0")),
+              "the mask inverted")
+
+        # ---------------------------------------------------------------- losses
+        if not (naive and K_same("cross_entropy_backward")):   # the naive twin is the fast function itself
+            path, m = kernel_mutants("cross_entropy", impl)
+            m("upstream_ignored",
+              replace(path, lambda o: lambda dloss, cache, *a, **k: o(np.ones_like(dloss), cache, *a, **k)),
+              "the upstream gradient ignored (as if 1)")
+        # cross-entropy's gradients are computed by its forward (into the cache): mistakes there
+        cef = f"minicnn.kernels.loss:cross_entropy_forward{sfx}"
+        add(f"cross_entropy_forward{sfx}:cached_dlogits_doubled", "cross_entropy",
+            wrap(cef, lambda res, *a, **k: (res[0], (2 * res[1][0],) + res[1][1:])),
+            kernel_probe("cross_entropy", impl),
+            list(extra_for(impl)), "the gradient it keeps for backward doubled")
+        add(f"cross_entropy_forward{sfx}:cached_dtarget_negated", "cross_entropy",
+            wrap(cef, lambda res, *a, **k: (res[0], (res[1][0], None if res[1][1] is None else -res[1][1])
+                                            + res[1][2:])),
+            _ce_target_probe(impl), list(extra_for(impl)), "the probability target's gradient negated")
+        sce = f"minicnn.kernels.loss:softmax_cross_entropy{sfx}"
+        add(f"softmax_cross_entropy{sfx}:dlogits_negated", "softmax_cross_entropy",
+            wrap(sce, each(lambda a: -a, {1})), softmax_ce_probe(impl), list(extra_for(impl)), "dlogits negated")
+        add(f"softmax_cross_entropy{sfx}:dlogits_not_averaged", "softmax_cross_entropy",
+            wrap(sce, lambda res, logits, labels, reduction="mean":
+                 (res[0], res[1] * (len(labels) if reduction == "mean" else 1))),
+            softmax_ce_probe(impl), list(extra_for(impl)), "dlogits of 'mean' not divided by N")
+        path, m = kernel_mutants("mse", impl)
+        m("target_grad_sign", wrap(path, lambda res, *a, **k: (res[0], res[0].copy())), "dtarget = +dx")
+        m("halved", wrap(path, each(lambda a: a / 2)), "the factor 2 of the square forgotten")
+        path, m = kernel_mutants("nll", impl)
+
+        def unweighted(original):
+            def backward(dloss, cache):
+                labels, safe, w_taken, *rest = cache
+                return original(dloss, (labels, safe, (w_taken != 0).astype(w_taken.dtype), *rest))
+            return backward
+        m("weights_ignored", replace(path, unweighted), "the class weights left out of the gradient")
+        path, m = kernel_mutants("bce_logits", impl)
+        m("dx_only_negated", wrap(path, each(lambda a: -a, {0})), "dx negated (sigmoid(x) - t turned around)")
+
+        # ---------------------------------------------------------------- batch norm
+        path, m = kernel_mutants("batchnorm", impl)
+        m("no_mean_term", wrap(path, _drop_bn_term("mean")), "dx without the batch mean's term")
+        m("no_variance_term", wrap(path, _drop_bn_term("var")), "dx without the batch variance's term")
+        m("no_bias_grad", wrap(path, each(np.zeros_like, {2})), "the bias gradient dropped (zeros)")
+        m("dweight_is_dbias", wrap(path, lambda res, *a, **k: (res[0], res[2], res[2])),
+          "dweight = sum(dy) (xhat forgotten)")
+        path, m = kernel_mutants("batchnorm_relu", impl)
+        m("no_mean_term", wrap(path, _drop_bn_term("mean", relu=True, impl=impl)), "dx without the batch mean's term")
+        if naive:
+            m("no_relu_mask", source(path, ("relu_backward_naive(dout, relu_cache)", "dout")),
+              "the ReLU's mask forgotten")
+        else:
+            m("no_relu_mask", source(path, ("_relu_out=out", "_relu_out=None")), "the ReLU's mask forgotten")
+        path, m = kernel_mutants("lrn", impl)
+
+        def lrn_no_cross(original):
+            def backward(dout, cache):
+                x3, scale, size, alpha, beta, shape = cache
+                return (dout.reshape(x3.shape) * scale ** x3.dtype.type(-beta)).reshape(shape)
+            return backward
+        m("no_window_term", replace(path, lrn_no_cross), "only dout / scale**beta: the window sum's term dropped")
+
+        # ---------------------------------------------------------------- average pooling
+        for op in ("avgpool2d", "adaptive_avgpool2d"):
+            path, m = kernel_mutants(op, impl)
+            m("off_by_one", wrap(path, lambda res, *a, **k: shifted(res)), "every window's share one column over")
+            m("not_divided", wrap(path, lambda res, dout, cache, *a, **k: res * _window_size(cache)),
+              "the window's divisor forgotten")
+        overlapping = _avgpool_probe(impl, (3, 2, 0))   # windows of one size: the row kernel
+        clipped = _avgpool_probe(impl, (3, 2, 1))       # edge windows clipped by the padding: the general kernel
+        if naive:
+            add("avgpool2d_backward_naive:overlaps_assign", "avgpool2d",
+                source("minicnn.kernels.avgpool:avgpool2d_backward_naive",
+                       ("dx[..., h0[y]:h1[y], w0[xo]:w1[xo]] +=", "dx[..., h0[y]:h1[y], w0[xo]:w1[xo]] =")),
+                overlapping, NAIVE_SWITCH, "overlapping windows' shares assigned, not added")
+        else:
+            add("avgpool2d_backward:overlaps_assign", "avgpool2d",
+                source("minicnn.kernels.avgpool:_uniform_spread_kernel", ("row[xo * sw + j] += g[xo]",
+                                                                          "row[xo * sw + j] = g[xo]")),
+                overlapping, (), "overlapping windows' shares assigned, not added (windows of one size)")
+            add("avgpool._window_spread_kernel:overlaps_assign", "avgpool2d",
+                source("minicnn.kernels.avgpool:_window_spread_kernel",
+                       ("dx[n, c, iy, ix] += g", "dx[n, c, iy, ix] = g")),
+                clipped, (), "overlapping windows' shares assigned, not added (clipped windows)")
+
+        # ---------------------------------------------------------------- elementwise
+        path, m = kernel_mutants("sigmoid", impl)
+        m("forward_output", replace(path, lambda o: lambda dout, cache: _sigmoid_of_cache(impl, cache)),
+          "returns the forward output")
+        m("no_one_minus", replace(path, lambda o: lambda dout, cache: dout * _sigmoid_of_cache(impl, cache)),
+          "dout * s, the (1 - s) factor dropped")
+        path, m = kernel_mutants("tanh", impl)
+        m("one_minus_t", replace(path, lambda o: lambda dout, cache: dout * (1 - _tanh_of_cache(impl, cache))),
+          "dout * (1 - t) instead of (1 - t**2)")
+        m("forward_output", replace(path, lambda o: lambda dout, cache: _tanh_of_cache(impl, cache)),
+          "returns the forward output")
+        path, m = kernel_mutants("leaky_relu", impl)
+        m("slope_dropped", replace(path, lambda o: lambda dout, cache: np.where(cache[0] > 0, dout, 0 * dout)),
+          "the negative side's slope forgotten (ReLU's gradient)")
+        m("slope_everywhere", replace(path, lambda o: lambda dout, cache: dout * cache[0].dtype.type(cache[1])),
+          "the slope applied on both sides")
+        path, m = kernel_mutants("softmax", impl)
+        m("no_sum_term", replace(path, lambda o: lambda dout, cache: cache[0] * dout),
+          "y * dout: the -sum(dout*y) dropped")
+        m("forward_output", replace(path, lambda o: lambda dout, cache: cache[0].copy()), "returns the forward output")
+        path, m = kernel_mutants("log_softmax", impl)
+        m("no_exp",
+          replace(path, lambda o: lambda dout, cache: dout - cache[0] * dout.sum(axis=cache[1], keepdims=True)),
+          "dout - y * sum(dout): exp(y) forgotten")
+        path, m = kernel_mutants("dropout", impl)
+        m("not_rescaled", replace(path, lambda o: lambda dout, cache: dout * (cache != 0)),
+          "the mask without the 1 / (1 - p) scale")
+
+    subtle_kernel_mutants()
+    twin_mutants()
+    engine_mutants()
+    optim_mutants()
+    names = [mu.name for mu in MUTANTS]
+    assert len(names) == len(set(names)), "mutant names must be unique"
+    return MUTANTS
+
+
+def extra_for(impl):
+    return NAIVE_SWITCH if impl == "naive" else ()
+
+
+def K_same(name):
+    from minicnn import kernels as K
+    return getattr(K, name) is getattr(K, f"{name}_naive", None)
+
+
+def _window_size(cache):
+    """The windows' (largest) divisor: what a forgotten division multiplies the gradient by (exactly, for windows
+    of one size)."""
+    divisor = cache[2][2]
+    return np.asarray(divisor).max()
+
+
+def _avgpool_probe(impl, args):
+    suffix = "_naive" if impl == "naive" else ""
+
+    def probe():
+        from minicnn import kernels as K
+        rng = _rng()
+        out, cache = getattr(K, f"avgpool2d_forward{suffix}")(rng.standard_normal((2, 2, 7, 7)), *args)
+        return getattr(K, f"avgpool2d_backward{suffix}")(rng.standard_normal(out.shape), cache)
+    return probe
+
+
+def _sigmoid_of_cache(impl, cache):
+    """The forward output from sigmoid's cache (fast: the output; naive: the input)."""
+    return cache.copy() if impl == "fast" else 1 / (1 + np.exp(-cache))
+
+
+def _tanh_of_cache(impl, cache):
+    return cache.copy() if impl == "fast" else np.tanh(cache)
+
+
+def _tied_maxima(impl):
+    """Max pool backward that gives each window's gradient to *every* position holding its maximum (torch,
+    and minicnn, give it to the first only).  The backward only has the winners' indices, so the forward is
+    wrapped too, to remember its input and window geometry by the argmax array it returns."""
+    suffix = "_naive" if impl == "naive" else ""
+    fwd_path = f"minicnn.kernels.pool:maxpool2d_forward{suffix}"
+    bwd_path = f"minicnn.kernels.pool:maxpool2d_backward{suffix}"
+
+    def apply():
+        from minicnn.kernels import pool
+        seen = {}
+        _, _, _, forward = _resolve(fwd_path)
+        _, _, _, backward = _resolve(bwd_path)
+
+        @functools.wraps(forward)
+        def recording_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+            out, cache = forward(x, kernel_size, stride, padding, dilation, ceil_mode)
+            seen[id(cache[1])] = (cache[1], x, pool._pool_geometry(x, kernel_size, stride, padding, dilation,
+                                                                    ceil_mode))
+            return out, cache
+
+        @functools.wraps(backward)
+        def tied_backward(dout, cache):
+            dx = backward(dout, cache)
+            if id(cache[1]) not in seen:
+                return dx
+            _, x, ((kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow)) = seen[id(cache[1])]
+            n, c, h, w = x.shape
+            dx = np.zeros(x.shape, dtype=dout.dtype)
+            for y in range(oh):
+                for xo in range(ow):
+                    rows = [r for r in range(y * sh - ph, y * sh - ph + dh * (kh - 1) + 1, dh) if 0 <= r < h]
+                    cols = [q for q in range(xo * sw - pw, xo * sw - pw + dw * (kw - 1) + 1, dw) if 0 <= q < w]
+                    if not rows or not cols:
+                        continue
+                    win = x[:, :, rows][:, :, :, cols]
+                    best = win.max(axis=(2, 3), keepdims=True)
+                    hit = (win == best) | (np.isnan(win) & np.isnan(best))
+                    share = np.where(hit, dout[:, :, y:y + 1, xo:xo + 1], 0)
+                    dx[np.ix_(range(n), range(c), rows, cols)] += share
+            return dx
+        replace_everywhere(forward, recording_forward)
+        replace_everywhere(backward, tied_backward)
+    return apply
+
+
+def _first_layer_probe(op, impl):
+    """``op``'s backward with ``need_input_grad=False`` (what the first layer of a network runs)."""
+    suffix = "_naive" if impl == "naive" else ""
+
+    def probe():
+        from minicnn import kernels as K
+        rng = _rng()
+        out, cache = getattr(K, f"{op}_forward{suffix}")(*kernel_args(op, rng))
+        return getattr(K, f"{op}_backward{suffix}")(rng.standard_normal(out.shape), cache, need_input_grad=False)
+    return probe
+
+
+def _threaded_probe():
+    """conv2d and linear forward/backward on 3 threads, split into small chunks (restored after)."""
+    from minicnn import kernels as K
+    from minicnn import threads
+    saved = threads.MIN_CHUNK_VALUES, threads.MIN_CHUNK_MACS
+    try:
+        threads.configure(3)
+        threads.MIN_CHUNK_VALUES = threads.MIN_CHUNK_MACS = 4
+        rng = _rng()
+        out, cache = K.conv2d_forward(rng.standard_normal((6, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)),
+                                      rng.standard_normal(3), 1, 1)
+        conv = K.conv2d_backward(rng.standard_normal(out.shape), cache)
+        out, cache = K.relu_forward(rng.standard_normal((6, 40)))
+        return conv + (out, K.relu_backward(rng.standard_normal(out.shape), cache))
+    finally:
+        threads.MIN_CHUNK_VALUES, threads.MIN_CHUNK_MACS = saved
+        threads.configure(1)
+        threads._num_threads = None
+
+
+def subtle_kernel_mutants():
+    """Mistakes that show on some arguments only: an even window, a padding mode, a reduction, a class
+    weight, a dim that is not the last, the Winograd path of the fused block."""
+    from minicnn import kernels as K
+
+    def kernel_case(forward, backward, args, upstream=None):
+        def probe():
+            rng = _rng()
+            out, cache = getattr(K, forward)(*args(rng))
+            dout = upstream(rng, out) if upstream else np.asarray(rng.standard_normal(np.shape(out)) + 0.5)
+            return getattr(K, backward)(dout, cache)
+        return probe
+
+    for impl in ("fast", "naive"):
+        sfx = "_naive" if impl == "naive" else ""
+        extra = list(extra_for(impl))
+        # local response norm with an even window: the backward's window must be the forward's mirrored
+        lrn_probe = kernel_case(f"lrn_forward{sfx}", f"lrn_backward{sfx}",
+                                lambda rng: (rng.standard_normal((2, 6, 3, 2)), 4, 0.5, 0.75, 1.5))
+        if impl == "naive":
+            lrn_edit = source("minicnn.kernels.norm:lrn_backward_naive",
+                              ("((size - 1) // 2, size // 2), (0, 0)", "(size // 2, (size - 1) // 2), (0, 0)"))
+        else:
+            lrn_edit = source("minicnn.kernels.norm:_lrn_backward_kernel",
+                              ("range(max(0, j - after), min(chans, j + before + 1))",
+                               "range(max(0, j - before), min(chans, j + after + 1))"))
+        add(f"lrn_backward{sfx}:window_not_mirrored", "lrn", lrn_edit, lrn_probe, extra,
+            "the backward's channel window the forward's, not mirrored (wrong for even sizes)")
+
+        # softmax / log-softmax along the last axis whatever dim was
+        for op in ("softmax", "log_softmax"):
+            path = f"minicnn.kernels.activation:{op}_backward{sfx}"
+            add(f"{op}_backward{sfx}:last_dim", op,
+                replace(path, lambda o: lambda dout, cache: o(dout, (cache[0], -1))),
+                kernel_probe(op, impl), extra, "the backward's sum along the last axis, not along dim")
+
+        # losses: reductions, class weights, ignored targets, pos_weight
+        add(f"cross_entropy_backward{sfx}:none_upstream_averaged" if impl == "fast" else
+            "cross_entropy_forward_naive:none_dlogits_averaged", "cross_entropy",
+            (replace("minicnn.kernels.loss:cross_entropy_backward",
+                     lambda o: lambda dloss, cache, *a, **k: o(np.full_like(dloss, dloss.mean()) if np.ndim(dloss)
+                                                               else dloss, cache, *a, **k)) if impl == "fast" else
+             wrap("minicnn.kernels.loss:cross_entropy_forward_naive",
+                  lambda res, *a, **k: (res[0], (res[1][0] if res[1][2] != "none" else
+                                                 np.broadcast_to(res[1][0].mean(axis=0, keepdims=True),
+                                                                 res[1][0].shape).copy(),) + res[1][1:]))),
+            kernel_case(f"cross_entropy_forward{sfx}", f"cross_entropy_backward{sfx}",
+                        lambda rng: (rng.standard_normal((4, 5)), rng.integers(0, 5, 4), None, -100, "none", 0.0)),
+            extra, "reduction='none': every sample's gradient scaled by the mean upstream gradient")
+        nll = f"minicnn.kernels.loss_extra:nll_backward{sfx}"
+
+        def ignored_counted(original):
+            def backward(dloss, cache):
+                labels, safe, w_taken, *rest = cache
+                return original(dloss, (labels, safe, np.where(w_taken == 0, 1, w_taken).astype(w_taken.dtype),
+                                        *rest))
+            return backward
+        add(f"nll_backward{sfx}:ignored_target_gets_gradient", "nll", replace(nll, ignored_counted),
+            kernel_probe("nll", impl), extra, "an ignore_index target still gets -dloss")
+        bce = f"minicnn.kernels.loss_extra:bce_logits_backward{sfx}"
+        add(f"bce_logits_backward{sfx}:pos_weight_ignored", "bce_logits",
+            replace(bce, lambda o: lambda dloss, cache: o(dloss, cache[:3] + (None,) + cache[4:])),
+            kernel_probe("bce_logits", impl), extra, "pos_weight left out of the gradients")
+        mse = f"minicnn.kernels.loss_extra:mse_backward{sfx}"
+        add(f"mse_backward{sfx}:mean_not_averaged", "mse",
+            wrap(mse, lambda res, dloss, cache: tuple(r * (cache[0].size if cache[1] == "mean" else 1) for r in res)),
+            kernel_probe("mse", impl), extra, "reduction='mean' not divided by the element count")
+
+        # padding modes: the adjoint of a padded copy (general conv path)
+        pads = (2, 1, 3, 2)
+
+        def pad_probe(mode, impl=impl):
+            def probe():
+                from minicnn.kernels import padding as P
+                rng = _rng()
+                fn = P.pad2d_backward_naive if impl == "naive" else P.pad2d_backward
+                return fn(rng.standard_normal((2, 2, 5 + 3, 6 + 5)), pads, mode)
+            return probe
+        if impl == "naive":
+            add("padding.pad2d_backward_naive:assign", "pad2d",
+                source("minicnn.kernels.padding:pad2d_backward_naive",
+                       ("np.add.at(dx, (slice(None), slice(None), rr, cc), dxp[:, :, keep])",
+                        "dx[:, :, rr, cc] = dxp[:, :, keep]")),
+                pad_probe("replicate"), extra, "the padded copies assign instead of adding to their source pixel")
+        else:
+            fold = "minicnn.kernels.padding:_fold_last_axis"
+            add("padding._fold_last_axis:reflect_not_flipped", "pad2d",
+                source(fold, ("out[..., 1:lo + 1] += g_lo[..., ::-1]", "out[..., 1:lo + 1] += g_lo")),
+                pad_probe("reflect"), (), "reflect's leading strip folded back without flipping")
+            add("padding._fold_last_axis:circular_wrong_end", "pad2d",
+                source(fold, ("out[..., size - lo:] += g_lo", "out[..., :lo] += g_lo")),
+                pad_probe("circular"), (), "circular's leading strip added to the wrong end")
+            add("padding._fold_last_axis:replicate_strip_dropped", "pad2d",
+                source(fold, ("out[..., -1] += g_hi.sum(axis=-1)", "pass")),
+                pad_probe("replicate"), (), "replicate's trailing strip dropped (as for zeros)")
+
+        # the first layer's backward: no input gradient asked for (need_input_grad=False)
+        for op, dweight in (("conv2d", 1), ("conv2d_relu_maxpool2d", 1), ("linear", 1), ("batchnorm", 1)):
+            path = f"minicnn.kernels.{KERNEL_MODULE[op]}:{op}_backward{sfx}"
+
+            def no_dx_path(res, dout, cache, need_input_grad=True, k=dweight, **kwargs):
+                if need_input_grad or res[k] is None:
+                    return res
+                return res[:k] + (res[k] * 0.5,) + res[k + 1:]
+            add(f"{op}_backward{sfx}:first_layer_dweight_halved", op, wrap(path, no_dx_path),
+                _first_layer_probe(op, impl), extra, "dweight halved when no input gradient is asked for "
+                                                     "(a network's first layer)")
+        # batch norm in eval mode: the running statistics are constants, no batch terms
+        path = f"minicnn.kernels.norm:batchnorm_backward{sfx}"
+
+        def eval_with_batch_terms(res, dout, cache, need_input_grad=True, _relu_out=None):
+            if cache.training or res[0] is None:
+                return res
+            mean_term, var_term = _bn_terms(dout, cache, _relu_out)
+            return (res[0] - mean_term - var_term,) + res[1:]
+        add(f"batchnorm_backward{sfx}:eval_with_batch_terms", "batchnorm", wrap(path, eval_with_batch_terms),
+            kernel_case(f"batchnorm_forward{sfx}", f"batchnorm_backward{sfx}",
+                        lambda rng: (rng.standard_normal((4, 3, 5)), rng.standard_normal(3), rng.standard_normal(3),
+                                     rng.standard_normal(3), rng.uniform(0.5, 2, 3), False)),
+            extra, "eval mode differentiated as if the batch's statistics had normalised")
+
+    # the thread pool: the per-chunk parameter gradients, the chunks themselves
+    add("threads.sum_parts:first_chunk_only", "threads",
+        source("minicnn.threads:sum_parts", ("for part in parts[1:]:", "for part in parts[1:1]:")),
+        _threaded_probe, (), "the per-chunk gradient sums keep the first chunk's only")
+    add("threads.map_chunks:last_chunk_dropped", "threads",
+        source("minicnn.threads:map_chunks", ("return run_parallel(fn, chunks(n, min_size))",
+                                              "return run_parallel(fn, chunks(n, min_size)[:-1] "
+                                              "or chunks(n, min_size))")),
+        _threaded_probe, (), "a split pass skips its last chunk")
+
+    # the Winograd path of the fused block: its own unpool-ReLU kernel
+    def fused_winograd_probe():
+        rng = _rng()
+        x, w, b = rng.standard_normal((2, 4, 6, 6)), rng.standard_normal((3, 4, 3, 3)), rng.standard_normal(3)
+        with K.conv.algorithm("winograd"):
+            out, cache = K.conv2d_relu_maxpool2d_forward(x, w, b, 1)
+        return K.conv2d_relu_maxpool2d_backward(rng.standard_normal(out.shape), cache)
+    kernel = "minicnn.kernels.fused:_winograd_unpool_relu_kernel"
+    add("fused._winograd_unpool_relu_kernel:no_relu_mask", "conv2d_relu_maxpool2d",
+        source(kernel, ("d[j] if p[j] > 0 and a[j]", "d[j] if a[j]", 4)), fused_winograd_probe, (),
+        "the Winograd fused path's dx and dweight without the ReLU's mask")
+    add("fused._winograd_unpool_relu_kernel:bias_no_relu_mask", "conv2d_relu_maxpool2d",
+        source(kernel, ("partial[j] += d[j] if p[j] > 0 else zero", "partial[j] += d[j]")), fused_winograd_probe, (),
+        "the Winograd fused path's bias gradient without the ReLU's mask")
+
+
+def twin_mutants():
+    """The same mistake planted in a fast kernel *and* its naive twin: the kernel-vs-naive tests agree with
+    each other then, and only a test against another reference (known values, float64 gradient checks,
+    torch) can catch it."""
+    by_name = {mu.name: mu for mu in MUTANTS}
+    for mu in list(MUTANTS):
+        target, _, mistake = mu.name.partition(":")
+        twin = by_name.get(f"{target}_naive:{mistake}")
+        if twin is None or target.endswith("_naive"):
+            continue
+
+        def apply(fast=mu.apply, naive=twin.apply):
+            fast()
+            naive()
+        add(f"{target}+naive:{mistake}", mu.op, apply, mu.probe, (), f"{mu.note} (fast and naive alike)")
+
+
+# --------------------------------------------------------------------------- the engine
+def engine_mutants():
+    ops = "minicnn.autograd.ops"
+
+    def e(name, apply, note):
+        add(name, "engine", apply, engine_probe, (), note)
+
+    e("ops.Add.backward:second_input_zero", wrap(f"{ops}:Add.backward", lambda r, *a: (r[0], np.zeros_like(r[1]))),
+      "b of a + b gets no gradient")
+    e("ops.Add.backward:second_input_negated", wrap(f"{ops}:Add.backward", lambda r, *a: (r[0], -r[1])),
+      "a + b differentiated as a - b")
+    e("ops.Sub.backward:sign", source(f"{ops}:Sub.backward", ("db = -unbroadcast", "db = unbroadcast")),
+      "b of a - b gets +g")
+    e("ops.Mul.backward:swapped", source(f"{ops}:Mul.backward", ("unbroadcast(g * b, _shape(a))",
+                                                               "unbroadcast(g * a, _shape(a))")),
+      "a of a * b gets g * a")
+    e("ops.Mul.backward:second_input_zero", wrap(f"{ops}:Mul.backward",
+                                                lambda r, *a: (r[0], None if r[1] is None else np.zeros_like(r[1]))),
+      "b of a * b gets no gradient")
+    e("ops.Div.backward:sign", source(f"{ops}:Div.backward", ("-g * a / (b * b)", "g * a / (b * b)")),
+      "b of a / b gets +g a / b**2")
+    e("ops.Div.backward:not_squared", source(f"{ops}:Div.backward", ("-g * a / (b * b)", "-g * a / b")),
+      "b of a / b gets -g a / b")
+    e("ops.Pow.backward:no_factor_p", source(f"{ops}:Pow.backward", ("g * p * a ** (p - 1)", "g * a ** (p - 1)")),
+      "the exponent's factor p forgotten")
+    e("ops.Pow.backward:power_not_lowered", source(f"{ops}:Pow.backward", ("g * p * a ** (p - 1)", "g * p * a ** p")),
+      "a**p instead of a**(p-1)")
+    e("ops.MatMul.backward:da_zero", wrap(f"{ops}:MatMul.backward",
+                                          lambda r, *a: (None if r[0] is None else np.zeros_like(r[0]), r[1])),
+      "a of a @ b gets no gradient")
+    e("ops.MatMul.backward:db_transposed", wrap(f"{ops}:MatMul.backward",
+                                                lambda r, *a: (r[0], None if r[1] is None else r[1].T.copy())),
+      "db = (a.T @ g).T")
+    e("ops.Exp.backward:upstream", source(f"{ops}:Exp.backward", ("return g * ctx.saved_tensors[0]", "return g")),
+      "the upstream gradient unchanged")
+    e("ops.Exp.backward:forward_output", source(f"{ops}:Exp.backward", ("return g * ctx.saved_tensors[0]",
+                                                                       "return ctx.saved_tensors[0].copy()")),
+      "returns the forward output")
+    e("ops.Log.backward:times", source(f"{ops}:Log.backward", ("g / ctx.saved_tensors[0]", "g * ctx.saved_tensors[0]")),
+      "g * a instead of g / a")
+    e("ops.Abs.backward:no_sign", source(f"{ops}:Abs.backward", ("g * np.sign(ctx.saved_tensors[0])", "g")),
+      "the sign forgotten")
+    e("ops.Cast.backward:negated", wrap(f"{ops}:Cast.backward", lambda r, *a: (-r[0], None)), "the gradient negated")
+    e("ops.Sum.backward:doubled", wrap(f"{ops}:Sum.backward", lambda r, *a: (2 * r[0], None, None)),
+      "the gradient scaled by 2")
+    e("ops.Mean.backward:not_divided", source(f"{ops}:Mean.backward", ("Sum.backward(ctx, g / count)",
+                                                                      "Sum.backward(ctx, g)")),
+      "the mean's 1/count forgotten")
+    e("ops.Mean.backward:count_off_by_one", source(f"{ops}:Mean.backward", ("g / count", "g / (count + 1)")),
+      "divided by count + 1")
+    e("ops.Reshape.backward:fortran_order", source(f"{ops}:Reshape.backward", ("g.reshape(ctx.shape)",
+                                                                             "g.reshape(ctx.shape, order='F')")),
+      "the gradient reshaped in the other order")
+    e("ops.Transpose.backward:not_transposed", source(f"{ops}:Transpose.backward",
+                                                      ("g.transpose(np.argsort(ctx.axes))",
+                                                       "g.reshape(g.shape[::-1])")),
+      "the gradient reshaped back instead of transposed")
+    e("ops.Index.backward:assign", source(f"{ops}:Index.backward", ("np.add.at(grad, ctx.index, g)",
+                                                                  "grad[ctx.index] = g")),
+      "repeated indices assign instead of adding")
+    e("ops.Cat.backward:split_off_by_one", source(f"{ops}:Cat.backward", ("np.cumsum(ctx.sizes)[:-1]",
+                                                                        "np.cumsum(ctx.sizes)[:-1] + 1")),
+      "the split points one row late")
+    e("ops.Stack.backward:reversed", source(f"{ops}:Stack.backward", ("for i in range(g.shape[ctx.dim])",
+                                                                    "for i in reversed(range(g.shape[ctx.dim]))")),
+      "the slices handed back in reverse order")
+    e("ops.unbroadcast:no_leading_sum", source(f"{ops}:unbroadcast", (
+        "grad = grad.sum(axis=tuple(range(grad.ndim - len(shape))))",
+        "grad = grad[(0,) * (grad.ndim - len(shape))]")), "the broadcast leading axes take one slice, not the sum")
+    e("ops.Mean.backward:count_of_every_axis", source(f"{ops}:Mean.backward", (
+        "count = int(np.prod([ctx.shape[i] for i in ctx.axes]))", "count = int(np.prod(ctx.shape))")),
+      "mean over some axes divided by the size of all")
+    e("ops.unbroadcast:stretched_first_slice", source(f"{ops}:unbroadcast", (
+        "return grad.sum(axis=stretched, keepdims=True) if stretched else grad",
+        "return grad[tuple(slice(0, 1) if i in stretched else slice(None) for i in range(grad.ndim))] "
+        "if stretched else grad")), "a stretched axis of size 1 takes the first slice, not the sum")
+    e("engine.backward:fan_out_overwrites", source("minicnn.autograd.engine:backward", (
+        "pending[edge] = grad if edge not in pending else pending[edge] + grad", "pending[edge] = grad")),
+      "an output used twice keeps only the last gradient")
+    e("engine._accumulate:assigns", source("minicnn.autograd.engine:_accumulate", (
+        "tensor.grad += grad", "tensor.grad = grad.copy()")), "a leaf's .grad replaced instead of accumulated")
+
+
+# --------------------------------------------------------------------------- optimisers
+def optim_mutants():
+    sgd, adam, rms, base = "minicnn.optim.sgd", "minicnn.optim.adam", "minicnn.optim.rmsprop", "minicnn.optim.optimizer"
+
+    def o(name, apply, probe, note):
+        add(name, "optim", apply, probe, (), note)
+
+    momentum = optim_probe("SGD", dict(lr=0.1, momentum=0.9))
+    o("SGD.step:v_form", replace(f"{sgd}:SGD.step", _sgd_v_form), momentum,
+      "v = mu*v - lr*g, p += v (lr inside the buffer: wrong once lr changes)")
+    o("_momentum_step_kernel:no_dampening", source(f"{sgd}:_momentum_step_kernel", ("g[k] * keep", "g[k]")),
+      optim_probe("SGD", dict(lr=0.1, momentum=0.9, dampening=0.3)), "the fused step ignores dampening")
+    o("_momentum_step_kernel:buffer_not_decayed", source(f"{sgd}:_momentum_step_kernel",
+                                                         ("buf[k] * momentum + g[k] * keep", "buf[k] + g[k] * keep")),
+      momentum, "the fused step forgets to decay the buffer by mu")
+    o("SGD.step:first_buffer_zero", source(f"{sgd}:SGD.step", (
+        "buf = state[\"momentum_buffer\"] = np.array(g, copy=True)",
+        "buf = state[\"momentum_buffer\"] = np.zeros_like(g)")), momentum,
+      "the first step's buffer 0 instead of g (no first step)")
+    o("SGD.step:nesterov_ignored", source(f"{sgd}:SGD.step", ("g = g + momentum * buf if group[\"nesterov\"] else buf",
+                                                             "g = buf")),
+      optim_probe("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)), "nesterov=True steps along the buffer")
+    o("SGD.step:python_path_no_dampening", source(f"{sgd}:SGD.step", ("buf += (1 - dampening) * g", "buf += g")),
+      optim_probe("SGD", dict(lr=0.1, momentum=0.9, dampening=0.3), numpy_path=True),
+      "the numpy path ignores dampening")
+    o("SGD.step:weight_decay_sign", source(f"{sgd}:SGD.step", ("g = g + weight_decay * p.data",
+                                                              "g = g - weight_decay * p.data")),
+      optim_probe("SGD", dict(lr=0.1, weight_decay=0.1)), "weight decay pushes away from 0")
+    o("Optimizer._gradient:maximize_ignored", source(f"{base}:Optimizer._gradient", ("return -g if maximize else g",
+                                                                                    "return g")),
+      optim_probe("SGD", dict(lr=0.1, maximize=True)), "maximize=True descends")
+    o("Adam.step:no_bias_correction", source(f"{adam}:Adam.step", (
+        "step_size = lr / (1 - beta1 ** t)", "step_size = lr"), (
+        "np.sqrt(exp_avg_sq) / (1 - beta2 ** t) ** 0.5 + eps", "np.sqrt(exp_avg_sq) + eps")),
+      optim_probe("Adam", dict(lr=0.01)), "Adam without either bias correction")
+    o("Adam.step:no_first_bias_correction", source(f"{adam}:Adam.step", ("step_size = lr / (1 - beta1 ** t)",
+                                                                        "step_size = lr")),
+      optim_probe("Adam", dict(lr=0.01)), "only the second moment bias-corrected")
+    o("Adam.step:no_second_bias_correction", source(f"{adam}:Adam.step", (
+        "np.sqrt(exp_avg_sq) / (1 - beta2 ** t) ** 0.5 + eps", "np.sqrt(exp_avg_sq) + eps")),
+      optim_probe("Adam", dict(lr=0.01)), "only the first moment bias-corrected")
+    o("Adam.step:eps_inside_sqrt", source(f"{adam}:Adam.step", (
+        "np.sqrt(exp_avg_sq) / (1 - beta2 ** t) ** 0.5 + eps", "np.sqrt(exp_avg_sq / (1 - beta2 ** t) + eps)")),
+      optim_probe("Adam", dict(lr=0.01, eps=1e-3)), "eps under the square root")
+    o("Adam.step:betas_swapped", source(f"{adam}:Adam.step", ("beta1, beta2 = (float(b) for b in group[\"betas\"])",
+                                                             "beta2, beta1 = (float(b) for b in group[\"betas\"])")),
+      optim_probe("Adam", dict(lr=0.01)), "beta1 and beta2 swapped")
+    o("Adam.step:amsgrad_ignored", source(f"{adam}:Adam.step", ("exp_avg_sq = state[\"max_exp_avg_sq\"]", "pass")),
+      optim_probe("Adam", dict(lr=0.01, amsgrad=True)), "amsgrad=True divides by the current v")
+    o("Adam.step:adamw_coupled", source(f"{adam}:Adam.step", ("if group[\"decoupled_weight_decay\"]:", "if False:")),
+      optim_probe("AdamW", dict(lr=0.01, weight_decay=0.1)), "AdamW's decay added to the gradient (Adam's L2)")
+    o("Adam.step:weight_decay_dropped", source(f"{adam}:Adam.step", ("g = g + weight_decay * p.data", "pass")),
+      optim_probe("Adam", dict(lr=0.01, weight_decay=0.1)), "Adam's L2 penalty left out")
+    o("Adam.step:decoupled_decay_without_lr", source(f"{adam}:Adam.step", ("p.data *= 1 - lr * weight_decay",
+                                                                          "p.data *= 1 - weight_decay")),
+      optim_probe("AdamW", dict(lr=0.01, weight_decay=0.1)), "AdamW's decay not scaled by lr")
+    o("Adam.step:step_count_ahead", source(f"{adam}:Adam.step", ("t = state[\"step\"]", "t = state[\"step\"] + 1")),
+      optim_probe("Adam", dict(lr=0.01)), "the bias corrections one step ahead")
+    o("SGD.step:decay_outside_momentum", source(f"{sgd}:SGD.step", ("g = g + weight_decay * p.data", "pass"),
+                                                ("p.data -= lr * g", "p.data -= lr * (g + weight_decay * p.data)")),
+      optim_probe("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.1)),
+      "weight decay added to the step, not to the gradient the buffer sees")
+    o("RMSprop.step:centered_mean_alpha", source(f"{rms}:RMSprop.step", ("grad_avg += (1 - alpha) * (g - grad_avg)",
+                                                                        "grad_avg += alpha * (g - grad_avg)")),
+      optim_probe("RMSprop", dict(lr=0.01, alpha=0.9, centered=True)), "the mean gradient's weights swapped")
+    o("RMSprop.step:eps_inside_sqrt", source(f"{rms}:RMSprop.step", ("avg = np.sqrt(square_avg)\n",
+                                                                    "avg = np.sqrt(square_avg + eps)\n")),
+      optim_probe("RMSprop", dict(lr=0.01, eps=1e-3)), "eps under the square root")
+    o("RMSprop.step:not_centered", source(f"{rms}:RMSprop.step", ("np.sqrt(square_avg - grad_avg * grad_avg)",
+                                                                 "np.sqrt(square_avg)")),
+      optim_probe("RMSprop", dict(lr=0.01, centered=True)), "centered=True ignores the mean gradient")
+    o("RMSprop.step:alpha_swapped", source(f"{rms}:RMSprop.step", ("square_avg *= alpha", "square_avg *= 1 - alpha"),
+                                           ("square_avg += (1 - alpha) * g * g", "square_avg += alpha * g * g")),
+      optim_probe("RMSprop", dict(lr=0.01)), "alpha weighting the new square")
+    o("RMSprop.step:momentum_lr_inside", source(f"{rms}:RMSprop.step", ("buf += g / avg", "buf += lr * g / avg"),
+                                                ("p.data -= lr * buf", "p.data -= buf")),
+      optim_probe("RMSprop", dict(lr=0.01, momentum=0.9)), "lr inside the momentum buffer")
+    o("RMSprop.step:weight_decay_dropped", source(f"{rms}:RMSprop.step", ("g = g + weight_decay * p.data", "pass")),
+      optim_probe("RMSprop", dict(lr=0.01, weight_decay=0.1)), "the L2 penalty left out")
+
+
+def _sgd_v_form(original):
+    """SGD with the textbook ``v = mu*v - lr*g; p += v`` momentum (dampening as ``(1 - tau)*lr*g``)."""
+    def step(self, closure=None):
+        loss = None if closure is None else closure()
+        for group in self.param_groups:
+            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = self._gradient(p, group["maximize"])
+                if group["weight_decay"]:
+                    g = g + group["weight_decay"] * p.data
+                if momentum == 0:
+                    p.data -= lr * g
+                    continue
+                state = self.state[p]
+                if "momentum_buffer" not in state:
+                    state["momentum_buffer"] = -lr * g
+                else:
+                    state["momentum_buffer"] = momentum * state["momentum_buffer"] - (1 - dampening) * lr * g
+                v = state["momentum_buffer"]
+                p.data += momentum * v - lr * g if group["nesterov"] else v
+        return loss
+    return step
+
+
+# =========================================================================== the plugin (inside pytest)
+def _hypothesis_profile():
+    """Derandomised (the same examples every run), no example database written into the tree, no shrinking
+    (a mutant's first failing example is all we need)."""
+    from hypothesis import Phase, settings
+    try:
+        base = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "minicnn"))
+    except Exception:   # conftest.py not loaded (yet)
+        base = settings.default
+    settings.register_profile("mutants", settings(base, derandomize=True, database=None,
+                                                  phases=[Phase.explicit, Phase.generate], deadline=None))
+    settings.load_profile("mutants")
+
+
+def pytest_configure(config):
+    """``-p mutants``: swap in the mutant named by $MINICNN_MUTANT before any test module is imported."""
+    name = os.environ.get(ENV)
+    if not name:
+        return
+    _hypothesis_profile()
+    by_name = {mu.name: mu for mu in build()}
+    if name not in by_name:
+        raise SystemExit(f"mutants: no mutant {name!r}")
+    by_name[name].apply()
+    print(f"mutants: {name} swapped in")
+
+
+BROKEN = ("raised", "TypeError", "NameError", "AttributeError", "UnboundLocalError", "SyntaxError", "numba.core.errors",
+          "TypingError")
+
+
+class Recorder:
+    """Remembers the first failed test (or collection error) and its one-line reason."""
+
+    def __init__(self):
+        self.first = None
+
+    def pytest_configure(self, config):
+        _hypothesis_profile()   # after conftest.py loaded its profile, before the test modules are imported
+
+    def _note(self, report):
+        if self.first is None and report.failed:
+            crash = getattr(report.longrepr, "reprcrash", None)
+            message = crash.message if crash is not None else str(report.longrepr)
+            lines = [line.strip() for line in message.splitlines() if line.strip()]
+            message = " ".join(lines[:2])[:200]
+            if crash is not None and Path(str(crash.path)).resolve() == Path(__file__).resolve():
+                message = f"{BROKEN[0]} in the harness (line {crash.lineno}): {message}"
+            elif crash is not None:   # where: a bare assert says nothing more under --assert=plain
+                where = Path(str(crash.path))
+                where = where.relative_to(REPO) if where.is_relative_to(REPO) else where
+                message = f"{message} ({where}:{crash.lineno})"
+            self.first = (report.nodeid, message)
+
+    def pytest_runtest_logreport(self, report):
+        self._note(report)
+
+    def pytest_collectreport(self, report):
+        self._note(report)
+
+
+# =========================================================================== the runner
+def _preload():
+    """What every child needs, imported once in the parent (no thread pool is started here)."""
+    import hypothesis  # noqa: F401
+    import numba  # noqa: F401
+    import pytest  # noqa: F401
+
+    import minicnn  # noqa: F401
+    from minicnn import autograd, functional, gradcheck, kernels, nn, optim, testing  # noqa: F401
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        pass
+    for mu in MUTANTS:   # the source mutants' edited text, from the files as imported
+        if hasattr(mu.apply, "prepare"):
+            try:
+                mu.apply.prepare()
+            except Exception:
+                pass   # raised again, and reported, when the mutant runs
+    # numba loads each kernel's machine code from its disk cache on the first call: pay that once, here
+    for probe in dict.fromkeys(mu.probe for mu in MUTANTS if mu.probe is not None):
+        try:
+            probe()
+        except Exception:
+            pass
+    # no worker thread may exist at a fork (a child would wait for it forever): stop the pool the warm-up
+    # started; each child configures its own on first use, as a fresh process does
+    from minicnn import threads
+    threads.configure(1)
+    # everything imported so far is shared by every child: keep the children's garbage collections (pytest
+    # runs one at every session's end) from walking it (about 1 s a child with torch loaded)
+    import gc
+    gc.collect()
+    gc.freeze()
+
+
+def _child(mutant, out_path, log_path, baseline_tests=None):
+    """In the forked child: probe, swap, probe, pytest; write the outcome as JSON; never return."""
+    code = 3
+    result = {"status": "error", "test": None, "message": ""}
+    try:
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        import pytest
+
+        from minicnn import threads
+        threads._num_threads = None   # configured on first use, as in a fresh process
+        if mutant is not None:
+            before = _flat(mutant.probe()) if mutant.probe else None
+            mutant.apply()
+            if mutant.probe:
+                try:
+                    after = _flat(mutant.probe())
+                except Exception as exc:  # a mutant that raises on the probe differs from the original
+                    after = None
+                    result["probe"] = f"raised {type(exc).__name__}"
+                if after is not None and not differs(before, after):
+                    result.update(status="equivalent", message="the mutant's probe equals the original's")
+                    raise _Done
+        tests = baseline_tests if mutant is None else mutant.tests
+        recorder = Recorder()
+        # --assert=plain: no assertion rewriting of each test module in each child (about 1 s); a failed
+        # assert still fails the test, its message says less (the log has the traceback)
+        args = ["-x", "-q", "-p", "no:cacheprovider", "--assert=plain", "--no-header", "-rN", *tests]
+        exit_code = pytest.main(args, plugins=[recorder])
+        if mutant is None:
+            result["status"] = "pass" if exit_code == 0 else "fail"
+            result["test"], result["message"] = recorder.first or (None, "")
+        elif exit_code == 1 and recorder.first:
+            result["test"], result["message"] = recorder.first
+            # a test that fails because the mutant itself cannot run (a wrong signature, a name it lacks)
+            # proves nothing about the tests: the harness is broken
+            result["status"] = "broken" if result["message"].startswith(BROKEN) else "caught"
+        elif exit_code == 0:
+            result["status"] = "survived"
+        else:
+            result.update(status="error", message=f"pytest exit code {int(exit_code)}")
+            if recorder.first:
+                result["test"], result["message"] = recorder.first
+        code = 0
+    except _Done:
+        code = 0
+    except BaseException as exc:
+        traceback.print_exc()   # into the log
+        result["message"] = f"{type(exc).__name__}: {exc}"[:1000]
+    finally:
+        with open(out_path, "w") as f:
+            json.dump(result, f)
+        os._exit(code)
+
+
+class _Done(Exception):
+    pass
+
+
+def _start(mutant, workdir, baseline_tests=None):
+    name = "baseline" if mutant is None else re.sub(r"[^A-Za-z0-9_.-]", "_", mutant.name)
+    out_path, log_path = os.path.join(workdir, name + ".json"), os.path.join(workdir, name + ".log")
+    pid = os.fork()
+    if pid == 0:
+        _child(mutant, out_path, log_path, baseline_tests)
+    return {"pid": pid, "start": time.monotonic(), "out": out_path, "log": log_path}
+
+
+def _finish(job, status):
+    try:
+        with open(job["out"]) as f:
+            result = json.load(f)
+    except (OSError, ValueError):
+        result = {"status": "error", "test": None, "message": f"child exit status {status}"}
+    result["seconds"] = round(time.monotonic() - job["start"], 2)
+    result["log"] = job["log"]
+    return result
+
+
+def run_all(mutants, workdir, timeout, jobs, report):
+    """Run each mutant in a forked child, ``jobs`` at a time; ``report(i, mutant, result)`` as each ends."""
+    pending, running, results = list(enumerate(mutants)), {}, [None] * len(mutants)
+    while pending or running:
+        while pending and len(running) < jobs:
+            i, mu = pending.pop(0)
+            running[i] = _start(mu, workdir)
+        time.sleep(0.05)
+        for i, job in list(running.items()):
+            done, status = os.waitpid(job["pid"], os.WNOHANG)
+            if not done and time.monotonic() - job["start"] > timeout:
+                os.kill(job["pid"], 9)
+                os.waitpid(job["pid"], 0)
+                done, status = True, -9
+                with open(job["out"], "w") as f:
+                    json.dump({"status": "timeout", "test": None, "message": f"over {timeout:g} s"}, f)
+            if done:
+                del running[i]
+                results[i] = _finish(job, status)
+                report(i, mutants[i], results[i])
+    return results
+
+
+def run_baseline(tests, workdir, timeout):
+    job = _start(None, workdir, tests)
+    while True:
+        done, status = os.waitpid(job["pid"], os.WNOHANG)
+        if done:
+            return _finish(job, status)
+        if time.monotonic() - job["start"] > timeout:
+            os.kill(job["pid"], 9)
+            os.waitpid(job["pid"], 0)
+            return {"status": "timeout", "test": None, "message": f"over {timeout:g} s", "seconds": timeout,
+                    "log": job["log"]}
+        time.sleep(0.1)
+
+
+def _commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _short(test):
+    return (test or "-").replace("tests/", "")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-k", default=None, help="only the mutants whose name contains this")
+    parser.add_argument("--list", action="store_true", help="print the table and exit")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the run of the tests on unmutated code")
+    parser.add_argument("-j", "--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                        help="mutants run at once (default: 2, or 1 on one core)")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds per mutant (default 300)")
+    parser.add_argument("--json", default=str(RESULTS), help=f"where to write the results (default {RESULTS})")
+    args = parser.parse_args(argv)
+    os.chdir(REPO)
+    sys.path.insert(0, str(REPO / "tests"))   # -p mutants inside the children's pytest
+    mutants = [mu for mu in build() if args.k is None or args.k in mu.name]
+    if args.list:
+        for mu in mutants:
+            print(f"{mu.op:<22} {mu.name:<58} {mu.note}")
+        print(f"{len(mutants)} mutants")
+        return 0
+    begun = time.monotonic()
+    _preload()
+    started = time.monotonic()
+    baseline_seconds = None
+    workdir = tempfile.mkdtemp(prefix="minicnn-mutants-")
+    if not args.no_baseline:
+        union = list(dict.fromkeys(t for mu in mutants for t in mu.tests))
+        base = run_baseline(union, workdir, timeout=max(args.timeout, 900))
+        baseline_seconds = base["seconds"]
+        print(f"baseline: {len(union)} tests on the unmutated code: {base['status']} ({base['seconds']:.0f} s)",
+              flush=True)
+        if base["status"] != "pass":
+            print(f"  first failure: {base.get('test')}: {base.get('message')}\n  log: {base['log']}")
+            return 2
+    width = max(len(mu.name) for mu in mutants)
+    finished = []
+
+    def report(i, mu, result):
+        finished.append(i)
+        print(f"[{len(finished):3d}/{len(mutants)}] {mu.name:<{width}} {result['status']:<10} "
+              f"{result['seconds']:6.1f} s  {_short(result.get('test'))}", flush=True)
+        if result["status"] != "caught":
+            print(f"      {result.get('message', '')[:400]}\n      log: {result['log']}", flush=True)
+    results = run_all(mutants, workdir, args.timeout, args.jobs, report)
+    rows = list(zip(mutants, results))
+    elapsed = time.monotonic() - started
+    caught = sum(r["status"] == "caught" for _, r in rows)
+
+    print(f"\n{'op':<22} {'mutant':<{width}} caught by")
+    for mu, r in rows:
+        verdict = _short(r.get("test")) if r["status"] == "caught" else r["status"].upper()
+        print(f"{mu.op:<22} {mu.name:<{width}} {verdict}")
+    print(f"\n{caught} of {len(rows)} mutants caught in {elapsed:.0f} s")
+    record = {
+        "commit": _commit(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(elapsed, 1), "total_seconds": round(time.monotonic() - begun, 1),
+        "baseline_seconds": baseline_seconds, "jobs": args.jobs, "mutants": len(rows), "caught": caught,
+        "selection": args.k,
+        "survived": [mu.name for mu, r in rows if r["status"] != "caught"],
+        "results": [{"name": mu.name, "op": mu.op, "mistake": mu.note, "status": r["status"],
+                     "caught_by": r.get("test"), "message": r.get("message", "")[:300], "seconds": r["seconds"]}
+                    for mu, r in rows],
+    }
+    if args.k is None or args.json != str(RESULTS):   # a selection writes only where it is told to
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(record, indent=1) + "\n")
+        print(f"wrote {args.json}")
+    if caught == len(rows):
+        import shutil
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        print(f"logs: {workdir}")
+    return 0 if caught == len(rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
