@@ -279,7 +279,8 @@ def agreement_table():
     lines = [f"Worst relative error per layer and dtype over {' / '.join(map(str, draws))} hypothesis-drawn shapes "
              f"and arguments per test (error = max\\|minicnn − torch\\| / max\\|torch\\| per tensor, forward and every "
              f"gradient; bounds {_b(tolerance['float64'])} and {_b(tolerance['float32'])}, asserted): "
-             f"`{_record_command(*results)}`, {_stamp(*results)}. The draws differ between runs, and so do the "
+             f"`{_record_command(*results)}`, {_stamp(*results)}. The draws are derandomized (the same on every "
+             "run of this code with the pinned hypothesis); `HYPOTHESIS_PROFILE=random` draws others, with other "
              "worst cases.", "",
              "| layer / loss | float64 | float32 |", "|---|---:|---:|"]
     lines += [f"| {label} | {_cell(worst, keys, 'float64')} | {_cell(worst, keys, 'float32')} |"
