@@ -98,11 +98,12 @@ def test_batchnorm_relu_equals_naive_and_the_two_kernels(n, c, rest, training, d
     fused, cache = K.batchnorm_relu_forward(x, w, b, rm, rv, training)
     bn, bn_cache = K.batchnorm_forward(x, w, b, rm, rv, training)
     relu, relu_cache = K.relu_forward(bn)
-    np.testing.assert_array_equal(fused, relu)
+    bits = lambda a: np.ascontiguousarray(a).view(np.uint8)  # noqa: E731  (tells -0.0 from +0.0, unlike ==)
+    np.testing.assert_array_equal(bits(fused), bits(relu))
     dout = randn(rng, x.shape, dtype)
     for a, e in zip(K.batchnorm_relu_backward(dout, cache),
                     K.batchnorm_backward(K.relu_backward(dout, relu_cache), bn_cache)):
-        np.testing.assert_array_equal(a, e)
+        np.testing.assert_array_equal(bits(a), bits(e))
 
 
 @st.composite
@@ -434,3 +435,14 @@ def test_the_tripwire_sees_the_toolbox_kernels(numba_tripwire):
         assert f"minicnn.kernels.{name}" in numba_tripwire.patched
     with numba_tripwire, pytest.raises(AssertionError, match="numba kernel"):
         K.avgpool2d_forward(np.ones((1, 1, 4, 4)), 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batchnorm_relu_of_a_negative_zero_is_positive_zero_as_relu_after_batchnorm(dtype):
+    """y = weight * xhat + bias = -0.0 (weight 0, bias -0.0): ReLU's np.maximum gives +0.0, so must the fused layer."""
+    x = np.arange(8, dtype=dtype).reshape(2, 1, 4)
+    w, b = np.zeros(1, dtype), np.array([-0.0], dtype)
+    fused, _ = K.batchnorm_relu_forward(x, w, b, None, None, True)
+    relu, _ = K.relu_forward(K.batchnorm_forward(x, w, b, None, None, True)[0])
+    assert not np.signbit(relu).any()
+    np.testing.assert_array_equal(np.signbit(fused), np.signbit(relu))

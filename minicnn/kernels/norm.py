@@ -136,7 +136,7 @@ def _bn_forward_kernel(x, training, mean64, var64, eps, scale, shift, relu, c0, 
     ``relu``, ``out = max(out, 0)`` in the same pass (NaN stays NaN, as ``np.maximum``)."""
     n_img, _, length = x.shape
     count = n_img * length
-    zero = np.zeros(1, dtype=out.dtype)[0]  # +0.0, as np.maximum(y, 0) gives for y < 0
+    zero = np.zeros(1, dtype=out.dtype)[0]  # +0.0, as np.maximum(y, 0) gives for y <= 0
     col = np.empty(length)
     for c in range(c0, c1):
         if training:
@@ -151,7 +151,7 @@ def _bn_forward_kernel(x, training, mean64, var64, eps, scale, shift, relu, c0, 
                 v = (x[n, c, i] - md) * r
                 xhat[n, c, i] = v
                 y = a * v + b
-                out[n, c, i] = zero if relu and y < 0 else y
+                out[n, c, i] = zero if relu and y <= 0 else y   # (-0.0 too: np.maximum(-0.0, 0) is +0.0)
 
 
 @njit(cache=True, nogil=True)
