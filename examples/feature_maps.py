@@ -74,10 +74,12 @@ def feature_maps(plain, fused, x):
         return lambda module, args, output: maps.__setitem__(name, output.data[0])
     handles = [plain.conv1.register_forward_hook(keep("conv1")), fused.conv1.register_forward_hook(keep("pool1")),
                plain.conv2.register_forward_hook(keep("conv2")), fused.conv2.register_forward_hook(keep("pool2"))]
-    with minicnn.no_grad():
-        out, fused_out = plain(x).data[0], fused(x).data[0]
-    for handle in handles:
-        handle.remove()
+    try:
+        with minicnn.no_grad():
+            out, fused_out = plain(x).data[0], fused(x).data[0]
+    finally:
+        for handle in handles:
+            handle.remove()
     return {k: maps[k] for k in ("conv1", "pool1", "conv2", "pool2")}, out, fused_out
 
 

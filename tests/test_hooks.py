@@ -61,17 +61,20 @@ def test_a_removed_hook_is_not_called_and_a_handle_is_a_context_manager():
 @pytest.mark.filterwarnings("ignore:Full backward hook is firing")  # torch says it fires at the outputs, as minicnn
 def test_full_backward_hooks_get_torch_s_gradients(input_grad):
     ours, theirs = _pair()
-    got = {"ours": {}, "theirs": {}}
+    got, calls = {"ours": {}, "theirs": {}}, {"ours": {}, "theirs": {}}
+
+    def record(key, i, gi, go):
+        got[key][i] = ([_numpy(g) for g in gi], [_numpy(g) for g in go])
+        calls[key][i] = calls[key].get(i, 0) + 1
     for key, net in (("ours", ours), ("theirs", theirs)):
         for i in (0, 1, 3):
-            net[i].register_full_backward_hook(
-                lambda m, gi, go, key=key, i=i: got[key].__setitem__(i, ([_numpy(g) for g in gi],
-                                                                         [_numpy(g) for g in go])))
+            net[i].register_full_backward_hook(lambda m, gi, go, key=key, i=i: record(key, i, gi, go))
     x, xt = _x(input_grad)
     dout = np.random.default_rng([0, 1]).standard_normal((2, 3))
     ours(x).backward(dout)
     theirs(xt).backward(torch.from_numpy(dout))
     assert sorted(got["ours"]) == sorted(got["theirs"]) == [0, 1, 3]
+    assert calls == {"ours": {0: 1, 1: 1, 3: 1}, "theirs": {0: 1, 1: 1, 3: 1}}   # once per backward
     for i in (0, 1, 3):
         for a_list, b_list in zip(got["ours"][i], got["theirs"][i]):
             assert len(a_list) == len(b_list)
@@ -102,3 +105,17 @@ def test_no_hooks_no_extra_nodes():
     assert "BackwardHook" not in ours(x).grad_fn.name()
     ours[3].register_full_backward_hook(lambda *a: None)
     assert ours(x).grad_fn.name() == "BackwardHookOutputBackward"
+
+
+def test_a_backward_hook_fires_on_every_backward_through_a_retained_graph():
+    ours, theirs = _pair()
+    fired = {"ours": 0, "theirs": 0}
+    for key, net in (("ours", ours), ("theirs", theirs)):
+        net[3].register_full_backward_hook(lambda m, gi, go, key=key: fired.__setitem__(key, fired[key] + 1))
+    x, xt = _x()
+    out, out_t = ours(x).sum(), theirs(xt).sum()
+    for _ in range(2):
+        out.backward(retain_graph=True)
+        out_t.backward(retain_graph=True)
+    assert fired == {"ours": 2, "theirs": 2}
+    np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=1e-12)

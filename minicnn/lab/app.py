@@ -37,6 +37,7 @@ from ..digits import to_mnist
 from ..models import MODELS, build_model
 from .arrays import LabError, encode, parse_image
 from .backprop import backprop_steps
+from .stages import HOOKS_LOCK
 from .trainer import DEFAULTS, TrainingRun, layers_json, parse_config
 
 
@@ -245,7 +246,8 @@ class LabApp:
             pixels, labels = self._test_set()
             x = normalise(pixels[index, 0] / 255.0)
             label = int(labels[index]) if label is None else label
-        private = copy.deepcopy(model)   # its own .grad: concurrent requests (and the Draw model) never mix
+        with HOOKS_LOCK:                 # the Draw view may be recording on this model now
+            private = copy.deepcopy(model)   # its own .grad: concurrent requests (and the Draw model) never mix
         if label is None:
             label = int(np.argmax(layers_json(private, x)[1]))
         label = _int(label, "label")

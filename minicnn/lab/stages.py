@@ -81,6 +81,11 @@ def simplecnn_stages(model, x):
 
 
 # --------------------------------------------------------------------------- any other model
+# Held while hooks are put on or taken off a model, and by whoever copies a model another thread may be
+# recording (``copy.deepcopy`` walks the hook dicts; a copy made meanwhile keeps hooks that record nothing).
+HOOKS_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def record_modules(model):
     """Inside the block, every call of one of ``model``'s leaf modules on this thread appends
@@ -102,12 +107,14 @@ def record_modules(model):
     for name, m in model.named_modules():
         if name and not m._modules:
             leaves.setdefault(id(m), (name, m))   # a module reachable by two paths: recorded once, by its first
-    handles = [m.register_forward_hook(hook(name)) for name, m in leaves.values()]
+    with HOOKS_LOCK:
+        handles = [m.register_forward_hook(hook(name)) for name, m in leaves.values()]
     try:
         yield calls
     finally:
-        for handle in handles:
-            handle.remove()
+        with HOOKS_LOCK:
+            for handle in handles:
+                handle.remove()
 
 
 def module_stages(model, x):

@@ -10,6 +10,11 @@ the way torch wires it: the module's Tensor inputs and outputs pass through iden
 backward collects those gradients.  It may return a replacement ``grad_input`` (a module with one
 Tensor input only: with several, the first inputs' gradients have gone on by the time the last
 arrives, so minicnn refuses rather than ignore it).
+
+Differences from torch, none of them silent in the results: the gradients a backward hook gets are
+numpy arrays (minicnn's ``.grad`` is an array too), not Tensors; and the hook fires when every input
+that requires grad has received its gradient (each backward pass, ``retain_graph`` included), so an
+input the loss does not depend on at all keeps it from firing where torch would fire with None.
 """
 import itertools
 from collections import OrderedDict
@@ -50,15 +55,19 @@ class _State:
 
     def __init__(self, module, n_args, n_inputs):
         self.module = module
+        self.n_args, self.n_inputs, self.n_outputs = n_args, n_inputs, 0
         self.grad_input = [None] * n_args
         self.grad_output = []
         self.waiting = n_inputs          # input identity nodes still to receive their gradient
         self.outputs_waiting = 0
 
     def fire(self):
-        """Every backward hook in order; the replacement grad_input the last one returned, or None."""
+        """Every backward hook in order; the replacement grad_input the last one returned, or None.
+        The counts are reset, so another backward through the same graph (``retain_graph``) fires again."""
         replaced = None
         grad_input, grad_output = tuple(self.grad_input), tuple(self.grad_output)
+        self.grad_input, self.grad_output = [None] * self.n_args, [None] * len(self.grad_output)
+        self.waiting, self.outputs_waiting = self.n_inputs, self.n_outputs
         for hook in tuple(self.module._backward_hooks.values()):
             result = hook(self.module, grad_input, grad_output)
             if result is not None:
@@ -90,7 +99,7 @@ class BackwardHookInput(_HookIdentity):
         if state.waiting == 0:
             replaced = state.fire()
             if replaced is not None:
-                if sum(g is not None for g in state.grad_input) > 1:
+                if state.n_inputs > 1:
                     raise RuntimeError(f"{type(state.module).__name__} backward hook: a replacement grad_input "
                                        f"is supported for a module with one Tensor input only")
                 grad = replaced[ctx.index]
@@ -142,6 +151,7 @@ def _hook_outputs(out, state):
     for i, o in enumerate(outs):
         if isinstance(o, Tensor) and o.requires_grad:
             state.outputs_waiting += 1
+            state.n_outputs += 1
             o = BackwardHookOutput.apply(o, state, i)
         wrapped.append(o)
     return wrapped[0] if single else type(out)(wrapped)
