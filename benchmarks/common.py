@@ -92,7 +92,7 @@ def code_revision():
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
                              text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "minicnn",
-                                "reference"], cwd=root, capture_output=True, text=True, check=True).stdout
+                                "reference", "tests"], cwd=root, capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
     return rev + ("+dirty" if dirty.strip() else "")
@@ -100,7 +100,7 @@ def code_revision():
 
 def write_result(name, payload):
     """``benchmarks/results/<name>.json`` with the machine info, the date and the code's commit
-    (``+dirty`` when minicnn/ or reference/ had uncommitted changes), written atomically."""
+    (``+dirty`` when minicnn/, reference/ or tests/ had uncommitted changes), written atomically."""
     from minicnn.io import write_json
     payload = {"benchmark": name, "date": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": code_revision(),
                "machine": machine_info(), **payload}

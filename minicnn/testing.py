@@ -91,7 +91,8 @@ def compare_with_torch(module, torch_fn, x, rng, rtol=None, floor=None):
         # e.g. rng = default_rng(seed) after x = default_rng(seed).standard_normal(...): for ReLU, dout == x
         # lets a backward that returns its forward output pass.  Draw them from independent streams.
         raise ValueError("compare_with_torch: the upstream gradient rng drew exactly the input x; give it a "
-                         "generator independent of the one x came from (e.g. default_rng([seed, 1]))")
+                         "generator independent of the one x came from (another stream: default_rng([seed, k]) "
+                         "with a k that x's generator does not use)")
     grad_before = grad_out.copy()
     module.zero_grad()
     out.backward(grad_out)

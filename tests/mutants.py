@@ -1316,6 +1316,8 @@ def pytest_configure(config):
     print(f"mutants: {name} swapped in")
 
 
+CAUGHT = ("AssertionError", "Failed")
+SHAPE_CHECK = "returned a gradient of shape"   # minicnn/autograd/engine.py's _fit
 BROKEN = ("raised", "TypeError", "NameError", "AttributeError", "UnboundLocalError", "SyntaxError", "numba.core.errors",
           "TypingError")
 
@@ -1422,8 +1424,16 @@ def _child(mutant, out_path, log_path, baseline_tests=None):
         elif exit_code == 1 and recorder.first:
             result["test"], result["message"] = recorder.first
             # a test that fails because the mutant itself cannot run (a wrong signature, a name it lacks)
-            # proves nothing about the tests: the harness is broken
-            result["status"] = "broken" if result["message"].startswith(BROKEN) else "caught"
+            # proves nothing about the tests: the harness is broken.  Caught means a test's own check
+            # failed: an assertion (or pytest.fail), or the engine refusing a gradient of the wrong shape;
+            # any other exception (numpy's, say, from a transform) is for a person to look at
+            message = result["message"]
+            if message.startswith(BROKEN):
+                result["status"] = "broken"
+            elif message.startswith(CAUGHT) or (message.startswith("RuntimeError") and SHAPE_CHECK in message):
+                result["status"] = "caught"
+            else:
+                result["status"] = "review"
         elif exit_code == 0:
             result["status"] = "survived"
         else:
@@ -1504,11 +1514,16 @@ def run_baseline(tests, workdir, timeout):
 
 
 def _commit():
+    """The checked-out commit, with ``+dirty`` when minicnn/, reference/ or tests/ has uncommitted changes
+    (the mutants and the tests that catch them are both part of what the score is about)."""
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "minicnn",
+                                "reference", "tests"], cwd=REPO, capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
+    return rev + ("+dirty" if dirty.strip() else "")
 
 
 def _short(test):

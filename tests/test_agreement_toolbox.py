@@ -45,8 +45,9 @@ def compare_and_record(layer, module, torch_fn, x, seed, floor=None):
 
 
 def standard_normal(seed, shape, dtype, scale=1.0):
-    """Inputs from another stream than the upstream gradient's (``compare`` draws that from ``seed``): with
-    the same stream the gradient would be an affine function of the input, which batch norm maps to 0."""
+    """Inputs from ``[seed, 1]``, another stream than the upstream gradient's (``[seed, 2]``): with one stream
+    the gradient would equal the input, which batch norm's backward maps to 0 and ReLU's cannot tell from
+    the forward output."""
     return (scale * np.random.default_rng([seed, 1]).standard_normal(shape)).astype(dtype)
 
 

@@ -209,6 +209,8 @@ def kill_at_a_random_instant(run, rng, schedule, window, tries=3):
             if not ended:
                 assert training["step"] >= before, (training["step"], before)
                 return training["step"]
+        elif status is not None:  # waitpid reaped it as it ended, so Popen can no longer see how
+            assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status  # on its own, not by crashing
         else:
             err = proc.communicate(timeout=30)[1]
             assert proc.returncode == 0, (proc.returncode, err)  # it ended on its own, not by crashing

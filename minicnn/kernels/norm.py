@@ -68,7 +68,7 @@ def _check_batchnorm(x, weight, bias, running_mean, running_var, training, eps):
 # x[1, c, i] + ...`` in that order: an elementwise loop, which LLVM vectorises without changing any
 # sum), then ``col`` across positions in LANES interleaved partial sums added up in one fixed tree
 # (:func:`_total`).  No fastmath flag is set, so LLVM may neither reassociate these adds nor contract
-# a multiply-add into an FMA.  So a channel's sums are the same on every CPU, vector width and thread
+# a multiply-add into an FMA.  So a channel's sums are the same on every x86-64 CPU, vector width and thread
 # count, and the fused batch norm + ReLU (its ReLU mask a select inside the same loops) is
 # bit-identical to batch norm then ReLU.
 LANES = 8
