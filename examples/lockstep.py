@@ -55,6 +55,7 @@ def main(argv=None):
                         help="compare torch with oneDNN convolutions against torch without, instead of minicnn")
     parser.add_argument("--quick", action="store_true", help="10 steps")
     args = parser.parse_args(argv)
+    minicnn.threads.configure()
     if args.quick:
         args.steps = 10
     torch.set_num_threads(1)  # the loop alternates two thread pools on the same cores; one torch thread is faster

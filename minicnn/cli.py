@@ -111,7 +111,9 @@ def _add_lab(sub):
 
 
 def cmd_lab(args):
+    from . import threads
     from .lab import LabApp
+    threads.configure()
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port: expected 0..65535, got {args.port}")
     app = LabApp(args.checkpoint, args.data_dir, args.runs)
@@ -290,7 +292,9 @@ def cmd_predict(args):
 
 
 def cmd_gradcheck(args):
+    from . import threads
     from .gradcheck import format_table, run_gradchecks
+    threads.configure()
     if args.samples < 1:
         raise ValueError(f"--samples: expected >= 1, got {args.samples}")
     if args.seed < 0:

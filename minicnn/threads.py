@@ -16,9 +16,15 @@ single-threaded:
   parallel too, not only the GEMMs.
 
 Parameter gradients are computed per chunk and summed in a fixed order, so a
-run is deterministic for a given thread count.  The first kernel call
-configures this with every core unless :func:`configure` was called;
-``MINICNN_NUM_THREADS`` overrides the default.
+run is deterministic for a given thread count.
+
+Nothing outside minicnn changes unless you ask: importing minicnn or running a
+kernel leaves OpenBLAS's threads and malloc as they were, and a kernel that runs
+before :func:`configure` uses a pool of ``$MINICNN_NUM_THREADS`` threads or 1 (one
+thread of minicnn's beside OpenBLAS's own, so the two never compete).
+``minicnn.threads.configure()`` -- what the CLI, the examples and the benchmarks
+call first -- sets up the strategy above for the whole process: a pool of one
+thread per core, OpenBLAS at 1 thread, and malloc tuned as below.
 
 Memory: a training step allocates its activations, gradients and workspaces
 afresh.  glibc's malloc hands arrays above a size threshold to the kernel as
@@ -32,12 +38,14 @@ makes the next step reuse the pages.  ``MINICNN_MALLOC=default`` leaves malloc a
 import ctypes
 import os
 import platform
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 _num_threads = None
 _pool = None
 _limiter = None
 _malloc_tuned = None
+_lazy_lock = threading.Lock()
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 MMAP_THRESHOLD, TRIM_THRESHOLD = 32 << 20, 256 << 20
@@ -65,16 +73,27 @@ def tune_malloc():
     return _malloc_tuned
 
 
-def configure(num_threads=None):
-    """Use ``num_threads`` workers (default: ``$MINICNN_NUM_THREADS`` or every core); BLAS gets 1.
+def _env_threads(default):
+    value = os.environ.get("MINICNN_NUM_THREADS")
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"MINICNN_NUM_THREADS: expected a whole number >= 1, got {value!r}") from None
 
-    Returns the number of threads.
+
+def configure(num_threads=None):
+    """minicnn's strategy for the whole process: ``num_threads`` workers (default: ``$MINICNN_NUM_THREADS``
+    or every core), OpenBLAS at 1 thread, malloc tuned (:func:`tune_malloc`).  Returns the number of threads.
+
+    Call it once at the start of a script (the CLI, the examples and the benchmarks do); without it minicnn
+    changes nothing outside itself and runs on ``$MINICNN_NUM_THREADS`` threads or 1 (:func:`num_threads`).
     """
-    global _num_threads, _pool, _limiter
+    global _limiter
     if num_threads is None:
-        num_threads = int(os.environ.get("MINICNN_NUM_THREADS", os.cpu_count() or 1))
-    if not isinstance(num_threads, int) or num_threads < 1:
-        raise ValueError(f"threads.configure: expected num_threads >= 1, got {num_threads!r}")
+        num_threads = _env_threads(os.cpu_count() or 1)
+    _check_count(num_threads)
     tune_malloc()
     try:
         from threadpoolctl import ThreadpoolController
@@ -82,6 +101,17 @@ def configure(num_threads=None):
         _limiter = ThreadpoolController().select(internal_api="openblas").limit(limits=1)
     except ImportError:  # a dependency; without it BLAS keeps its own threads
         _limiter = None
+    return _start_pool(num_threads)
+
+
+def _check_count(num_threads):
+    if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1:
+        raise ValueError(f"threads.configure: expected num_threads >= 1, got {num_threads!r}")
+
+
+def _start_pool(num_threads):
+    """minicnn's own pool of ``num_threads`` (the calling thread and ``num_threads - 1`` workers)."""
+    global _num_threads, _pool
     if _pool is not None:
         _pool.shutdown(wait=True)
     _pool = ThreadPoolExecutor(max_workers=num_threads - 1, thread_name_prefix="minicnn") \
@@ -91,9 +121,14 @@ def configure(num_threads=None):
 
 
 def num_threads():
-    """The number of batch chunks kernels run in parallel (configures on first use)."""
+    """The number of batch chunks kernels run in parallel.  Before :func:`configure`: ``$MINICNN_NUM_THREADS``
+    or 1, with nothing outside minicnn touched (OpenBLAS keeps its own threads for the GEMMs)."""
     if _num_threads is None:
-        configure()
+        with _lazy_lock:   # two threads' first kernels must not start two pools
+            if _num_threads is None:
+                count = _env_threads(1)
+                _check_count(count)
+                _start_pool(count)
     return _num_threads
 
 

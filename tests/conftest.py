@@ -31,10 +31,12 @@ SMALL_CHUNKS = os.environ.get("MINICNN_TEST_CHUNKS") == "small"
 
 
 def pytest_configure(config):
+    from minicnn import threads
     if SMALL_CHUNKS:
-        from minicnn import threads
         threads.MIN_CHUNK_VALUES = threads.MIN_CHUNK_MACS = 4
         threads.configure(int(os.environ.get("MINICNN_NUM_THREADS", 3)))
+    else:
+        threads.configure()   # as the CLI and the examples do: a thread per core, OpenBLAS at 1
     config.addinivalue_line("markers", "slow: over ~20 s (the full MNIST epoch, kill-and-resume matrix); "
                                        "part of `make test`, not of `make test-fast`")
     config.addinivalue_line("markers", "extended: minutes (the fuzz under NUMBA_BOUNDSCHECK, torch resume); "

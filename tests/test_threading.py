@@ -114,3 +114,39 @@ def test_conv_parameter_gradients_differ_only_by_the_order_of_the_chunk_sums(fus
     np.testing.assert_array_equal(dx_one, dx_three)
     for a, c in zip(params_one, params_three):             # summed over the chunks, in chunk order
         np.testing.assert_allclose(a, c, rtol=1e-12, atol=0)
+
+
+def test_importing_and_running_minicnn_changes_nothing_outside_it():
+    """Without threads.configure(), OpenBLAS keeps its threads and malloc its settings; kernels run on 1 thread
+    (or $MINICNN_NUM_THREADS).  configure() then changes both, as documented."""
+    import subprocess
+    import sys
+    script = """
+import numpy as np
+from threadpoolctl import threadpool_info
+def blas():
+    return [i["num_threads"] for i in threadpool_info() if i["internal_api"] == "openblas"]
+before = blas()
+import minicnn
+from minicnn import kernels as K, threads
+x = np.random.default_rng(0).standard_normal((4, 2, 6, 6))
+out, cache = K.conv2d_forward(x, np.ones((3, 2, 3, 3)), None, 1, 1)
+K.conv2d_backward(np.ones_like(out), cache)
+K.relu_forward(x)
+assert blas() == before, (blas(), before)
+assert threads._malloc_tuned is None, "malloc was tuned without configure()"
+assert threads.num_threads() == 1, threads.num_threads()
+threads.configure(2)
+assert blas() == [1] * len(before), blas()
+assert threads._malloc_tuned is not None and threads.num_threads() == 2
+print("ok", before)
+"""
+    import os
+    env = {k: v for k, v in os.environ.items() if k not in ("MINICNN_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                                           "OMP_NUM_THREADS")}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("ok [")
+    assert proc.stdout.strip() != "ok []", "no OpenBLAS found: the test would prove nothing"
+    if proc.stdout.strip().endswith("[1]"):
+        pytest.skip("OpenBLAS runs 1 thread here anyway: its count cannot show a change")
