@@ -150,3 +150,22 @@ print("ok", before)
     assert proc.stdout.strip() != "ok []", "no OpenBLAS found: the test would prove nothing"
     if proc.stdout.strip().endswith("[1]"):
         pytest.skip("OpenBLAS runs 1 thread here anyway: its count cannot show a change")
+
+
+def test_kernel_and_algorithm_choices_are_per_thread():
+    """kernels.use and kernels.conv.algorithm hold for the thread that entered them, like no_grad: the lab
+    infers on one thread while it trains on another."""
+    import threading
+
+    from minicnn.kernels import conv
+    seen = {}
+
+    def other():
+        seen["kernels"], seen["algorithm"] = K.current(), conv._algorithm()
+    with K.use("naive"), conv.algorithm("im2col"):
+        assert K.current() is K.IMPLEMENTATIONS["naive"] and conv._algorithm() == "im2col"
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+    assert seen == {"kernels": K.IMPLEMENTATIONS["fast"], "algorithm": "auto"}
+    assert K.current() is K.IMPLEMENTATIONS["fast"] and conv._algorithm() == "auto"

@@ -10,6 +10,7 @@ every op in :mod:`minicnn.functional` to the readable twins::
         loss.backward()          # every forward and backward in plain numpy loops
 """
 import contextlib
+import threading
 from types import SimpleNamespace
 
 from .activation import relu_backward, relu_backward_naive, relu_forward, relu_forward_naive
@@ -57,25 +58,25 @@ IMPLEMENTATIONS = {
     "fast": SimpleNamespace(**{op: globals()[op] for op in _OPS}),
     "naive": SimpleNamespace(**{op: globals()[f"{op}_naive"] for op in _OPS}),
 }
-_current = IMPLEMENTATIONS["fast"]
+_chosen = threading.local()  # use() is per thread, like no_grad: another thread keeps its own kernels
 
 
 def current():
-    """The kernels the ops run now: ``current().conv2d_forward(...)``."""
-    return _current
+    """The kernels the ops run now on this thread: ``current().conv2d_forward(...)``."""
+    return getattr(_chosen, "kernels", IMPLEMENTATIONS["fast"])
 
 
 @contextlib.contextmanager
 def use(name):
-    """Run every op on the ``"fast"`` kernels (the default) or their ``"naive"`` twins inside the block."""
-    global _current
+    """Run every op on this thread on the ``"fast"`` kernels (the default) or their ``"naive"`` twins inside
+    the block."""
     if name not in IMPLEMENTATIONS:
         raise ValueError(f"kernels.use: expected one of {sorted(IMPLEMENTATIONS)}, got {name!r}")
-    previous, _current = _current, IMPLEMENTATIONS[name]
+    previous, _chosen.kernels = current(), IMPLEMENTATIONS[name]
     try:
         yield
     finally:
-        _current = previous
+        _chosen.kernels = previous
 
 
 __all__ = [

@@ -447,8 +447,10 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
 # DIRECT_MAX_K (3x3 over 1 to 3 channels, LeNet's 5x5 over one), im2col everywhere else.  The fused
 # conv -> ReLU -> pool block (kernels/fused.py) runs one input channel as Winograd without GEMMs.
 ALGORITHMS = ("auto", "im2col", "winograd", "direct")
-_algorithm = "auto"
-_cache_mode = threading.local()  # no_cache() is per thread, like no_grad (the lab infers while it trains)
+# algorithm() and no_cache() are per thread, like no_grad: the lab infers on one thread while it trains on
+# another.  Both are read on the thread that calls a kernel, before any chunk goes to the pool.
+_choice = threading.local()
+_cache_mode = threading.local()
 WINOGRAD_MIN_CHANNELS = 4
 DIRECT_MAX_CHANNELS, DIRECT_MAX_K = 3, 27  # "auto": the direct loop for stride-1 kernels over C <= 3, C*KH*KW <= 27
 
@@ -464,14 +466,18 @@ def algorithm(name):
     >>> with algorithm("im2col"):          # the readable path, e.g. to compare speed or rounding
     ...     out, cache = conv2d_forward(x, w, b, 1, 1)
     """
-    global _algorithm
     if name not in ALGORITHMS:
         raise ValueError(f"conv algorithm: expected one of {ALGORITHMS}, got {name!r}")
-    previous, _algorithm = _algorithm, name
+    previous, _choice.name = _algorithm(), name
     try:
         yield
     finally:
-        _algorithm = previous
+        _choice.name = previous
+
+
+def _algorithm():
+    """This thread's choice: ``"auto"`` unless inside :func:`algorithm`."""
+    return getattr(_choice, "name", "auto")
 
 
 @contextlib.contextmanager
@@ -495,15 +501,17 @@ def _keep_cache():
 def _use_winograd(weight, geometry, min_channels=WINOGRAD_MIN_CHANNELS):
     """Whether the plain path takes Winograd; ``min_channels`` applies under "auto" (the fused block runs
     one input channel its own way, from 1)."""
-    if geometry[0] != (1, 1) or weight.shape[2:] != (3, 3) or _algorithm == "im2col":
+    choice = _algorithm()
+    if geometry[0] != (1, 1) or weight.shape[2:] != (3, 3) or choice == "im2col":
         return False
-    return _algorithm == "winograd" or weight.shape[1] >= min_channels
+    return choice == "winograd" or weight.shape[1] >= min_channels
 
 
 def _use_direct(weight, geometry):
-    if geometry[0] != (1, 1) or _algorithm in ("im2col", "winograd"):
+    choice = _algorithm()
+    if geometry[0] != (1, 1) or choice in ("im2col", "winograd"):
         return False
-    return _algorithm == "direct" or (weight.shape[1] <= DIRECT_MAX_CHANNELS and weight[0].size <= DIRECT_MAX_K)
+    return choice == "direct" or (weight.shape[1] <= DIRECT_MAX_CHANNELS and weight[0].size <= DIRECT_MAX_K)
 
 
 _Direct = namedtuple("_Direct", "slices xp weight geometry")
