@@ -27,6 +27,23 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_USAGE)
 
 
+class _ModelArg(argparse.Action):
+    """``--model-arg NAME=VALUE`` collected into one dict (VALUE parsed as JSON where it parses)."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        import json
+        name, sep, text = value.partition("=")
+        if not sep or not name.isidentifier():
+            raise argparse.ArgumentError(self, f"expected NAME=VALUE with NAME a Python identifier, got {value!r}")
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = text
+        kwargs = dict(getattr(namespace, self.dest, None) or {})
+        kwargs[name] = parsed
+        setattr(namespace, self.dest, kwargs)
+
+
 def _add_train(sub):
     from .models import MODELS
     from .optim import OPTIMIZERS
@@ -35,6 +52,9 @@ def _add_train(sub):
     p = sub.add_parser("train", help="train a model (SimpleCNN by default) on MNIST (or --dataset) with the "
                                      "tutorial's settings")
     p.add_argument("--model", choices=sorted(MODELS), default=d.model)
+    p.add_argument("--model-arg", dest="model_kwargs", action=_ModelArg, default={}, metavar="NAME=VALUE",
+                   help="a constructor argument of the model, repeatable; VALUE as JSON where it parses "
+                        "(false, 0.5, [8, 16]), else a string: --model-arg fused=false")
     _add_dataset(p)
     p.add_argument("--augment", action="store_true", help="the dataset's random shifts/crops/flips on each batch")
     p.add_argument("--epochs", type=int, default=d.epochs)
@@ -163,15 +183,27 @@ def cmd_train(args):
         return _resume(args)
     out = args.out if args.out is not None else f"runs/{args.backend}"
     momentum = args.momentum if args.momentum is not None else (TrainConfig.momentum if args.optimizer == "sgd" else 0.0)
-    cfg = TrainConfig(model=args.model, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
+    cfg = TrainConfig(model=args.model, model_kwargs=args.model_kwargs, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
                       lr=args.lr, momentum=momentum, weight_decay=args.weight_decay, scheduler=args.scheduler,
                       seed=args.seed, data_dir=args.data_dir, out=out, limit=args.limit,
                       dtype=args.dtype, progress=not args.no_progress, dataset=args.dataset,
                       augment=args.augment, checkpoint_every=args.checkpoint_every)
     cfg.validate()  # before importing torch, so bad flags fail fast on either backend
+    _check_model_kwargs(cfg, args.backend)
     _warn_if_unfinished(out)
     train = train_minicnn if args.backend == "minicnn" else _import_reference("train").train
     train(cfg)
+
+
+def _check_model_kwargs(cfg, backend):
+    """Build the model once, so an argument it does not take is refused before any data or folder."""
+    if not cfg.model_kwargs:
+        return
+    if backend == "torch":
+        _import_reference("models").build_model(cfg.model, **cfg.model_kwargs)
+    else:
+        from .models import build_model
+        build_model(cfg.model, **cfg.model_kwargs)
 
 
 def _warn_if_unfinished(out):

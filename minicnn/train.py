@@ -53,6 +53,7 @@ SCHEDULES = {
 class TrainConfig:
     """The tutorial's settings are the defaults."""
     model: str = "simplecnn"
+    model_kwargs: dict = dataclasses.field(default_factory=dict)  # the model's constructor arguments
     epochs: int = 5
     batch_size: int = 64
     optimizer: str = "sgd"
@@ -73,6 +74,8 @@ class TrainConfig:
     def validate(self):
         if self.model not in MODELS:
             raise ValueError(f"--model: expected one of {sorted(MODELS)}, got {self.model!r}")
+        if not isinstance(self.model_kwargs, dict) or not all(isinstance(k, str) for k in self.model_kwargs):
+            raise TypeError(f"--model-arg: expected a dict of name -> value, got {self.model_kwargs!r}")
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')}: expected >= 1, got {getattr(self, name)}")
@@ -109,6 +112,16 @@ TRAINING_RECORD = ("backend", "settings", "epoch", "step", "finished", "history"
 RUN_ONLY_SETTINGS = ("out", "data_dir", "progress", "checkpoint_every")
 
 
+# the command-line flag of each setting whose flag is not its name with dashes
+FLAGS = {"model_kwargs": "--model-arg"}
+
+
+def _default(name):
+    """TrainConfig's default for setting ``name`` (a checkpoint from before the setting existed has it)."""
+    field = next(f for f in dataclasses.fields(TrainConfig) if f.name == name)
+    return field.default_factory() if field.default is dataclasses.MISSING else field.default
+
+
 def resume_config(training, out, given):
     """The :class:`TrainConfig` to continue a run with: the saved one, in folder ``out``.
 
@@ -133,8 +146,8 @@ def resume_config(training, out, given):
         if name in RUN_ONLY_SETTINGS or name not in given:
             continue
         value = given[name]
-        if value != saved.get(name, getattr(TrainConfig, name)):
-            flag = "--" + name.replace("_", "-")
+        if value != saved.get(name, _default(name)):
+            flag = FLAGS.get(name, "--" + name.replace("_", "-"))
             raise ValueError(f"{flag} {value}: contradicts the run in {out}, which has {flag} "
                              f"{saved.get(name)} (--resume continues with the saved settings; drop {flag})")
     saved.update({k: v for k, v in given.items() if k in RUN_ONLY_SETTINGS})
@@ -332,8 +345,8 @@ class Run:
                 **self.backend.training_state()}
 
     def save(self):
-        io.save_checkpoint(self.checkpoint, self.backend.state_dict(), {"name": self.cfg.model, "kwargs": {}},
-                           self.record())
+        io.save_checkpoint(self.checkpoint, self.backend.state_dict(),
+                           {"name": self.cfg.model, "kwargs": dict(self.cfg.model_kwargs)}, self.record())
         self.saved_step = self.progress.step
 
     def restore(self, ckpt, warn):
@@ -456,7 +469,7 @@ def minicnn_backend(cfg):
     """``cfg.model``, CrossEntropyLoss, ``cfg.optimizer`` and ``cfg.scheduler`` from minicnn, seeded with ``cfg.seed``."""
     threads.configure()
     manual_seed(cfg.seed)
-    model = build_model(cfg.model).to(DTYPES[cfg.dtype])
+    model = build_model(cfg.model, **cfg.model_kwargs).to(DTYPES[cfg.dtype])
     criterion = nn.CrossEntropyLoss()
     optimizer = optim.OPTIMIZERS[cfg.optimizer](model.parameters(), **optimizer_kwargs(cfg))
     schedule = SCHEDULES[cfg.scheduler](cfg.epochs)

@@ -38,7 +38,10 @@ def build_model(name, **kwargs):
     """``MODELS[name](**kwargs)``; a ValueError naming the choices for an unknown name."""
     if name not in MODELS:
         raise ValueError(f"model: expected one of {sorted(MODELS)}, got {name!r}")
-    return MODELS[name](**kwargs)
+    try:
+        return MODELS[name](**kwargs)
+    except TypeError as exc:  # an argument this model does not take (e.g. minicnn's SimpleCNN(fused=...))
+        raise TypeError(f"model {name} (torch reference): {exc}") from None
 
 
 def numpy_state_dict(model):

@@ -34,10 +34,10 @@ def describe_threads():
     return {"torch_threads": torch.get_num_threads(), "torch_version": torch.__version__}
 
 
-def build_model(seed, dtype="float32", name="simplecnn"):
-    """``torch.manual_seed(seed)`` then model ``name``, cast to ``dtype`` (no global default dtype)."""
+def build_model(seed, dtype="float32", name="simplecnn", **kwargs):
+    """``torch.manual_seed(seed)`` then model ``name(**kwargs)``, cast to ``dtype`` (no global default dtype)."""
     torch.manual_seed(seed)
-    return models.build_model(name).to(TORCH_DTYPES[dtype])
+    return models.build_model(name, **kwargs).to(TORCH_DTYPES[dtype])
 
 
 def train_step(model, images, labels, criterion, optimizer, check=True):
@@ -113,7 +113,7 @@ def _to_torch(tree):
 def torch_backend(cfg):
     """``cfg.model``, loss, optimiser and schedule in torch, seeded with ``torch.manual_seed(cfg.seed)``."""
     configure_threads()
-    model = build_model(cfg.seed, cfg.dtype, cfg.model)
+    model = build_model(cfg.seed, cfg.dtype, cfg.model, **cfg.model_kwargs)
     criterion = torch.nn.CrossEntropyLoss()
     optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), **optimizer_kwargs(cfg))
     schedule = SCHEDULES[cfg.scheduler](cfg.epochs)

@@ -192,6 +192,8 @@ def run_module(*args, env=None):
     (["train", "--lr"], r"argument --lr: expected one argument"),
     (["train", "--dtype", "float16"], r"argument --dtype: invalid choice: 'float16'"),
     (["evaluate"], r"the following arguments are required: checkpoint"),
+    (["train", "--model-arg", "fused"], r"argument --model-arg: expected NAME=VALUE"),
+    (["train", "--model-arg", "1x=2"], r"argument --model-arg: expected NAME=VALUE"),
 ])
 def test_bad_flags_exit_2_with_one_line(argv, match, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -217,6 +219,8 @@ def test_bad_flag_in_a_real_process():
     (["train", "--batch-size", "0"], r"--batch-size: expected >= 1, got 0"),
     (["train", "--momentum", "1"], r"--momentum: expected 0 <= momentum < 1, got 1.0"),
     (["train", "--limit", "0"], r"--limit: expected >= 1, got 0"),
+    (["train", "--model-arg", "nosuch=1"], r"model simplecnn: .*unexpected keyword argument 'nosuch'"),
+    (["train", "--model", "resnet-mini", "--model-arg", "widths=3"], r"model resnet-mini: "),
 ])
 def test_bad_values_exit_1_with_one_line_before_training(argv, match, tmp_path, capsys):
     assert cli.main(argv + ["--out", str(tmp_path / "run"), "--no-progress"]) == 1
@@ -412,3 +416,20 @@ def test_the_prediction_figure_names_the_classes(tmp_path, monkeypatch):
                                     np.array([1, 0]), classes=names)
     assert path.stat().st_size > 0
     assert titles == [("Label: Trouser\nPred: Trouser", "black"), ("Label: Ankle boot\nPred: T-shirt/top", "red")]
+
+
+def test_model_arguments_from_the_command_line_reach_the_model_and_the_checkpoint(tmp_path, mnist_root, capsys):
+    """--model-arg NAME=VALUE (JSON where it parses) is a constructor argument: saved in the checkpoint, so
+    evaluate rebuilds the same network, and a resume that contradicts it is refused by name."""
+    run = tmp_path / "run"
+    argv = ["train", "--epochs", "1", "--limit", "64", "--out", str(run), "--data-dir", str(mnist_root),
+            "--no-progress", "--model-arg", "fused=false"]
+    assert cli.main(argv) == 0
+    ckpt = io.load_checkpoint(run / "checkpoint.npz")
+    assert ckpt.model == {"name": "simplecnn", "kwargs": {"fused": False}}
+    assert ckpt.training["settings"]["model_kwargs"] == {"fused": False}
+    from minicnn import classify
+    assert classify.load_model(run / "checkpoint.npz").fused is False
+    capsys.readouterr()
+    assert cli.main(["train", "--resume", str(run), "--model-arg", "fused=true"]) == 1
+    assert re.search(r"--model-arg \{'fused': True\}: contradicts the run", one_error_line(capsys.readouterr()[1]))
