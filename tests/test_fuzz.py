@@ -300,12 +300,19 @@ LAYERS = {}
 LAYER_NAMES = {}  # class name -> the names a refusal may use (the class's, and the functional op's)
 
 
-def layer(name, *also):
-    def register(fn):
-        LAYERS[name] = fn
-        LAYER_NAMES[name] = (name,) + also
-        return fn
-    return register
+def _registrar(rows, names):
+    """A decorator ``@row(name, *also)`` that puts a row's draw function in ``rows`` and the names its
+    refusals may use (``name`` and ``also``) in ``names``."""
+    def row(name, *also):
+        def register(fn):
+            rows[name] = fn
+            names[name] = (name,) + also
+            return fn
+        return register
+    return row
+
+
+layer = _registrar(LAYERS, LAYER_NAMES)
 
 
 def _conv_options(d, well):
@@ -754,14 +761,7 @@ def test_every_layer_computes_or_refuses(name):
 # =========================================================================== functional ops
 FUNCTIONS = {}  # name -> draw(d, well) -> (args, kwargs, expect)
 FUNCTION_NAMES_OK = {}
-
-
-def function(name, *also):
-    def register(fn):
-        FUNCTIONS[name] = fn
-        FUNCTION_NAMES_OK[name] = (name,) + also
-        return fn
-    return register
+function = _registrar(FUNCTIONS, FUNCTION_NAMES_OK)
 
 
 def _conv_call(d, well, padded):
