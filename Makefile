@@ -33,7 +33,7 @@ train: setup
 # make test: the suite (about 5 minutes on 2 cores; hypothesis derandomized, so every run draws the same
 # examples); test-fast: the inner loop (under a minute: no slow tests, no torch agreement/lockstep files).
 # The tiers below take minutes each and CI runs them all (.ci/run):
-#   test-slow      the fuzz again under NUMBA_BOUNDSCHECK, the torch resume
+#   test-slow      the fuzz again under NUMBA_BOUNDSCHECK, the torch resume, most of the kill-and-resume matrix
 #   test-portable  the kernel, agreement, engine and model suites with numba compiling for a baseline
 #                  x86-64 and for Haswell instead of this CPU (NUMBA_CPU_FEATURES empty: the named CPU's
 #                  own features, not this machine's AVX-512): a result that hangs on this CPU's vector

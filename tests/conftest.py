@@ -39,7 +39,7 @@ def pytest_configure(config):
         threads.configure()   # as the CLI and the examples do: a thread per core, OpenBLAS at 1
     config.addinivalue_line("markers", "slow: over ~20 s (the full MNIST epoch, kill-and-resume matrix); "
                                        "part of `make test`, not of `make test-fast`")
-    config.addinivalue_line("markers", "extended: minutes (the fuzz under NUMBA_BOUNDSCHECK, torch resume); "
+    config.addinivalue_line("markers", "extended: minutes (the fuzz under NUMBA_BOUNDSCHECK, torch resume, most kill points); "
                                        "only `make test-slow` and CI run it")
     config.addinivalue_line("markers", "portable: compiles numba for other CPU targets (minutes); "
                                        "only `make test-portable` and CI run it")

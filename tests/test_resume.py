@@ -133,16 +133,17 @@ def kill_and_resume(run, fault):
     return killed, resumed
 
 
-# one kill inside a checkpoint write and one inside a step run in the fast suite; the rest are slow
+# one kill inside a checkpoint write and one inside a step run in the fast suite, the final checkpoint in
+# `make test`; the rest (about 15 s each) in the extended tier, which CI runs too (`make test-slow`)
 @pytest.mark.parametrize("fault", [
     "write:3",  # the step-6 checkpoint half-done (its temp file left): resumes from step 3
     "step:10",  # epoch 2's second step, between backward and the update: resumes from the epoch's end
-    pytest.param("step:1", marks=pytest.mark.slow),   # before any update: resumes from step 0
-    pytest.param("step:5", marks=pytest.mark.slow),   # between two checkpoints
-    pytest.param("write:4", marks=pytest.mark.slow),  # the epoch-end checkpoint: resumes mid-epoch 1, from step 6
-    pytest.param("write:7", marks=pytest.mark.slow),  # epoch 2's last checkpoint (step 15): resumes from step 12
     pytest.param("write:8", marks=pytest.mark.slow),  # the final checkpoint: resumes from step 15
-    pytest.param("write:9", marks=pytest.mark.slow),  # metrics.json: training done, only the run files redone
+    pytest.param("step:1", marks=pytest.mark.extended),   # before any update: resumes from step 0
+    pytest.param("step:5", marks=pytest.mark.extended),   # between two checkpoints
+    pytest.param("write:4", marks=pytest.mark.extended),  # the epoch-end checkpoint: resumes mid-epoch 1, from step 6
+    pytest.param("write:7", marks=pytest.mark.extended),  # epoch 2's last checkpoint (step 15): resumes from step 12
+    pytest.param("write:9", marks=pytest.mark.extended),  # metrics.json: training done, only the run files redone
 ])
 def test_killed_run_resumes_bit_identical(tmp_path, uninterrupted, fault):
     run = tmp_path / "run"
