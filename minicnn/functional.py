@@ -372,13 +372,10 @@ class BatchNormReLUFunction(Function):
 
 def _batch_norm_args(op, input, running_mean, running_var, weight, bias, training, momentum, eps):
     input = as_tensor(input, f"{op} input")
-    check_float_array(f"{op} input", input.data)  # (the kernel's own check would say "batch_norm" for batch_norm_relu)
     if weight is not None:
         _check_dtype(op, input, as_tensor(weight, f"{op} weight"))
     if not isinstance(momentum, (int, float)) or isinstance(momentum, bool) or not 0 <= momentum <= 1:
         raise ValueError(f"{op}: expected momentum in [0, 1], got {momentum!r}")
-    if not isinstance(eps, (int, float, np.floating)) or isinstance(eps, bool) or not eps > 0:
-        raise ValueError(f"{op}: expected eps > 0, got {eps!r}")  # (before the kernel's, which says batch_norm)
     return (input, _param(weight, f"{op} weight"), _param(bias, f"{op} bias"),
             _array_or_none(running_mean, f"{op} running_mean"), _array_or_none(running_var, f"{op} running_var"),
             bool(training), float(momentum), eps)

@@ -37,25 +37,26 @@ mean, var : (C,) float64 batch mean and biased variance (None in evaluation);  c
 
 
 # --------------------------------------------------------------------------- batch norm: checks
-def _check_batchnorm(x, weight, bias, running_mean, running_var, training, eps):
-    check_float_array("batch_norm input", x)
+def _check_batchnorm(x, weight, bias, running_mean, running_var, training, eps, op="batch_norm"):
+    """The checks of batch norm's arguments, refusing in the name of ``op`` (``batch_norm_relu`` for the fused one)."""
+    check_float_array(f"{op} input", x)
     if x.ndim < 2:
-        raise ValueError(f"batch_norm input: expected at least a 2-D (N, C, ...) array, got shape {x.shape}")
+        raise ValueError(f"{op} input: expected at least a 2-D (N, C, ...) array, got shape {x.shape}")
     c = x.shape[1]
     for name, a in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
                     ("running_var", running_var)):
         if a is not None:
-            check_float_array(f"batch_norm {name}", a, 1)
+            check_float_array(f"{op} {name}", a, 1)
             if a.shape != (c,):
-                raise ValueError(f"batch_norm: expected {name} of shape ({c},) for input {x.shape}, got {a.shape}")
-    check_same_dtype("batch_norm", x, weight, bias)
+                raise ValueError(f"{op}: expected {name} of shape ({c},) for input {x.shape}, got {a.shape}")
+    check_same_dtype(op, x, weight, bias)
     if not training and (running_mean is None or running_var is None):
-        raise ValueError("batch_norm: expected running_mean and running_var when training=False")
-    if not (isinstance(eps, (float, int)) and eps > 0):
-        raise ValueError(f"batch_norm: expected eps > 0, got {eps!r}")
+        raise ValueError(f"{op}: expected running_mean and running_var when training=False")
+    if not (isinstance(eps, (float, int)) and not isinstance(eps, bool) and eps > 0):
+        raise ValueError(f"{op}: expected eps > 0, got {eps!r}")
     count = x.size // c if c else 0
     if training and count <= 1:
-        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input size {x.shape}")
+        raise ValueError(f"{op}: expected more than 1 value per channel when training, got input size {x.shape}")
     return x.reshape(x.shape[0], c, -1) if x.size else np.zeros((x.shape[0], c, 0), x.dtype), count
 
 
@@ -211,7 +212,8 @@ def batchnorm_forward(x, weight, bias, running_mean, running_var, training, eps=
     out : ndarray, shape and dtype of x
     cache : :class:`BatchNormCache`
     """
-    x3, count = _check_batchnorm(x, weight, bias, running_mean, running_var, training, eps)
+    x3, count = _check_batchnorm(x, weight, bias, running_mean, running_var, training, eps,
+                                 "batch_norm_relu" if _relu else "batch_norm")
     c, dtype = x3.shape[1], x.dtype
     x3 = np.ascontiguousarray(x3)
     if training:
@@ -278,9 +280,9 @@ def batchnorm_relu_backward(dout, cache, need_input_grad=True):
 
 
 # --------------------------------------------------------------------------- batch norm: naive
-def batchnorm_forward_naive(x, weight, bias, running_mean, running_var, training, eps=1e-5):
+def batchnorm_forward_naive(x, weight, bias, running_mean, running_var, training, eps=1e-5, _op="batch_norm"):
     """The definition in numpy, step by step; the same contract as :func:`batchnorm_forward`."""
-    x3, count = _check_batchnorm(x, weight, bias, running_mean, running_var, training, eps)
+    x3, count = _check_batchnorm(x, weight, bias, running_mean, running_var, training, eps, _op)
     axes = (0, 2)
     if training:
         mean = x3.mean(axis=axes, dtype=np.float64)     # statistics summed in float64, as the fast kernel's
@@ -322,7 +324,8 @@ def batchnorm_backward_naive(dout, cache, need_input_grad=True):
 
 def batchnorm_relu_forward_naive(x, weight, bias, running_mean, running_var, training, eps=1e-5):
     """The two naive twins one after the other: batch norm, then ReLU."""
-    bn, bn_cache = batchnorm_forward_naive(x, weight, bias, running_mean, running_var, training, eps)
+    bn, bn_cache = batchnorm_forward_naive(x, weight, bias, running_mean, running_var, training, eps,
+                                           "batch_norm_relu")
     out, relu_cache = relu_forward_naive(bn)
     return out, (bn_cache, relu_cache)
 
