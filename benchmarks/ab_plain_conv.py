@@ -63,11 +63,11 @@ def main():
         for side, K in order:
             t0 = time.perf_counter()
             if fused:
-                out, cache = K.conv2d_relu_maxpool2d_forward(x, w, b, 1)
+                out, cache = K.conv2d_relu_max_pool2d_forward(x, w, b, 1)
             else:
                 out, cache = K.conv2d_forward(x, w, b, 1, 1)
             t1 = time.perf_counter()
-            (K.conv2d_relu_maxpool2d_backward if fused else K.conv2d_backward)(g, cache, need_dx)
+            (K.conv2d_relu_max_pool2d_backward if fused else K.conv2d_backward)(g, cache, need_dx)
             t2 = time.perf_counter()
             if it:  # round 0 compiles and warms up
                 times[side, "forward"].append(t1 - t0)

@@ -65,7 +65,7 @@ def recording_minicnn_decisions(record):
     fast = kernels.IMPLEMENTATIONS["fast"]
 
     def fused(x, weight, bias, padding=0):
-        pooled, cache = fast.conv2d_relu_maxpool2d_forward(x, weight, bias, padding)
+        pooled, cache = fast.conv2d_relu_max_pool2d_forward(x, weight, bias, padding)
         argmax = cache[3]  # the kernel's winners, as its backward reads them (see kernels.fused)
         assert argmax.shape == pooled.shape and argmax.dtype.kind == "i"
         record.append({"input": np.array(x, dtype=np.float64), "active": pooled > 0, "argmax": argmax.copy()})
@@ -76,7 +76,7 @@ def recording_minicnn_decisions(record):
         record.append({"active": out > 0})
         return out, cache
     name = "fp32-decisions"
-    kernels.IMPLEMENTATIONS[name] = types.SimpleNamespace(**{**vars(fast), "conv2d_relu_maxpool2d_forward": fused,
+    kernels.IMPLEMENTATIONS[name] = types.SimpleNamespace(**{**vars(fast), "conv2d_relu_max_pool2d_forward": fused,
                                                              "relu_forward": relu})
     try:
         with kernels.use(name):

@@ -61,9 +61,9 @@ def crossover(repeats):
     ops = {
         "relu": (lambda x: K.relu_forward(x), K.relu_backward),
         "tanh": (lambda x: K.tanh_forward(x), K.tanh_backward),
-        "avg_pool 2x2": (lambda x: K.avgpool2d_forward(x, 2), K.avgpool2d_backward),
-        "max_pool 2x2": (lambda x: K.maxpool2d_forward(x, 2), K.maxpool2d_backward),
-        "batch_norm": (lambda x: K.batchnorm_forward(x, None, None, None, None, True, 1e-5), K.batchnorm_backward),
+        "avg_pool 2x2": (lambda x: K.avg_pool2d_forward(x, 2), K.avg_pool2d_backward),
+        "max_pool 2x2": (lambda x: K.max_pool2d_forward(x, 2), K.max_pool2d_backward),
+        "batch_norm": (lambda x: K.batch_norm_forward(x, None, None, None, None, True, 1e-5), K.batch_norm_backward),
     }
     rng = np.random.default_rng(0)
     rows, chosen = [], threads.MIN_CHUNK_VALUES

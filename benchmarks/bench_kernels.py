@@ -58,15 +58,15 @@ class Case:
                 m_bwd = lambda out, cache, g: K.conv2d_backward(g, cache, need_dx)  # noqa: E731
                 t_op = lambda xt, wt, bt: F.conv2d(xt, wt, bt, 1, 1)  # noqa: E731
             else:
-                m_fwd = lambda: K.conv2d_relu_maxpool2d_forward(x, w, b, 1)  # noqa: E731
-                m_bwd = lambda out, cache, g: K.conv2d_relu_maxpool2d_backward(g, cache, need_dx)  # noqa: E731
+                m_fwd = lambda: K.conv2d_relu_max_pool2d_forward(x, w, b, 1)  # noqa: E731
+                m_bwd = lambda out, cache, g: K.conv2d_relu_max_pool2d_backward(g, cache, need_dx)  # noqa: E731
                 t_op = lambda xt, wt, bt: F.max_pool2d(F.relu(F.conv2d(xt, wt, bt, 1, 1)), 2)  # noqa: E731
             inputs = [x, w, b]
             grads_needed = [need_dx, True, True]
         elif self.kind == "pool":
             x = rng.standard_normal((s["n"], s["c"], s["h"], s["h"])).astype(f32)
-            m_fwd = lambda: K.maxpool2d_forward(x, 2)  # noqa: E731
-            m_bwd = lambda out, cache, g: (K.maxpool2d_backward(g, cache),)  # noqa: E731
+            m_fwd = lambda: K.max_pool2d_forward(x, 2)  # noqa: E731
+            m_bwd = lambda out, cache, g: (K.max_pool2d_backward(g, cache),)  # noqa: E731
             t_op = lambda xt: F.max_pool2d(xt, 2)  # noqa: E731
             inputs, grads_needed = [x], [True]
         elif self.kind == "linear":

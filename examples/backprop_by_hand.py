@@ -51,7 +51,7 @@ def forward_by_hand(p, label, kernels):
     """Each kernel's forward in turn; returns the loss, dloss/dlogits and the caches (in forward order)."""
     conv, conv_cache = kernels.conv2d_forward(p["x"], p["conv.weight"], p["conv.bias"], 1, 1)  # (1, 2, 6, 6)
     act, relu_cache = kernels.relu_forward(conv)                                                # (1, 2, 6, 6)
-    pooled, pool_cache = kernels.maxpool2d_forward(act, 2, 2, 0)                                # (1, 2, 3, 3)
+    pooled, pool_cache = kernels.max_pool2d_forward(act, 2, 2, 0)                                # (1, 2, 3, 3)
     flat = pooled.reshape(1, 18)                                                                # (1, 18)
     logits, fc_cache = kernels.linear_forward(flat, p["fc.weight"], p["fc.bias"])               # (1, 3)
     loss, dlogits = kernels.softmax_cross_entropy(logits, label)                                # scalar, (1, 3)
@@ -63,7 +63,7 @@ def backward_by_hand(dlogits, caches, kernels):
     conv_cache, relu_cache, pool_cache, fc_cache = caches
     dflat, dfc_w, dfc_b = kernels.linear_backward(dlogits, fc_cache)   # dflat (1, 18)
     dpooled = dflat.reshape(1, 2, 3, 3)                                # flatten's backward: reshape back
-    dact = kernels.maxpool2d_backward(dpooled, pool_cache)             # to each window's winner
+    dact = kernels.max_pool2d_backward(dpooled, pool_cache)             # to each window's winner
     dconv = kernels.relu_backward(dact, relu_cache)                    # where the conv output was > 0
     dx, dconv_w, dconv_b = kernels.conv2d_backward(dconv, conv_cache)
     return {"x": dx, "conv.weight": dconv_w, "conv.bias": dconv_b, "fc.weight": dfc_w, "fc.bias": dfc_b}

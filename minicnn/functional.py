@@ -16,7 +16,8 @@ import numpy as np
 from . import kernels as K
 from .autograd import Function, Tensor, as_tensor  # noqa: F401 (as_tensor is used by nn)
 from .autograd.engine import is_grad_enabled
-from .kernels._check import FLOAT_DTYPES, check_float_array
+from .kernels.checks import FLOAT_DTYPES, check_float_array
+from .random import get_rng
 
 
 def _kernel_call(ctx, name, *args):
@@ -32,6 +33,37 @@ def _kernel_call(ctx, name, *args):
         with K.conv.no_cache():
             out, ctx.cache = forward(*args)
     return out
+
+
+class KernelFunction(Function):
+    """A Function that is one kernel pair of :data:`minicnn.kernels.REGISTRY`, by torch's name.
+
+    ``forward(ctx, *inputs)`` runs ``<kernel>_forward(*inputs)`` of this thread's kernels (fast or naive)
+    and keeps its cache; ``backward`` hands the cache to ``<kernel>_backward`` of the same kernels and
+    returns its gradient(s), then None for each of the ``constant_args`` trailing non-tensor arguments.
+    ``need_input_grad``: the backward kernel also takes whether the first input needs a gradient (it
+    skips computing ``dx`` when not).  A plain op is then three lines::
+
+        class ReLUFunction(KernelFunction):
+            kernel = "relu"
+    """
+    kernel = None         # torch's functional name: "relu", "max_pool2d", ...
+    constant_args = 0     # arguments after the tensors (sizes, flags): no gradient
+    need_input_grad = False
+
+    @classmethod
+    def forward(cls, ctx, *args):
+        return _kernel_call(ctx, cls.kernel, *args)
+
+    @classmethod
+    def backward(cls, ctx, grad_out):
+        backward = getattr(ctx.kernels, f"{cls.kernel}_backward")
+        if cls.need_input_grad:
+            grads = backward(grad_out, ctx.cache, ctx.needs_input_grad[0])
+        else:
+            grads = backward(grad_out, ctx.cache)
+        grads = (grads if isinstance(grads, tuple) else (grads,)) + (None,) * cls.constant_args
+        return grads[0] if len(grads) == 1 else grads  # one input: its gradient alone, as torch
 
 
 def _only_default(op, **given):
@@ -66,17 +98,10 @@ def _add_batch_dim(x):
     return x.reshape((1,) + x.shape)
 
 
-class Conv2dFunction(Function):
-    """``out = conv2d(x, weight) + bias``; backward: ``kernels.conv2d_backward`` (im2col GEMMs, col2im)."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, stride, padding, dilation, groups, padding_mode):
-        return _kernel_call(ctx, "conv2d", x, weight, bias, stride, padding, dilation, groups, padding_mode)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        dx, dweight, dbias = ctx.kernels.conv2d_backward(grad_out, ctx.cache, ctx.needs_input_grad[0])
-        return dx, dweight, dbias, None, None, None, None, None
+class Conv2dFunction(KernelFunction):
+    """``conv2d(x, weight, bias, stride, padding, dilation, groups, padding_mode)``; backward:
+    ``kernels.conv2d_backward`` (im2col GEMMs, col2im) -> ``(dx, dweight, dbias)``."""
+    kernel, constant_args, need_input_grad = "conv2d", 5, True
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -100,18 +125,9 @@ def conv2d_padded(input, weight, bias, stride, padding, dilation, groups, paddin
                                 padding_mode)
 
 
-class Conv2dReLUMaxPool2dFunction(Function):
+class Conv2dReLUMaxPool2dFunction(KernelFunction):
     """``max_pool2d(relu(conv2d(x, weight, bias, padding=padding)), 2)`` by the fused kernel pair."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, padding):
-        return _kernel_call(ctx, "conv2d_relu_maxpool2d", x, weight, bias, padding)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        dx, dweight, dbias = ctx.kernels.conv2d_relu_maxpool2d_backward(grad_out, ctx.cache,
-                                                                        ctx.needs_input_grad[0])
-        return dx, dweight, dbias, None
+    kernel, constant_args, need_input_grad = "conv2d_relu_max_pool2d", 1, True
 
 
 def conv2d_relu_max_pool2d(input, weight, bias, padding=0):
@@ -126,16 +142,9 @@ def conv2d_relu_max_pool2d(input, weight, bias, padding=0):
 
 
 # --------------------------------------------------------------------------- linear, activation, pooling
-class LinearFunction(Function):
+class LinearFunction(KernelFunction):
     """``out = x @ weight.T + bias``; backward: ``dx = g @ weight``, ``dweight = g.T @ x``, ``dbias = sum g``."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias):
-        return _kernel_call(ctx, "linear", x, weight, bias)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return ctx.kernels.linear_backward(grad_out, ctx.cache, ctx.needs_input_grad[0])
+    kernel, need_input_grad = "linear", True
 
 
 def linear(input, weight, bias=None):
@@ -158,16 +167,9 @@ def linear(input, weight, bias=None):
     return out.reshape(lead + (weight.shape[0],))
 
 
-class ReLUFunction(Function):
+class ReLUFunction(KernelFunction):
     """``max(x, 0)``; backward passes the gradient where x > 0."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return _kernel_call(ctx, "relu", x)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return ctx.kernels.relu_backward(grad_out, ctx.cache)
+    kernel = "relu"
 
 
 def relu(input, inplace=False):
@@ -176,23 +178,20 @@ def relu(input, inplace=False):
     return ReLUFunction.apply(as_tensor(input, "relu input"))
 
 
-class MaxPool2dFunction(Function):
+class MaxPool2dFunction(KernelFunction):
     """Max over each window; backward routes each gradient to its window's (first) maximum.
 
     ``indices_out``: None, or a list that receives the winners' flat indices (int64) for
     ``return_indices=True`` (an op has one output; the indices are no gradient's business).
     """
+    kernel, constant_args = "max_pool2d", 6
 
-    @staticmethod
-    def forward(ctx, x, kernel_size, stride, padding, dilation, ceil_mode, indices_out):
-        out = _kernel_call(ctx, "maxpool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
+    @classmethod
+    def forward(cls, ctx, x, kernel_size, stride, padding, dilation, ceil_mode, indices_out):
+        out = _kernel_call(ctx, cls.kernel, x, kernel_size, stride, padding, dilation, ceil_mode)
         if indices_out is not None:
             indices_out.append(ctx.cache[1].astype(np.int64))
         return out
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return (ctx.kernels.maxpool2d_backward(grad_out, ctx.cache),) + (None,) * 6
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -219,16 +218,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return (out, Tensor._wrap(indices[0])) if return_indices else out
 
 
-class MaxUnpool2dFunction(Function):
+class MaxUnpool2dFunction(KernelFunction):
     """Each value back at its max pool index, zeros elsewhere; backward gathers from the same places."""
-
-    @staticmethod
-    def forward(ctx, x, indices, kernel_size, stride, padding, output_size):
-        return _kernel_call(ctx, "maxunpool2d", x, indices, kernel_size, stride, padding, output_size)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return (ctx.kernels.maxunpool2d_backward(grad_out, ctx.cache),) + (None,) * 5
+    kernel, constant_args = "max_unpool2d", 5
 
 
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
@@ -305,10 +297,7 @@ def flatten(input, start_dim=0, end_dim=-1):
     return as_tensor(input, "flatten input").flatten(start_dim, end_dim)
 
 
-# =========================================================================== the toolbox
-# Normalisation, average pooling, dropout, more activations and losses.  Each op is a Function
-# around a kernel pair (minicnn/kernels/norm.py, avgpool.py, activation.py, loss_extra.py), as above.
-from .random import get_rng  # noqa: E402
+# =========================================================================== normalisation, dropout, more
 
 
 def _array_or_none(value, name):
@@ -332,7 +321,7 @@ def _batch_norm_forward(ctx, kernel, x, weight, bias, running_mean, running_var,
     also move the running estimates, in place."""
     out = _kernel_call(ctx, kernel, x, weight, bias, running_mean, running_var, training, eps)
     if training:
-        cache = ctx.cache if kernel == "batchnorm" else ctx.cache[0]
+        cache = ctx.cache if kernel == "batch_norm" else ctx.cache[0]
         if running_mean is not None:
             running_mean[...] = (1 - momentum) * running_mean + momentum * cache.mean
         if running_var is not None:
@@ -341,33 +330,20 @@ def _batch_norm_forward(ctx, kernel, x, weight, bias, running_mean, running_var,
     return out
 
 
-class BatchNormFunction(Function):
+class BatchNormFunction(KernelFunction):
     """Batch normalisation; in training it also updates the running estimates in place, as torch does
     (``running = (1 - momentum) * running + momentum * batch``, the variance unbiased: ``* M / (M - 1)``)."""
+    kernel, constant_args, need_input_grad = "batch_norm", 5, True
 
-    @staticmethod
-    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
-        return _batch_norm_forward(ctx, "batchnorm", x, weight, bias, running_mean, running_var, training,
+    @classmethod
+    def forward(cls, ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+        return _batch_norm_forward(ctx, cls.kernel, x, weight, bias, running_mean, running_var, training,
                                    momentum, eps)
 
-    @staticmethod
-    def backward(ctx, grad_out):
-        dx, dweight, dbias = ctx.kernels.batchnorm_backward(grad_out, ctx.cache, ctx.needs_input_grad[0])
-        return dx, dweight, dbias, None, None, None, None, None
 
-
-class BatchNormReLUFunction(Function):
-    """``max(batch_norm(x), 0)`` in one pass (``kernels.batchnorm_relu_*``); running estimates as batch norm's."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
-        return _batch_norm_forward(ctx, "batchnorm_relu", x, weight, bias, running_mean, running_var, training,
-                                   momentum, eps)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        dx, dweight, dbias = ctx.kernels.batchnorm_relu_backward(grad_out, ctx.cache, ctx.needs_input_grad[0])
-        return dx, dweight, dbias, None, None, None, None, None
+class BatchNormReLUFunction(BatchNormFunction):
+    """``max(batch_norm(x), 0)`` in one pass (``kernels.batch_norm_relu_*``); running estimates as batch norm's."""
+    kernel = "batch_norm_relu"
 
 
 def _batch_norm_args(op, input, running_mean, running_var, weight, bias, training, momentum, eps):
@@ -402,16 +378,9 @@ def batch_norm_relu(input, running_mean, running_var, weight=None, bias=None, tr
 
 
 # --------------------------------------------------------------------------- local response norm
-class LocalResponseNormFunction(Function):
-    """``x / (k + alpha/size * window sum of x^2) ** beta`` across channels; backward: ``kernels.lrn_backward``."""
-
-    @staticmethod
-    def forward(ctx, x, size, alpha, beta, k):
-        return _kernel_call(ctx, "lrn", x, size, alpha, beta, k)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return ctx.kernels.lrn_backward(grad_out, ctx.cache), None, None, None, None
+class LocalResponseNormFunction(KernelFunction):
+    """``x / (k + alpha/size * window sum of x^2) ** beta`` across channels."""
+    kernel, constant_args = "local_response_norm", 4
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
@@ -423,17 +392,9 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
 
 
 # --------------------------------------------------------------------------- average pooling
-class AvgPool2dFunction(Function):
+class AvgPool2dFunction(KernelFunction):
     """Mean over each window; backward spreads ``grad / divisor`` over the window."""
-
-    @staticmethod
-    def forward(ctx, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
-        return _kernel_call(ctx, "avgpool2d", x, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                            divisor_override)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return (ctx.kernels.avgpool2d_backward(grad_out, ctx.cache),) + (None,) * 6
+    kernel, constant_args = "avg_pool2d", 6
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
@@ -448,16 +409,9 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
                                    bool(ceil_mode), bool(count_include_pad), divisor_override)
 
 
-class AdaptiveAvgPool2dFunction(Function):
+class AdaptiveAvgPool2dFunction(KernelFunction):
     """Mean over windows chosen to tile the input into ``output_size`` cells (torch's index formula)."""
-
-    @staticmethod
-    def forward(ctx, x, output_size):
-        return _kernel_call(ctx, "adaptive_avgpool2d", x, output_size)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return ctx.kernels.adaptive_avgpool2d_backward(grad_out, ctx.cache), None
+    kernel, constant_args = "adaptive_avg_pool2d", 1
 
 
 def adaptive_avg_pool2d(input, output_size):
@@ -468,16 +422,9 @@ def adaptive_avg_pool2d(input, output_size):
 
 
 # --------------------------------------------------------------------------- dropout
-class DropoutFunction(Function):
+class DropoutFunction(KernelFunction):
     """``x * keep / (1 - p)`` with a given boolean ``keep`` mask; backward multiplies by the same."""
-
-    @staticmethod
-    def forward(ctx, x, p, keep):
-        return _kernel_call(ctx, "dropout", x, p, keep)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return ctx.kernels.dropout_backward(grad_out, ctx.cache), None, None
+    kernel, constant_args = "dropout", 2
 
 
 def _check_p(op, p):
@@ -518,54 +465,24 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
 
 
 # --------------------------------------------------------------------------- activations
-class SigmoidFunction(Function):
-    @staticmethod
-    def forward(ctx, x):
-        return _kernel_call(ctx, "sigmoid", x)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return ctx.kernels.sigmoid_backward(grad_out, ctx.cache)
+class SigmoidFunction(KernelFunction):
+    kernel = "sigmoid"
 
 
-class TanhFunction(Function):
-    @staticmethod
-    def forward(ctx, x):
-        return _kernel_call(ctx, "tanh", x)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return ctx.kernels.tanh_backward(grad_out, ctx.cache)
+class TanhFunction(KernelFunction):
+    kernel = "tanh"
 
 
-class LeakyReLUFunction(Function):
-    @staticmethod
-    def forward(ctx, x, negative_slope):
-        return _kernel_call(ctx, "leaky_relu", x, negative_slope)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return ctx.kernels.leaky_relu_backward(grad_out, ctx.cache), None
+class LeakyReLUFunction(KernelFunction):
+    kernel, constant_args = "leaky_relu", 1
 
 
-class SoftmaxFunction(Function):
-    @staticmethod
-    def forward(ctx, x, dim):
-        return _kernel_call(ctx, "softmax", x, dim)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return ctx.kernels.softmax_backward(grad_out, ctx.cache), None
+class SoftmaxFunction(KernelFunction):
+    kernel, constant_args = "softmax", 1
 
 
-class LogSoftmaxFunction(Function):
-    @staticmethod
-    def forward(ctx, x, dim):
-        return _kernel_call(ctx, "log_softmax", x, dim)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return ctx.kernels.log_softmax_backward(grad_out, ctx.cache), None
+class LogSoftmaxFunction(KernelFunction):
+    kernel, constant_args = "log_softmax", 1
 
 
 def sigmoid(input):
@@ -616,15 +533,9 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
 
 
 # --------------------------------------------------------------------------- more losses
-class MSELossFunction(Function):
-    @staticmethod
-    def forward(ctx, x, target, reduction):
-        return _kernel_call(ctx, "mse", x, target, reduction)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        dx, dtarget = ctx.kernels.mse_backward(grad_out, ctx.cache)
-        return dx, (dtarget if ctx.needs_input_grad[1] else None), None
+class MSELossFunction(KernelFunction):
+    """Backward: ``(dx, dtarget)`` (the target may require a gradient too)."""
+    kernel, constant_args = "mse_loss", 1
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
@@ -640,14 +551,9 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     return MSELossFunction.apply(input, target, reduction)
 
 
-class NLLLossFunction(Function):
-    @staticmethod
-    def forward(ctx, logp, target, weight, ignore_index, reduction):
-        return _kernel_call(ctx, "nll", logp, target, weight, ignore_index, reduction)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return ctx.kernels.nll_backward(grad_out, ctx.cache)[0], None, None, None, None
+class NLLLossFunction(KernelFunction):
+    """Backward: ``(dlogp, None)`` (class indices have no gradient)."""
+    kernel, constant_args = "nll_loss", 3
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
@@ -662,21 +568,15 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     return NLLLossFunction.apply(as_tensor(input, "nll_loss input"), target, weight, ignore_index, reduction)
 
 
-class BCEWithLogitsFunction(Function):
-    @staticmethod
-    def forward(ctx, x, target, weight, pos_weight, reduction):
-        return _kernel_call(ctx, "bce_logits", x, target, weight, pos_weight, reduction)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        dx, dtarget = ctx.kernels.bce_logits_backward(grad_out, ctx.cache)
-        return dx, (dtarget if ctx.needs_input_grad[1] else None), None, None, None
+class BCEWithLogitsFunction(KernelFunction):
+    """Backward: ``(dx, dtarget)``; ``weight`` and ``pos_weight`` are constants."""
+    kernel, constant_args = "binary_cross_entropy_with_logits", 3
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
                                      pos_weight=None):
     """Binary cross-entropy of ``sigmoid(input)`` against ``target`` in [0, 1], as
-    ``torch.nn.functional.binary_cross_entropy_with_logits`` (the stable form, see kernels/loss_extra.py).
+    ``torch.nn.functional.binary_cross_entropy_with_logits`` (the stable form, see kernels/loss.py).
 
     Shapes: input and target the same; ``weight`` broadcast to them, ``pos_weight`` along the last (class) axis.
     ``weight`` and ``pos_weight`` are constants here (no gradient flows into them).

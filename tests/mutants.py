@@ -288,16 +288,16 @@ def kernel_args(op, rng):
     r = lambda *shape: rng.standard_normal(shape)  # noqa: E731
     if op == "conv2d":
         return (r(2, 3, 6, 5), r(4, 3, 3, 2), r(4), 1, 1)
-    if op == "conv2d_relu_maxpool2d":
+    if op == "conv2d_relu_max_pool2d":
         return (r(2, 2, 6, 6), r(3, 2, 3, 3), r(3), 1)
     if op == "linear":
         return (r(3, 5), r(4, 5), r(4))
-    if op == "maxpool2d":
+    if op == "max_pool2d":
         return (rng.integers(0, 3, (2, 2, 6, 6)).astype(np.float64), 3, 2, 1)
-    if op == "maxunpool2d":
+    if op == "max_unpool2d":
         from minicnn import kernels as K
         x = r(2, 2, 6, 6)
-        pooled, (_, argmax, _) = K.maxpool2d_forward(x, 2)
+        pooled, (_, argmax, _) = K.max_pool2d_forward(x, 2)
         return (pooled, argmax, 2)
     if op in ("relu", "sigmoid", "tanh"):
         x = r(3, 4, 5)
@@ -311,19 +311,19 @@ def kernel_args(op, rng):
         return (r(3, 4, 5), 0.3, rng.random((3, 4, 5)) >= 0.3)
     if op == "cross_entropy":
         return (r(4, 5, 2), rng.integers(0, 5, (4, 2)), rng.uniform(0.5, 2, 5), -100, "mean", 0.1)
-    if op in ("batchnorm", "batchnorm_relu"):
+    if op in ("batch_norm", "batch_norm_relu"):
         return (r(4, 3, 2, 3) + 0.3, r(3), r(3), np.zeros(3), np.ones(3), True)
-    if op == "lrn":
+    if op == "local_response_norm":
         return (r(2, 6, 3, 3), 3, 0.5, 0.75, 1.5)
-    if op == "avgpool2d":
+    if op == "avg_pool2d":
         return (r(2, 2, 7, 6), 3, 2, 1)
-    if op == "adaptive_avgpool2d":
+    if op == "adaptive_avg_pool2d":
         return (r(2, 2, 7, 5), (3, 2))
-    if op == "mse":
+    if op == "mse_loss":
         return (r(3, 4), r(3, 4), "mean")
-    if op == "nll":
+    if op == "nll_loss":
         return (r(5, 4), np.array([0, 3, 1, -100, 2]), rng.uniform(0.5, 2, 4), -100, "mean")
-    if op == "bce_logits":
+    if op == "binary_cross_entropy_with_logits":
         return (r(3, 4), rng.uniform(0, 1, (3, 4)), rng.uniform(0.5, 2, (3, 1)), rng.uniform(0.5, 2, 4), "mean")
     raise KeyError(op)
 
@@ -455,19 +455,19 @@ TESTS = {
                    "test_dilated_im2col_equals_naive_and_col2im_is_its_adjoint", "test_conv2d_equals_naive"),
     "pad2d": _ids(T_K, "test_pad2d_backward_is_the_adjoint_and_equals_naive", "test_general_conv2d_equals_naive")
     + _ids(T_A, "test_conv2d_full_signature_matches_torch"),
-    "conv2d_relu_maxpool2d": _ids(T_K, "test_fused_conv_relu_pool_equals_the_three_kernels")
+    "conv2d_relu_max_pool2d": _ids(T_K, "test_fused_conv_relu_pool_equals_the_three_kernels")
     + _ids(T_W, "test_winograd_fused_conv_relu_pool_equals_naive", "test_one_input_channel_fused_block_equals_naive")
     + _ids(T_L, "test_fused_conv_relu_pool_gradients", "test_simple_cnn_fused_and_unfused_compute_the_same"),
     "linear": _ids(T_K, "test_linear_equals_naive") + _ids(T_L, "test_linear_gradients")
     + _ids(T_A, "test_linear_matches_torch", "test_linear_on_any_leading_dims_matches_torch"),
-    "maxpool2d": _ids(T_K, "test_maxpool2d_equals_naive", "test_maxpool2d_known_values_ties_and_padding",
-                      "test_maxpool2d_backward_gives_a_tie_to_its_first_maximum_only",
-                      "test_maxpool2d_overlapping_winner_gets_the_sum",
-                      "test_maxpool2d_dilation_ceil_mode_equals_naive")
-    + _ids(T_L, "test_maxpool2d_gradients") + _ids(T_A, "test_maxpool2d_matches_torch",
-                                                    "test_maxpool2d_dilation_ceil_mode_and_indices_match_torch"),
-    "maxunpool2d": _ids(T_K, "test_maxunpool2d_equals_naive_and_undoes_the_pool")
-    + _ids(T_A, "test_maxpool2d_dilation_ceil_mode_and_indices_match_torch"),
+    "max_pool2d": _ids(T_K, "test_max_pool2d_equals_naive", "test_max_pool2d_known_values_ties_and_padding",
+                      "test_max_pool2d_backward_gives_a_tie_to_its_first_maximum_only",
+                      "test_max_pool2d_overlapping_winner_gets_the_sum",
+                      "test_max_pool2d_dilation_ceil_mode_equals_naive")
+    + _ids(T_L, "test_max_pool2d_gradients") + _ids(T_A, "test_max_pool2d_matches_torch",
+                                                    "test_max_pool2d_dilation_ceil_mode_and_indices_match_torch"),
+    "max_unpool2d": _ids(T_K, "test_max_unpool2d_equals_naive_and_undoes_the_pool")
+    + _ids(T_A, "test_max_pool2d_dilation_ceil_mode_and_indices_match_torch"),
     "relu": _ids(T_K, "test_relu_backward_equals_naive", "test_relu_backward_with_non_c_ordered_input")
     + _ids(T_L, "test_relu_gradients") + _ids(T_A, "test_relu_matches_torch"),
     "cross_entropy": _ids(T_K, "test_cross_entropy_forward_equals_naive",
@@ -481,29 +481,29 @@ TESTS = {
                                   "test_cross_entropy_value_rows_and_reductions",
                                   "test_cross_entropy_plain_case_is_the_fused_kernel")
     + _ids(T_L, "test_cross_entropy_gradients") + _ids(T_A, "test_cross_entropy_matches_torch"),
-    "batchnorm": _ids(T_KT, "test_batchnorm_equals_naive", "test_batchnorm_relu_equals_naive_and_the_two_kernels",
-                      "test_batchnorm_of_a_constant_channel_is_finite")
-    + _ids(T_LT, "test_batchnorm_backward_through_the_engine_matches_torch_in_train_mode")
-    + _ids(T_AT, "test_batchnorm_matches_torch") + [GRADCHECK_TABLE],
-    "batchnorm_relu": _ids(T_KT, "test_batchnorm_relu_equals_naive_and_the_two_kernels")
-    + _ids(T_AT, "test_batchnorm_relu_matches_torch_relu_of_batch_norm") + [GRADCHECK_TABLE],
-    "lrn": _ids(T_KT, "test_lrn_equals_naive") + _ids(T_AT, "test_local_response_norm_matches_torch")
+    "batch_norm": _ids(T_KT, "test_batch_norm_equals_naive", "test_batch_norm_relu_equals_naive_and_the_two_kernels",
+                      "test_batch_norm_of_a_constant_channel_is_finite")
+    + _ids(T_LT, "test_batch_norm_backward_through_the_engine_matches_torch_in_train_mode")
+    + _ids(T_AT, "test_batch_norm_matches_torch") + [GRADCHECK_TABLE],
+    "batch_norm_relu": _ids(T_KT, "test_batch_norm_relu_equals_naive_and_the_two_kernels")
+    + _ids(T_AT, "test_batch_norm_relu_matches_torch_relu_of_batch_norm") + [GRADCHECK_TABLE],
+    "local_response_norm": _ids(T_KT, "test_local_response_norm_equals_naive") + _ids(T_AT, "test_local_response_norm_matches_torch")
     + [GRADCHECK_TABLE],
-    "avgpool2d": _ids(T_KT, "test_avgpool2d_equals_naive", "test_avgpool2d_known_values_and_divisors",
+    "avg_pool2d": _ids(T_KT, "test_avg_pool2d_equals_naive", "test_avg_pool2d_known_values_and_divisors",
                       "test_uniform_windows_take_the_row_kernels_with_the_same_results")
-    + _ids(T_AT, "test_avgpool2d_matches_torch", "test_avgpool2d_ceil_mode_windows_into_the_padding")
+    + _ids(T_AT, "test_avg_pool2d_matches_torch", "test_avg_pool2d_ceil_mode_windows_into_the_padding")
     + [GRADCHECK_TABLE],
-    "adaptive_avgpool2d": _ids(T_KT, "test_adaptive_avgpool2d_equals_naive")
-    + _ids(T_AT, "test_adaptive_avgpool2d_matches_torch") + [GRADCHECK_TABLE],
+    "adaptive_avg_pool2d": _ids(T_KT, "test_adaptive_avg_pool2d_equals_naive")
+    + _ids(T_AT, "test_adaptive_avg_pool2d_matches_torch") + [GRADCHECK_TABLE],
     "sigmoid": _ids(T_KT, "test_elementwise_equals_naive") + _ids(T_AT, "test_elementwise_activation_matches_torch")
     + [GRADCHECK_TABLE],
     "softmax": _ids(T_KT, "test_softmax_equals_naive") + _ids(T_AT, "test_softmax_matches_torch") + [GRADCHECK_TABLE],
     "dropout": _ids(T_KT, "test_dropout_equals_naive") + _ids(T_LT, "test_dropout_backward_uses_the_forward_mask")
     + _ids(T_AT, "test_dropout_is_torch_formula_with_minicnn_mask") + [GRADCHECK_TABLE],
-    "mse": _ids(T_KT, "test_mse_equals_naive")
+    "mse_loss": _ids(T_KT, "test_mse_loss_equals_naive")
     + _ids(T_AT, "test_mse_loss_matches_torch", "test_mse_loss_target_gradient_matches_torch") + [GRADCHECK_TABLE],
-    "nll": _ids(T_KT, "test_nll_equals_naive") + _ids(T_AT, "test_nll_loss_matches_torch") + [GRADCHECK_TABLE],
-    "bce_logits": _ids(T_KT, "test_bce_logits_equals_naive")
+    "nll_loss": _ids(T_KT, "test_nll_loss_equals_naive") + _ids(T_AT, "test_nll_loss_matches_torch") + [GRADCHECK_TABLE],
+    "binary_cross_entropy_with_logits": _ids(T_KT, "test_binary_cross_entropy_with_logits_equals_naive")
     + _ids(T_AT, "test_bce_with_logits_matches_torch", "test_bce_with_logits_is_finite_at_huge_logits")
     + [GRADCHECK_TABLE],
     "threads": ["tests/test_threading.py"] + _ids(T_K, "test_linear_splits_features_between_threads_and_matches_naive"),
@@ -543,15 +543,15 @@ def add(name, op, apply, probe=None, extra_tests=(), note=""):
 
 
 KERNEL_MODULE = {
-    "conv2d": "conv", "conv2d_relu_maxpool2d": "fused", "linear": "linear", "maxpool2d": "pool",
-    "maxunpool2d": "pool", "relu": "activation", "cross_entropy": "loss", "batchnorm": "norm",
-    "batchnorm_relu": "norm", "lrn": "norm", "avgpool2d": "avgpool", "adaptive_avgpool2d": "avgpool",
+    "conv2d": "conv", "conv2d_relu_max_pool2d": "fused", "linear": "linear", "max_pool2d": "pool",
+    "max_unpool2d": "pool", "relu": "activation", "cross_entropy": "loss", "batch_norm": "norm",
+    "batch_norm_relu": "norm", "local_response_norm": "norm", "avg_pool2d": "avgpool", "adaptive_avg_pool2d": "avgpool",
     "sigmoid": "activation", "tanh": "activation", "leaky_relu": "activation", "softmax": "activation",
-    "log_softmax": "activation", "dropout": "activation", "mse": "loss_extra", "nll": "loss_extra",
-    "bce_logits": "loss_extra",
+    "log_softmax": "activation", "dropout": "activation", "mse_loss": "loss", "nll_loss": "loss",
+    "binary_cross_entropy_with_logits": "loss",
 }
-SHAPE_PRESERVING = {"relu", "sigmoid", "tanh", "leaky_relu", "softmax", "log_softmax", "dropout", "batchnorm",
-                    "batchnorm_relu", "lrn"}
+SHAPE_PRESERVING = {"relu", "sigmoid", "tanh", "leaky_relu", "softmax", "log_softmax", "dropout", "batch_norm",
+                    "batch_norm_relu", "local_response_norm"}
 
 
 def _bn_terms(dout, cache, relu_out=None):
@@ -569,7 +569,7 @@ def _bn_terms(dout, cache, relu_out=None):
 
 
 def _relu_output_of(impl, cache):
-    """The ReLU output batchnorm_relu's cache holds (fast: the output; naive: ReLU's cache, its input)."""
+    """The ReLU output batch_norm_relu's cache holds (fast: the output; naive: ReLU's cache, its input)."""
     bn_cache, second = cache
     return second if impl == "fast" else np.maximum(second, 0)
 
@@ -644,7 +644,7 @@ def build():
                 col2im_probe, TESTS["conv2d"], "col2im assigns instead of adding overlapping windows")
 
         # ---------------------------------------------------------------- fused conv + relu + pool
-        path, m = kernel_mutants("conv2d_relu_maxpool2d", impl)
+        path, m = kernel_mutants("conv2d_relu_max_pool2d", impl)
         m("no_bias_grad", wrap(path, each(np.zeros_like, {2})), "the bias gradient dropped (zeros)")
         m("dweight_flipped", wrap(path, each(lambda a: a[:, :, ::-1, ::-1].copy(), {1})), "dweight rotated 180")
         if naive:
@@ -661,7 +661,7 @@ def build():
         m("dx_zero", wrap(path, each(np.zeros_like, {0})), "the input gradient dropped")
 
         # ---------------------------------------------------------------- max pooling, unpooling
-        path, m = kernel_mutants("maxpool2d", impl)
+        path, m = kernel_mutants("max_pool2d", impl)
 
         def off_by_one_pool(original):
             def backward(dout, cache):
@@ -680,7 +680,7 @@ def build():
             m("overlaps_assign", source("minicnn.kernels.pool:_maxpool_backward_kernel",
                                         ("dx[n, c, at // w, at % w] += dout", "dx[n, c, at // w, at % w] = dout")),
               "a pixel winning several windows keeps one window's gradient (assigned, not added)")
-        path, m = kernel_mutants("maxunpool2d", impl)
+        path, m = kernel_mutants("max_unpool2d", impl)
 
         def off_by_one_unpool(original):
             def backward(dout, cache):
@@ -724,10 +724,10 @@ def build():
             wrap(sce, lambda res, logits, labels, reduction="mean":
                  (res[0], res[1] * (len(labels) if reduction == "mean" else 1))),
             softmax_ce_probe(impl), list(extra_for(impl)), "dlogits of 'mean' not divided by N")
-        path, m = kernel_mutants("mse", impl)
+        path, m = kernel_mutants("mse_loss", impl)
         m("target_grad_sign", wrap(path, lambda res, *a, **k: (res[0], res[0].copy())), "dtarget = +dx")
         m("halved", wrap(path, each(lambda a: a / 2)), "the factor 2 of the square forgotten")
-        path, m = kernel_mutants("nll", impl)
+        path, m = kernel_mutants("nll_loss", impl)
 
         def unweighted(original):
             def backward(dloss, cache):
@@ -735,24 +735,24 @@ def build():
                 return original(dloss, (labels, safe, (w_taken != 0).astype(w_taken.dtype), *rest))
             return backward
         m("weights_ignored", replace(path, unweighted), "the class weights left out of the gradient")
-        path, m = kernel_mutants("bce_logits", impl)
+        path, m = kernel_mutants("binary_cross_entropy_with_logits", impl)
         m("dx_only_negated", wrap(path, each(lambda a: -a, {0})), "dx negated (sigmoid(x) - t turned around)")
 
         # ---------------------------------------------------------------- batch norm
-        path, m = kernel_mutants("batchnorm", impl)
+        path, m = kernel_mutants("batch_norm", impl)
         m("no_mean_term", wrap(path, _drop_bn_term("mean")), "dx without the batch mean's term")
         m("no_variance_term", wrap(path, _drop_bn_term("var")), "dx without the batch variance's term")
         m("no_bias_grad", wrap(path, each(np.zeros_like, {2})), "the bias gradient dropped (zeros)")
         m("dweight_is_dbias", wrap(path, lambda res, *a, **k: (res[0], res[2], res[2])),
           "dweight = sum(dy) (xhat forgotten)")
-        path, m = kernel_mutants("batchnorm_relu", impl)
+        path, m = kernel_mutants("batch_norm_relu", impl)
         m("no_mean_term", wrap(path, _drop_bn_term("mean", relu=True, impl=impl)), "dx without the batch mean's term")
         if naive:
             m("no_relu_mask", source(path, ("relu_backward_naive(dout, relu_cache)", "dout")),
               "the ReLU's mask forgotten")
         else:
             m("no_relu_mask", source(path, ("_relu_out=out", "_relu_out=None")), "the ReLU's mask forgotten")
-        path, m = kernel_mutants("lrn", impl)
+        path, m = kernel_mutants("local_response_norm", impl)
 
         def lrn_no_cross(original):
             def backward(dout, cache):
@@ -762,7 +762,7 @@ def build():
         m("no_window_term", replace(path, lrn_no_cross), "only dout / scale**beta: the window sum's term dropped")
 
         # ---------------------------------------------------------------- average pooling
-        for op in ("avgpool2d", "adaptive_avgpool2d"):
+        for op in ("avg_pool2d", "adaptive_avg_pool2d"):
             path, m = kernel_mutants(op, impl)
             m("off_by_one", wrap(path, lambda res, *a, **k: shifted(res)), "every window's share one column over")
             m("not_divided", wrap(path, lambda res, dout, cache, *a, **k: res * _window_size(cache)),
@@ -770,16 +770,16 @@ def build():
         overlapping = _avgpool_probe(impl, (3, 2, 0))   # windows of one size: the row kernel
         clipped = _avgpool_probe(impl, (3, 2, 1))       # edge windows clipped by the padding: the general kernel
         if naive:
-            add("avgpool2d_backward_naive:overlaps_assign", "avgpool2d",
-                source("minicnn.kernels.avgpool:avgpool2d_backward_naive",
+            add("avg_pool2d_backward_naive:overlaps_assign", "avg_pool2d",
+                source("minicnn.kernels.avgpool:avg_pool2d_backward_naive",
                        ("dx[..., h0[y]:h1[y], w0[xo]:w1[xo]] +=", "dx[..., h0[y]:h1[y], w0[xo]:w1[xo]] =")),
                 overlapping, NAIVE_SWITCH, "overlapping windows' shares assigned, not added")
         else:
-            add("avgpool2d_backward:overlaps_assign", "avgpool2d",
+            add("avg_pool2d_backward:overlaps_assign", "avg_pool2d",
                 source("minicnn.kernels.avgpool:_uniform_spread_kernel", ("row[xo * sw + j] += g[xo]",
                                                                           "row[xo * sw + j] = g[xo]")),
                 overlapping, (), "overlapping windows' shares assigned, not added (windows of one size)")
-            add("avgpool._window_spread_kernel:overlaps_assign", "avgpool2d",
+            add("avgpool._window_spread_kernel:overlaps_assign", "avg_pool2d",
                 source("minicnn.kernels.avgpool:_window_spread_kernel",
                        ("dx[n, c, iy, ix] += g", "dx[n, c, iy, ix] = g")),
                 clipped, (), "overlapping windows' shares assigned, not added (clipped windows)")
@@ -843,8 +843,8 @@ def _avgpool_probe(impl, args):
     def probe():
         from minicnn import kernels as K
         rng = _rng()
-        out, cache = getattr(K, f"avgpool2d_forward{suffix}")(rng.standard_normal((2, 2, 7, 7)), *args)
-        return getattr(K, f"avgpool2d_backward{suffix}")(rng.standard_normal(out.shape), cache)
+        out, cache = getattr(K, f"avg_pool2d_forward{suffix}")(rng.standard_normal((2, 2, 7, 7)), *args)
+        return getattr(K, f"avg_pool2d_backward{suffix}")(rng.standard_normal(out.shape), cache)
     return probe
 
 
@@ -862,8 +862,8 @@ def _tied_maxima(impl):
     and minicnn, give it to the first only).  The backward only has the winners' indices, so the forward is
     wrapped too, to remember its input and window geometry by the argmax array it returns."""
     suffix = "_naive" if impl == "naive" else ""
-    fwd_path = f"minicnn.kernels.pool:maxpool2d_forward{suffix}"
-    bwd_path = f"minicnn.kernels.pool:maxpool2d_backward{suffix}"
+    fwd_path = f"minicnn.kernels.pool:max_pool2d_forward{suffix}"
+    bwd_path = f"minicnn.kernels.pool:max_pool2d_backward{suffix}"
 
     def apply():
         from minicnn.kernels import pool
@@ -952,16 +952,16 @@ def subtle_kernel_mutants():
         sfx = "_naive" if impl == "naive" else ""
         extra = list(extra_for(impl))
         # local response norm with an even window: the backward's window must be the forward's mirrored
-        lrn_probe = kernel_case(f"lrn_forward{sfx}", f"lrn_backward{sfx}",
+        lrn_probe = kernel_case(f"local_response_norm_forward{sfx}", f"local_response_norm_backward{sfx}",
                                 lambda rng: (rng.standard_normal((2, 6, 3, 2)), 4, 0.5, 0.75, 1.5))
         if impl == "naive":
-            lrn_edit = source("minicnn.kernels.norm:lrn_backward_naive",
+            lrn_edit = source("minicnn.kernels.norm:local_response_norm_backward_naive",
                               ("((size - 1) // 2, size // 2), (0, 0)", "(size // 2, (size - 1) // 2), (0, 0)"))
         else:
-            lrn_edit = source("minicnn.kernels.norm:_lrn_backward_kernel",
+            lrn_edit = source("minicnn.kernels.norm:_local_response_norm_backward_kernel",
                               ("range(max(0, j - after), min(chans, j + before + 1))",
                                "range(max(0, j - before), min(chans, j + after + 1))"))
-        add(f"lrn_backward{sfx}:window_not_mirrored", "lrn", lrn_edit, lrn_probe, extra,
+        add(f"local_response_norm_backward{sfx}:window_not_mirrored", "local_response_norm", lrn_edit, lrn_probe, extra,
             "the backward's channel window the forward's, not mirrored (wrong for even sizes)")
 
         # softmax / log-softmax along the last axis whatever dim was
@@ -984,7 +984,7 @@ def subtle_kernel_mutants():
             kernel_case(f"cross_entropy_forward{sfx}", f"cross_entropy_backward{sfx}",
                         lambda rng: (rng.standard_normal((4, 5)), rng.integers(0, 5, 4), None, -100, "none", 0.0)),
             extra, "reduction='none': every sample's gradient scaled by the mean upstream gradient")
-        nll = f"minicnn.kernels.loss_extra:nll_backward{sfx}"
+        nll = f"minicnn.kernels.loss:nll_loss_backward{sfx}"
 
         def ignored_counted(original):
             def backward(dloss, cache):
@@ -992,16 +992,16 @@ def subtle_kernel_mutants():
                 return original(dloss, (labels, safe, np.where(w_taken == 0, 1, w_taken).astype(w_taken.dtype),
                                         *rest))
             return backward
-        add(f"nll_backward{sfx}:ignored_target_gets_gradient", "nll", replace(nll, ignored_counted),
-            kernel_probe("nll", impl), extra, "an ignore_index target still gets -dloss")
-        bce = f"minicnn.kernels.loss_extra:bce_logits_backward{sfx}"
-        add(f"bce_logits_backward{sfx}:pos_weight_ignored", "bce_logits",
+        add(f"nll_loss_backward{sfx}:ignored_target_gets_gradient", "nll_loss", replace(nll, ignored_counted),
+            kernel_probe("nll_loss", impl), extra, "an ignore_index target still gets -dloss")
+        bce = f"minicnn.kernels.loss:binary_cross_entropy_with_logits_backward{sfx}"
+        add(f"binary_cross_entropy_with_logits_backward{sfx}:pos_weight_ignored", "binary_cross_entropy_with_logits",
             replace(bce, lambda o: lambda dloss, cache: o(dloss, cache[:3] + (None,) + cache[4:])),
-            kernel_probe("bce_logits", impl), extra, "pos_weight left out of the gradients")
-        mse = f"minicnn.kernels.loss_extra:mse_backward{sfx}"
-        add(f"mse_backward{sfx}:mean_not_averaged", "mse",
+            kernel_probe("binary_cross_entropy_with_logits", impl), extra, "pos_weight left out of the gradients")
+        mse = f"minicnn.kernels.loss:mse_loss_backward{sfx}"
+        add(f"mse_loss_backward{sfx}:mean_not_averaged", "mse_loss",
             wrap(mse, lambda res, dloss, cache: tuple(r * (cache[0].size if cache[1] == "mean" else 1) for r in res)),
-            kernel_probe("mse", impl), extra, "reduction='mean' not divided by the element count")
+            kernel_probe("mse_loss", impl), extra, "reduction='mean' not divided by the element count")
 
         # padding modes: the adjoint of a padded copy (general conv path)
         pads = (2, 1, 3, 2)
@@ -1032,7 +1032,7 @@ def subtle_kernel_mutants():
                 pad_probe("replicate"), (), "replicate's trailing strip dropped (as for zeros)")
 
         # the first layer's backward: no input gradient asked for (need_input_grad=False)
-        for op, dweight in (("conv2d", 1), ("conv2d_relu_maxpool2d", 1), ("linear", 1), ("batchnorm", 1)):
+        for op, dweight in (("conv2d", 1), ("conv2d_relu_max_pool2d", 1), ("linear", 1), ("batch_norm", 1)):
             path = f"minicnn.kernels.{KERNEL_MODULE[op]}:{op}_backward{sfx}"
 
             def no_dx_path(res, dout, cache, need_input_grad=True, k=dweight, **kwargs):
@@ -1043,15 +1043,15 @@ def subtle_kernel_mutants():
                 _first_layer_probe(op, impl), extra, "dweight halved when no input gradient is asked for "
                                                      "(a network's first layer)")
         # batch norm in eval mode: the running statistics are constants, no batch terms
-        path = f"minicnn.kernels.norm:batchnorm_backward{sfx}"
+        path = f"minicnn.kernels.norm:batch_norm_backward{sfx}"
 
         def eval_with_batch_terms(res, dout, cache, need_input_grad=True, _relu_out=None):
             if cache.training or res[0] is None:
                 return res
             mean_term, var_term = _bn_terms(dout, cache, _relu_out)
             return (res[0] - mean_term - var_term,) + res[1:]
-        add(f"batchnorm_backward{sfx}:eval_with_batch_terms", "batchnorm", wrap(path, eval_with_batch_terms),
-            kernel_case(f"batchnorm_forward{sfx}", f"batchnorm_backward{sfx}",
+        add(f"batch_norm_backward{sfx}:eval_with_batch_terms", "batch_norm", wrap(path, eval_with_batch_terms),
+            kernel_case(f"batch_norm_forward{sfx}", f"batch_norm_backward{sfx}",
                         lambda rng: (rng.standard_normal((4, 3, 5)), rng.standard_normal(3), rng.standard_normal(3),
                                      rng.standard_normal(3), rng.uniform(0.5, 2, 3), False)),
             extra, "eval mode differentiated as if the batch's statistics had normalised")
@@ -1071,13 +1071,13 @@ def subtle_kernel_mutants():
         rng = _rng()
         x, w, b = rng.standard_normal((2, 4, 6, 6)), rng.standard_normal((3, 4, 3, 3)), rng.standard_normal(3)
         with K.conv.algorithm("winograd"):
-            out, cache = K.conv2d_relu_maxpool2d_forward(x, w, b, 1)
-        return K.conv2d_relu_maxpool2d_backward(rng.standard_normal(out.shape), cache)
+            out, cache = K.conv2d_relu_max_pool2d_forward(x, w, b, 1)
+        return K.conv2d_relu_max_pool2d_backward(rng.standard_normal(out.shape), cache)
     kernel = "minicnn.kernels.fused:_winograd_unpool_relu_kernel"
-    add("fused._winograd_unpool_relu_kernel:no_relu_mask", "conv2d_relu_maxpool2d",
+    add("fused._winograd_unpool_relu_kernel:no_relu_mask", "conv2d_relu_max_pool2d",
         source(kernel, ("d[j] if p[j] > 0 and a[j]", "d[j] if a[j]", 4)), fused_winograd_probe, (),
         "the Winograd fused path's dx and dweight without the ReLU's mask")
-    add("fused._winograd_unpool_relu_kernel:bias_no_relu_mask", "conv2d_relu_maxpool2d",
+    add("fused._winograd_unpool_relu_kernel:bias_no_relu_mask", "conv2d_relu_max_pool2d",
         source(kernel, ("partial[j] += d[j] if p[j] > 0 else zero", "partial[j] += d[j]")), fused_winograd_probe, (),
         "the Winograd fused path's bias gradient without the ReLU's mask")
 

@@ -188,7 +188,7 @@ def pool_cases(draw):
 @pytest.mark.parametrize("dtype", DTYPES)
 @SETTINGS
 @given(case=pool_cases(), seed=st.integers(0, 2**32 - 1))
-def test_maxpool2d_matches_torch(dtype, case, seed):
+def test_max_pool2d_matches_torch(dtype, case, seed):
     n, c, h, w, kernel, stride, padding = case
     layer = nn.MaxPool2d(kernel, stride=stride, padding=padding)
     x = distinct_values(seed, (n, c, h, w), dtype)
@@ -213,7 +213,7 @@ def general_pool_cases(draw):
 @pytest.mark.parametrize("dtype", DTYPES)
 @SETTINGS
 @given(case=general_pool_cases(), unbatched=st.booleans(), seed=st.integers(0, 2**32 - 1))
-def test_maxpool2d_dilation_ceil_mode_and_indices_match_torch(dtype, case, unbatched, seed):
+def test_max_pool2d_dilation_ceil_mode_and_indices_match_torch(dtype, case, unbatched, seed):
     shape, kwargs = case
     x = distinct_values(seed, shape[1:] if unbatched else shape, dtype)
     out_t = F.max_pool2d(torch.from_numpy(x), **kwargs)
@@ -245,7 +245,7 @@ class UnpoolAsLayer(nn.Module):
 
 @SETTINGS
 @given(kernel=KERNEL, padding=PADDING, size=st.integers(1, 8))
-def test_maxpool2d_refuses_what_torch_refuses(kernel, padding, size):
+def test_max_pool2d_refuses_what_torch_refuses(kernel, padding, size):
     x = np.zeros((1, 1, size, size))
     torch_refuses = 2 * padding > kernel or size + 2 * padding < kernel
 

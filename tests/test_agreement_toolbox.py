@@ -87,7 +87,7 @@ def _bn_case(layer_cls, dtype, shape, affine, training, momentum, seed):
 @pytest.mark.parametrize("layer_cls, dims", [(nn.BatchNorm2d, 4), (nn.BatchNorm1d, 2), (nn.BatchNorm1d, 3)])
 @SETTINGS
 @given(data=st.data(), affine=st.booleans(), training=st.booleans(), seed=SEEDS)
-def test_batchnorm_matches_torch(dtype, layer_cls, dims, data, affine, training, seed):
+def test_batch_norm_matches_torch(dtype, layer_cls, dims, data, affine, training, seed):
     shape = data.draw(bn_shapes(dims))
     momentum = data.draw(st.sampled_from([0.1, 0.5]))
     layer, (mean_t, var_t), x = _bn_case(layer_cls, dtype, shape, affine, training, momentum, seed)
@@ -116,7 +116,7 @@ def test_batchnorm_matches_torch(dtype, layer_cls, dims, data, affine, training,
 @pytest.mark.parametrize("dtype", DTYPES)
 @SETTINGS
 @given(data=st.data(), training=st.booleans(), seed=SEEDS)
-def test_batchnorm_relu_matches_torch_relu_of_batch_norm(dtype, data, training, seed):
+def test_batch_norm_relu_matches_torch_relu_of_batch_norm(dtype, data, training, seed):
     """The fused layer against torch's two ops one after the other (its running estimates as batch norm's)."""
     shape = data.draw(bn_shapes(4))
     layer, (mean_t, var_t), x = _bn_case(nn.BatchNormReLU2d, dtype, shape, True, training, 0.1, seed)
@@ -130,13 +130,13 @@ def test_batchnorm_relu_matches_torch_relu_of_batch_norm(dtype, data, training, 
     np.testing.assert_allclose(layer.running_mean, mean_t.numpy(), rtol=RTOL[np.dtype(dtype)], atol=1e-6)
 
 
-def test_batchnorm_refuses_one_value_per_channel_like_torch():
+def test_batch_norm_refuses_one_value_per_channel_like_torch():
     x = np.zeros((1, 3, 1, 1))
     both_refuse(lambda: nn.BatchNorm2d(3).double()(x),
                 lambda: torch.nn.BatchNorm2d(3).double()(torch.from_numpy(x)))
 
 
-def test_batchnorm_refuses_wrong_channels_like_torch():
+def test_batch_norm_refuses_wrong_channels_like_torch():
     x = np.zeros((2, 4, 3, 3))
     both_refuse(lambda: nn.BatchNorm2d(3).double()(x),
                 lambda: torch.nn.BatchNorm2d(3).double()(torch.from_numpy(x)))
@@ -158,7 +158,7 @@ def avgpool_cases(draw):
 @pytest.mark.parametrize("dtype", DTYPES)
 @SETTINGS
 @given(case=avgpool_cases(), seed=SEEDS)
-def test_avgpool2d_matches_torch(dtype, case, seed):
+def test_avg_pool2d_matches_torch(dtype, case, seed):
     shape, kernel, stride, padding, options = case
     layer = nn.AvgPool2d(kernel, stride, padding, **options)
     compare_and_record("AvgPool2d", layer, lambda x: F.avg_pool2d(x, kernel, stride, padding, **options),
@@ -167,7 +167,7 @@ def test_avgpool2d_matches_torch(dtype, case, seed):
 
 @pytest.mark.parametrize("ceil_mode", [False, True])
 @pytest.mark.parametrize("count_include_pad", [False, True])
-def test_avgpool2d_ceil_mode_windows_into_the_padding(ceil_mode, count_include_pad):
+def test_avg_pool2d_ceil_mode_windows_into_the_padding(ceil_mode, count_include_pad):
     """The rules that differ by a cell: H=5, k=3, s=2, p=1 under ceil_mode keeps a last window that runs
     past the padding; its divisor counts only the padded input with count_include_pad."""
     for h, k, s, p in [(5, 3, 2, 1), (6, 3, 2, 1), (5, 2, 2, 0), (7, 4, 3, 2), (4, 3, 3, 1)]:
@@ -181,7 +181,7 @@ def test_avgpool2d_ceil_mode_windows_into_the_padding(ceil_mode, count_include_p
 @SETTINGS
 @given(kernel=st.integers(1, 5), padding=st.integers(0, 3), size=st.integers(1, 8), stride=st.integers(1, 3),
        ceil=st.booleans())
-def test_avgpool2d_refuses_exactly_what_torch_refuses(kernel, padding, size, stride, ceil):
+def test_avg_pool2d_refuses_exactly_what_torch_refuses(kernel, padding, size, stride, ceil):
     """Including what only ceil_mode allows: a window that overhangs a too-small input (torch keeps it)."""
     x = np.random.default_rng(size).standard_normal((1, 1, size, size + 1))
     try:
@@ -195,7 +195,7 @@ def test_avgpool2d_refuses_exactly_what_torch_refuses(kernel, padding, size, str
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
 
 
-def test_avgpool2d_refuses_a_zero_divisor_like_torch():
+def test_avg_pool2d_refuses_a_zero_divisor_like_torch():
     x = np.zeros((1, 1, 4, 4))
     both_refuse(lambda: nn.AvgPool2d(2, divisor_override=0)(x),
                 lambda: F.avg_pool2d(torch.from_numpy(x), 2, divisor_override=0))
@@ -205,7 +205,7 @@ def test_avgpool2d_refuses_a_zero_divisor_like_torch():
 @SETTINGS
 @given(shape=st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 12), st.integers(1, 12)),
        out=st.tuples(st.none() | st.integers(1, 9), st.none() | st.integers(1, 9)) | st.integers(1, 9), seed=SEEDS)
-def test_adaptive_avgpool2d_matches_torch(dtype, shape, out, seed):
+def test_adaptive_avg_pool2d_matches_torch(dtype, shape, out, seed):
     # A mean of random values can cancel to near 0, where float32 has no relative precision left (torch's
     # own float32 mean was 1.3e-4 off float64 on one drawn 8x8 window; minicnn's exact): measure the forward
     # in units of the input's magnitude, the scale of every term of the mean.

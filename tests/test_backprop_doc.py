@@ -110,9 +110,9 @@ def test_worked_conv_example():
 
 def test_worked_pool_example():
     x = np.array([[[[1.0, 5.0, 2.0], [3.0, 4.0, 0.0], [6.0, 0.0, 7.0]]]])
-    out, cache = K.maxpool2d_forward(x, 2, stride=1)
+    out, cache = K.max_pool2d_forward(x, 2, stride=1)
     np.testing.assert_array_equal(out[0, 0], [[5, 5], [6, 7]])
-    dx = K.maxpool2d_backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]), cache)
+    dx = K.max_pool2d_backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]), cache)
     np.testing.assert_array_equal(dx[0, 0], [[0, 3, 0], [0, 0, 0], [3, 0, 4]])
 
 
@@ -135,17 +135,17 @@ def test_conv_input_gradient_is_a_full_correlation_with_the_flipped_kernel(n, c,
     np.testing.assert_allclose(dx, full_correlation_with_flipped_kernel(dout, weight), rtol=1e-12, atol=1e-12)
 
 
-def test_worked_batchnorm_example():
+def test_worked_batch_norm_example():
     x = np.array([1.0, 4.0, 4.0, 5.0]).reshape(2, 1, 1, 2)
     gamma, beta = np.array([2.0]), np.array([0.5])
-    out, cache = K.batchnorm_forward(x, gamma, beta, None, None, True)
+    out, cache = K.batch_norm_forward(x, gamma, beta, None, None, True)
     assert cache.count == 4 and cache.mean[0] == 3.5 and cache.var[0] == 2.25
     assert round(float(1 / cache.invstd[0]), 4) == 1.5
     np.testing.assert_allclose(cache.xhat.ravel(), [-1.6667, 0.3333, 0.3333, 1.0], atol=5e-5)
     np.testing.assert_allclose(cache.xhat.ravel(), [-5 / 3, 1 / 3, 1 / 3, 1], atol=1e-5)  # the eps in the 6th place
     np.testing.assert_allclose(out.ravel(), [-2.8333, 1.1667, 1.1667, 2.5], atol=5e-5)
     g = np.array([1.0, 0.0, 0.0, 0.0]).reshape(x.shape)
-    dx, dgamma, dbeta = K.batchnorm_backward(g, cache)
+    dx, dgamma, dbeta = K.batch_norm_backward(g, cache)
     assert dbeta[0] == 1 and round(float(dgamma[0]), 4) == -1.6667
     xhat = cache.xhat.ravel()
     assert g.mean() == 0.25 and round(float((g.ravel() * xhat).mean()), 4) == -0.4167
@@ -154,7 +154,7 @@ def test_worked_batchnorm_example():
     np.testing.assert_allclose(dx.ravel(), [2 / 27, -4 / 27, -4 / 27, 2 / 9], atol=1e-5)
     three_terms = 2 * cache.invstd[0] * (g.ravel() - g.mean() - xhat * (g.ravel() * xhat).mean())
     np.testing.assert_allclose(dx.ravel(), three_terms, rtol=1e-12)
-    np.testing.assert_allclose(K.batchnorm_backward_naive(g, cache)[0], dx, rtol=1e-12)
+    np.testing.assert_allclose(K.batch_norm_backward_naive(g, cache)[0], dx, rtol=1e-12)
     assert abs(dx.sum()) < 1e-15                                 # sums to zero over the batch
     assert abs((dx.ravel() * xhat).sum()) < 1e-4                 # orthogonal to xhat, up to O(eps)
     running_mean, running_var = np.zeros(1), np.ones(1)
@@ -170,11 +170,11 @@ def test_worked_avgpool_example():
     x = np.array([1.0, 2.0, 3.0, 4.0]).reshape(1, 1, 1, 4)
     for include_pad, y, divisor, dx in ((True, [1, 3, 2], [3, 3, 2], [1 / 3, 2 / 3, 1 / 3, 5 / 6]),
                                         (False, [1.5, 3, 4], [2, 3, 1], [1 / 2, 5 / 6, 1 / 3, 4 / 3])):
-        out, cache = K.avgpool2d_forward(x, (1, 3), (1, 2), (0, 1), ceil_mode=True, count_include_pad=include_pad)
+        out, cache = K.avg_pool2d_forward(x, (1, 3), (1, 2), (0, 1), ceil_mode=True, count_include_pad=include_pad)
         np.testing.assert_array_equal(out.ravel(), y)
         np.testing.assert_array_equal(cache[2][2].ravel(), divisor)
-        np.testing.assert_allclose(K.avgpool2d_backward(np.ones((1, 1, 1, 3)), cache).ravel(), dx, rtol=1e-15)
-    np.testing.assert_array_equal(K.avgpool.avgpool2d_windows((1, 1, 1, 4), (1, 3), (1, 2), (0, 1), True)[1],
+        np.testing.assert_allclose(K.avg_pool2d_backward(np.ones((1, 1, 1, 3)), cache).ravel(), dx, rtol=1e-15)
+    np.testing.assert_array_equal(K.avgpool.avg_pool2d_windows((1, 1, 1, 4), (1, 3), (1, 2), (0, 1), True)[1],
                                   [[0, 1, 3], [2, 4, 4]])   # real columns 0..1, 1..3, 3..3 (end exclusive)
 
 

@@ -116,19 +116,19 @@ def test_conv2d_equals_naive(geom, out_channels, with_bias, dtype, seed):
 
 
 @given(windows(pool=True), st.booleans(), dtypes, seeds)
-def test_maxpool2d_equals_naive(geom, default_stride, dtype, seed):
+def test_max_pool2d_equals_naive(geom, default_stride, dtype, seed):
     shape, kernel, stride, padding = geom
     stride = None if default_stride else stride
     rng = np.random.default_rng(seed)
     x = randn(rng, shape, dtype)
-    out, cache = K.maxpool2d_forward(x, kernel, stride, padding)
-    n_out, n_cache = K.maxpool2d_forward_naive(x, kernel, stride, padding)
+    out, cache = K.max_pool2d_forward(x, kernel, stride, padding)
+    n_out, n_cache = K.max_pool2d_forward_naive(x, kernel, stride, padding)
     assert out.dtype == dtype
     np.testing.assert_array_equal(out, n_out)              # a max is exact
     np.testing.assert_array_equal(cache[1], n_cache[1])    # and so is its position
 
     dout = randn(rng, out.shape, dtype)
-    assert_close(K.maxpool2d_backward(dout, cache), K.maxpool2d_backward_naive(dout, n_cache), dtype)
+    assert_close(K.max_pool2d_backward(dout, cache), K.max_pool2d_backward_naive(dout, n_cache), dtype)
 
 
 @given(st.lists(st.integers(1, 6), min_size=1, max_size=4), dtypes, seeds)
@@ -178,41 +178,41 @@ def test_conv2d_known_values():
     assert np.array_equal(K.conv2d_forward(x, w, None, 2, 1)[0], K.conv2d_forward(x, w, None, (2, 2), (1, 1))[0])
 
 
-def test_maxpool2d_known_values_ties_and_padding():
+def test_max_pool2d_known_values_ties_and_padding():
     x = np.array([[[[1.0, 3.0, 3.0, 0.0],
                     [2.0, 3.0, 5.0, 5.0],
                     [0.0, 0.0, -1.0, -2.0],
                     [0.0, 0.0, -3.0, -1.0]]]])
-    out, cache = K.maxpool2d_forward(x, 2)
+    out, cache = K.max_pool2d_forward(x, 2)
     argmax = cache[1]
     np.testing.assert_array_equal(out[0, 0], [[3, 5], [0, -1]])
     # ties go to the first maximum in row-major order, as torch: 3 at (0,1), 5 at (1,2), 0 at (2,0),
     # -1 at (2,2)
     np.testing.assert_array_equal(argmax[0, 0], [[1, 6], [8, 10]])
-    dx = K.maxpool2d_backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]), cache)
+    dx = K.max_pool2d_backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]), cache)
     np.testing.assert_array_equal(dx[0, 0], [[0, 1, 0, 0], [0, 0, 2, 0], [3, 0, 4, 0], [0, 0, 0, 0]])
     # padding is -inf, not 0: an all-negative image pools to its own values
     neg = np.full((1, 1, 2, 2), -5.0)
-    out, _ = K.maxpool2d_forward(neg, 2, stride=1, padding=1)
+    out, _ = K.max_pool2d_forward(neg, 2, stride=1, padding=1)
     np.testing.assert_array_equal(out, np.full((1, 1, 3, 3), -5.0))
 
 
-def test_maxpool2d_overlapping_winner_gets_the_sum():
+def test_max_pool2d_overlapping_winner_gets_the_sum():
     x = np.zeros((1, 1, 3, 3))
     x[0, 0, 1, 1] = 1.0  # in all four 2x2 windows of stride 1
-    out, cache = K.maxpool2d_forward(x, 2, stride=1)
-    dx = K.maxpool2d_backward(np.full(out.shape, 0.25), cache)
+    out, cache = K.max_pool2d_forward(x, 2, stride=1)
+    dx = K.max_pool2d_backward(np.full(out.shape, 0.25), cache)
     expected = np.zeros((3, 3))
     expected[1, 1] = 1.0
     np.testing.assert_array_equal(dx[0, 0], expected)
 
 
 @pytest.mark.parametrize("impl", ["fast", "naive"])
-def test_maxpool2d_backward_gives_a_tie_to_its_first_maximum_only(impl):
+def test_max_pool2d_backward_gives_a_tie_to_its_first_maximum_only(impl):
     """Both twins send a window's gradient to one winner, its first maximum in row-major order (torch's
     rule), never to every tied maximum; with stride 1 the windows overlap and winners collect sums."""
     suffix = "_naive" if impl == "naive" else ""
-    forward, backward = getattr(K, f"maxpool2d_forward{suffix}"), getattr(K, f"maxpool2d_backward{suffix}")
+    forward, backward = getattr(K, f"max_pool2d_forward{suffix}"), getattr(K, f"max_pool2d_backward{suffix}")
     x = np.array([[[[1.0, 3.0, 3.0],
                     [3.0, 2.0, 0.0],
                     [0.0, 3.0, 1.0]]]])
@@ -279,7 +279,7 @@ def kernel_calls(dtype, rng):
     labels = np.array([0, 1, 1])
     return [
         ("conv2d", lambda: K.conv2d_forward(x, w, b, 2, 1), K.conv2d_backward),
-        ("maxpool2d", lambda: K.maxpool2d_forward(x, 2, 1, 1), K.maxpool2d_backward),
+        ("max_pool2d", lambda: K.max_pool2d_forward(x, 2, 1, 1), K.max_pool2d_backward),
         ("relu", lambda: K.relu_forward(x), K.relu_backward),
         ("linear", lambda: K.linear_forward(xl, wl, bl), K.linear_backward),
         ("im2col", lambda: (K.im2col(x, (3, 2), 2, 1), None), None),
@@ -349,10 +349,10 @@ def test_kernels_accept_non_contiguous_input():
     for g, gc in zip(K.conv2d_backward(dout_conv, cache),
                      K.conv2d_backward(np.ascontiguousarray(dout_conv), cachec)):
         assert g is gc or np.array_equal(g, gc)
-    out, cache = K.maxpool2d_forward(x, 2)
-    np.testing.assert_array_equal(out, K.maxpool2d_forward(xc, 2)[0])
+    out, cache = K.max_pool2d_forward(x, 2)
+    np.testing.assert_array_equal(out, K.max_pool2d_forward(xc, 2)[0])
     dout = rng.standard_normal(out.shape[::-1]).T
-    np.testing.assert_array_equal(K.maxpool2d_backward(dout, cache), K.maxpool2d_backward_naive(dout, cache))
+    np.testing.assert_array_equal(K.max_pool2d_backward(dout, cache), K.max_pool2d_backward_naive(dout, cache))
     xl = base.reshape(6, -1)[:, ::3]
     np.testing.assert_array_equal(K.linear_forward(xl, w.reshape(5, -1)[:, :14], None)[0],
                                   xl @ w.reshape(5, -1)[:, :14].T)
@@ -375,7 +375,7 @@ def _conv_cache():
 
 
 def _pool_cache():
-    return K.maxpool2d_forward(np.ones((1, 1, 4, 4)), 2)[1]
+    return K.max_pool2d_forward(np.ones((1, 1, 4, 4)), 2)[1]
 
 
 def _relu_cache():
@@ -416,15 +416,15 @@ BAD_INPUT = [
     (K.col2im, lambda: (np.ones((27, 10)), (2, 3, 5, 5), 3), ValueError,
      r"col2im: expected cols of shape \(27, 18\), got \(27, 10\)"),
     # max pooling
-    (K.maxpool2d_forward, lambda: (np.ones((5, 5)), 2), ValueError, r"max_pool2d input: expected a 4-D array, got 2-D"),
-    (K.maxpool2d_forward, lambda: (np.ones((1, 1, 5, 5), np.int32), 2), TypeError,
+    (K.max_pool2d_forward, lambda: (np.ones((5, 5)), 2), ValueError, r"max_pool2d input: expected a 4-D array, got 2-D"),
+    (K.max_pool2d_forward, lambda: (np.ones((1, 1, 5, 5), np.int32), 2), TypeError,
      r"max_pool2d input: expected dtype float32 or float64, got int32"),
-    (K.maxpool2d_forward, lambda: (f64, 6), ValueError,
+    (K.max_pool2d_forward, lambda: (f64, 6), ValueError,
      r"max_pool2d height: input size 5 with padding 0 is smaller than the kernel size 6"),
-    (K.maxpool2d_forward, lambda: (f64, 2, None, 2), ValueError,
+    (K.max_pool2d_forward, lambda: (f64, 2, None, 2), ValueError,
      r"max_pool2d: expected padding at most half the kernel size \(2, 2\), got \(2, 2\)"),
-    (K.maxpool2d_forward, lambda: (f64, 2, 0), ValueError, r"max_pool2d stride: expected values >= 1, got \(0, 0\)"),
-    (K.maxpool2d_backward, lambda: (np.ones((1, 1, 2, 3)), _pool_cache()), ValueError,
+    (K.max_pool2d_forward, lambda: (f64, 2, 0), ValueError, r"max_pool2d stride: expected values >= 1, got \(0, 0\)"),
+    (K.max_pool2d_backward, lambda: (np.ones((1, 1, 2, 3)), _pool_cache()), ValueError,
      r"max_pool2d backward: expected upstream gradient of shape \(1, 1, 2, 2\), got \(1, 1, 2, 3\)"),
     # relu
     (K.relu_forward, lambda: (np.ones(3, int),), TypeError, r"relu input: expected dtype float32 or float64, got int64"),
@@ -469,13 +469,13 @@ def test_bad_input_is_rejected_before_numba_runs(kernel, make_args, error, match
 
 def test_the_numba_tripwire_can_fire(numba_tripwire):
     with numba_tripwire, pytest.raises(AssertionError, match="numba kernel"):
-        K.maxpool2d_forward(np.ones((1, 1, 4, 4)), 2)
+        K.max_pool2d_forward(np.ones((1, 1, 4, 4)), 2)
 
 
-def test_maxpool2d_backward_rejects_a_gradient_of_another_dtype():
-    _, cache = K.maxpool2d_forward(np.ones((1, 1, 4, 4), np.float32), 2)
+def test_max_pool2d_backward_rejects_a_gradient_of_another_dtype():
+    _, cache = K.max_pool2d_forward(np.ones((1, 1, 4, 4), np.float32), 2)
     with pytest.raises(TypeError, match=r"expected upstream gradient of dtype float32, got float64"):
-        K.maxpool2d_backward(np.ones((1, 1, 2, 2)), cache)
+        K.max_pool2d_backward(np.ones((1, 1, 2, 2)), cache)
 
 
 # --------------------------------------------------------------------------- fused conv + relu + pool
@@ -487,26 +487,26 @@ def test_fused_conv_relu_pool_equals_the_three_kernels(geom, dtype, seed):
     rng = np.random.default_rng(seed)
     x = randn(rng, shape, dtype)
     w, b = randn(rng, (3, shape[1], *kernel), dtype), randn(rng, (3,), dtype)
-    pooled, cache = K.conv2d_relu_maxpool2d_forward(x, w, b, padding)
-    naive_pooled, naive_cache = K.conv2d_relu_maxpool2d_forward_naive(x, w, b, padding)
+    pooled, cache = K.conv2d_relu_max_pool2d_forward(x, w, b, padding)
+    naive_pooled, naive_cache = K.conv2d_relu_max_pool2d_forward_naive(x, w, b, padding)
     assert_close(pooled, naive_pooled, dtype)
     g = randn(rng, pooled.shape, dtype)
-    dx, dw, db = K.conv2d_relu_maxpool2d_backward(g, cache)
+    dx, dw, db = K.conv2d_relu_max_pool2d_backward(g, cache)
     conv_out, conv_cache = K.conv2d_forward(x, w, b, 1, padding)
     relu_out, relu_cache = K.relu_forward(conv_out)
-    _, pool_cache = K.maxpool2d_forward(relu_out, 2)
-    ex, ew, eb = K.conv2d_backward(K.relu_backward(K.maxpool2d_backward(g, pool_cache), relu_cache), conv_cache)
+    _, pool_cache = K.max_pool2d_forward(relu_out, 2)
+    ex, ew, eb = K.conv2d_backward(K.relu_backward(K.max_pool2d_backward(g, pool_cache), relu_cache), conv_cache)
     for actual, expected in ((dx, ex), (dw, ew), (db, eb)):
         assert_close(actual, expected, dtype)
-    for actual, expected in zip((dx, dw, db), K.conv2d_relu_maxpool2d_backward_naive(g, naive_cache)):
+    for actual, expected in zip((dx, dw, db), K.conv2d_relu_max_pool2d_backward_naive(g, naive_cache)):
         assert_close(actual, expected, dtype)
 
 
 def test_fused_conv_relu_pool_refuses_an_output_smaller_than_the_pool(numba_tripwire):
     x, w, b = np.zeros((1, 1, 3, 3)), np.zeros((2, 1, 3, 3)), np.zeros(2)
-    with numba_tripwire, pytest.raises(ValueError, match=r"conv2d_relu_maxpool2d: expected a conv output "
+    with numba_tripwire, pytest.raises(ValueError, match=r"conv2d_relu_max_pool2d: expected a conv output "
                                                          r"of at least 2x2 .* got 1x1"):
-        K.conv2d_relu_maxpool2d_forward(x, w, b, 0)
+        K.conv2d_relu_max_pool2d_forward(x, w, b, 0)
 
 
 # --------------------------------------------------------------------------- thread count
@@ -524,9 +524,9 @@ def test_results_do_not_depend_on_the_thread_count(n):
         results = []
         for count in (1, 2, 3):
             threads.configure(count)
-            pooled, cache = K.conv2d_relu_maxpool2d_forward(x, w, b, 1)
+            pooled, cache = K.conv2d_relu_max_pool2d_forward(x, w, b, 1)
             out, conv_cache = K.conv2d_forward(x, w, b, 2, 1)
-            results.append((pooled, *K.conv2d_relu_maxpool2d_backward(g, cache), out,
+            results.append((pooled, *K.conv2d_relu_max_pool2d_backward(g, cache), out,
                             *K.conv2d_backward(np.ones_like(out), conv_cache)))
     finally:
         threads.configure(before)
@@ -565,8 +565,8 @@ def test_linear_splits_features_between_threads_and_matches_naive():
 def test_pooling_an_empty_batch_gives_an_empty_batch(op):
     """torch pools a batch of 0 images into a batch of 0 (and back); so does minicnn."""
     x = np.zeros((0, 3, 8, 8), np.float32)
-    forward, backward = ((K.maxpool2d_forward, K.maxpool2d_backward) if op == "max"
-                         else (K.avgpool2d_forward, K.avgpool2d_backward))
+    forward, backward = ((K.max_pool2d_forward, K.max_pool2d_backward) if op == "max"
+                         else (K.avg_pool2d_forward, K.avg_pool2d_backward))
     out, cache = forward(x, 2)
     assert out.shape == (0, 3, 4, 4)
     assert backward(np.zeros_like(out), cache).shape == x.shape
@@ -600,12 +600,12 @@ def test_malloc_keeps_freed_memory_unless_told_not_to():
 
 
 # --------------------------------------------------------------------------- NaN, as torch treats it
-def test_maxpool2d_nan_takes_the_window_and_the_last_nan_wins():
+def test_max_pool2d_nan_takes_the_window_and_the_last_nan_wins():
     """torch's rule is ``val > max or isnan(val)``: a NaN always takes over, so the *last* NaN wins."""
     x = np.array([[[[1.0, np.nan, 2.0, 3.0],
                     [np.nan, 0.0, 5.0, 4.0]]]], dtype=np.float32)
     for kernel_path in ({}, {"padding": 0, "stride": 2}):  # fast 2x2 path and, via NaN, the general one
-        out, (_, argmax, _) = K.maxpool2d_forward(x, 2, **kernel_path)
+        out, (_, argmax, _) = K.max_pool2d_forward(x, 2, **kernel_path)
         assert np.isnan(out[0, 0, 0, 0]) and out[0, 0, 0, 1] == 5.0
         np.testing.assert_array_equal(argmax[0, 0, 0], [4, 6])  # (1,0) is the later NaN; 5.0 at (1,2)
 
@@ -614,8 +614,8 @@ def test_fused_conv_relu_pool_propagates_nan_like_the_three_kernels():
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((2, 2, 8, 8)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
     x[0, 1, 2, 5] = np.nan
-    pooled, _ = K.conv2d_relu_maxpool2d_forward(x, w, b, 1)
-    expected, _ = K.conv2d_relu_maxpool2d_forward_naive(x, w, b, 1)
+    pooled, _ = K.conv2d_relu_max_pool2d_forward(x, w, b, 1)
+    expected, _ = K.conv2d_relu_max_pool2d_forward_naive(x, w, b, 1)
     assert np.isnan(pooled).sum() == np.isnan(expected).sum() > 0
     np.testing.assert_allclose(pooled, expected, rtol=1e-12, atol=1e-12)  # NaN where expected has NaN
 
@@ -696,39 +696,39 @@ def test_dilated_im2col_equals_naive_and_col2im_is_its_adjoint(geom, dilation, s
 
 @given(windows(pool=True), st.tuples(st.integers(1, 3), st.integers(1, 3)), st.booleans(), st.booleans(), dtypes,
        seeds)
-def test_maxpool2d_dilation_ceil_mode_equals_naive(geom, dilation, ceil_mode, default_stride, dtype, seed):
+def test_max_pool2d_dilation_ceil_mode_equals_naive(geom, dilation, ceil_mode, default_stride, dtype, seed):
     shape, kernel, stride, padding = geom
     stride = None if default_stride else stride
     rng = np.random.default_rng(seed)
     x = randn(rng, shape, dtype)
     try:
-        n_out, n_cache = K.maxpool2d_forward_naive(x, kernel, stride, padding, dilation, ceil_mode)
+        n_out, n_cache = K.max_pool2d_forward_naive(x, kernel, stride, padding, dilation, ceil_mode)
     except ValueError:
         assume(False)
-    out, cache = K.maxpool2d_forward(x, kernel, stride, padding, dilation, ceil_mode)
+    out, cache = K.max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode)
     np.testing.assert_array_equal(out, n_out)
     np.testing.assert_array_equal(cache[1], n_cache[1])
     dout = randn(rng, out.shape, dtype)
-    assert_close(K.maxpool2d_backward(dout, cache), K.maxpool2d_backward_naive(dout, n_cache), dtype)
+    assert_close(K.max_pool2d_backward(dout, cache), K.max_pool2d_backward_naive(dout, n_cache), dtype)
 
 
 @given(windows(pool=True), dtypes, seeds)
-def test_maxunpool2d_equals_naive_and_undoes_the_pool(geom, dtype, seed):
+def test_max_unpool2d_equals_naive_and_undoes_the_pool(geom, dtype, seed):
     shape, kernel, stride, padding = geom
     rng = np.random.default_rng(seed)
     x = randn(rng, shape, dtype)
-    pooled, (_, argmax, _) = K.maxpool2d_forward(x, kernel, stride, padding)
+    pooled, (_, argmax, _) = K.max_pool2d_forward(x, kernel, stride, padding)
     try:
-        out, cache = K.maxunpool2d_forward(pooled, argmax, kernel, stride, padding, output_size=shape[2:])
+        out, cache = K.max_unpool2d_forward(pooled, argmax, kernel, stride, padding, output_size=shape[2:])
     except ValueError:   # torch's output_size rule: within stride of (H - 1)*stride - 2*padding + kernel
         assume(False)
-    naive_out, naive_cache = K.maxunpool2d_forward_naive(pooled, argmax, kernel, stride, padding, shape[2:])
+    naive_out, naive_cache = K.max_unpool2d_forward_naive(pooled, argmax, kernel, stride, padding, shape[2:])
     np.testing.assert_array_equal(out, naive_out)
     winners = out != 0
     np.testing.assert_array_equal(out[winners], x[winners])   # each maximum is back where it was
     dout = randn(rng, out.shape, dtype)
-    dx = K.maxunpool2d_backward(dout, cache)
-    np.testing.assert_array_equal(dx, K.maxunpool2d_backward_naive(dout, naive_cache))
+    dx = K.max_unpool2d_backward(dout, cache)
+    np.testing.assert_array_equal(dx, K.max_unpool2d_backward_naive(dout, naive_cache))
     np.testing.assert_array_equal(dx, np.take_along_axis(dout.reshape(*shape[:2], -1),
                                                          argmax.reshape(*shape[:2], -1), 2).reshape(pooled.shape))
 
@@ -810,15 +810,15 @@ GENERAL_BAD_INPUT = [
     (K.conv2d_forward, lambda: (f64, w3, None, 1, 6, 1, 1, "circular"), ValueError,
      r"padding_mode='circular' needs padding <= the input height 5"),
     (K.conv2d_forward, lambda: (f64, w3, None, 1, 1, 1, 1, "mirror"), ValueError, r"expected padding_mode in"),
-    (K.maxpool2d_forward, lambda: (np.ones((1, 1, 1, 1)), 2, 2, 1, 2), ValueError,
+    (K.max_pool2d_forward, lambda: (np.ones((1, 1, 1, 1)), 2, 2, 1, 2), ValueError,
      r"window 0 \(dilation 2\) has every tap in the padding"),
-    (K.maxpool2d_forward, lambda: (f64, 3, 1, 0, 3), ValueError,
+    (K.max_pool2d_forward, lambda: (f64, 3, 1, 0, 3), ValueError,
      r"max_pool2d height: input size 5 with padding 0 is smaller than the dilated kernel span 7"),
-    (K.maxunpool2d_forward, lambda: (f64, np.full(f64.shape, 100), 2), ValueError,
+    (K.max_unpool2d_forward, lambda: (f64, np.full(f64.shape, 100), 2), ValueError,
      r"max_unpool2d: expected indices in \[0, 100\)"),
-    (K.maxunpool2d_forward, lambda: (f64, np.zeros((2, 3, 5, 4), np.int64), 2), ValueError,
+    (K.max_unpool2d_forward, lambda: (f64, np.zeros((2, 3, 5, 4), np.int64), 2), ValueError,
      r"max_unpool2d: expected indices of the input's shape"),
-    (K.maxunpool2d_forward, lambda: (f64, np.zeros(f64.shape), 2), TypeError,
+    (K.max_unpool2d_forward, lambda: (f64, np.zeros(f64.shape), 2), TypeError,
      r"max_unpool2d indices: expected an integer ndarray, got float64"),
 ]
 

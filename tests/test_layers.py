@@ -129,7 +129,7 @@ def test_relu_gradients():
 
 @pytest.mark.parametrize("args, kwargs", [((2,), {}), ((3,), dict(stride=2, padding=1)),
                                           (((2, 3),), dict(stride=(1, 2))), ((3,), dict(stride=1, padding=1))])
-def test_maxpool2d_gradients(args, kwargs):
+def test_max_pool2d_gradients(args, kwargs):
     rng = np.random.default_rng(4)
     assert_gradcheck(check_module(nn.MaxPool2d(*args, **kwargs), distinct(rng, (2, 3, 7, 6)), rng), ["input"])
 

@@ -83,7 +83,7 @@ def test_dropout_p_edges_and_refusals():
 # --------------------------------------------------------------------------- batch norm over several steps
 @pytest.mark.parametrize("momentum", [0.1, 0.7, None])
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
-def test_batchnorm_running_stats_after_train_steps_and_eval_output_match_torch(momentum, dtype, rtol):
+def test_batch_norm_running_stats_after_train_steps_and_eval_output_match_torch(momentum, dtype, rtol):
     rng = np.random.default_rng(0)
     ours = nn.BatchNorm2d(4, momentum=momentum).to(dtype)
     theirs = torch.nn.BatchNorm2d(4, momentum=momentum).to(getattr(torch, np.dtype(dtype).name))
@@ -106,7 +106,7 @@ def test_batchnorm_running_stats_after_train_steps_and_eval_output_match_torch(m
     assert int(ours.num_batches_tracked) == 5  # evaluation does not count
 
 
-def test_batchnorm_without_running_stats_uses_batch_stats_in_eval():
+def test_batch_norm_without_running_stats_uses_batch_stats_in_eval():
     x = np.random.default_rng(0).standard_normal((4, 3, 2, 2))
     ours = nn.BatchNorm2d(3, track_running_stats=False).double().eval()
     theirs = torch.nn.BatchNorm2d(3, track_running_stats=False).double().eval()
@@ -114,7 +114,7 @@ def test_batchnorm_without_running_stats_uses_batch_stats_in_eval():
     np.testing.assert_allclose(ours(x).data, theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-12)
 
 
-def test_batchnorm_state_dict_round_trips_through_torch_and_dtype():
+def test_batch_norm_state_dict_round_trips_through_torch_and_dtype():
     rng = np.random.default_rng(1)
     ours = nn.BatchNorm1d(3)
     ours(rng.standard_normal((5, 3)).astype(np.float32))
@@ -128,7 +128,7 @@ def test_batchnorm_state_dict_round_trips_through_torch_and_dtype():
     assert ours.running_mean.dtype == np.float64 and ours.num_batches_tracked.dtype == np.int64
 
 
-def test_batchnorm_refuses_bad_arguments():
+def test_batch_norm_refuses_bad_arguments():
     with pytest.raises(ValueError, match="BatchNorm2d: expected eps > 0"):
         nn.BatchNorm2d(3, eps=0)
     with pytest.raises(ValueError, match=r"BatchNorm2d: expected momentum in \[0, 1\] or None"):
@@ -139,7 +139,7 @@ def test_batchnorm_refuses_bad_arguments():
         nn.BatchNorm1d(3)(np.ones((2, 3)))
 
 
-def test_batchnorm_backward_through_the_engine_matches_torch_in_train_mode():
+def test_batch_norm_backward_through_the_engine_matches_torch_in_train_mode():
     """Through a conv and a sum that weights each output (a non-trivial upstream gradient)."""
     rng = np.random.default_rng(2)
     manual_seed(0)
@@ -210,15 +210,15 @@ def test_l1_penalty_of_given_parameters_includes_everything_given_and_trains():
 
 
 # --------------------------------------------------------------------------- the gradient check can fail
-def test_gradcheck_catches_a_batchnorm_backward_that_ignores_the_batch_statistics(monkeypatch, capsys):
+def test_gradcheck_catches_a_batch_norm_backward_that_ignores_the_batch_statistics(monkeypatch, capsys):
     """The eval-mode formula in training (dx = weight * invstd * dy, no mean/variance terms) must fail."""
     from minicnn import cli
     from minicnn.kernels import norm
-    real = norm.batchnorm_backward
+    real = norm.batch_norm_backward
 
     def eval_formula(dout, cache, need_input_grad=True):
         return real(dout, cache._replace(training=False), need_input_grad)
-    monkeypatch.setattr(minicnn.kernels.IMPLEMENTATIONS["fast"], "batchnorm_backward", eval_formula)
+    monkeypatch.setattr(minicnn.kernels.IMPLEMENTATIONS["fast"], "batch_norm_backward", eval_formula)
     assert cli.main(["gradcheck"]) == 1
     out = capsys.readouterr().out
     failed = [line for line in out.splitlines() if line.endswith("FAIL")]

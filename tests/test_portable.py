@@ -34,8 +34,8 @@ for dtype in (np.float32, np.float64):
         rm, rv = rng.standard_normal(c).astype(dtype), rng.uniform(0.5, 2, c).astype(dtype)
         dout = np.random.default_rng(99).standard_normal(shape).astype(dtype)
         for training in (True, False):
-            for fwd, bwd in ((K.batchnorm_forward, K.batchnorm_backward),
-                             (K.batchnorm_relu_forward, K.batchnorm_relu_backward)):
+            for fwd, bwd in ((K.batch_norm_forward, K.batch_norm_backward),
+                             (K.batch_norm_relu_forward, K.batch_norm_relu_backward)):
                 out, cache = fwd(x, w, b, rm, rv, training)
                 for a in (out, *bwd(dout, cache)):
                     digest.update(np.ascontiguousarray(a).tobytes())

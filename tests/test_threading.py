@@ -71,13 +71,13 @@ EXACT = {
     "relu": lambda: (K.relu_forward, K.relu_backward, (_x((5, 3, 4, 4)),)),
     "tanh": lambda: (K.tanh_forward, K.tanh_backward, (_x((5, 3, 4, 4)),)),
     "sigmoid": lambda: (K.sigmoid_forward, K.sigmoid_backward, (_x((5, 3, 4, 4)),)),
-    "max_pool2d": lambda: (K.maxpool2d_forward, K.maxpool2d_backward, (_x((5, 3, 6, 6)), 2, 2, 0)),
-    "avg_pool2d": lambda: (K.avgpool2d_forward, K.avgpool2d_backward, (_x((5, 3, 6, 6)), 2)),
-    "batch_norm": lambda: (K.batchnorm_forward, K.batchnorm_backward,
+    "max_pool2d": lambda: (K.max_pool2d_forward, K.max_pool2d_backward, (_x((5, 3, 6, 6)), 2, 2, 0)),
+    "avg_pool2d": lambda: (K.avg_pool2d_forward, K.avg_pool2d_backward, (_x((5, 3, 6, 6)), 2)),
+    "batch_norm": lambda: (K.batch_norm_forward, K.batch_norm_backward,
                            (_x((5, 6, 4, 4)), _x(6), _x(6), None, None, True)),
-    "batch_norm_relu": lambda: (K.batchnorm_relu_forward, K.batchnorm_relu_backward,
+    "batch_norm_relu": lambda: (K.batch_norm_relu_forward, K.batch_norm_relu_backward,
                                 (_x((5, 6, 4, 4)), _x(6), _x(6), None, None, True)),
-    "local_response_norm": lambda: (K.lrn_forward, K.lrn_backward, (_x((5, 4, 3, 3)), 3, 1e-2, 0.75, 1.0)),
+    "local_response_norm": lambda: (K.local_response_norm_forward, K.local_response_norm_backward, (_x((5, 4, 3, 3)), 3, 1e-2, 0.75, 1.0)),
 }
 
 
@@ -103,7 +103,7 @@ def test_linear_split_by_features(dtype, split):
 def test_conv_parameter_gradients_differ_only_by_the_order_of_the_chunk_sums(fused, split):
     x, w, b = _x((6, 2, 8, 8)), _x((3, 2, 3, 3)), _x(3)
     if fused:
-        run = lambda: _forward_backward(K.conv2d_relu_maxpool2d_forward, K.conv2d_relu_maxpool2d_backward,  # noqa: E731
+        run = lambda: _forward_backward(K.conv2d_relu_max_pool2d_forward, K.conv2d_relu_max_pool2d_backward,  # noqa: E731
                                         (x, w, b, 1))
     else:
         run = lambda: _forward_backward(K.conv2d_forward, K.conv2d_backward, (x, w, b, 1, 1))  # noqa: E731

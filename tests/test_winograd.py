@@ -58,12 +58,12 @@ def test_winograd_fused_conv_relu_pool_equals_naive(geom, seed):
     rng = np.random.default_rng(seed)
     x, w, b = randn(rng, shape, np.float64), randn(rng, (3, shape[1], 3, 3), np.float64), randn(rng, (3,), np.float64)
     with conv.algorithm("winograd"):
-        pooled, cache = K.conv2d_relu_maxpool2d_forward(x, w, b, padding)
-    naive_pooled, naive_cache = K.conv2d_relu_maxpool2d_forward_naive(x, w, b, padding)
+        pooled, cache = K.conv2d_relu_max_pool2d_forward(x, w, b, padding)
+    naive_pooled, naive_cache = K.conv2d_relu_max_pool2d_forward_naive(x, w, b, padding)
     assert_close(pooled, naive_pooled, np.float64)
     g = randn(rng, pooled.shape, np.float64)
-    for actual, expected in zip(K.conv2d_relu_maxpool2d_backward(g, cache),
-                                K.conv2d_relu_maxpool2d_backward_naive(g, naive_cache)):
+    for actual, expected in zip(K.conv2d_relu_max_pool2d_backward(g, cache),
+                                K.conv2d_relu_max_pool2d_backward_naive(g, naive_cache)):
         assert_close(actual, expected, np.float64)
 
 
@@ -132,9 +132,9 @@ def test_winograd_propagates_nan_like_the_definition(where):
     x[0, 1, where[0], where[1]] = np.nan
     with conv.algorithm("winograd"):
         out, _ = K.conv2d_forward(x, w, b, 1, 1)
-        pooled, _ = K.conv2d_relu_maxpool2d_forward(x, w, b, 1)
+        pooled, _ = K.conv2d_relu_max_pool2d_forward(x, w, b, 1)
     expected_out, _ = K.conv2d_forward_naive(x, w, b, 1, 1)
-    expected, _ = K.conv2d_relu_maxpool2d_forward_naive(x, w, b, 1)
+    expected, _ = K.conv2d_relu_max_pool2d_forward_naive(x, w, b, 1)
     np.testing.assert_array_equal(np.isnan(out), np.isnan(expected_out))
     assert np.isnan(pooled).sum() == np.isnan(expected).sum() > 0
     np.testing.assert_allclose(pooled, expected, rtol=1e-12, atol=1e-12)  # NaN where expected has NaN
@@ -148,15 +148,15 @@ def test_one_input_channel_fused_block_equals_naive(n, out_channels, half_width,
     h = int(rng.integers(max(1, 4 - 2 * padding), 12))
     x = randn(rng, (n, 1, h, 2 * half_width + 2 - 2 * padding), dtype)  # an even conv output width
     w, b = randn(rng, (out_channels, 1, 3, 3), dtype), randn(rng, (out_channels,), dtype)
-    pooled, cache = K.conv2d_relu_maxpool2d_forward(x, w, b, padding)
+    pooled, cache = K.conv2d_relu_max_pool2d_forward(x, w, b, padding)
     assert type(cache[0]).__name__ == "_OneChannel"
-    naive_pooled, naive_cache = K.conv2d_relu_maxpool2d_forward_naive(x, w, b, padding)
+    naive_pooled, naive_cache = K.conv2d_relu_max_pool2d_forward_naive(x, w, b, padding)
     assert_close(pooled, naive_pooled, dtype)
     g = randn(rng, pooled.shape, dtype)
-    expected = K.conv2d_relu_maxpool2d_backward_naive(g, naive_cache)
-    for actual, exp in zip(K.conv2d_relu_maxpool2d_backward(g, cache), expected):
+    expected = K.conv2d_relu_max_pool2d_backward_naive(g, naive_cache)
+    for actual, exp in zip(K.conv2d_relu_max_pool2d_backward(g, cache), expected):
         assert_close(actual, exp, dtype)
-    no_dx, dw, db = K.conv2d_relu_maxpool2d_backward(g, cache, need_input_grad=False)
+    no_dx, dw, db = K.conv2d_relu_max_pool2d_backward(g, cache, need_input_grad=False)
     assert no_dx is None
     assert_close(dw, expected[1], dtype)
     assert_close(db, expected[2], dtype)
@@ -166,9 +166,9 @@ def test_one_input_channel_nan_takes_the_general_path():
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((2, 1, 8, 8)), rng.standard_normal((3, 1, 3, 3)), rng.standard_normal(3)
     x[1, 0, 3, 3] = np.nan
-    pooled, cache = K.conv2d_relu_maxpool2d_forward(x, w, b, 1)
+    pooled, cache = K.conv2d_relu_max_pool2d_forward(x, w, b, 1)
     assert type(cache[0]).__name__ != "_OneChannel"
-    expected, _ = K.conv2d_relu_maxpool2d_forward_naive(x, w, b, 1)
+    expected, _ = K.conv2d_relu_max_pool2d_forward_naive(x, w, b, 1)
     assert np.isnan(pooled).sum() == np.isnan(expected).sum() > 0
     np.testing.assert_allclose(pooled, expected, rtol=1e-12, atol=1e-12)
 

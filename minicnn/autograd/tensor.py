@@ -9,7 +9,7 @@ so they are recorded like the network's layers.
 """
 import numpy as np
 
-from ..kernels._check import FLOAT_DTYPES
+from ..kernels.checks import FLOAT_DTYPES
 from . import engine
 
 

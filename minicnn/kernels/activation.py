@@ -3,7 +3,8 @@ import numpy as np
 from numba import njit
 
 from .. import threads
-from ._check import check_float_array, check_grad
+from .checks import check_float_array, check_grad
+from .registry import kernel_table
 
 
 @njit(cache=True, nogil=True)
@@ -362,3 +363,7 @@ def dropout_forward_naive(x, p, keep):
 
 
 dropout_backward_naive = dropout_backward
+
+
+# this file's ops, by torch's names (kernels/registry.py)
+KERNELS = kernel_table(globals(), "relu", "sigmoid", "tanh", "leaky_relu", "softmax", "log_softmax", "dropout")

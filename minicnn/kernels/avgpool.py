@@ -24,7 +24,8 @@ import numpy as np
 from numba import njit
 
 from .. import threads
-from ._check import check_float_array, check_grad, pair
+from .checks import check_float_array, check_grad, pair
+from .registry import kernel_table
 
 
 # --------------------------------------------------------------------------- geometry
@@ -45,7 +46,7 @@ def _pool_out_size(name, size, kernel, stride, pad, ceil_mode):
     return out
 
 
-def avgpool2d_windows(x_shape, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+def avg_pool2d_windows(x_shape, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                       divisor_override=None):
     """The rectangles and divisors of ``avg_pool2d`` (checked), see the module docstring.
 
@@ -240,7 +241,7 @@ def _window_spread(dout, cache):
 
 
 # --------------------------------------------------------------------------- fast
-def avgpool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                       divisor_override=None):
     """Average pooling, as ``torch.nn.functional.avg_pool2d`` (see the module docstring for the windows).
 
@@ -256,16 +257,16 @@ def avgpool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False, c
     cache : (x.shape, x.dtype, windows)
     """
     _check_input("avg_pool2d", x)
-    return _window_mean(x, avgpool2d_windows(x.shape, kernel_size, stride, padding, ceil_mode, count_include_pad,
+    return _window_mean(x, avg_pool2d_windows(x.shape, kernel_size, stride, padding, ceil_mode, count_include_pad,
                                              divisor_override))
 
 
-def avgpool2d_backward(dout, cache):
+def avg_pool2d_backward(dout, cache):
     """Average pooling backward: ``dy / divisor`` to every input cell of each window; returns dx like x."""
     return _window_spread(dout, cache)
 
 
-def adaptive_avgpool2d_forward(x, output_size):
+def adaptive_avg_pool2d_forward(x, output_size):
     """Adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool2d``.
 
     Parameters
@@ -274,13 +275,13 @@ def adaptive_avgpool2d_forward(x, output_size):
 
     Returns
     -------
-    out : ndarray (N, C, OH, OW);  cache : as :func:`avgpool2d_forward`'s
+    out : ndarray (N, C, OH, OW);  cache : as :func:`avg_pool2d_forward`'s
     """
     _check_input("adaptive_avg_pool2d", x)
     return _window_mean(x, adaptive_windows(x.shape, output_size))
 
 
-adaptive_avgpool2d_backward = avgpool2d_backward
+adaptive_avg_pool2d_backward = avg_pool2d_backward
 
 
 # --------------------------------------------------------------------------- naive
@@ -294,15 +295,15 @@ def _window_mean_naive(x, windows):
     return out, (x.shape, x.dtype, windows)
 
 
-def avgpool2d_forward_naive(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+def avg_pool2d_forward_naive(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                             divisor_override=None):
-    """One slice sum per output position; same contract as :func:`avgpool2d_forward`."""
+    """One slice sum per output position; same contract as :func:`avg_pool2d_forward`."""
     _check_input("avg_pool2d", x)
-    return _window_mean_naive(x, avgpool2d_windows(x.shape, kernel_size, stride, padding, ceil_mode,
+    return _window_mean_naive(x, avg_pool2d_windows(x.shape, kernel_size, stride, padding, ceil_mode,
                                                    count_include_pad, divisor_override))
 
 
-def avgpool2d_backward_naive(dout, cache):
+def avg_pool2d_backward_naive(dout, cache):
     """``dx[window] += dout / divisor``, one slice per output position."""
     x_shape, dtype, windows = cache
     (h0, h1), (w0, w1), divisor = windows
@@ -314,14 +315,18 @@ def avgpool2d_backward_naive(dout, cache):
     return dx
 
 
-def adaptive_avgpool2d_forward_naive(x, output_size):
-    """Same contract as :func:`adaptive_avgpool2d_forward`."""
+def adaptive_avg_pool2d_forward_naive(x, output_size):
+    """Same contract as :func:`adaptive_avg_pool2d_forward`."""
     _check_input("adaptive_avg_pool2d", x)
     return _window_mean_naive(x, adaptive_windows(x.shape, output_size))
 
 
-adaptive_avgpool2d_backward_naive = avgpool2d_backward_naive
+adaptive_avg_pool2d_backward_naive = avg_pool2d_backward_naive
 
-__all__ = ["adaptive_avgpool2d_backward", "adaptive_avgpool2d_backward_naive", "adaptive_avgpool2d_forward",
-           "adaptive_avgpool2d_forward_naive", "avgpool2d_backward", "avgpool2d_backward_naive",
-           "avgpool2d_forward", "avgpool2d_forward_naive"]
+__all__ = ["adaptive_avg_pool2d_backward", "adaptive_avg_pool2d_backward_naive", "adaptive_avg_pool2d_forward",
+           "adaptive_avg_pool2d_forward_naive", "avg_pool2d_backward", "avg_pool2d_backward_naive",
+           "avg_pool2d_forward", "avg_pool2d_forward_naive"]
+
+
+# this file's ops, by torch's names (kernels/registry.py)
+KERNELS = kernel_table(globals(), "avg_pool2d", "adaptive_avg_pool2d")

@@ -46,8 +46,9 @@ from numba import njit
 
 from .. import threads
 from . import winograd
-from ._check import check_float_array, check_grad, check_same_dtype, is_one, out_size, pair, positive_int, window_count
+from .checks import check_float_array, check_grad, check_same_dtype, is_one, out_size, pair, positive_int, window_count
 from .padding import check_padding_mode, pad2d, pad2d_backward, pad2d_backward_naive, pad2d_naive
+from .registry import kernel_table
 
 
 # --------------------------------------------------------------------------- numba kernels
@@ -876,3 +877,7 @@ def im2col_naive(x, kernel_size, stride=1, padding=0, dilation=1):
             shifted = xp[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
             cols[:, i, j] = shifted.transpose(1, 0, 2, 3)                       # (C, N, OH, OW)
     return cols.reshape(c * kh * kw, n * oh * ow)
+
+
+# this file's ops, by torch's names (kernels/registry.py)
+KERNELS = kernel_table(globals(), "conv2d")

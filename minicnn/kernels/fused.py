@@ -13,8 +13,8 @@ way.)  Backward writes ``dout2`` in column layout directly: the upstream
 gradient at each window's winner where the pooled value was positive, zero
 elsewhere, and sums the bias gradient on the way.
 
-The definition is the composition ``maxpool2d(relu(conv2d(x)))``;
-:func:`conv2d_relu_maxpool2d_forward_naive` is exactly that, and the tests hold
+The definition is the composition ``max_pool2d(relu(conv2d(x)))``;
+:func:`conv2d_relu_max_pool2d_forward_naive` is exactly that, and the tests hold
 the fused kernels to it.
 """
 import functools
@@ -26,12 +26,13 @@ from numba import njit
 from .. import threads
 
 from . import winograd
-from ._check import check_grad
+from .checks import check_grad
 from .activation import relu_backward_naive, relu_forward_naive
 from .conv import (_conv_geometry, _use_winograd, algorithm, conv2d_backward_naive, conv2d_forward_naive,
                    conv_backward_chunks, conv_forward_chunks)
-from .pool import _maxpool_forward_kernel, has_nan, max2x2, max4, maxpool2d_backward_naive, maxpool2d_forward_naive
+from .pool import _maxpool_forward_kernel, has_nan, max2x2, max4, max_pool2d_backward_naive, max_pool2d_forward_naive
 from .winograd import _input_transform_adjoint_kernel, _input_transform_kernel, _output_tile, _store_tiles_adjoint, _tile_outputs
+from .registry import kernel_table
 
 
 @njit(cache=True, nogil=True)
@@ -347,7 +348,7 @@ def _winograd_unpool_relu(dpooled, pooled, argmax, h, w, dm, dbias):
     winograd.output_gradient(dout2.reshape(n_out, n_img, h, w).transpose(1, 0, 2, 3), dm, dbias)
 
 
-def conv2d_relu_maxpool2d_forward(x, weight, bias, padding=0):
+def conv2d_relu_max_pool2d_forward(x, weight, bias, padding=0):
     """``max_pool2d(relu(conv2d(x, weight, bias, stride=1, padding)), 2)`` in one output pass.
 
     Parameters
@@ -360,12 +361,12 @@ def conv2d_relu_maxpool2d_forward(x, weight, bias, padding=0):
     Returns
     -------
     pooled : ndarray, shape (N, O, OH // 2, OW // 2), dtype of ``x``
-    cache : for :func:`conv2d_relu_maxpool2d_backward`
+    cache : for :func:`conv2d_relu_max_pool2d_backward`
     """
-    geometry = _conv_geometry(x, weight, bias, 1, padding, "conv2d_relu_maxpool2d")
+    geometry = _conv_geometry(x, weight, bias, 1, padding, "conv2d_relu_max_pool2d")
     h, w = geometry[2]
     if h < 2 or w < 2:
-        raise ValueError(f"conv2d_relu_maxpool2d: expected a conv output of at least 2x2 for the "
+        raise ValueError(f"conv2d_relu_max_pool2d: expected a conv output of at least 2x2 for the "
                          f"2x2 pool, got {h}x{w}")
     pooled = np.empty((x.shape[0], weight.shape[0], h // 2, w // 2), dtype=x.dtype)
     argmax = np.empty(pooled.shape, dtype=np.int32)
@@ -373,7 +374,7 @@ def conv2d_relu_maxpool2d_forward(x, weight, bias, padding=0):
         one = _one_channel_forward(x, weight, bias, geometry, pooled, argmax)
         if one is None:  # a NaN or an inf: the general path handles it as torch does
             with algorithm("im2col"):
-                return conv2d_relu_maxpool2d_forward(x, weight, bias, padding)
+                return conv2d_relu_max_pool2d_forward(x, weight, bias, padding)
         return pooled, (one, (h, w), pooled, argmax)
     chunk_cache = conv_forward_chunks(
         x, weight, geometry, lambda sl, out2: _bias_relu_pool(out2, bias, h, w, pooled[sl], argmax[sl]),
@@ -381,8 +382,8 @@ def conv2d_relu_maxpool2d_forward(x, weight, bias, padding=0):
     return pooled, (chunk_cache, (h, w), pooled, argmax)
 
 
-def conv2d_relu_maxpool2d_backward(dpooled, cache, need_input_grad=True):
-    """Gradients of :func:`conv2d_relu_maxpool2d_forward`.
+def conv2d_relu_max_pool2d_backward(dpooled, cache, need_input_grad=True):
+    """Gradients of :func:`conv2d_relu_max_pool2d_forward`.
 
     Parameters
     ----------
@@ -393,7 +394,7 @@ def conv2d_relu_maxpool2d_backward(dpooled, cache, need_input_grad=True):
     dx : (N, C, H, W) or None, dweight : (O, C, KH, KW), dbias : (O,)
     """
     chunk_cache, (h, w), pooled, argmax = cache
-    check_grad("conv2d_relu_maxpool2d backward", dpooled, pooled.shape, pooled.dtype)
+    check_grad("conv2d_relu_max_pool2d backward", dpooled, pooled.shape, pooled.dtype)
     dpooled = np.ascontiguousarray(dpooled)
     if isinstance(chunk_cache, _OneChannel):
         return _one_channel_backward(dpooled, cache, need_input_grad)
@@ -410,16 +411,20 @@ def conv2d_relu_maxpool2d_backward(dpooled, cache, need_input_grad=True):
     return conv_backward_chunks(chunk_cache, need_input_grad, dout2_of, dm_of)
 
 
-def conv2d_relu_maxpool2d_forward_naive(x, weight, bias, padding=0):
+def conv2d_relu_max_pool2d_forward_naive(x, weight, bias, padding=0):
     """The definition: the naive conv2d, then ReLU, then 2x2 max pool, as three separate kernels."""
     out, conv_cache = conv2d_forward_naive(x, weight, bias, 1, padding)
     relu, relu_cache = relu_forward_naive(out)
-    pooled, pool_cache = maxpool2d_forward_naive(relu, 2)
+    pooled, pool_cache = max_pool2d_forward_naive(relu, 2)
     return pooled, (conv_cache, relu_cache, pool_cache)
 
 
-def conv2d_relu_maxpool2d_backward_naive(dpooled, cache, need_input_grad=True):
+def conv2d_relu_max_pool2d_backward_naive(dpooled, cache, need_input_grad=True):
     """The chain rule through the three naive kernels, last first."""
     conv_cache, relu_cache, pool_cache = cache
-    drelu = maxpool2d_backward_naive(dpooled, pool_cache)
+    drelu = max_pool2d_backward_naive(dpooled, pool_cache)
     return conv2d_backward_naive(relu_backward_naive(drelu, relu_cache), conv_cache, need_input_grad)
+
+
+# this file's ops, by torch's names (kernels/registry.py)
+KERNELS = kernel_table(globals(), "conv2d_relu_max_pool2d")

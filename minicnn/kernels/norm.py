@@ -7,7 +7,7 @@ Batch norm, per channel ``c`` over the ``M = N * (everything after C)`` values i
 
 with the batch's own ``mean_c``/``var_c`` in training and given (running)
 statistics in evaluation.  In training the statistics depend on ``x``, so
-the gradient has two extra terms (cs231n's "batchnorm_backward_alt")::
+the gradient has two extra terms (cs231n's "batch_norm_backward_alt")::
 
     dx = weight_c / sqrt(var_c + eps) * (dy - mean(dy) - xhat * mean(dy * xhat))
 
@@ -23,8 +23,9 @@ import numpy as np
 from numba import njit
 
 from .. import threads
-from ._check import check_float_array, check_grad, check_same_dtype
+from .checks import check_float_array, check_grad, check_same_dtype
 from .activation import relu_backward_naive, relu_forward_naive
+from .registry import kernel_table
 
 
 BatchNormCache = collections.namedtuple("BatchNormCache", "xhat invstd weight training mean var count shape")
@@ -37,7 +38,7 @@ mean, var : (C,) float64 batch mean and biased variance (None in evaluation);  c
 
 
 # --------------------------------------------------------------------------- batch norm: checks
-def _check_batchnorm(x, weight, bias, running_mean, running_var, training, eps, op="batch_norm"):
+def _check_batch_norm(x, weight, bias, running_mean, running_var, training, eps, op="batch_norm"):
     """The checks of batch norm's arguments, refusing in the name of ``op`` (``batch_norm_relu`` for the fused one)."""
     check_float_array(f"{op} input", x)
     if x.ndim < 2:
@@ -195,7 +196,7 @@ def _by_channel(fn, x3):
 
 
 # --------------------------------------------------------------------------- batch norm: fast
-def batchnorm_forward(x, weight, bias, running_mean, running_var, training, eps=1e-5, _relu=False):
+def batch_norm_forward(x, weight, bias, running_mean, running_var, training, eps=1e-5, _relu=False):
     """Batch normalisation forward, as ``torch.nn.functional.batch_norm`` (the running estimates are
     not touched here: the caller updates them from ``cache.mean``/``cache.var``).
 
@@ -212,7 +213,7 @@ def batchnorm_forward(x, weight, bias, running_mean, running_var, training, eps=
     out : ndarray, shape and dtype of x
     cache : :class:`BatchNormCache`
     """
-    x3, count = _check_batchnorm(x, weight, bias, running_mean, running_var, training, eps,
+    x3, count = _check_batch_norm(x, weight, bias, running_mean, running_var, training, eps,
                                  "batch_norm_relu" if _relu else "batch_norm")
     c, dtype = x3.shape[1], x.dtype
     x3 = np.ascontiguousarray(x3)
@@ -230,13 +231,13 @@ def batchnorm_forward(x, weight, bias, running_mean, running_var, training, eps=
     return out.reshape(x.shape), BatchNormCache(xhat, invstd, weight, bool(training), *stats, count, x.shape)
 
 
-def batchnorm_backward(dout, cache, need_input_grad=True, _relu_out=None):
+def batch_norm_backward(dout, cache, need_input_grad=True, _relu_out=None):
     """Batch normalisation backward.
 
     Parameters
     ----------
     dout : ndarray, shape and dtype of the forward output, not modified
-    cache : from :func:`batchnorm_forward`
+    cache : from :func:`batch_norm_forward`
     need_input_grad : bool; False skips dx
 
     Returns
@@ -263,26 +264,26 @@ def batchnorm_backward(dout, cache, need_input_grad=True, _relu_out=None):
     return dx, sum_dy_xhat.astype(xhat.dtype), sum_dy.astype(xhat.dtype)
 
 
-def batchnorm_relu_forward(x, weight, bias, running_mean, running_var, training, eps=1e-5):
+def batch_norm_relu_forward(x, weight, bias, running_mean, running_var, training, eps=1e-5):
     """``max(batch_norm(x), 0)`` in one pass over each channel (the ReLU applied as the output is written).
 
-    The same arguments as :func:`batchnorm_forward`; returns ``out`` and the cache ``(bn_cache, out)``.
+    The same arguments as :func:`batch_norm_forward`; returns ``out`` and the cache ``(bn_cache, out)``.
     """
-    out, cache = batchnorm_forward(x, weight, bias, running_mean, running_var, training, eps, _relu=True)
+    out, cache = batch_norm_forward(x, weight, bias, running_mean, running_var, training, eps, _relu=True)
     return out, (cache, out)
 
 
-def batchnorm_relu_backward(dout, cache, need_input_grad=True):
-    """Backward of :func:`batchnorm_relu_forward`: the ReLU's mask applied to ``dout`` inside batch norm's
-    own passes; returns what :func:`batchnorm_backward` returns."""
+def batch_norm_relu_backward(dout, cache, need_input_grad=True):
+    """Backward of :func:`batch_norm_relu_forward`: the ReLU's mask applied to ``dout`` inside batch norm's
+    own passes; returns what :func:`batch_norm_backward` returns."""
     bn_cache, out = cache
-    return batchnorm_backward(dout, bn_cache, need_input_grad, _relu_out=out)
+    return batch_norm_backward(dout, bn_cache, need_input_grad, _relu_out=out)
 
 
 # --------------------------------------------------------------------------- batch norm: naive
-def batchnorm_forward_naive(x, weight, bias, running_mean, running_var, training, eps=1e-5, _op="batch_norm"):
-    """The definition in numpy, step by step; the same contract as :func:`batchnorm_forward`."""
-    x3, count = _check_batchnorm(x, weight, bias, running_mean, running_var, training, eps, _op)
+def batch_norm_forward_naive(x, weight, bias, running_mean, running_var, training, eps=1e-5, _op="batch_norm"):
+    """The definition in numpy, step by step; the same contract as :func:`batch_norm_forward`."""
+    x3, count = _check_batch_norm(x, weight, bias, running_mean, running_var, training, eps, _op)
     axes = (0, 2)
     if training:
         mean = x3.mean(axis=axes, dtype=np.float64)     # statistics summed in float64, as the fast kernel's
@@ -297,7 +298,7 @@ def batchnorm_forward_naive(x, weight, bias, running_mean, running_var, training
     return out.reshape(x.shape), BatchNormCache(xhat, invstd, weight, bool(training), *stats, count, x.shape)
 
 
-def batchnorm_backward_naive(dout, cache, need_input_grad=True):
+def batch_norm_backward_naive(dout, cache, need_input_grad=True):
     """Backward by the chain rule through each step of the forward (cs231n's staged form):
 
     ``dxhat = dy * weight``; in training the batch mean and variance depend on x, so
@@ -322,18 +323,18 @@ def batchnorm_backward_naive(dout, cache, need_input_grad=True):
     return dx.reshape(cache.shape), dweight, dbias
 
 
-def batchnorm_relu_forward_naive(x, weight, bias, running_mean, running_var, training, eps=1e-5):
+def batch_norm_relu_forward_naive(x, weight, bias, running_mean, running_var, training, eps=1e-5):
     """The two naive twins one after the other: batch norm, then ReLU."""
-    bn, bn_cache = batchnorm_forward_naive(x, weight, bias, running_mean, running_var, training, eps,
+    bn, bn_cache = batch_norm_forward_naive(x, weight, bias, running_mean, running_var, training, eps,
                                            "batch_norm_relu")
     out, relu_cache = relu_forward_naive(bn)
     return out, (bn_cache, relu_cache)
 
 
-def batchnorm_relu_backward_naive(dout, cache, need_input_grad=True):
+def batch_norm_relu_backward_naive(dout, cache, need_input_grad=True):
     """ReLU's naive backward, then batch norm's."""
     bn_cache, relu_cache = cache
-    return batchnorm_backward_naive(relu_backward_naive(dout, relu_cache), bn_cache, need_input_grad)
+    return batch_norm_backward_naive(relu_backward_naive(dout, relu_cache), bn_cache, need_input_grad)
 
 
 # --------------------------------------------------------------------------- local response norm
@@ -364,7 +365,7 @@ def _lrn_scale_kernel(x, size, alpha, k, scale):
 
 
 @njit(cache=True, nogil=True)
-def _lrn_backward_kernel(dy, x, scale, size, alpha, beta, dx):
+def _local_response_norm_backward_kernel(dy, x, scale, size, alpha, beta, dx):
     """``dx_j = dy_j s_j^-beta - 2 alpha beta / size * x_j * sum_{c: j in window(c)} dy_c x_c s_c^(-beta-1)``."""
     n_img, chans, length = x.shape
     before, after = size // 2, (size - 1) // 2
@@ -378,7 +379,7 @@ def _lrn_backward_kernel(dy, x, scale, size, alpha, beta, dx):
                 dx[n, j, i] = dy[n, j, i] * scale[n, j, i] ** -beta - coef * x[n, j, i] * s
 
 
-def lrn_forward(x, size, alpha=1e-4, beta=0.75, k=1.0):
+def local_response_norm_forward(x, size, alpha=1e-4, beta=0.75, k=1.0):
     """Local response normalisation across channels, as ``torch.nn.functional.local_response_norm``.
 
     Parameters
@@ -397,13 +398,13 @@ def lrn_forward(x, size, alpha=1e-4, beta=0.75, k=1.0):
     return out.reshape(x.shape), (x3, scale, int(size), float(alpha), float(beta), x.shape)
 
 
-def lrn_backward(dout, cache):
-    """Gradient of :func:`lrn_forward` w.r.t. its input: an ndarray like x."""
+def local_response_norm_backward(dout, cache):
+    """Gradient of :func:`local_response_norm_forward` w.r.t. its input: an ndarray like x."""
     x3, scale, size, alpha, beta, shape = cache
     check_grad("local_response_norm backward", dout, shape, x3.dtype)
     dy = np.ascontiguousarray(dout).reshape(x3.shape)
     dx = np.empty_like(x3)
-    threads.map_chunks(lambda sl: _lrn_backward_kernel(dy[sl], x3[sl], scale[sl], size, alpha, beta, dx[sl]),
+    threads.map_chunks(lambda sl: _local_response_norm_backward_kernel(dy[sl], x3[sl], scale[sl], size, alpha, beta, dx[sl]),
                        x3.shape[0])
     return dx.reshape(shape)
 
@@ -415,8 +416,8 @@ def _channel_window_sum(a, size):
     return sum(padded[:, d:d + chans] for d in range(size))
 
 
-def lrn_forward_naive(x, size, alpha=1e-4, beta=0.75, k=1.0):
-    """The definition with a zero-padded channel window in numpy; same contract as :func:`lrn_forward`."""
+def local_response_norm_forward_naive(x, size, alpha=1e-4, beta=0.75, k=1.0):
+    """The definition with a zero-padded channel window in numpy; same contract as :func:`local_response_norm_forward`."""
     x3 = _check_lrn(x, size, alpha, beta, k)
     dtype = x.dtype
     scale = dtype.type(k) + dtype.type(alpha / size) * _channel_window_sum(x3 * x3, size)
@@ -424,7 +425,7 @@ def lrn_forward_naive(x, size, alpha=1e-4, beta=0.75, k=1.0):
     return out.reshape(x.shape), (x3, scale, int(size), float(alpha), float(beta), x.shape)
 
 
-def lrn_backward_naive(dout, cache):
+def local_response_norm_backward_naive(dout, cache):
     """The gradient of each output over every input of its window: the window sum turned around
     (output c sees inputs c - size//2 .. c + (size-1)//2, so input j reaches outputs j - (size-1)//2 .. j + size//2)."""
     x3, scale, size, alpha, beta, shape = cache
@@ -436,3 +437,7 @@ def lrn_backward_naive(dout, cache):
     window = sum(padded[:, d:d + chans] for d in range(size))
     dx = dy * scale ** t(-beta) - t(2 * alpha * beta / size) * x3 * window
     return dx.reshape(shape)
+
+
+# this file's ops, by torch's names (kernels/registry.py)
+KERNELS = kernel_table(globals(), "batch_norm", "batch_norm_relu", "local_response_norm")

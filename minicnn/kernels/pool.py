@@ -18,7 +18,8 @@ import numpy as np
 from numba import njit
 
 from .. import threads
-from ._check import check_float_array, check_grad, pair, pool_out_size
+from .checks import check_float_array, check_grad, pair, pool_out_size
+from .registry import kernel_table
 
 
 @njit(cache=True, nogil=True)
@@ -102,7 +103,7 @@ def _maxpool2x2_forward_kernel(x, out, argmax):
 
     Each comparison feeds a select instead of a jump, so random data costs no
     mispredicted branches; NaN handling would bring the branches back, so input
-    with a NaN goes to the general kernel instead (see ``maxpool2d_forward``).
+    with a NaN goes to the general kernel instead (see ``max_pool2d_forward``).
     """
     n_img, chans, h, w = x.shape
     oh, ow = out.shape[2], out.shape[3]
@@ -163,7 +164,7 @@ def padding_only_windows(size, kernel, stride, padding, dilation, count):
     return np.flatnonzero(first >= end)
 
 
-def maxpool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """Max pooling forward, as ``torch.nn.functional.max_pool2d``.
 
     Parameters
@@ -173,7 +174,7 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_m
     stride : int or (int, int), default ``kernel_size``
     padding : int or (int, int), at most half the kernel; padded cells are -inf
     dilation : int or (int, int), spacing of the window's taps
-    ceil_mode : bool, round the window count up (see :func:`minicnn.kernels._check.pool_out_size`)
+    ceil_mode : bool, round the window count up (see :func:`minicnn.kernels.checks.pool_out_size`)
 
     Returns
     -------
@@ -200,13 +201,13 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_m
     return out, (x.shape, argmax, x.dtype)
 
 
-def maxpool2d_backward(dout, cache):
+def max_pool2d_backward(dout, cache):
     """Max pooling backward: route each gradient to its window's winner.
 
     Parameters
     ----------
     dout : ndarray, shape (N, C, OH, OW), not modified
-    cache : from :func:`maxpool2d_forward`
+    cache : from :func:`max_pool2d_forward`
 
     Returns
     -------
@@ -221,10 +222,10 @@ def maxpool2d_backward(dout, cache):
     return dx
 
 
-def maxpool2d_forward_naive(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool2d_forward_naive(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """Max pooling by slicing: the max over each (dilated) window of the -inf-padded input.
 
-    Returns ``(out, cache)`` with the same meaning as :func:`maxpool2d_forward`.
+    Returns ``(out, cache)`` with the same meaning as :func:`max_pool2d_forward`.
     """
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = _pool_geometry(x, kernel_size, stride, padding,
                                                                       dilation, ceil_mode)
@@ -249,7 +250,7 @@ def maxpool2d_forward_naive(x, kernel_size, stride=None, padding=0, dilation=1, 
     return out, (x.shape, argmax, x.dtype)
 
 
-def maxpool2d_backward_naive(dout, cache):
+def max_pool2d_backward_naive(dout, cache):
     """Max pooling backward with ``np.add.at`` (unbuffered, so repeated winners add)."""
     x_shape, argmax, dtype = cache
     check_grad("max_pool2d backward", dout, argmax.shape, dtype)
@@ -314,7 +315,7 @@ def _unpool_geometry(x, indices, kernel_size, stride, padding, output_size):
     return oh, ow
 
 
-def maxunpool2d_forward(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+def max_unpool2d_forward(x, indices, kernel_size, stride=None, padding=0, output_size=None):
     """Max unpooling, as ``torch.nn.functional.max_unpool2d``: each value back at its max pool index, zeros
     elsewhere.
 
@@ -338,7 +339,7 @@ def maxunpool2d_forward(x, indices, kernel_size, stride=None, padding=0, output_
     return out.reshape(n, c, oh, ow), (flat, x.shape, (n, c, oh, ow), x.dtype)
 
 
-def maxunpool2d_backward(dout, cache):
+def max_unpool2d_backward(dout, cache):
     """Max unpooling backward: each input's gradient is the upstream gradient at its index (a gather).
 
     Returns ``dx`` of the input's shape.
@@ -349,8 +350,8 @@ def maxunpool2d_backward(dout, cache):
     return np.take_along_axis(dout, flat, axis=2).reshape(x_shape)
 
 
-def maxunpool2d_forward_naive(x, indices, kernel_size, stride=None, padding=0, output_size=None):
-    """:func:`maxunpool2d_forward` one value at a time (later values overwrite earlier ones at a shared index)."""
+def max_unpool2d_forward_naive(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """:func:`max_unpool2d_forward` one value at a time (later values overwrite earlier ones at a shared index)."""
     oh, ow = _unpool_geometry(x, indices, kernel_size, stride, padding, output_size)
     n, c, h, w = x.shape
     out = np.zeros((n, c, oh, ow), dtype=x.dtype)
@@ -360,8 +361,8 @@ def maxunpool2d_forward_naive(x, indices, kernel_size, stride=None, padding=0, o
     return out, (np.asarray(indices, dtype=np.int64), x.shape, out.shape, x.dtype)
 
 
-def maxunpool2d_backward_naive(dout, cache):
-    """:func:`maxunpool2d_backward` one value at a time."""
+def max_unpool2d_backward_naive(dout, cache):
+    """:func:`max_unpool2d_backward` one value at a time."""
     indices, x_shape, out_shape, dtype = cache
     check_grad("max_unpool2d backward", dout, out_shape, dtype)
     ow = out_shape[3]
@@ -370,3 +371,7 @@ def maxunpool2d_backward_naive(dout, cache):
         at = int(indices[i])
         dx[i] = dout[i[0], i[1], at // ow, at % ow]
     return dx
+
+
+# this file's ops, by torch's names (kernels/registry.py)
+KERNELS = kernel_table(globals(), "max_pool2d", "max_unpool2d")

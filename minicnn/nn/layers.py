@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd.tensor import flatten_dims
-from ..kernels._check import pair
+from ..kernels.checks import pair
 from ..kernels.conv import conv_padding
 from ..kernels.padding import MODES as PADDING_MODES
 from ..random import get_rng

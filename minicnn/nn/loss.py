@@ -3,8 +3,7 @@
 import numpy as np
 
 from .. import functional as F
-from ..kernels.loss import CE_REDUCTIONS
-from ..kernels.loss_extra import REDUCTIONS as ALL_REDUCTIONS
+from ..kernels.loss import REDUCTIONS
 from .module import Module
 
 
@@ -36,8 +35,8 @@ class CrossEntropyLoss(Module):
             if value is not None:
                 raise ValueError(f"CrossEntropyLoss: {name}={value!r} is deprecated in torch and not supported; "
                                  f"use reduction=")
-        if reduction not in CE_REDUCTIONS:
-            raise ValueError(f"CrossEntropyLoss: expected reduction in {CE_REDUCTIONS}, got {reduction!r}")
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"CrossEntropyLoss: expected reduction in {REDUCTIONS}, got {reduction!r}")
         if not isinstance(ignore_index, (int, np.integer)) or isinstance(ignore_index, bool):
             raise TypeError(f"CrossEntropyLoss: expected ignore_index as an int, got {ignore_index!r}")
         if not isinstance(label_smoothing, (int, float)) or not 0.0 <= label_smoothing <= 1.0:
@@ -60,12 +59,12 @@ class CrossEntropyLoss(Module):
         return f"reduction={self.reduction!r}{extra}"
 
 
-# --------------------------------------------------------------------------- the toolbox's losses
+# --------------------------------------------------------------------------- MSE, NLL, BCE with logits
 
 
 def _reduction(layer, reduction):
-    if reduction not in ALL_REDUCTIONS:
-        raise ValueError(f"{layer}: expected reduction in {ALL_REDUCTIONS}, got {reduction!r}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{layer}: expected reduction in {REDUCTIONS}, got {reduction!r}")
     return reduction
 
 
@@ -110,7 +109,7 @@ class NLLLoss(Module):
 class BCEWithLogitsLoss(Module):
     """Binary cross-entropy on logits, as ``torch.nn.BCEWithLogitsLoss(weight=None, reduction='mean',
     pos_weight=None)``, in the stable form ``(1 - t) x + l (log(1 + exp(-|x|)) + max(-x, 0))`` with
-    ``l = 1 + (pos_weight - 1) t`` (see kernels/loss_extra.py).
+    ``l = 1 + (pos_weight - 1) t`` (see kernels/loss.py).
 
     Shapes: input and target (N, *) the same, target in [0, 1]; ``weight`` broadcast to them;
     ``pos_weight`` (C,) along the last axis -> () or the input's shape ("none").

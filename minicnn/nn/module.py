@@ -15,7 +15,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..autograd import Tensor, is_grad_enabled, no_grad  # noqa: F401  (re-exported by minicnn.nn)
-from ..kernels._check import FLOAT_DTYPES
+from ..kernels.checks import FLOAT_DTYPES
 from . import hooks as hooks_
 
 

@@ -1,6 +1,6 @@
 """Average pooling layers, shaped like torch's (MaxPool2d lives in layers.py)."""
 from .. import functional as F
-from ..kernels._check import pair
+from ..kernels.checks import pair
 from .module import Module
 
 
