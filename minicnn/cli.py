@@ -47,7 +47,7 @@ class _ModelArg(argparse.Action):
 def _add_train(sub):
     from .models import MODELS
     from .optim import OPTIMIZERS
-    from .train import SCHEDULES, TrainConfig
+    from .runs import SCHEDULES, TrainConfig
     d = TrainConfig()
     p = sub.add_parser("train", help="train a model (SimpleCNN by default) on MNIST (or --dataset) with the "
                                      "tutorial's settings")
@@ -177,7 +177,7 @@ def _import_reference(module):
 
 
 def cmd_train(args):
-    from .train import TrainConfig
+    from .runs import TrainConfig
     from .train import train as train_minicnn
     if args.resume is not None:
         return _resume(args)
@@ -227,7 +227,7 @@ def _resume(args):
     import pathlib
 
     from . import io
-    from .train import TrainConfig, resume_config
+    from .runs import TrainConfig, resume_config
     from .train import train as train_minicnn
     folder = pathlib.Path(args.resume)
     if not folder.is_dir():
@@ -253,7 +253,7 @@ def _resume(args):
 
 def cmd_evaluate(args):
     from . import data, io
-    from .train import accuracy_line
+    from .runs import accuracy_line
     if args.batch_size < 1:
         raise ValueError(f"--batch-size: expected >= 1, got {args.batch_size}")
     ckpt = io.load_checkpoint(args.checkpoint)

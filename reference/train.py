@@ -1,17 +1,19 @@
 """The tutorial's training loop in PyTorch, fed by minicnn's data module.
 
-Everything that is not the network is minicnn's: the config and its checks,
-the preprocessed arrays, the seeded ``DataLoader`` (so both backends see the
-same batches in the same order for the same seed), the printed lines, and the
-checkpoint/metrics writer.  Only the model, loss and optimizer are torch's.
+Everything that is not the network is minicnn's (``minicnn.runs``): the config
+and its checks, the preprocessed arrays, the seeded ``DataLoader`` (so both
+backends see the same batches in the same order for the same seed), the printed
+lines, and the checkpoint/metrics writer.  Only the model, loss and optimizer
+are torch's, behind :class:`TorchBackend`.
 """
 import os
 
 import numpy as np
 import torch
 
+from minicnn import train as minicnn_train
 from minicnn.faults import crash_point
-from minicnn.train import SCHEDULES, Backend, check_finite, optimizer_kwargs, progress_bar, run
+from minicnn.runs import SCHEDULES, Backend, TrainConfig, check_finite, optimizer_kwargs, progress_bar
 
 from . import models
 from .models import load_numpy_state_dict, numpy_state_dict
@@ -43,7 +45,7 @@ def build_model(seed, dtype="float32", name="simplecnn", **kwargs):
 def train_step(model, images, labels, criterion, optimizer, check=True):
     """One optimisation step on numpy batches, the tutorial's five lines; returns the batch loss.
 
-    With ``check``, a NaN/Inf loss or gradient raises ``minicnn.train.NonFiniteError`` before the update.
+    With ``check``, a NaN/Inf loss or gradient raises ``minicnn.runs.NonFiniteError`` before the update.
     """
     outputs = model(torch.from_numpy(images))
     loss = criterion(outputs, torch.from_numpy(labels))
@@ -110,7 +112,45 @@ def _to_torch(tree):
     return tree
 
 
-def torch_backend(cfg):
+class TorchBackend:
+    """A torch model, loss, optimiser and scheduler (or None), as :func:`minicnn.runs.run` drives them:
+    a :class:`minicnn.runs.Backend`, with numpy arrays in and out."""
+    name = "torch"
+
+    def __init__(self, model, criterion, optimizer, scheduler=None):
+        self.model, self.criterion, self.optimizer, self.scheduler = model, criterion, optimizer, scheduler
+
+    def train_step(self, images, labels):
+        self.model.train()
+        return train_step(self.model, images, labels, self.criterion, self.optimizer)
+
+    def end_epoch(self):
+        if self.scheduler is not None:
+            self.scheduler.step()
+
+    def predict(self, images):
+        return predict(self.model, images)
+
+    def state_dict(self):
+        return numpy_state_dict(self.model)
+
+    def threads(self):
+        return describe_threads()
+
+    def training_state(self):
+        return {"optimizer": _to_numpy(self.optimizer.state_dict()),
+                "scheduler": None if self.scheduler is None else _to_numpy(self.scheduler.state_dict()),
+                "rng": {"torch": torch.get_rng_state().numpy().copy()}}
+
+    def load_state(self, state_dict, training):
+        load_numpy_state_dict(self.model, state_dict)
+        self.optimizer.load_state_dict(_to_torch(training["optimizer"]))
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(training["scheduler"])
+        torch.set_rng_state(torch.from_numpy(np.asarray(training["rng"]["torch"], dtype=np.uint8).copy()))
+
+
+def torch_backend(cfg: TrainConfig) -> Backend:
     """``cfg.model``, loss, optimiser and schedule in torch, seeded with ``torch.manual_seed(cfg.seed)``."""
     configure_threads()
     model = build_model(cfg.seed, cfg.dtype, cfg.model, **cfg.model_kwargs)
@@ -118,32 +158,11 @@ def torch_backend(cfg):
     optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), **optimizer_kwargs(cfg))
     schedule = SCHEDULES[cfg.scheduler](cfg.epochs)
     scheduler = SCHEDULERS[schedule[0]](optimizer, **schedule[1]) if schedule else None
-
-    def step(images, labels):
-        model.train()
-        return train_step(model, images, labels, criterion, optimizer)
-
-    def end_epoch():
-        if scheduler is not None:
-            scheduler.step()
-
-    def training_state():
-        return {"optimizer": _to_numpy(optimizer.state_dict()),
-                "scheduler": None if scheduler is None else _to_numpy(scheduler.state_dict()),
-                "rng": {"torch": torch.get_rng_state().numpy().copy()}}
-
-    def load_state(state_dict, training):
-        load_numpy_state_dict(model, state_dict)
-        optimizer.load_state_dict(_to_torch(training["optimizer"]))
-        if scheduler is not None:
-            scheduler.load_state_dict(training["scheduler"])
-        torch.set_rng_state(torch.from_numpy(np.asarray(training["rng"]["torch"], dtype=np.uint8).copy()))
-
-    return Backend("torch", step, end_epoch, lambda images: predict(model, images),
-                   lambda: numpy_state_dict(model), describe_threads, training_state, load_state)
+    return TorchBackend(model, criterion, optimizer, scheduler)
 
 
 def train(cfg, log=print, resume=None):
-    """Train the torch SimpleCNN on minicnn's batches; prints and writes what ``minicnn.train.train`` does
-    (checkpoint.npz, metrics.json with ``"backend": "torch"``, predictions.png); ``resume`` as there."""
-    return run(cfg, torch_backend, log, resume)
+    """Train the torch model on minicnn's batches: ``minicnn.train.train`` with :func:`torch_backend`, so it
+    prints and writes what minicnn's run does (checkpoint.npz, metrics.json with ``"backend": "torch"``,
+    predictions.png); ``resume`` as there."""
+    return minicnn_train.train(cfg, log, resume, make_backend=torch_backend)

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from minicnn import SimpleCNN, cli, io, manual_seed, nn, optim
-from minicnn.train import NonFiniteError, check_finite, train_step
+from minicnn.runs import NonFiniteError, check_finite
+from minicnn.train import train_step
 
 SMALL = ["train", "--epochs", "1", "--limit", "256", "--batch-size", "32", "--no-progress"]
 

@@ -38,7 +38,7 @@ def test_the_progress_bar_is_shown_only_on_a_terminal(monkeypatch):
     import io
     import sys
 
-    from minicnn.train import progress_bar
+    from minicnn.runs import progress_bar
 
     class Terminal(io.StringIO):
         def isatty(self):
