@@ -15,6 +15,7 @@ import numpy as np
 
 from . import kernels as K
 from .autograd import Function, Tensor, as_tensor  # noqa: F401 (as_tensor is used by nn)
+from .arguments import array_or_none, dropout_probability, only_default
 from .autograd.engine import is_grad_enabled
 from .kernels.checks import FLOAT_DTYPES, check_float_array
 from .random import get_rng
@@ -64,15 +65,6 @@ class KernelFunction(Function):
             grads = backward(grad_out, ctx.cache)
         grads = (grads if isinstance(grads, tuple) else (grads,)) + (None,) * cls.constant_args
         return grads[0] if len(grads) == 1 else grads  # one input: its gradient alone, as torch
-
-
-def _only_default(op, **given):
-    """Refuse torch arguments that minicnn does not implement, naming each."""
-    defaults = {"dilation": 1, "groups": 1, "ceil_mode": False, "return_indices": False, "weight": None,
-                "ignore_index": -100, "label_smoothing": 0.0, "inplace": False}
-    for name, value in given.items():
-        if value != defaults[name] and not (name == "dilation" and value in ((1, 1), [1, 1])):
-            raise ValueError(f"{op}: {name}={value!r} is not supported (only {name}={defaults[name]!r})")
 
 
 def _param(value, name):
@@ -174,7 +166,7 @@ class ReLUFunction(KernelFunction):
 
 def relu(input, inplace=False):
     """``max(input, 0)`` elementwise, any shape (``inplace`` is refused: minicnn never overwrites an input)."""
-    _only_default("relu", inplace=inplace)
+    only_default("relu", inplace=inplace)
     return ReLUFunction.apply(as_tensor(input, "relu input"))
 
 
@@ -300,15 +292,6 @@ def flatten(input, start_dim=0, end_dim=-1):
 # =========================================================================== normalisation, dropout, more
 
 
-def _array_or_none(value, name):
-    """A buffer argument (running mean/var): an ndarray (used as is), a Tensor's array, or None."""
-    if value is None or isinstance(value, np.ndarray):
-        return value
-    if isinstance(value, Tensor):
-        return value.data
-    raise TypeError(f"{name}: expected an ndarray, Tensor or None, got {type(value).__name__}")
-
-
 def _legacy_reduction(op, size_average, reduce):
     if size_average is not None or reduce is not None:
         raise ValueError(f"{op}: size_average and reduce are deprecated in torch and not supported; "
@@ -353,7 +336,7 @@ def _batch_norm_args(op, input, running_mean, running_var, weight, bias, trainin
     if not isinstance(momentum, (int, float)) or isinstance(momentum, bool) or not 0 <= momentum <= 1:
         raise ValueError(f"{op}: expected momentum in [0, 1], got {momentum!r}")
     return (input, _param(weight, f"{op} weight"), _param(bias, f"{op} bias"),
-            _array_or_none(running_mean, f"{op} running_mean"), _array_or_none(running_var, f"{op} running_var"),
+            array_or_none(running_mean, f"{op} running_mean"), array_or_none(running_var, f"{op} running_var"),
             bool(training), float(momentum), eps)
 
 
@@ -427,15 +410,9 @@ class DropoutFunction(KernelFunction):
     kernel, constant_args = "dropout", 2
 
 
-def _check_p(op, p):
-    if not isinstance(p, (int, float, np.floating)) or isinstance(p, bool) or not 0 <= p <= 1:
-        raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p!r}")
-    return float(p)
-
-
 def _dropout(op, input, p, training, inplace, mask_shape):
-    _only_default(op, inplace=inplace)
-    p = _check_p(op, p)
+    only_default(op, inplace=inplace)
+    p = dropout_probability(op, p)
     input = as_tensor(input, f"{op} input")
     if not training:
         return input
@@ -497,7 +474,7 @@ def tanh(input):
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """``input`` where positive, else ``negative_slope * input``, as ``torch.nn.functional.leaky_relu``."""
-    _only_default("leaky_relu", inplace=inplace)
+    only_default("leaky_relu", inplace=inplace)
     if not isinstance(negative_slope, (int, float, np.floating)) or isinstance(negative_slope, bool):
         raise TypeError(f"leaky_relu: expected negative_slope as a number, got {type(negative_slope).__name__}")
     return LeakyReLUFunction.apply(as_tensor(input, "leaky_relu input"), float(negative_slope))
@@ -564,7 +541,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     """
     _legacy_reduction("nll_loss", size_average, reduce)
     target = target.data if isinstance(target, Tensor) else target
-    weight = _array_or_none(weight, "nll_loss weight")
+    weight = array_or_none(weight, "nll_loss weight")
     return NLLLossFunction.apply(as_tensor(input, "nll_loss input"), target, weight, ignore_index, reduction)
 
 
@@ -584,5 +561,5 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     _legacy_reduction("binary_cross_entropy_with_logits", size_average, reduce)
     input = as_tensor(input, "binary_cross_entropy_with_logits input")
     target = as_tensor(target, "binary_cross_entropy_with_logits target")
-    return BCEWithLogitsFunction.apply(input, target, _array_or_none(weight, "weight"),
-                                       _array_or_none(pos_weight, "pos_weight"), reduction)
+    return BCEWithLogitsFunction.apply(input, target, array_or_none(weight, "weight"),
+                                       array_or_none(pos_weight, "pos_weight"), reduction)

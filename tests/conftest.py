@@ -4,6 +4,7 @@ import functools
 import importlib
 import os
 import pkgutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -101,7 +102,9 @@ def numba_tripwire(monkeypatch):
     for info in pkgutil.walk_packages(minicnn.__path__, "minicnn."):
         if info.name.endswith("__main__"):
             continue
-        module = importlib.import_module(info.name)
+        with warnings.catch_warnings():  # the deprecated old module paths warn on import
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = importlib.import_module(info.name)
         for name, obj in list(vars(module).items()):
             if isinstance(obj, Dispatcher):
                 monkeypatch.setattr(module, name, wire.wrap(f"{info.name}.{name}", obj))

@@ -1,16 +1,23 @@
-"""Layers shaped like ``torch.nn``: Modules that define ``forward``; the engine does backward."""
+"""Layers shaped like ``torch.nn``: Modules that define ``forward``; the engine does backward.
+
+One file per subject, as torch's ``nn/modules/``: ``activation.py``, ``pooling.py``, ``conv.py``,
+``linear.py`` (with Flatten, Identity), ``normalization.py``, ``dropout.py``, ``loss.py``,
+``container.py``; ``module.py`` is the base class, ``hooks.py`` its hooks, ``init.py`` the initialisation.
+"""
 from .. import functional
-from .layers import (Conv2d, Conv2dReLUMaxPool2d, Flatten, Identity, Linear, MaxPool2d, MaxUnpool2d, ModuleList,
-                     ReLU, Sequential)
-from .activation import LeakyReLU, LogSoftmax, Sigmoid, Softmax, Tanh
+from . import init
+from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .container import ModuleList, Sequential
+from .conv import Conv2d, Conv2dReLUMaxPool2d
 from .dropout import Dropout, Dropout2d
+from .linear import Flatten, Identity, Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
-from .normalization import BatchNorm1d, BatchNorm2d, BatchNormReLU2d, LocalResponseNorm
-from .pooling import AdaptiveAvgPool2d, AvgPool2d
 from .module import Module, Parameter, is_grad_enabled, no_grad
+from .normalization import BatchNorm1d, BatchNorm2d, BatchNormReLU2d, LocalResponseNorm
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "BatchNormReLU2d",
            "Conv2d", "Conv2dReLUMaxPool2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "Flatten", "Identity", "LeakyReLU",
            "Linear", "LocalResponseNorm", "LogSoftmax", "MSELoss", "MaxPool2d", "MaxUnpool2d", "Module", "ModuleList",
            "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional",
-           "is_grad_enabled", "no_grad"]
+           "init", "is_grad_enabled", "no_grad"]

@@ -1,8 +1,16 @@
-"""Activations beyond ReLU, shaped like ``torch.nn``: each a Module around one functional op."""
+"""Activations, shaped like ``torch.nn``: each a Module around one functional op."""
 import numpy as np
 
 from .. import functional as F
+from ..arguments import only_default
 from .module import Module
+
+
+class ReLU(Module):
+    """``max(x, 0)`` elementwise; any shape."""
+
+    def forward(self, x):
+        return F.relu(x)
 
 
 class Sigmoid(Module):
@@ -24,7 +32,7 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
-        F._only_default("LeakyReLU", inplace=inplace)
+        only_default("LeakyReLU", inplace=inplace)
         if not isinstance(negative_slope, (int, float, np.integer, np.floating)) or isinstance(negative_slope, bool):
             raise TypeError(f"LeakyReLU: expected negative_slope as a number, got {type(negative_slope).__name__}")
         self.negative_slope, self.inplace = float(negative_slope), inplace

@@ -1,14 +1,15 @@
 """Dropout layers: a random mask in training mode, the identity in evaluation mode."""
 from .. import functional as F
+from ..arguments import dropout_probability, only_default
 from .module import Module
 
 
 class _DropoutNd(Module):
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
-        self.p = F._check_p(type(self).__name__, p)
+        self.p = dropout_probability(type(self).__name__, p)
         self.inplace = inplace
-        F._only_default(type(self).__name__, inplace=inplace)
+        only_default(type(self).__name__, inplace=inplace)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"

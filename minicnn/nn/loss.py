@@ -3,6 +3,7 @@
 import numpy as np
 
 from .. import functional as F
+from ..arguments import array_or_none
 from ..kernels.loss import REDUCTIONS
 from .module import Module
 
@@ -97,7 +98,7 @@ class NLLLoss(Module):
         super().__init__()
         self.reduction = _reduction("NLLLoss", reduction)
         self.ignore_index = int(ignore_index)
-        self.register_buffer("weight", None if weight is None else F._array_or_none(weight, "NLLLoss weight"))
+        self.register_buffer("weight", None if weight is None else array_or_none(weight, "NLLLoss weight"))
 
     def forward(self, input, target):
         return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
@@ -118,8 +119,8 @@ class BCEWithLogitsLoss(Module):
     def __init__(self, weight=None, reduction="mean", pos_weight=None):
         super().__init__()
         self.reduction = _reduction("BCEWithLogitsLoss", reduction)
-        self.register_buffer("weight", F._array_or_none(weight, "BCEWithLogitsLoss weight"))
-        self.register_buffer("pos_weight", F._array_or_none(pos_weight, "BCEWithLogitsLoss pos_weight"))
+        self.register_buffer("weight", array_or_none(weight, "BCEWithLogitsLoss weight"))
+        self.register_buffer("pos_weight", array_or_none(pos_weight, "BCEWithLogitsLoss pos_weight"))
 
     def forward(self, input, target):
         return F.binary_cross_entropy_with_logits(input, target, self.weight, reduction=self.reduction,

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import functional as F
-from .layers import _positive_int
+from ..arguments import feature_count
 from .module import Module, Parameter
 
 
@@ -33,7 +33,7 @@ class _BatchNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
         super().__init__()
         name = type(self).__name__
-        self.num_features = _positive_int(name, "num_features", num_features)
+        self.num_features = feature_count(name, "num_features", num_features)
         if not (isinstance(eps, (int, float)) and eps > 0):
             raise ValueError(f"{name}: expected eps > 0, got {eps!r}")
         if momentum is not None and not (isinstance(momentum, (int, float)) and 0 <= momentum <= 1):
@@ -123,7 +123,7 @@ class LocalResponseNorm(Module):
 
     def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
         super().__init__()
-        self.size = _positive_int("LocalResponseNorm", "size", size)
+        self.size = feature_count("LocalResponseNorm", "size", size)
         self.alpha, self.beta, self.k = float(alpha), float(beta), float(k)
 
     def forward(self, x):

@@ -1,0 +1,44 @@
+"""Checks of the torch-style arguments that :mod:`minicnn.functional` and :mod:`minicnn.nn` share.
+
+(The kernels check their arrays themselves, in ``minicnn/kernels/checks.py``, before any numba code runs.)
+"""
+import numpy as np
+
+from .autograd import Tensor
+
+MAX_FEATURES = 2**63 - 1  # numpy cannot make a larger dimension ("Maximum allowed dimension exceeded")
+
+
+def only_default(op, **given):
+    """Refuse torch arguments that minicnn does not implement, naming each."""
+    defaults = {"dilation": 1, "groups": 1, "ceil_mode": False, "return_indices": False, "weight": None,
+                "ignore_index": -100, "label_smoothing": 0.0, "inplace": False}
+    for name, value in given.items():
+        if value != defaults[name] and not (name == "dilation" and value in ((1, 1), [1, 1])):
+            raise ValueError(f"{op}: {name}={value!r} is not supported (only {name}={defaults[name]!r})")
+
+
+def dropout_probability(op, p):
+    if not isinstance(p, (int, float, np.floating)) or isinstance(p, bool) or not 0 <= p <= 1:
+        raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p!r}")
+    return float(p)
+
+
+def array_or_none(value, name):
+    """A buffer argument (running mean/var): an ndarray (used as is), a Tensor's array, or None."""
+    if value is None or isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, Tensor):
+        return value.data
+    raise TypeError(f"{name}: expected an ndarray, Tensor or None, got {type(value).__name__}")
+
+
+def feature_count(layer, name, value):
+    """A layer's size argument (channels, features, window): an int in ``[1, 2**63 - 1]``."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise TypeError(f"{layer}: expected {name} as an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{layer}: expected {name} >= 1, got {value}")
+    if value > MAX_FEATURES:  # numpy cannot even make such an array ("Maximum allowed dimension exceeded")
+        raise ValueError(f"{layer}: expected {name} <= {MAX_FEATURES}, got {value}")
+    return int(value)
