@@ -42,8 +42,8 @@ train: setup
 #                  3 threads, so the tests' small shapes run the threaded paths
 #   test-random    the property tests with fresh hypothesis draws (a failure prints how to reproduce it)
 #   mutants        planted wrong backward passes, each of which the suite must catch
-SUITES := tests/test_kernels.py tests/test_kernels_toolbox.py tests/test_winograd.py tests/test_agreement.py \
-	tests/test_agreement_toolbox.py tests/test_engine.py tests/test_models_toolbox.py tests/test_lockstep.py
+SUITES := tests/test_kernels.py tests/test_winograd.py tests/test_agreement.py tests/test_engine.py \
+	tests/test_models.py tests/test_lockstep.py
 test: setup browser
 	MINICNN_REQUIRE_BROWSER=$(APT) $(PY) -m pytest -m "not extended and not portable"
 
@@ -66,7 +66,7 @@ test-threaded: setup
 
 test-random: setup
 	HYPOTHESIS_PROFILE=random $(PY) -m pytest -q -m "not slow and not extended" $(SUITES) tests/test_fuzz.py \
-		tests/test_layers.py tests/test_layers_toolbox.py
+		tests/test_layers.py
 
 # Each planted wrong backward (tests/mutants.py) must fail a test; writes benchmarks/results/mutants.json.
 mutants: $(STAMP)
@@ -77,8 +77,8 @@ mutants: $(STAMP)
 # gaps), recorded to benchmarks/results/ by the tests themselves, then rendered into README and docs.
 evidence: setup
 	MINICNN_AGREEMENT_EXAMPLES=300 $(PY) -m pytest -q -p benchmarks.record tests/test_agreement.py \
-		tests/test_agreement_toolbox.py tests/test_opinfo.py tests/test_gradcheck_cli.py tests/test_lockstep.py \
-		tests/test_models_toolbox.py tests/test_optim.py
+		tests/test_opinfo.py tests/test_gradcheck_cli.py tests/test_lockstep.py \
+		tests/test_models.py tests/test_optim.py
 	$(PY) -m benchmarks.report
 
 # Benchmarks are not tests: run them on a quiet machine (about 25 minutes), then regenerate the README tables.

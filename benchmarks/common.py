@@ -101,7 +101,7 @@ def code_revision():
 def write_result(name, payload):
     """``benchmarks/results/<name>.json`` with the machine info, the date and the code's commit
     (``+dirty`` when minicnn/, reference/ or tests/ had uncommitted changes), written atomically."""
-    from minicnn.io import write_json
+    from minicnn.checkpoint import write_json
     payload = {"benchmark": name, "date": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": code_revision(),
                "machine": machine_info(), **payload}
     path = write_json(RESULTS / f"{name}.json", payload)

@@ -1,15 +1,15 @@
 """A pytest plugin: the evidence tests write what they measured to ``benchmarks/results/``.
 
     MINICNN_AGREEMENT_EXAMPLES=300 python -m pytest -q -p benchmarks.record tests/test_agreement.py \\
-        tests/test_agreement_toolbox.py tests/test_opinfo.py tests/test_gradcheck_cli.py \\
-        tests/test_lockstep.py tests/test_models_toolbox.py tests/test_optim.py
+        tests/test_opinfo.py tests/test_gradcheck_cli.py tests/test_lockstep.py tests/test_models.py \\
+        tests/test_optim.py
     python -m benchmarks.report
 
 The test modules keep their measurements in a module-level dict (the name in ``MODULES``): the worst
 relative error per layer and dtype of the torch agreement tests, the OpInfo coverage, the gradcheck
 table, the lockstep gaps.  At the end of the session this plugin writes each module's dict to
 ``results/<name>.json`` (with the machine, date and commit, as every benchmark result), and
-``benchmarks.report`` renders those files into README.md and reference/README.md.
+``benchmarks.report`` renders those files into the docs pages and README.
 
 A module is recorded only if every one of its tests ran and none failed: a ``-k``/``-m`` selection
 or a failure would leave a partial or wrong table, so its file is left as it was (and the plugin
@@ -23,12 +23,11 @@ from pathlib import Path
 # test module (file stem) -> (results name, the module attribute holding its measurements)
 MODULES = {
     "test_agreement": ("agreement", "WORST"),
-    "test_agreement_toolbox": ("agreement_toolbox", "WORST"),
     "test_optim": ("optim_lockstep", "WORST"),
     "test_opinfo": ("opinfo", "COVERAGE"),
     "test_gradcheck_cli": ("gradcheck", "MEASURED"),
     "test_lockstep": ("lockstep", "MEASURED"),
-    "test_models_toolbox": ("models_lockstep", "MEASURED"),
+    "test_models": ("models_lockstep", "MEASURED"),
 }
 ENV = ("MINICNN_AGREEMENT_EXAMPLES", "HYPOTHESIS_PROFILE")  # settings that change what the tests draw
 

@@ -51,7 +51,7 @@ def forward_by_hand(p, label, kernels):
     """Each kernel's forward in turn; returns the loss, dloss/dlogits and the caches (in forward order)."""
     conv, conv_cache = kernels.conv2d_forward(p["x"], p["conv.weight"], p["conv.bias"], 1, 1)  # (1, 2, 6, 6)
     act, relu_cache = kernels.relu_forward(conv)                                                # (1, 2, 6, 6)
-    pooled, pool_cache = kernels.max_pool2d_forward(act, 2, 2, 0)                                # (1, 2, 3, 3)
+    pooled, pool_cache = kernels.max_pool2d_forward(act, 2, 2, 0)                               # (1, 2, 3, 3)
     flat = pooled.reshape(1, 18)                                                                # (1, 18)
     logits, fc_cache = kernels.linear_forward(flat, p["fc.weight"], p["fc.bias"])               # (1, 3)
     loss, dlogits = kernels.softmax_cross_entropy(logits, label)                                # scalar, (1, 3)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from minicnn import classify, data, threads
-from minicnn.io import atomic_write
+from minicnn.checkpoint import atomic_write
 from minicnn.train import TrainConfig, train
 
 DEFAULT_CHECKPOINT = "runs/minicnn/checkpoint.npz"

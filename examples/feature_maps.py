@@ -33,7 +33,7 @@ import numpy as np
 
 import minicnn
 from minicnn import classify, data, threads
-from minicnn.io import atomic_write
+from minicnn.checkpoint import atomic_write
 from minicnn.train import TrainConfig, train
 
 DEFAULT_CHECKPOINT = "runs/minicnn/checkpoint.npz"

@@ -35,7 +35,7 @@ import numpy as np
 import minicnn
 import minicnn.functional as F
 from minicnn import data, nn, optim, threads
-from minicnn.io import atomic_write
+from minicnn.checkpoint import atomic_write
 
 SCALES = {"torch's default": 1.0, "weights x10": 10.0, "weights x0.1": 0.1}
 LAYERS = ("conv1", "conv2", "fc1", "fc2")

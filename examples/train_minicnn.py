@@ -17,7 +17,8 @@ other examples) and ``OUT/predictions.png``, the tutorial's closing figure.
 import argparse
 
 import minicnn
-from minicnn import data, figures, io, nn, optim, threads
+from minicnn import data, figures, nn, optim, threads
+from minicnn.checkpoint import save_checkpoint
 
 
 def main(argv=None):
@@ -77,7 +78,7 @@ def main(argv=None):
     with minicnn.no_grad():
         predicted = model(x_test[:6]).argmax(1).data
     figures.save_predictions(f"{args.out}/predictions.png", x_test[:6], y_test[:6], predicted)
-    io.save_checkpoint(f"{args.out}/checkpoint.npz", model.state_dict(), {"name": "simplecnn", "kwargs": {}})
+    save_checkpoint(f"{args.out}/checkpoint.npz", model.state_dict(), {"name": "simplecnn", "kwargs": {}})
     print(f"wrote {args.out}/checkpoint.npz and {args.out}/predictions.png")
     return accuracy
 

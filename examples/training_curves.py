@@ -21,8 +21,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-
-from minicnn.io import atomic_write
+from minicnn.checkpoint import atomic_write
 
 DEFAULT_RUNS = ["runs/minicnn", "runs/torch"]
 COLOURS = {"minicnn": "tab:blue", "torch": "tab:orange"}
@@ -46,7 +45,8 @@ def quick_runs(out, limit=640, epochs=2, test_images=1000):
     ``run()`` tests on all 10 000 test images after each epoch (seconds each); here the two backends'
     :class:`~minicnn.train.Backend` objects train on the same batches and are tested on ``test_images``.
     """
-    from minicnn import data, io
+    from minicnn import data
+    from minicnn.checkpoint import write_json
     from minicnn.train import TrainConfig, load_datasets, minicnn_backend
     makers = {"minicnn": minicnn_backend}
     try:
@@ -68,7 +68,7 @@ def quick_runs(out, limit=640, epochs=2, test_images=1000):
             loss = sum(steps) / len(steps)
             accuracy = 100.0 * float(np.mean(backend.predict(x_test) == y_test))
             history.append({"epoch": epoch, "loss": loss, "test_accuracy": accuracy, "steps": steps})
-        io.write_json(f"{cfg.out}/metrics.json", {"backend": name, "epochs": history, "test_accuracy": accuracy})
+        write_json(f"{cfg.out}/metrics.json", {"backend": name, "epochs": history, "test_accuracy": accuracy})
         folders.append(cfg.out)
     return folders
 

@@ -8,7 +8,7 @@ so that ``loss.backward()`` trains any model built from the layers in
 from . import functional, kernels, nn, optim
 from .autograd import Tensor, cat, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, stack, tensor
 from .models import MODELS, SimpleCNN, build_model
-from .random import manual_seed
+from .rng import manual_seed
 from .regularization import l1_penalty
 
 __version__ = "0.1.0"

@@ -7,7 +7,8 @@ training images had, and the model's softmax gives a probability per class.
 """
 import numpy as np
 
-from . import digits, io
+from . import digits
+from .checkpoint import CheckpointError, atomic_write, load_checkpoint
 from .models import build_model
 from .train import logits
 
@@ -16,17 +17,17 @@ def load_model(path, **overrides):
     """The model a checkpoint names, holding its arrays, in the arrays' float dtype, in eval mode.
 
     ``overrides`` replace the record's constructor arguments (e.g. ``fused=False`` for SimpleCNN,
-    which has the same parameters either way).  Raises :class:`minicnn.io.CheckpointError` for a
+    which has the same parameters either way).  Raises :class:`minicnn.checkpoint.CheckpointError` for a
     file that is not a checkpoint or does not fit the model it names.
     """
-    ckpt = io.load_checkpoint(path)
+    ckpt = load_checkpoint(path)
     floats = [v.dtype for v in ckpt.state_dict.values() if v.dtype.kind == "f"]
     name = ckpt.model["name"]
     try:
         model = build_model(name, **{**ckpt.model["kwargs"], **overrides})
         model.to(floats[0] if floats else np.float32).load_state_dict(ckpt.state_dict)
     except (ValueError, TypeError, KeyError) as exc:
-        raise io.CheckpointError(f"checkpoint {path}: does not fit model {name} ({exc})") from None
+        raise CheckpointError(f"checkpoint {path}: does not fit model {name} ({exc})") from None
     model.eval()
     return model
 
@@ -106,6 +107,6 @@ def save_inputs_figure(path, originals, inputs, titles):
             ax.set_yticks([])
     fig.tight_layout()
     try:
-        return io.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
+        return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
     finally:
         plt.close(fig)

@@ -210,11 +210,11 @@ def _warn_if_unfinished(out):
     """A fresh run over an interrupted one replaces it: say so, and how to continue it instead."""
     import pathlib
 
-    from . import io
+    from .checkpoint import CheckpointError, load_checkpoint
     path = pathlib.Path(out) / "checkpoint.npz"
     try:
-        training = io.load_checkpoint(path).training if path.is_file() else None
-    except io.CheckpointError:
+        training = load_checkpoint(path).training if path.is_file() else None
+    except CheckpointError:
         return
     if training is not None and not training["finished"]:
         sys.stderr.write(f"minicnn: note: starting afresh over the interrupted run in {out} (step "
@@ -226,13 +226,13 @@ def _resume(args):
     import dataclasses
     import pathlib
 
-    from . import io
+    from .checkpoint import load_checkpoint
     from .runs import TrainConfig, resume_config
     from .train import train as train_minicnn
     folder = pathlib.Path(args.resume)
     if not folder.is_dir():
         raise ValueError(f"--resume {folder}: no such folder")
-    ckpt = io.load_checkpoint(folder / "checkpoint.npz")
+    ckpt = load_checkpoint(folder / "checkpoint.npz")
     if ckpt.training is None:
         raise ValueError(f"--resume {folder}: checkpoint.npz holds weights only, no training state to resume")
     given = given_options(args._argv, args)
@@ -252,11 +252,12 @@ def _resume(args):
 
 
 def cmd_evaluate(args):
-    from . import data, io
+    from . import data
+    from .checkpoint import CheckpointError, load_checkpoint
     from .runs import accuracy_line
     if args.batch_size < 1:
         raise ValueError(f"--batch-size: expected >= 1, got {args.batch_size}")
-    ckpt = io.load_checkpoint(args.checkpoint)
+    ckpt = load_checkpoint(args.checkpoint)
     floats = [v.dtype for v in ckpt.state_dict.values() if v.dtype.kind == "f"]
     dtype = floats[0] if floats else np.dtype(np.float32)
     load = _evaluator_minicnn if args.backend == "minicnn" else _evaluator_torch
@@ -264,7 +265,7 @@ def cmd_evaluate(args):
     try:
         accuracy = load(ckpt, dtype)
     except (ValueError, TypeError) as exc:
-        raise io.CheckpointError(f"checkpoint {args.checkpoint}: does not fit model {name} ({exc})") from None
+        raise CheckpointError(f"checkpoint {args.checkpoint}: does not fit model {name} ({exc})") from None
     dataset = args.dataset or ((ckpt.training or {}).get("settings") or {}).get("dataset", "mnist")
     x_test, y_test = data.load_dataset(dataset, data.resolve_root(args.data_dir), train=False)
     print(accuracy_line(accuracy(x_test.astype(dtype), y_test, args.batch_size)))

@@ -1,7 +1,6 @@
 """The tutorial's figure: test images titled with their label and the model's prediction."""
 import numpy as np
-
-from .io import atomic_write
+from .checkpoint import atomic_write
 
 
 def save_predictions(path, images, labels, predictions, count=6, classes=None):

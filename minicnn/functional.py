@@ -18,7 +18,7 @@ from .autograd import Function, Tensor, as_tensor  # noqa: F401 (as_tensor is us
 from .arguments import array_or_none, dropout_probability, only_default
 from .autograd.engine import is_grad_enabled
 from .kernels.checks import FLOAT_DTYPES, check_float_array
-from .random import get_rng
+from .rng import get_rng
 
 
 def _kernel_call(ctx, name, *args):
@@ -425,7 +425,7 @@ def _dropout(op, input, p, training, inplace, mask_shape):
 def dropout(input, p=0.5, training=True, inplace=False):
     """Inverted dropout, as ``torch.nn.functional.dropout``: each element is zeroed with probability ``p``
     and the rest scaled by ``1 / (1 - p)``; the identity when not ``training``.  The mask comes from
-    :func:`minicnn.random.get_rng` (``minicnn.manual_seed`` makes it reproducible)."""
+    :func:`minicnn.rng.get_rng` (``minicnn.manual_seed`` makes it reproducible)."""
     return _dropout("dropout", input, p, training, inplace, lambda shape: shape)
 
 

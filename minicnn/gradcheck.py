@@ -198,7 +198,7 @@ class _Reseeded:
         self.module, self.seed = module, seed
 
     def __call__(self, x):
-        from .random import manual_seed
+        from .rng import manual_seed
         manual_seed(self.seed)
         return self.module(x)
 
@@ -294,7 +294,7 @@ def run_gradchecks(seed=0, samples=30, h=1e-6, threshold=THRESHOLD):
     list of dicts, one per checked tensor: ``{"layer", "param", "error",
     "passed", "analytic", "numeric", "index"}`` (see :func:`check_module`).
     """
-    from .random import manual_seed
+    from .rng import manual_seed
     manual_seed(seed)
     rng = np.random.default_rng(seed)
     rows = []

@@ -29,7 +29,8 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from . import data, figures, io, optim
+from . import data, figures, optim
+from .checkpoint import CheckpointError, remove_temp_files, save_checkpoint, write_json
 from .models import MODELS
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -157,7 +158,7 @@ def resume_config(training, out, given):
 
     Parameters
     ----------
-    training : dict, the ``training`` record of the run's checkpoint (``io.Checkpoint.training``)
+    training : dict, the ``training`` record of the run's checkpoint (``Checkpoint.training``)
     out : str, the run's folder
     given : dict, setting -> value the user asked for now (the flags given on the command line)
 
@@ -295,7 +296,7 @@ class Run:
         self.saved_step = None  # the step of the last checkpoint written
 
     def record(self):
-        """The checkpoint's training tree (``io.save_checkpoint(training=...)``)."""
+        """The checkpoint's training tree (``save_checkpoint(training=...)``)."""
         p = self.progress
         return {"backend": self.backend.name, "settings": dataclasses.asdict(self.cfg),
                 "epoch": p.epoch, "step": p.step, "finished": p.finished, "history": p.history,
@@ -304,12 +305,12 @@ class Run:
                 **self.backend.training_state()}
 
     def save(self):
-        io.save_checkpoint(self.checkpoint, self.backend.state_dict(),
+        save_checkpoint(self.checkpoint, self.backend.state_dict(),
                            {"name": self.cfg.model, "kwargs": dict(self.cfg.model_kwargs)}, self.record())
         self.saved_step = self.progress.step
 
     def restore(self, ckpt, warn):
-        """Continue from ``ckpt`` (``io.load_checkpoint`` of this run's checkpoint, with training state)."""
+        """Continue from ``ckpt`` (``load_checkpoint`` of this run's checkpoint, with training state)."""
         t = ckpt.training
         if t["backend"] != self.backend.name:
             raise ValueError(f"--backend {self.backend.name}: the run in {self.out} trains with "
@@ -318,7 +319,7 @@ class Run:
             self.backend.load_state(ckpt.state_dict, t)
             self.loader.load_state_dict(t["loader"])
         except (ValueError, TypeError, KeyError) as exc:
-            raise io.CheckpointError(f"checkpoint {self.checkpoint}: does not fit model {self.cfg.model} "
+            raise CheckpointError(f"checkpoint {self.checkpoint}: does not fit model {self.cfg.model} "
                                      f"({' '.join(str(exc).split())})") from None
         self.progress = Progress(t["epoch"], t["step"], list(t["history"]), t["epoch_loss"], t["epoch_seconds"],
                                  t["finished"], list(t["epoch_steps"]))
@@ -338,7 +339,7 @@ class Run:
 def _remove_temp_files(out):
     """Temp files that a killed run left beside its outputs (safe: one run writes a folder at a time)."""
     for name in ("checkpoint.npz", "metrics.json", "predictions.png"):
-        io.remove_temp_files(Path(out) / name)
+        remove_temp_files(Path(out) / name)
 
 
 def train_epoch(job, epoch, log, evaluate):
@@ -381,7 +382,7 @@ def write_run(out, metrics, sample=None):
     """``out/metrics.json`` and, given ``sample = (images, labels, preds)``, the tutorial's figure
     ``out/predictions.png``; each written atomically (the checkpoint is :class:`Run`'s)."""
     out = Path(out)
-    io.write_json(out / "metrics.json", metrics)
+    write_json(out / "metrics.json", metrics)
     if sample is not None:
         figures.save_predictions(out / "predictions.png", *sample)
 
@@ -397,7 +398,7 @@ def run(cfg: TrainConfig, make_backend: Callable[[TrainConfig], Backend], datase
         returns a :class:`Backend`
     datasets : (x_train, y_train, x_test, y_test), :func:`load_datasets` of ``cfg``
     log : callable, prints the tutorial's lines
-    resume : io.Checkpoint or None, the run's checkpoint (``io.load_checkpoint(cfg.out/checkpoint.npz)``,
+    resume : Checkpoint or None, the run's checkpoint (``load_checkpoint(cfg.out/checkpoint.npz)``,
         with its training state) to continue from, with ``cfg`` from :func:`resume_config`
     warn : callable or None, prints notes (default: to stderr)
 

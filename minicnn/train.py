@@ -19,7 +19,7 @@ import numpy as np
 from . import nn, optim, threads
 from .faults import crash_point
 from .models import build_model
-from .random import get_rng_state, manual_seed, set_rng_state
+from .rng import get_rng_state, manual_seed, set_rng_state
 from .runs import (DTYPES, SCHEDULES, Backend, NonFiniteError, TrainConfig, accuracy_line, check_finite,
                    load_datasets, optimizer_kwargs, progress_bar, resume_config, run)
 

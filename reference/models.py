@@ -45,7 +45,7 @@ def build_model(name, **kwargs):
 
 
 def numpy_state_dict(model):
-    """``model.state_dict()`` as name -> numpy array copy, the format ``minicnn.io.save_checkpoint`` writes."""
+    """``model.state_dict()`` as name -> numpy array copy, the format ``minicnn.checkpoint.save_checkpoint`` writes."""
     return {name: t.detach().cpu().numpy().copy() for name, t in model.state_dict().items()}
 
 

@@ -95,6 +95,13 @@ class NumbaTripwire:
         return False
 
 
+
+@pytest.fixture
+def torch():
+    """torch, for the tests that compare with it; they skip where it is not installed (it is optional)."""
+    return pytest.importorskip("torch")
+
+
 @pytest.fixture
 def numba_tripwire(monkeypatch):
     from numba.core.dispatcher import Dispatcher
@@ -117,7 +124,8 @@ def numba_tripwire(monkeypatch):
 def small_checkpoint(mnist_root, tmp_path_factory):
     """A SimpleCNN trained for a few seconds (Adam, one pass over 12 000 images; about 95 % on the test set),
     saved as ``minicnn train`` saves one: for the tests of ``minicnn predict`` and of the examples."""
-    from minicnn import data, io, nn, optim, threads
+    from minicnn import data, nn, optim, threads
+    from minicnn.checkpoint import save_checkpoint
     from minicnn.train import train_step
     threads.configure()
     x, y = data.load_mnist(mnist_root, train=True)
@@ -127,4 +135,4 @@ def small_checkpoint(mnist_root, tmp_path_factory):
     for images, labels in data.DataLoader(x[:12000], y[:12000], batch_size=64, shuffle=True, seed=0):
         train_step(model, images, labels, criterion, optimizer)
     path = tmp_path_factory.mktemp("small_checkpoint") / "checkpoint.npz"
-    return io.save_checkpoint(path, model.state_dict(), {"name": "simplecnn", "kwargs": {}})
+    return save_checkpoint(path, model.state_dict(), {"name": "simplecnn", "kwargs": {}})

@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 
 import minicnn
-from minicnn import classify, data, io
+from minicnn import classify, data
+from minicnn.checkpoint import load_checkpoint
 from minicnn.train import accuracy, predict
 
 from conftest import REPO
@@ -199,7 +200,7 @@ def test_feature_maps(small_checkpoint, tmp_path, capsys):
     # "before" is seed 0's initialisation (the fixture's seed), "after" the checkpoint's weights
     minicnn.manual_seed(0)
     np.testing.assert_array_equal(result["before"], minicnn.SimpleCNN().conv1.weight.data)
-    np.testing.assert_array_equal(result["after"], io.load_checkpoint(small_checkpoint).state_dict["conv1.weight"])
+    np.testing.assert_array_equal(result["after"], load_checkpoint(small_checkpoint).state_dict["conv1.weight"])
 
 
 def test_confusion_quick(small_checkpoint, tmp_path, capsys):

@@ -10,7 +10,8 @@ import shutil
 import numpy as np
 import pytest
 
-from minicnn import SimpleCNN, cli, io, manual_seed, nn, optim
+from minicnn import SimpleCNN, cli, manual_seed, nn, optim
+from minicnn.checkpoint import load_checkpoint
 from minicnn.runs import NonFiniteError, check_finite
 from minicnn.train import train_step
 
@@ -39,7 +40,7 @@ def test_an_absurd_learning_rate_stops_at_the_first_bad_step_and_keeps_the_last_
     bad_step, param, path, good_step = int(m[1]), m[4], m[5], int(m[6])
     assert param in dict(SimpleCNN().named_parameters())
     assert path == str(run / "checkpoint.npz") and good_step == 2 * ((bad_step - 1) // 2) < bad_step
-    ckpt = io.load_checkpoint(path)  # intact: it reads, and every array in it is finite
+    ckpt = load_checkpoint(path)  # intact: it reads, and every array in it is finite
     assert ckpt.training["step"] == good_step and not ckpt.training["finished"]
     assert sorted(p.name for p in run.iterdir()) == ["checkpoint.npz"]  # no metrics, no temp file
     assert cli.main(["evaluate", path, "--data-dir", str(mnist_root)]) == 0  # and evaluate still takes it
@@ -80,7 +81,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path, mnist
         f.write(b"PK\x03\x04 half a zip")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(io.np, "savez", disk_full)
+    monkeypatch.setattr(np, "savez", disk_full)
     run = tmp_path / "run"
     assert cli.main(SMALL + ["--out", str(run), "--data-dir", str(mnist_root)]) == 1
     assert "No space left on device" in one_error_line(capsys.readouterr().err)
@@ -88,7 +89,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path, mnist
 
 
 def test_the_disk_filling_up_mid_run_keeps_the_last_checkpoint(tmp_path, mnist_root, monkeypatch, capsys):
-    real, calls = io.np.savez, []
+    real, calls = np.savez, []
 
     def fills_up(f, **arrays):
         calls.append(1)
@@ -97,12 +98,12 @@ def test_the_disk_filling_up_mid_run_keeps_the_last_checkpoint(tmp_path, mnist_r
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(f, **arrays)
 
-    monkeypatch.setattr(io.np, "savez", fills_up)
+    monkeypatch.setattr(np, "savez", fills_up)
     run = tmp_path / "run"
     assert cli.main(SMALL + ["--checkpoint-every", "3", "--out", str(run), "--data-dir", str(mnist_root)]) == 1
     assert "No space left on device" in one_error_line(capsys.readouterr().err)
     assert sorted(p.name for p in run.iterdir()) == ["checkpoint.npz"]
-    assert io.load_checkpoint(run / "checkpoint.npz").training["step"] == 3
+    assert load_checkpoint(run / "checkpoint.npz").training["step"] == 3
 
 
 @pytest.mark.parametrize("where", ["under a file", "in /proc"])

@@ -1,4 +1,4 @@
-"""Checkpoints on disk (minicnn.io) and the ``minicnn`` command line."""
+"""Checkpoints on disk (minicnn.checkpoint) and the ``minicnn`` command line."""
 import json
 import os
 import re
@@ -8,7 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from minicnn import SimpleCNN, cli, data, io, manual_seed
+from minicnn import SimpleCNN, cli, data, manual_seed
+from minicnn.checkpoint import (CheckpointError, MODEL_KEY, TRAINING_KEY, load_checkpoint, save_checkpoint,
+                                write_json)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEYS = ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
@@ -35,9 +37,9 @@ def write_pickle_trap(path, marker):
 def test_checkpoint_round_trip(tmp_path):
     manual_seed(0)
     state = SimpleCNN().state_dict()
-    path = io.save_checkpoint(tmp_path / "sub" / "checkpoint.npz", state)
+    path = save_checkpoint(tmp_path / "sub" / "checkpoint.npz", state)
     assert path == tmp_path / "sub" / "checkpoint.npz"
-    loaded = io.load_checkpoint(path)
+    loaded = load_checkpoint(path)
     assert list(loaded.state_dict) == KEYS
     assert loaded.model == {"name": "simplecnn", "kwargs": {}}  # no record: the tutorial's model
     for k in KEYS:
@@ -51,49 +53,49 @@ def test_checkpoint_round_trip(tmp_path):
 
 def test_float64_checkpoint_round_trip(tmp_path):
     state = {"w": np.linspace(0, 1, 7)}
-    loaded = io.load_checkpoint(io.save_checkpoint(tmp_path / "c.npz", state)).state_dict
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "c.npz", state)).state_dict
     assert loaded["w"].dtype == np.float64
     np.testing.assert_array_equal(loaded["w"], state["w"])
 
 
 def test_the_model_record_round_trips_as_json_without_pickle(tmp_path):
     model = {"name": "simplecnn", "kwargs": {"fused": False}}
-    path = io.save_checkpoint(tmp_path / "c.npz", {"w": np.zeros(2, np.float32), "n": np.array(3)}, model)
-    loaded = io.load_checkpoint(path)
+    path = save_checkpoint(tmp_path / "c.npz", {"w": np.zeros(2, np.float32), "n": np.array(3)}, model)
+    loaded = load_checkpoint(path)
     assert loaded.model == model and set(loaded.state_dict) == {"w", "n"}  # integer buffers are kept
     with np.load(path, allow_pickle=False) as npz:
-        assert json.loads(str(npz[io.MODEL_KEY])) == model
+        assert json.loads(str(npz[MODEL_KEY])) == model
 
 
 def test_a_checkpoint_with_nan_or_inf_is_refused_naming_the_tensors(tmp_path):
     state = {"a": np.zeros(3, np.float32), "b": np.array([1.0, np.nan]), "c": np.array([np.inf])}
-    path = io.save_checkpoint(tmp_path / "c.npz", state)
-    with pytest.raises(io.CheckpointError, match=r"c.npz: NaN or Inf in b, c$"):
-        io.load_checkpoint(path)
+    path = save_checkpoint(tmp_path / "c.npz", state)
+    with pytest.raises(CheckpointError, match=r"c.npz: NaN or Inf in b, c$"):
+        load_checkpoint(path)
 
 
 def test_a_torch_save_file_is_named_as_such(tmp_path):
     torch = pytest.importorskip("torch")
     torch.save({"w": torch.zeros(3)}, tmp_path / "model.pt")
-    with pytest.raises(io.CheckpointError, match=r"model.pt: a zip archive but not a minicnn checkpoint "
+    with pytest.raises(CheckpointError, match=r"model.pt: a zip archive but not a minicnn checkpoint "
                                                  r"\(a torch.save file\?\): it holds .*data.pkl"):
-        io.load_checkpoint(tmp_path / "model.pt")
+        load_checkpoint(tmp_path / "model.pt")
 
 
 def test_a_zip_of_other_things_is_refused(tmp_path):
     import zipfile
     with zipfile.ZipFile(tmp_path / "c.npz", "w") as z:
         z.writestr("notes.txt", "hello")
-    with pytest.raises(io.CheckpointError, match=r"c.npz: a zip archive but not a minicnn checkpoint: "
+    with pytest.raises(CheckpointError, match=r"c.npz: a zip archive but not a minicnn checkpoint: "
                                                  r"it holds notes.txt"):
-        io.load_checkpoint(tmp_path / "c.npz")
+        load_checkpoint(tmp_path / "c.npz")
 
 
 def test_object_arrays_are_refused_and_never_unpickled(tmp_path):
     marker = tmp_path / "unpickled"
     path = write_pickle_trap(tmp_path / "trap.npz", marker)
-    with pytest.raises(io.CheckpointError, match=r"trap.npz: cannot be read as an .npz of arrays"):
-        io.load_checkpoint(path)
+    with pytest.raises(CheckpointError, match=r"trap.npz: cannot be read as an .npz of arrays"):
+        load_checkpoint(path)
     assert not marker.exists()
     # the trap is real: loading it unsafely runs the payload
     with np.load(path, allow_pickle=True) as npz:
@@ -110,57 +112,57 @@ def test_object_arrays_are_refused_and_never_unpickled(tmp_path):
 def test_garbage_files_are_refused(tmp_path, content, match):
     path = tmp_path / "checkpoint.npz"
     path.write_bytes(content)
-    with pytest.raises(io.CheckpointError, match=match):
-        io.load_checkpoint(path)
+    with pytest.raises(CheckpointError, match=match):
+        load_checkpoint(path)
 
 
 @pytest.mark.parametrize("damage", ["truncated", "flipped byte"])
 def test_damaged_checkpoints_are_refused(tmp_path, damage):
-    path = io.save_checkpoint(tmp_path / "checkpoint.npz", {"w": np.arange(1000, dtype=np.float32)})
+    path = save_checkpoint(tmp_path / "checkpoint.npz", {"w": np.arange(1000, dtype=np.float32)})
     blob = bytearray(path.read_bytes())
     if damage == "truncated":
         blob = blob[:len(blob) // 2]
     else:
         blob[200] ^= 0xFF  # inside the array data: the zip CRC no longer matches
     path.write_bytes(bytes(blob))
-    with pytest.raises(io.CheckpointError, match=r"checkpoint.npz"):
-        io.load_checkpoint(path)
+    with pytest.raises(CheckpointError, match=r"checkpoint.npz"):
+        load_checkpoint(path)
 
 
 def test_other_unusable_checkpoints_are_refused(tmp_path):
-    with pytest.raises(io.CheckpointError, match=r"missing.npz: no such file"):
-        io.load_checkpoint(tmp_path / "missing.npz")
+    with pytest.raises(CheckpointError, match=r"missing.npz: no such file"):
+        load_checkpoint(tmp_path / "missing.npz")
     np.savez(tmp_path / "text.npz", w=np.array(["a", "b"]))
-    with pytest.raises(io.CheckpointError, match=r"expected numeric arrays, got w \(<U1\)"):
-        io.load_checkpoint(tmp_path / "text.npz")
+    with pytest.raises(CheckpointError, match=r"expected numeric arrays, got w \(<U1\)"):
+        load_checkpoint(tmp_path / "text.npz")
     with pytest.raises(TypeError, match=r"save_checkpoint: w expected a numeric array, got dtype <U1"):
-        io.save_checkpoint(tmp_path / "out.npz", {"w": np.array(["a"])})
+        save_checkpoint(tmp_path / "out.npz", {"w": np.array(["a"])})
     assert not (tmp_path / "out.npz").exists()
 
 
 def test_a_single_npy_array_is_refused(tmp_path):
     np.save(tmp_path / "single.npy", np.zeros(3))
-    with pytest.raises(io.CheckpointError, match=r"a single .npy array, not an .npz archive"):
-        io.load_checkpoint(tmp_path / "single.npy")
+    with pytest.raises(CheckpointError, match=r"a single .npy array, not an .npz archive"):
+        load_checkpoint(tmp_path / "single.npy")
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path, monkeypatch):
-    path = io.save_checkpoint(tmp_path / "checkpoint.npz", {"w": np.ones(4, np.float32)})
+    path = save_checkpoint(tmp_path / "checkpoint.npz", {"w": np.ones(4, np.float32)})
     old = path.read_bytes()
 
     def disk_full(f, **arrays):
         f.write(b"PK\x03\x04 half a zip")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(io.np, "savez", disk_full)
+    monkeypatch.setattr(np, "savez", disk_full)
     with pytest.raises(OSError, match="No space left on device"):
-        io.save_checkpoint(path, {"w": np.zeros(4, np.float32)})
+        save_checkpoint(path, {"w": np.zeros(4, np.float32)})
     assert path.read_bytes() == old
     assert os.listdir(tmp_path) == ["checkpoint.npz"]
 
 
 def test_write_json_is_atomic_and_readable(tmp_path):
-    path = io.write_json(tmp_path / "metrics.json", {"a": 1, "b": [1.5, "x"]})
+    path = write_json(tmp_path / "metrics.json", {"a": 1, "b": [1.5, "x"]})
     assert json.loads(path.read_text()) == {"a": 1, "b": [1.5, "x"]}
     assert os.listdir(tmp_path) == ["metrics.json"]
 
@@ -263,7 +265,7 @@ def test_evaluate_names_what_a_file_is_not(tmp_path, capsys, content, what):
 def test_evaluate_refuses_nan_weights(tmp_path, capsys):
     state = SimpleCNN().state_dict()
     state["fc1.weight"][0, 0] = np.nan
-    path = io.save_checkpoint(tmp_path / "checkpoint.npz", state)
+    path = save_checkpoint(tmp_path / "checkpoint.npz", state)
     assert cli.main(["evaluate", str(path)]) == 1
     assert one_error_line(capsys.readouterr().err).endswith("NaN or Inf in fc1.weight")
 
@@ -277,7 +279,7 @@ def test_evaluate_pickle_trap_is_refused(tmp_path, capsys):
 
 
 def test_evaluate_checkpoint_of_another_model(tmp_path, capsys):
-    path = io.save_checkpoint(tmp_path / "checkpoint.npz", {"conv1.weight": np.zeros((32, 1, 3, 3), np.float32)})
+    path = save_checkpoint(tmp_path / "checkpoint.npz", {"conv1.weight": np.zeros((32, 1, 3, 3), np.float32)})
     assert cli.main(["evaluate", str(path)]) == 1
     assert re.search(r"does not fit model simplecnn .*missing keys", one_error_line(capsys.readouterr().err))
 
@@ -287,11 +289,11 @@ def test_evaluate_rebuilds_the_model_the_checkpoint_names(tmp_path, mnist_root, 
     from minicnn import train as T
     manual_seed(3)
     model = SimpleCNN(fused=False)
-    path = io.save_checkpoint(tmp_path / "c.npz", model.state_dict(), {"name": "simplecnn", "kwargs": {"fused": False}})
+    path = save_checkpoint(tmp_path / "c.npz", model.state_dict(), {"name": "simplecnn", "kwargs": {"fused": False}})
     assert cli.main(["evaluate", str(path), "--data-dir", str(mnist_root)]) == 0
     x, y = data.load_mnist(mnist_root, train=False)
     assert capsys.readouterr().out.strip() == T.accuracy_line(T.accuracy(model, x, y))
-    bad = io.save_checkpoint(tmp_path / "d.npz", model.state_dict(), {"name": "nonet", "kwargs": {}})
+    bad = save_checkpoint(tmp_path / "d.npz", model.state_dict(), {"name": "nonet", "kwargs": {}})
     assert cli.main(["evaluate", str(bad)]) == 1
     from minicnn.models import MODELS
     assert f"model: expected one of {sorted(MODELS)}, got 'nonet'" in one_error_line(capsys.readouterr().err)
@@ -299,7 +301,7 @@ def test_evaluate_rebuilds_the_model_the_checkpoint_names(tmp_path, mnist_root, 
 
 def test_evaluate_truncated_checkpoint(tmp_path, capsys):
     manual_seed(0)
-    path = io.save_checkpoint(tmp_path / "checkpoint.npz", SimpleCNN().state_dict())
+    path = save_checkpoint(tmp_path / "checkpoint.npz", SimpleCNN().state_dict())
     path.write_bytes(path.read_bytes()[:5000])
     assert cli.main(["evaluate", str(path)]) == 1
     one_error_line(capsys.readouterr().err)
@@ -315,7 +317,7 @@ def test_wrong_data_dir_without_npm(command, tmp_path, monkeypatch, capsys):
     if command == "train":
         argv = ["train", "--data-dir", str(empty), "--epochs", "1", "--out", str(tmp_path / "run"), "--no-progress"]
     else:
-        ckpt = io.save_checkpoint(tmp_path / "checkpoint.npz", SimpleCNN().state_dict())
+        ckpt = save_checkpoint(tmp_path / "checkpoint.npz", SimpleCNN().state_dict())
         argv = ["evaluate", str(ckpt), "--data-dir", str(empty)]
     assert cli.main(argv) == 1
     out, err = capsys.readouterr()
@@ -352,8 +354,8 @@ def test_train_then_evaluate(tmp_path, mnist_root, capsys):
     assert len(metrics["epochs"]) == 1 and f"{metrics['epochs'][0]['loss']:.4f}" == f"{loss:.4f}"
     assert metrics["config"]["limit"] == 256 and metrics["config"]["lr"] == 0.01
     with np.load(run / "checkpoint.npz", allow_pickle=False) as npz:
-        model_files = [f for f in npz.files if not f.startswith(io.TRAINING_KEY)]  # the rest: tests/test_resume.py
-        assert sorted(model_files) == sorted(KEYS + [io.MODEL_KEY]) and io.TRAINING_KEY in npz.files
+        model_files = [f for f in npz.files if not f.startswith(TRAINING_KEY)]  # the rest: tests/test_resume.py
+        assert sorted(model_files) == sorted(KEYS + [MODEL_KEY]) and TRAINING_KEY in npz.files
         for k in KEYS:
             step = np.abs(npz[k] - init[k]).max()
             assert 0 < step < 0.1 * np.abs(init[k]).max(), k
@@ -364,7 +366,7 @@ def test_train_then_evaluate(tmp_path, mnist_root, capsys):
     # the printed accuracy is the checkpoint's, recomputed here from its weights and the test set
     from minicnn import train as T
     model = SimpleCNN()
-    model.load_state_dict(io.load_checkpoint(run / "checkpoint.npz").state_dict)
+    model.load_state_dict(load_checkpoint(run / "checkpoint.npz").state_dict)
     x, y = data.load_mnist(mnist_root, train=False)
     assert f"{T.accuracy(model, x, y):.2f}" == f"{accuracy:.2f}"
 
@@ -374,8 +376,8 @@ def test_written_files_get_ordinary_permissions(tmp_path):
     import os
     old = os.umask(0o022)
     try:
-        path = io.save_checkpoint(tmp_path / "c.npz", {"w": np.zeros(3, np.float32)})
-        meta = io.write_json(tmp_path / "m.json", {"a": 1})
+        path = save_checkpoint(tmp_path / "c.npz", {"w": np.zeros(3, np.float32)})
+        meta = write_json(tmp_path / "m.json", {"a": 1})
     finally:
         os.umask(old)
     assert os.stat(path).st_mode & 0o777 == 0o644
@@ -393,9 +395,9 @@ def test_evaluate_uses_the_dataset_the_checkpoint_was_trained_on(tmp_path, mnist
     run = tmp_path / "run"
     assert cli.main(["train", "--epochs", "1", "--limit", "64", "--out", str(run), "--data-dir", str(mnist_root),
                      "--no-progress"]) == 0
-    ckpt = io.load_checkpoint(run / "checkpoint.npz")
+    ckpt = load_checkpoint(run / "checkpoint.npz")
     ckpt.training["settings"]["dataset"] = "fashion-mnist"
-    io.save_checkpoint(run / "checkpoint.npz", ckpt.state_dict, ckpt.model, ckpt.training)
+    save_checkpoint(run / "checkpoint.npz", ckpt.state_dict, ckpt.model, ckpt.training)
     monkeypatch.setattr(data, "load_dataset", recording)
     capsys.readouterr()
     assert cli.main(["evaluate", str(run / "checkpoint.npz"), "--data-dir", str(mnist_root)]) == 0
@@ -425,7 +427,7 @@ def test_model_arguments_from_the_command_line_reach_the_model_and_the_checkpoin
     argv = ["train", "--epochs", "1", "--limit", "64", "--out", str(run), "--data-dir", str(mnist_root),
             "--no-progress", "--model-arg", "fused=false"]
     assert cli.main(argv) == 0
-    ckpt = io.load_checkpoint(run / "checkpoint.npz")
+    ckpt = load_checkpoint(run / "checkpoint.npz")
     assert ckpt.model == {"name": "simplecnn", "kwargs": {"fused": False}}
     assert ckpt.training["settings"]["model_kwargs"] == {"fused": False}
     from minicnn import classify

@@ -16,7 +16,8 @@ import pytest
 
 import minicnn
 from minicnn import functional as F
-from minicnn import io, nn
+from minicnn import nn
+from minicnn.checkpoint import load_checkpoint, save_checkpoint
 from minicnn.digits import to_mnist
 from minicnn.lab import LabApp, LabError, decode
 from minicnn.lab.app import normalise
@@ -78,7 +79,7 @@ def test_the_run_folder_is_a_normal_run(app):
     status = app.train_status()
     assert status["step"] == 50 and len(status["losses"]) == 50 and len(status["smoothed"]) == 50
     assert np.mean(status["losses"][-10:]) < np.mean(status["losses"][:10]) * 0.6   # it learned
-    ckpt = io.load_checkpoint(f"{status['out']}/checkpoint.npz")
+    ckpt = load_checkpoint(f"{status['out']}/checkpoint.npz")
     assert ckpt.model == {"name": "simplecnn", "kwargs": {}}
     model = minicnn.build_model("simplecnn")
     model.load_state_dict(ckpt.state_dict)
@@ -179,7 +180,7 @@ def test_without_a_model_draw_answers_409_and_offers_to_train(mnist_root, tmp_pa
 
 
 def test_a_checkpoint_is_drawn_with(app, mnist_root, tmp_path):
-    path = io.save_checkpoint(tmp_path / "c.npz", app._current().state_dict(), {"name": "simplecnn", "kwargs": {}})
+    path = save_checkpoint(tmp_path / "c.npz", app._current().state_dict(), {"name": "simplecnn", "kwargs": {}})
     lab = LabApp(path, mnist_root, tmp_path)
     assert lab.info()["checkpoint"] == str(path) and lab.info()["has_model"]
     pixels = app.digit(30)["pixels"]

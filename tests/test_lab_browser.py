@@ -17,8 +17,7 @@ import urllib.request
 
 import numpy as np
 import pytest
-
-from minicnn import io
+from minicnn.checkpoint import load_checkpoint
 from minicnn.lab import LabApp
 from minicnn.lab.browser import (BrowserUnavailable, click, digit_strokes, draw, fill_form, find_chromium, pad_image,
                                  show, start_browser, tour, wait_for, wait_for_prediction)
@@ -122,7 +121,7 @@ def test_train_live_curve_and_filters_update(lab, monkeypatch):
     progress = driver.find_element("id", "train-progress").text
     status = app.train_status()
     assert f"saved in {status['out']}" in progress and "final test accuracy" in progress
-    assert io.load_checkpoint(f"{status['out']}/checkpoint.npz").model["name"] == "simplecnn"
+    assert load_checkpoint(f"{status['out']}/checkpoint.npz").model["name"] == "simplecnn"
 
 
 def test_draw_a_traced_three_with_the_mouse(lab):

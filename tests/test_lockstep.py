@@ -17,10 +17,11 @@ import json
 import numpy as np
 import pytest
 
-from minicnn import cli, data, io, nn, optim
+from minicnn import cli, data, nn, optim
+from minicnn.checkpoint import MODEL_KEY, TRAINING_KEY, load_checkpoint, save_checkpoint
 from minicnn import train as minicnn_train
 from minicnn.models import SimpleCNN
-from minicnn.random import manual_seed
+from minicnn.rng import manual_seed
 from minicnn.testing import torch_threads
 from minicnn.train import TrainConfig, load_datasets
 from minicnn.train import train as train_minicnn
@@ -144,14 +145,14 @@ def trained_checkpoints(float32_run, tmp_path_factory):
     """A checkpoint of each backend's model after the 200 float32 lockstep steps, in the shared .npz format."""
     _, _, _, ours, theirs = float32_run
     out = tmp_path_factory.mktemp("interchange")
-    return {"minicnn": io.save_checkpoint(out / "minicnn.npz", ours.state_dict()),
-            "torch": io.save_checkpoint(out / "torch.npz", ref_models.numpy_state_dict(theirs))}
+    return {"minicnn": save_checkpoint(out / "minicnn.npz", ours.state_dict()),
+            "torch": save_checkpoint(out / "torch.npz", ref_models.numpy_state_dict(theirs))}
 
 
 @pytest.mark.parametrize("trained_by", ["minicnn", "torch"])
 def test_checkpoint_gives_the_same_predictions_in_both_backends(trained_by, trained_checkpoints, mnist):
     _, (x_test, y_test) = mnist
-    state = io.load_checkpoint(trained_checkpoints[trained_by]).state_dict
+    state = load_checkpoint(trained_checkpoints[trained_by]).state_dict
     ours = SimpleCNN()
     ours.load_state_dict(state)
     theirs = ref_models.load_numpy_state_dict(ref_models.SimpleCNN(), state)
@@ -195,8 +196,8 @@ def test_both_training_paths_see_the_same_batches(tmp_path, monkeypatch):
     for epoch, epoch_t in zip(ours["epochs"], theirs["epochs"]):
         assert epoch["loss"] == pytest.approx(epoch_t["loss"], rel=1e-12)
     assert ours["test_accuracy"] == theirs["test_accuracy"]
-    w = io.load_checkpoint(tmp_path / "m" / "checkpoint.npz").state_dict
-    w_t = io.load_checkpoint(tmp_path / "t" / "checkpoint.npz").state_dict
+    w = load_checkpoint(tmp_path / "m" / "checkpoint.npz").state_dict
+    w_t = load_checkpoint(tmp_path / "t" / "checkpoint.npz").state_dict
     assert max(float(np.abs(w[k] - w_t[k]).max()) for k in w) <= 1e-10
 
 
@@ -220,8 +221,8 @@ def test_cli_trains_with_torch_and_either_backend_evaluates(tmp_path, capsys, mo
     assert lines[1] == f"Test Accuracy: {metrics['test_accuracy']:.2f}%"
     assert (run / "predictions.png").stat().st_size > 0  # the tutorial's figure, as minicnn's run writes
     with np.load(run / "checkpoint.npz", allow_pickle=False) as npz:
-        model_files = [f for f in npz.files if not f.startswith(io.TRAINING_KEY)]  # the rest: tests/test_resume.py
-        assert sorted(model_files) == sorted([*SimpleCNN().state_dict(), io.MODEL_KEY])
+        model_files = [f for f in npz.files if not f.startswith(TRAINING_KEY)]  # the rest: tests/test_resume.py
+        assert sorted(model_files) == sorted([*SimpleCNN().state_dict(), MODEL_KEY])
 
     for backend in ("minicnn", "torch"):
         assert cli.main(["evaluate", str(run / "checkpoint.npz"), "--backend", backend]) == 0

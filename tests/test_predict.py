@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 from test_digits import DISGUISES
 
-from minicnn import classify, data, io
+from minicnn import classify, data
+from minicnn.checkpoint import save_checkpoint
 from minicnn.cli import main
 
 N_DIGITS = 30
@@ -117,7 +118,7 @@ def test_a_bad_checkpoint_is_one_line(content, match, known_digits, tmp_path, ca
     if isinstance(content, bytes):
         ckpt.write_bytes(content)
     elif content == "wrong model":
-        io.save_checkpoint(ckpt, {"conv1.weight": np.zeros((3, 1, 3, 3), np.float32)}, {"name": "simplecnn"})
+        save_checkpoint(ckpt, {"conv1.weight": np.zeros((3, 1, 3, 3), np.float32)}, {"name": "simplecnn"})
     picture = tmp_path / "a.png"
     Image.fromarray(known_digits[0][0]).save(picture)
     assert main(["predict", str(ckpt), str(picture)]) == 1

@@ -23,7 +23,8 @@ import time
 import numpy as np
 import pytest
 
-from minicnn import cli, io
+from minicnn import cli
+from minicnn.checkpoint import CheckpointError, TRAINING_FORMAT, TRAINING_KEY, load_checkpoint, save_checkpoint
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = ["train", "--epochs", "2", "--limit", "256", "--batch-size", "32", "--checkpoint-every", "3",
@@ -64,7 +65,7 @@ def watch(proc, run, t0, until=None, timeout=120):
             st = None
         if st is not None and (st.st_ino, st.st_mtime_ns) != seen:  # each write renames a new file into place
             seen = (st.st_ino, st.st_mtime_ns)
-            step = io.load_checkpoint(run / "checkpoint.npz").training["step"]
+            step = load_checkpoint(run / "checkpoint.npz").training["step"]
             times.setdefault(step, time.monotonic() - t0)
             if until is not None and step >= until:
                 break
@@ -74,7 +75,7 @@ def watch(proc, run, t0, until=None, timeout=120):
 
 def contents(run):
     """Everything a finished run computed: model arrays, training-state arrays, losses, accuracy."""
-    ckpt = io.load_checkpoint(run / "checkpoint.npz")
+    ckpt = load_checkpoint(run / "checkpoint.npz")
     metrics = json.loads((run / "metrics.json").read_text())
     arrays = {}
 
@@ -202,7 +203,7 @@ def kill_at_a_random_instant(run, rng, schedule, window, tries=3):
             except ChildProcessError:  # it ended just now, and was reaped
                 pass
         if status is not None and os.WIFSTOPPED(status):
-            training = io.load_checkpoint(run / "checkpoint.npz").training
+            training = load_checkpoint(run / "checkpoint.npz").training
             ended = training["finished"] or (run / "metrics.json").exists()
             proc.send_signal(signal.SIGKILL)  # a stopped process dies where it stands
             err = proc.communicate(timeout=30)[1]
@@ -247,10 +248,10 @@ def test_a_training_checkpoint_holds_everything_to_resume_and_reads_without_pick
     run = tmp_path / "run"
     assert cli.main(RUN + ["--epochs", "1", "--out", str(run), "--data-dir", str(mnist_root)]) == 0
     with np.load(run / "checkpoint.npz", allow_pickle=False) as npz:  # plain numpy, no pickle
-        tree = json.loads(str(npz[io.TRAINING_KEY]))
+        tree = json.loads(str(npz[TRAINING_KEY]))
         assert all(npz[f].dtype != object for f in npz.files)
-    assert tree["dict"][0] == ["format", io.TRAINING_FORMAT]
-    t = io.load_checkpoint(run / "checkpoint.npz").training
+    assert tree["dict"][0] == ["format", TRAINING_FORMAT]
+    t = load_checkpoint(run / "checkpoint.npz").training
     assert {"format", "backend", "settings", "epoch", "step", "finished", "history", "epoch_loss", "loader",
             "optimizer", "scheduler", "rng", "threads"} <= set(t)
     assert (t["backend"], t["epoch"], t["step"], t["finished"]) == ("minicnn", 1, 8, True)
@@ -264,23 +265,23 @@ def test_a_training_checkpoint_holds_everything_to_resume_and_reads_without_pick
 
 
 def test_a_newer_format_is_refused_by_number(tmp_path):
-    path = io.save_checkpoint(tmp_path / "c.npz", {"w": np.zeros(2, np.float32)}, training={"step": 1})
-    assert io.load_checkpoint(path).training == {"format": io.TRAINING_FORMAT, "step": 1}
+    path = save_checkpoint(tmp_path / "c.npz", {"w": np.zeros(2, np.float32)}, training={"step": 1})
+    assert load_checkpoint(path).training == {"format": TRAINING_FORMAT, "step": 1}
     arrays = dict(np.load(path))
-    arrays[io.TRAINING_KEY] = np.array(str(arrays[io.TRAINING_KEY]).replace(
-        f'["format", {io.TRAINING_FORMAT}]', '["format", 99]'))
+    arrays[TRAINING_KEY] = np.array(str(arrays[TRAINING_KEY]).replace(
+        f'["format", {TRAINING_FORMAT}]', '["format", 99]'))
     np.savez(path, **arrays)
-    with pytest.raises(io.CheckpointError, match=rf"training state of format 99; this minicnn reads format "
-                                                 rf"{io.TRAINING_FORMAT}"):
-        io.load_checkpoint(path)
+    with pytest.raises(CheckpointError, match=rf"training state of format 99; this minicnn reads format "
+                                                 rf"{TRAINING_FORMAT}"):
+        load_checkpoint(path)
 
 
 def test_nan_in_the_optimizer_state_is_refused_by_path(tmp_path):
     state = {"optimizer": {"state": {0: {"momentum_buffer": np.array([1.0, np.nan])}}}}
-    path = io.save_checkpoint(tmp_path / "c.npz", {"w": np.zeros(2, np.float32)}, training=state)
-    with pytest.raises(io.CheckpointError, match=r"NaN or Inf in training state\['optimizer'\]\['state'\]\[0\]"
+    path = save_checkpoint(tmp_path / "c.npz", {"w": np.zeros(2, np.float32)}, training=state)
+    with pytest.raises(CheckpointError, match=r"NaN or Inf in training state\['optimizer'\]\['state'\]\[0\]"
                                                  r"\['momentum_buffer'\]$"):
-        io.load_checkpoint(path)
+        load_checkpoint(path)
 
 
 # --------------------------------------------------------------------------- resume: what is refused
@@ -325,10 +326,10 @@ def test_flags_that_agree_or_only_say_where_are_accepted(finished_run, mnist_roo
 def test_resume_of_what_is_not_a_run(tmp_path, capsys):
     assert cli.main(["train", "--resume", str(tmp_path / "nope")]) == 1
     assert one_error_line(capsys.readouterr().err).endswith("nope: no such folder")
-    io.save_checkpoint(tmp_path / "checkpoint.npz", {"w": np.zeros(2, np.float32)})
+    save_checkpoint(tmp_path / "checkpoint.npz", {"w": np.zeros(2, np.float32)})
     assert cli.main(["train", "--resume", str(tmp_path)]) == 1
     assert "holds weights only, no training state" in one_error_line(capsys.readouterr().err)
-    io.save_checkpoint(tmp_path / "checkpoint.npz", {"w": np.zeros(2, np.float32)}, training={"step": 5})
+    save_checkpoint(tmp_path / "checkpoint.npz", {"w": np.zeros(2, np.float32)}, training={"step": 5})
     assert cli.main(["train", "--resume", str(tmp_path)]) == 1
     assert "training state lacks ['backend', 'settings'" in one_error_line(capsys.readouterr().err)
     (tmp_path / "checkpoint.npz").write_bytes(b"torn")
@@ -369,9 +370,9 @@ def test_an_optimizer_state_that_does_not_fit_is_refused_on_resume(finished_run,
     run = tmp_path / "run"
     run.mkdir()
     (run / "checkpoint.npz").write_bytes((finished_run / "checkpoint.npz").read_bytes())
-    ckpt = io.load_checkpoint(run / "checkpoint.npz")
+    ckpt = load_checkpoint(run / "checkpoint.npz")
     ckpt.training["optimizer"]["state"][0]["momentum_buffer"] = np.zeros((3, 3), np.float32)
-    io.save_checkpoint(run / "checkpoint.npz", ckpt.state_dict, ckpt.model, ckpt.training)
+    save_checkpoint(run / "checkpoint.npz", ckpt.state_dict, ckpt.model, ckpt.training)
     assert cli.main(["train", "--resume", str(run), "--data-dir", str(mnist_root)]) == 1
     assert re.search(r"does not fit .*momentum_buffer'\] expected shape \(32, 1, 3, 3\), got \(3, 3\)",
                      one_error_line(capsys.readouterr().err))
@@ -379,7 +380,7 @@ def test_an_optimizer_state_that_does_not_fit_is_refused_on_resume(finished_run,
 
 def test_a_fresh_run_over_an_interrupted_one_says_so(tmp_path, mnist_root, capsys):
     run = tmp_path / "run"
-    path = io.save_checkpoint(run / "checkpoint.npz", {"w": np.zeros(1, np.float32)},
+    path = save_checkpoint(run / "checkpoint.npz", {"w": np.zeros(1, np.float32)},
                               training={"step": 5, "finished": False})
     assert path.exists()
     assert cli.main(RUN + ["--epochs", "1", "--limit", "64", "--out", str(run), "--data-dir", str(mnist_root)]) == 0

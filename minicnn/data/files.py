@@ -16,8 +16,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-
-from ..io import atomic_write
+from ..checkpoint import atomic_write
 
 __all__ = ["DataError", "install_member", "read_idx", "verify_file"]
 

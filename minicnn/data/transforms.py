@@ -11,7 +11,7 @@ offsets or flags). Random transforms draw one value per image, all in one call
 * else the generator of the :class:`~minicnn.data.DataLoader` that is fetching
   the batch (it installs one with :func:`use_generator`), so a loader's seed
   fixes its augmentation;
-* else :func:`minicnn.random.get_rng`, which ``minicnn.manual_seed`` seeds
+* else :func:`minicnn.rng.get_rng`, which ``minicnn.manual_seed`` seeds
   (as ``torch.manual_seed`` seeds torchvision's transforms).
 
 Example::
@@ -28,7 +28,7 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .. import random as _random
+from .. import rng
 
 __all__ = ["Compose", "Lambda", "Normalize", "RandomAffine", "RandomCrop", "RandomHorizontalFlip",
            "ToTensor", "Transform", "current_generator", "use_generator"]
@@ -38,7 +38,7 @@ _generator = contextvars.ContextVar("minicnn_transform_generator", default=None)
 
 def current_generator() -> np.random.Generator:
     """The generator random transforms draw from when none is passed (see the module text)."""
-    return _generator.get() or _random.get_rng()
+    return _generator.get() or rng.get_rng()
 
 
 @contextlib.contextmanager

@@ -31,9 +31,11 @@ REGISTRY = {**conv.KERNELS, **fused.KERNELS, **linear.KERNELS, **pool.KERNELS, *
 
 
 def _namespace(naive):
-    """Both directions of every op, named ``<op>_forward`` / ``<op>_backward``: what ``current()`` returns."""
+    """Both directions of every op, named ``<op>_forward`` / ``<op>_backward``, and the plain
+    ``softmax_cross_entropy`` (loss and gradient at once): what ``current()`` returns."""
     return SimpleNamespace(**{f"{name}_{way}": getattr(kernel, f"{way}_naive" if naive else way)
-                              for name, kernel in REGISTRY.items() for way in ("forward", "backward")})
+                              for name, kernel in REGISTRY.items() for way in ("forward", "backward")},
+                           softmax_cross_entropy=softmax_cross_entropy_naive if naive else softmax_cross_entropy)
 
 
 IMPLEMENTATIONS = {"fast": _namespace(naive=False), "naive": _namespace(naive=True)}

@@ -32,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import data, io, optim
+from .. import data, optim
+from ..checkpoint import CheckpointError, load_checkpoint
 from ..digits import to_mnist
 from ..models import MODELS, build_model
 from .arrays import LabError, encode, parse_image
@@ -62,13 +63,13 @@ class LabApp:
         self.checkpoint = None if checkpoint is None else str(checkpoint)
         self._model, self._model_name = None, None
         if checkpoint is not None:
-            ckpt = io.load_checkpoint(checkpoint)
+            ckpt = load_checkpoint(checkpoint)
             self._model_name = ckpt.model["name"]
             try:
                 self._model = build_model(ckpt.model["name"], **ckpt.model["kwargs"])
                 self._model.load_state_dict(ckpt.state_dict)
             except (ValueError, TypeError) as exc:
-                raise io.CheckpointError(f"checkpoint {checkpoint}: does not fit model {self._model_name} "
+                raise CheckpointError(f"checkpoint {checkpoint}: does not fit model {self._model_name} "
                                          f"({exc})") from None
             self._model.eval()
         self._run = None

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import data, io, nn, optim
+from .. import data, nn, optim
+from ..checkpoint import save_checkpoint, write_json
 from ..autograd import no_grad
 from ..models import build_model
-from ..random import manual_seed
+from ..rng import manual_seed
 from ..train import TrainConfig, accuracy, train_step
 from .arrays import LabError, encode
 from .stages import stages
@@ -247,5 +248,5 @@ class TrainingRun:
                    "epochs": history, "steps": self.step, "stopped": self._stop.is_set(),
                    "losses": self.losses, "accuracies": self.accuracies, "test_accuracy": self.test_accuracy,
                    "seconds": seconds}
-        io.save_checkpoint(self.out / "checkpoint.npz", model.state_dict(), model={"name": cfg["model"], "kwargs": {}})
-        io.write_json(self.out / "metrics.json", metrics)
+        save_checkpoint(self.out / "checkpoint.npz", model.state_dict(), model={"name": cfg["model"], "kwargs": {}})
+        write_json(self.out / "metrics.json", metrics)

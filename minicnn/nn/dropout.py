@@ -18,7 +18,7 @@ class _DropoutNd(Module):
 class Dropout(_DropoutNd):
     """Inverted dropout, as ``torch.nn.Dropout(p=0.5)``: in training mode each element is zeroed with
     probability ``p`` and the others scaled by ``1 / (1 - p)`` (so evaluation needs no rescaling); in
-    evaluation mode the identity.  The mask is drawn from ``minicnn.random.get_rng()`` (seeded by
+    evaluation mode the identity.  The mask is drawn from ``minicnn.rng.get_rng()`` (seeded by
     ``minicnn.manual_seed``), so a seed fixes the masks; they differ from torch's for the same seed."""
 
     def forward(self, x):

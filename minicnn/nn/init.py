@@ -1,7 +1,7 @@
 """Parameter initialisation, as ``torch.nn.init`` (the one rule minicnn's layers use)."""
 import math
 
-from ..random import get_rng
+from ..rng import get_rng
 
 
 def fan_in_uniform_(weight, bias=None):

@@ -1,22 +1,23 @@
-"""The toolbox's models against their torch mirrors: the same state_dict, 50 float64 steps in lockstep,
+"""The models beyond SimpleCNN against their torch mirrors: the same state_dict, 50 float64 steps in lockstep,
 and ``minicnn train --model NAME`` / ``minicnn evaluate`` on both backends.
 
 Lockstep: identical initial weights, the same MNIST batches (8 or 16 images), SGD(lr 0.01, momentum 0.9) on
 both sides, every model in training mode, so batch norm normalises with batch statistics and updates its
 running estimates on both sides.  Dropout draws different masks in the two libraries, so simplecnn-bn
 runs with ``dropout=0`` here (the same network, every unit kept); the masks themselves are tested in
-``test_layers_toolbox.py``.  Run with ``-s`` to print the measured gaps; ``python -m pytest -p
-benchmarks.record tests/test_models_toolbox.py`` writes them to ``benchmarks/results/models_lockstep.json``.
+``test_layers.py``.  Run with ``-s`` to print the measured gaps; ``python -m pytest -p
+benchmarks.record tests/test_models.py`` writes them to ``benchmarks/results/models_lockstep.json``.
 """
 import json
 
 import numpy as np
 import pytest
 
-from minicnn import cli, data, io, nn, optim
+from minicnn import cli, data, nn, optim
+from minicnn.checkpoint import MODEL_KEY, TRAINING_KEY
 from minicnn import train as minicnn_train
 from minicnn.models import MODELS
-from minicnn.random import manual_seed
+from minicnn.rng import manual_seed
 from minicnn.testing import torch_threads
 
 torch = pytest.importorskip("torch")
@@ -121,7 +122,7 @@ def test_cli_trains_each_model_on_both_backends_and_either_evaluates(name, tmp_p
         metrics = json.loads((run / "metrics.json").read_text())
         assert metrics["config"]["model"] == name and metrics["backend"] == backend
         with np.load(run / "checkpoint.npz", allow_pickle=False) as npz:
-            model_files = [f for f in npz.files if f != io.MODEL_KEY and not f.startswith(io.TRAINING_KEY)]
+            model_files = [f for f in npz.files if f != MODEL_KEY and not f.startswith(TRAINING_KEY)]
         assert sorted(model_files) == sorted(MODELS[name]().state_dict())
         for evaluator in ("minicnn", "torch"):
             assert cli.main(["evaluate", str(run / "checkpoint.npz"), "--backend", evaluator]) == 0
