@@ -165,31 +165,6 @@ def _distinct(rng, shape):
     return ((rng.permutation(size) + 0.5) / size * 2 - 1).reshape(shape)
 
 
-def gradcheck_cases(rng):
-    """The checked configurations: every layer type, some with stride/padding, and SimpleCNN.
-
-    Returns
-    -------
-    list of ``(label, module, x)``: a float64 module and its float64 input.
-    Inputs to MaxPool2d and ReLU have distinct values far from 0, because a
-    central difference straddling a tie or the kink at 0 measures neither side's slope.
-    """
-    from . import nn
-    from .models import SimpleCNN
-    cases = [
-        ("Conv2d(3, 4, 3, padding=1)", nn.Conv2d(3, 4, 3, padding=1), rng.standard_normal((2, 3, 7, 7))),
-        ("Conv2d(2, 3, (3, 2), stride=2, padding=(2, 1))",
-         nn.Conv2d(2, 3, (3, 2), stride=2, padding=(2, 1)), rng.standard_normal((2, 2, 6, 5))),
-        ("MaxPool2d(2)", nn.MaxPool2d(2), _distinct(rng, (2, 3, 6, 6))),
-        ("MaxPool2d(3, stride=2, padding=1)", nn.MaxPool2d(3, stride=2, padding=1), _distinct(rng, (2, 2, 7, 6))),
-        ("Linear(5, 4)", nn.Linear(5, 4), rng.standard_normal((3, 5))),
-        ("ReLU()", nn.ReLU(), _distinct(rng, (2, 3, 4, 4))),
-        ("Flatten()", nn.Flatten(), rng.standard_normal((2, 3, 4, 4))),
-        ("SimpleCNN()", SimpleCNN(), rng.uniform(-1, 1, (2, 1, 28, 28))),
-    ]
-    return [(label, module.to(np.float64), x) for label, module, x in cases]
-
-
 class _Reseeded:
     """A module whose every call first reseeds minicnn's generator, so Dropout draws the same mask each
     time and the central differences see one fixed linear map (mask drawn from ``seed``)."""
@@ -227,19 +202,21 @@ class _WithTarget:
         return getattr(self.criterion, name)
 
 
-def toolbox_gradcheck_cases(rng):
-    """The toolbox's layers, losses and models, checked like :func:`gradcheck_cases`.
+def gradcheck_cases(rng):
+    """The checked configurations: every layer type (some with stride/padding), every loss, and the models.
 
     Returns
     -------
-    list of ``(label, module, x, smooth)``.  ``smooth`` cases (batch norm, LRN, sigmoid, tanh,
+    list of ``(label, module, x, smooth)``: a float64 module and its float64 input.  Inputs to MaxPool2d,
+    ReLU and LeakyReLU have distinct values far from 0, because a central difference straddling a tie or
+    the kink at 0 measures neither side's slope.  ``smooth`` cases (batch norm, LRN, sigmoid, tanh,
     softmax, the losses, LeNet-5) have curvature everywhere, so the kink test (one-sided slopes
     equal) does not apply to them and every drawn entry is checked; the others are piecewise linear.
     Batch norm is checked in training mode, where the batch statistics depend on the input, with a
     random upstream gradient, at batch sizes 2 and 3.
     """
     from . import nn
-    from .models import LeNet5
+    from .models import LeNet5, SimpleCNN
     from .models.resnet_mini import BasicBlock
 
     def bn(layer, x):
@@ -247,8 +224,20 @@ def toolbox_gradcheck_cases(rng):
         layer.bias.data = rng.standard_normal(layer.bias.shape)
         return layer.double(), x
 
+    cases = [  # piecewise linear: the kink test applies
+        ("Conv2d(3, 4, 3, padding=1)", nn.Conv2d(3, 4, 3, padding=1), rng.standard_normal((2, 3, 7, 7)), False),
+        ("Conv2d(2, 3, (3, 2), stride=2, padding=(2, 1))",
+         nn.Conv2d(2, 3, (3, 2), stride=2, padding=(2, 1)), rng.standard_normal((2, 2, 6, 5)), False),
+        ("MaxPool2d(2)", nn.MaxPool2d(2), _distinct(rng, (2, 3, 6, 6)), False),
+        ("MaxPool2d(3, stride=2, padding=1)", nn.MaxPool2d(3, stride=2, padding=1), _distinct(rng, (2, 2, 7, 6)),
+         False),
+        ("Linear(5, 4)", nn.Linear(5, 4), rng.standard_normal((3, 5)), False),
+        ("ReLU()", nn.ReLU(), _distinct(rng, (2, 3, 4, 4)), False),
+        ("Flatten()", nn.Flatten(), rng.standard_normal((2, 3, 4, 4)), False),
+        ("SimpleCNN()", SimpleCNN(), rng.uniform(-1, 1, (2, 1, 28, 28)), False),
+    ]
     probs = rng.dirichlet(np.ones(5), size=4)
-    cases = [
+    cases += [
         ("BatchNorm2d(3), train, batch 2", *bn(nn.BatchNorm2d(3), 2 + 3 * rng.standard_normal((2, 3, 4, 5))), True),
         ("BatchNorm2d(2), train, batch 3", *bn(nn.BatchNorm2d(2), rng.standard_normal((3, 2, 3, 3))), True),
         # (N, C) with N = 2 would be no test of dx: two values per channel normalise to -1, +1 whatever x is
@@ -298,9 +287,7 @@ def run_gradchecks(seed=0, samples=30, h=1e-6, threshold=THRESHOLD):
     manual_seed(seed)
     rng = np.random.default_rng(seed)
     rows = []
-    for label, module, x in gradcheck_cases(rng):
-        rows += [{"layer": label, **row} for row in check_module(module, x, rng, samples, h, skip_kinks=True)]
-    for label, module, x, smooth in toolbox_gradcheck_cases(rng):
+    for label, module, x, smooth in gradcheck_cases(rng):
         rows += [{"layer": label, **row}
                  for row in check_module(module, x, rng, samples, h, skip_kinks=not smooth)]
     logits, labels = 3 * rng.standard_normal((4, 10)), rng.integers(0, 10, size=4)

@@ -101,7 +101,7 @@ def compare_with_torch(module, torch_fn, x, rng, rtol=None, floor=None):
     for name, p in params.items():
         errors[name] = assert_close(f"d {name}", p.grad, params_t[name].grad.numpy(), rtol, floor.get(name, 0.0))
 
-    # minicnn must neither modify its input nor the upstream gradient (STYLE.md, Numerics)
+    # minicnn must neither modify its input nor the upstream gradient (docs/contributing.md, the style guide)
     np.testing.assert_array_equal(x, x_before, err_msg="forward/backward modified the input")
     np.testing.assert_array_equal(grad_out, grad_before, err_msg="backward modified the upstream gradient")
     return errors

@@ -70,7 +70,7 @@ def load_numpy_state_dict(model, state):
     return model
 
 
-# --------------------------------------------------------------------------- the toolbox's models
+# --------------------------------------------------------------------------- LeNet-5, ResNet-mini, SimpleCNN-BN
 # The same networks as minicnn/models/simplecnn_bn.py, lenet5.py and resnet_mini.py, in plain torch.nn,
 # with the same attribute names (so the same state_dict keys) and constructor arguments.
 
