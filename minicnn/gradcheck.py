@@ -186,7 +186,8 @@ class _Reseeded:
 
 
 class _WithTarget:
-    """A loss with its target fixed, called like a layer: input -> loss (0-d), for :func:`check_module`."""
+    """A loss with its target fixed (or a layer with its second argument fixed), called like a layer:
+    input -> output, for :func:`check_module`."""
 
     def __init__(self, criterion, target):
         self.criterion, self.target = criterion, target
@@ -268,6 +269,10 @@ def gradcheck_cases(rng):
         ("Dropout2d(0.5), fixed mask", _Reseeded(nn.Dropout2d(0.5), 2), rng.standard_normal((3, 4, 2, 2)), False),
         ("BasicBlock(3, 4, stride=2), train", BasicBlock(3, 4, stride=2), rng.standard_normal((2, 3, 6, 6)), False),
     ]
+    # max unpooling is linear in its input, with the indices of a max pool held fixed (as a loss's target)
+    _, indices = nn.MaxPool2d(2, return_indices=True)(_distinct(rng, (2, 2, 6, 6)))
+    cases.append(("MaxUnpool2d(2), fixed indices", _WithTarget(nn.MaxUnpool2d(2), indices),
+                  rng.standard_normal((2, 2, 3, 3)), False))
     return [(label, module.double() if hasattr(module, "double") else module, x, smooth)
             for label, module, x, smooth in cases]
 

@@ -78,6 +78,22 @@ def test_conv2d_matches_torch(dtype, case, bias, seed):
     assert set(errors) == {"forward", "input", "weight"} | ({"bias"} if bias else set())
 
 
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
+@given(n=BATCH, c=CHANNELS, o=CHANNELS, h=st.integers(2, 20), w=st.integers(2, 20), k=st.integers(1, 5),
+       padding=PADDING, seed=st.integers(0, 2**32 - 1))
+def test_conv2d_relu_max_pool2d_matches_torch_pool_of_relu_of_conv(dtype, n, c, o, h, w, k, padding, seed):
+    """The fused layer (minicnn's, no torch counterpart) against torch's three ops one after the other."""
+    assume(h + 2 * padding - k + 1 >= 2 and w + 2 * padding - k + 1 >= 2)  # a 2x2 pool needs a 2x2 conv output
+    layer = nn.Conv2dReLUMaxPool2d(c, o, k, padding=padding).to(dtype)
+    x = standard_normal(seed, (n, c, h, w), dtype)
+    errors = compare_and_record(
+        "Conv2dReLUMaxPool2d", layer,
+        lambda x, **p: F.max_pool2d(F.relu(F.conv2d(x, padding=padding, **p)), 2), x, seed,
+        floor=bias_floor(n, h, w, (k, k), (1, 1), (padding, padding)))
+    assert set(errors) == {"forward", "input", "weight", "bias"}
+
 @SETTINGS
 @given(case=conv_cases(fits=False))
 def test_conv2d_refuses_what_torch_refuses(case):
