@@ -433,11 +433,11 @@ def optim_probe(cls_name, kwargs, schedule=True, numpy_path=False):
 
 
 # =========================================================================== the tests of each op
-T_K, T_KT, T_W = "tests/test_kernels.py::", "tests/test_kernels_toolbox.py::", "tests/test_winograd.py::"
-T_L, T_LT, T_E = "tests/test_layers.py::", "tests/test_layers_toolbox.py::", "tests/test_engine.py::"
-T_A, T_AT, T_O = "tests/test_agreement.py::", "tests/test_agreement_toolbox.py::", "tests/test_optim.py::"
-GRADCHECK_TABLE = T_LT + "test_gradcheck_table_has_every_toolbox_layer_and_passes"
-NAIVE_SWITCH = [T_KT + "test_the_switch_runs_the_naive_twins",
+T_K, T_W = "tests/test_kernels.py::", "tests/test_winograd.py::"
+T_L, T_E = "tests/test_layers.py::", "tests/test_engine.py::"
+T_A, T_O = "tests/test_agreement.py::", "tests/test_optim.py::"
+GRADCHECK_TABLE = T_L + "test_gradcheck_table_has_every_layer_and_passes"
+NAIVE_SWITCH = [T_K + "test_the_switch_runs_the_naive_twins",
                 T_E + "test_a_simplecnn_step_under_the_naive_kernels_equals_the_fast_path"]
 
 
@@ -457,7 +457,8 @@ TESTS = {
     + _ids(T_A, "test_conv2d_full_signature_matches_torch"),
     "conv2d_relu_max_pool2d": _ids(T_K, "test_fused_conv_relu_pool_equals_the_three_kernels")
     + _ids(T_W, "test_winograd_fused_conv_relu_pool_equals_naive", "test_one_input_channel_fused_block_equals_naive")
-    + _ids(T_L, "test_fused_conv_relu_pool_gradients", "test_simple_cnn_fused_and_unfused_compute_the_same"),
+    + _ids(T_L, "test_fused_conv_relu_pool_gradients", "test_simple_cnn_fused_and_unfused_compute_the_same")
+    + _ids(T_A, "test_conv2d_relu_max_pool2d_matches_torch_pool_of_relu_of_conv"),
     "linear": _ids(T_K, "test_linear_equals_naive") + _ids(T_L, "test_linear_gradients")
     + _ids(T_A, "test_linear_matches_torch", "test_linear_on_any_leading_dims_matches_torch"),
     "max_pool2d": _ids(T_K, "test_max_pool2d_equals_naive", "test_max_pool2d_known_values_ties_and_padding",
@@ -481,30 +482,30 @@ TESTS = {
                                   "test_cross_entropy_value_rows_and_reductions",
                                   "test_cross_entropy_plain_case_is_the_fused_kernel")
     + _ids(T_L, "test_cross_entropy_gradients") + _ids(T_A, "test_cross_entropy_matches_torch"),
-    "batch_norm": _ids(T_KT, "test_batch_norm_equals_naive", "test_batch_norm_relu_equals_naive_and_the_two_kernels",
+    "batch_norm": _ids(T_K, "test_batch_norm_equals_naive", "test_batch_norm_relu_equals_naive_and_the_two_kernels",
                       "test_batch_norm_of_a_constant_channel_is_finite")
-    + _ids(T_LT, "test_batch_norm_backward_through_the_engine_matches_torch_in_train_mode")
-    + _ids(T_AT, "test_batch_norm_matches_torch") + [GRADCHECK_TABLE],
-    "batch_norm_relu": _ids(T_KT, "test_batch_norm_relu_equals_naive_and_the_two_kernels")
-    + _ids(T_AT, "test_batch_norm_relu_matches_torch_relu_of_batch_norm") + [GRADCHECK_TABLE],
-    "local_response_norm": _ids(T_KT, "test_local_response_norm_equals_naive") + _ids(T_AT, "test_local_response_norm_matches_torch")
+    + _ids(T_L, "test_batch_norm_backward_through_the_engine_matches_torch_in_train_mode")
+    + _ids(T_A, "test_batch_norm_matches_torch") + [GRADCHECK_TABLE],
+    "batch_norm_relu": _ids(T_K, "test_batch_norm_relu_equals_naive_and_the_two_kernels")
+    + _ids(T_A, "test_batch_norm_relu_matches_torch_relu_of_batch_norm") + [GRADCHECK_TABLE],
+    "local_response_norm": _ids(T_K, "test_local_response_norm_equals_naive") + _ids(T_A, "test_local_response_norm_matches_torch")
     + [GRADCHECK_TABLE],
-    "avg_pool2d": _ids(T_KT, "test_avg_pool2d_equals_naive", "test_avg_pool2d_known_values_and_divisors",
+    "avg_pool2d": _ids(T_K, "test_avg_pool2d_equals_naive", "test_avg_pool2d_known_values_and_divisors",
                       "test_uniform_windows_take_the_row_kernels_with_the_same_results")
-    + _ids(T_AT, "test_avg_pool2d_matches_torch", "test_avg_pool2d_ceil_mode_windows_into_the_padding")
+    + _ids(T_A, "test_avg_pool2d_matches_torch", "test_avg_pool2d_ceil_mode_windows_into_the_padding")
     + [GRADCHECK_TABLE],
-    "adaptive_avg_pool2d": _ids(T_KT, "test_adaptive_avg_pool2d_equals_naive")
-    + _ids(T_AT, "test_adaptive_avg_pool2d_matches_torch") + [GRADCHECK_TABLE],
-    "sigmoid": _ids(T_KT, "test_elementwise_equals_naive") + _ids(T_AT, "test_elementwise_activation_matches_torch")
+    "adaptive_avg_pool2d": _ids(T_K, "test_adaptive_avg_pool2d_equals_naive")
+    + _ids(T_A, "test_adaptive_avg_pool2d_matches_torch") + [GRADCHECK_TABLE],
+    "sigmoid": _ids(T_K, "test_elementwise_equals_naive") + _ids(T_A, "test_elementwise_activation_matches_torch")
     + [GRADCHECK_TABLE],
-    "softmax": _ids(T_KT, "test_softmax_equals_naive") + _ids(T_AT, "test_softmax_matches_torch") + [GRADCHECK_TABLE],
-    "dropout": _ids(T_KT, "test_dropout_equals_naive") + _ids(T_LT, "test_dropout_backward_uses_the_forward_mask")
-    + _ids(T_AT, "test_dropout_is_torch_formula_with_minicnn_mask") + [GRADCHECK_TABLE],
-    "mse_loss": _ids(T_KT, "test_mse_loss_equals_naive")
-    + _ids(T_AT, "test_mse_loss_matches_torch", "test_mse_loss_target_gradient_matches_torch") + [GRADCHECK_TABLE],
-    "nll_loss": _ids(T_KT, "test_nll_loss_equals_naive") + _ids(T_AT, "test_nll_loss_matches_torch") + [GRADCHECK_TABLE],
-    "binary_cross_entropy_with_logits": _ids(T_KT, "test_binary_cross_entropy_with_logits_equals_naive")
-    + _ids(T_AT, "test_bce_with_logits_matches_torch", "test_bce_with_logits_is_finite_at_huge_logits")
+    "softmax": _ids(T_K, "test_softmax_equals_naive") + _ids(T_A, "test_softmax_matches_torch") + [GRADCHECK_TABLE],
+    "dropout": _ids(T_K, "test_dropout_equals_naive") + _ids(T_L, "test_dropout_backward_uses_the_forward_mask")
+    + _ids(T_A, "test_dropout_is_torch_formula_with_minicnn_mask") + [GRADCHECK_TABLE],
+    "mse_loss": _ids(T_K, "test_mse_loss_equals_naive")
+    + _ids(T_A, "test_mse_loss_matches_torch", "test_mse_loss_target_gradient_matches_torch") + [GRADCHECK_TABLE],
+    "nll_loss": _ids(T_K, "test_nll_loss_equals_naive") + _ids(T_A, "test_nll_loss_matches_torch") + [GRADCHECK_TABLE],
+    "binary_cross_entropy_with_logits": _ids(T_K, "test_binary_cross_entropy_with_logits_equals_naive")
+    + _ids(T_A, "test_bce_with_logits_matches_torch", "test_bce_with_logits_is_finite_at_huge_logits")
     + [GRADCHECK_TABLE],
     "threads": ["tests/test_threading.py"] + _ids(T_K, "test_linear_splits_features_between_threads_and_matches_naive"),
     "engine": _ids(T_E, "test_tensor_arithmetic_matches_torch", "test_a_cast_hands_the_gradient_back_in_the_input_dtype",
@@ -635,9 +636,9 @@ def build():
                 source("minicnn.kernels.winograd:_output_transform_adjoint_kernel",
                        ("dbias[o] += acc", "dbias[o] += 0.0")),
                 conv_path_probe("winograd"), (), "the Winograd path's bias gradient dropped")
-            add("conv._direct_dweight_kernel:flipped", "conv2d",
-                source("minicnn.kernels.conv:_direct_dweight_kernel", ("dweight[o, c, i, j] +=",
-                                                                       "dweight[o, c, kh - 1 - i, kw - 1 - j] +=")),
+            add("conv_direct._direct_dweight_kernel:flipped", "conv2d",
+                source("minicnn.kernels.conv_direct:_direct_dweight_kernel",
+                       ("dweight[o, c, i, j] +=", "dweight[o, c, kh - 1 - i, kw - 1 - j] +=")),
                 conv_path_probe("direct"), (), "the direct path's dweight rotated 180 degrees")
             add("_col2im_kernel:assign", "col2im",
                 source("minicnn.kernels.conv:_col2im_kernel", ("] += g[xo]", "] = g[xo]", 3)),
