@@ -480,6 +480,23 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     return LeakyReLUFunction.apply(as_tensor(input, "leaky_relu input"), float(negative_slope))
 
 
+
+class HardtanhFunction(KernelFunction):
+    kernel, constant_args = "hardtanh", 2
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """``min(max(input, min_val), max_val)`` elementwise, as ``torch.nn.functional.hardtanh``; the gradient is
+    0 at and beyond either bound and 1 elsewhere."""
+    only_default("hardtanh", inplace=inplace)
+    return HardtanhFunction.apply(as_tensor(input, "hardtanh input"), min_val, max_val)
+
+
+def relu6(input, inplace=False):
+    """``min(max(input, 0), 6)``, as ``torch.nn.functional.relu6``: :func:`hardtanh` between 0 and 6."""
+    only_default("relu6", inplace=inplace)
+    return HardtanhFunction.apply(as_tensor(input, "relu6 input"), 0.0, 6.0)
+
 def _softmax_dim(op, ndim, dim):
     """torch's implicit choice when ``dim`` is None (deprecated there too): 0 for 0-, 1- and 3-D, else 1."""
     if dim is not None:

@@ -214,7 +214,7 @@ def gradcheck_cases(rng):
     -------
     list of ``(label, module, x, smooth)``: a float64 module and its float64 input.  Inputs to MaxPool2d,
     ReLU and LeakyReLU have distinct values far from 0, because a central difference straddling a tie or
-    the kink at 0 measures neither side's slope.
+    the kink at 0 measures neither side's slope (entries next to Hardtanh's bounds are skipped as kinks).
     ``smooth`` cases (batch norm, LRN, sigmoid, tanh,
     softmax, the losses, LeNet-5) have curvature everywhere, so the kink test (one-sided slopes
     equal) does not apply to them and every drawn entry is checked; the others are piecewise linear.
@@ -278,6 +278,8 @@ def gradcheck_cases(rng):
     _, indices = nn.MaxPool2d(2, return_indices=True)(_distinct(rng, (2, 2, 6, 6)))
     cases.append(("MaxUnpool2d(2), fixed indices", _WithTarget(nn.MaxUnpool2d(2), indices),
                   rng.standard_normal((2, 2, 3, 3)), False))
+    cases += [("Hardtanh(-0.5, 0.8)", nn.Hardtanh(-0.5, 0.8), _distinct(rng, (2, 3, 4)), False),
+              ("ReLU6()", nn.ReLU6(), 5 * _distinct(rng, (2, 3, 4)) + 2.5, False)]  # values in (-2.5, 7.5)
     return [(label, module.double() if hasattr(module, "double") else module, x, smooth)
             for label, module, x, smooth in cases]
 

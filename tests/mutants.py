@@ -305,6 +305,10 @@ def kernel_args(op, rng):
         return (x,)
     if op == "leaky_relu":
         return (r(3, 4, 5), 0.1)
+    if op == "hardtanh":  # the bounds themselves among the values, where the slope is 0
+        x = r(3, 4, 5)
+        x.reshape(-1)[::7], x.reshape(-1)[1::7] = -0.5, 0.8
+        return (x, -0.5, 0.8)
     if op in ("softmax", "log_softmax"):
         return (r(3, 4, 5), 1)
     if op == "dropout":
@@ -520,7 +524,8 @@ TESTS = {
                   "test_fused_momentum_step_is_numpys_bit_for_bit", "test_lockstep_with_torch",
                   "test_param_groups_with_their_own_hyperparameters", "test_scheduler_in_lockstep_with_an_optimizer"),
 }
-for _alias, _to in (("tanh", "sigmoid"), ("leaky_relu", "sigmoid"), ("log_softmax", "softmax")):
+for _alias, _to in (("tanh", "sigmoid"), ("leaky_relu", "sigmoid"), ("hardtanh", "sigmoid"),
+                    ("log_softmax", "softmax")):
     TESTS[_alias] = TESTS[_to]
 
 
@@ -547,12 +552,13 @@ KERNEL_MODULE = {
     "conv2d": "conv", "conv2d_relu_max_pool2d": "fused", "linear": "linear", "max_pool2d": "pool",
     "max_unpool2d": "pool", "relu": "activation", "cross_entropy": "loss", "batch_norm": "norm",
     "batch_norm_relu": "norm", "local_response_norm": "norm", "avg_pool2d": "avgpool", "adaptive_avg_pool2d": "avgpool",
-    "sigmoid": "activation", "tanh": "activation", "leaky_relu": "activation", "softmax": "activation",
+    "sigmoid": "activation", "tanh": "activation", "leaky_relu": "activation", "hardtanh": "activation",
+    "softmax": "activation",
     "log_softmax": "activation", "dropout": "activation", "mse_loss": "loss", "nll_loss": "loss",
     "binary_cross_entropy_with_logits": "loss",
 }
-SHAPE_PRESERVING = {"relu", "sigmoid", "tanh", "leaky_relu", "softmax", "log_softmax", "dropout", "batch_norm",
-                    "batch_norm_relu", "local_response_norm"}
+SHAPE_PRESERVING = {"relu", "sigmoid", "tanh", "leaky_relu", "hardtanh", "softmax", "log_softmax", "dropout",
+                    "batch_norm", "batch_norm_relu", "local_response_norm"}
 
 
 def _bn_terms(dout, cache, relu_out=None):
@@ -801,6 +807,18 @@ def build():
           "the negative side's slope forgotten (ReLU's gradient)")
         m("slope_everywhere", replace(path, lambda o: lambda dout, cache: dout * cache[0].dtype.type(cache[1])),
           "the slope applied on both sides")
+        path, m = kernel_mutants("hardtanh", impl)
+        m("no_upper_bound", replace(path, lambda o: lambda dout, cache: np.where(cache[0] <= cache[1], 0 * dout, dout)),
+          "only the lower bound stops the gradient (ReLU's mask, shifted)")
+        m("relu_mask", replace(path, lambda o: lambda dout, cache: np.where(cache[0] > 0, dout, 0 * dout)),
+          "ReLU's gradient: the bounds ignored")
+        if naive:
+            m("edges_pass", source(path, ("(x <= lo) | (x >= hi)", "(x < lo) | (x > hi)")),
+              "the gradient passes at the bounds (torch: 0 there)")
+        else:
+            m("edges_pass", source("minicnn.kernels.activation:_hardtanh_backward_kernel",
+                                   ("x[k] <= lo or x[k] >= hi", "x[k] < lo or x[k] > hi")),
+              "the gradient passes at the bounds (torch: 0 there)")
         path, m = kernel_mutants("softmax", impl)
         m("no_sum_term", replace(path, lambda o: lambda dout, cache: cache[0] * dout),
           "y * dout: the -sum(dout*y) dropped")

@@ -607,12 +607,16 @@ SHAPES = st.lists(st.integers(1, 8), min_size=1, max_size=4).map(tuple)
     ("Tanh", nn.Tanh(), torch.tanh),
     ("LeakyReLU", nn.LeakyReLU(), F.leaky_relu),
     ("LeakyReLU(0.3)", nn.LeakyReLU(0.3), lambda x: F.leaky_relu(x, 0.3)),
+    ("Hardtanh(-0.5, 0.8)", nn.Hardtanh(-0.5, 0.8), lambda x: F.hardtanh(x, -0.5, 0.8)),
+    ("ReLU6", nn.ReLU6(), F.relu6),
 ])
 @SETTINGS
 @given(shape=SHAPES, scale=st.sampled_from([1.0, 10.0, 100.0]), seed=SEEDS)
 def test_elementwise_activation_matches_torch(dtype, name, layer, torch_fn, shape, scale, seed):
     x = standard_normal(seed, shape, dtype, scale)
-    x.reshape(-1)[::5] = 0  # the kink of LeakyReLU: torch gives the slope there
+    x.reshape(-1)[::5] = 0  # the kink of LeakyReLU and ReLU6: torch gives the slope there
+    if isinstance(layer, nn.Hardtanh):  # and the bounds themselves, where the slope is 0
+        x.reshape(-1)[1::5], x.reshape(-1)[2::5] = layer.min_val, layer.max_val
     compare_and_record(name, layer, torch_fn, x, seed)
 
 

@@ -581,6 +581,30 @@ def _tanh(d, well):
     return nn.Tanh(), (x,), {"shape": x.shape, "finite": finite(x)}
 
 
+
+def _hardtanh_bounds(d, well):
+    lo = value(d, well, [-1.0, 0.0, -0.5, -2], [True, "0", None, float("nan")])
+    hi = value(d, well, [1.0, 6.0, 0.5, 3], [-3.0, False, "1", float("nan")])
+    return lo, hi
+
+
+@layer("Hardtanh", "hardtanh")
+def _hardtanh(d, well):
+    x = tensor(d, well, d(st.lists(st.integers(0, 4), max_size=4)))
+    lo, hi = _hardtanh_bounds(d, well)
+    if well and lo >= hi:
+        lo, hi = hi - 1, hi
+    return nn.Hardtanh(lo, hi), (x,), {"shape": x.shape}
+
+
+@layer("ReLU6", "relu6", "hardtanh")
+def _relu6(d, well):
+    x = tensor(d, well, d(st.lists(st.integers(0, 4), max_size=4)))
+    expect = {"shape": x.shape}
+    if is_float_array(x):
+        expect["equal"] = np.clip(x, 0, 6)
+    return nn.ReLU6(inplace=value(d, well, [False], [True])), (x,), expect
+
 def _softmax_row(cls):
     def row(d, well):
         shape = d(st.lists(st.integers(1, 4), min_size=1, max_size=4))
@@ -834,6 +858,18 @@ def _f_leaky(d, well):
     (x,), _, expect = _elementwise("leaky_relu")(d, well)
     return (x, value(d, well, [0.01, -1.0, 0.0], ["0.1", None, True])), {}, expect
 
+
+
+@function("hardtanh")
+def _f_hardtanh(d, well):
+    (x,), _, expect = _elementwise("hardtanh")(d, well)
+    lo, hi = _hardtanh_bounds(d, well)
+    if well and lo > hi:
+        lo, hi = hi, lo
+    return (x, lo, hi), {}, expect
+
+
+function("relu6", "hardtanh")(_elementwise("relu6", lambda x: np.clip(x, 0, 6)))
 
 def _f_softmax(d, well):
     shape = d(st.lists(st.integers(1, 4), min_size=1, max_size=4))

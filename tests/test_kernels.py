@@ -633,10 +633,10 @@ def test_plain_conv2d_takes_the_fast_path_and_same_padding_joins_it():
     """The common case keeps the chunked fast path; 'same' with an odd kernel resolves to it too."""
     x, w = np.ones((2, 3, 6, 6)), np.ones((4, 3, 3, 3))
     for kwargs in ({}, {"padding": 1}, {"padding": "same"}, {"padding": "valid"}, {"dilation": (1, 1)}):
-        assert not isinstance(K.conv2d_forward(x, w, **kwargs)[1], K.conv._GeneralCache), kwargs
+        assert K.conv2d_forward(x, w, **kwargs)[1].algorithm != "general", kwargs
     for kwargs in ({"dilation": 2}, {"groups": 3, "padding": 0}, {"padding": 1, "padding_mode": "reflect"}):
         weight = w[:3, :1] if "groups" in kwargs else w
-        assert isinstance(K.conv2d_forward(x, weight, **kwargs)[1], K.conv._GeneralCache), kwargs
+        assert K.conv2d_forward(x, weight, **kwargs)[1].algorithm == "general", kwargs
 
 
 @given(st.sampled_from(["zeros", "reflect", "replicate", "circular"]), st.tuples(*[st.integers(0, 4)] * 4),
@@ -937,16 +937,30 @@ def test_adaptive_avg_pool2d_equals_naive(shape, out, dtype, seed):
     same_both_ways("adaptive_avg_pool2d", (randn(rng, shape, dtype), out), dtype, rng)
 
 
-ELEMENTWISE = [("sigmoid", ()), ("tanh", ()), ("leaky_relu", (0.2,))]
+# (op, its arguments after the input, the input values where its slope changes: planted in every draw)
+ELEMENTWISE = [("sigmoid", (), ()), ("tanh", (), ()), ("leaky_relu", (0.2,), ()),
+               ("hardtanh", (-0.5, 0.8), (-0.5, 0.8)), ("hardtanh", (0.0, 6.0), (6.0,))]
 
 
-@pytest.mark.parametrize("name, extra", ELEMENTWISE)
+@pytest.mark.parametrize("name, extra, kinks", ELEMENTWISE)
 @given(st.lists(st.integers(1, 5), min_size=1, max_size=4), st.sampled_from([1.0, 30.0]), dtypes, seeds)
-def test_elementwise_equals_naive(name, extra, shape, scale, dtype, seed):
+def test_elementwise_equals_naive(name, extra, kinks, shape, scale, dtype, seed):
     rng = np.random.default_rng(seed)
     x = randn(rng, shape, dtype, scale)
     x.reshape(-1)[::3] = 0
+    for k, kink in enumerate(kinks):
+        x.reshape(-1)[1 + k::3] = kink
     same_both_ways(name, (x, *extra), dtype, rng)
+
+
+def test_hardtanh_known_values_at_and_beyond_the_bounds():
+    x = np.array([-2.0, -0.5, -0.25, 0.0, 0.8, 1.0, np.nan])
+    for impl in ("fast", "naive"):
+        forward, backward = K.REGISTRY["hardtanh"][:2] if impl == "fast" else K.REGISTRY["hardtanh"][2:]
+        out, cache = forward(x, -0.5, 0.8)
+        np.testing.assert_array_equal(out, [-0.5, -0.5, -0.25, 0.0, 0.8, 0.8, np.nan])
+        # 0 at and beyond the bounds, the gradient itself inside (and at NaN, as torch)
+        np.testing.assert_array_equal(backward(np.arange(1.0, 8.0), cache), [0, 0, 3, 4, 0, 0, 7])
 
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
@@ -1045,6 +1059,7 @@ def norm_pool_activation_loss_calls(dtype, rng):
         ("sigmoid", lambda: K.sigmoid_forward(x), K.sigmoid_backward),
         ("tanh", lambda: K.tanh_forward(x), K.tanh_backward),
         ("leaky_relu", lambda: K.leaky_relu_forward(x, 0.1), K.leaky_relu_backward),
+        ("hardtanh", lambda: K.hardtanh_forward(x, -0.5, 0.5), K.hardtanh_backward),
         ("softmax", lambda: K.softmax_forward(x, 1), K.softmax_backward),
         ("log_softmax", lambda: K.log_softmax_forward(x, -1), K.log_softmax_backward),
         ("dropout", lambda: K.dropout_forward(x, 0.5, np.ones(x.shape, bool)), K.dropout_backward),
@@ -1174,6 +1189,13 @@ MORE_BAD_INPUT = [
      r"adaptive_avg_pool2d input: expected a 3-D \(C, H, W\) or 4-D \(N, C, H, W\) array, got shape \(4,\)"),
     (K.sigmoid_forward, lambda: ([1.0],), TypeError, r"sigmoid input: expected a numpy.ndarray, got list"),
     (K.softmax_forward, lambda: (x4, 4), ValueError, r"softmax: expected dim as an int in \[-4, 4\), got 4"),
+    (K.hardtanh_forward, lambda: (np.ones(3, int),), TypeError, r"hardtanh input: expected dtype float32 or float64"),
+    (K.hardtanh_forward, lambda: (x4, 1.0, -1.0), ValueError,
+     r"hardtanh: expected min_val <= max_val, got min_val=1.0, max_val=-1.0"),
+    (K.hardtanh_forward, lambda: (x4, 0.0, float("nan")), ValueError, r"hardtanh: expected min_val <= max_val"),
+    (K.hardtanh_forward, lambda: (x4, True), TypeError, r"hardtanh: expected min_val as a number, got bool"),
+    (K.hardtanh_backward, lambda: (np.ones((2, 3)), K.hardtanh_forward(x4)[1]), ValueError,
+     r"hardtanh backward: expected upstream gradient of shape \(2, 3, 4, 4\), got \(2, 3\)"),
     (K.dropout_forward, lambda: (x4, 1.5, np.ones(x4.shape, bool)), ValueError,
      r"dropout: expected probability p in \[0, 1\], got 1.5"),
     (K.dropout_forward, lambda: (x4, 0.5, np.ones((2, 3, 4, 5), bool)), ValueError,

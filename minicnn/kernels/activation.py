@@ -1,4 +1,6 @@
-"""ReLU.  Backward passes the gradient where the input was positive (torch's rule: 0 at x == 0)."""
+"""The activations (ReLU, sigmoid, tanh, leaky ReLU, hardtanh and ReLU6, softmax, log-softmax) and dropout.
+
+ReLU's backward passes the gradient where the input was positive (torch's rule: 0 at x == 0)."""
 import numpy as np
 from numba import njit
 
@@ -192,6 +194,69 @@ def leaky_relu_backward_naive(dout, cache):
     return dout * ((x > 0) + slope * (x <= 0)).astype(x.dtype)
 
 
+
+# --------------------------------------------------------------------------- hardtanh (and ReLU6)
+# ``relu6(x)`` is ``hardtanh(x, 0, 6)``: one kernel pair for both.  The slope is 0 at and beyond either
+# bound and 1 elsewhere (torch's rule, as ReLU's 0 at x == 0; a NaN passes its gradient on, as in torch).
+def _check_hardtanh(x, min_val, max_val):
+    check_float_array("hardtanh input", x)
+    for name, value in (("min_val", min_val), ("max_val", max_val)):
+        if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"hardtanh: expected {name} as a number, got {type(value).__name__}")
+    if not min_val <= max_val:
+        raise ValueError(f"hardtanh: expected min_val <= max_val, got min_val={min_val}, max_val={max_val}")
+    return x.dtype.type(min_val), x.dtype.type(max_val)
+
+
+@njit(cache=True, nogil=True)
+def _hardtanh_backward_kernel(dout, x, lo, hi, dx):
+    for k in range(x.size):
+        dx[k] = 0 if x[k] <= lo or x[k] >= hi else dout[k]
+
+
+def hardtanh_forward(x, min_val=-1.0, max_val=1.0):
+    """``min(max(x, min_val), max_val)`` elementwise (NaN stays NaN, as torch).
+
+    Parameters
+    ----------
+    x : ndarray, any shape, float32 or float64
+    min_val, max_val : numbers, ``min_val <= max_val``
+
+    Returns
+    -------
+    out : ndarray, shape and dtype of ``x`` (a new array)
+    cache : ``(x, lo, hi)``, the bounds in x's dtype
+    """
+    lo, hi = _check_hardtanh(x, min_val, max_val)
+    out = _elementwise_forward(lambda src, dst: np.clip(src, lo, hi, out=dst), x)
+    return out, (x, lo, hi)
+
+
+def hardtanh_backward(dout, cache):
+    """``dx = 0`` where ``x <= min_val`` or ``x >= max_val``, else ``dout`` (NaN included, as torch), in one pass."""
+    x, lo, hi = cache
+    check_grad("hardtanh backward", dout, x.shape, x.dtype)
+    dx = np.empty(x.shape, dtype=x.dtype)
+    flat_d, flat_x, flat_dx = np.ascontiguousarray(dout).reshape(-1), np.ascontiguousarray(x).reshape(-1), \
+        dx.reshape(-1)
+    threads.map_chunks(lambda sl: _hardtanh_backward_kernel(flat_d[sl], flat_x[sl], lo, hi, flat_dx[sl]), x.size,
+                       threads.MIN_CHUNK_VALUES)
+    return dx
+
+
+def hardtanh_forward_naive(x, min_val=-1.0, max_val=1.0):
+    """The three cases written out: ``min_val`` below it, ``max_val`` above it, ``x`` between."""
+    lo, hi = _check_hardtanh(x, min_val, max_val)
+    return np.where(x < lo, lo, np.where(x > hi, hi, x)), (x, lo, hi)
+
+
+def hardtanh_backward_naive(dout, cache):
+    """Slope 0 at and beyond either bound, 1 elsewhere (a NaN input passes its gradient on, as in torch)."""
+    x, lo, hi = cache
+    check_grad("hardtanh backward", dout, x.shape, x.dtype)
+    return np.where((x <= lo) | (x >= hi), np.zeros((), dtype=dout.dtype), dout)
+
+
 # --------------------------------------------------------------------------- softmax, log-softmax
 def _check_dim(name, x, dim):
     check_float_array(f"{name} input", x)
@@ -366,4 +431,5 @@ dropout_backward_naive = dropout_backward
 
 
 # this file's ops, by torch's names (kernels/registry.py)
-KERNELS = kernel_table(globals(), "relu", "sigmoid", "tanh", "leaky_relu", "softmax", "log_softmax", "dropout")
+KERNELS = kernel_table(globals(), "relu", "sigmoid", "tanh", "leaky_relu", "hardtanh", "softmax", "log_softmax",
+                       "dropout")

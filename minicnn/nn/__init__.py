@@ -6,7 +6,7 @@ One file per subject, as torch's ``nn/modules/``: ``activation.py``, ``pooling.p
 """
 from .. import functional
 from . import init
-from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .activation import Hardtanh, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, Softmax, Tanh
 from .container import ModuleList, Sequential
 from .conv import Conv2d, Conv2dReLUMaxPool2d
 from .dropout import Dropout, Dropout2d
@@ -17,7 +17,7 @@ from .normalization import BatchNorm1d, BatchNorm2d, BatchNormReLU2d, LocalRespo
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "BatchNormReLU2d",
-           "Conv2d", "Conv2dReLUMaxPool2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "Flatten", "Identity", "LeakyReLU",
-           "Linear", "LocalResponseNorm", "LogSoftmax", "MSELoss", "MaxPool2d", "MaxUnpool2d", "Module", "ModuleList",
-           "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional",
-           "init", "is_grad_enabled", "no_grad"]
+           "Conv2d", "Conv2dReLUMaxPool2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "Flatten", "Hardtanh",
+           "Identity", "LeakyReLU", "Linear", "LocalResponseNorm", "LogSoftmax", "MSELoss", "MaxPool2d", "MaxUnpool2d",
+           "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU", "ReLU6", "Sequential", "Sigmoid", "Softmax", "Tanh",
+           "functional", "init", "is_grad_enabled", "no_grad"]

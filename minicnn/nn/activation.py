@@ -44,6 +44,38 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}"
 
 
+
+class Hardtanh(Module):
+    """``min(max(x, min_val), max_val)`` elementwise, as ``torch.nn.Hardtanh(min_val=-1.0, max_val=1.0,
+    inplace=False)``; any shape."""
+
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+        super().__init__()
+        name = type(self).__name__
+        only_default(name, inplace=inplace)
+        for arg, value in (("min_val", min_val), ("max_val", max_val)):
+            if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{name}: expected {arg} as a number, got {type(value).__name__}")
+        if not min_val < max_val:  # torch's Hardtanh asserts max_val > min_val
+            raise ValueError(f"{name}: expected min_val < max_val, got min_val={min_val}, max_val={max_val}")
+        self.min_val, self.max_val = float(min_val), float(max_val)
+
+    def forward(self, x):
+        return F.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class ReLU6(Hardtanh):
+    """``min(max(x, 0), 6)``, as ``torch.nn.ReLU6(inplace=False)`` (MobileNet's activation)."""
+
+    def __init__(self, inplace=False):
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self):
+        return ""
+
 class Softmax(Module):
     """``softmax`` along ``dim``, as ``torch.nn.Softmax(dim=None)`` (None: torch's deprecated implicit choice)."""
 
