@@ -21,7 +21,7 @@ import sys
 import time
 
 from . import common
-from .bench_train import WARMUP_STEPS, _minicnn_backend, _torch_backend
+from .bench_train import WARMUP_STEPS, minicnn_backend, torch_backend
 
 CONFIGS = [(backend, malloc) for malloc in ("tuned", "default") for backend in ("minicnn", "torch")]
 
@@ -30,7 +30,7 @@ def worker(backend, steps, threads, model):
     common.setup_threads(threads)
     from minicnn import data
     x_train, y_train = data.load_mnist(data.resolve_root(None), train=True)
-    step, _ = (_minicnn_backend if backend == "minicnn" else _torch_backend)(model)
+    step, _ = (minicnn_backend if backend == "minicnn" else torch_backend)(model)
     batches = iter(data.DataLoader(x_train, y_train, batch_size=64, shuffle=True, seed=0))
     for _ in range(WARMUP_STEPS):
         step(*next(batches))

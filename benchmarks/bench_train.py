@@ -28,7 +28,7 @@ from . import common
 WARMUP_STEPS = 3
 
 
-def _minicnn_backend(model_name):
+def minicnn_backend(model_name):
     from minicnn import manual_seed, nn, optim
     from minicnn.models import build_model
     from minicnn.train import predict, train_step
@@ -39,7 +39,7 @@ def _minicnn_backend(model_name):
     return (lambda x, y: train_step(model, x, y, crit, opt)), (lambda x: predict(model, x))
 
 
-def _torch_backend(model_name):
+def torch_backend(model_name):
     import torch
 
     from reference.models import build_model
@@ -58,7 +58,7 @@ def worker(backend, steps, threads, model="simplecnn"):
     root = data.resolve_root(None)
     x_train, y_train = data.load_mnist(root, train=True)
     x_test, _ = data.load_mnist(root, train=False)
-    step, infer = (_minicnn_backend if backend == "minicnn" else _torch_backend)(model)
+    step, infer = (minicnn_backend if backend == "minicnn" else torch_backend)(model)
     loader = data.DataLoader(x_train, y_train, batch_size=64, shuffle=True, seed=0)
     batches = iter(loader)
     for _ in range(WARMUP_STEPS):

@@ -202,12 +202,12 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if _unbatched("max_pool2d", input, 4):
         result = max_pool2d(_add_batch_dim(input), kernel_size, stride, padding, dilation, ceil_mode, return_indices)
         if return_indices:
-            return result[0].reshape(result[0].shape[1:]), Tensor._wrap(result[1].data[0])
+            return result[0].reshape(result[0].shape[1:]), Tensor.wrap(result[1].data[0])
         return result.reshape(result.shape[1:])
     stride = None if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else stride
     indices = [] if return_indices else None
     out = MaxPool2dFunction.apply(input, kernel_size, stride, padding, dilation, ceil_mode, indices)
-    return (out, Tensor._wrap(indices[0])) if return_indices else out
+    return (out, Tensor.wrap(indices[0])) if return_indices else out
 
 
 class MaxUnpool2dFunction(KernelFunction):
@@ -255,7 +255,7 @@ def _target(target):
     if not isinstance(target, np.ndarray):
         raise TypeError(f"cross_entropy: expected target as a Tensor or ndarray (class indices or class "
                         f"probabilities), got {type(target).__name__}")
-    return Tensor._wrap(target)
+    return Tensor.wrap(target)
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):

@@ -96,7 +96,7 @@ def check_module(module, x, rng, samples=30, h=1e-6, need_input_grad=True, skip_
     one per tensor; ``kinks`` counts the entries left out.
     """
     x = np.array(x, dtype=np.float64, copy=True)
-    x_tensor = Tensor._wrap(x, requires_grad=need_input_grad)  # the same array: perturbing x reaches both
+    x_tensor = Tensor.wrap(x, requires_grad=need_input_grad)  # the same array: perturbing x reaches both
     out = module(x_tensor)
     upstream = rng.standard_normal(out.shape)
     module.zero_grad()
@@ -150,7 +150,7 @@ def check_cross_entropy(logits, labels, rng, samples=30, h=1e-6):
     from .nn import CrossEntropyLoss
     logits = np.array(logits, dtype=np.float64, copy=True)
     crit = CrossEntropyLoss()
-    logits_tensor = Tensor._wrap(logits, requires_grad=True)
+    logits_tensor = Tensor.wrap(logits, requires_grad=True)
     crit(logits_tensor, labels).backward()
     analytic = logits_tensor.grad
     idx = _sample(logits.size, samples, rng)

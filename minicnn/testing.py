@@ -77,7 +77,7 @@ def compare_with_torch(module, torch_fn, x, rng, rtol=None, floor=None):
     rtol = RTOL[x.dtype] if rtol is None else rtol
     floor = floor or {}
     x_before = x.copy()
-    x_ours = Tensor._wrap(x, requires_grad=True)
+    x_ours = Tensor.wrap(x, requires_grad=True)
     x_t = torch.from_numpy(x.copy()).requires_grad_(True)
     params = dict(module.named_parameters())
     params_t = {name: torch.from_numpy(p.data.copy()).requires_grad_(True) for name, p in params.items()}

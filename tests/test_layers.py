@@ -251,7 +251,7 @@ def test_layers_neither_modify_nor_alias_input_or_upstream_gradient():
     for layer, x in layer_cases(rng):
         x = x.astype(np.float32)
         x_before = x.copy()
-        x_tensor = Tensor._wrap(x, requires_grad=True)
+        x_tensor = Tensor.wrap(x, requires_grad=True)
         out = layer(x_tensor)
         g = rng.standard_normal(out.shape).astype(np.float32)
         g_before = g.copy()

@@ -123,7 +123,7 @@ class Function:
         record = any(needs) and is_grad_enabled()
         ctx = Context(needs if record else (False,) * len(args))
         out = cls.forward(ctx, *(a.data if isinstance(a, Tensor) else a for a in args))
-        result = Tensor._wrap(out, requires_grad=record)
+        result = Tensor.wrap(out, requires_grad=record)
         if record:
             edges = tuple((a.grad_fn or a) if need else None for a, need in zip(args, needs))
             result.grad_fn = Node(cls, ctx, edges, out.shape, out.dtype)

@@ -50,7 +50,7 @@ class Tensor:
         self.grad_fn = None
 
     @classmethod
-    def _wrap(cls, array, requires_grad=False):
+    def wrap(cls, array, requires_grad=False):
         """A Tensor around ``array`` itself (no copy): ops' outputs, and ndarrays handed to layers."""
         t = cls.__new__(cls)
         Tensor._init(t, np.asarray(array), requires_grad)
@@ -83,7 +83,7 @@ class Tensor:
 
     def detach(self):
         """The same data, cut from the graph (no copy, as torch)."""
-        return Tensor._wrap(self.data)
+        return Tensor.wrap(self.data)
 
     # ------------------------------------------------------------------ numpy side
     def numpy(self):
@@ -175,7 +175,7 @@ class Tensor:
         return self.to(np.float64)
 
     def long(self):
-        return Tensor._wrap(self.data.astype(np.int64))
+        return Tensor.wrap(self.data.astype(np.int64))
 
     # ------------------------------------------------------------------ arithmetic (recorded)
     def __add__(self, other):
@@ -257,11 +257,11 @@ class Tensor:
     # ------------------------------------------------------------------ not differentiable
     def argmax(self, dim=None, keepdim=False):
         if dim is None:
-            return Tensor._wrap(np.asarray(self.data.argmax()))
-        return Tensor._wrap(self.data.argmax(axis=dim, keepdims=keepdim))
+            return Tensor.wrap(np.asarray(self.data.argmax()))
+        return Tensor.wrap(self.data.argmax(axis=dim, keepdims=keepdim))
 
     def _compare(self, other, op):
-        return Tensor._wrap(op(self.data, other.data if isinstance(other, Tensor) else other))
+        return Tensor.wrap(op(self.data, other.data if isinstance(other, Tensor) else other))
 
     def __eq__(self, other):
         return self._compare(other, np.equal)
@@ -327,7 +327,7 @@ def as_tensor(x, name="input"):
     if isinstance(x, Tensor):
         return x
     if isinstance(x, np.ndarray):
-        return Tensor._wrap(x)
+        return Tensor.wrap(x)
     raise TypeError(f"{name}: expected a minicnn.Tensor or numpy.ndarray, got {type(x).__name__}")
 
 

@@ -52,7 +52,7 @@ def stages(model, x):
     whatever grad mode is current: under ``no_grad()`` for pictures, with grad
     (and ``retain_grad()`` on each stage) for the Backprop view.
     """
-    first = Stage("input", "input", x if isinstance(x, Tensor) else Tensor._wrap(x))
+    first = Stage("input", "input", x if isinstance(x, Tensor) else Tensor.wrap(x))
     if isinstance(model, SimpleCNN):
         return [first] + simplecnn_stages(model, first.tensor)
     return [first] + module_stages(model, first.tensor)
