@@ -1,18 +1,22 @@
-"""Charts, and every generated block of README.md, reference/README.md and benchmarks/README.md,
+"""Charts, and every generated block of README.md, docs/*.md, reference/README.md and benchmarks/README.md,
 from benchmarks/results/*.json.
 
     python -m benchmarks.report
 
 Draws results/kernels.png (per-layer forward+backward time, both backends) and results/train.png
 (epoch time, inference time, peak RSS), and rebuilds each block between ``<!-- NAME:begin -->`` and
-``<!-- NAME:end -->`` in the three documents with ``RENDERERS[NAME]`` (each document written atomically):
+``<!-- NAME:end -->`` in those documents with ``RENDERERS[NAME]`` (each document written atomically):
 the benchmarks' tables (``bench_train``, ``bench_kernels``, ``bench_jit``, ``bench_threads``,
-``bench_roofline``, ``accuracy_fp32``, ``profile_layers``, the accuracy runs of ``accuracy_seeds``), and
-the evidence the tests measured, as ``python -m pytest -p benchmarks.record ...`` recorded it
-(``benchmarks/record.py``: torch agreement, OpInfo coverage, gradcheck, lockstep gaps).  A block with no
+``bench_roofline``, ``bench_malloc``, ``bench_ab``, ``accuracy_fp32``, ``profile_layers``, the accuracy
+runs of ``accuracy_seeds``), and the evidence the tests measured, as ``python -m pytest -p
+benchmarks.record ...`` recorded it (``benchmarks/record.py``: torch agreement, OpInfo coverage,
+gradcheck, lockstep gaps).  A block with no
 renderer, or whose results file is missing, stops it with a message naming the block; the mutation-score
-block stays empty until ``make mutants`` writes results/mutants.json.
-``tests/test_benchmarks_report.py`` checks that the documents are what this would write.
+block stays empty until ``make mutants`` writes results/mutants.json.  A block may sit in any of the
+documents; each renderer's block sits in one of them (README keeps one-line headlines, the tables live in
+the docs pages).  What users read names the date and machine of a measurement, never a commit: the commit
+stays in the results file.  ``tests/test_benchmarks_report.py`` checks that the documents are what this
+would write.
 """
 import re
 import sys
@@ -113,7 +117,7 @@ def charts(kernels, train):
 def _save(fig, name):
     import matplotlib.pyplot as plt
 
-    from minicnn.io import atomic_write
+    from minicnn.checkpoint import atomic_write
     path = common.RESULTS / name
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
     plt.close(fig)
@@ -162,10 +166,10 @@ def accuracy_table(groups, dataset):
     order = ["simplecnn", "simplecnn-bn", "lenet5", "resnet-mini"]
     keys = sorted((k for k in groups if k[1] == dataset),
                   key=lambda k: (order.index(k[0]) if k[0] in order else len(order), k[2], k[3]))
-    commits, seen = set(), set()
+    dates, seen = set(), set()
     for model, _, epochs, flags in keys:
         g = groups[model, dataset, epochs, flags]
-        commits |= g["commits"]
+        dates |= set(g["dates"])
         cells, means = [], {}
         for backend in ("minicnn", "torch"):
             runs = sorted((r for (b, _), r in g["runs"].items() if b == backend), key=lambda r: r["seed"])
@@ -190,7 +194,7 @@ def accuracy_table(groups, dataset):
         epoch = (f" {(_epoch_cell(model) or 'not measured') if first else '(as above)'} |" if timed else "")
         lines.append(f"| `{model}` | {settings} | {cells[0]} | {cells[1]} | {diff} |{epoch} {cmd} |")
     lines.append("")
-    lines.append(f"Accuracies from the committed code ({', '.join(sorted(commits))}).")
+    lines.append(f"Accuracies recorded {', '.join(sorted(dates))}.")
     if timed:
         lines.append("Epoch times: `python -m benchmarks.bench_train --model M --steps 200` (simplecnn: a full "
                      "epoch), medians of alternating runs in fresh processes on both cores, scaled to 938 steps.")
@@ -233,29 +237,52 @@ def _b(bound):
 
 
 def _stamp(*results):
-    """'commit X, YYYY-MM-DD' of each result (once each)."""
+    """'recorded YYYY-MM-DD' of the results (each date once; '(uncommitted code)' where a result says
+    ``+dirty``); the commit itself stays in the results file."""
     seen = []
     for r in results:
-        s = f"commit {r.get('commit') or '?'}, {r['date'][:10]}"
+        s = r["date"][:10] + (" (uncommitted code)" if str(r.get("commit") or "").endswith("+dirty") else "")
         if s not in seen:
             seen.append(s)
-    return "; ".join(seen)
+    return "recorded " + ", ".join(seen)
+
+
+# Test modules merged into others since they recorded their results: their results name the old file,
+# the command to measure them again names the new one.
+MOVED_TESTS = {"tests/test_agreement_toolbox.py": "tests/test_agreement.py",
+               "tests/test_models_toolbox.py": "tests/test_models.py"}
+
+
+def _source(result):
+    return MOVED_TESTS.get(result["source"], result["source"])
 
 
 def _record_command(*results):
     env = {k: v for r in results if "draws" in r for k, v in r.get("env", {}).items()}
+    sources = list(dict.fromkeys(_source(r) for r in results))
     return (" ".join(f"{k}={v}" for k, v in sorted(env.items())) + (" " if env else "")
-            + RECORD + " " + " ".join(r["source"] for r in results))
+            + RECORD + " " + " ".join(sources))
+
+
+# results/agreement_toolbox.json: the rows of the agreement tests that had a file of their own before
+# they joined tests/test_agreement.py; read for the layers results/agreement.json does not have yet.
+AGREEMENT_FILES = ("agreement", "agreement_toolbox")
 
 
 def _agreement():
-    """(results, {(layer, dtype): worst}, tolerance) of both agreement files, or None."""
-    results = [common.read_result(n) for n in ("agreement", "agreement_toolbox")]
-    if not all(results):
+    """(results, {(layer, dtype): worst}, tolerance) of the agreement results, or None without
+    results/agreement.json.  A layer's row comes from the first file in AGREEMENT_FILES that has it."""
+    if common.read_result(AGREEMENT_FILES[0]) is None:
         return None
-    worst = {(layer, dtype): value for r in results for layer, dtype, value in r["rows"]}
-    tolerance = {k: v for r in results for k, v in r.get("tolerance", {}).items()}
-    return results, worst, tolerance
+    results = [r for r in (common.read_result(n) for n in AGREEMENT_FILES) if r]
+    worst, used = {}, []
+    for r in results:
+        rows = {(layer, dtype): value for layer, dtype, value in r["rows"] if (layer, dtype) not in worst}
+        if rows:
+            worst.update(rows)
+            used.append(r)
+    tolerance = {k: v for r in used for k, v in r.get("tolerance", {}).items()}
+    return used, worst, tolerance
 
 
 def _cell(worst, keys, dtype):
@@ -289,18 +316,17 @@ def agreement_table():
 
 
 def agreement_output():
-    """The agreement tests' printed table, for reference/README.md."""
+    """The agreement tests' printed table (every layer, one table), for docs/correctness.md."""
     found = _agreement()
     if found is None:
         return None
     results, worst, tolerance = found
-    lines = [f"$ {_record_command(*results).replace(' -p benchmarks.record', ' -s')}"]
-    for r in results:
-        width = max(len(layer) for layer, _, _ in r["rows"])
-        lines.append("worst relative error vs torch (forward and all gradients):")
-        lines += [f"  {layer:<{width}}  {dtype:<8} {value:.2e}   (tolerance {r['tolerance'][dtype]:g})"
-                  for layer, dtype, value in r["rows"]]
-    text = "```\n" + "\n".join(lines) + "\n```\n\n"
+    lines = [f"$ {_record_command(*results).replace(' -p benchmarks.record', ' -s')}",
+             "worst relative error vs torch (forward and all gradients):"]
+    width = max(len(layer) for layer, _ in worst)
+    lines += [f"  {layer:<{width}}  {dtype:<8} {value:.2e}   (tolerance {tolerance[dtype]:g})"
+              for (layer, dtype), value in sorted(worst.items())]
+    text = "```console\n" + "\n".join(lines) + "\n```\n\n"
     for dtype in ("float64", "float32"):
         (layer, value) = max(((k[0], v) for k, v in worst.items() if k[1] == dtype), key=lambda kv: kv[1])
         text += (f"{'W' if dtype == 'float64' else 'w'}orst {dtype}: **{_e(value)}** ({layer}; tolerance "
@@ -350,7 +376,7 @@ def gradcheck_output():
         return None
     rows, worst = _gradcheck_worst(r)
     threshold = r["data"]["threshold"]
-    return (f"```\n$ {r['data']['command']}\n{r['data']['output']}\n```\n\n"
+    return (f"```console\n$ {r['data']['command']}\n{r['data']['output']}\n```\n\n"
             f"Worst: **{_e(worst['error'])}** ({worst['layer']} {worst['param']}), {threshold / worst['error']:.0f} "
             f"times below the threshold ({len(rows)} tensors; recorded by `{_record_command(r)}`, {_stamp(r)}; "
             "the test asserts every row passes and the worst is below 1e-7).")
@@ -369,7 +395,7 @@ def lockstep_output():
     ours, theirs = d["float32 minicnn vs float64"], d["float32 torch vs float64"]
     lines = [_lockstep_line(t, d[t]) for t in ("float64 lockstep, 200 steps", "float32 minicnn vs float64",
                                                  "float32 torch vs float64")]
-    return ("```\n$ python -m pytest -q -s tests/test_lockstep.py\n" + "\n".join(lines)
+    return ("```console\n$ python -m pytest -q -s tests/test_lockstep.py\n" + "\n".join(lines)
             + "\n```\n\n"
             f"* **float64**: every step's loss agrees to **{_e(f64['max_loss_diff'])}** and every weight after 200 "
             f"steps to **{_e(f64['max_weight_diff'])}** (the test demands 1e-9).\n"
@@ -389,13 +415,13 @@ def interchange_output():
              for b in ("minicnn", "torch")]
     same = min(d[f"interchange, trained by {b}"]["identical_argmax_percent"] for b in ("minicnn", "torch"))
     gap = max(d[f"interchange, trained by {b}"]["max_logit_diff"] for b in ("minicnn", "torch"))
-    return ("```\n" + "\n".join(lines) + "\n```\n\n"
+    return ("```text\n" + "\n".join(lines) + "\n```\n\n"
             f"**{same:.3g} %** identical argmax (the test demands ≥ 99.9 %), max |Δlogit| **{_e(gap)}** (≤ 1e-4 "
             f"demanded); `{_record_command(r)}`, {_stamp(r)}.")
 
 
 def right_table():
-    """README's "How we know minicnn is right" table, from every evidence results file."""
+    """docs/correctness.md's summary table, from every evidence results file."""
     grad, opinfo, lock, models = (common.read_result(n) for n in ("gradcheck", "opinfo", "lockstep",
                                                                    "models_lockstep"))
     found = _agreement()
@@ -422,7 +448,7 @@ def right_table():
         f"| every layer, loss and functional op against `torch.nn.functional` on hypothesis-drawn shapes and "
         f"arguments, forward and every gradient | `{_record_command(*results)}` | worst **{_e(w64[1])}** in float64 "
         f"({w64[0]}; bound {_b(tolerance['float64'])}), **{_e(w32[1])}** in float32 ({w32[0]}; bound "
-        f"{_b(tolerance['float32'])}; per layer under \"Layers, losses and optimisers\"); {', '.join(exact)} "
+        f"{_b(tolerance['float32'])}; per layer below); {', '.join(exact)} "
         f"bit-identical |",
         f"| PyTorch's own OpInfo sample inputs for {ops} (float64) | `{_record_command(opinfo)}` | {accepted} of "
         f"{total} samples accepted, every forward and gradient within 1e-10 |",
@@ -439,25 +465,27 @@ def right_table():
         f"| interchange: a checkpoint trained by one backend, predicted by both on the 10 000 test images | "
         f"`{_record_command(lock)}` | **{min(i['identical_argmax_percent'] for i in inter):.3g} %** identical "
         f"argmax, max \\|Δlogit\\| **{_e(max(i['max_logit_diff'] for i in inter))}** (bounds ≥ 99.9 %, ≤ 1e-4) |",
-        "", f"Recorded at {_stamp(grad, *results, opinfo, lock, models)}; the machines: `reference/README.md`."]
+        "", f"{_stamp(grad, *results, opinfo, lock, models).capitalize()}; the machines: "
+            "[where each number comes from](#where-each-number-comes-from)."]
     return "\n".join(lines)
 
 
-EVIDENCE = ["gradcheck", "agreement", "agreement_toolbox", "opinfo", "lockstep", "models_lockstep",
-            "optim_lockstep", "accuracy"]
+EVIDENCE = ["gradcheck", "agreement", "opinfo", "lockstep", "models_lockstep", "optim_lockstep", "accuracy"]
 
 
 def sources_table():
-    """Where each evidence number comes from: results file, the command that writes it, commit, machine."""
-    lines = ["| results file | written by | commit, date | machine |", "|---|---|---|---|"]
+    """Where each evidence number comes from: results file, the command that writes it, date, machine."""
+    lines = ["| results file | written by | recorded | machine |", "|---|---|---|---|"]
     for name in EVIDENCE:
-        r = common.read_result(name)
-        if r is None:
+        found = _agreement() if name == "agreement" else None
+        group = found[0] if found else [r for r in [common.read_result(name)] if r]
+        if not group:
             continue
-        m = r.get("machine", {})
-        command = (_record_command(r) if "source" in r else
+        m = group[0].get("machine", {})
+        command = (_record_command(*group) if "source" in group[0] else
                    "python -m benchmarks.accuracy_seeds --model simplecnn --epochs 5 --seeds 0")
-        lines.append(f"| `benchmarks/results/{name}.json` | `{command}` | {_stamp(r)} | {m.get('cpu', '?')} "
+        files = f"`benchmarks/results/{name}{'*' if len(group) > 1 else ''}.json`"
+        lines.append(f"| {files} | `{command}` | {_stamp(*group)[len('recorded '):]} | {m.get('cpu', '?')} "
                      f"({m.get('cores', '?')} cores), numpy {m.get('numpy', '?')}, numba {m.get('numba', '?')}, "
                      f"torch {m.get('torch', '?')} |")
     return "\n".join(lines) if len(lines) > 2 else None
@@ -489,23 +517,11 @@ def tutorial_table():
     return "\n".join(lines)
 
 
-def train_output():
-    table = tutorial_table()
-    if table is None:
-        return None
-    return ("What `minicnn train --seed 0` (the settings `make train` uses: 5 epochs, batch 64, SGD lr 0.01 "
-            "momentum 0.9, seed 0) printed, beside the PyTorch reference on the same batches (`minicnn train "
-            "--backend torch --seed 0`, torch's own initialisation) and the tutorial's own run:\n\n" + table +
-            "\n\nThe run writes `runs/minicnn/checkpoint.npz`, `metrics.json` (every step's loss, each epoch's test "
-            "accuracy) and the tutorial's figure, `predictions.png`:\n\n"
-            "![six test digits with label and prediction](docs/predictions.png)")
-
-
-def mutants_line():
-    """One line from results/mutants.json (``make mutants``); '' while there is none."""
+def _mutants():
+    """(caught, total) from results/mutants.json (``make mutants``), or None while there is none."""
     r = common.read_result("mutants")
     if r is None:
-        return ""
+        return None
     caught = r.get("caught", r.get("killed"))
     total = r.get("total", r.get("planted"))
     mutants = r.get("mutants")
@@ -517,8 +533,92 @@ def mutants_line():
         total = mutants
     if caught is None or total is None:
         raise SystemExit("report: results/mutants.json has no caught/total counts")
-    return (f"Mutation score: caught {caught} of {total} planted wrong backwards (`make mutants`, "
+    return caught, total
+
+
+def headlines():
+    """README's headline figures, one line each, each linking to the page that has the detail (and the
+    table it comes from)."""
+    grad, lock, train = (common.read_result(n) for n in ("gradcheck", "lockstep", "train"))
+    found, tutorial = _agreement(), _tutorial_run()
+    if not (grad and lock and train and found and tutorial):
+        return None
+    results, agree, _ = found
+    w64 = max(v for k, v in agree.items() if k[1] == "float64")
+    w32 = max(v for k, v in agree.items() if k[1] == "float32")
+    rows, worst = _gradcheck_worst(grad)
+    f64 = lock["data"]["float64 lockstep, 200 steps"]
+    r, runs = tutorial
+    acc = r.get("machine", {})
+    s, m = train["summary"], train.get("machine", {})
+    lines = [
+        f"- **Agrees with PyTorch**: every layer, loss and functional op, forward and every gradient, on "
+        f"{results[0]['draws']} drawn shapes per test: worst relative error {_e(w64)} in float64, {_e(w32)} in "
+        "float32 ([correctness](docs/correctness.md#every-layer-against-torch-on-drawn-shapes)).",
+        f"- **Gradients checked by central differences**: {len(rows)} tensors of every layer, loss and model, "
+        f"worst relative error {_e(worst['error'])} (threshold {_b(grad['data']['threshold'])}) "
+        "([correctness](docs/correctness.md#every-backward-pass-against-central-differences)).",
+        f"- **Trains in lockstep with PyTorch**: SimpleCNN from identical weights, the same 200 MNIST batches, "
+        f"float64: every weight within {_e(f64['max_weight_diff'])} after 200 steps "
+        "([correctness](docs/correctness.md#the-whole-network-step-by-step-lockstep)).",
+    ]
+    caught = _mutants()
+    if caught:
+        lines.append(f"- **Wrong backward passes get caught**: {caught[0]} of {caught[1]} planted mistakes fail a "
+                     "test ([testing](docs/testing.md#planted-mistakes-mutation-testing)).")
+    lines += [
+        f"- **The tutorial's result**: `make train` ends at {runs['minicnn']['test_accuracy']:.2f} % test accuracy "
+        f"after 5 epochs, the PyTorch reference on the same batches at {runs['torch']['test_accuracy']:.2f} % "
+        f"(seed 0, {acc.get('cpu', '?')}, {acc.get('cores', '?')} cores; another CPU or thread count changes the "
+        "last digits) ([training](docs/training.md#the-tutorials-run-on-both-backends)).",
+        f"- **Speed**: a SimpleCNN training epoch in {s['train_s']['minicnn_median']:.1f} s against PyTorch's "
+        f"{s['train_s']['torch_median']:.1f} s ({s['train_s']['ratio']:.2f}×), inference "
+        f"{s['infer_s']['ratio']:.2f}×, on {m.get('cpu', '?')} ({m.get('cores', '?')} cores), {train['threads']} "
+        "threads each; on other CPUs the ratios move ([performance](docs/performance.md)).",
+    ]
+    return "\n".join(lines)
+
+
+def malloc_table():
+    """bench_malloc's step time and page faults per step, with minicnn's malloc setting and glibc's."""
+    r = next((common.read_result(p.stem) for p in sorted(common.RESULTS.glob("malloc-*.json"))), None)
+    if r is None:
+        return None
+    s = r["summary"]
+    lines = ["| backend, malloc | ms per step | page faults per step | system time, ms per step |",
+             "|---|---:|---:|---:|"]
+    for backend in ("minicnn", "torch"):
+        for setting, label in (("tuned", "minicnn's setting"), ("default", "glibc's default")):
+            row = s[f"{backend} {setting}"]
+            lines.append(f"| {'PyTorch' if backend == 'torch' else backend}, {label} | {row['step_ms']:.2f} | "
+                         f"{row['page_faults_per_step']:.0f} | {row['system_ms_per_step']:.2f} |")
+    m = r.get("machine", {})
+    lines += ["", f"(`python -m benchmarks.bench_malloc --model {r['model']}`, {r['steps']} steps, median of "
+                  f"{r['repeats']} fresh processes per row, {r['threads']} threads, {m.get('cpu', '?')} "
+                  f"({m.get('cores', '?')} cores); {_stamp(r)}.)"]
+    return "\n".join(lines)
+
+
+def engine_cost():
+    """bench_ab's training step before and after the reverse-mode engine (results/ab-engine.json)."""
+    r = common.read_result("ab-engine")
+    if r is None:
+        return None
+    m = r.get("machine", {})
+    return (f"A SimpleCNN training step took {r['base_median_ms']:.1f} ms on the last revision before the engine "
+            f"and {r['head_median_ms']:.1f} ms with it (head / base {r['ratio_head_over_base']:.2f}; "
+            f"`python -m benchmarks.bench_ab --base REV --head REV`, {r['steps']} steps, medians of "
+            f"{len(r['samples_s']['base'])} alternating rounds, {r['threads']} threads, {m.get('cpu', '?')}; "
             f"{_stamp(r)}).")
+
+
+def mutants_line():
+    """One line from results/mutants.json (``make mutants``); '' while there is none."""
+    found = _mutants()
+    if found is None:
+        return ""
+    return (f"Mutation score: caught {found[0]} of {found[1]} planted wrong backwards (`make mutants`, "
+            f"{_stamp(common.read_result('mutants'))}).")
 
 
 def profile_table():
@@ -541,7 +641,9 @@ def profile_table():
 # --------------------------------------------------------------------------- every generated block
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = [README, ROOT / "reference" / "README.md", ROOT / "benchmarks" / "README.md"]
+# every document whose blocks this writes: README, each page of docs/, the two folders' READMEs
+DOCS = [README, *sorted((ROOT / "docs").glob("*.md")), ROOT / "reference" / "README.md",
+        ROOT / "benchmarks" / "README.md"]
 MARKER = re.compile(r"<!-- ([a-z0-9-]+):begin -->\n?(.*?)\n?<!-- \1:end -->", re.S)
 
 
@@ -580,7 +682,8 @@ RENDERERS = {
     "perf-table": _perf, "threads-table": _threads,
     "roofline-table": _optional("roofline"), "fp32-table": _optional("accuracy_fp32"),
     "models-table": _accuracy("mnist"), "fashion-table": _accuracy("fashion-mnist"),
-    "train-output": train_output, "tutorial-table": tutorial_table,
+    "headlines": headlines, "tutorial-table": tutorial_table,
+    "malloc-table": malloc_table, "engine-cost": engine_cost,
     "agreement-table": agreement_table, "agreement-output": agreement_output,
     "opinfo-table": opinfo_table, "optim-lockstep": optim_lockstep,
     "gradcheck-output": gradcheck_output, "lockstep-output": lockstep_output,
@@ -651,7 +754,7 @@ def main(argv=None):
         if problems:
             raise SystemExit("run `python -m benchmarks.report` to rebuild the blocks from benchmarks/results/")
         return
-    from minicnn.io import atomic_write
+    from minicnn.checkpoint import atomic_write
     kernels, train = common.read_result("kernels"), common.read_result("train")
     for path in charts(kernels, train):
         print(f"wrote {path}", file=sys.stderr)

@@ -1,7 +1,9 @@
-"""The README's model and Fashion-MNIST tables, as ``benchmarks.report`` builds them from
-``accuracy_seeds`` results, and ``accuracy_seeds``' refusal of flags it sets itself; every generated block
-of the three READMEs against what ``benchmarks.report`` writes from benchmarks/results/ now."""
+"""The model and Fashion-MNIST tables, as ``benchmarks.report`` builds them from ``accuracy_seeds`` results,
+and ``accuracy_seeds``' refusal of flags it sets itself; every generated block of README.md, docs/*.md,
+reference/README.md and benchmarks/README.md against what ``benchmarks.report`` writes from
+benchmarks/results/ now, each renderer's block in one of those pages, and no commit hash in what they show."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -41,7 +43,7 @@ def test_runs_of_one_setting_merge_across_files_and_files_without_a_commit_are_l
     assert "| -0.05 |" in resnet and "`--scheduler cosine`" in resnet
     assert "--seeds 0 1 -- --scheduler cosine`" in resnet
     assert "| -1.00 |" in rows[0] and "not measured" in rows[0]
-    assert "abc1234, def5678" in table and "50.00" not in table
+    assert "Accuracies recorded 2026-11-28." in table and "abc1234" not in table and "50.00" not in table
     fashion = report.accuracy_table(groups, "fashion-mnist")
     assert "**90.00 %** | not run | – |" in fashion and "--backends minicnn" in fashion
 
@@ -65,29 +67,92 @@ def test_accuracy_seeds_refuses_flags_it_sets_itself(flag, capsys):
 
 
 def test_every_generated_block_is_what_the_results_files_say():
-    """README.md, reference/README.md and benchmarks/README.md: each block between ``<!-- NAME:begin -->``
-    and ``<!-- NAME:end -->`` is exactly what ``python -m benchmarks.report`` writes from benchmarks/results/."""
+    """README.md, docs/*.md, reference/README.md and benchmarks/README.md: each block between
+    ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` is exactly what ``python -m benchmarks.report`` writes
+    from benchmarks/results/."""
     problems = [f"{doc.relative_to(report.ROOT)}: <!-- {name} -->: {why}"
                 for doc in report.DOCS for name, why in report.stale_blocks(doc.read_text())]
     assert not problems, ("generated blocks out of date; run `python -m benchmarks.report` (after the commands "
                           "that write benchmarks/results/, see benchmarks/README.md):\n" + "\n".join(problems))
 
 
-def test_the_documents_have_the_evidence_blocks():
-    readme, reference = (doc.read_text() for doc in report.DOCS[:2])
-    names = {name for name, _ in report.blocks(readme)}
-    assert {"train-output", "agreement-table", "opinfo-table", "optim-lockstep", "right", "mutants"} <= names
-    assert {"gradcheck-output", "agreement-output", "lockstep-output", "interchange-output",
-            "evidence-sources"} <= {name for name, _ in report.blocks(reference)}
+def _page(name):
+    (doc,) = [d for d in report.DOCS if d.relative_to(report.ROOT).as_posix() == name]
+    return doc
+
+
+# where each table lives: README keeps the one-line headlines, the pages the tables
+PLACES = {
+    "README.md": {"headlines"},
+    "docs/correctness.md": {"right", "gradcheck-output", "agreement-table", "agreement-output", "opinfo-table",
+                            "optim-lockstep", "lockstep-output", "interchange-output", "fp32-table",
+                            "evidence-sources"},
+    "docs/performance.md": {"perf-table", "threads-table", "roofline-table", "malloc-table", "profile-table",
+                            "engine-cost"},
+    "docs/training.md": {"tutorial-table", "models-table", "fashion-table"},
+    "docs/testing.md": {"mutants"},
+}
+
+
+def test_the_documents_have_their_blocks():
+    for name, expected in PLACES.items():
+        assert expected <= {block for block, _ in report.blocks(_page(name).read_text())}, name
+
+
+def test_every_renderer_has_its_block_in_a_page_so_no_recorded_table_is_lost():
+    shown = {name for doc in report.DOCS for name, _ in report.blocks(doc.read_text())}
+    assert shown == set(report.RENDERERS), (f"renderers without a block: {sorted(set(report.RENDERERS) - shown)}; "
+                                            f"blocks without a renderer: {sorted(shown - set(report.RENDERERS))}")
+    assert set().union(*PLACES.values()) == set(report.RENDERERS)
+
+
+def test_readme_keeps_only_one_line_headlines():
+    readme = _page("README.md").read_text()
+    assert [name for name, _ in report.blocks(readme)] == ["headlines"]
+    (_, body), = report.blocks(readme)
+    assert body.splitlines() and all(line.startswith("- **") and "](docs/" in line for line in body.splitlines())
+
+
+def test_no_page_shows_a_commit_hash():
+    """What users read names the date and machine of a measurement; the commit stays in the results file."""
+    for doc in report.DOCS:
+        for name, body in report.blocks(doc.read_text()):
+            assert not re.search(r"\bcommit [0-9a-f]{7}|\([0-9a-f]{7}\)", body), (doc.name, name)
 
 
 def test_a_stale_block_is_named():
-    readme = report.DOCS[0].read_text()
-    (_, right), = [(n, body) for n, body in report.blocks(readme) if n == "right"]
-    planted = readme.replace(right, right.replace("all pass", "all pass, trust me"), 1)
+    correctness = _page("docs/correctness.md").read_text()
+    (_, right), = [(n, body) for n, body in report.blocks(correctness) if n == "right"]
+    planted = correctness.replace(right, right.replace("all pass", "all pass, trust me"), 1)
     assert [name for name, _ in report.stale_blocks(planted)] == ["right"]
-    unknown = readme + "\n<!-- made-up:begin -->\nx\n<!-- made-up:end -->\n"
+    unknown = correctness + "\n<!-- made-up:begin -->\nx\n<!-- made-up:end -->\n"
     assert ("made-up", "no renderer in benchmarks/report.py RENDERERS") in report.stale_blocks(unknown)
+
+
+@pytest.mark.parametrize("name", sorted(PLACES))
+def test_a_table_that_differs_from_its_results_fails_on_every_page(name):
+    text = _page(name).read_text()
+    block, body = next((n, b) for n, b in report.blocks(text) if b)
+    digit = re.search(r"\d", body)
+    changed = body[:digit.start()] + str((int(digit.group()) + 1) % 10) + body[digit.end():]
+    planted = text.replace(f"<!-- {block}:begin -->\n{body}", f"<!-- {block}:begin -->\n{changed}", 1)
+    assert [n for n, _ in report.stale_blocks(planted)] == [block]
+
+
+def test_agreement_rows_of_the_merged_test_file_come_first(results):
+    machine = {"cpu": "x", "cores": 2}
+    for name, source, rows in (("agreement", "tests/test_agreement.py", [["ReLU", "float64", 1e-16]]),
+                               ("agreement_toolbox", "tests/test_agreement_toolbox.py",
+                                [["ReLU", "float64", 0.5], ["Tanh", "float64", 2e-16]])):
+        (results / f"{name}.json").write_text(json.dumps(
+            {"date": "2026-12-02 00:00:00", "commit": "abc1234", "machine": machine, "source": source,
+             "draws": 30, "rows": rows, "tolerance": {"float64": 1e-10}}))
+    used, worst, _ = report._agreement()
+    assert worst == {("ReLU", "float64"): 1e-16, ("Tanh", "float64"): 2e-16}
+    assert report._record_command(*used) == "python -m pytest -q -p benchmarks.record tests/test_agreement.py"
+    assert "`benchmarks/results/agreement*.json`" in report.sources_table()
+    (results / "agreement.json").unlink()
+    assert report._agreement() is None
 
 
 def test_the_mutation_score_block_is_empty_until_make_mutants_writes_its_results(results):
@@ -95,7 +160,7 @@ def test_the_mutation_score_block_is_empty_until_make_mutants_writes_its_results
     (results / "mutants.json").write_text(json.dumps({"date": "2026-12-02 03:00:00", "commit": "abc1234",
                                                       "caught": 17, "total": 18}))
     assert report.mutants_line() == ("Mutation score: caught 17 of 18 planted wrong backwards (`make mutants`, "
-                                     "commit abc1234, 2026-12-02).")
+                                     "recorded 2026-12-02).")
     assert report.render("<!-- mutants:begin -->\n<!-- mutants:end -->").count("caught 17 of 18") == 1
 
 
