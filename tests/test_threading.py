@@ -161,11 +161,11 @@ def test_kernel_and_algorithm_choices_are_per_thread():
     seen = {}
 
     def other():
-        seen["kernels"], seen["algorithm"] = K.current(), conv._algorithm()
+        seen["kernels"], seen["algorithm"] = K.current(), conv.current_algorithm()
     with K.use("naive"), conv.algorithm("im2col"):
-        assert K.current() is K.IMPLEMENTATIONS["naive"] and conv._algorithm() == "im2col"
+        assert K.current() is K.IMPLEMENTATIONS["naive"] and conv.current_algorithm() == "im2col"
         t = threading.Thread(target=other)
         t.start()
         t.join()
     assert seen == {"kernels": K.IMPLEMENTATIONS["fast"], "algorithm": "auto"}
-    assert K.current() is K.IMPLEMENTATIONS["fast"] and conv._algorithm() == "auto"
+    assert K.current() is K.IMPLEMENTATIONS["fast"] and conv.current_algorithm() == "auto"

@@ -13,6 +13,12 @@ way.)  Backward writes ``dout2`` in column layout directly: the upstream
 gradient at each window's winner where the pooled value was positive, zero
 elsewhere, and sums the bias gradient on the way.
 
+The conv half is ``conv.py``'s chunked GEMM path: :func:`conv.conv_forward_chunks` plans it, and each
+chunk runs :func:`conv.gemm_forward` (im2col) or ``winograd.forward``'s blocks on its own thread with
+the epilogues below in place of conv2d's bias + NCHW (and their adjoints in backward).  One input
+channel (SimpleCNN's conv1) has its own Winograd kernels, without a GEMM.  The conv algorithm is read
+once, on the calling thread, and passed down.
+
 The definition is the composition ``max_pool2d(relu(conv2d(x)))``;
 :func:`conv2d_relu_max_pool2d_forward_naive` is exactly that, and the tests hold
 the fused kernels to it.
@@ -28,10 +34,10 @@ from .. import threads
 from . import winograd
 from .checks import check_grad
 from .activation import relu_backward_naive, relu_forward_naive
-from .conv import (_conv_geometry, _use_winograd, algorithm, conv2d_backward_naive, conv2d_forward_naive,
-                   conv_backward_chunks, conv_forward_chunks)
-from .pool import _maxpool_forward_kernel, has_nan, max2x2, max4, max_pool2d_backward_naive, max_pool2d_forward_naive
-from .winograd import _input_transform_adjoint_kernel, _input_transform_kernel, _output_tile, _store_tiles_adjoint, _tile_outputs
+from .conv import (check_kept, conv2d_backward_naive, conv2d_forward_naive, conv_forward_chunks, conv_geometry,
+                   current_algorithm, gemm_algorithm, gemm_backward, gemm_forward)
+from .pool import has_nan, max2x2, max4, max_pool2d_backward_naive, max_pool2d_forward_naive, maxpool_forward_kernel
+from .winograd import input_transform_adjoint_kernel, input_transform_kernel, output_tile, store_tiles_adjoint, tile_outputs
 from .registry import kernel_table
 
 
@@ -85,7 +91,7 @@ def _winograd_bias_relu_pool_kernel(m, bias, w, corner, pooled, argmax):
     index).  Returns True if a window held a NaN or an infinity (the caller redoes the block)."""
     n_img, n_out, ph, pw = pooled.shape
     per = ph * pw
-    tiles = max(m.shape[2] // n_img, 0)  # (ph or ph + 1) * pw; max: see winograd._input_transform_kernel
+    tiles = max(m.shape[2] // n_img, 0)  # (ph or ph + 1) * pw; max: see winograd.input_transform_kernel
     bad = False
     for n in range(n_img):
         for o in range(n_out):
@@ -93,7 +99,7 @@ def _winograd_bias_relu_pool_kernel(m, bias, w, corner, pooled, argmax):
             po, pa = pooled[n, o].reshape(per), argmax[n, o].reshape(per)
             t0 = n * tiles
             for j in range(per):  # contiguous in every array: vectorised
-                y00, y01, y10, y11 = _output_tile(m, o, t0 + j)
+                y00, y01, y10, y11 = output_tile(m, o, t0 + j)
                 total = (y00 + y01) + (y10 + y11)
                 bad |= total - total != 0  # only for a NaN or an inf
                 best, at = max4(y00, y01, y10, y11, corner[j], w)
@@ -138,9 +144,9 @@ def _winograd_unpool_relu_kernel(dpooled, pooled, argmax, w, corner, dm, dbias):
             for j in range(per):
                 y11[j] = d[j] if p[j] > 0 and a[j] == corner[j] + w + 1 else zero
             if span == per:
-                _store_tiles_adjoint(dm, o, n * tiles, ys[0], ys[1], ys[2], ys[3])
+                store_tiles_adjoint(dm, o, n * tiles, ys[0], ys[1], ys[2], ys[3])
         if span != per:
-            _store_tiles_adjoint(dm, o, 0, ys[0], ys[1], ys[2], ys[3])
+            store_tiles_adjoint(dm, o, 0, ys[0], ys[1], ys[2], ys[3])
         dbias[o] += partial.sum()
 
 
@@ -152,7 +158,7 @@ def _winograd1_bias_relu_pool_kernel(v, u, bias, w, corner, pooled, argmax):
     """:func:`_winograd_bias_relu_pool_kernel` for one input channel: ``v`` (16, T), ``u`` (16, O)."""
     n_img, n_out, ph, pw = pooled.shape
     per = ph * pw
-    tiles = max(v.shape[1] // n_img, 0)  # max: see winograd._input_transform_kernel
+    tiles = max(v.shape[1] // n_img, 0)  # max: see winograd.input_transform_kernel
     bad = False
     for n in range(n_img):
         t0 = n * tiles
@@ -161,7 +167,7 @@ def _winograd1_bias_relu_pool_kernel(v, u, bias, w, corner, pooled, argmax):
             po, pa = pooled[n, o].reshape(per), argmax[n, o].reshape(per)
             for j in range(per):  # contiguous in every array: vectorised
                 t = t0 + j
-                y00, y01, y10, y11 = _tile_outputs(
+                y00, y01, y10, y11 = tile_outputs(
                     u[0, o] * v[0, t], u[1, o] * v[1, t], u[2, o] * v[2, t], u[3, o] * v[3, t],
                     u[4, o] * v[4, t], u[5, o] * v[5, t], u[6, o] * v[6, t], u[7, o] * v[7, t],
                     u[8, o] * v[8, t], u[9, o] * v[9, t], u[10, o] * v[10, t], u[11, o] * v[11, t],
@@ -203,7 +209,7 @@ def _winograd1_dweight_kernel(dpooled, pooled, argmax, v, w, corner, du, dbias):
                 y10[j] = d[j] if p[j] > 0 and a[j] == corner[j] + w else zero
             for j in range(per):
                 y11[j] = d[j] if p[j] > 0 and a[j] == corner[j] + w + 1 else zero
-            # dM = A dY A^T, row by row of the 4x4 (as winograd._store_tiles_adjoint), times V
+            # dM = A dY A^T, row by row of the 4x4 (as winograd.store_tiles_adjoint), times V
             r, q = acc[0], v[0]
             for j in range(per):
                 r[j] += y00[j] * q[t0 + j]
@@ -257,13 +263,19 @@ def _winograd1_dweight_kernel(dpooled, pooled, argmax, v, w, corner, du, dbias):
         dbias[o] += partial.sum()
 
 
-_OneChannel = namedtuple("_OneChannel", "slices v u x_shape padding")
+_OneChannel = namedtuple("_OneChannel", "algorithm slices v u x_shape padding")
+_OneChannel.__doc__ = ("The one-input-channel path's cache (``algorithm`` \"one_channel\"): per chunk (``slices``) "
+                       "its transformed input ``v`` (16, T), and ``u`` (16, O) the transformed weight.")
+FusedCache = namedtuple("FusedCache", "state hw pooled argmax")
+FusedCache.__doc__ = ("The fused block's cache: ``state`` is the conv's (a ``conv.GemmChunks``, algorithm \"im2col\" "
+                      "or \"winograd\", or the one-channel path's), ``hw`` the conv output's (H, W), ``pooled`` the "
+                      "output and ``argmax`` the pool's winners (flat indices into each (H, W) plane).")
 
 
 def _one_channel_forward(x, weight, bias, geometry, pooled, argmax):
     """The forward of a one-input-channel block (see above), chunk by chunk; None if a NaN or an inf went
     by (the caller then takes the general path)."""
-    (h, w), (ph, pw) = geometry[2], geometry[1]
+    (h, w), (ph, pw) = geometry.out_hw, geometry.padding
     th, tw = winograd.tiles(h, w)
     u = np.ascontiguousarray(winograd.weight_transform(weight)[:, :, 0])      # (16, O)
     corner = _corners(h // 2, w // 2, w)
@@ -271,13 +283,14 @@ def _one_channel_forward(x, weight, bias, geometry, pooled, argmax):
 
     def chunk(sl):
         v = np.empty((16, (sl.stop - sl.start) * th * tw), dtype=x.dtype)
-        _input_transform_kernel(x[sl], ph, pw, th, tw, v.reshape(16, 1, -1))
-        return v, _winograd1_bias_relu_pool_kernel(v, u, bias, w, corner, pooled[sl], argmax[sl])
+        input_transform_kernel(x[sl], ph, pw, th, tw, v.reshape(16, 1, -1))
+        bad = _winograd1_bias_relu_pool_kernel(v, u, bias, w, corner, pooled[sl], argmax[sl])
+        return v, bad
     slices = threads.chunks(x.shape[0])
     results = threads.run_parallel(chunk, slices)
     if any(bad for _, bad in results):
         return None
-    return _OneChannel(slices, [v for v, _ in results], u, x.shape, (ph, pw))
+    return _OneChannel("one_channel", slices, [v for v, _ in results], u, x.shape, (ph, pw))
 
 
 def _one_channel_backward(dpooled, cache, need_input_grad):
@@ -296,7 +309,7 @@ def _one_channel_backward(dpooled, cache, need_input_grad):
         _winograd_unpool_relu_kernel(dpooled[sl], pooled[sl], argmax[sl], w, corner, dm, dbias)
         dv = np.matmul(one.u[:, None, :], dm)                                   # (16, 1, T)
         th, tw = winograd.tiles(h, w)
-        _input_transform_adjoint_kernel(dv, one.padding[0], one.padding[1], th, tw, dx[sl])
+        input_transform_adjoint_kernel(dv, one.padding[0], one.padding[1], th, tw, dx[sl])
         return np.matmul(dm, v[:, :, None])[:, :, 0], dbias
     du, dbias = threads.sum_parts(threads.run_parallel(chunk, range(len(one.slices))))
     return dx, winograd.weight_transform_adjoint(du[:, :, None].astype(dtype)), dbias.astype(dtype)
@@ -312,7 +325,7 @@ def _corners(ph, pw, w):
 
 def _pool_with_nan(conv, pooled, argmax):
     """The general (torch-rule) pool of a biased conv output holding a NaN, then ReLU."""
-    _maxpool_forward_kernel(conv, 2, 2, 2, 2, 0, 0, pooled, argmax)
+    maxpool_forward_kernel(conv, 2, 2, 2, 2, 0, 0, pooled, argmax)
     np.maximum(pooled, 0, out=pooled)  # ReLU after the max: NaN stays NaN
 
 
@@ -329,8 +342,10 @@ def _bias_relu_pool(out2, bias, h, w, pooled, argmax):
 def _winograd_bias_relu_pool(m, bias, h, w, pooled, argmax):
     """:func:`_bias_relu_pool` from Winograd's ``m``: pooled straight from M for an even width, else (and
     for a NaN) through the conv output in im2col's column layout."""
-    if w % 2 == 0 and not _winograd_bias_relu_pool_kernel(m, bias, w, _corners(h // 2, w // 2, w), pooled, argmax):
-        return
+    if w % 2 == 0:
+        corner = _corners(h // 2, w // 2, w)
+        if not _winograd_bias_relu_pool_kernel(m, bias, w, corner, pooled, argmax):
+            return
     n_img, n_out = pooled.shape[:2]
     out2 = np.empty((n_out, n_img * h * w), dtype=pooled.dtype)
     winograd.output(m, np.zeros_like(bias), out2.reshape(n_out, n_img, h, w).transpose(1, 0, 2, 3))
@@ -340,7 +355,8 @@ def _winograd_bias_relu_pool(m, bias, h, w, pooled, argmax):
 def _winograd_unpool_relu(dpooled, pooled, argmax, h, w, dm, dbias):
     """The backward of :func:`_winograd_bias_relu_pool`: dM from the pooled gradient."""
     if w % 2 == 0:
-        _winograd_unpool_relu_kernel(dpooled, pooled, argmax, w, _corners(h // 2, w // 2, w), dm, dbias)
+        corner = _corners(h // 2, w // 2, w)
+        _winograd_unpool_relu_kernel(dpooled, pooled, argmax, w, corner, dm, dbias)
         return
     n_img, n_out = pooled.shape[:2]
     dout2 = np.empty((n_out, n_img * h * w), dtype=pooled.dtype)
@@ -361,25 +377,38 @@ def conv2d_relu_max_pool2d_forward(x, weight, bias, padding=0):
     Returns
     -------
     pooled : ndarray, shape (N, O, OH // 2, OW // 2), dtype of ``x``
-    cache : for :func:`conv2d_relu_max_pool2d_backward`
+    cache : a :class:`FusedCache`, for :func:`conv2d_relu_max_pool2d_backward`
     """
-    geometry = _conv_geometry(x, weight, bias, 1, padding, "conv2d_relu_max_pool2d")
-    h, w = geometry[2]
+    return _forward(x, weight, bias, padding, current_algorithm())
+
+
+def _forward(x, weight, bias, padding, choice):
+    """:func:`conv2d_relu_max_pool2d_forward` with the conv algorithm ``choice`` (``conv.ALGORITHMS``)."""
+    geometry = conv_geometry(x, weight, bias, 1, padding, "conv2d_relu_max_pool2d")
+    h, w = geometry.out_hw
     if h < 2 or w < 2:
         raise ValueError(f"conv2d_relu_max_pool2d: expected a conv output of at least 2x2 for the "
                          f"2x2 pool, got {h}x{w}")
     pooled = np.empty((x.shape[0], weight.shape[0], h // 2, w // 2), dtype=x.dtype)
     argmax = np.empty(pooled.shape, dtype=np.int32)
-    if weight.shape[1] == 1 and w % 2 == 0 and _use_winograd(weight, geometry, min_channels=1):
+    if weight.shape[1] == 1 and w % 2 == 0 and gemm_algorithm(weight, geometry, choice, min_channels=1) == "winograd":
         one = _one_channel_forward(x, weight, bias, geometry, pooled, argmax)
         if one is None:  # a NaN or an inf: the general path handles it as torch does
-            with algorithm("im2col"):
-                return conv2d_relu_max_pool2d_forward(x, weight, bias, padding)
-        return pooled, (one, (h, w), pooled, argmax)
-    chunk_cache = conv_forward_chunks(
-        x, weight, geometry, lambda sl, out2: _bias_relu_pool(out2, bias, h, w, pooled[sl], argmax[sl]),
-        lambda sl, m: _winograd_bias_relu_pool(m, bias, h, w, pooled[sl], argmax[sl]))
-    return pooled, (chunk_cache, (h, w), pooled, argmax)
+            return _forward(x, weight, bias, padding, "im2col")
+        return pooled, FusedCache(one, (h, w), pooled, argmax)
+    chunks = conv_forward_chunks(x, weight, geometry, gemm_algorithm(weight, geometry, choice))
+
+    def chunk(sl):  # the conv's GEMM half, then bias + ReLU + pool from its output while it is in cache
+        if chunks.algorithm == "im2col":
+            out2, panels = gemm_forward(x[sl], weight, geometry, chunks.keep)
+            _bias_relu_pool(out2, bias, h, w, pooled[sl], argmax[sl])
+            return panels
+        v = [] if chunks.keep else None
+        for images, m in winograd.forward(x[sl], chunks.u, geometry.padding, geometry.out_hw, v):
+            _winograd_bias_relu_pool(m, bias, h, w, pooled[sl][images], argmax[sl][images])
+        return v
+    chunks = chunks._replace(saved=threads.run_parallel(chunk, chunks.slices))
+    return pooled, FusedCache(chunks, (h, w), pooled, argmax)
 
 
 def conv2d_relu_max_pool2d_backward(dpooled, cache, need_input_grad=True):
@@ -393,22 +422,31 @@ def conv2d_relu_max_pool2d_backward(dpooled, cache, need_input_grad=True):
     -------
     dx : (N, C, H, W) or None, dweight : (O, C, KH, KW), dbias : (O,)
     """
-    chunk_cache, (h, w), pooled, argmax = cache
+    chunks, (h, w), pooled, argmax = cache
     check_grad("conv2d_relu_max_pool2d backward", dpooled, pooled.shape, pooled.dtype)
     dpooled = np.ascontiguousarray(dpooled)
-    if isinstance(chunk_cache, _OneChannel):
+    if chunks.algorithm == "one_channel":
         return _one_channel_backward(dpooled, cache, need_input_grad)
-    n_out = pooled.shape[1]
+    check_kept(chunks)
+    weight, geometry = chunks.weight, chunks.geometry
+    n_out, dtype = pooled.shape[1], pooled.dtype
+    dx = np.empty(chunks.x_shape, dtype=dtype) if need_input_grad else None
 
-    def dout2_of(sl):
-        dout2 = np.empty((n_out, (sl.stop - sl.start) * h * w), dtype=pooled.dtype)
-        dbias = np.empty(n_out, dtype=pooled.dtype)
-        _unpool_relu_kernel(dpooled[sl], pooled[sl], argmax[sl], h, w, dout2, dbias)
-        return dout2, dbias
-
-    def dm_of(sl, dm, dbias):
-        _winograd_unpool_relu(dpooled[sl], pooled[sl], argmax[sl], h, w, dm, dbias)
-    return conv_backward_chunks(chunk_cache, need_input_grad, dout2_of, dm_of)
+    def chunk(k):  # the pooled gradient back to the conv output's (dout2, or Winograd's dM), then the GEMMs
+        sl, saved = chunks.slices[k], chunks.saved[k]
+        dx_k = None if dx is None else dx[sl]
+        if chunks.algorithm == "im2col":
+            dout2 = np.empty((n_out, (sl.stop - sl.start) * h * w), dtype=dtype)
+            dbias = np.empty(n_out, dtype=dtype)
+            _unpool_relu_kernel(dpooled[sl], pooled[sl], argmax[sl], h, w, dout2, dbias)
+            return gemm_backward(dout2, weight, geometry, saved, dx_k), dbias
+        du, dbias = np.zeros_like(chunks.u), np.zeros(n_out)  # dbias summed in float64
+        for images, dm in winograd.backward(chunks.u, saved, geometry.padding, geometry.out_hw,
+                                            sl.stop - sl.start, dx_k, du):
+            _winograd_unpool_relu(dpooled[sl][images], pooled[sl][images], argmax[sl][images], h, w, dm, dbias)
+        return winograd.weight_transform_adjoint(du), dbias.astype(dtype)
+    dweight, dbias = threads.sum_parts(threads.run_parallel(chunk, range(len(chunks.slices))))
+    return dx, dweight, dbias
 
 
 def conv2d_relu_max_pool2d_forward_naive(x, weight, bias, padding=0):

@@ -23,7 +23,7 @@ from .registry import kernel_table
 
 
 @njit(cache=True, nogil=True)
-def _maxpool_forward_kernel(x, kh, kw, sh, sw, ph, pw, out, argmax):
+def maxpool_forward_kernel(x, kh, kw, sh, sw, ph, pw, out, argmax):
     n_img, chans, h, w = x.shape
     oh, ow = out.shape[2], out.shape[3]
     for n in range(n_img):
@@ -194,7 +194,7 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_
         if plain_2x2 and not has_nan(x[sl]):
             _maxpool2x2_forward_kernel(x[sl], out[sl], argmax[sl])
         elif (dh, dw) == (1, 1):
-            _maxpool_forward_kernel(x[sl], kh, kw, sh, sw, ph, pw, out[sl], argmax[sl])
+            maxpool_forward_kernel(x[sl], kh, kw, sh, sw, ph, pw, out[sl], argmax[sl])
         else:
             _maxpool_dilated_forward_kernel(x[sl], kh, kw, sh, sw, ph, pw, dh, dw, out[sl], argmax[sl])
     threads.map_chunks(chunk, x.shape[0], threads.min_items(math.prod(x.shape[1:])))

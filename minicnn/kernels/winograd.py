@@ -33,6 +33,14 @@ measured against float64 in ``benchmarks/accuracy_fp32.py`` and bounded in the
 tests).  :func:`winograd_conv2d_naive` is the same algorithm in a few lines of
 numpy, tile by tile; the readable definition of the convolution itself stays
 ``conv.conv2d_forward_naive``.
+
+The interface, as ``conv_direct.py``'s and ``conv_general.py``'s: :func:`applies`, :func:`forward` and
+:func:`backward`.  Here they run one batch chunk, a block of images at a time, as generators that
+hand each block's ``M`` (forward) or ask for each block's ``dM`` (backward): the plain conv turns
+them into its output and back (:func:`output`, :func:`output_gradient`), ``kernels/fused.py`` pools
+``M`` directly.  The cache is the list of the blocks' ``V`` that :func:`forward` saves.  ``conv.py``
+decides when "auto" takes this path (``WINOGRAD_MIN_CHANNELS`` there); the kernels ``fused.py``
+builds its own on (:func:`input_transform_kernel`, :func:`output_tile`, ...) are public.
 """
 import functools
 
@@ -82,7 +90,7 @@ def _add_column(r0, r1, r2, r3, k, q0, q1, q2, q3):
 
 # --------------------------------------------------------------------------- numba kernels
 @njit(cache=True, nogil=True)
-def _input_transform_kernel(x, ph, pw, th, tw, v):
+def input_transform_kernel(x, ph, pw, th, tw, v):
     """``v[4i+j, c, n*th*tw + ty*tw + tx] = (B^T d B)[i, j]`` for the 4x4 tile ``d`` at (2ty, 2tx)
     of image n's channel c, zero-padded by (ph, pw) (and up to the tiles' extent)."""
     n_img, chans, h, w = x.shape
@@ -118,10 +126,10 @@ def _input_transform_kernel(x, ph, pw, th, tw, v):
 
 
 @njit(cache=True, nogil=True)
-def _input_transform_adjoint_kernel(dv, ph, pw, th, tw, dx):
+def input_transform_adjoint_kernel(dv, ph, pw, th, tw, dx):
     """``dx[n, c] = crop(sum over tiles of B dV B^T placed at (2ty, 2tx))``; ``dx`` is overwritten."""
     n_img, chans, h, w = dx.shape
-    th, tw = max(th, 0), max(tw, 0)  # see _input_transform_kernel
+    th, tw = max(th, 0), max(tw, 0)  # see input_transform_kernel
     buf = np.empty((2 * th + 2, 2 * tw + 2), dtype=dx.dtype)
     hh, ww = min(h, buf.shape[0] - ph), min(w, buf.shape[1] - pw)
     for n in range(n_img):
@@ -149,15 +157,15 @@ def _input_transform_adjoint_kernel(dv, ph, pw, th, tw, dx):
 
 
 @njit
-def _output_tile(m, o, t):
+def output_tile(m, o, t):
     """The 2x2 outputs ``A^T M A`` of tile t, output channel o: (y00, y01, y10, y11)."""
-    return _tile_outputs(m[0, o, t], m[1, o, t], m[2, o, t], m[3, o, t], m[4, o, t], m[5, o, t], m[6, o, t],
+    return tile_outputs(m[0, o, t], m[1, o, t], m[2, o, t], m[3, o, t], m[4, o, t], m[5, o, t], m[6, o, t],
                          m[7, o, t], m[8, o, t], m[9, o, t], m[10, o, t], m[11, o, t], m[12, o, t], m[13, o, t],
                          m[14, o, t], m[15, o, t])
 
 
 @njit
-def _tile_outputs(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15):
+def tile_outputs(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15):
     """``A^T M A`` of one tile's 4x4 ``M`` (row-major m0..m15): (y00, y01, y10, y11)."""
     s00, s10 = _at(m0, m4, m8, m12)
     s01, s11 = _at(m1, m5, m9, m13)
@@ -180,14 +188,14 @@ def _store_tile_adjoint(dm, o, t, y00, y01, y10, y11):
 
 
 @njit
-def _store_tiles_adjoint(dm, o, t0, y00, y01, y10, y11):
+def store_tiles_adjoint(dm, o, t0, y00, y01, y10, y11):
     """``dm[:, o, t0 + j] = A dY_j A^T`` for tiles j whose 2x2 gradients are ``y00[j] .. y11[j]``.
 
     :func:`_store_tile_adjoint` for a row of tiles, one output stream per loop: a loop that
     stores to 16 rows of one array does not vectorise (LLVM cannot prove the rows apart), one that
     stores to one row does.
     """
-    per, t0 = y00.size, max(t0, 0)  # max: see _input_transform_kernel
+    per, t0 = y00.size, max(t0, 0)  # max: see input_transform_kernel
     r = dm[0, o]
     for j in range(per):
         r[t0 + j] = y00[j]
@@ -242,7 +250,7 @@ def _store_tiles_adjoint(dm, o, t0, y00, y01, y10, y11):
 def _output_transform_kernel(m, bias, out):
     """``out[n, o, y, x] = bias[o] + (A^T M A)`` of tile (y//2, x//2), cropped to out's (OH, OW)."""
     n_img, n_out, oh, ow = out.shape
-    th, tw = max((oh + 1) // 2, 0), max((ow + 1) // 2, 0)  # see _input_transform_kernel
+    th, tw = max((oh + 1) // 2, 0), max((ow + 1) // 2, 0)  # see input_transform_kernel
     for n in range(n_img):
         for o in range(n_out):
             b = bias[o]
@@ -250,7 +258,7 @@ def _output_transform_kernel(m, bias, out):
             for ty in range(th):
                 y = 2 * ty
                 for tx in range(tw):
-                    y00, y01, y10, y11 = _output_tile(m, o, n * th * tw + ty * tw + tx)
+                    y00, y01, y10, y11 = output_tile(m, o, n * th * tw + ty * tw + tx)
                     k = 2 * tx
                     plane[y, k] = y00 + b
                     if k + 1 < ow:
@@ -266,7 +274,7 @@ def _output_transform_adjoint_kernel(dout, dm, dbias):
     """``dm[:, o, t] = A dY A^T`` for the 2x2 block dY of ``dout`` (N, O, OH, OW) at tile t (zero past
     the crop); adds the sum of ``dout[:, o]`` to ``dbias[o]``."""
     n_img, n_out, oh, ow = dout.shape
-    th, tw = max((oh + 1) // 2, 0), max((ow + 1) // 2, 0)  # see _input_transform_kernel
+    th, tw = max((oh + 1) // 2, 0), max((ow + 1) // 2, 0)  # see input_transform_kernel
     zero = np.zeros(1, dtype=dout.dtype)[0]
     for o in range(n_out):
         acc = 0.0  # float64: a float32 running sum over N*OH*OW terms drifts
@@ -349,37 +357,41 @@ def _blocks(n_img, n_out, chans, per_image, itemsize):
     return [slice(start, min(n_img, start + size)) for start in range(0, n_img, size)]
 
 
-def forward(x, u, padding, out_hw, finish, keep=True):
-    """One chunk's convolution, block by block of a few images: input transform, 16 GEMMs, then
-    ``finish(images, m)`` with ``images`` a slice of the chunk and ``m`` (16, O, T_block) their product
-    ``M`` (:func:`output` turns it into the conv's output; ``kernels/fused.py`` pools it directly).
+def applies(weight, geometry):
+    """Whether F(2x2, 3x3) computes this plain conv (``geometry`` is ``conv.conv_geometry``'s): a 3x3 kernel
+    at stride 1, any channels, padding and size."""
+    return geometry[0] == (1, 1) and weight.shape[2:] == (3, 3)
+
+
+def forward(x, u, padding, out_hw, saved=None):
+    """One chunk's convolution, block by block of a few images, as a generator: for each block, the input
+    transform and the 16 GEMMs, then it yields ``(images, m)``: ``images`` a slice of the chunk, ``m``
+    (16, O, T_block) their product ``M``.  Use ``m`` before asking for the next block (the blocks share
+    one workspace): :func:`output` turns it into the conv's output, ``kernels/fused.py`` pools it directly.
 
     Parameters
     ----------
     x : ndarray (N, C, H, W);  u : :func:`weight_transform` of the weight, (16, O, C)
     padding : (ph, pw);  out_hw : (OH, OW) = (H + 2ph - 2, W + 2pw - 2)
-
-    Returns
-    -------
-    v : list of each block's transformed input (16, C, T_block), kept for :func:`backward`; None when
-        not ``keep`` (inference: then every block's V reuses one workspace, like M)
+    saved : list or None
+        Each block's transformed input V (16, C, T_block) is appended to it, for :func:`backward`; None
+        keeps nothing (inference: then every block's V reuses one workspace, like M).
     """
     th, tw = tiles(*out_hw)
     per, (n_out, chans) = th * tw, u.shape[1:]
     x = np.ascontiguousarray(x)
-    v, workspace, v_space = [], None, None
+    workspace = v_space = None
     for images in _blocks(x.shape[0], n_out, chans, per, x.dtype.itemsize):
         tiles_b = (images.stop - images.start) * per
         vb = _stack16(chans, tiles_b, x.dtype, v_space)
-        _input_transform_kernel(x[images], padding[0], padding[1], th, tw, vb)
+        input_transform_kernel(x[images], padding[0], padding[1], th, tw, vb)
         mb = np.matmul(u, vb, out=_stack16(n_out, tiles_b, x.dtype, workspace))  # 16 GEMMs (O, C) @ (C, T)
         workspace = mb.reshape(-1) if mb.flags.c_contiguous else None  # the next block reuses it, hot in L2
-        finish(images, mb)
-        if keep:
-            v.append(vb)
+        yield images, mb
+        if saved is not None:
+            saved.append(vb)
         else:
             v_space = vb.reshape(-1) if vb.flags.c_contiguous else None
-    return v if keep else None
 
 
 def output(m, bias, out):
@@ -389,32 +401,33 @@ def output(m, bias, out):
 
 def output_gradient(dout, dm, dbias):
     """Fill ``dm`` (16, O, T) with ``A dY A^T`` of the output gradient ``dout`` (N, O, OH, OW), and add
-    its sum over images and pixels to ``dbias`` (O,): what :func:`backward`'s ``gradient`` does."""
+    its sum over images and pixels to ``dbias`` (O,): the plain conv's ``dM`` for :func:`backward`."""
     _output_transform_adjoint_kernel(np.ascontiguousarray(dout), dm, dbias)
 
 
-def backward(gradient, u, v, padding, out_hw, dx_out, n_img):
-    """Backward of :func:`forward`, block by block of the same images.
+def backward(u, v, padding, out_hw, n_img, dx_out, du):
+    """Backward of :func:`forward` for a chunk of ``n_img`` images, block by block of the same images, as a
+    generator: for each block it yields ``(images, dm)``; fill ``dm`` (16, O, T_block) with the block's
+    ``dM = A dY A^T`` before asking for the next (:func:`output_gradient` from the conv's output gradient;
+    ``kernels/fused.py`` builds it from the pooled one).  It then adds the block's ``dU = dM V^T`` to
+    ``du`` (16, O, C; dweight is :func:`weight_transform_adjoint` of it once every block is done) and, unless
+    ``dx_out`` (N, C, H, W) is None, writes the block's d loss / d x (``B dV B^T``, ``dV = U^T dM``) into it.
 
-    ``gradient(images, dm, dbias)`` fills ``dm`` (16, O, T_block) with the block's ``dM`` and adds its
-    bias gradient to ``dbias`` (float64).  Writes d loss / d x into ``dx_out`` (N, C, H, W) unless it is
-    None; returns ``(dweight (O, C, 3, 3), dbias (O,))``.
+    ``v`` is what :func:`forward` saved.
     """
     th, tw = tiles(*out_hw)
-    per, (n_out, chans), dtype = th * tw, u.shape[1:], v[0].dtype
-    du, part = np.zeros((16, n_out, chans), dtype=dtype), np.empty((16, n_out, chans), dtype=dtype)
-    dbias = np.zeros(n_out)
+    per, (n_out, chans), dtype = th * tw, u.shape[1:], u.dtype
+    part = np.empty((16, n_out, chans), dtype=dtype)
     dm_space = dv_space = None
     for images, vb in zip(_blocks(n_img, n_out, chans, per, dtype.itemsize), v):
         dmb = _stack16(n_out, vb.shape[2], dtype, dm_space)
-        gradient(images, dmb, dbias)
+        yield images, dmb
         du += np.matmul(dmb, vb.transpose(0, 2, 1), out=part)                 # 16 GEMMs (O, T) @ (T, C)
         if dx_out is not None:
             dvb = np.matmul(u.transpose(0, 2, 1), dmb, out=_stack16(chans, vb.shape[2], dtype, dv_space))
-            _input_transform_adjoint_kernel(dvb, padding[0], padding[1], th, tw, dx_out[images])
+            input_transform_adjoint_kernel(dvb, padding[0], padding[1], th, tw, dx_out[images])
             dv_space = dvb.reshape(-1) if dvb.flags.c_contiguous else None
         dm_space = dmb.reshape(-1) if dmb.flags.c_contiguous else None
-    return weight_transform_adjoint(du), dbias.astype(dtype)
 
 
 # --------------------------------------------------------------------------- the readable version
