@@ -90,7 +90,7 @@ def minicnn_grads(state, x, y, dtype, algorithm="auto", decisions=None):
     import minicnn
     from minicnn import nn
     from minicnn.kernels import conv
-    model = minicnn.SimpleCNN().to(dtype)
+    model = minicnn.SimpleCNN(fused=True).to(dtype)  # the fused blocks, whose decisions are recorded
     model.load_state_dict({k: v.astype(dtype) for k, v in state.items()})
     record = contextlib.nullcontext() if decisions is None else recording_minicnn_decisions(decisions)
     with conv.algorithm(algorithm), record:
@@ -167,7 +167,7 @@ def trained_state(state, batches, steps):
     import minicnn
     from minicnn import nn, optim
     from minicnn.train import train_step
-    model = minicnn.SimpleCNN()
+    model = minicnn.SimpleCNN(fused=True)
     model.load_state_dict(state)
     crit, opt = nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     for i in range(steps):

@@ -31,7 +31,7 @@ threads.configure({threads})
 minicnn.manual_seed(0)
 rng = np.random.default_rng(0)
 batches = [(rng.uniform(-1, 1, (64, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 64)) for _ in range(8)]
-model, crit = minicnn.SimpleCNN(), nn.CrossEntropyLoss()
+model, crit = minicnn.SimpleCNN(fused=True), nn.CrossEntropyLoss()  # the fused blocks, as minicnn train
 opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 try:
     from minicnn.train import train_step

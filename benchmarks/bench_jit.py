@@ -29,7 +29,7 @@ def worker():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, 64)
-    model, crit = SimpleCNN(), nn.CrossEntropyLoss()
+    model, crit = SimpleCNN(fused=True), nn.CrossEntropyLoss()  # the fused blocks, as minicnn train
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
     def step():

@@ -192,7 +192,7 @@ def chart(result):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .report import _save
+    from .report import save_figure
     rows = result["achieved"]
     names = list(rows)
     fig, ax = plt.subplots(figsize=(9, 0.6 * len(names) + 2))
@@ -211,7 +211,7 @@ def chart(result):
     ax.set_title(f"float32 roofline, {result['machine']['cpu']}, {t} threads")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    return _save(fig, "roofline.png")
+    return save_figure(fig, "roofline.png")
 
 
 def main(argv=None):

@@ -100,7 +100,7 @@ def charts(kernels, train):
         ax.set_title(f"SimpleCNN layers, batch 64, {kernels['threads']} threads")
         ax.legend()
         fig.tight_layout()
-        paths.append(_save(fig, "kernels.png"))
+        paths.append(save_figure(fig, "kernels.png"))
     if train:
         s = train["summary"]
         fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
@@ -110,11 +110,11 @@ def charts(kernels, train):
                    color=["tab:blue", "tab:orange"])
             ax.set_title(f"{label}\nratio {s[key]['ratio']:.2f}")
         fig.tight_layout()
-        paths.append(_save(fig, "train.png"))
+        paths.append(save_figure(fig, "train.png"))
     return paths
 
 
-def _save(fig, name):
+def save_figure(fig, name):
     import matplotlib.pyplot as plt
 
     from minicnn.checkpoint import atomic_write
@@ -571,7 +571,7 @@ def headlines():
         f"after 5 epochs, the PyTorch reference on the same batches at {runs['torch']['test_accuracy']:.2f} % "
         f"(seed 0, {acc.get('cpu', '?')}, {acc.get('cores', '?')} cores; another CPU or thread count changes the "
         "last digits) ([training](docs/training.md#the-tutorials-run-on-both-backends)).",
-        f"- **Speed**: a SimpleCNN training epoch in {s['train_s']['minicnn_median']:.1f} s against PyTorch's "
+        f"- **Speed**: a SimpleCNN training epoch (its fused blocks, as `minicnn train` runs it) in {s['train_s']['minicnn_median']:.1f} s against PyTorch's "
         f"{s['train_s']['torch_median']:.1f} s ({s['train_s']['ratio']:.2f}×), inference "
         f"{s['infer_s']['ratio']:.2f}×, on {m.get('cpu', '?')} ({m.get('cores', '?')} cores), {train['threads']} "
         "threads each; on other CPUs the ratios move ([performance](docs/performance.md)).",

@@ -5,7 +5,7 @@
 The checkpoint (default ``runs/minicnn/checkpoint.npz``, from ``minicnn
 train``) is loaded twice, with the same parameters: into ``SimpleCNN(fused=False)``,
 whose conv1 and conv2 are plain ``Conv2d`` layers, and into the fused
-``SimpleCNN()``, whose conv1 and conv2 are conv -> ReLU -> pool blocks.  A
+``SimpleCNN(fused=True)``, whose conv1 and conv2 are conv -> ReLU -> pool blocks.  A
 forward hook on each of those four layers (``register_forward_hook``, as in
 torch) keeps what it outputs while the models run unchanged::
 
@@ -153,7 +153,7 @@ def main(argv=None):
     dtype = model.conv1.weight.dtype
     images, labels = data.load_mnist(train=False)
     x, label = images[args.index:args.index + 1].astype(dtype), int(labels[args.index])
-    maps, out, fused = feature_maps(model, classify.load_model(checkpoint), x)
+    maps, out, fused = feature_maps(model, classify.load_model(checkpoint, fused=True), x)
     difference = float(np.abs(out - fused).max())
     prediction = int(out.argmax())
     print(f"test image {args.index}: label {label}, predicted {prediction}")

@@ -280,6 +280,7 @@ def gradcheck_cases(rng):
                   rng.standard_normal((2, 2, 3, 3)), False))
     cases += [("Hardtanh(-0.5, 0.8)", nn.Hardtanh(-0.5, 0.8), _distinct(rng, (2, 3, 4)), False),
               ("ReLU6()", nn.ReLU6(), 5 * _distinct(rng, (2, 3, 4)) + 2.5, False)]  # values in (-2.5, 7.5)
+    cases.append(("SimpleCNN(fused=True)", SimpleCNN(fused=True), rng.uniform(-1, 1, (2, 1, 28, 28)), False))
     return [(label, module.double() if hasattr(module, "double") else module, x, smooth)
             for label, module, x, smooth in cases]
 

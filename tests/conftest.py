@@ -130,7 +130,7 @@ def small_checkpoint(mnist_root, tmp_path_factory):
     threads.configure()
     x, y = data.load_mnist(mnist_root, train=True)
     minicnn.manual_seed(0)
-    model, criterion = minicnn.SimpleCNN(), nn.CrossEntropyLoss()
+    model, criterion = minicnn.SimpleCNN(fused=True), nn.CrossEntropyLoss()  # as minicnn train saves it
     optimizer = optim.Adam(model.parameters(), lr=1e-3)
     for images, labels in data.DataLoader(x[:12000], y[:12000], batch_size=64, shuffle=True, seed=0):
         train_step(model, images, labels, criterion, optimizer)

@@ -170,10 +170,10 @@ def test_fused_conv_relu_pool_gradients():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_simple_cnn_fused_and_unfused_compute_the_same(dtype):
-    """SimpleCNN() fuses conv -> ReLU -> pool; SimpleCNN(fused=False) runs the three layers."""
+    """SimpleCNN(fused=True) fuses conv -> ReLU -> pool; SimpleCNN() runs the three layers."""
     rng = np.random.default_rng(10)
     manual_seed(10)
-    fused = SimpleCNN().to(dtype)
+    fused = SimpleCNN(fused=True).to(dtype)
     plain = SimpleCNN(fused=False).to(dtype)
     plain.load_state_dict(fused.state_dict())
     assert list(plain.state_dict()) == list(fused.state_dict()) == SIMPLE_CNN_KEYS

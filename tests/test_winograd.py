@@ -108,8 +108,8 @@ def test_float32_gradients_stay_within_1e_5_of_float64(algorithm):
     """The same weights and batch in float32 and float64: every SimpleCNN gradient agrees to 1e-5 of its
     largest entry (measured: a few 1e-7; ``benchmarks/accuracy_fp32.py`` writes the table)."""
     minicnn.manual_seed(0)
-    model32 = minicnn.SimpleCNN()
-    model64 = minicnn.SimpleCNN().double()
+    model32 = minicnn.SimpleCNN(fused=True)
+    model64 = minicnn.SimpleCNN(fused=True).double()
     model64.load_state_dict({k: v.astype(np.float64) for k, v in model32.state_dict().items()})
     rng = np.random.default_rng(1)
     x, y = rng.uniform(0, 1, (64, 1, 28, 28)), rng.integers(0, 10, 64)

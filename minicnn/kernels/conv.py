@@ -395,8 +395,6 @@ def current_algorithm():
     return getattr(_choice, "name", "auto")
 
 
-
-
 @contextlib.contextmanager
 def no_cache():
     """Inside the block the conv kernels keep nothing for a backward pass, and the cache they return cannot

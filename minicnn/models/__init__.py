@@ -10,7 +10,7 @@ from .resnet_mini import BasicBlock, ResNetMini
 from .simplecnn import SimpleCNN
 from .simplecnn_bn import SimpleCNNBN
 
-MODELS = {"simplecnn": SimpleCNN, "simplecnn-bn": SimpleCNNBN, "lenet5": LeNet5, "resnet-mini": ResNetMini}
+MODELS = {"simplecnn": SimpleCNN.fused_by_default, "simplecnn-bn": SimpleCNNBN, "lenet5": LeNet5, "resnet-mini": ResNetMini}
 
 
 def build_model(name, **kwargs):

@@ -15,16 +15,18 @@ class SimpleCNN(nn.Module):
 
     Parameters
     ----------
-    fused : bool, default True
-        True runs each conv -> ReLU -> pool as one :class:`nn.Conv2dReLUMaxPool2d`
-        (fewer passes over memory); False runs the separate Conv2d, ReLU and
-        MaxPool2d layers, the readable form.  Both compute the same numbers and
-        have the same parameters and state_dict.
+    fused : bool, default False
+        False runs the tutorial's separate Conv2d, ReLU and MaxPool2d layers (the
+        readable form); True runs each conv -> ReLU -> pool as one
+        :class:`nn.Conv2dReLUMaxPool2d` (fewer passes over memory: a training step
+        about 1.35x faster on 2 cores).  Both have the same parameters and
+        state_dict and compute the same numbers up to the summation order
+        (~1e-16 of the scale in float64, ~3e-7 in float32).
 
     Shapes: input (N, 1, 28, 28) -> logits (N, 10).
     """
 
-    def __init__(self, fused=True):
+    def __init__(self, fused=False):
         super().__init__()
         self.fused = bool(fused)
         if self.fused:
@@ -49,3 +51,9 @@ class SimpleCNN(nn.Module):
 
     def extra_repr(self):
         return f"fused={self.fused}"
+
+    @classmethod
+    def fused_by_default(cls, fused=True):
+        """What ``--model simplecnn`` builds (``minicnn train``, the benchmarks): the fused blocks unless
+        ``fused=False`` (``--model-arg fused=false``)."""
+        return cls(fused=fused)
