@@ -548,15 +548,12 @@ def add(name, op, apply, probe=None, extra_tests=(), note=""):
     MUTANTS.append(Mutant(name, op, apply, probe, tests, note))
 
 
-KERNEL_MODULE = {
-    "conv2d": "conv", "conv2d_relu_max_pool2d": "fused", "linear": "linear", "max_pool2d": "pool",
-    "max_unpool2d": "pool", "relu": "activation", "cross_entropy": "loss", "batch_norm": "norm",
-    "batch_norm_relu": "norm", "local_response_norm": "norm", "avg_pool2d": "avgpool", "adaptive_avg_pool2d": "avgpool",
-    "sigmoid": "activation", "tanh": "activation", "leaky_relu": "activation", "hardtanh": "activation",
-    "softmax": "activation",
-    "log_softmax": "activation", "dropout": "activation", "mse_loss": "loss", "nll_loss": "loss",
-    "binary_cross_entropy_with_logits": "loss",
-}
+def kernel_module(op):
+    """The module of ``op``'s kernels, read from the registry: ``"minicnn.kernels.<subject>"``."""
+    from minicnn.kernels import REGISTRY
+    return REGISTRY[op].backward.__module__
+
+
 SHAPE_PRESERVING = {"relu", "sigmoid", "tanh", "leaky_relu", "hardtanh", "softmax", "log_softmax", "dropout",
                     "batch_norm", "batch_norm_relu", "local_response_norm"}
 
@@ -594,7 +591,7 @@ def _drop_bn_term(term, relu=False, impl="fast"):
 
 def kernel_mutants(op, impl):
     suffix = "_naive" if impl == "naive" else ""
-    module = f"minicnn.kernels.{KERNEL_MODULE[op]}"
+    module = kernel_module(op)
     target = f"{op}_backward{suffix}"
     path = f"{module}:{target}"
     probe = kernel_probe(op, impl)
@@ -1052,7 +1049,7 @@ def subtle_kernel_mutants():
 
         # the first layer's backward: no input gradient asked for (need_input_grad=False)
         for op, dweight in (("conv2d", 1), ("conv2d_relu_max_pool2d", 1), ("linear", 1), ("batch_norm", 1)):
-            path = f"minicnn.kernels.{KERNEL_MODULE[op]}:{op}_backward{sfx}"
+            path = f"{kernel_module(op)}:{op}_backward{sfx}"
 
             def no_dx_path(res, dout, cache, need_input_grad=True, k=dweight, **kwargs):
                 if need_input_grad or res[k] is None:
