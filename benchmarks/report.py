@@ -203,7 +203,7 @@ def accuracy_table(groups, dataset):
 
 # --------------------------------------------------------------------------- the evidence blocks
 # What the evidence tests measured, as ``python -m pytest -p benchmarks.record ...`` recorded it
-# (benchmarks/record.py): results/agreement*.json, opinfo.json, gradcheck.json, lockstep.json,
+# (benchmarks/record.py): results/agreement.json, opinfo.json, gradcheck.json, lockstep.json,
 # models_lockstep.json, optim_lockstep.json.  Every renderer returns None when its results are missing.
 
 RECORD = "python -m pytest -q -p benchmarks.record"
@@ -247,14 +247,8 @@ def _stamp(*results):
     return "recorded " + ", ".join(seen)
 
 
-# Test modules merged into others since they recorded their results: their results name the old file,
-# the command to measure them again names the new one.
-MOVED_TESTS = {"tests/test_agreement_toolbox.py": "tests/test_agreement.py",
-               "tests/test_models_toolbox.py": "tests/test_models.py"}
-
-
 def _source(result):
-    return MOVED_TESTS.get(result["source"], result["source"])
+    return result["source"]
 
 
 def _record_command(*results):
@@ -264,9 +258,8 @@ def _record_command(*results):
             + RECORD + " " + " ".join(sources))
 
 
-# results/agreement_toolbox.json: the rows of the agreement tests that had a file of their own before
-# they joined tests/test_agreement.py; read for the layers results/agreement.json does not have yet.
-AGREEMENT_FILES = ("agreement", "agreement_toolbox")
+# the results files of the agreement tests (one: every layer's tests are in tests/test_agreement.py)
+AGREEMENT_FILES = ("agreement",)
 
 
 def _agreement():

@@ -139,18 +139,16 @@ def test_a_table_that_differs_from_its_results_fails_on_every_page(name):
     assert [n for n, _ in report.stale_blocks(planted)] == [block]
 
 
-def test_agreement_rows_of_the_merged_test_file_come_first(results):
+def test_the_agreement_table_comes_from_results_agreement_json(results):
     machine = {"cpu": "x", "cores": 2}
-    for name, source, rows in (("agreement", "tests/test_agreement.py", [["ReLU", "float64", 1e-16]]),
-                               ("agreement_toolbox", "tests/test_agreement_toolbox.py",
-                                [["ReLU", "float64", 0.5], ["Tanh", "float64", 2e-16]])):
-        (results / f"{name}.json").write_text(json.dumps(
-            {"date": "2026-12-02 00:00:00", "commit": "abc1234", "machine": machine, "source": source,
-             "draws": 30, "rows": rows, "tolerance": {"float64": 1e-10}}))
+    (results / "agreement.json").write_text(json.dumps(
+        {"date": "2026-12-02 00:00:00", "commit": "abc1234", "machine": machine, "source": "tests/test_agreement.py",
+         "draws": 30, "rows": [["ReLU", "float64", 1e-16], ["Tanh", "float64", 2e-16]],
+         "tolerance": {"float64": 1e-10}}))
     used, worst, _ = report._agreement()
     assert worst == {("ReLU", "float64"): 1e-16, ("Tanh", "float64"): 2e-16}
     assert report._record_command(*used) == "python -m pytest -q -p benchmarks.record tests/test_agreement.py"
-    assert "`benchmarks/results/agreement*.json`" in report.sources_table()
+    assert "`benchmarks/results/agreement.json`" in report.sources_table()
     (results / "agreement.json").unlink()
     assert report._agreement() is None
 
