@@ -2,15 +2,8 @@
 from .module import Module
 
 
-class Sequential(Module):
-    """Modules applied in order; state_dict keys ``0.weight``, ``1.bias``… as torch."""
-
-    def __init__(self, *modules):
-        super().__init__()
-        for i, m in enumerate(modules):
-            if not isinstance(m, Module):
-                raise TypeError(f"Sequential: expected Module arguments, got {type(m).__name__} at {i}")
-            setattr(self, str(i), m)
+class _Numbered(Module):
+    """Submodules registered under ``0``, ``1``…: their count, the i-th, and iteration in order."""
 
     def __len__(self):
         return len(self._modules)
@@ -21,13 +14,24 @@ class Sequential(Module):
     def __iter__(self):
         return iter(self._modules.values())
 
+
+class Sequential(_Numbered):
+    """Modules applied in order; state_dict keys ``0.weight``, ``1.bias``… as torch."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        for i, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: expected Module arguments, got {type(m).__name__} at {i}")
+            setattr(self, str(i), m)
+
     def forward(self, x):
         for m in self._modules.values():
             x = m(x)
         return x
 
 
-class ModuleList(Module):
+class ModuleList(_Numbered):
     """A list of Modules, registered under ``0``, ``1``… (``torch.nn.ModuleList``); it has no forward."""
 
     def __init__(self, modules=()):
@@ -40,12 +44,3 @@ class ModuleList(Module):
             raise TypeError(f"ModuleList: expected a Module, got {type(module).__name__}")
         setattr(self, str(len(self._modules)), module)
         return self
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __getitem__(self, i):
-        return list(self._modules.values())[i]
-
-    def __iter__(self):
-        return iter(self._modules.values())
