@@ -86,12 +86,13 @@ bench: setup
 	$(PY) -m benchmarks.bench_threads
 	$(PY) -m benchmarks.bench_train
 	$(PY) -m benchmarks.bench_kernels
+	$(PY) -m benchmarks.bench_kernels --models
 	$(PY) -m benchmarks.bench_roofline
 	$(PY) -m benchmarks.bench_jit
 	$(PY) -m benchmarks.bench_dispatch
 	$(PY) -m benchmarks.bench_malloc
-	$(PY) -m benchmarks.profile_layers
-	for m in simplecnn-bn lenet5 resnet-mini; do $(PY) -m benchmarks.bench_train --model $$m --steps 200 || exit 1; done
+	for m in simplecnn simplecnn-bn lenet5 resnet-mini; do $(PY) -m benchmarks.profile_layers --model $$m || exit 1; done
+	for m in simplecnn-bn lenet5 resnet-mini; do $(PY) -m benchmarks.bench_train --model $$m --steps 200 --repeats 5 || exit 1; done
 	$(PY) -m benchmarks.report
 
 clean:

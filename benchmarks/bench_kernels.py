@@ -1,9 +1,10 @@
 """Kernel benchmark: forward and backward of each layer, minicnn vs torch.
 
-    python -m benchmarks.bench_kernels [--repeats 20] [--rounds 3] [--threads 2] [--quick]
+    python -m benchmarks.bench_kernels [--repeats 20] [--rounds 3] [--threads 2] [--quick | --simplecnn | --models]
 
 SimpleCNN's own shapes (batch 64) first, then a grid over batch 1/64/256,
-channel counts and image sizes.  Every case first cross-checks the two
+channel counts and image sizes; ``--models``: every conv layer of every registered model instead, bare,
+with the algorithm minicnn picks and the achieved GFLOP/s against this machine's FMA peak.  Every case first cross-checks the two
 backends' outputs and gradients (relative to the largest value) and refuses to
 report a case that disagrees.  Timing then runs each backend in its own worker
 process, ``--rounds`` times, alternating which goes first: in one process,
@@ -49,20 +50,20 @@ class Case:
         s = self.shape
         f32 = np.float32
         if self.kind in ("conv", "conv_relu_pool"):
+            k, stride, pad = s.get("k", 3), s.get("stride", 1), s.get("padding", 1)
             x = rng.standard_normal((s["n"], s["c"], s["h"], s["h"])).astype(f32)
-            w = (rng.standard_normal((s["o"], s["c"], 3, 3)) * 0.1).astype(f32)
-            b = rng.standard_normal(s["o"]).astype(f32)
+            w = (rng.standard_normal((s["o"], s["c"], k, k)) * 0.1).astype(f32)
+            b = rng.standard_normal(s["o"]).astype(f32) if s.get("bias", True) else None
             need_dx = s.get("dx", True)
             if self.kind == "conv":
-                m_fwd = lambda: K.conv2d_forward(x, w, b, 1, 1)  # noqa: E731
+                m_fwd = lambda: K.conv2d_forward(x, w, b, stride, pad)  # noqa: E731
                 m_bwd = lambda out, cache, g: K.conv2d_backward(g, cache, need_dx)  # noqa: E731
-                t_op = lambda xt, wt, bt: F.conv2d(xt, wt, bt, 1, 1)  # noqa: E731
+                t_op = lambda xt, wt, bt=None: F.conv2d(xt, wt, bt, stride, pad)  # noqa: E731
             else:
                 m_fwd = lambda: K.conv2d_relu_max_pool2d_forward(x, w, b, 1)  # noqa: E731
                 m_bwd = lambda out, cache, g: K.conv2d_relu_max_pool2d_backward(g, cache, need_dx)  # noqa: E731
                 t_op = lambda xt, wt, bt: F.max_pool2d(F.relu(F.conv2d(xt, wt, bt, 1, 1)), 2)  # noqa: E731
-            inputs = [x, w, b]
-            grads_needed = [need_dx, True, True]
+            inputs, grads_needed = [x, w, b][:2 if b is None else 3], [need_dx, True, True][:2 if b is None else 3]
         elif self.kind == "pool":
             x = rng.standard_normal((s["n"], s["c"], s["h"], s["h"])).astype(f32)
             m_fwd = lambda: K.max_pool2d_forward(x, 2)  # noqa: E731
@@ -150,6 +151,58 @@ def grid_cases():
     return cases
 
 
+def model_conv_cases(batch=64):
+    """Every distinct conv layer of the registered models, bare (SimpleCNN as its separate layers, not the
+    fused blocks ``minicnn train`` builds), at the shapes a training step of batch ``batch`` gives it.
+
+    Found by running each model's forward once with forward hooks; a layer fed the network's input gets
+    no input gradient, as in training.  Layers of the same shape share one case, whose ``layers`` lists
+    them all as ``model:module`` names.
+    """
+    from minicnn import nn, no_grad, tensor
+    from minicnn.models import MODELS, SimpleCNN
+    found = {}
+    for model_name, build in MODELS.items():
+        model = SimpleCNN() if model_name == "simplecnn" else build()
+        names = {id(m): name for name, m in model.named_modules()}
+        x = tensor(np.zeros((batch, 1, 28, 28), np.float32))
+
+        def hook(module, inputs, output, model_name=model_name):
+            if isinstance(module, nn.Conv2d):
+                (n, c, h, _), (k, _), (stride, _), (pad, _) = (inputs[0].shape, module.kernel_size,
+                                                               module.stride, module.padding)
+                shape = dict(n=n, c=c, h=h, o=module.out_channels, k=k, stride=stride, padding=pad,
+                             bias=module.bias is not None, dx=inputs[0] is not x)
+                key = tuple(sorted(shape.items()))
+                found.setdefault(key, (shape, []))[1].append(f"{model_name}:{names[id(module)]}")
+        handles = [m.register_forward_hook(hook) for m in model.modules()]
+        with no_grad():
+            model(x)
+        for handle in handles:
+            handle.remove()
+    cases = []
+    for shape, layers in found.values():
+        name = (f"conv {shape['c']}->{shape['o']} {shape['k']}x{shape['k']} s{shape['stride']} "
+                f"p{shape['padding']} {shape['h']}x{shape['h']}" + ("" if shape["bias"] else ", no bias") + ("" if shape["dx"] else ", no dx"))
+        case = Case(name, "conv", "models", **shape)
+        case.layers = layers
+        cases.append(case)
+    return cases
+
+
+def conv_flops(shape):
+    """Multiply-adds x 2 of a conv case as the direct sum counts them: (forward, backward); backward is
+    dweight, plus dx unless the case has none."""
+    oh = (shape["h"] + 2 * shape["padding"] - shape["k"]) // shape["stride"] + 1
+    one = 2 * shape["n"] * shape["o"] * shape["c"] * shape["k"] ** 2 * oh * oh
+    return one, one * (2 if shape.get("dx", True) else 1)
+
+
+def algorithms(cases):
+    """The plain path's algorithm minicnn's conv2d_forward takes for each conv case (its cache says)."""
+    return {case.name: case.build(case.rng(), ("minicnn",)).cache.algorithm for case in cases}
+
+
 def _inner(case):
     """Back-to-back calls per sample, so that microsecond cases are not timer noise."""
     return 20 if case.shape.get("n", 64) <= 1 or case.kind in ("cross_entropy", "linear") else 1
@@ -177,14 +230,15 @@ def cross_check(cases):
     return errs
 
 
-def run(cases, repeats, rounds, threads, quick):
+def run(cases, repeats, rounds, threads, selection):
+    """Cross-check, then time ``cases`` in alternating worker processes; ``selection`` is the flags that
+    chose the cases (a worker chooses the same ones)."""
     errs = cross_check(cases)
     per_round = {"minicnn": [], "torch": []}
     for r in range(rounds):
         for backend in (("minicnn", "torch") if r % 2 == 0 else ("torch", "minicnn")):
             cmd = [sys.executable, "-m", "benchmarks.bench_kernels", "--worker", backend,
-                   "--repeats", str(repeats), "--threads", str(threads)] + (["--quick"] if quick else []) \
-                + (["--simplecnn"] if len(cases) == len(simplecnn_cases()) and not quick else [])
+                   "--repeats", str(repeats), "--threads", str(threads)] + selection
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 raise SystemExit(f"bench_kernels: {backend} worker failed: {proc.stderr.strip()[-300:]}")
@@ -220,18 +274,42 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="SimpleCNN shapes only, 5 repeats, 1 round (a smoke run)")
     p.add_argument("--simplecnn", action="store_true", help="SimpleCNN shapes only, full repeats and rounds; "
                    "writes results/kernels_simplecnn.json")
+    p.add_argument("--models", action="store_true", help="every conv layer of the registered models, bare, "
+                   "with the algorithm minicnn picks, GFLOP/s and the share of this machine's FMA peak; "
+                   "writes results/kernels_models.json")
     p.add_argument("--worker", choices=["minicnn", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     threads = args.threads or os.cpu_count()
-    cases = simplecnn_cases() + ([] if args.quick or args.simplecnn else grid_cases())
+    selection = [flag for flag, on in (("--quick", args.quick), ("--simplecnn", args.simplecnn),
+                                       ("--models", args.models)) if on]
+    if len(selection) > 1:
+        p.error(f"choose one of --quick, --simplecnn and --models, got {' '.join(selection)}")
+    if args.models:
+        cases = model_conv_cases()
+    else:
+        cases = simplecnn_cases() + ([] if args.quick or args.simplecnn else grid_cases())
     if args.worker:
         return worker(args.worker, cases, args.repeats, threads)
     repeats, rounds = (5, 1) if args.quick else (args.repeats, args.rounds)
     print(f"minicnn / torch, {threads} threads each, {rounds} worker rounds x {repeats} calls", file=sys.stderr)
-    rows = run(cases, repeats, rounds, threads, args.quick)
-    if not args.quick:
-        common.write_result("kernels_simplecnn" if args.simplecnn else "kernels",
-                            {"threads": threads, "repeats": repeats, "rounds": rounds, "rows": rows})
+    rows = run(cases, repeats, rounds, threads, selection)
+    if args.quick:
+        return
+    result = {"threads": threads, "repeats": repeats, "rounds": rounds, "rows": rows}
+    if args.models:
+        from .bench_roofline import fma_peak
+        peak = fma_peak(16, threads, 5)["best_gflops"]  # 512-bit FMAs on every thread: this machine's ceiling
+        chosen = algorithms(cases)
+        for case, row in zip(cases, rows):
+            fwd, bwd = conv_flops(case.shape)
+            row.update(layers=case.layers, algorithm=chosen[case.name], flops=[fwd, bwd])
+            for part, flops in (("forward", fwd), ("backward", bwd)):
+                for backend in ("minicnn", "torch"):
+                    gflops = flops / row[part][f"{backend}_median_s"] / 1e9
+                    row[part][f"{backend}_gflops"], row[part][f"{backend}_fraction_of_peak"] = gflops, gflops / peak
+        result["fma_peak_gflops"] = peak
+    common.write_result({"--simplecnn": "kernels_simplecnn", "--models": "kernels_models"}.get(
+        "".join(selection), "kernels"), result)
 
 
 if __name__ == "__main__":

@@ -29,9 +29,16 @@ def _timed_functions(times, counts):
     from minicnn.autograd import Function, ops
     classes = {c for mod in (F, ops) for c in vars(mod).values()
                if isinstance(c, type) and issubclass(c, Function) and c is not Function}
-    saved = [(c, c.__dict__["forward"], c.__dict__["backward"]) for c in classes]
+    # each class's own entries, or None where it inherits them (KernelFunction's classmethods)
+    saved = [(c, c.__dict__.get("forward"), c.__dict__.get("backward")) for c in classes]
 
-    def wrap(cls, fn, part):
+    # bound to the class if a classmethod, the plain function if a staticmethod: taken before any class is
+    # wrapped, so a subclass never times its base's wrapper
+    originals = {(c, part): getattr(c, part) for c in classes for part in ("forward", "backward")}
+
+    def wrap(cls, part):
+        fn = originals[cls, part]
+
         def timed(ctx, *args):
             name = cls.__name__.removesuffix("Function")
             k = counts[name, part]
@@ -43,9 +50,17 @@ def _timed_functions(times, counts):
             times[f"{name}#{k + 1} {part}"].append(time.perf_counter() - t)
             return out
         return staticmethod(timed)
-    for cls, fwd, bwd in saved:
-        cls.forward, cls.backward = wrap(cls, fwd.__func__, "forward"), wrap(cls, bwd.__func__, "backward")
-    return lambda: [(setattr(c, "forward", f), setattr(c, "backward", b)) for c, f, b in saved]
+    for cls, _, _ in saved:
+        cls.forward, cls.backward = wrap(cls, "forward"), wrap(cls, "backward")
+
+    def undo():
+        for cls, fwd, bwd in saved:
+            for part, own in (("forward", fwd), ("backward", bwd)):
+                if own is None:
+                    delattr(cls, part)
+                else:
+                    setattr(cls, part, own)
+    return undo
 
 
 def profile_minicnn(x, y, steps, model_name="simplecnn"):

@@ -631,6 +631,32 @@ def profile_table():
     return "\n".join(lines)
 
 
+def conv_layers_table():
+    """Every conv layer of the registered models, bare: algorithm, fwd+bwd ms, GFLOP/s and share of the FMA
+    peak of both backends (``bench_kernels --models``, results/kernels_models.json)."""
+    r = common.read_result("kernels_models")
+    if r is None:
+        return None
+    lines = ["| conv layer (batch 64) | where | minicnn algorithm | minicnn fwd+bwd ms | torch fwd+bwd ms "
+             "| minicnn / torch | minicnn GFLOP/s (% of peak) | torch GFLOP/s (% of peak) |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
+    for row in r["rows"]:
+        ms = {b: (row["forward"][f"{b}_median_s"] + row["backward"][f"{b}_median_s"]) * 1e3
+              for b in ("minicnn", "torch")}
+        flops = sum(row["flops"])
+        rate = {b: flops / ms[b] / 1e6 for b in ms}
+        where = ", ".join(row["layers"])
+        lines.append(f"| {row['name']} | {where} | {row['algorithm']} | {ms['minicnn']:.2f} | {ms['torch']:.2f} "
+                     f"| {_fmt_ratio(row['fwd_bwd_ratio'], 1.0)} "
+                     + " | ".join(f"{rate[b]:.0f} ({100 * rate[b] / r['fma_peak_gflops']:.0f} %)" for b in ms) + " |")
+    lines += ["", f"(`python -m benchmarks.bench_kernels --models`: {r['threads']} threads each, medians of "
+                  f"{r['rounds']} alternating worker rounds x {r['repeats']} calls; GFLOP/s count the direct sum's "
+                  f"multiply-adds (forward, dweight and dx), the peak is this machine's 512-bit FMA rate on "
+                  f"{r['threads']} threads, {r['fma_peak_gflops']:.0f} GFLOP/s; {r['machine'].get('cpu', '?')}; "
+                  f"{_stamp(r)}.)"]
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- every generated block
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -681,7 +707,7 @@ RENDERERS = {
     "opinfo-table": opinfo_table, "optim-lockstep": optim_lockstep,
     "gradcheck-output": gradcheck_output, "lockstep-output": lockstep_output,
     "interchange-output": interchange_output, "right": right_table, "evidence-sources": sources_table,
-    "mutants": mutants_line, "profile-table": profile_table,
+    "mutants": mutants_line, "profile-table": profile_table, "conv-layers-table": conv_layers_table,
 }
 
 
