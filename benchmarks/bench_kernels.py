@@ -255,10 +255,10 @@ def run(cases, repeats, rounds, threads, selection):
             row[part] = {"minicnn_median_s": statistics.median(m), "torch_median_s": statistics.median(t),
                          "ratio": statistics.median(ratios), "samples": len(m)}
         f, b = row["forward"], row["backward"]
-        row["fwd_bwd_ratio"] = statistics.median(
-            (statistics.median(a[case.name]["forward"]) + statistics.median(a[case.name]["backward"]))
-            / (statistics.median(c[case.name]["forward"]) + statistics.median(c[case.name]["backward"]))
-            for a, c in zip(per_round["minicnn"], per_round["torch"]))
+        pairs = [(statistics.median(a[case.name]["forward"]) + statistics.median(a[case.name]["backward"]))
+                 / (statistics.median(c[case.name]["forward"]) + statistics.median(c[case.name]["backward"]))
+                 for a, c in zip(per_round["minicnn"], per_round["torch"])]
+        row["fwd_bwd_ratio"], row["fwd_bwd_ratio_range"] = statistics.median(pairs), [min(pairs), max(pairs)]
         rows.append(row)
         print(f"{case.name:34s} fwd {f['minicnn_median_s'] * 1e3:8.3f} / {f['torch_median_s'] * 1e3:8.3f} ms"
               f"  bwd {b['minicnn_median_s'] * 1e3:8.3f} / {b['torch_median_s'] * 1e3:8.3f} ms"

@@ -638,7 +638,7 @@ def conv_layers_table():
     if r is None:
         return None
     lines = ["| conv layer (batch 64) | where | minicnn algorithm | minicnn fwd+bwd ms | torch fwd+bwd ms "
-             "| minicnn / torch | minicnn GFLOP/s (% of peak) | torch GFLOP/s (% of peak) |",
+             "| minicnn / torch, median (min–max of rounds) | minicnn GFLOP/s (% of peak) | torch GFLOP/s (% of peak) |",
              "|---|---|---|---:|---:|---:|---:|---:|"]
     for row in r["rows"]:
         ms = {b: (row["forward"][f"{b}_median_s"] + row["backward"][f"{b}_median_s"]) * 1e3
@@ -647,10 +647,10 @@ def conv_layers_table():
         rate = {b: flops / ms[b] / 1e6 for b in ms}
         where = ", ".join(row["layers"])
         lines.append(f"| {row['name']} | {where} | {row['algorithm']} | {ms['minicnn']:.2f} | {ms['torch']:.2f} "
-                     f"| {_fmt_ratio(row['fwd_bwd_ratio'], 1.0)} "
+                     f"| {row['fwd_bwd_ratio']:.2f}× ({row['fwd_bwd_ratio_range'][0]:.2f}–{row['fwd_bwd_ratio_range'][1]:.2f}) | "
                      + " | ".join(f"{rate[b]:.0f} ({100 * rate[b] / r['fma_peak_gflops']:.0f} %)" for b in ms) + " |")
     lines += ["", f"(`python -m benchmarks.bench_kernels --models`: {r['threads']} threads each, medians of "
-                  f"{r['rounds']} alternating worker rounds x {r['repeats']} calls; GFLOP/s count the direct sum's "
+                  f"{r['rounds']} alternating worker rounds x {r['repeats']} calls, the target ≤ 1.0×; GFLOP/s count the direct sum's "
                   f"multiply-adds (forward, dweight and dx), the peak is this machine's 512-bit FMA rate on "
                   f"{r['threads']} threads, {r['fma_peak_gflops']:.0f} GFLOP/s; {r['machine'].get('cpu', '?')}; "
                   f"{_stamp(r)}.)"]
