@@ -107,8 +107,13 @@ def drive(repeats, steps, threads, model="simplecnn", malloc="tuned"):
     for key in ("train_s", "step_ms", "samples_per_s", "infer_s", "peak_rss_mb", "page_faults_per_step"):
         m = [x[key] for x in runs["minicnn"]]
         t = [x[key] for x in runs["torch"]]
+        pairs = [a / b if b else float("nan") for a, b in zip(m, t)]
+        # the control: minicnn against itself, each round's run over the next round's (same code, same
+        # machine): how far a ratio moves by noise alone
+        control = [a / b if b else float("nan") for a, b in zip(m, m[1:])]
         summary[key] = {"minicnn_median": statistics.median(m), "torch_median": statistics.median(t),
-                        "ratio": statistics.median(a / b if b else float("nan") for a, b in zip(m, t))}
+                        "ratio": statistics.median(pairs), "ratio_range": [min(pairs), max(pairs)],
+                        "control_range": [min(control), max(control)] if control else None}
     return runs, summary
 
 
@@ -130,8 +135,10 @@ def main(argv=None):
     common.setup_threads(threads)
     runs, summary = drive(args.repeats, args.steps, threads, args.model, args.malloc)
     for key, s in summary.items():
+        control = "" if s["control_range"] is None else \
+            f"  control minicnn/minicnn {s['control_range'][0]:.3f}-{s['control_range'][1]:.3f}"
         print(f"{key:14s} minicnn {s['minicnn_median']:10.3f}  torch {s['torch_median']:10.3f}  "
-              f"ratio {s['ratio']:.3f}")
+              f"ratio {s['ratio']:.3f} ({s['ratio_range'][0]:.3f}-{s['ratio_range'][1]:.3f}){control}")
     name = ("train" if args.steps is None else "train_steps") + (
         "" if args.model == "simplecnn" else f"-{args.model}") + ("" if args.malloc == "tuned" else "-malloc-default")
     common.write_result(name, {"model": args.model, "threads": threads, "repeats": args.repeats, "steps": args.steps,

@@ -631,6 +631,43 @@ def profile_table():
     return "\n".join(lines)
 
 
+# issue-set targets per model: training step and inference, minicnn / torch
+STEP_TARGETS = {"simplecnn": 0.6}
+STEP_TARGET, INFERENCE_TARGET = 1.0, 0.7
+
+
+def _spread(cell):
+    """'0.74× (0.71–0.78)': a ratio's median with the min and max of its rounds (when recorded)."""
+    span = cell.get("ratio_range")
+    return f"{cell['ratio']:.2f}×" + (f" ({span[0]:.2f}–{span[1]:.2f})" if span else "")
+
+
+def models_speed_table():
+    """Every registered model's training step and inference against PyTorch, each with its target, the
+    spread of the rounds and the control (minicnn against itself), from ``bench_train --steps``."""
+    from minicnn.models import MODELS
+    rows = []
+    for model in MODELS:
+        r = common.read_result("train_steps" if model == "simplecnn" else f"train_steps-{model}")
+        if r is None:
+            return None
+        s = r["summary"]
+        control = s["step_ms"].get("control_range")
+        target = STEP_TARGETS.get(model, STEP_TARGET)
+        rows.append(f"| {model} | {s['step_ms']['minicnn_median']:.1f} | {s['step_ms']['torch_median']:.1f} "
+                    f"| {_spread(s['step_ms'])} | ≤ {target}× {'met' if s['step_ms']['ratio'] <= target else 'missed'} "
+                    f"| {_spread(s['infer_s'])} | ≤ {INFERENCE_TARGET}× "
+                    f"{'met' if s['infer_s']['ratio'] <= INFERENCE_TARGET else 'missed'} "
+                    f"| {f'{control[0]:.2f}–{control[1]:.2f}' if control else '—'} "
+                    f"| {r['repeats']} × {r['steps']} steps, {_stamp(r)}, {r['machine'].get('cpu', '?')} |")
+    return "\n".join(["| model | minicnn ms/step | torch ms/step | step minicnn / torch, median (min–max) "
+                      "| step target | inference minicnn / torch | inference target | control: minicnn / minicnn "
+                      "| rounds |", "|---|---:|---:|---:|---|---:|---|---:|---|", *rows,
+                      "", "(`python -m benchmarks.bench_train --model M --steps N --repeats R`: each backend in its "
+                          "own worker process, rounds alternating the order, batch 64, 2 threads each; the control "
+                          "is each round's minicnn run over the next round's.)"])
+
+
 def conv_layers_table():
     """Every conv layer of the registered models, bare: algorithm, fwd+bwd ms, GFLOP/s and share of the FMA
     peak of both backends (``bench_kernels --models``, results/kernels_models.json)."""
@@ -708,6 +745,7 @@ RENDERERS = {
     "gradcheck-output": gradcheck_output, "lockstep-output": lockstep_output,
     "interchange-output": interchange_output, "right": right_table, "evidence-sources": sources_table,
     "mutants": mutants_line, "profile-table": profile_table, "conv-layers-table": conv_layers_table,
+    "models-speed-table": models_speed_table,
 }
 
 
