@@ -47,7 +47,7 @@ def worker(strategy, steps):
         step(*next(loader))
     print(json.dumps({"strategy": strategy, "step_ms": 1e3 * (time.perf_counter() - start) / steps,
                       "minicnn_threads": threads.num_threads(), "blas_threads": blas,
-                      "check": float(np.sum(model.fc2.weight.data))}))
+                      "check": float(np.sum(model.fc2.weight.detach().numpy()))}))
 
 
 def main(argv=None):

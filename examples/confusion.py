@@ -101,7 +101,7 @@ def main(argv=None):
     images, labels = data.load_mnist(train=False)
     if args.quick:
         images, labels = images[:1000], labels[:1000]
-    probs = classify.probabilities(model, images.astype(model.parameters()[0].dtype))
+    probs = classify.probabilities(model, images.astype(next(model.parameters()).dtype))
     predictions = probs.argmax(axis=1)
     matrix = confusion_matrix(labels, predictions)
     accuracy = 100.0 * np.trace(matrix) / len(labels)

@@ -62,7 +62,7 @@ def initial_conv1(checkpoint):
         from reference.train import build_model
         return numpy_state_dict(build_model(seed))["conv1.weight"], f"torch, seed {seed}"
     minicnn.manual_seed(seed)
-    return minicnn.SimpleCNN().conv1.weight.data, f"minicnn, seed {seed}"
+    return minicnn.SimpleCNN().conv1.weight.detach().numpy(), f"minicnn, seed {seed}"
 
 
 def feature_maps(plain, fused, x):
@@ -71,12 +71,12 @@ def feature_maps(plain, fused, x):
     maps = {}
 
     def keep(name):
-        return lambda module, args, output: maps.__setitem__(name, output.data[0])
+        return lambda module, args, output: maps.__setitem__(name, output.numpy()[0])
     handles = [plain.conv1.register_forward_hook(keep("conv1")), fused.conv1.register_forward_hook(keep("pool1")),
                plain.conv2.register_forward_hook(keep("conv2")), fused.conv2.register_forward_hook(keep("pool2"))]
     try:
         with minicnn.no_grad():
-            out, fused_out = plain(x).data[0], fused(x).data[0]
+            out, fused_out = plain(x).numpy()[0], fused(x).numpy()[0]
     finally:
         for handle in handles:
             handle.remove()
@@ -162,7 +162,7 @@ def main(argv=None):
         print(f"  {name}: shape {m.shape}, {100 * np.mean(m > 0):.0f}% of entries > 0")
 
     before, before_label = initial_conv1(checkpoint)
-    after = model.conv1.weight.data
+    after = model.conv1.weight.detach().numpy()
     change = float(np.linalg.norm(after - before) / np.linalg.norm(before))
     print(f"conv1 filters: mean |w| {np.abs(before).mean():.3f} at initialisation, {np.abs(after).mean():.3f} "
           f"after training; |after - before| / |before| = {change:.2f}")

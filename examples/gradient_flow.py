@@ -58,7 +58,7 @@ def activations(model, x):
         conv2 = model.conv2(F.max_pool2d(F.relu(conv1), 2))
         fc1 = model.fc1(F.max_pool2d(F.relu(conv2), 2).flatten(1))
         fc2 = model.fc2(F.relu(fc1))
-    return {"conv1": conv1.data, "conv2": conv2.data, "fc1": fc1.data, "fc2 (logits)": fc2.data}
+    return {"conv1": conv1.numpy(), "conv2": conv2.numpy(), "fc1": fc1.numpy(), "fc2 (logits)": fc2.numpy()}
 
 
 def train_and_record(model, loader, steps):
@@ -82,7 +82,7 @@ def train_and_record(model, loader, steps):
         for name in LAYERS:
             weight = getattr(model, name).weight
             record["grad"][name][step] = np.linalg.norm(weight.grad.astype(np.float64))
-            record["weight"][name][step] = np.linalg.norm(weight.data.astype(np.float64))
+            record["weight"][name][step] = np.linalg.norm(weight.detach().numpy().astype(np.float64))
         optimizer.step()
     return record
 

@@ -30,7 +30,7 @@ TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 def minicnn_side(initial, dtype):
     """A minicnn SimpleCNN holding ``initial``; returns ``step(x, y) -> loss`` and ``weights() -> state_dict``."""
-    model = minicnn.SimpleCNN().to(dtype)
+    model = minicnn.SimpleCNN().to(np.dtype(dtype))
     model.load_state_dict(initial)
     criterion, optimizer = nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     return (lambda x, y: minicnn_train_step(model, x, y, criterion, optimizer)), model.state_dict
@@ -60,7 +60,7 @@ def main(argv=None):
         args.steps = 10
     torch.set_num_threads(1)  # the loop alternates two thread pools on the same cores; one torch thread is faster
     minicnn.manual_seed(0)
-    initial = minicnn.SimpleCNN().to(args.dtype).state_dict()
+    initial = minicnn.SimpleCNN().to(np.dtype(args.dtype)).state_dict()
     if args.torch_vs_torch:
         label, (step_ours, weights_ours) = "torch without oneDNN", torch_side(initial, args.dtype, onednn=False)
     else:

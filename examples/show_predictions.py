@@ -37,7 +37,7 @@ def main(argv=None):
     model = classify.load_model(checkpoint_or_quick_run(args.checkpoint, args.quick, args.out))
     images, labels = data.load_mnist(train=False)
     images, labels = images[:64], labels[:64]             # the tutorial's first test batch
-    predictions = predict(model, images.astype(model.parameters()[0].dtype))
+    predictions = predict(model, images.astype(next(model.parameters()).dtype))
 
     path = figures.save_predictions(f"{args.out}/predictions.png", images, labels, predictions)
     print(f"labels      {' '.join(map(str, labels[:6]))}\npredictions {' '.join(map(str, predictions[:6]))}")

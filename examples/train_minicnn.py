@@ -68,15 +68,15 @@ def main(argv=None):
     with minicnn.no_grad():
         for images, labels in test_loader:
             outputs = model(images)
-            predicted = outputs.argmax(1)
-            total += len(labels)
-            correct += int((predicted.data == labels).sum())
+            _, predicted = minicnn.max(outputs, 1)
+            total += labels.size(0)
+            correct += (predicted == labels).sum().item()
     accuracy = 100 * correct / total
     print(f"Test Accuracy: {accuracy:.2f}%")
 
     # 6. the tutorial shows six test digits with their predictions; we save them, and the weights
     with minicnn.no_grad():
-        predicted = model(x_test[:6]).argmax(1).data
+        predicted = model(x_test[:6]).argmax(1).numpy()
     figures.save_predictions(f"{args.out}/predictions.png", x_test[:6], y_test[:6], predicted)
     save_checkpoint(f"{args.out}/checkpoint.npz", model.state_dict(), {"name": "simplecnn", "kwargs": {}})
     print(f"wrote {args.out}/checkpoint.npz and {args.out}/predictions.png")

@@ -80,7 +80,7 @@ def compare_with_torch(module, torch_fn, x, rng, rtol=None, floor=None):
     x_ours = Tensor.wrap(x, requires_grad=True)
     x_t = torch.from_numpy(x.copy()).requires_grad_(True)
     params = dict(module.named_parameters())
-    params_t = {name: torch.from_numpy(p.data.copy()).requires_grad_(True) for name, p in params.items()}
+    params_t = {name: torch.from_numpy(p.array.copy()).requires_grad_(True) for name, p in params.items()}
 
     out = module(x_ours)
     out_t = torch_fn(x_t, **{name.rsplit(".", 1)[-1]: t for name, t in params_t.items()})

@@ -21,7 +21,7 @@ SETTINGS = settings(max_examples=15, deadline=None)
 
 def to_torch(module):
     """The torch tensors of a minicnn module's parameters, by name, requiring grad."""
-    return {name: torch.from_numpy(p.data.copy()).requires_grad_(True) for name, p in module.named_parameters()}
+    return {name: torch.from_numpy(p.array.copy()).requires_grad_(True) for name, p in module.named_parameters()}
 
 
 def assert_matches(ours, theirs, what):
@@ -67,7 +67,7 @@ def test_one_relu_and_one_maxpool_used_twice_per_forward(n, c, size, seed):
     rng = np.random.default_rng(seed)
     model = ReusedLayers(c).double()
     x = Tensor(distinct(rng, (n, c, size, size)), requires_grad=True)
-    x_t, p_t = torch.from_numpy(x.data.copy()).requires_grad_(True), to_torch(model)
+    x_t, p_t = torch.from_numpy(x.array.copy()).requires_grad_(True), to_torch(model)
     out, out_t = model(x), model.torch_forward(x_t, p_t)
     assert_matches(out, out_t, "forward")
     g = rng.standard_normal(out.shape)
@@ -82,7 +82,7 @@ def test_one_maxpool_at_two_shapes():
         Tensor(distinct(np.random.default_rng(1), (2, 3, 4, 4)), requires_grad=True)
     loss = pool(a).sum() + pool(b).sum() * 2
     loss.backward()
-    a_t, b_t = (torch.from_numpy(t.data.copy()).requires_grad_(True) for t in (a, b))
+    a_t, b_t = (torch.from_numpy(t.array.copy()).requires_grad_(True) for t in (a, b))
     (TF.max_pool2d(a_t, 2).sum() + TF.max_pool2d(b_t, 2).sum() * 2).backward()
     assert_matches(a.grad, a_t.grad, "d a")
     assert_matches(b.grad, b_t.grad, "d b")
@@ -103,7 +103,7 @@ def test_two_forwards_summed_into_one_loss(n, seed):
 
     def fwd(x):
         return TF.linear(TF.relu(TF.linear(x, p_t["0.weight"], p_t["0.bias"])), p_t["2.weight"], p_t["2.bias"])
-    x1_t, x2_t = (torch.from_numpy(x.data.copy()).requires_grad_(True) for x in (x1, x2))
+    x1_t, x2_t = (torch.from_numpy(x.array.copy()).requires_grad_(True) for x in (x1, x2))
     loss_t = TF.cross_entropy(fwd(x1_t), torch.from_numpy(y1)) + 0.5 * TF.cross_entropy(fwd(x2_t), torch.from_numpy(y2))
     loss_t.backward()
     assert abs(loss.item() - loss_t.item()) <= TOL * abs(loss_t.item())
@@ -146,7 +146,7 @@ def test_residual_block(n, c, size, seed):
     g = rng.standard_normal(out.shape)
     out.backward(g)
     p_t = to_torch(block)
-    x_t = torch.from_numpy(x.data.copy()).requires_grad_(True)
+    x_t = torch.from_numpy(x.array.copy()).requires_grad_(True)
     h = TF.relu(TF.conv2d(x_t, p_t["conv1.weight"], p_t["conv1.bias"], padding=1))
     out_t = x_t + TF.conv2d(h, p_t["conv2.weight"], p_t["conv2.bias"], padding=1)
     out_t.backward(torch.from_numpy(g))
@@ -165,7 +165,7 @@ def test_two_branch_concatenation(n, c, size, seed):
     loss = nn.CrossEntropyLoss()(net(x), labels)
     loss.backward()
     p_t = to_torch(net)
-    x_t = torch.from_numpy(x.data.copy()).requires_grad_(True)
+    x_t = torch.from_numpy(x.array.copy()).requires_grad_(True)
     branches = torch.cat([TF.conv2d(x_t, p_t["a.weight"], p_t["a.bias"], padding=1),
                           TF.relu(TF.conv2d(x_t, p_t["b.weight"], p_t["b.bias"]))], dim=1)
     loss_t = TF.cross_entropy(TF.linear(branches.flatten(1), p_t["head.weight"], p_t["head.bias"]),
@@ -386,7 +386,7 @@ def test_tensor_basics_as_torch_users_expect():
     assert p.numel() == 12 and p.size() == (3, 4) and p.size(1) == 4 and p.requires_grad
     with pytest.raises(RuntimeError, match=r"Use tensor.detach\(\).numpy\(\) instead"):
         p.numpy()
-    assert p.detach().numpy() is p.data
+    assert p.detach().numpy() is p.array and p.data.numpy() is p.array
 
 
 # --------------------------------------------------------------------------- fast and naive behind one op

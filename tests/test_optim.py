@@ -53,7 +53,7 @@ def run(p0, grads, **kwargs):
         before = p.grad.copy()
         opt.step()
         np.testing.assert_array_equal(p.grad, before)  # step never writes to the gradient
-        trajectory.append(p.data.copy())
+        trajectory.append(p.array.copy())
     return trajectory
 
 
@@ -97,13 +97,13 @@ def test_parameters_without_gradient_are_skipped():
     opt = SGD([a, b], lr=0.1, momentum=0.9)
     a.grad = np.array([1.0, 1.0])
     opt.step()
-    np.testing.assert_array_equal(b.data, [3.0, 4.0])
+    np.testing.assert_array_equal(b.array, [3.0, 4.0])
     assert b.grad is None and 1 not in opt.state_dict()["state"]  # no momentum buffer for b yet
     # b's first gradient starts its momentum buffer fresh (v = g), as torch's
     a.grad, b.grad = None, np.array([1.0, -1.0])
     opt.step()
-    np.testing.assert_allclose(a.data, [0.9, 1.9], rtol=1e-15)
-    np.testing.assert_allclose(b.data, [2.9, 4.1], rtol=1e-15)
+    np.testing.assert_allclose(a.array, [0.9, 1.9], rtol=1e-15)
+    np.testing.assert_allclose(b.array, [2.9, 4.1], rtol=1e-15)
 
 
 def test_float32_parameters_stay_float32():
@@ -112,7 +112,7 @@ def test_float32_parameters_stay_float32():
     for _ in range(2):
         p.grad = np.ones(3, np.float32)
         opt.step()
-    assert p.data.dtype == np.float32
+    assert p.array.dtype == np.float32
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -134,7 +134,7 @@ def test_fused_momentum_step_is_numpys_bit_for_bit(dtype, kwargs, monkeypatch):
         for g in grads:
             p.grad = g.copy()
             opt.step()
-        results.append((p.data.copy(), opt.state[p]["momentum_buffer"].copy()))
+        results.append((p.array.copy(), opt.state[p]["momentum_buffer"].copy()))
     for fused_array, numpy_array in zip(*results):
         np.testing.assert_array_equal(fused_array, numpy_array)
     assert results[0][0].dtype == dtype
@@ -142,13 +142,13 @@ def test_fused_momentum_step_is_numpys_bit_for_bit(dtype, kwargs, monkeypatch):
 
 def test_step_updates_the_parameter_array_in_place():
     layer = nn.Linear(2, 2)
-    weight = layer.weight.data
+    weight = layer.weight.array
     opt = SGD(layer.parameters(), lr=0.5)
     out = layer(np.ones((1, 2), np.float32))
     out.backward(np.ones_like(out))
     before, grad = weight.copy(), layer.weight.grad.copy()
     opt.step()
-    assert layer.weight.data is weight  # the model keeps seeing its own array
+    assert layer.weight.array is weight  # the model keeps seeing its own array
     np.testing.assert_array_equal(weight, before - 0.5 * grad)
 
 
@@ -212,7 +212,7 @@ def lockstep(torch, cls, kwargs, steps=50, shapes=SHAPES, dtype=np.float64, grou
     from minicnn.testing import relative_error
     rng = np.random.default_rng(seed)
     ours = [nn.Parameter(rng.standard_normal(s).astype(dtype)) for s in shapes]
-    theirs = [torch.from_numpy(p.data.copy()).requires_grad_(True) for p in ours]
+    theirs = [torch.from_numpy(p.array.copy()).requires_grad_(True) for p in ours]
     opt = cls(_group_args(ours, groups), **kwargs)
     opt_t = getattr(torch.optim, cls.__name__)(_group_args(theirs, groups), foreach=False, **kwargs)
     if scheduler is not None:
@@ -226,8 +226,8 @@ def lockstep(torch, cls, kwargs, steps=50, shapes=SHAPES, dtype=np.float64, grou
         opt.step()
         opt_t.step()
         for i, (p, t, g) in enumerate(zip(ours, theirs, grads)):
-            assert p.data.dtype == dtype and p.data.shape == t.shape
-            err = relative_error(p.data, t.detach().numpy())
+            assert p.array.dtype == dtype and p.array.shape == t.shape
+            err = relative_error(p.array, t.detach().numpy())
             assert err <= tol, f"step {k + 1}, parameter {i}: relative error {err:.2e}"
             if dtype == np.float64:
                 key = cls.__name__ + (f" + {scheduler[0]}" if scheduler is not None else "")
@@ -278,7 +278,7 @@ def test_lockstep_any_shapes(torch, shapes, config, seed):
 def test_float32_stays_float32_and_follows_torch(torch, cls, kwargs):
     opt, ours, _ = lockstep(torch, cls, kwargs, steps=5, dtype=np.float32, tol=1e-4)
     for p in ours:
-        assert p.data.dtype == np.float32
+        assert p.array.dtype == np.float32
         assert all(v.dtype == np.float32 for v in opt.state[p].values() if isinstance(v, np.ndarray))
 
 
@@ -419,21 +419,21 @@ def test_state_dict_npz_round_trip_continues_bit_identically(cls, kwargs, tmp_pa
 
     params, opt, sched = fresh()
     _train(opt, params, sched, np.random.default_rng(2), 30)  # uninterrupted
-    expected = [p.data.copy() for p in params]
+    expected = [p.array.copy() for p in params]
 
     params, opt, sched = fresh()
     rng = np.random.default_rng(2)
     _train(opt, params, sched, rng, 12)
     saved = npz_round_trip({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                            "params": [p.data for p in params]}, tmp_path)
+                            "params": [p.array for p in params]}, tmp_path)
     params, opt, sched = fresh()
     for p, data in zip(params, saved["params"]):
-        p.data = data.copy()
+        p.array = data.copy()
     opt.load_state_dict(saved["optimizer"])
     sched.load_state_dict(saved["scheduler"])
     _train(opt, params, sched, rng, 18)
     for p, e in zip(params, expected):
-        np.testing.assert_array_equal(p.data, e)
+        np.testing.assert_array_equal(p.array, e)
 
 
 def test_state_dict_has_torchs_layout(torch):
@@ -635,7 +635,7 @@ def test_numpy_scalar_hyperparameters_do_not_upcast_float32(cls, kwargs):
         for k in range(3):
             p.grad = np.linspace(0.5, -0.3 * k, 6, dtype=np.float32)
             opt.step()
-        return opt, p.data
+        return opt, p.array
 
     def to_numpy(v):
         if isinstance(v, bool):

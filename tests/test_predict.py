@@ -82,7 +82,7 @@ def test_the_line_holds_the_softmax_probabilities(small_checkpoint, known_digits
     # the same numbers from the pipeline by hand: to_mnist, (x - 0.5) / 0.5, softmax of the logits
     from minicnn.digits import load_image, to_mnist
     x = ((to_mnist(load_image(path)) - 0.5) / 0.5).astype(np.float32)[None, None]
-    z = model(x).data.astype(np.float64)[0]
+    z = model(x).array.astype(np.float64)[0]
     probs = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
     for k, p in pairs:
         assert float(p) == pytest.approx(100 * probs[int(k)], abs=0.051)

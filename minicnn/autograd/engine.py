@@ -104,7 +104,7 @@ class Function:
     """Base class of every op.  Subclasses define two static methods:
 
     ``forward(ctx, *args) -> ndarray`` — ``args`` are the inputs' arrays (a Tensor
-    argument arrives as its ``.data``; other arguments as they are);
+    argument arrives as its ``.array``; other arguments as they are);
     ``backward(ctx, grad_out) -> tuple`` — one gradient (ndarray or None) per forward argument.
     """
 
@@ -122,7 +122,7 @@ class Function:
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         record = any(needs) and is_grad_enabled()
         ctx = Context(needs if record else (False,) * len(args))
-        out = cls.forward(ctx, *(a.data if isinstance(a, Tensor) else a for a in args))
+        out = cls.forward(ctx, *(a.array if isinstance(a, Tensor) else a for a in args))
         result = Tensor.wrap(out, requires_grad=record)
         if record:
             edges = tuple((a.grad_fn or a) if need else None for a, need in zip(args, needs))
@@ -180,10 +180,10 @@ def backward(tensor, gradient=None, retain_graph=False):
     if not tensor.requires_grad:
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
     if gradient is None:
-        if tensor.data.size != 1:
+        if tensor.array.size != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got shape {tensor.shape}")
-        gradient = np.ones_like(tensor.data)
-    gradient = gradient.data if isinstance(gradient, Tensor) else gradient
+        gradient = np.ones_like(tensor.array)
+    gradient = gradient.array if isinstance(gradient, Tensor) else gradient
     if not isinstance(gradient, np.ndarray) or gradient.dtype.kind != "f":
         raise TypeError(f"backward: expected gradient as a float ndarray or Tensor, got "
                         f"{getattr(gradient, 'dtype', type(gradient).__name__)}")

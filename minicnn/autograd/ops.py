@@ -2,11 +2,19 @@
 
 Binary ops broadcast as numpy does; their backward sums the gradient back
 over the broadcast axes (:func:`unbroadcast`), so ``x + bias`` with ``bias``
-of shape (C, 1, 1) gives ``bias.grad`` of shape (C, 1, 1).
+of shape (C, 1, 1) gives ``bias.grad`` of shape (C, 1, 1).  Their result has
+torch's dtype (:func:`result_type`), not numpy's: ``int64 tensor * 1.5`` is
+float32, ``float32 tensor * float64 0-d tensor`` is float32.
 """
 import numpy as np
 
+from ..dtypes import DEFAULT_FLOAT, DEFAULT_INT
 from .engine import Function
+
+
+def quiet():
+    """Division by zero and logs of 0 give inf and NaN without a warning, as torch's do."""
+    return np.errstate(divide="ignore", invalid="ignore")
 
 
 def unbroadcast(grad, shape):
@@ -33,13 +41,64 @@ def _broadcast_shapes(op, a, b):
     return shapes
 
 
+def promote_types(a, b):
+    """torch's ``promote_types``: a float dtype wins over any integer or bool one (numpy would widen
+    int32 + float32 to float64; torch gives float32); otherwise numpy's table, which is torch's there."""
+    a, b = np.dtype(a), np.dtype(b)
+    if (a.kind == "f") != (b.kind == "f"):
+        return a if a.kind == "f" else b
+    return np.promote_types(a, b)
+
+
+def _combine(higher, lower):
+    """torch's rule between priority tiers: a lower tier counts only if it is of a higher category."""
+    if higher is None or lower is None:
+        return lower if higher is None else higher
+    if higher.kind == "f":
+        return higher
+    if higher.kind == "b" or lower.kind == "f":
+        return promote_types(higher, lower)
+    return higher
+
+
+def result_type(*operands):
+    """The dtype torch gives an op over ``operands`` (arrays, Python or numpy numbers, None to skip).
+
+    torch ranks operands in three tiers: arrays with dimensions, then 0-d arrays (0-d tensors), then
+    Python numbers (a float counts as the default float32, an int as int64).  A lower tier changes the
+    result only when it is of a higher category (bool < integer < float): ``int64 tensor * 1.5`` is
+    float32, ``float32 tensor * 2.0`` float32, ``float32 tensor * float64 0-d tensor`` float32.
+    """
+    tiers = [None, None, None]  # dimensioned arrays, 0-d arrays, numbers
+    for x in operands:
+        if x is None:
+            continue
+        if isinstance(x, np.ndarray):
+            tier, dtype = (0 if x.ndim else 1), x.dtype
+        elif isinstance(x, (bool, np.bool_)):
+            tier, dtype = 2, np.dtype(bool)
+        elif isinstance(x, (int, np.integer)):
+            tier, dtype = 2, DEFAULT_INT
+        elif isinstance(x, (float, np.floating)):
+            tier, dtype = 2, DEFAULT_FLOAT
+        else:
+            raise TypeError(f"expected a Tensor, ndarray or number, got {type(x).__name__}")
+        tiers[tier] = dtype if tiers[tier] is None else promote_types(tiers[tier], dtype)
+    return _combine(tiers[0], _combine(tiers[1], tiers[2]))
+
+
+def _in_dtype(out, dtype):
+    out = np.asarray(out)
+    return out if out.dtype == dtype else out.astype(dtype)
+
+
 class Add(Function):
     """``a + b``: the gradient passes to both sides unchanged."""
 
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = _broadcast_shapes("add", a, b)
-        return np.asarray(a + b)
+        return _in_dtype(a + b, result_type(a, b))
 
     @staticmethod
     def backward(ctx, g):
@@ -47,12 +106,15 @@ class Add(Function):
 
 
 class Sub(Function):
-    """``a - b``: ``+g`` to a, ``-g`` to b."""
+    """``a - b``: ``+g`` to a, ``-g`` to b.  A bool operand is refused, as torch refuses it."""
 
     @staticmethod
     def forward(ctx, a, b):
+        if any(np.asarray(v).dtype == np.bool_ for v in (a, b)):
+            raise TypeError("sub: subtraction, the `-` operator, with a bool tensor is not supported; to invert a "
+                            "mask use the `~` operator or logical_not()")
         ctx.shapes = _broadcast_shapes("sub", a, b)
-        return np.asarray(a - b)
+        return _in_dtype(a - b, result_type(a, b))
 
     @staticmethod
     def backward(ctx, g):
@@ -67,7 +129,7 @@ class Mul(Function):
     def forward(ctx, a, b):
         _broadcast_shapes("mul", a, b)
         ctx.save_for_backward(a, b)
-        return np.asarray(a * b)
+        return _in_dtype(a * b, result_type(a, b))
 
     @staticmethod
     def backward(ctx, g):
@@ -78,19 +140,23 @@ class Mul(Function):
 
 
 class Div(Function):
-    """``a / b``: ``g / b`` to a, ``-g * a / b**2`` to b."""
+    """``a / b`` (true division: integers give the default float32, as torch): ``g / b`` to a,
+    ``-g * a / b**2`` to b."""
 
     @staticmethod
     def forward(ctx, a, b):
         _broadcast_shapes("div", a, b)
         ctx.save_for_backward(a, b)
-        return np.asarray(a / b)
+        dtype = result_type(a, b)
+        with quiet():
+            return _in_dtype(a / b, dtype if dtype.kind == "f" else DEFAULT_FLOAT)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        da = unbroadcast(g / b, _shape(a)) if ctx.needs_input_grad[0] else None
-        db = unbroadcast(-g * a / (b * b), _shape(b)) if ctx.needs_input_grad[1] else None
+        with quiet():
+            da = unbroadcast(g / b, _shape(a)) if ctx.needs_input_grad[0] else None
+            db = unbroadcast(-g * a / (b * b), _shape(b)) if ctx.needs_input_grad[1] else None
         return da, db
 
 
@@ -99,10 +165,10 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx, a, p):
-        if not isinstance(p, (int, float)):
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.integer, np.floating)):
             raise TypeError(f"pow: expected a constant int or float exponent, got {type(p).__name__}")
         ctx.save_for_backward(a, p)
-        return np.asarray(a ** p)
+        return _in_dtype(a ** p, result_type(a, p))
 
     @staticmethod
     def backward(ctx, g):
@@ -111,19 +177,41 @@ class Pow(Function):
 
 
 class MatMul(Function):
-    """``a @ b`` for 2-D ``a`` (N, K) and ``b`` (K, M): ``g @ b.T`` to a, ``a.T @ g`` to b."""
+    """``torch.matmul``: ``a @ b`` with numpy's (and torch's) rules for 1-D operands (a vector is a row on
+    the left, a column on the right, and that dimension is dropped) and broadcast batch dimensions.
+
+    Backward, for the 2-D case (N, K) @ (K, M): ``g @ b.T`` to a, ``a.T @ g`` to b; a 1-D operand is
+    made 2-D first and its gradient reshaped back, and batch dimensions that broadcasting added or
+    stretched are summed (:func:`unbroadcast`).
+    """
 
     @staticmethod
     def forward(ctx, a, b):
-        if np.ndim(a) != 2 or np.ndim(b) != 2:
-            raise ValueError(f"matmul: expected two 2-D operands, got shapes {_shape(a)} and {_shape(b)}")
+        a, b = np.asarray(a), np.asarray(b)
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul: expected operands of at least 1 dimension, got shapes {a.shape} and {b.shape}")
+        inner = b.shape[-2] if b.ndim > 1 else b.shape[0]
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            inner = None
+        if a.shape[-1] != inner:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied")
+        if a.dtype != b.dtype:
+            raise TypeError(f"matmul: expected both operands of one dtype, got {a.dtype} and {b.dtype}")
         ctx.save_for_backward(a, b)
-        return a @ b
+        return np.asarray(a @ b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        return (g @ b.T if ctx.needs_input_grad[0] else None), (a.T @ g if ctx.needs_input_grad[1] else None)
+        a2 = a[None, :] if a.ndim == 1 else a   # (1, K)
+        b2 = b[:, None] if b.ndim == 1 else b   # (K, 1)
+        g = g[..., None] if b.ndim == 1 else g  # the dimensions the forward dropped, back
+        g = g[..., None, :] if a.ndim == 1 else g
+        da = unbroadcast(g @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape) if ctx.needs_input_grad[0] else None
+        db = unbroadcast(np.swapaxes(a2, -1, -2) @ g, b2.shape).reshape(b.shape) if ctx.needs_input_grad[1] else None
+        return da, db
 
 
 class Exp(Function):
@@ -142,11 +230,107 @@ class Log(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return np.log(a)
+        with quiet():
+            return np.log(a)
 
     @staticmethod
     def backward(ctx, g):
-        return g / ctx.saved_tensors[0]
+        with quiet():
+            return g / ctx.saved_tensors[0]
+
+
+class Sqrt(Function):
+    """``sqrt(a)``: ``g / (2 sqrt(a))``."""
+
+    @staticmethod
+    def forward(ctx, a):
+        with quiet():
+            out = np.sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        with quiet():
+            return g / (2 * ctx.saved_tensors[0])
+
+
+class Clamp(Function):
+    """``min(max(a, low), high)`` (either bound may be None): the gradient passes where
+    ``low < a < high``; at a bound it is 0, as torch's (the output does not follow ``a`` there on
+    one side)."""
+
+    @staticmethod
+    def forward(ctx, a, low, high):
+        ctx.save_for_backward(a)
+        ctx.low, ctx.high = low, high
+        out = a if low is None else np.maximum(a, low)
+        out = out if high is None else np.minimum(out, high)
+        return _in_dtype(out, result_type(a, low, high))
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.saved_tensors[0]
+        inside = np.ones(a.shape, bool)
+        if ctx.low is not None:
+            inside &= a > ctx.low
+        if ctx.high is not None:
+            inside &= a < ctx.high
+        return np.where(inside, g, 0), None, None
+
+
+class Maximum(Function):
+    """``maximum(a, b)`` elementwise (``minimum`` with ``pick=np.minimum``): the gradient goes to the
+    larger (smaller) input, and is halved between the two where they are equal, as torch's."""
+
+    @staticmethod
+    def forward(ctx, a, b, pick):
+        ctx.shapes = _broadcast_shapes(pick.__name__, a, b)
+        out = _in_dtype(pick(a, b), result_type(a, b))
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        tie = a == b
+        share = np.where(tie, g / 2, g)
+        da = unbroadcast(np.where(tie | (a == out), share, 0), ctx.shapes[0]) if ctx.needs_input_grad[0] else None
+        db = unbroadcast(np.where(tie | (b == out), share, 0), ctx.shapes[1]) if ctx.needs_input_grad[1] else None
+        return da, db, None
+
+
+class Where(Function):
+    """``where(condition, a, b)``: ``g`` where the condition holds to a, elsewhere to b."""
+
+    @staticmethod
+    def forward(ctx, condition, a, b):
+        shapes = np.shape(a), np.shape(b)
+        try:
+            np.broadcast_shapes(condition.shape, *shapes)
+        except ValueError:
+            raise ValueError(f"where: expected shapes that broadcast, got condition {condition.shape}, "
+                             f"input {shapes[0]} and other {shapes[1]}") from None
+        ctx.condition, ctx.shapes = condition, shapes
+        return _in_dtype(np.where(condition, a, b), result_type(a, b))
+
+    @staticmethod
+    def backward(ctx, g):
+        da = unbroadcast(np.where(ctx.condition, g, 0), ctx.shapes[0]) if ctx.needs_input_grad[1] else None
+        db = unbroadcast(np.where(ctx.condition, 0, g), ctx.shapes[1]) if ctx.needs_input_grad[2] else None
+        return None, da, db
+
+
+class Clone(Function):
+    """A copy (``clone``, ``contiguous``): the gradient passes unchanged."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return np.array(a, copy=True, order="C")
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
 
 
 class Abs(Function):
@@ -213,6 +397,79 @@ class Mean(Function):
         return Sum.backward(ctx, g / count)
 
 
+class Extreme(Function):
+    """The maximum (``pick=np.max``) or minimum of all entries, a 0-d array: the gradient is shared
+    evenly among the entries that equal it, as torch's (NaN counts as equal to a NaN result)."""
+
+    @staticmethod
+    def forward(ctx, a, pick):
+        out = np.asarray(pick(a))
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        hit = (a == out) | (np.isnan(a) & np.isnan(out))
+        return np.where(hit, g / np.count_nonzero(hit), 0), None
+
+
+class TakeAlong(Function):
+    """``a`` at ``indices`` along ``dim`` (both keep the reduced dim, of size 1): the values of
+    ``max``/``min`` with a dim.  The gradient goes back to those positions only, one per reduced row,
+    as torch's."""
+
+    @staticmethod
+    def forward(ctx, a, dim, indices):
+        ctx.shape, ctx.dim, ctx.indices = a.shape, dim, indices
+        return np.take_along_axis(a, indices, axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        grad = np.zeros(ctx.shape, g.dtype)
+        np.put_along_axis(grad, ctx.indices, g, axis=ctx.dim)
+        return grad, None, None
+
+
+class Var(Function):
+    """The variance over ``dim`` with ``correction`` (1: unbiased, torch's default; 0: the mean square
+    deviation): ``sum((a - mean)**2) / (n - correction)``; backward ``g * 2 (a - mean) / (n - correction)``.
+    ``n <= correction`` gives NaN/inf, as torch."""
+
+    @staticmethod
+    def forward(ctx, a, dim, correction, keepdim):
+        axes = _axes(dim, a.ndim)
+        n = int(np.prod([a.shape[i] for i in axes]))
+        deviation = a - a.mean(axis=axes, keepdims=True)
+        ctx.axes, ctx.keepdim, ctx.deviation = axes, keepdim, deviation
+        ctx.divisor = np.asarray(max(n - correction, 0), a.dtype)
+        with quiet():
+            return np.asarray((deviation * deviation).sum(axis=axes, keepdims=keepdim) / ctx.divisor)
+
+    @staticmethod
+    def backward(ctx, g):
+        g = g if ctx.keepdim else np.expand_dims(g, ctx.axes)
+        with quiet():
+            return g * 2 * ctx.deviation / ctx.divisor, None, None, None
+
+
+class Std(Function):
+    """``sqrt(var)``: backward is :class:`Var`'s with ``g / (2 std)``, and 0 where std is 0 (torch's
+    choice: all entries equal)."""
+
+    @staticmethod
+    def forward(ctx, a, dim, correction, keepdim):
+        out = np.sqrt(Var.forward(ctx, a, dim, correction, keepdim))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out = ctx.saved_tensors[0]
+        with quiet():
+            return Var.backward(ctx, np.where(out == 0, 0, g / (2 * out)))
+
+
 class Reshape(Function):
     @staticmethod
     def forward(ctx, a, shape):
@@ -233,6 +490,36 @@ class Transpose(Function):
     @staticmethod
     def backward(ctx, g):
         return g.transpose(np.argsort(ctx.axes)), None
+
+
+class Expand(Function):
+    """``a`` broadcast to ``shape`` (a read-only view, as torch's expand is a view): the gradient is
+    summed back over the broadcast axes (:func:`unbroadcast`)."""
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        ctx.shape = a.shape
+        return np.broadcast_to(a, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return unbroadcast(g, ctx.shape), None
+
+
+class Repeat(Function):
+    """``a`` tiled ``repeats`` times along each dimension (``torch.Tensor.repeat``, numpy's ``tile``):
+    each input entry gets the sum of the gradients of its copies."""
+
+    @staticmethod
+    def forward(ctx, a, repeats):
+        ctx.shape, ctx.repeats = a.shape, repeats
+        return np.tile(a, repeats)
+
+    @staticmethod
+    def backward(ctx, g):
+        padded = (1,) * (len(ctx.repeats) - len(ctx.shape)) + tuple(ctx.shape)
+        split = tuple(n for pair in zip(ctx.repeats, padded) for n in pair)  # (r0, s0, r1, s1, ...)
+        return g.reshape(split).sum(axis=tuple(range(0, len(split), 2))).reshape(ctx.shape), None
 
 
 class Index(Function):

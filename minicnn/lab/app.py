@@ -63,7 +63,7 @@ class LabApp:
         self.checkpoint = None if checkpoint is None else str(checkpoint)
         self._model, self._model_name = None, None
         if checkpoint is not None:
-            ckpt = load_checkpoint(checkpoint)
+            ckpt = load_checkpoint(checkpoint, require_model=True)
             self._model_name = ckpt.model["name"]
             try:
                 self._model = build_model(ckpt.model["name"], **ckpt.model["kwargs"])
@@ -169,12 +169,12 @@ class LabApp:
         if name not in params or params[name].ndim != 4:
             convs = [n for n, p in params.items() if p.ndim == 4]
             raise LabError(400, f"name: expected a conv weight, one of {convs}, got {name!r}")
-        weight, index = params[name].data, _int(index, "index")
+        weight, index = params[name].array, _int(index, "index")
         if not 0 <= index < weight.shape[0]:
             raise LabError(400, f"index: expected 0 <= index < {weight.shape[0]}, got {index}")
         bias = params.get(name.removesuffix("weight") + "bias")
         return {"name": name, "index": index, "weights": encode(weight[index]),
-                "bias": None if bias is None else float(bias.data[index])}
+                "bias": None if bias is None else float(bias.array[index])}
 
     # ------------------------------------------------------------------ Train
     def train_start(self, settings=None):

@@ -61,7 +61,7 @@ def backprop_steps(model, image, label):
         logits = st[-1].tensor
         loss = F.cross_entropy(logits, np.array([label]))
     loss.backward()
-    z = logits.data[0].astype(np.float64)
+    z = logits.array[0].astype(np.float64)
     p = np.exp(z - z.max())
     p /= p.sum()
 
@@ -70,7 +70,7 @@ def backprop_steps(model, image, label):
         return {"phase": phase, "name": s.name, "op": s.op, "formula": f[phase], "doc": f["doc"],
                 "shape": list(s.tensor.shape[1:]), **extra}
 
-    steps = [step("forward", s, values=_array(s.tensor.data)) for s in st]
+    steps = [step("forward", s, values=_array(s.tensor.array)) for s in st]
     lf = formula("loss")
     steps.append({"phase": "forward", "name": "loss", "op": "loss", "formula": lf["forward"], "doc": lf["doc"],
                   "shape": [], "loss": float(loss.item()), "probabilities": p.tolist(), "label": int(label)})

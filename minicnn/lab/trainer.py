@@ -75,10 +75,10 @@ def layers_json(model, x):
     model.eval()
     with no_grad():
         st = stages(model, x)
-    logits = st[-1].tensor.data[0].astype(np.float64)
+    logits = st[-1].tensor.array[0].astype(np.float64)
     p = np.exp(logits - logits.max())
     layers = [{"name": s.name, "op": s.op, "shape": list(s.tensor.shape[1:]), "filter": s.filter,
-               "values": encode(s.tensor.data[0])} for s in st[1:] if s.summary]
+               "values": encode(s.tensor.array[0])} for s in st[1:] if s.summary]
     return layers, (p / p.sum()).tolist()
 
 
@@ -216,7 +216,7 @@ class TrainingRun:
     def _publish(self, model, x_test, y_test, evaluate=True):
         """A snapshot for the page, taken between steps so the weights and gradients belong together."""
         conv = first_conv_weight(model)
-        norms = [{"name": n, "weight": float(np.linalg.norm(p.data)),
+        norms = [{"name": n, "weight": float(np.linalg.norm(p.array)),
                   "grad": None if p.grad is None else float(np.linalg.norm(p.grad))}
                  for n, p in model.named_parameters()]
         acc = accuracy(model, x_test[:EVAL_IMAGES], y_test[:EVAL_IMAGES]) if evaluate else None
@@ -224,10 +224,10 @@ class TrainingRun:
         layers, probs = layers_json(model, image)
         model.train()
         snap = {"step": self.step, "epoch": self.epoch, "norms": norms,
-                "filters": None if conv is None else {"name": conv[0], "weights": encode(conv[1].data),
+                "filters": None if conv is None else {"name": conv[0], "weights": encode(conv[1].array),
                                                       "grads": None if conv[1].grad is None else encode(conv[1].grad)},
                 "digit": {"label": label, "probabilities": probs, "layers": layers}}
-        weights = model.state_dict()
+        weights = {k: v.copy() for k, v in model.state_dict().items()}  # a snapshot: training goes on
         with self._lock:
             if acc is not None:
                 self.accuracies.append({"step": self.step, "accuracy": acc, "images": len(x_test[:EVAL_IMAGES])})

@@ -15,6 +15,8 @@ from collections import OrderedDict
 import numpy as np
 
 from ..autograd import Tensor, is_grad_enabled, no_grad  # noqa: F401  (re-exported by minicnn.nn)
+from ..device import device as torch_device
+from ..device import on_cpu, to_arguments
 from ..kernels.checks import FLOAT_DTYPES
 from . import hooks as hooks_
 
@@ -34,18 +36,18 @@ class Parameter(Tensor):
     """
 
     def __init__(self, data, requires_grad=True):
-        data = data.data if isinstance(data, Tensor) else data
+        data = data.array if isinstance(data, Tensor) else data
         if not isinstance(data, np.ndarray) or data.dtype not in FLOAT_DTYPES:
             raise TypeError(f"Parameter: expected a float32/float64 numpy.ndarray, got "
                             f"{getattr(data, 'dtype', type(data).__name__)}")
         self._init(data, requires_grad)
 
     def __repr__(self):
-        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+        return f"Parameter(shape={self.array.shape}, dtype={self.array.dtype})"
 
 
 def _state_value(name, value):
-    value = value.data if isinstance(value, Tensor) else value
+    value = value.array if isinstance(value, Tensor) else value
     if not isinstance(value, np.ndarray):
         raise TypeError(f"load_state_dict: {name} expected an ndarray, got {type(value).__name__}")
     if value.dtype.kind not in "fiub":
@@ -76,13 +78,13 @@ class Module:
             self._buffers[name] = value
             object.__setattr__(self, name, value)
             return
-        self._parameters.pop(name, None)
-        self._modules.pop(name, None)
-        self._buffers.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
+        # a Parameter or Module replacing one of its kind keeps its place in the order (state_dict's too)
+        kind = self._parameters if isinstance(value, Parameter) else self._modules if isinstance(value, Module) else None
+        for registry in (self._parameters, self._modules, self._buffers):
+            if registry is not kind:
+                registry.pop(name, None)
+        if kind is not None:
+            kind[name] = value
         object.__setattr__(self, name, value)
 
     def register_buffer(self, name, array, persistent=True):
@@ -101,6 +103,21 @@ class Module:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name} expected a Parameter or None, got {type(param).__name__}")
         setattr(self, name, param)
+
+    def add_module(self, name, module):
+        """Register ``module`` as the submodule ``name`` (``self.name = module``, for names chosen at run
+        time), with torch's checks: a non-empty str without ``.``, not an attribute already."""
+        if not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} expected a Module, got {type(module).__name__}")
+        if not isinstance(name, str):
+            raise TypeError(f"add_module: expected a str name, got {type(name).__name__}")
+        if not name or "." in name:
+            raise KeyError(f"add_module: expected a non-empty name without '.', got {name!r}")
+        if hasattr(self, name) and name not in self._modules:
+            raise KeyError(f"add_module: attribute {name!r} already exists")
+        setattr(self, name, module)
+
+    register_module = add_module
 
     def __call__(self, *args, **kwargs):
         if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
@@ -150,32 +167,35 @@ class Module:
         fn(self)
         return self
 
-    def named_parameters(self, prefix=""):
-        """Yield ``(name, Parameter)`` with torch's dotted names, e.g. ``conv1.weight``; a shared one once."""
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """Yield ``(name, Parameter)`` with torch's dotted names, e.g. ``conv1.weight``; a shared one once
+        (unless ``remove_duplicate=False``); only this module's own with ``recurse=False``."""
         seen = set()
-        for mod_name, m in self.named_modules(prefix):
+        for mod_name, m in self.named_modules(prefix) if recurse else [(prefix, self)]:
             for name, p in m._parameters.items():
-                if p is not None and id(p) not in seen:
+                if p is not None and (not remove_duplicate or id(p) not in seen):
                     seen.add(id(p))
                     yield (f"{mod_name}.{name}" if mod_name else name), p
 
-    def parameters(self):
-        return [p for _, p in self.named_parameters()]
+    def parameters(self, recurse=True):
+        """A generator of the Parameters, as torch's (``list(model.parameters())`` for a list)."""
+        return (p for _, p in self.named_parameters(recurse=recurse))
 
-    def named_buffers(self, prefix=""):
-        for mod_name, m in self.named_modules(prefix):
+    def named_buffers(self, prefix="", recurse=True):
+        for mod_name, m in self.named_modules(prefix) if recurse else [(prefix, self)]:
             for name, b in m._buffers.items():
                 if b is not None:
                     yield (f"{mod_name}.{name}" if mod_name else name), b
 
-    def buffers(self):
-        return [b for _, b in self.named_buffers()]
+    def buffers(self, recurse=True):
+        """A generator of the buffers (ndarrays), as torch's."""
+        return (b for _, b in self.named_buffers(recurse=recurse))
 
     # ------------------------------------------------------------------ modes and dtype
     def zero_grad(self, set_to_none=True):
         """Reset every parameter's gradient (to None, as torch's default, or to zeros)."""
         for p in self.parameters():
-            p.grad = None if set_to_none or p.grad is None else np.zeros_like(p.data)
+            p.grad = None if set_to_none or p.grad is None else np.zeros_like(p.array)
 
     def train(self, mode=True):
         """Training mode for this module and every submodule (read by Dropout, BatchNorm …); returns self."""
@@ -186,18 +206,18 @@ class Module:
     def eval(self):
         return self.train(False)
 
-    def to(self, dtype):
-        """Cast every float parameter, gradient and buffer to ``dtype`` in place; returns self.
-
-        ``dtype`` is float32 or float64 (``"cpu"`` is accepted and changes nothing, as there is no other device).
-        """
-        if isinstance(dtype, str) and dtype == "cpu":
+    def to(self, *args, **kwargs):
+        """torch's ``Module.to``: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``,
+        ``non_blocking=``.  A dtype (float32 or float64) casts every float parameter, gradient and buffer
+        in place (the Parameters stay the same objects); the CPU changes nothing; another device raises
+        RuntimeError (minicnn runs on the CPU only).  Returns self."""
+        _, dtype, _ = to_arguments(f"{type(self).__name__}.to", args, kwargs)
+        if dtype is None:
             return self
-        dtype = np.dtype(dtype)
         if dtype not in FLOAT_DTYPES:
             raise TypeError(f"{type(self).__name__}.to: expected float32 or float64, got {dtype}")
         for p in self.parameters():
-            p.data = p.data.astype(dtype, copy=False)
+            p.array = p.array.astype(dtype, copy=False)
             if p.grad is not None:
                 p.grad = p.grad.astype(dtype, copy=False)
         for m in self.modules():
@@ -212,23 +232,38 @@ class Module:
     def double(self):
         return self.to(np.float64)
 
+    def cpu(self):
+        return self
+
+    def cuda(self, device=None):
+        """Refused: minicnn runs on the CPU only (RuntimeError)."""
+        on_cpu(f"{type(self).__name__}.cuda", torch_device("cuda" if device is None else device))
+
     # ------------------------------------------------------------------ state
     def _state_items(self):
         for mod_name, m in self.named_modules():
             prefix = f"{mod_name}." if mod_name else ""
             for name, p in m._parameters.items():
                 if p is not None:
-                    yield prefix + name, m, name, p.data
+                    yield prefix + name, m, name, p.array
             for name, b in m._buffers.items():
                 if b is not None and name not in m._non_persistent:
                     yield prefix + name, m, name, b
 
-    def state_dict(self):
-        """``OrderedDict`` name -> copy of each parameter and persistent buffer, with torch's key names."""
-        return OrderedDict((key, value.copy()) for key, _, _, value in self._state_items())
+    def state_dict(self, *, keep_vars=False):
+        """``OrderedDict`` name -> each parameter's and persistent buffer's array, with torch's key names.
+
+        The arrays themselves, not copies, as torch's (whose entries share the parameters' memory): writing
+        into an entry writes into the model, and an optimiser step shows in it.  Take a snapshot with
+        ``{k: v.copy() for k, v in model.state_dict().items()}``.  ``keep_vars=True`` gives the Parameters.
+        """
+        if keep_vars:
+            return OrderedDict((key, m._parameters.get(name, value)) for key, m, name, value in self._state_items())
+        return OrderedDict((key, value) for key, _, _, value in self._state_items())
 
     def load_state_dict(self, state_dict, strict=True):
-        """Copy arrays into the parameters and buffers, cast to each one's current dtype.
+        """Copy arrays into the parameters' and buffers' own arrays, in place (as torch's ``copy_``),
+        cast to each one's dtype.
 
         With ``strict`` the keys must match exactly; shapes must match always.
         The error lists every missing key, unexpected key and shape mismatch at
@@ -249,11 +284,12 @@ class Module:
             raise ValueError(f"load_state_dict for {type(self).__name__}: " + "; ".join(problems))
         for key, value in values.items():
             m, name, current = items[key]
-            new = np.array(value, dtype=current.dtype, copy=True)
-            if name in m._parameters:
-                m._parameters[name].data = new
+            if current.flags.writeable:
+                current[...] = value  # in place: state_dict() entries and views keep tracking the model
+            elif name in m._parameters:
+                m._parameters[name].array = np.array(value, dtype=current.dtype, copy=True)
             else:
-                setattr(m, name, new)
+                setattr(m, name, np.array(value, dtype=current.dtype, copy=True))
         return missing, unexpected
 
     # ------------------------------------------------------------------ display

@@ -65,10 +65,10 @@ class Adam(Optimizer):
         state = self.state[p]
         if not state:
             state["step"] = 0.0
-            state["exp_avg"] = np.zeros_like(p.data)
-            state["exp_avg_sq"] = np.zeros_like(p.data)
+            state["exp_avg"] = np.zeros_like(p.array)
+            state["exp_avg_sq"] = np.zeros_like(p.array)
             if amsgrad:
-                state["max_exp_avg_sq"] = np.zeros_like(p.data)
+                state["max_exp_avg_sq"] = np.zeros_like(p.array)
         return state
 
     def step(self, closure=None):
@@ -86,9 +86,9 @@ class Adam(Optimizer):
                 t = state["step"]
                 if weight_decay != 0:
                     if group["decoupled_weight_decay"]:
-                        p.data *= 1 - lr * weight_decay
+                        p.array *= 1 - lr * weight_decay
                     else:
-                        g = g + weight_decay * p.data
+                        g = g + weight_decay * p.array
                 exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
                 exp_avg += (1 - beta1) * (g - exp_avg)  # torch's lerp_(g, 1 - β1)
                 exp_avg_sq *= beta2
@@ -98,7 +98,7 @@ class Adam(Optimizer):
                     exp_avg_sq = state["max_exp_avg_sq"]
                 step_size = lr / (1 - beta1 ** t)
                 denom = np.sqrt(exp_avg_sq) / (1 - beta2 ** t) ** 0.5 + eps
-                p.data -= step_size * exp_avg / denom
+                p.array -= step_size * exp_avg / denom
         return loss
 
 

@@ -165,24 +165,24 @@ class Optimizer:
         """
         for group in self.param_groups:
             for p in group["params"]:
-                p.grad = None if set_to_none or p.grad is None else np.zeros_like(p.data)
+                p.grad = None if set_to_none or p.grad is None else np.zeros_like(p.array)
 
     def step(self, closure=None):
         """One update of every parameter with a gradient; returns ``closure()``'s loss (or None)."""
         raise NotImplementedError(f"{type(self).__name__} has no step")
 
     def _gradient(self, p, maximize):
-        """``p.grad`` checked against ``p.data`` (negated, as a new array, when maximising)."""
+        """``p.grad`` checked against ``p.array`` (negated, as a new array, when maximising)."""
         g = p.grad
-        if not isinstance(g, np.ndarray) or g.shape != p.data.shape:
-            raise ValueError(f"{type(self).__name__}: expected a gradient of shape {p.data.shape}, got "
+        if not isinstance(g, np.ndarray) or g.shape != p.array.shape:
+            raise ValueError(f"{type(self).__name__}: expected a gradient of shape {p.array.shape}, got "
                              f"{getattr(g, 'shape', type(g).__name__)}")
-        if g.dtype != p.data.dtype:
-            raise TypeError(f"{type(self).__name__}: expected a {p.data.dtype} gradient for a "
-                            f"{p.data.dtype} parameter, got {g.dtype}")
-        if not p.data.flags.writeable:  # the update is in place: numpy would say "output array is read-only"
+        if g.dtype != p.array.dtype:
+            raise TypeError(f"{type(self).__name__}: expected a {p.array.dtype} gradient for a "
+                            f"{p.array.dtype} parameter, got {g.dtype}")
+        if not p.array.flags.writeable:  # the update is in place: numpy would say "output array is read-only"
             raise ValueError(f"{type(self).__name__}: expected a writeable parameter array to update in place, "
-                             f"got a read-only one of shape {p.data.shape} (pass a copy to Parameter)")
+                             f"got a read-only one of shape {p.array.shape} (pass a copy to Parameter)")
         return -g if maximize else g
 
     # ------------------------------------------------------------------ state_dict
@@ -267,11 +267,11 @@ class Optimizer:
             return float(value)
         if not isinstance(value, np.ndarray):
             raise TypeError(f"{where}: expected {what} as an ndarray, got {type(value).__name__}")
-        if value.shape != p.data.shape:
-            raise ValueError(f"{where}: {what} expected shape {p.data.shape}, got {value.shape}")
+        if value.shape != p.array.shape:
+            raise ValueError(f"{where}: {what} expected shape {p.array.shape}, got {value.shape}")
         if value.dtype.kind != "f":
             raise TypeError(f"{where}: {what} expected a float array, got dtype {value.dtype}")
-        return np.array(value, dtype=p.data.dtype, copy=True)
+        return np.array(value, dtype=p.array.dtype, copy=True)
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]

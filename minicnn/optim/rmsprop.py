@@ -59,11 +59,11 @@ class RMSprop(Optimizer):
         state = self.state[p]
         if not state:
             state["step"] = 0.0
-            state["square_avg"] = np.zeros_like(p.data)
+            state["square_avg"] = np.zeros_like(p.array)
             if group["momentum"] > 0:
-                state["momentum_buffer"] = np.zeros_like(p.data)
+                state["momentum_buffer"] = np.zeros_like(p.array)
             if group["centered"]:
-                state["grad_avg"] = np.zeros_like(p.data)
+                state["grad_avg"] = np.zeros_like(p.array)
         return state
 
     def step(self, closure=None):
@@ -79,7 +79,7 @@ class RMSprop(Optimizer):
                 state = self._init_state(p, group)
                 state["step"] += 1
                 if weight_decay != 0:
-                    g = g + weight_decay * p.data
+                    g = g + weight_decay * p.array
                 square_avg = state["square_avg"]
                 square_avg *= alpha
                 square_avg += (1 - alpha) * g * g
@@ -94,7 +94,7 @@ class RMSprop(Optimizer):
                     buf = state["momentum_buffer"]
                     buf *= momentum
                     buf += g / avg
-                    p.data -= lr * buf
+                    p.array -= lr * buf
                 else:
-                    p.data -= lr * g / avg
+                    p.array -= lr * g / avg
         return loss

@@ -96,18 +96,18 @@ class SGD(Optimizer):
                     continue
                 g = self._gradient(p, group["maximize"])
                 if weight_decay != 0:
-                    g = g + weight_decay * p.data
+                    g = g + weight_decay * p.array
                 if momentum != 0:
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
                     if buf is None:
                         # a copy (g may be p.grad itself), and an array even where g is 0-d
                         buf = state["momentum_buffer"] = np.array(g, copy=True)
-                    elif not group["nesterov"] and _momentum_step(p.data, g, buf, lr, momentum, dampening):
+                    elif not group["nesterov"] and _momentum_step(p.array, g, buf, lr, momentum, dampening):
                         continue  # the common case, fused: the same numbers as the lines below
                     else:
                         buf *= momentum
                         buf += (1 - dampening) * g
                     g = g + momentum * buf if group["nesterov"] else buf
-                p.data -= lr * g  # a Python float keeps p's dtype (NEP 50)
+                p.array -= lr * g  # a Python float keeps p's dtype (NEP 50)
         return loss
