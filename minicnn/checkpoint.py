@@ -87,17 +87,17 @@ def remove_temp_files(path):
 
 
 MODEL_KEY = "__model__"  # a 0-d string array: JSON {"name": ..., "kwargs": {...}}
-DEFAULT_MODEL = {"name": "simplecnn", "kwargs": {}}  # what a checkpoint without a record holds
 TRAINING_KEY = "__training__"  # a 0-d string array: serialize.pack's JSON; its arrays are TRAINING_KEY + ".array_N"
 TRAINING_FORMAT = 1  # the "format" of the training tree this minicnn writes and reads
 
 
 @dataclasses.dataclass
 class Checkpoint:
-    """What :func:`load_checkpoint` returns: the arrays, the model that holds them, and the training
-    state (a dict with ``"format"``) or None for a weights-only checkpoint."""
+    """What :func:`load_checkpoint` returns: the arrays, the model that holds them (``{"name", "kwargs"}``,
+    or None for a plain state_dict that does not say), and the training state (a dict with ``"format"``)
+    or None for a weights-only checkpoint."""
     state_dict: dict
-    model: dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_MODEL))
+    model: dict | None = None
     training: dict | None = None
 
 
@@ -147,18 +147,31 @@ def _what_it_is(path):
     return "not an .npz archive (neither a zip nor a numpy file)"
 
 
-def load_checkpoint(path):
+def load_checkpoint(path, model=None, require_model=False):
     """Read a checkpoint written by :func:`save_checkpoint` (or ``numpy.savez``), without unpickling.
+
+    Parameters
+    ----------
+    path : the ``.npz`` file
+    model : str or dict, optional
+        The model the arrays belong to (a name of ``minicnn.MODELS``, or ``{"name", "kwargs"}``), for a
+        plain state_dict, which does not say (as a ``torch.save(model.state_dict())`` file does not).  A
+        file that does say must say the same name.
+    require_model : bool
+        Refuse a file that does not say which model it holds when ``model`` is not given either (what
+        a caller that rebuilds the network asks for).
 
     Returns
     -------
-    Checkpoint: ``state_dict`` (name -> ndarray), ``model`` (``{"name", "kwargs"}``; SimpleCNN
-    when the file has no record) and ``training`` (the unpacked training tree, or None).  Raises
+    Checkpoint: ``state_dict`` (name -> ndarray), ``model`` (``{"name", "kwargs"}``: the file's record,
+    else ``model``, else None) and ``training`` (the unpacked training tree, or None).  Raises
     CheckpointError naming what the file is instead: missing, text, a pickle, a zip of other things
-    (a ``torch.save`` file), truncated, object arrays, a training state of another format, or
-    non-finite weights or optimiser state (naming the tensors).
+    (a ``torch.save`` file), truncated, object arrays, a training state of another format, non-finite
+    weights or optimiser state (naming the tensors), another model than ``model``, or no model at all
+    with ``require_model``.
     """
     path = Path(path)
+    given = _given_model(model)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path}: no such file")
     what = _what_it_is(path)
@@ -187,6 +200,13 @@ def load_checkpoint(path):
     bad += _nonfinite_in_tree(training, "training state")
     if bad:
         raise CheckpointError(f"checkpoint {path}: NaN or Inf in {', '.join(bad)}")
+    if model is not None and given is not None and model["name"] != given["name"]:
+        raise CheckpointError(f"checkpoint {path}: holds model {model['name']}, not {given['name']}")
+    if model is None:
+        model = given
+    if model is None and require_model:
+        raise CheckpointError(f"checkpoint {path}: a plain state_dict, with no record of its model; say which "
+                              f"model it is (load_checkpoint(path, model=NAME); on the command line --model NAME)")
     return Checkpoint(state, model, training)
 
 
@@ -222,9 +242,20 @@ def _nonfinite_in_tree(node, where):
     return []
 
 
+def _given_model(model):
+    """``model`` as ``{"name", "kwargs"}``, or None."""
+    if model is None:
+        return None
+    if isinstance(model, str):
+        return {"name": model, "kwargs": {}}
+    if isinstance(model, dict) and isinstance(model.get("name"), str) and isinstance(model.get("kwargs", {}), dict):
+        return {"name": model["name"], "kwargs": dict(model.get("kwargs", {}))}
+    raise TypeError(f"load_checkpoint model: expected a model name or {{'name': str, 'kwargs': dict}}, got {model!r}")
+
+
 def _model_record(path, record):
     if record is None:
-        return dict(DEFAULT_MODEL)
+        return None
     try:
         model = json.loads(str(record))
         if not isinstance(model.get("name"), str) or not isinstance(model.get("kwargs", {}), dict):

@@ -13,23 +13,24 @@ from .models import build_model
 from .train import logits
 
 
-def load_model(path, **overrides):
+def load_model(path, model=None, **overrides):
     """The model a checkpoint names, holding its arrays, in the arrays' float dtype, in eval mode.
 
+    ``model`` names the model of a plain state_dict, which does not say (a name of ``minicnn.MODELS``).
     ``overrides`` replace the record's constructor arguments (e.g. ``fused=False`` for SimpleCNN,
     which has the same parameters either way).  Raises :class:`minicnn.checkpoint.CheckpointError` for a
-    file that is not a checkpoint or does not fit the model it names.
+    file that is not a checkpoint, does not say which model it holds, or does not fit that model.
     """
-    ckpt = load_checkpoint(path)
+    ckpt = load_checkpoint(path, model=model, require_model=True)
     floats = [v.dtype for v in ckpt.state_dict.values() if v.dtype.kind == "f"]
     name = ckpt.model["name"]
     try:
-        model = build_model(name, **{**ckpt.model["kwargs"], **overrides})
-        model.to(floats[0] if floats else np.float32).load_state_dict(ckpt.state_dict)
+        net = build_model(name, **{**ckpt.model["kwargs"], **overrides})
+        net.to(floats[0] if floats else np.float32).load_state_dict(ckpt.state_dict)
     except (ValueError, TypeError, KeyError) as exc:
         raise CheckpointError(f"checkpoint {path}: does not fit model {name} ({exc})") from None
-    model.eval()
-    return model
+    net.eval()
+    return net
 
 
 def prepare(path):

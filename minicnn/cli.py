@@ -1,4 +1,4 @@
-"""``minicnn`` command line: train (and resume), evaluate, predict, fetch-data, gradcheck, lab.
+"""``minicnn`` command line: train (and resume), evaluate, predict, fetch-data, gradcheck, lab, exercises.
 
 Errors print one line ``minicnn: error: …`` and exit non-zero, without a traceback.
 """
@@ -19,6 +19,10 @@ class BackendError(RuntimeError):
 
 class GradcheckFailed(Exception):
     """At least one gradient check exceeded the threshold (the table says which)."""
+
+
+class ExerciseFailed(Exception):
+    """An exercise's check failed (the report printed above says where and why)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -79,6 +83,9 @@ def _add_train(sub):
                    help="also write OUT/checkpoint.npz every N steps (default: at each epoch's end)")
     p.add_argument("--resume", default=None, metavar="DIR",
                    help="continue the run in DIR from its checkpoint, with its saved settings")
+    p.add_argument("--kernels", default=None, metavar="DIR",
+                   help="train on your own kernels, from the `minicnn exercises` workbook in DIR (SimpleCNN's "
+                        "separate layers; every exercise it runs on must pass; default --out runs/kernels)")
 
 
 def _add_evaluate(sub):
@@ -88,6 +95,7 @@ def _add_evaluate(sub):
     p.add_argument("--data-dir", default=None)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--backend", choices=BACKENDS, default="minicnn", help="which backend runs the model")
+    _add_checkpoint_model(p)
 
 
 def _add_predict(sub):
@@ -97,6 +105,13 @@ def _add_predict(sub):
     p.add_argument("--top", type=int, default=3, help="classes printed per picture, most probable first")
     p.add_argument("--show", metavar="OUT.png", default=None,
                    help="save each picture beside the 28x28 image the network saw")
+    _add_checkpoint_model(p)
+
+
+def _add_checkpoint_model(p):
+    from .models import MODELS
+    p.add_argument("--model", choices=sorted(MODELS), default=None,
+                   help="the model a plain state_dict (a checkpoint without a model record) belongs to")
 
 
 def _add_fetch(sub):
@@ -146,6 +161,48 @@ def cmd_lab(args):
     serve(app, args.port, announce=lambda line: print(line, flush=True))
 
 
+def _add_exercises(sub):
+    p = sub.add_parser("exercises", help="write each backward pass yourself: a workbook, graded on your machine "
+                                         "against torch (docs/exercises.md)")
+    p.add_argument("action", choices=["init", "check", "status"],
+                   help="init DIR: write the workbook; check DIR [NAME]: grade one exercise, or every one you "
+                        "started; status DIR: the progress table")
+    p.add_argument("folder", metavar="DIR", help="the workbook's folder")
+    p.add_argument("name", nargs="?", default=None, metavar="NAME",
+                   help="check only: the exercise, by name or number (linear, 2, 07_conv2d_backward, ...)")
+    p.add_argument("--force", action="store_true", help="init only: overwrite an existing workbook (your work in it)")
+    p.add_argument("--train", action="store_true",
+                   help="check only: then train SimpleCNN for one epoch on your kernels and on minicnn's, and show "
+                        "both test accuracies (minutes)")
+    p.add_argument("--data-dir", default=None, help="dataset root for --train (default $MINICNN_DATA or data/)")
+
+
+def cmd_exercises(args):
+    import os
+
+    from . import exercises
+    os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = exercises.hypothesis_home()
+    if args.name is not None and args.action != "check":
+        raise ValueError(f"exercises {args.action}: takes no NAME, got {args.name!r} (only check does)")
+    for flag, action in (("force", "init"), ("train", "check")):
+        if getattr(args, flag) and args.action != action:
+            raise ValueError(f"exercises {args.action}: --{flag} is for `minicnn exercises {action}` only")
+    if args.data_dir is not None and not args.train:
+        raise ValueError("exercises: --data-dir is for `minicnn exercises check DIR --train` only")
+    try:
+        if args.action == "init":
+            exercises.init_command(args.folder, args.force)
+        elif args.action == "check":
+            exercises.check_command(args.folder, args.name, train=args.train, data_dir=args.data_dir,
+                                    out=lambda line: print(line, flush=True))
+        else:
+            exercises.status_command(args.folder)
+    except exercises.ExercisesFailed as exc:
+        raise ExerciseFailed(str(exc)) from None
+    except ImportError as exc:   # torch or hypothesis missing: the checks need both
+        raise BackendError(str(exc)) from None
+
+
 def build_parser():
     parser = _Parser(prog="minicnn", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -155,6 +212,7 @@ def build_parser():
     _add_fetch(sub)
     _add_gradcheck(sub)
     _add_lab(sub)
+    _add_exercises(sub)
     parser.commands = dict(sub.choices)  # for given_options
     return parser
 
@@ -179,9 +237,11 @@ def _import_reference(module):
 def cmd_train(args):
     from .runs import TrainConfig
     from .train import train as train_minicnn
+    if args.kernels is not None:
+        _check_kernels_flags(args)
     if args.resume is not None:
         return _resume(args)
-    out = args.out if args.out is not None else f"runs/{args.backend}"
+    out = args.out if args.out is not None else "runs/kernels" if args.kernels else f"runs/{args.backend}"
     momentum = args.momentum if args.momentum is not None else (TrainConfig.momentum if args.optimizer == "sgd" else 0.0)
     cfg = TrainConfig(model=args.model, model_kwargs=args.model_kwargs, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
                       lr=args.lr, momentum=momentum, weight_decay=args.weight_decay, scheduler=args.scheduler,
@@ -192,7 +252,36 @@ def cmd_train(args):
     _check_model_kwargs(cfg, args.backend)
     _warn_if_unfinished(out)
     train = train_minicnn if args.backend == "minicnn" else _import_reference("train").train
-    train(cfg)
+    if args.kernels is None:
+        train(cfg)
+        return
+    import os
+
+    from . import kernels
+    from .exercises import hypothesis_home, kernels_for_training
+    os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = hypothesis_home()
+    try:
+        overrides = kernels_for_training(args.kernels)
+    except ImportError as exc:   # grading an exercise needs torch and hypothesis
+        raise BackendError(str(exc)) from None
+    ops = sorted({name.rsplit("_", 1)[0] for name in overrides})
+    sys.stderr.write(f"minicnn: note: training on your kernels from {args.kernels} ({', '.join(ops)}); minicnn's "
+                     f"for the rest\n")
+    with kernels.use(overrides):
+        train(cfg)
+
+
+def _check_kernels_flags(args):
+    """``train --kernels DIR``: the learner's kernels run in minicnn's ops, in SimpleCNN's separate layers."""
+    if args.backend != "minicnn":
+        raise ValueError(f"--kernels: your kernels run in minicnn's ops, not with --backend {args.backend}")
+    if args.resume is not None:
+        raise ValueError("--kernels: not with --resume (a resumed run continues on minicnn's kernels); start afresh")
+    if args.model == "simplecnn":
+        if args.model_kwargs.get("fused") not in (None, False):
+            raise ValueError("--kernels: SimpleCNN's fused blocks are minicnn's own kernel (conv, ReLU and pool in "
+                             "one pass), none of yours: drop --model-arg fused=true")
+        args.model_kwargs = dict(args.model_kwargs, fused=False)
 
 
 def _check_model_kwargs(cfg, backend):
@@ -257,7 +346,7 @@ def cmd_evaluate(args):
     from .runs import accuracy_line
     if args.batch_size < 1:
         raise ValueError(f"--batch-size: expected >= 1, got {args.batch_size}")
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = load_checkpoint(args.checkpoint, model=args.model, require_model=True)
     floats = [v.dtype for v in ckpt.state_dict.values() if v.dtype.kind == "f"]
     dtype = floats[0] if floats else np.dtype(np.float32)
     load = _evaluator_minicnn if args.backend == "minicnn" else _evaluator_torch
@@ -302,8 +391,8 @@ def cmd_predict(args):
     from . import classify, threads
     if args.top < 1:
         raise ValueError(f"--top: expected >= 1, got {args.top}")
-    model = classify.load_model(args.checkpoint)
-    dtype = model.parameters()[0].dtype
+    model = classify.load_model(args.checkpoint, model=args.model)
+    dtype = next(model.parameters()).dtype
     threads.configure()
     shown, failed = [], 0
     for path in args.images:
@@ -346,7 +435,7 @@ def cmd_fetch(args):
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "fetch-data": cmd_fetch,
-            "gradcheck": cmd_gradcheck, "lab": cmd_lab}
+            "gradcheck": cmd_gradcheck, "lab": cmd_lab, "exercises": cmd_exercises}
 
 
 def main(argv=None):
@@ -362,7 +451,8 @@ def main(argv=None):
             COMMANDS[args.command](args)
     except SomeFailed:
         return EXIT_ERROR
-    except (ValueError, TypeError, MNISTError, OSError, FloatingPointError, BackendError, GradcheckFailed) as exc:
+    except (ValueError, TypeError, MNISTError, OSError, FloatingPointError, BackendError, GradcheckFailed,
+            ExerciseFailed) as exc:
         msg = " ".join(str(exc).split()) or type(exc).__name__
         sys.stderr.write(f"minicnn: error: {msg}\n")
         return EXIT_ERROR

@@ -249,8 +249,9 @@ class Backend(Protocol):
     """
     name: str  # "minicnn" or "torch": the ``backend`` of metrics.json and of the checkpoint
 
-    def train_step(self, images: np.ndarray, labels: np.ndarray) -> float:
-        """One update on a batch (N, C, H, W), (N,); returns its loss. Raises :class:`NonFiniteError`
+    def train_step(self, images, labels) -> float:
+        """One update on a batch (N, C, H, W), (N,), as the DataLoader yields it (minicnn Tensors;
+        ``np.asarray`` gives their arrays without a copy); returns its loss. Raises :class:`NonFiniteError`
         before the update if the loss or a gradient is NaN/Inf."""
 
     def end_epoch(self) -> None:

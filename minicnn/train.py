@@ -64,7 +64,7 @@ def logits(model, images, batch_size=256):
     """The model's outputs (N, classes) as an ndarray, in batches of ``batch_size``, under ``no_grad()`` in eval mode."""
     model.eval()
     with nn.no_grad():
-        outs = [model(images[i:i + batch_size]).data for i in range(0, len(images), batch_size)]
+        outs = [model(images[i:i + batch_size]).array for i in range(0, len(images), batch_size)]
     return np.concatenate(outs) if outs else np.empty((0, 0), dtype=images.dtype)
 
 

@@ -43,12 +43,13 @@ def build_model(seed, dtype="float32", name="simplecnn", **kwargs):
 
 
 def train_step(model, images, labels, criterion, optimizer, check=True):
-    """One optimisation step on numpy batches, the tutorial's five lines; returns the batch loss.
+    """One optimisation step on minicnn's batches (Tensors or arrays; torch shares their memory), the
+    tutorial's five lines; returns the batch loss.
 
     With ``check``, a NaN/Inf loss or gradient raises ``minicnn.runs.NonFiniteError`` before the update.
     """
-    outputs = model(torch.from_numpy(images))
-    loss = criterion(outputs, torch.from_numpy(labels))
+    outputs = model(torch.from_numpy(np.asarray(images)))
+    loss = criterion(outputs, torch.from_numpy(np.asarray(labels)))
     optimizer.zero_grad()
     loss.backward()
     value = loss.item()

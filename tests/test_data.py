@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minicnn import data
+from minicnn import Tensor, data
 from minicnn.data import DataLoader, MNISTError
 from minicnn.data import files as data_files
 
@@ -365,8 +365,9 @@ def test_loader_keeps_partial_last_batch_in_order():
     assert len(loader) == 3 and [len(y) for _, y in batches] == [4, 4, 2]
     assert np.array_equal(np.concatenate([y for _, y in batches]), labels)
     assert np.array_equal(np.concatenate([x for x, _ in batches]), images)
-    for x, y in batches:
-        assert x.dtype == np.float32 and x.flags.c_contiguous and y.dtype == np.int64
+    for x, y in batches:  # minicnn Tensors, as torch's DataLoader yields torch Tensors
+        assert isinstance(x, Tensor) and isinstance(y, Tensor)
+        assert x.dtype == np.float32 and x.numpy().flags.c_contiguous and y.dtype == np.int64
 
 
 def test_loader_batches_do_not_alias_the_dataset():
@@ -407,6 +408,24 @@ def test_unshuffled_order_is_identity():
     images, labels = toy(5)
     loader = DataLoader(images, labels, batch_size=2, seed=1)
     assert np.array_equal(loader.order(), np.arange(5)) and np.array_equal(loader.order(), np.arange(5))
+
+
+def test_without_seed_or_generator_the_order_follows_manual_seed():
+    """torch's DataLoader shuffles from torch's generator; minicnn's from minicnn's (it used to default to a
+    fixed seed 0, whatever manual_seed said)."""
+    from minicnn import manual_seed
+    images, labels = toy(30)
+
+    def epochs(loader):
+        return [np.concatenate([y for _, y in loader]).tolist() for _ in range(2)]
+    manual_seed(5)
+    first = epochs(DataLoader(images, labels, batch_size=7, shuffle=True))
+    manual_seed(5)
+    assert epochs(DataLoader(images, labels, batch_size=7, shuffle=True)) == first
+    assert first[0] != first[1]  # each epoch a new order
+    assert epochs(DataLoader(images, labels, batch_size=7, shuffle=True)) != first  # a fresh loader: another
+    manual_seed(6)
+    assert epochs(DataLoader(images, labels, batch_size=7, shuffle=True)) != first
 
 
 @pytest.mark.parametrize("kwargs, error, match", [

@@ -418,10 +418,10 @@ def test_transforms_outside_a_loader_follow_manual_seed():
 
 
 @pytest.mark.parametrize("make, error, match", [
-    (lambda: DataLoader([1, 2, 3]), TypeError, "dataset: expected a minicnn.data.Dataset or an images array, got list"),
+    (lambda: DataLoader(3), TypeError, "dataset: expected a map-style dataset .* or an images array with labels, got int"),
     (lambda: DataLoader([[0.0]], np.zeros(1, np.int64)), TypeError, "images: expected a numpy.ndarray"),
-    (lambda: DataLoader(TensorDataset(*toy()), 64), TypeError, "labels: expected only with an images array"),
-    (lambda: DataLoader(TensorDataset(*toy()), generator=3), TypeError, "generator: expected a numpy.random.Generator, got int"),
+    (lambda: DataLoader(TensorDataset(*toy()), 4, True, [0, 1]), ValueError, "sampler is mutually exclusive with shuffle"),
+    (lambda: DataLoader(TensorDataset(*toy()), generator=3), TypeError, "generator: expected a numpy.random.Generator or None, got int"),
     (lambda: TensorDataset(), ValueError, "at least one array"),
     (lambda: TensorDataset(np.zeros(3), np.zeros(4)), ValueError, r"lengths \[3, 4\]"),
     (lambda: TensorDataset([1, 2]), TypeError, "got list as argument 0"),

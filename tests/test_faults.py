@@ -51,7 +51,7 @@ def test_a_nan_loss_stops_the_step_before_the_update():
     model = SimpleCNN()
     model.fc1.bias.data[0] = np.inf  # the forward pass overflows: the loss is NaN
     optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    before = model.state_dict()
+    before = {k: v.copy() for k, v in model.state_dict().items()}  # a snapshot: state_dict() is the live arrays
     images = np.random.default_rng(0).random((4, 1, 28, 28), dtype=np.float32)
     with np.errstate(all="ignore"), pytest.raises(NonFiniteError, match=r"^the loss is nan; the gradient of "
                                                                           r"fc2\.\w+ went NaN/Inf first"):

@@ -41,7 +41,8 @@ def test_checkpoint_round_trip(tmp_path):
     assert path == tmp_path / "sub" / "checkpoint.npz"
     loaded = load_checkpoint(path)
     assert list(loaded.state_dict) == KEYS
-    assert loaded.model == {"name": "simplecnn", "kwargs": {}}  # no record: the tutorial's model
+    assert loaded.model is None  # no record: a plain state_dict does not say which model (as torch's)
+    assert load_checkpoint(path, model="simplecnn").model == {"name": "simplecnn", "kwargs": {}}
     for k in KEYS:
         assert loaded.state_dict[k].dtype == np.float32
         np.testing.assert_array_equal(loaded.state_dict[k], state[k])
@@ -280,8 +281,28 @@ def test_evaluate_pickle_trap_is_refused(tmp_path, capsys):
 
 def test_evaluate_checkpoint_of_another_model(tmp_path, capsys):
     path = save_checkpoint(tmp_path / "checkpoint.npz", {"conv1.weight": np.zeros((32, 1, 3, 3), np.float32)})
-    assert cli.main(["evaluate", str(path)]) == 1
+    assert cli.main(["evaluate", str(path), "--model", "simplecnn"]) == 1
     assert re.search(r"does not fit model simplecnn .*missing keys", one_error_line(capsys.readouterr().err))
+
+
+def test_a_plain_state_dict_must_be_told_its_model(tmp_path, capsys):
+    """A plain state_dict (no model record) does not say which network it is: minicnn used to assume
+    SimpleCNN; now the caller names it, and a record that says otherwise is refused."""
+    path = save_checkpoint(tmp_path / "plain.npz", SimpleCNN().state_dict())
+    for argv in (["evaluate", str(path)], ["predict", str(path), str(tmp_path / "digit.png")]):
+        assert cli.main(argv) == 1
+        line = one_error_line(capsys.readouterr().err)
+        assert "a plain state_dict, with no record of its model" in line and "--model NAME" in line
+    with pytest.raises(CheckpointError, match=r"no record of its model.*model=NAME"):
+        load_checkpoint(path, require_model=True)
+    assert load_checkpoint(path).model is None  # reading the arrays needs no model
+    named = save_checkpoint(tmp_path / "named.npz", SimpleCNN().state_dict(), {"name": "simplecnn"})
+    with pytest.raises(CheckpointError, match=r"holds model simplecnn, not lenet5"):
+        load_checkpoint(named, model="lenet5")
+    assert cli.main(["evaluate", str(named), "--model", "lenet5"]) == 1
+    assert "holds model simplecnn, not lenet5" in one_error_line(capsys.readouterr().err)
+    with pytest.raises(TypeError, match="load_checkpoint model: expected a model name"):
+        load_checkpoint(path, model=3)
 
 
 def test_evaluate_rebuilds_the_model_the_checkpoint_names(tmp_path, mnist_root, capsys):
@@ -318,7 +339,7 @@ def test_wrong_data_dir_without_npm(command, tmp_path, monkeypatch, capsys):
         argv = ["train", "--data-dir", str(empty), "--epochs", "1", "--out", str(tmp_path / "run"), "--no-progress"]
     else:
         ckpt = save_checkpoint(tmp_path / "checkpoint.npz", SimpleCNN().state_dict())
-        argv = ["evaluate", str(ckpt), "--data-dir", str(empty)]
+        argv = ["evaluate", str(ckpt), "--model", "simplecnn", "--data-dir", str(empty)]
     assert cli.main(argv) == 1
     out, err = capsys.readouterr()
     assert out == ""

