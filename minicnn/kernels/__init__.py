@@ -14,10 +14,17 @@ every op in :mod:`minicnn.functional` to the readable twins::
     with minicnn.kernels.use("naive"):
         loss = criterion(model(x), y)
         loss.backward()          # every forward and backward in plain numpy loops
+
+It also takes your own functions for some of the names (the rest stay the
+fast kernels): ``use({"relu_forward": my_forward, "relu_backward": my_backward})``
+is how ``minicnn exercises check`` and ``minicnn train --kernels`` run a
+learner's kernels inside minicnn's ops.
 """
 import contextlib
 import threading
+import types
 import warnings
+from collections.abc import Mapping
 from types import SimpleNamespace
 
 from . import activation, avgpool, conv, fused, linear, loss, norm, pool
@@ -69,16 +76,60 @@ def current():
 
 
 @contextlib.contextmanager
-def use(name):
-    """Run every op on this thread on the ``"fast"`` kernels (the default) or their ``"naive"`` twins inside
-    the block."""
-    if name not in IMPLEMENTATIONS:
-        raise ValueError(f"kernels.use: expected one of {sorted(IMPLEMENTATIONS)}, got {name!r}")
-    previous, _chosen.kernels = current(), IMPLEMENTATIONS[name]
+def use(kernels):
+    """Run every op on this thread on other kernels inside the block.
+
+    Parameters
+    ----------
+    kernels : ``"fast"`` (the default), ``"naive"`` (the readable twins), or your own functions for some of
+        the names of :func:`current` (``"relu_forward"``, ``"conv2d_backward"``, ...) over the fast set: a
+        mapping name -> function, a ``SimpleNamespace``, or a module (its attributes with those names;
+        the module's other attributes are left alone).  Override both directions of an op together: the
+        backward is handed the cache the forward returned.
+
+    Raises ValueError for an unknown name (naming it), TypeError for a value that is not callable.
+    """
+    chosen = _implementation(kernels)
+    previous, _chosen.kernels = current(), chosen
     try:
         yield
     finally:
         _chosen.kernels = previous
+
+
+def _implementation(kernels):
+    """The namespace ``use(kernels)`` runs on (see :func:`use`)."""
+    if isinstance(kernels, str):
+        if kernels not in IMPLEMENTATIONS:
+            raise ValueError(f"kernels.use: expected one of {sorted(IMPLEMENTATIONS)}, got {kernels!r} (or a mapping "
+                             f"of kernel names to functions)")
+        return IMPLEMENTATIONS[kernels]
+    fast = vars(IMPLEMENTATIONS["fast"])
+    if isinstance(kernels, types.ModuleType):
+        overrides = {name: value for name, value in vars(kernels).items() if name in fast}
+        if not overrides:
+            raise ValueError(f"kernels.use: module {kernels.__name__} defines none of the kernel names "
+                             f"(such as 'relu_forward', 'relu_backward')")
+    elif isinstance(kernels, Mapping):
+        overrides = dict(kernels)
+    elif isinstance(kernels, SimpleNamespace):
+        overrides = vars(kernels)
+    else:
+        raise TypeError(f"kernels.use: expected 'fast', 'naive', or a mapping of kernel names to functions, got "
+                        f"{type(kernels).__name__}")
+    bad_keys = [k for k in overrides if not isinstance(k, str)]
+    if bad_keys:
+        raise TypeError(f"kernels.use: expected kernel names as strings, got {bad_keys[0]!r}")
+    unknown = sorted(set(overrides) - set(fast))
+    if unknown:
+        raise ValueError(f"kernels.use: no kernel named {', '.join(map(repr, unknown))}; expected names such as "
+                         f"'relu_forward', 'relu_backward', 'conv2d_forward' (torch's op name, then _forward or "
+                         f"_backward)")
+    not_callable = sorted(name for name, value in overrides.items() if not callable(value))
+    if not_callable:
+        raise TypeError(f"kernels.use: expected a function for {not_callable[0]!r}, got "
+                        f"{type(overrides[not_callable[0]]).__name__}")
+    return SimpleNamespace(**{**fast, **overrides})
 
 
 __all__ = ["IMPLEMENTATIONS", "Kernel", "REGISTRY", "col2im", "current", "im2col", "im2col_naive",
