@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.minicnn-installed
 MINICNN_DATA ?= data
 export MINICNN_DATA
 
-.PHONY: setup data browser train test test-fast test-slow test-portable test-threaded test-random mutants evidence bench clean
+.PHONY: setup data browser train test test-fast test-slow test-portable test-threaded test-random test-notebooks notebooks mutants evidence bench clean
 
 setup: $(STAMP) data
 
@@ -14,7 +14,7 @@ setup: $(STAMP) data
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[torch,dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[torch,dev,notebooks]'
 	@touch $(STAMP)
 
 data: $(STAMP)
@@ -41,14 +41,15 @@ train: setup
 #   test-threaded  the kernel, agreement and lockstep suites with every pass split into small chunks on
 #                  3 threads, so the tests' small shapes run the threaded paths
 #   test-random    the property tests with fresh hypothesis draws (a failure prints how to reproduce it)
+#   test-notebooks every notebook of docs/notebooks/ executed, and the stored ones checked against their sources
 #   mutants        planted wrong backward passes, each of which the suite must catch
 SUITES := tests/test_kernels.py tests/test_winograd.py tests/test_agreement.py tests/test_engine.py \
 	tests/test_models.py tests/test_lockstep.py
 test: setup browser
-	MINICNN_REQUIRE_BROWSER=$(APT) $(PY) -m pytest -m "not extended and not portable"
+	MINICNN_REQUIRE_BROWSER=$(APT) $(PY) -m pytest -m "not extended and not portable and not notebooks"
 
 test-fast: setup
-	$(PY) -m pytest -m "not slow and not extended and not portable" --ignore=tests/test_lockstep.py \
+	$(PY) -m pytest -m "not slow and not extended and not portable and not notebooks" --ignore=tests/test_lockstep.py \
 		--ignore=tests/test_agreement.py --ignore=tests/test_gradcheck_cli.py
 
 test-slow: setup
@@ -67,6 +68,13 @@ test-threaded: setup
 test-random: setup
 	HYPOTHESIS_PROFILE=random $(PY) -m pytest -q -m "not slow and not extended" $(SUITES) tests/test_fuzz.py \
 		tests/test_layers.py
+
+test-notebooks: setup
+	$(PY) -m pytest -q -m notebooks tests/test_notebooks.py
+
+# Write docs/notebooks/*.ipynb from their sources in docs/notebooks/src/, run them, keep the outputs.
+notebooks: setup
+	$(PY) docs/notebooks/build.py
 
 # Each planted wrong backward (tests/mutants.py) must fail a test; writes benchmarks/results/mutants.json.
 mutants: $(STAMP)
