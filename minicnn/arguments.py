@@ -12,10 +12,20 @@ MAX_FEATURES = 2**63 - 1  # numpy cannot make a larger dimension ("Maximum allow
 def only_default(op, **given):
     """Refuse torch arguments that minicnn does not implement, naming each."""
     defaults = {"dilation": 1, "groups": 1, "ceil_mode": False, "return_indices": False, "weight": None,
-                "ignore_index": -100, "label_smoothing": 0.0, "inplace": False}
+                "ignore_index": -100, "label_smoothing": 0.0}
     for name, value in given.items():
         if value != defaults[name] and not (name == "dilation" and value in ((1, 1), [1, 1])):
             raise ValueError(f"{op}: {name}={value!r} is not supported (only {name}={defaults[name]!r})")
+
+
+def inplace_flag(op, inplace):
+    """torch's ``inplace`` flag, as a bool.  torch's ``inplace=True`` overwrites the input with the result and
+    returns it; minicnn never overwrites an input, so the ops accept the flag and return the result as a new
+    Tensor (the value torch returns; read the returned Tensor, not the input, as torch code does with
+    ``x = relu(x)``)."""
+    if not isinstance(inplace, (bool, np.bool_)):
+        raise TypeError(f"{op}: expected inplace as a bool, got {type(inplace).__name__}")
+    return bool(inplace)
 
 
 def dropout_probability(op, p):
@@ -29,7 +39,7 @@ def array_or_none(value, name):
     if value is None or isinstance(value, np.ndarray):
         return value
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     raise TypeError(f"{name}: expected an ndarray, Tensor or None, got {type(value).__name__}")
 
 

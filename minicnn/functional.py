@@ -7,7 +7,9 @@ engine records the call, and ``loss.backward()`` hands each op its cache
 back.  Inputs may be Tensors or ndarrays; outputs are Tensors.
 
 Arguments torch accepts but minicnn does not compute yet raise a ValueError
-naming them, never a silently different answer.  Ops that torch lets run
+naming them, never a silently different answer.  (``inplace=True`` of
+hardsigmoid, hardswish, silu and elu is accepted: the result is torch's,
+computed out of place into a new Tensor.)  Ops that torch lets run
 without the batch dim (``(C, H, W)`` images, a ``(C,)`` logit vector) add it,
 call the op and take it off again, as recorded reshapes.
 """
@@ -15,7 +17,7 @@ import numpy as np
 
 from . import kernels as K
 from .autograd import Function, Tensor, as_tensor  # noqa: F401 (as_tensor is used by nn)
-from .arguments import array_or_none, dropout_probability, only_default
+from .arguments import array_or_none, dropout_probability, inplace_flag, only_default
 from .autograd.engine import is_grad_enabled
 from .kernels.checks import FLOAT_DTYPES, check_float_array
 from .rng import get_rng
@@ -165,8 +167,9 @@ class ReLUFunction(KernelFunction):
 
 
 def relu(input, inplace=False):
-    """``max(input, 0)`` elementwise, any shape (``inplace`` is refused: minicnn never overwrites an input)."""
-    only_default("relu", inplace=inplace)
+    """``max(input, 0)`` elementwise, any shape (``inplace=True`` is accepted and computed out of place:
+    :func:`minicnn.arguments.inplace_flag`)."""
+    inplace_flag("relu", inplace)
     return ReLUFunction.apply(as_tensor(input, "relu input"))
 
 
@@ -202,7 +205,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if _unbatched("max_pool2d", input, 4):
         result = max_pool2d(_add_batch_dim(input), kernel_size, stride, padding, dilation, ceil_mode, return_indices)
         if return_indices:
-            return result[0].reshape(result[0].shape[1:]), Tensor.wrap(result[1].data[0])
+            return result[0].reshape(result[0].shape[1:]), Tensor.wrap(result[1].array[0])
         return result.reshape(result.shape[1:])
     stride = None if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else stride
     indices = [] if return_indices else None
@@ -223,7 +226,7 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     within ``stride`` of that) says otherwise.
     """
     input = as_tensor(input, "max_unpool2d input")
-    indices = indices.data if isinstance(indices, Tensor) else indices
+    indices = indices.array if isinstance(indices, Tensor) else indices
     if _unbatched("max_unpool2d", input, 4):
         indices = indices[None] if isinstance(indices, np.ndarray) else indices
         out = max_unpool2d(_add_batch_dim(input), indices, kernel_size, stride, padding, output_size)
@@ -272,7 +275,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         if weight.requires_grad and is_grad_enabled():
             raise ValueError("cross_entropy: weight requires grad, but minicnn computes no gradient for the class "
                              "weights; pass weight.detach()")
-        weight = weight.data
+        weight = weight.array
     if input.ndim == 1:
         target = target.reshape((1,) + target.shape)
         loss = cross_entropy(_add_batch_dim(input), target, weight, ignore_index, reduction, label_smoothing)
@@ -411,12 +414,12 @@ class DropoutFunction(KernelFunction):
 
 
 def _dropout(op, input, p, training, inplace, mask_shape):
-    only_default(op, inplace=inplace)
+    inplace_flag(op, inplace)
     p = dropout_probability(op, p)
     input = as_tensor(input, f"{op} input")
     if not training:
         return input
-    check_float_array(f"{op} input", input.data)  # (the kernel's own check would say "dropout" for dropout2d)
+    check_float_array(f"{op} input", input.array)  # (the kernel's own check would say "dropout" for dropout2d)
     # P(keep) = 1 - p, from minicnn's seeded generator; asarray: a 0-d input's draw is a scalar, not an array
     keep = np.asarray(get_rng().random(mask_shape(input.shape)) >= p)
     return DropoutFunction.apply(input, p, keep)
@@ -474,7 +477,7 @@ def tanh(input):
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """``input`` where positive, else ``negative_slope * input``, as ``torch.nn.functional.leaky_relu``."""
-    only_default("leaky_relu", inplace=inplace)
+    inplace_flag("leaky_relu", inplace)
     if not isinstance(negative_slope, (int, float, np.floating)) or isinstance(negative_slope, bool):
         raise TypeError(f"leaky_relu: expected negative_slope as a number, got {type(negative_slope).__name__}")
     return LeakyReLUFunction.apply(as_tensor(input, "leaky_relu input"), float(negative_slope))
@@ -488,14 +491,82 @@ class HardtanhFunction(KernelFunction):
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """``min(max(input, min_val), max_val)`` elementwise, as ``torch.nn.functional.hardtanh``; the gradient is
     0 at and beyond either bound and 1 elsewhere."""
-    only_default("hardtanh", inplace=inplace)
+    inplace_flag("hardtanh", inplace)
     return HardtanhFunction.apply(as_tensor(input, "hardtanh input"), min_val, max_val)
 
 
 def relu6(input, inplace=False):
     """``min(max(input, 0), 6)``, as ``torch.nn.functional.relu6``: :func:`hardtanh` between 0 and 6."""
-    only_default("relu6", inplace=inplace)
+    inplace_flag("relu6", inplace)
     return HardtanhFunction.apply(as_tensor(input, "relu6 input"), 0.0, 6.0)
+
+
+class HardsigmoidFunction(KernelFunction):
+    kernel = "hardsigmoid"
+
+
+class HardswishFunction(KernelFunction):
+    kernel = "hardswish"
+
+
+class SiLUFunction(KernelFunction):
+    kernel = "silu"
+
+
+class GELUFunction(KernelFunction):
+    kernel, constant_args = "gelu", 1
+
+
+class ELUFunction(KernelFunction):
+    kernel, constant_args = "elu", 1
+
+
+class SoftplusFunction(KernelFunction):
+    kernel, constant_args = "softplus", 2
+
+
+def hardsigmoid(input, inplace=False):
+    """``relu6(input + 3) / 6`` elementwise, as ``torch.nn.functional.hardsigmoid``: 0 at and below -3, 1 at and
+    above 3; the gradient is 1/6 strictly between and 0 elsewhere.  ``inplace=True`` is accepted; the result
+    is computed out of place (a new Tensor; the input is not overwritten)."""
+    inplace_flag("hardsigmoid", inplace)
+    return HardsigmoidFunction.apply(as_tensor(input, "hardsigmoid input"))
+
+
+def hardswish(input, inplace=False):
+    """``input * relu6(input + 3) / 6`` elementwise, as ``torch.nn.functional.hardswish`` (MobileNetV3); the
+    gradient is 0 at and below -3, ``x/3 + 1/2`` between, 1 at and above 3.  ``inplace=True`` is accepted;
+    the result is computed out of place (a new Tensor; the input is not overwritten)."""
+    inplace_flag("hardswish", inplace)
+    return HardswishFunction.apply(as_tensor(input, "hardswish input"))
+
+
+def silu(input, inplace=False):
+    """``input * sigmoid(input)`` elementwise, as ``torch.nn.functional.silu`` (swish).  ``inplace=True`` is
+    accepted; the result is computed out of place (a new Tensor; the input is not overwritten)."""
+    inplace_flag("silu", inplace)
+    return SiLUFunction.apply(as_tensor(input, "silu input"))
+
+
+def gelu(input, approximate="none"):
+    """``input * Phi(input)`` elementwise, ``Phi`` the standard normal CDF, as ``torch.nn.functional.gelu``;
+    ``approximate='tanh'`` is torch's tanh approximation of it."""
+    return GELUFunction.apply(as_tensor(input, "gelu input"), approximate)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """``input`` where positive, else ``alpha * (exp(input) - 1)``, as ``torch.nn.functional.elu``.
+    ``inplace=True`` is accepted; the result is computed out of place (a new Tensor; the input is not
+    overwritten)."""
+    inplace_flag("elu", inplace)
+    return ELUFunction.apply(as_tensor(input, "elu input"), alpha)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """``log(1 + exp(beta * input)) / beta`` elementwise, and ``input`` itself where ``beta * input >
+    threshold``, as ``torch.nn.functional.softplus``."""
+    return SoftplusFunction.apply(as_tensor(input, "softplus input"), beta, threshold)
+
 
 def _softmax_dim(op, ndim, dim):
     """torch's implicit choice when ``dim`` is None (deprecated there too): 0 for 0-, 1- and 3-D, else 1."""
@@ -557,7 +628,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     Shapes: input (N, C) log-probabilities (or (C,), or (N, C, d1, ...)), target (N,) integer (or (), (N, d1, ...)).
     """
     _legacy_reduction("nll_loss", size_average, reduce)
-    target = target.data if isinstance(target, Tensor) else target
+    target = target.array if isinstance(target, Tensor) else target
     weight = array_or_none(weight, "nll_loss weight")
     return NLLLossFunction.apply(as_tensor(input, "nll_loss input"), target, weight, ignore_index, reduction)
 

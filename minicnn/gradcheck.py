@@ -35,7 +35,7 @@ def numeric_gradient(f, array, indices, h=1e-6):
     """Central differences of the scalar ``f()`` w.r.t. ``array.flat[indices]``.
 
     ``array`` is perturbed in place and restored exactly afterwards; ``f``
-    must read it (e.g. a parameter's ``.data`` or the input being checked).
+    must read it (e.g. a parameter's ``.array`` or the input being checked).
     """
     return numeric_gradient_kinks(f, array, indices, h)[0]
 
@@ -105,10 +105,10 @@ def check_module(module, x, rng, samples=30, h=1e-6, need_input_grad=True, skip_
 
     def loss():
         with no_grad():
-            return float(np.sum(module(x).data * upstream))
+            return float(np.sum(module(x).array * upstream))
 
     rows = []
-    targets = [(name, p.data, p.grad) for name, p in module.named_parameters()]
+    targets = [(name, p.array, p.grad) for name, p in module.named_parameters()]
     if need_input_grad:
         targets.append(("input", x, dx))
     for name, array, analytic in targets:
@@ -215,9 +215,10 @@ def gradcheck_cases(rng):
     list of ``(label, module, x, smooth)``: a float64 module and its float64 input.  Inputs to MaxPool2d,
     ReLU and LeakyReLU have distinct values far from 0, because a central difference straddling a tie or
     the kink at 0 measures neither side's slope (entries next to Hardtanh's bounds are skipped as kinks).
-    ``smooth`` cases (batch norm, LRN, sigmoid, tanh,
-    softmax, the losses, LeNet-5) have curvature everywhere, so the kink test (one-sided slopes
-    equal) does not apply to them and every drawn entry is checked; the others are piecewise linear.
+    ``smooth`` cases (batch norm, LRN, sigmoid, tanh, hardswish, SiLU, GELU, ELU, softplus,
+    softmax, the losses, LeNet-5) have curvature (between their kinks, which their inputs keep away from),
+    so the kink test (one-sided slopes equal) does not apply to them and every drawn entry is checked;
+    the others are piecewise linear.
     Batch norm is checked in training mode, where the batch statistics depend on the input, with a
     random upstream gradient, at batch sizes 2 and 3.
     """
@@ -280,6 +281,15 @@ def gradcheck_cases(rng):
                   rng.standard_normal((2, 2, 3, 3)), False))
     cases += [("Hardtanh(-0.5, 0.8)", nn.Hardtanh(-0.5, 0.8), _distinct(rng, (2, 3, 4)), False),
               ("ReLU6()", nn.ReLU6(), 5 * _distinct(rng, (2, 3, 4)) + 2.5, False)]  # values in (-2.5, 7.5)
+    # 4 * _distinct(.., 24 values): (k + 0.5) / 3 - 4, at least 1/6 from the kinks at -3, 0 and 3; softplus's
+    # switch to linear (beta * x > threshold: x = 1.25 here) lies between two of them as well
+    cases += [("Hardsigmoid()", nn.Hardsigmoid(), 4 * _distinct(rng, (2, 3, 4)), False),
+              ("Hardswish()", nn.Hardswish(), 4 * _distinct(rng, (2, 3, 4)), True),
+              ("SiLU()", nn.SiLU(), 3 * rng.standard_normal((3, 7)), True),
+              ("GELU()", nn.GELU(), 3 * rng.standard_normal((3, 7)), True),
+              ("GELU(approximate='tanh')", nn.GELU(approximate="tanh"), 3 * rng.standard_normal((3, 7)), True),
+              ("ELU(0.5)", nn.ELU(0.5), 4 * _distinct(rng, (2, 3, 4)), True),
+              ("Softplus(beta=2, threshold=2.5)", nn.Softplus(2, 2.5), 4 * _distinct(rng, (2, 3, 4)), True)]
     cases.append(("SimpleCNN(fused=True)", SimpleCNN(fused=True), rng.uniform(-1, 1, (2, 1, 28, 28)), False))
     return [(label, module.double() if hasattr(module, "double") else module, x, smooth)
             for label, module, x, smooth in cases]

@@ -309,6 +309,20 @@ def kernel_args(op, rng):
         x = r(3, 4, 5)
         x.reshape(-1)[::7], x.reshape(-1)[1::7] = -0.5, 0.8
         return (x, -0.5, 0.8)
+    if op in ("hardsigmoid", "hardswish"):  # the kinks at -3 and 3 among the values
+        x = 2.5 * r(3, 4, 5)
+        x.reshape(-1)[::7], x.reshape(-1)[1::7] = -3, 3
+        return (x,)
+    if op in ("silu", "gelu"):
+        return (3 * r(3, 4, 5),) + (("none",) if op == "gelu" else ())
+    if op == "elu":  # exact zeros, where the slope is alpha
+        x = 2 * r(3, 4, 5)
+        x.reshape(-1)[::7] = 0
+        return (x, 0.5)
+    if op == "softplus":  # beta * x at the threshold, and beyond it (the linear piece)
+        x = 2 * r(3, 4, 5)
+        x.reshape(-1)[::7] = 1.5
+        return (x, 2.0, 3.0)
     if op in ("softmax", "log_softmax"):
         return (r(3, 4, 5), 1)
     if op == "dropout":
@@ -432,7 +446,7 @@ def optim_probe(cls_name, kwargs, schedule=True, numpy_path=False):
         finally:
             sgd._momentum_step = fused
         state = opt.state[p]
-        return (p.data,) + tuple(np.asarray(state[k]) for k in sorted(state))
+        return (p.array,) + tuple(np.asarray(state[k]) for k in sorted(state))
     return probe
 
 
@@ -527,6 +541,11 @@ TESTS = {
 for _alias, _to in (("tanh", "sigmoid"), ("leaky_relu", "sigmoid"), ("hardtanh", "sigmoid"),
                     ("log_softmax", "softmax")):
     TESTS[_alias] = TESTS[_to]
+for _op in ("hardsigmoid", "hardswish", "silu", "gelu", "elu", "softplus"):
+    TESTS[_op] = (_ids(T_K, "test_elementwise_equals_naive", "test_activation_known_values_at_their_kinks")
+                  + _ids(T_L, "test_activation_gradients")
+                  + _ids(T_A, "test_elementwise_activation_matches_torch",
+                         "test_activation_functions_by_keyword_match_torch") + [GRADCHECK_TABLE])
 
 
 # =========================================================================== the table
@@ -554,8 +573,9 @@ def kernel_module(op):
     return REGISTRY[op].backward.__module__
 
 
-SHAPE_PRESERVING = {"relu", "sigmoid", "tanh", "leaky_relu", "hardtanh", "softmax", "log_softmax", "dropout",
-                    "batch_norm", "batch_norm_relu", "local_response_norm"}
+SHAPE_PRESERVING = {"relu", "sigmoid", "tanh", "leaky_relu", "hardtanh", "hardsigmoid", "hardswish", "silu", "gelu",
+                    "elu", "softplus", "softmax", "log_softmax", "dropout", "batch_norm", "batch_norm_relu",
+                    "local_response_norm"}
 
 
 def _bn_terms(dout, cache, relu_out=None):
@@ -816,6 +836,7 @@ def build():
             m("edges_pass", source("minicnn.kernels.activation:_hardtanh_backward_kernel",
                                    ("x[k] <= lo or x[k] >= hi", "x[k] < lo or x[k] > hi")),
               "the gradient passes at the bounds (torch: 0 there)")
+        activation_mutants(impl)
         path, m = kernel_mutants("softmax", impl)
         m("no_sum_term", replace(path, lambda o: lambda dout, cache: cache[0] * dout),
           "y * dout: the -sum(dout*y) dropped")
@@ -839,6 +860,142 @@ def build():
 
 def extra_for(impl):
     return NAIVE_SWITCH if impl == "naive" else ()
+
+
+def _slope(f):
+    """A backward written as ``dout * f(*cache)``, in dout's dtype (a mutant is caught by its values)."""
+    def make(original):
+        def backward(dout, cache):
+            with np.errstate(all="ignore"):
+                return (dout * f(*(cache if isinstance(cache, tuple) else (cache,)))).astype(dout.dtype)
+        return backward
+    return make
+
+
+def _sig(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def _normal_cdf_pdf(x):
+    """Phi(x) and phi(x) of the standard normal, in float64."""
+    import math
+    x = np.asarray(x, dtype=np.float64)
+    cdf = (1 + np.vectorize(math.erf, otypes=[np.float64])(x / math.sqrt(2))) / 2
+    return cdf, np.exp(-x ** 2 / 2) / math.sqrt(2 * math.pi)
+
+
+def activation_mutants(impl):
+    """The mistakes people make in the backward of hardsigmoid, hardswish, SiLU, GELU, ELU and softplus."""
+    naive = impl == "naive"
+    fast_kernel = "minicnn.kernels.activation:_{}_backward_kernel".format
+
+    path, m = kernel_mutants("hardsigmoid", impl)
+    m("slope_one", replace(path, _slope(lambda x: ((x > -3) & (x < 3)).astype(x.dtype))),
+      "the mask alone: the 1/6 forgotten")
+    m("no_saturation", replace(path, _slope(lambda x: np.full_like(x, 1 / 6))),
+      "slope 1/6 everywhere: the clip forgotten")
+    if naive:
+        m("edges_pass", source(path, ("(x > -3) & (x < 3)", "(x >= -3) & (x <= 3)")),
+          "the gradient passes at -3 and 3 (torch: 0 there)")
+    else:
+        m("edges_pass", source(fast_kernel("hardsigmoid"), ("-three < x[k] < three", "-three <= x[k] <= three")),
+          "the gradient passes at -3 and 3 (torch: 0 there)")
+
+    path, m = kernel_mutants("hardswish", impl)
+    m("product_rule_half", replace(path, _slope(lambda x: np.where(x <= -3, 0, np.where(x < 3, (x + 3) / 6, 1)))),
+      "(x + 3) / 6, hardsigmoid's value: the x * (1/6) term of the product rule dropped")
+    m("hardsigmoid_slope", replace(path, _slope(lambda x: np.where((x > -3) & (x < 3), 1 / 6, 0))),
+      "hardsigmoid's slope, 1/6 inside and 0 outside")
+    if naive:
+        m("boundary_minus_3", source(path, ("np.where(x <= -3, 0,", "np.where(x < -3, 0,")),
+          "the middle piece's slope -1/2 at x == -3 (torch: 0)")
+        m("boundary_3", source(path, ("np.where(x < 3, x / 3", "np.where(x <= 3, x / 3")),
+          "the middle piece's slope 3/2 at x == 3 (torch: 1)")
+    else:
+        m("boundary_minus_3", source(fast_kernel("hardswish"), ("if x[k] <= -three:", "if x[k] < -three:")),
+          "the middle piece's slope -1/2 at x == -3 (torch: 0)")
+        m("boundary_3", source(fast_kernel("hardswish"), ("elif x[k] < three:", "elif x[k] <= three:")),
+          "the middle piece's slope 3/2 at x == 3 (torch: 1)")
+
+    path, m = kernel_mutants("silu", impl)
+    m("sigmoid_only", replace(path, _slope(lambda x: _sig(x))), "s(x): the x * s'(x) term of the product rule dropped")
+    m("sigmoid_derivative_only", replace(path, _slope(lambda x: _sig(x) * (1 - _sig(x)))),
+      "s'(x) = s (1 - s) alone: sigmoid's gradient")
+    m("x_dropped", replace(path, _slope(lambda x: _sig(x) * (2 - _sig(x)))), "s + s (1 - s): the x of x s' dropped")
+
+    path, m = kernel_mutants("gelu", impl)
+
+    def gelu_slope(f):
+        return _slope(lambda x, approximate: f(x, *_normal_cdf_pdf(x)))
+    m("no_x_pdf", replace(path, gelu_slope(lambda x, cdf, pdf: cdf)), "Phi(x): the x * phi(x) term dropped")
+    m("no_cdf", replace(path, gelu_slope(lambda x, cdf, pdf: x * pdf)), "x * phi(x): the Phi(x) term dropped")
+    m("pdf_unnormalised", replace(path, gelu_slope(lambda x, cdf, pdf: cdf + x * np.exp(-x ** 2 / 2))),
+      "phi without its 1 / sqrt(2 pi)")
+    tanh_probe = kernel_probe_with("gelu", impl, lambda rng: (3 * rng.standard_normal((3, 4, 5)), "tanh"))
+    extra = list(extra_for(impl))
+
+    def g(mistake, apply, note):
+        add(f"gelu_backward{'_naive' if naive else ''}:{mistake}", "gelu", apply, tanh_probe, extra, note)
+    g("tanh_form_gets_erf_gradient", replace(path, lambda o: lambda dout, cache: o(dout, (cache[0], "none"))),
+      "approximate='tanh' differentiated as the exact GELU (a backward that ignores the flag)")
+    if naive:
+        g("tanh_no_sech2_term", source("minicnn.kernels.activation:_gelu_naive_parts",
+                                       ("return (1 + t) / 2, (1 - t ** 2) / 2", "return (1 + t) / 2, 0 * t / 2")),
+          "approximate='tanh': the x * d/dx (1 + tanh u) / 2 term dropped")
+        g("tanh_no_cubic_factor", source("minicnn.kernels.activation:_gelu_naive_parts",
+                                         (" * (1 + 3 * _KAPPA * x ** 2)", "")),
+          "approximate='tanh': du/dx = c (1 + 3 k x**2) taken as c (the chain rule through the cube)")
+    else:
+        g("tanh_no_sech2_term", source(fast_kernel("gelu_tanh"), (
+            "(half * (one + t) + half * v * (one - t * t) * c * (one + three * kappa * (v * v)))",
+            "(half * (one + t))")), "approximate='tanh': the x * d/dx (1 + tanh u) / 2 term dropped")
+        g("tanh_no_cubic_factor", source(fast_kernel("gelu_tanh"), (" * (one + three * kappa * (v * v))", "")),
+          "approximate='tanh': du/dx = c (1 + 3 k x**2) taken as c (the chain rule through the cube)")
+
+    path, m = kernel_mutants("elu", impl)
+    m("slope_alpha", replace(path, _slope(lambda x, out, alpha: np.where(x <= 0, alpha, 1))),
+      "the negative side's slope alpha, not alpha * exp(x) = out + alpha")
+    m("alpha_forgotten", replace(path, _slope(lambda x, out, alpha: np.where(x <= 0, np.exp(np.minimum(x, 0)), 1))),
+      "exp(x) on the negative side: the alpha forgotten")
+    m("exp_minus_one", replace(path, _slope(lambda x, out, alpha: np.where(x <= 0, out, 1))),
+      "alpha (exp(x) - 1), the forward's output, as the slope (out, not out + alpha)")
+    add(f"elu_backward{'_naive' if naive else ''}:mask_from_output", "elu",
+        replace(path, _slope(lambda x, out, alpha: np.where(out <= 0, out + alpha, 1))),
+        kernel_probe_with("elu", impl, lambda rng: (2 * rng.standard_normal((3, 4, 5)), -1.5)), list(extra_for(impl)),
+        "the side read from the output: wrong for a negative alpha, where out > 0 on both sides")
+    if naive:
+        m("slope_one_at_zero", source(path, ("np.where(x <= 0, alpha * np.exp", "np.where(x < 0, alpha * np.exp")),
+          "slope 1 at x == 0 (torch: alpha)")
+    else:
+        m("slope_one_at_zero", source(fast_kernel("elu"), ("if x[k] <= 0:", "if x[k] < 0:")),
+          "slope 1 at x == 0 (torch: alpha)")
+
+    path, m = kernel_mutants("softplus", impl)
+    m("threshold_ignored", replace(path, _slope(lambda x, beta, threshold: _sig(beta * x))),
+      "sigmoid(beta x) everywhere: the linear piece above the threshold ignored")
+    m("beta_forgotten", replace(path, _slope(lambda x, beta, threshold: np.where(beta * x > threshold, 1, _sig(x)))),
+      "sigmoid(x), not sigmoid(beta x)")
+    m("beta_times_slope", replace(path, _slope(
+        lambda x, beta, threshold: np.where(beta * x > threshold, 1, beta * _sig(beta * x)))),
+      "beta * sigmoid(beta x): the chain rule's beta not cancelled by the 1 / beta")
+    if naive:
+        m("threshold_inclusive", source(path, ("linear = beta * x > threshold", "linear = beta * x >= threshold")),
+          "linear at beta * x == threshold too (torch: only above)")
+    else:
+        m("threshold_inclusive", source(fast_kernel("softplus"), ("if z > threshold:", "if z >= threshold:")),
+          "linear at beta * x == threshold too (torch: only above)")
+
+
+def kernel_probe_with(op, impl, make_args):
+    """:func:`kernel_probe` on other arguments: ``make_args(rng)``."""
+    suffix = "_naive" if impl == "naive" else ""
+
+    def probe():
+        from minicnn import kernels as K
+        rng = _rng()
+        out, cache = getattr(K, f"{op}_forward{suffix}")(*make_args(rng))
+        return getattr(K, f"{op}_backward{suffix}")(np.asarray(rng.standard_normal(np.shape(out)) + 0.5), cache)
+    return probe
 
 
 def K_same(name):
@@ -1223,8 +1380,8 @@ def optim_mutants():
     o("SGD.step:python_path_no_dampening", source(f"{sgd}:SGD.step", ("buf += (1 - dampening) * g", "buf += g")),
       optim_probe("SGD", dict(lr=0.1, momentum=0.9, dampening=0.3), numpy_path=True),
       "the numpy path ignores dampening")
-    o("SGD.step:weight_decay_sign", source(f"{sgd}:SGD.step", ("g = g + weight_decay * p.data",
-                                                              "g = g - weight_decay * p.data")),
+    o("SGD.step:weight_decay_sign", source(f"{sgd}:SGD.step", ("g = g + weight_decay * p.array",
+                                                              "g = g - weight_decay * p.array")),
       optim_probe("SGD", dict(lr=0.1, weight_decay=0.1)), "weight decay pushes away from 0")
     o("Optimizer._gradient:maximize_ignored", source(f"{base}:Optimizer._gradient", ("return -g if maximize else g",
                                                                                     "return g")),
@@ -1249,15 +1406,15 @@ def optim_mutants():
       optim_probe("Adam", dict(lr=0.01, amsgrad=True)), "amsgrad=True divides by the current v")
     o("Adam.step:adamw_coupled", source(f"{adam}:Adam.step", ("if group[\"decoupled_weight_decay\"]:", "if False:")),
       optim_probe("AdamW", dict(lr=0.01, weight_decay=0.1)), "AdamW's decay added to the gradient (Adam's L2)")
-    o("Adam.step:weight_decay_dropped", source(f"{adam}:Adam.step", ("g = g + weight_decay * p.data", "pass")),
+    o("Adam.step:weight_decay_dropped", source(f"{adam}:Adam.step", ("g = g + weight_decay * p.array", "pass")),
       optim_probe("Adam", dict(lr=0.01, weight_decay=0.1)), "Adam's L2 penalty left out")
-    o("Adam.step:decoupled_decay_without_lr", source(f"{adam}:Adam.step", ("p.data *= 1 - lr * weight_decay",
-                                                                          "p.data *= 1 - weight_decay")),
+    o("Adam.step:decoupled_decay_without_lr", source(f"{adam}:Adam.step", ("p.array *= 1 - lr * weight_decay",
+                                                                          "p.array *= 1 - weight_decay")),
       optim_probe("AdamW", dict(lr=0.01, weight_decay=0.1)), "AdamW's decay not scaled by lr")
     o("Adam.step:step_count_ahead", source(f"{adam}:Adam.step", ("t = state[\"step\"]", "t = state[\"step\"] + 1")),
       optim_probe("Adam", dict(lr=0.01)), "the bias corrections one step ahead")
-    o("SGD.step:decay_outside_momentum", source(f"{sgd}:SGD.step", ("g = g + weight_decay * p.data", "pass"),
-                                                ("p.data -= lr * g", "p.data -= lr * (g + weight_decay * p.data)")),
+    o("SGD.step:decay_outside_momentum", source(f"{sgd}:SGD.step", ("g = g + weight_decay * p.array", "pass"),
+                                                ("p.array -= lr * g", "p.array -= lr * (g + weight_decay * p.array)")),
       optim_probe("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.1)),
       "weight decay added to the step, not to the gradient the buffer sees")
     o("RMSprop.step:centered_mean_alpha", source(f"{rms}:RMSprop.step", ("grad_avg += (1 - alpha) * (g - grad_avg)",
@@ -1273,9 +1430,9 @@ def optim_mutants():
                                            ("square_avg += (1 - alpha) * g * g", "square_avg += alpha * g * g")),
       optim_probe("RMSprop", dict(lr=0.01)), "alpha weighting the new square")
     o("RMSprop.step:momentum_lr_inside", source(f"{rms}:RMSprop.step", ("buf += g / avg", "buf += lr * g / avg"),
-                                                ("p.data -= lr * buf", "p.data -= buf")),
+                                                ("p.array -= lr * buf", "p.array -= buf")),
       optim_probe("RMSprop", dict(lr=0.01, momentum=0.9)), "lr inside the momentum buffer")
-    o("RMSprop.step:weight_decay_dropped", source(f"{rms}:RMSprop.step", ("g = g + weight_decay * p.data", "pass")),
+    o("RMSprop.step:weight_decay_dropped", source(f"{rms}:RMSprop.step", ("g = g + weight_decay * p.array", "pass")),
       optim_probe("RMSprop", dict(lr=0.01, weight_decay=0.1)), "the L2 penalty left out")
 
 
@@ -1290,9 +1447,9 @@ def _sgd_v_form(original):
                     continue
                 g = self._gradient(p, group["maximize"])
                 if group["weight_decay"]:
-                    g = g + group["weight_decay"] * p.data
+                    g = g + group["weight_decay"] * p.array
                 if momentum == 0:
-                    p.data -= lr * g
+                    p.array -= lr * g
                     continue
                 state = self.state[p]
                 if "momentum_buffer" not in state:
@@ -1300,7 +1457,7 @@ def _sgd_v_form(original):
                 else:
                     state["momentum_buffer"] = momentum * state["momentum_buffer"] - (1 - dampening) * lr * g
                 v = state["momentum_buffer"]
-                p.data += momentum * v - lr * g if group["nesterov"] else v
+                p.array += momentum * v - lr * g if group["nesterov"] else v
         return loss
     return step
 

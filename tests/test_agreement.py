@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from helpers import WORST  # noqa: F401 (benchmarks.record reads test_agreement.WORST)
 from helpers import DTYPES, both_refuse, compare_and_record, print_worst_errors, standard_normal
+from minicnn import functional as MF  # minicnn's functional ops (F is torch's)
 from minicnn import nn
 from minicnn.rng import get_rng, manual_seed
 
@@ -218,7 +219,7 @@ def test_max_pool2d_dilation_ceil_mode_and_indices_match_torch(dtype, case, unba
         unpool = {k: kwargs[k] for k in ("kernel_size", "stride", "padding")}
         size = x.shape[-2:]
         compare_and_record("MaxUnpool2d", UnpoolAsLayer(nn.MaxUnpool2d(**unpool), indices.data, size),
-                           lambda p: F.max_unpool2d(p, indices_t, **unpool, output_size=size), out.data, seed)
+                           lambda p: F.max_unpool2d(p, indices_t, **unpool, output_size=size), out.array, seed)
 
 
 class UnpoolAsLayer(nn.Module):
@@ -466,7 +467,7 @@ def test_batch_norm_matches_torch(dtype, layer_cls, dims, data, affine, training
     # dx's own scale is weight * invstd * |dy| (dy ~ N(0, 1)); in training it can cancel to far below that
     # (to exactly 0 with two values per channel), leaving only rounding, so it is measured on that scale
     var = x.astype(np.float64).var(axis=tuple(i for i in range(x.ndim) if i != 1)) if training else layer.running_var
-    gain = float(np.max((layer.weight.data if affine else 1) / np.sqrt(var + 1e-5)))
+    gain = float(np.max((layer.weight.array if affine else 1) / np.sqrt(var + 1e-5)))
     errors = compare_and_record(
         layer_cls.__name__, layer,
         lambda x, **p: F.batch_norm(x, mean_t, var_t, p.get("weight"), p.get("bias"), training, momentum, 1e-5),
@@ -492,7 +493,7 @@ def test_batch_norm_relu_matches_torch_relu_of_batch_norm(dtype, data, training,
     shape = data.draw(bn_shapes(4))
     layer, (mean_t, var_t), x = _bn_case(nn.BatchNormReLU2d, dtype, shape, True, training, 0.1, seed)
     var = x.astype(np.float64).var(axis=(0, 2, 3)) if training else layer.running_var
-    gain = float(np.max(layer.weight.data / np.sqrt(var + 1e-5)))
+    gain = float(np.max(layer.weight.array / np.sqrt(var + 1e-5)))
     errors = compare_and_record(
         "BatchNormReLU2d", layer,
         lambda x, **p: F.relu(F.batch_norm(x, mean_t, var_t, p.get("weight"), p.get("bias"), training, 0.1, 1e-5)),
@@ -609,15 +610,71 @@ SHAPES = st.lists(st.integers(1, 8), min_size=1, max_size=4).map(tuple)
     ("LeakyReLU(0.3)", nn.LeakyReLU(0.3), lambda x: F.leaky_relu(x, 0.3)),
     ("Hardtanh(-0.5, 0.8)", nn.Hardtanh(-0.5, 0.8), lambda x: F.hardtanh(x, -0.5, 0.8)),
     ("ReLU6", nn.ReLU6(), F.relu6),
+    ("Hardsigmoid", nn.Hardsigmoid(), F.hardsigmoid),
+    ("Hardswish", nn.Hardswish(), F.hardswish),
+    ("SiLU", nn.SiLU(), F.silu),
+    ("GELU", nn.GELU(), F.gelu),
+    ("GELU(approximate='tanh')", nn.GELU(approximate="tanh"), lambda x: F.gelu(x, approximate="tanh")),
+    ("ELU", nn.ELU(), F.elu),
+    ("ELU(0.4)", nn.ELU(0.4), lambda x: F.elu(x, 0.4)),
+    ("ELU(-1.5)", nn.ELU(-1.5), lambda x: F.elu(x, -1.5)),
+    ("Softplus", nn.Softplus(), F.softplus),
+    ("Softplus(2, 3)", nn.Softplus(2, 3), lambda x: F.softplus(x, 2, 3)),
+    ("Softplus(-1, 0.5)", nn.Softplus(-1, 0.5), lambda x: F.softplus(x, -1, 0.5)),
+    # inplace=True: torch's value, computed out of place (compare_with_torch checks the input is untouched)
+    ("Hardsigmoid(inplace=True)", nn.Hardsigmoid(inplace=True), F.hardsigmoid),
+    ("Hardswish(inplace=True)", nn.Hardswish(inplace=True), F.hardswish),
+    ("SiLU(inplace=True)", nn.SiLU(inplace=True), F.silu),
+    ("ELU(0.4, inplace=True)", nn.ELU(0.4, inplace=True), lambda x: F.elu(x, 0.4)),
+    ("ReLU(inplace=True)", nn.ReLU(inplace=True), F.relu),
+    ("LeakyReLU(0.3, inplace=True)", nn.LeakyReLU(0.3, inplace=True), lambda x: F.leaky_relu(x, 0.3)),
+    ("Hardtanh(-0.5, 0.8, inplace=True)", nn.Hardtanh(-0.5, 0.8, inplace=True), lambda x: F.hardtanh(x, -0.5, 0.8)),
+    ("ReLU6(inplace=True)", nn.ReLU6(inplace=True), F.relu6),
 ])
 @SETTINGS
 @given(shape=SHAPES, scale=st.sampled_from([1.0, 10.0, 100.0]), seed=SEEDS)
 def test_elementwise_activation_matches_torch(dtype, name, layer, torch_fn, shape, scale, seed):
     x = standard_normal(seed, shape, dtype, scale)
-    x.reshape(-1)[::5] = 0  # the kink of LeakyReLU and ReLU6: torch gives the slope there
+    x.reshape(-1)[::5] = 0  # the kink of LeakyReLU, ReLU6 and ELU: torch gives the slope there
     if isinstance(layer, nn.Hardtanh):  # and the bounds themselves, where the slope is 0
         x.reshape(-1)[1::5], x.reshape(-1)[2::5] = layer.min_val, layer.max_val
+    if isinstance(layer, (nn.Hardsigmoid, nn.Hardswish)):  # their kinks at -3 and 3
+        x.reshape(-1)[1::5], x.reshape(-1)[2::5] = -3, 3
+    if isinstance(layer, nn.Softplus):  # where beta * x meets the threshold, and just beyond it
+        x.reshape(-1)[1::5] = layer.threshold / layer.beta
+        x.reshape(-1)[2::5] = layer.threshold / layer.beta * 1.01
     compare_and_record(name, layer, torch_fn, x, seed)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, ours, theirs", [
+    ("F.silu(inplace=True)", lambda x: MF.silu(x, inplace=True), lambda x: F.silu(x)),
+    ("F.hardswish(x, True)", lambda x: MF.hardswish(x, True), lambda x: F.hardswish(x)),
+    ("F.hardsigmoid(inplace=False)", lambda x: MF.hardsigmoid(x, inplace=False),
+     lambda x: F.hardsigmoid(x, inplace=False)),
+    ("F.gelu(approximate='tanh')", lambda x: MF.gelu(x, approximate="tanh"), lambda x: F.gelu(x, approximate="tanh")),
+    ("F.elu(alpha=2.5, inplace=True)", lambda x: MF.elu(x, alpha=2.5, inplace=True), lambda x: F.elu(x, alpha=2.5)),
+    ("F.relu(inplace=True)", lambda x: MF.relu(x, inplace=True), lambda x: F.relu(x)),
+    ("F.leaky_relu(negative_slope=0.2, inplace=True)", lambda x: MF.leaky_relu(x, negative_slope=0.2, inplace=True),
+     lambda x: F.leaky_relu(x, negative_slope=0.2)),
+    ("F.relu6(inplace=True)", lambda x: MF.relu6(x, inplace=True), lambda x: F.relu6(x)),
+    ("F.softplus(beta=0.5, threshold=2)", lambda x: MF.softplus(x, beta=0.5, threshold=2),
+     lambda x: F.softplus(x, beta=0.5, threshold=2)),
+])
+@SETTINGS
+@given(shape=SHAPES, seed=SEEDS)
+def test_activation_functions_by_keyword_match_torch(dtype, name, ours, theirs, shape, seed):
+    """The functional forms, every argument by keyword (inplace=True computed out of place, as its value)."""
+    compare_and_record(name, _Call(ours), theirs, standard_normal(seed, shape, dtype, 4.0), seed)
+
+
+class _Call(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

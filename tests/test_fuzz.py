@@ -374,7 +374,7 @@ def _linear(d, well):
 @layer("ReLU", "relu")
 def _relu(d, well):
     x = tensor(d, well, d(st.lists(st.integers(0, 4), max_size=4)))
-    return nn.ReLU(), (x,), {"equal": np.maximum(x, 0) if is_float_array(x) else None}
+    return nn.ReLU(inplace=value(d, well, *INPLACE)), (x,), {"equal": np.maximum(x, 0) if is_float_array(x) else None}
 
 
 @layer("Identity")
@@ -456,7 +456,7 @@ def unpool_case(d, well, batched=True):
                         d(st.integers(k, k + 4))), dtypes=FLOATS))
     x = np.nan_to_num(x, nan=0.0)  # (a NaN wins every window it is in; indices stay valid anyway)
     out, idx = F.max_pool2d(x, k, s, p, return_indices=True)
-    pooled, indices = out.data, idx.data
+    pooled, indices = out.array, idx.array
     if not batched:
         pooled, indices = pooled[0], indices[0]
     if not well:
@@ -603,7 +603,7 @@ def _relu6(d, well):
     expect = {"shape": x.shape}
     if is_float_array(x):
         expect["equal"] = np.clip(x, 0, 6)
-    return nn.ReLU6(inplace=value(d, well, [False], [True])), (x,), expect
+    return nn.ReLU6(inplace=value(d, well, *INPLACE)), (x,), expect
 
 def _softmax_row(cls):
     def row(d, well):
@@ -711,6 +711,28 @@ def _module_list(d, well):
     if not well and d(st.booleans()):
         mods.append(d(st.sampled_from([F.tanh, "Tanh", None])))
     return _ApplyAll(mods), (x,), {"shape": x.shape}
+
+
+class _ApplyDict(nn.Module):
+    """A ModuleDict's members applied in insertion order (a ModuleDict has no forward of its own)."""
+
+    def __init__(self, modules):
+        super().__init__()
+        self.members = nn.ModuleDict({f"m{i}": m for i, m in enumerate(modules)})
+
+    def forward(self, x):
+        for m in self.members.values():
+            x = m(x)
+        return x
+
+
+@layer("ModuleDict", "ModuleDict", "relu", "tanh")
+def _module_dict(d, well):
+    x = tensor(d, well, d(st.lists(st.integers(1, 3), max_size=3)))
+    mods = [nn.ReLU(), nn.Tanh()]
+    if not well and d(st.booleans()):
+        mods.append(d(st.sampled_from([F.tanh, "Tanh", None])))
+    return _ApplyDict(mods), (x,), {"shape": x.shape}
 
 
 class _ScaleBy(nn.Module):
@@ -960,6 +982,35 @@ for _cls, _fn, _row in (("Flatten", "flatten", _flatten), ("LocalResponseNorm", 
                          ("BCEWithLogitsLoss", "binary_cross_entropy_with_logits", _bce)):
     layer_and_function(_cls, _fn, _row)
 
+
+def _activation(name, options, reference=None, finite=False):
+    """An elementwise activation's row: any-shape input, each option drawn from ``options``: name ->
+    (well-formed values, odd values); the output equal to ``reference(x)`` or finite where x is, if given."""
+    def row(d, well):
+        x = tensor(d, well, d(st.lists(st.integers(0, 4), max_size=4)))
+        kwargs = {k: value(d, well, good, odd) for k, (good, odd) in options.items()}
+        expect = {"shape": x.shape}
+        if reference is not None and is_float_array(x):
+            with np.errstate(all="ignore"):  # (-inf * 0 is NaN, as the op's)
+                expect["equal"] = reference(x)
+        if finite and well:
+            expect["finite"] = finite(x)
+        return (x,), kwargs, expect
+    return row
+
+
+INPLACE = ([False, True, np.bool_(True)], [None, "yes", 1, 0.0])
+NUMBERS = [1.0, 0.5, -2.0, 0, 3, np.float32(0.25), np.int64(2)]
+for _cls, _fn, _options, _reference in (
+        ("Hardsigmoid", "hardsigmoid", {"inplace": INPLACE}, lambda x: np.clip(x + 3, 0, 6) / 6),
+        ("Hardswish", "hardswish", {"inplace": INPLACE}, lambda x: x * np.clip(x + 3, 0, 6) / 6),
+        ("SiLU", "silu", {"inplace": INPLACE}, None),
+        ("GELU", "gelu", {"approximate": (["none", "tanh"], ["erf", None, 1, "TANH"])}, None),
+        ("ELU", "elu", {"alpha": (NUMBERS, ["1", None, True, [1.0]]), "inplace": INPLACE}, None),
+        ("Softplus", "softplus", {"beta": ([1.0, 0.5, 2, -1.0, np.float64(3)], [True, "2", None]),
+                                  "threshold": ([20.0, 0.0, 3, -1.0, np.int32(1)], [None, "20", False])}, None)):
+    layer_and_function(_cls, _fn, _activation(_fn, _options, _reference, finite if _reference is None else False))
+
 FUNCTION_NAMES = sorted(name for name, fn in vars(F).items()
                         if inspect.isfunction(fn) and fn.__module__ == F.__name__ and not name.startswith("_"))
 
@@ -1014,7 +1065,7 @@ def test_flatten_takes_the_dims_torch_takes():
                     if isinstance(want, tuple):
                         got = call()
                         assert got.shape == want, (shape, start, end)
-                        np.testing.assert_array_equal(got.data.ravel(), x.ravel())
+                        np.testing.assert_array_equal(got.array.ravel(), x.ravel())
                     else:
                         with pytest.raises(ValueError, match="flatten|Flatten") as info:
                             call()
@@ -1068,7 +1119,7 @@ def _optimizer_call(row, name, draw, well):
         return _count(row, False, well)
     grad_dtype = p.dtype.type
     p.grad = pick(d, well, st.none() | arrays(shape=p.shape, dtypes=[grad_dtype]), arrays(max_dims=3))
-    before = p.data.copy()
+    before = p.array.copy()
     for _ in range(2):
         if refused_or(lambda: opt.step() or "stepped", names) is None:  # (step returns None)
             assert not well, f"{cls.__name__}.step refused a well-formed gradient"

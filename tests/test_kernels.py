@@ -3,6 +3,8 @@
 The fast kernels agree with their naive twins on hypothesis-drawn shapes, keep the dtype they
 are given, never write to or alias their arguments, and reject bad input before numba runs.
 """
+import math
+
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -939,7 +941,11 @@ def test_adaptive_avg_pool2d_equals_naive(shape, out, dtype, seed):
 
 # (op, its arguments after the input, the input values where its slope changes: planted in every draw)
 ELEMENTWISE = [("sigmoid", (), ()), ("tanh", (), ()), ("leaky_relu", (0.2,), ()),
-               ("hardtanh", (-0.5, 0.8), (-0.5, 0.8)), ("hardtanh", (0.0, 6.0), (6.0,))]
+               ("hardtanh", (-0.5, 0.8), (-0.5, 0.8)), ("hardtanh", (0.0, 6.0), (6.0,)),
+               ("hardsigmoid", (), (-3.0, 3.0)), ("hardswish", (), (-3.0, 3.0)), ("silu", (), ()),
+               ("gelu", ("none",), ()), ("gelu", ("tanh",), ()), ("elu", (1.0,), ()), ("elu", (0.3,), ()),
+               ("elu", (-1.5,), ()), ("softplus", (1.0, 20.0), (20.0,)), ("softplus", (2.0, 3.0), (1.5,)),
+               ("softplus", (-1.0, 0.5), (-0.5,))]
 
 
 @pytest.mark.parametrize("name, extra, kinks", ELEMENTWISE)
@@ -947,9 +953,10 @@ ELEMENTWISE = [("sigmoid", (), ()), ("tanh", (), ()), ("leaky_relu", (0.2,), ())
 def test_elementwise_equals_naive(name, extra, kinks, shape, scale, dtype, seed):
     rng = np.random.default_rng(seed)
     x = randn(rng, shape, dtype, scale)
-    x.reshape(-1)[::3] = 0
+    period = len(kinks) + 2  # in every period: a 0, each kink, and one drawn value
+    x.reshape(-1)[::period] = 0
     for k, kink in enumerate(kinks):
-        x.reshape(-1)[1 + k::3] = kink
+        x.reshape(-1)[1 + k::period] = kink
     same_both_ways(name, (x, *extra), dtype, rng)
 
 
@@ -961,6 +968,51 @@ def test_hardtanh_known_values_at_and_beyond_the_bounds():
         np.testing.assert_array_equal(out, [-0.5, -0.5, -0.25, 0.0, 0.8, 0.8, np.nan])
         # 0 at and beyond the bounds, the gradient itself inside (and at NaN, as torch)
         np.testing.assert_array_equal(backward(np.arange(1.0, 8.0), cache), [0, 0, 3, 4, 0, 0, 7])
+
+
+_E, _S, _SIXTH = math.e, 1 / (1 + math.exp(-math.log(3))), K.activation.TORCH_ONE_SIXTH  # sigmoid(log 3) = 3/4
+_PHI1, _pdf1 = (1 + math.erf(1 / math.sqrt(2))) / 2, math.exp(-0.5) / math.sqrt(2 * math.pi)  # Phi(1), phi(1)
+# (op, arguments, x, the output, the gradient for dout = 1, 2, 3, ...): each op's kinks and one value between
+KNOWN_VALUES = [
+    ("hardsigmoid", (), [-4, -3, -1.5, 0, 1.5, 3, 4], [0, 0, 0.25, 0.5, 0.75, 1, 1],
+     [0, 0, 3 * _SIXTH, 4 * _SIXTH, 5 * _SIXTH, 0, 0]),  # torch's 1/6 (kernels/activation.py)
+    # torch's choices at the kinks: slope 0 at -3 (not -1/2) and 1 at 3 (not 3/2)
+    ("hardswish", (), [-4, -3, -2.25, 0, 1.5, 3, 4], [0, 0, -0.28125, 0, 1.125, 3, 4], [0, 0, -0.75, 2, 5, 6, 7]),
+    ("silu", (), [0, math.log(3)], [0, 0.75 * math.log(3)], [0.5, 2 * _S * (1 + math.log(3) * (1 - _S))]),
+    ("gelu", ("none",), [0, 1], [0, _PHI1], [0.5, 2 * (_PHI1 + _pdf1)]),
+    ("gelu", ("tanh",), [0], [0], [0.5]),
+    ("elu", (0.5,), [-1, 0, 2], [0.5 * (1 / _E - 1), 0, 2], [0.5 / _E, 2 * 0.5, 3]),  # slope alpha at 0 (torch)
+    ("elu", (-2.0,), [-1, 0, 1], [-2 * (1 / _E - 1), 0, 1], [-2 / _E, 2 * -2, 3]),  # out > 0 on both sides
+    ("softplus", (), [0], [math.log(2)], [0.5]),
+    ("softplus", (2.0, 3.0), [-1, 1.5, 2], [math.log1p(_E ** -2) / 2, math.log1p(_E ** 3) / 2, 2],
+     [1 / (1 + _E ** 2), 2 / (1 + _E ** -3), 3]),  # beta*x = 3 is not above the threshold: still smooth
+]
+
+
+@pytest.mark.parametrize("name, extra, x, out, dx", KNOWN_VALUES)
+def test_activation_known_values_at_their_kinks(name, extra, x, out, dx):
+    x = np.array(x, dtype=np.float64)
+    for forward, backward in (K.REGISTRY[name][:2], K.REGISTRY[name][2:]):
+        got, cache = forward(x, *extra)
+        np.testing.assert_allclose(got, out, rtol=1e-14, atol=1e-15, err_msg=f"{forward.__name__}")
+        np.testing.assert_allclose(backward(np.arange(1.0, x.size + 1), cache), dx, rtol=1e-14, atol=1e-15,
+                                   err_msg=f"{backward.__name__}")
+
+
+@pytest.mark.parametrize("name, extra", [("hardsigmoid", ()), ("hardswish", ()), ("silu", ()), ("gelu", ("tanh",)),
+                                         ("elu", (0.5,)), ("softplus", (2.0, 3.0))])
+def test_activation_kernels_take_strided_and_read_only_input(name, extra):
+    """The flat loops read a contiguous copy of a view: the same numbers as from the array itself."""
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((4, 6, 5)) * 4
+    view = base.transpose(2, 1, 0)[..., ::2]   # (5, 6, 2), neither C- nor F-contiguous
+    view.flags.writeable = False
+    dout = rng.standard_normal((2, 6, 5)).transpose(2, 1, 0)
+    out, cache = getattr(K, f"{name}_forward")(view, *extra)
+    ref, ref_cache = getattr(K, f"{name}_forward")(view.copy(), *extra)
+    np.testing.assert_array_equal(out, ref)
+    np.testing.assert_array_equal(getattr(K, f"{name}_backward")(dout, cache),
+                                  getattr(K, f"{name}_backward")(dout.copy(), ref_cache))
 
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
@@ -1060,6 +1112,13 @@ def norm_pool_activation_loss_calls(dtype, rng):
         ("tanh", lambda: K.tanh_forward(x), K.tanh_backward),
         ("leaky_relu", lambda: K.leaky_relu_forward(x, 0.1), K.leaky_relu_backward),
         ("hardtanh", lambda: K.hardtanh_forward(x, -0.5, 0.5), K.hardtanh_backward),
+        ("hardsigmoid", lambda: K.hardsigmoid_forward(x), K.hardsigmoid_backward),
+        ("hardswish", lambda: K.hardswish_forward(x), K.hardswish_backward),
+        ("silu", lambda: K.silu_forward(x), K.silu_backward),
+        ("gelu", lambda: K.gelu_forward(x), K.gelu_backward),
+        ("gelu tanh", lambda: K.gelu_forward(x, "tanh"), K.gelu_backward),
+        ("elu", lambda: K.elu_forward(x, 0.7), K.elu_backward),
+        ("softplus", lambda: K.softplus_forward(x, 2.0, 1.0), K.softplus_backward),
         ("softmax", lambda: K.softmax_forward(x, 1), K.softmax_backward),
         ("log_softmax", lambda: K.log_softmax_forward(x, -1), K.log_softmax_backward),
         ("dropout", lambda: K.dropout_forward(x, 0.5, np.ones(x.shape, bool)), K.dropout_backward),
@@ -1196,6 +1255,32 @@ MORE_BAD_INPUT = [
     (K.hardtanh_forward, lambda: (x4, True), TypeError, r"hardtanh: expected min_val as a number, got bool"),
     (K.hardtanh_backward, lambda: (np.ones((2, 3)), K.hardtanh_forward(x4)[1]), ValueError,
      r"hardtanh backward: expected upstream gradient of shape \(2, 3, 4, 4\), got \(2, 3\)"),
+    (K.hardsigmoid_forward, lambda: (np.ones(3, np.float16),), TypeError,
+     r"hardsigmoid input: expected dtype float32 or float64, got float16"),
+    (K.hardsigmoid_backward, lambda: (np.ones((2, 3, 4, 4), np.float32), x4), TypeError,
+     r"hardsigmoid backward: expected upstream gradient of dtype float64, got float32"),
+    (K.hardswish_forward, lambda: ([1.0, 2.0],), TypeError, r"hardswish input: expected a numpy.ndarray, got list"),
+    (K.hardswish_backward, lambda: (np.ones((2, 3)), x4), ValueError,
+     r"hardswish backward: expected upstream gradient of shape \(2, 3, 4, 4\), got \(2, 3\)"),
+    (K.silu_forward, lambda: (np.ones(3, np.int64),), TypeError, r"silu input: expected dtype float32 or float64"),
+    (K.silu_backward, lambda: (np.ones(3, bool), x4), TypeError, r"silu backward: expected dtype float32 or float64"),
+    (K.gelu_forward, lambda: (x4, "erf"), ValueError, r"gelu: expected approximate 'none' or 'tanh', got 'erf'"),
+    (K.gelu_forward, lambda: (x4, None), TypeError,
+     r"gelu: expected approximate as a str, 'none' or 'tanh', got NoneType"),
+    (K.gelu_forward, lambda: (np.ones(3, np.complex64),), TypeError, r"gelu input: expected dtype float32 or float64"),
+    (K.gelu_backward, lambda: (np.ones(4), K.gelu_forward(x4, "tanh")[1]), ValueError,
+     r"gelu backward: expected upstream gradient of shape \(2, 3, 4, 4\), got \(4,\)"),
+    (K.elu_forward, lambda: (x4, True), TypeError, r"elu: expected alpha as a number, got bool"),
+    (K.elu_forward, lambda: (x4, "1.0"), TypeError, r"elu: expected alpha as a number, got str"),
+    (K.elu_backward, lambda: (np.ones((2, 3)), K.elu_forward(x4)[1]), ValueError,
+     r"elu backward: expected upstream gradient of shape \(2, 3, 4, 4\), got \(2, 3\)"),
+    (K.softplus_forward, lambda: (x4, None), TypeError, r"softplus: expected beta as a number, got NoneType"),
+    (K.softplus_forward, lambda: (x4, 1.0, np.bool_(True)), TypeError,
+     r"softplus: expected threshold as a number, got bool"),
+    (K.softplus_forward, lambda: (x4.astype(np.uint8),), TypeError,
+     r"softplus input: expected dtype float32 or float64"),
+    (K.softplus_backward, lambda: (np.ones((2, 3, 4, 4), np.float32), K.softplus_forward(x4)[1]), TypeError,
+     r"softplus backward: expected upstream gradient of dtype float64, got float32"),
     (K.dropout_forward, lambda: (x4, 1.5, np.ones(x4.shape, bool)), ValueError,
      r"dropout: expected probability p in \[0, 1\], got 1.5"),
     (K.dropout_forward, lambda: (x4, 0.5, np.ones((2, 3, 4, 5), bool)), ValueError,

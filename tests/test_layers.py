@@ -39,6 +39,10 @@ def layer_cases(rng):
         (nn.Conv2dReLUMaxPool2d(2, 3, 3, padding=1), rng.standard_normal((2, 2, 7, 6))),
         (nn.Linear(5, 4), rng.standard_normal((3, 5))),
         (nn.ReLU(), rng.standard_normal((2, 3, 4))),
+        (nn.Hardswish(inplace=True), 4 * rng.standard_normal((2, 3, 4))),
+        (nn.GELU(approximate="tanh"), rng.standard_normal((2, 3, 4))),
+        (nn.ELU(0.5), rng.standard_normal((3, 4))),
+        (nn.Softplus(2, 1), rng.standard_normal((3, 4))),
         (nn.MaxPool2d(2), rng.standard_normal((2, 3, 6, 5))),
         (nn.Flatten(), rng.standard_normal((2, 3, 4, 5))),
         (small_net(), rng.standard_normal((2, 2, 6, 4))),
@@ -80,8 +84,8 @@ def test_layers_are_float32_by_default_and_to_float64_switches():
 
 def test_assigning_float64_data_makes_a_layer_run_in_float64():
     layer = nn.Linear(3, 2)
-    layer.weight.data = layer.weight.data.astype(np.float64)
-    layer.bias.data = layer.bias.data.astype(np.float64)
+    layer.weight.data = layer.weight.data.double()
+    layer.bias.data = layer.bias.data.double()
     out = layer(np.ones((4, 3)))
     assert out.dtype == np.float64
     out.backward(np.ones_like(out))
@@ -126,6 +130,29 @@ def test_linear_gradients(bias):
 def test_relu_gradients():
     rng = np.random.default_rng(3)
     assert_gradcheck(check_module(nn.ReLU(), away_from_zero(rng, (2, 3, 5)), rng), ["input"])
+
+
+# inputs at least 0.05 from every kink (hardsigmoid's and hardswish's at -3 and 3, ELU's at 0, softplus's where
+# beta * x = threshold: x = 0.75 for Softplus(2, 1.5)); the smooth ones are checked at every entry
+ACTIVATIONS = [nn.Hardsigmoid(), nn.Hardswish(), nn.SiLU(), nn.GELU(), nn.GELU("tanh"), nn.ELU(0.3), nn.ELU(),
+               nn.Softplus(), nn.Softplus(2, 1.5)]
+
+
+@pytest.mark.parametrize("layer", ACTIVATIONS, ids=repr)
+def test_activation_gradients(layer):
+    rng = np.random.default_rng(12)
+    x = 4 * away_from_zero(rng, (3, 4, 5))
+    x[np.abs(np.abs(x) - 3) < 0.05] += 0.1
+    x[np.abs(x - 0.75) < 0.05] += 0.1
+    assert_gradcheck(check_module(layer, x, rng), ["input"])
+
+
+def test_activation_reprs_are_torch_s(torch):
+    for ours, theirs in [(nn.Hardsigmoid(True), torch.nn.Hardsigmoid(True)), (nn.Hardswish(), torch.nn.Hardswish()),
+                         (nn.SiLU(inplace=True), torch.nn.SiLU(inplace=True)), (nn.GELU(), torch.nn.GELU()),
+                         (nn.GELU("tanh"), torch.nn.GELU("tanh")), (nn.ELU(2, True), torch.nn.ELU(2, True)),
+                         (nn.ELU(), torch.nn.ELU()), (nn.Softplus(0.5, 3), torch.nn.Softplus(0.5, 3))]:
+        assert repr(ours) == repr(theirs)
 
 
 @pytest.mark.parametrize("args, kwargs", [((2,), {}), ((3,), dict(stride=2, padding=1)),
@@ -326,7 +353,8 @@ def test_simple_cnn_parameter_names_order_and_shapes():
     sd = model.state_dict()
     assert list(sd) == SIMPLE_CNN_KEYS
     assert [v.shape for v in sd.values()] == SIMPLE_CNN_SHAPES
-    assert len(model.parameters()) == 8
+    assert len(list(model.parameters())) == 8
+    assert next(model.parameters()) is model.conv1.weight  # a generator, as torch's
 
 
 def test_sequential_keys_are_indices():
@@ -337,12 +365,19 @@ def test_sequential_keys_are_indices():
         nn.Sequential(nn.ReLU(), lambda x: x)
 
 
-def test_state_dict_returns_copies():
+def test_state_dict_returns_the_live_arrays_as_torch():
     model = SimpleCNN()
     sd = model.state_dict()
-    sd["fc2.bias"][:] = 123.0
-    assert not np.any(model.fc2.bias.data == 123.0)
-    assert not any(np.shares_memory(v, p.data) for v, p in zip(sd.values(), model.parameters()))
+    sd["fc2.bias"][:] = 123.0  # in torch too, writing into an entry writes into the model
+    assert np.all(model.fc2.bias.array == 123.0)
+    assert all(v is p.array for v, p in zip(sd.values(), model.parameters()))
+    for p in model.parameters():
+        p.grad = np.ones_like(p.array)
+    minicnn.optim.SGD(model.parameters(), lr=1.0).step()  # an update shows in the entries taken before it
+    assert np.all(sd["fc2.bias"] == 122.0)
+    model.load_state_dict({k: np.zeros_like(v) for k, v in sd.items()})  # loading copies in place
+    assert all(v is p.array and not v.any() for v, p in zip(sd.values(), model.parameters()))
+    assert all(p is q for p, q in zip(model.state_dict(keep_vars=True).values(), model.parameters()))
 
 
 def test_load_state_dict_round_trip_copies_and_keeps_dtype():
@@ -356,7 +391,7 @@ def test_load_state_dict_round_trip_copies_and_keeps_dtype():
         np.testing.assert_array_equal(p.data, v, err_msg=k)
         assert not np.shares_memory(p.data, sd[k])
     sd["fc2.bias"][:] = 7.0
-    assert not np.any(target.fc2.bias.data == 7.0)
+    assert not np.any(target.fc2.bias.array == 7.0)
 
 
 def test_load_state_dict_strict_errors():
@@ -377,7 +412,7 @@ def test_load_state_dict_strict_errors():
         model.load_state_dict({**missing, "fc3.weight": np.zeros(3), "fc1.bias": np.zeros(1)})
     with pytest.raises(TypeError, match=r"load_state_dict: expected a mapping of name -> array, got list"):
         model.load_state_dict(list(sd.values()))
-    before = model.fc2.bias.data.copy()
+    before = model.fc2.bias.array.copy()
     assert model.load_state_dict({"fc2.weight": np.zeros((10, 128)), "extra": np.zeros(1)}, strict=False) == (
         [k for k in SIMPLE_CNN_KEYS if k != "fc2.weight"], ["extra"])
     np.testing.assert_array_equal(model.fc2.weight.data, 0)
@@ -393,7 +428,7 @@ def test_initialisation_matches_torch_bounds(make, fan_in):
     layer = make()
     bound = 1 / math.sqrt(fan_in)
     for p in (layer.weight, layer.bias):
-        w = p.data.astype(np.float64)
+        w = p.array.astype(np.float64)
         assert np.abs(w).max() <= bound
         # U(-b, b): the extremes come close to b, the mean is 0 and the std b/sqrt(3)
         assert np.abs(w).max() >= (0.99 if w.size > 1000 else 0.8) * bound
@@ -455,6 +490,18 @@ BAD_CALLS = [
      r"(?i)relu input: expected dtype float32 or float64, got int64"),
     (lambda: nn.ReLU(), lambda m: m(np.zeros(3, np.float16)), TypeError,
      r"(?i)relu input: expected dtype float32 or float64, got float16"),
+    (lambda: nn.GELU(), lambda m: m(np.zeros(3, np.int32)), TypeError,
+     r"gelu input: expected dtype float32 or float64, got int32"),
+    (lambda: nn.SiLU(), lambda m: F.silu(np.zeros(3), inplace="yes"), TypeError,
+     r"silu: expected inplace as a bool, got str"),
+    (lambda: nn.ELU(), lambda m: F.elu(np.zeros(3), alpha=None), TypeError,
+     r"elu: expected alpha as a number, got NoneType"),
+    (lambda: nn.GELU(), lambda m: F.gelu(np.zeros(3), approximate="exact"), ValueError,
+     r"gelu: expected approximate 'none' or 'tanh', got 'exact'"),
+    (lambda: nn.Softplus(), lambda m: F.softplus(np.zeros(3), 1.0, "20"), TypeError,
+     r"softplus: expected threshold as a number, got str"),
+    (lambda: nn.Hardswish(), lambda m: m([1.0, 2.0]), TypeError,
+     r"hardswish input: expected a minicnn.Tensor or numpy.ndarray, got list"),
     (lambda: nn.MaxPool2d(2), lambda m: m(X32.astype(np.uint8)), TypeError,
      r"(?i)max_?pool2d input: expected dtype float32 or float64, got uint8"),
     # mixed dtypes
@@ -542,6 +589,15 @@ def test_bad_input_names_the_layer_before_numba_runs(make, call, error, match, n
      r"conv2d: padding='same' is not supported for strided convolutions"),
     (lambda: nn.Conv2d(1, 4, 3, padding_mode="mirror"), ValueError,
      r"Conv2d: expected padding_mode in \('zeros', 'reflect', 'replicate', 'circular'\), got 'mirror'"),
+    (lambda: nn.GELU("erf"), ValueError, r"GELU: expected approximate 'none' or 'tanh', got 'erf'"),
+    (lambda: nn.GELU(None), TypeError, r"GELU: expected approximate as a str, 'none' or 'tanh', got NoneType"),
+    (lambda: nn.ELU("1.0"), TypeError, r"ELU: expected alpha as a number, got str"),
+    (lambda: nn.ELU(1.0, inplace="yes"), TypeError, r"ELU: expected inplace as a bool, got str"),
+    (lambda: nn.Softplus(beta=True), TypeError, r"Softplus: expected beta as a number, got bool"),
+    (lambda: nn.Softplus(threshold=None), TypeError, r"Softplus: expected threshold as a number, got NoneType"),
+    (lambda: nn.SiLU(inplace=1), TypeError, r"SiLU: expected inplace as a bool, got int"),
+    (lambda: nn.Hardsigmoid(None), TypeError, r"Hardsigmoid: expected inplace as a bool, got NoneType"),
+    (lambda: nn.Hardswish("no"), TypeError, r"Hardswish: expected inplace as a bool, got str"),
 ])
 def test_bad_constructor_arguments(make, error, match):
     with pytest.raises(error, match=match):
@@ -566,7 +622,7 @@ def test_no_grad_records_nothing_and_restores_the_mode():
 def test_dropout_mask_distribution_and_scaling(p):
     manual_seed(0)
     x = np.ones((200, 500))
-    out = nn.Dropout(p)(x).data
+    out = nn.Dropout(p)(x).array
     dropped = float(np.mean(out == 0))
     sigma = np.sqrt(p * (1 - p) / x.size)
     assert abs(dropped - p) < 5 * sigma, (dropped, p)          # Bernoulli(p) per element
@@ -577,7 +633,7 @@ def test_dropout_mask_distribution_and_scaling(p):
 def test_dropout_masks_are_independent_across_elements_and_calls():
     manual_seed(1)
     layer = nn.Dropout(0.5)
-    a, b = layer(np.ones((100, 100))).data != 0, layer(np.ones((100, 100))).data != 0
+    a, b = layer(np.ones((100, 100))).array != 0, layer(np.ones((100, 100))).array != 0
     assert abs(np.mean(a == b) - 0.5) < 0.03  # a second call draws a new mask
     assert abs(np.corrcoef(a[:, :-1].ravel(), a[:, 1:].ravel())[0, 1]) < 0.05  # neighbours independent
 
@@ -603,13 +659,13 @@ def test_dropout_backward_uses_the_forward_mask():
     t = minicnn.tensor(np.random.default_rng(0).standard_normal((4, 50)), requires_grad=True)
     out = nn.Dropout(0.4)(t)
     out.sum().backward()
-    np.testing.assert_array_equal(t.grad, (out.data != 0) / 0.6)
+    np.testing.assert_array_equal(t.grad, (out.array != 0) / 0.6)
 
 
 def test_dropout2d_zeroes_whole_channels():
     manual_seed(5)
     x = np.random.default_rng(0).standard_normal((16, 8, 3, 3)) + 10  # no zeros of its own
-    out = nn.Dropout2d(0.5)(x).data
+    out = nn.Dropout2d(0.5)(x).array
     zero = (out == 0).reshape(16, 8, -1)
     assert (zero.all(axis=2) | ~zero.any(axis=2)).all()   # a channel is dropped whole or not at all
     assert 0.3 < zero.all(axis=2).mean() < 0.7
@@ -624,8 +680,12 @@ def test_dropout_p_edges_and_refusals():
     for bad in (-0.1, 1.5):
         with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1"):
             nn.Dropout(bad)
-    with pytest.raises(ValueError, match="inplace=True is not supported"):
-        nn.Dropout(0.5, inplace=True)
+    # inplace=True: torch's value, computed out of place (the input stays as it was)
+    torch_like = nn.Dropout(0.0, inplace=True)
+    assert repr(torch_like) == "Dropout(p=0.0, inplace=True)"
+    np.testing.assert_array_equal(torch_like(x).data, x)
+    with pytest.raises(TypeError, match="Dropout: expected inplace as a bool, got str"):
+        nn.Dropout(0.5, inplace="yes")
     with pytest.raises(ValueError, match=r"dropout2d: expected a 3-D \(N, C, L\) or 4-D"):
         F.dropout2d(np.ones((2, 3)))
 
@@ -782,6 +842,7 @@ def test_gradcheck_table_has_every_layer_and_passes(capsys):
     rows = [line for line in capsys.readouterr().out.splitlines() if line.endswith(("pass", "FAIL"))]
     for layer in ("BatchNorm2d(3), train, batch 2", "BatchNorm2d(2), train, batch 3", "BatchNorm1d", "BatchNormReLU2d",
                   "BatchNorm2d(3), eval", "LocalResponseNorm", "Sigmoid", "Tanh", "LeakyReLU", "Softmax", "LogSoftmax", "AvgPool2d",
+                  "Hardsigmoid", "Hardswish", "SiLU", "GELU()", "GELU(approximate='tanh')", "ELU", "Softplus",
                   "AdaptiveAvgPool2d", "Dropout(", "Dropout2d", "MSELoss", "NLLLoss", "BCEWithLogitsLoss", "LeNet5",
                   "BasicBlock"):
         assert any(r.startswith(layer) for r in rows), layer

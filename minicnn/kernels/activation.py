@@ -1,6 +1,9 @@
-"""The activations (ReLU, sigmoid, tanh, leaky ReLU, hardtanh and ReLU6, softmax, log-softmax) and dropout.
+"""The activations (ReLU, sigmoid, tanh, leaky ReLU, hardtanh and ReLU6, hardsigmoid, hardswish, SiLU, GELU, ELU,
+softplus, softmax, log-softmax) and dropout.
 
 ReLU's backward passes the gradient where the input was positive (torch's rule: 0 at x == 0)."""
+import math
+
 import numpy as np
 from numba import njit
 
@@ -257,6 +260,451 @@ def hardtanh_backward_naive(dout, cache):
     return np.where((x <= lo) | (x >= hi), np.zeros((), dtype=dout.dtype), dout)
 
 
+# ------------------------------------------------------------- hardsigmoid, hardswish, SiLU, GELU, ELU, softplus
+# The activations of MobileNetV3 (hardsigmoid, hardswish), EfficientNet (SiLU), BERT and ViT (GELU), and
+# ELU and softplus.  Each fast pair is two one-pass numba loops over the flat array, with the constants
+# passed in x's dtype so that a float32 loop computes in float32.  The cache is the input (ELU's also its
+# output, which gives the slope without a second exp); each backward recomputes from it what its slope
+# needs, so an op keeps no intermediate array of its forward.  The formulas, their order of operations and
+# the values at the kinks are torch's.  The naive twins are the textbook formulas in numpy.
+def _check_number(op, name, value):
+    """``value`` unchanged if it is a real number (a bool is refused: torch would read True as 1)."""
+    if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: expected {name} as a number, got {type(value).__name__}")
+    return value
+
+
+def _pointwise_forward(kernel, x, *params):
+    """``kernel(x, *params, out)`` over flat chunks on the pool: a new array of x's shape and dtype."""
+    out = np.empty(x.shape, dtype=x.dtype)
+    flat_x, flat_out = np.ascontiguousarray(x).reshape(-1), out.reshape(-1)
+    threads.map_chunks(lambda sl: kernel(flat_x[sl], *params, flat_out[sl]), x.size, threads.MIN_CHUNK_VALUES)
+    return out
+
+
+def _pointwise_backward(kernel, dout, cached, *params):
+    """``kernel(dout, *cached, *params, dx)`` over flat chunks on the pool (``cached``: arrays of dout's shape,
+    x's first): one pass, a new array."""
+    dx = np.empty(dout.shape, dtype=cached[0].dtype)
+    flats, flat_dx = [np.ascontiguousarray(a).reshape(-1) for a in (dout, *cached)], dx.reshape(-1)
+    threads.map_chunks(lambda sl: kernel(*[a[sl] for a in flats], *params, flat_dx[sl]), dx.size,
+                       threads.MIN_CHUNK_VALUES)
+    return dx
+
+
+def _constants(x, *values):
+    """``values`` in x's dtype (a float64 literal in a float32 numba loop would make it compute in float64)."""
+    return tuple(x.dtype.type(v) for v in values)
+
+
+@njit(cache=True, nogil=True)
+def _hardsigmoid_forward_kernel(x, zero, three, six, out):
+    for k in range(x.size):
+        r = x[k] + three  # relu6(x + 3) / 6, torch's order; NaN stays NaN
+        if r < zero:
+            r = zero
+        elif r > six:
+            r = six
+        out[k] = r / six
+
+
+@njit(cache=True, nogil=True)
+def _hardsigmoid_backward_kernel(dout, x, three, sixth, dx):
+    for k in range(x.size):
+        if -three < x[k] < three:
+            dx[k] = dout[k] * sixth
+        else:
+            dx[k] = 0
+
+
+# torch's slope of hardsigmoid: 1/6 rounded to float32, in float64 too (ATen's ``one_sixth(1.0f / 6.0f)``),
+# 3e-8 from 1/6; minicnn uses the same number, so that its float64 gradients are torch's to round-off.
+TORCH_ONE_SIXTH = float(np.float32(1 / 6))
+
+
+def hardsigmoid_forward(x):
+    """``relu6(x + 3) / 6`` elementwise: 0 at and below -3, 1 at and above 3, ``x/6 + 1/2`` between.
+
+    Parameters
+    ----------
+    x : ndarray, any shape, float32 or float64
+
+    Returns
+    -------
+    out : ndarray, shape and dtype of ``x`` (a new array)
+    cache : ``x``
+    """
+    check_float_array("hardsigmoid input", x)
+    return _pointwise_forward(_hardsigmoid_forward_kernel, x, *_constants(x, 0, 3, 6)), x
+
+
+def hardsigmoid_backward(dout, cache):
+    """``dx = dout / 6`` where ``-3 < x < 3``, else 0 (torch's rule: 0 at the bounds, and at NaN), in one pass
+    (``1/6`` is :data:`TORCH_ONE_SIXTH`)."""
+    x = cache
+    check_grad("hardsigmoid backward", dout, x.shape, x.dtype)
+    return _pointwise_backward(_hardsigmoid_backward_kernel, dout, (x,), *_constants(x, 3, TORCH_ONE_SIXTH))
+
+
+def hardsigmoid_forward_naive(x):
+    """The three cases written out: 0 at and below -3, 1 at and above 3, ``x/6 + 1/2`` between."""
+    check_float_array("hardsigmoid input", x)
+    return np.where(x <= -3, 0, np.where(x >= 3, 1, x / 6 + 1 / 2)).astype(x.dtype, copy=False), x
+
+
+def hardsigmoid_backward_naive(dout, cache):
+    """Slope 1/6 (torch's, :data:`TORCH_ONE_SIXTH`) strictly between -3 and 3, 0 elsewhere."""
+    x = cache
+    check_grad("hardsigmoid backward", dout, x.shape, x.dtype)
+    sixth = x.dtype.type(TORCH_ONE_SIXTH)
+    return np.where((x > -3) & (x < 3), dout * sixth, np.zeros((), dtype=dout.dtype))
+
+
+@njit(cache=True, nogil=True)
+def _hardswish_forward_kernel(x, zero, three, six, out):
+    for k in range(x.size):
+        r = x[k] + three  # x * relu6(x + 3) / 6, torch's order (so -inf gives NaN, as in torch)
+        if r < zero:
+            r = zero
+        elif r > six:
+            r = six
+        out[k] = x[k] * r / six
+
+
+@njit(cache=True, nogil=True)
+def _hardswish_backward_kernel(dout, x, three, half, dx):
+    for k in range(x.size):
+        if x[k] <= -three:
+            dx[k] = 0
+        elif x[k] < three:
+            dx[k] = dout[k] * (x[k] / three + half)
+        else:
+            dx[k] = dout[k]
+
+
+def hardswish_forward(x):
+    """``x * relu6(x + 3) / 6`` elementwise: 0 at and below -3, ``x`` at and above 3, ``x (x + 3) / 6`` between.
+
+    Parameters
+    ----------
+    x : ndarray, any shape, float32 or float64
+
+    Returns
+    -------
+    out : ndarray, shape and dtype of ``x`` (a new array)
+    cache : ``x``
+    """
+    check_float_array("hardswish input", x)
+    return _pointwise_forward(_hardswish_forward_kernel, x, *_constants(x, 0, 3, 6)), x
+
+
+def hardswish_backward(dout, cache):
+    """``dx = dout * (x/3 + 1/2)`` for ``-3 < x < 3``, 0 at and below -3, ``dout`` at and above 3 (torch's
+    choices at the two kinks), in one pass."""
+    x = cache
+    check_grad("hardswish backward", dout, x.shape, x.dtype)
+    return _pointwise_backward(_hardswish_backward_kernel, dout, (x,), *_constants(x, 3, 0.5))
+
+
+def hardswish_forward_naive(x):
+    """The definition ``x * min(max(x + 3, 0), 6) / 6``."""
+    check_float_array("hardswish input", x)
+    with np.errstate(invalid="ignore"):  # -inf * 0 is NaN, as in torch
+        return x * np.minimum(np.maximum(x + 3, 0), 6) / 6, x
+
+
+def hardswish_backward_naive(dout, cache):
+    """``d/dx [x (x + 3) / 6] = (2x + 3) / 6 = x/3 + 1/2`` in the middle piece; 0 at and below -3, 1 at and
+    above 3."""
+    x = cache
+    check_grad("hardswish backward", dout, x.shape, x.dtype)
+    return dout * np.where(x <= -3, 0, np.where(x < 3, x / 3 + 1 / 2, 1)).astype(x.dtype, copy=False)
+
+
+@njit(cache=True, nogil=True)
+def _silu_forward_kernel(x, one, out):
+    for k in range(x.size):
+        out[k] = x[k] / (one + math.exp(-x[k]))
+
+
+@njit(cache=True, nogil=True)
+def _silu_backward_kernel(dout, x, one, dx):
+    for k in range(x.size):
+        s = one / (one + math.exp(-x[k]))
+        dx[k] = dout[k] * s * (one + x[k] * (one - s))
+
+
+def silu_forward(x):
+    """``x * sigmoid(x) = x / (1 + exp(-x))`` elementwise (SiLU, or swish).
+
+    Parameters
+    ----------
+    x : ndarray, any shape, float32 or float64
+
+    Returns
+    -------
+    out : ndarray, shape and dtype of ``x`` (a new array)
+    cache : ``x``
+    """
+    check_float_array("silu input", x)
+    return _pointwise_forward(_silu_forward_kernel, x, *_constants(x, 1)), x
+
+
+def silu_backward(dout, cache):
+    """``dx = dout * s * (1 + x * (1 - s))`` with ``s = sigmoid(x)``, in one pass."""
+    x = cache
+    check_grad("silu backward", dout, x.shape, x.dtype)
+    return _pointwise_backward(_silu_backward_kernel, dout, (x,), *_constants(x, 1))
+
+
+def silu_forward_naive(x):
+    """The definition ``x * sigmoid(x)`` (the sigmoid of :func:`sigmoid_forward_naive`)."""
+    check_float_array("silu input", x)
+    with np.errstate(invalid="ignore"):  # -inf * 0 is NaN, as in torch
+        return x * sigmoid_forward_naive(x)[0], x
+
+
+def silu_backward_naive(dout, cache):
+    """The product rule: ``d/dx [x s(x)] = s + x * s * (1 - s)``, since ``s' = s (1 - s)``."""
+    x = cache
+    check_grad("silu backward", dout, x.shape, x.dtype)
+    s = sigmoid_forward_naive(x)[0]
+    with np.errstate(invalid="ignore"):
+        return dout * (s + x * s * (1 - s))
+
+
+# GELU, x * Phi(x) with Phi the standard normal CDF; 'tanh' is the approximation of Hendrycks and Gimpel
+_GELU_APPROXIMATIONS = ("none", "tanh")
+_SQRT1_2 = math.sqrt(0.5)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)    # the normal density's factor (torch: M_2_SQRTPI * M_SQRT1_2 / 2)
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)      # the tanh approximation's (torch: M_SQRT2 * M_2_SQRTPI / 2)
+_KAPPA = 0.044715
+
+
+def _check_gelu(x, approximate):
+    check_float_array("gelu input", x)
+    if not isinstance(approximate, str):
+        raise TypeError(f"gelu: expected approximate as a str, 'none' or 'tanh', got {type(approximate).__name__}")
+    if approximate not in _GELU_APPROXIMATIONS:
+        raise ValueError(f"gelu: expected approximate 'none' or 'tanh', got {approximate!r}")
+
+
+@njit(cache=True, nogil=True)
+def _gelu_forward_kernel(x, half, one, sqrt1_2, out):
+    for k in range(x.size):
+        out[k] = x[k] * half * (one + math.erf(x[k] * sqrt1_2))
+
+
+@njit(cache=True, nogil=True)
+def _gelu_backward_kernel(dout, x, half, one, sqrt1_2, inv_sqrt_2pi, dx):
+    for k in range(x.size):
+        v = x[k]
+        cdf = half * (one + math.erf(v * sqrt1_2))
+        pdf = inv_sqrt_2pi * math.exp(-half * v * v)
+        dx[k] = dout[k] * (cdf + v * pdf)
+
+
+@njit(cache=True, nogil=True)
+def _gelu_tanh_forward_kernel(x, half, one, c, kappa, out):
+    for k in range(x.size):
+        v = x[k]
+        out[k] = half * v * (one + math.tanh(c * (v + kappa * (v * v * v))))
+
+
+@njit(cache=True, nogil=True)
+def _gelu_tanh_backward_kernel(dout, x, half, one, three, c, kappa, dx):
+    for k in range(x.size):
+        v = x[k]
+        t = math.tanh(c * (v + kappa * (v * v * v)))
+        dx[k] = dout[k] * (half * (one + t) + half * v * (one - t * t) * c * (one + three * kappa * (v * v)))
+
+
+def gelu_forward(x, approximate="none"):
+    """``x * Phi(x) = x/2 * (1 + erf(x / sqrt 2))`` elementwise; with ``approximate='tanh'``,
+    ``x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x**3)))``.
+
+    Parameters
+    ----------
+    x : ndarray, any shape, float32 or float64
+    approximate : ``'none'`` or ``'tanh'``
+
+    Returns
+    -------
+    out : ndarray, shape and dtype of ``x`` (a new array)
+    cache : ``(x, approximate)``
+    """
+    _check_gelu(x, approximate)
+    if approximate == "tanh":
+        out = _pointwise_forward(_gelu_tanh_forward_kernel, x, *_constants(x, 0.5, 1, _SQRT_2_OVER_PI, _KAPPA))
+    else:
+        out = _pointwise_forward(_gelu_forward_kernel, x, *_constants(x, 0.5, 1, _SQRT1_2))
+    return out, (x, approximate)
+
+
+def gelu_backward(dout, cache):
+    """``dx = dout * (Phi(x) + x * phi(x))``, ``phi`` the normal density (the tanh form: its own derivative,
+    as torch), in one pass."""
+    x, approximate = cache
+    check_grad("gelu backward", dout, x.shape, x.dtype)
+    if approximate == "tanh":
+        return _pointwise_backward(_gelu_tanh_backward_kernel, dout, (x,),
+                                   *_constants(x, 0.5, 1, 3, _SQRT_2_OVER_PI, _KAPPA))
+    return _pointwise_backward(_gelu_backward_kernel, dout, (x,), *_constants(x, 0.5, 1, _SQRT1_2, _INV_SQRT_2PI))
+
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])  # numpy has no erf; Python's, entry by entry
+
+
+def _gelu_naive_parts(x, approximate):
+    """``(Phi, dPhi)``: the factor of x in GELU and its derivative, in float64 (the tanh form's Phi is
+    ``(1 + tanh(u)) / 2`` with ``u = sqrt(2/pi) (x + 0.044715 x**3)``)."""
+    x = x.astype(np.float64)
+    if approximate == "tanh":
+        t = np.tanh(_SQRT_2_OVER_PI * (x + _KAPPA * x ** 3))
+        return (1 + t) / 2, (1 - t ** 2) / 2 * _SQRT_2_OVER_PI * (1 + 3 * _KAPPA * x ** 2)
+    return (1 + _erf(x / math.sqrt(2))) / 2, np.exp(-x ** 2 / 2) / math.sqrt(2 * math.pi)
+
+
+def gelu_forward_naive(x, approximate="none"):
+    """The definition ``x * Phi(x)``, in float64, rounded to x's dtype."""
+    _check_gelu(x, approximate)
+    phi_cdf, _ = _gelu_naive_parts(x, approximate)
+    return (x * phi_cdf).astype(x.dtype), (x, approximate)
+
+
+def gelu_backward_naive(dout, cache):
+    """The product rule: ``d/dx [x Phi(x)] = Phi(x) + x Phi'(x)``, ``Phi' = phi = exp(-x**2 / 2) / sqrt(2 pi)``."""
+    x, approximate = cache
+    check_grad("gelu backward", dout, x.shape, x.dtype)
+    phi_cdf, d_phi_cdf = _gelu_naive_parts(x, approximate)
+    with np.errstate(invalid="ignore"):  # inf * 0 at x = inf is NaN, as in torch
+        return (dout * (phi_cdf + x * d_phi_cdf)).astype(x.dtype)
+
+
+@njit(cache=True, nogil=True)
+def _elu_forward_kernel(x, alpha, out):
+    for k in range(x.size):
+        out[k] = alpha * math.expm1(x[k]) if x[k] <= 0 else x[k]
+
+
+@njit(cache=True, nogil=True)
+def _elu_backward_kernel(dout, x, out, alpha, dx):
+    for k in range(x.size):
+        if x[k] <= 0:
+            dx[k] = dout[k] * (out[k] + alpha)  # alpha * exp(x), without computing exp again
+        else:
+            dx[k] = dout[k]
+
+
+def elu_forward(x, alpha=1.0):
+    """``x`` where ``x > 0``, else ``alpha * (exp(x) - 1)`` (computed with expm1, as torch).
+
+    Parameters
+    ----------
+    x : ndarray, any shape, float32 or float64
+    alpha : number (any sign, as torch)
+
+    Returns
+    -------
+    out : ndarray, shape and dtype of ``x`` (a new array)
+    cache : ``(x, out, alpha)``, alpha in x's dtype (the slope below 0, ``alpha * exp(x)``, is ``out + alpha``;
+        x says which side, whatever alpha's sign)
+    """
+    check_float_array("elu input", x)
+    (alpha,) = _constants(x, _check_number("elu", "alpha", alpha))
+    out = _pointwise_forward(_elu_forward_kernel, x, alpha)
+    return out, (x, out, alpha)
+
+
+def elu_backward(dout, cache):
+    """``dx = dout`` where ``x > 0``, else ``dout * alpha * exp(x) = dout * (out + alpha)`` (torch's rule: that
+    slope, alpha, at x == 0), in one pass."""
+    x, out, alpha = cache
+    check_grad("elu backward", dout, x.shape, x.dtype)
+    return _pointwise_backward(_elu_backward_kernel, dout, (x, out), alpha)
+
+
+def elu_forward_naive(x, alpha=1.0):
+    """The two cases: ``x`` above 0, ``alpha * (exp(x) - 1)`` at and below (``expm1``: ``exp(x) - 1`` would
+    lose the digits of a small x; x clipped at 0 there, so that the branch not taken cannot overflow)."""
+    check_float_array("elu input", x)
+    (alpha,) = _constants(x, _check_number("elu", "alpha", alpha))
+    out = np.where(x <= 0, alpha * np.expm1(np.minimum(x, 0)), x)
+    return out, (x, out, alpha)
+
+
+def elu_backward_naive(dout, cache):
+    """``d/dx alpha (exp(x) - 1) = alpha exp(x)`` at and below 0, 1 above (NaN takes 1, as torch's x <= 0 test)."""
+    x, _, alpha = cache
+    check_grad("elu backward", dout, x.shape, x.dtype)
+    return dout * np.where(x <= 0, alpha * np.exp(np.minimum(x, 0)), 1).astype(x.dtype, copy=False)
+
+
+@njit(cache=True, nogil=True)
+def _softplus_forward_kernel(x, beta, threshold, out):
+    for k in range(x.size):
+        z = x[k] * beta
+        out[k] = x[k] if z > threshold else math.log1p(math.exp(z)) / beta
+
+
+@njit(cache=True, nogil=True)
+def _softplus_backward_kernel(dout, x, beta, threshold, one, dx):
+    for k in range(x.size):
+        z = x[k] * beta
+        if z > threshold:
+            dx[k] = dout[k]
+        else:
+            e = math.exp(z)
+            dx[k] = dout[k] * e / (e + one)
+
+
+def _check_softplus(x, beta, threshold):
+    check_float_array("softplus input", x)
+    return _constants(x, _check_number("softplus", "beta", beta), _check_number("softplus", "threshold", threshold))
+
+
+def softplus_forward(x, beta=1.0, threshold=20.0):
+    """``log(1 + exp(beta*x)) / beta`` elementwise, and ``x`` where ``beta*x > threshold`` (torch's rule).
+
+    Parameters
+    ----------
+    x : ndarray, any shape, float32 or float64
+    beta, threshold : numbers
+
+    Returns
+    -------
+    out : ndarray, shape and dtype of ``x`` (a new array)
+    cache : ``(x, beta, threshold)``, the numbers in x's dtype
+    """
+    beta, threshold = _check_softplus(x, beta, threshold)
+    return _pointwise_forward(_softplus_forward_kernel, x, beta, threshold), (x, beta, threshold)
+
+
+def softplus_backward(dout, cache):
+    """``dx = dout * sigmoid(beta*x)``, and ``dout`` where the forward was linear, in one pass."""
+    x, beta, threshold = cache
+    check_grad("softplus backward", dout, x.shape, x.dtype)
+    return _pointwise_backward(_softplus_backward_kernel, dout, (x,), beta, threshold, *_constants(x, 1))
+
+
+def softplus_forward_naive(x, beta=1.0, threshold=20.0):
+    """The two cases: ``x`` where ``beta*x > threshold``, else ``log(1 + exp(beta*x)) / beta``."""
+    beta, threshold = _check_softplus(x, beta, threshold)
+    linear = beta * x > threshold
+    with np.errstate(over="ignore"):  # a threshold beyond exp's range: inf, as torch
+        return np.where(linear, x, np.log1p(np.exp(np.where(linear, 0, beta * x))) / beta), (x, beta, threshold)
+
+
+def softplus_backward_naive(dout, cache):
+    """``d/dx log(1 + exp(beta x)) / beta = exp(beta x) / (1 + exp(beta x))``; 1 where the forward was linear."""
+    x, beta, threshold = cache
+    check_grad("softplus backward", dout, x.shape, x.dtype)
+    linear = beta * x > threshold
+    with np.errstate(over="ignore", invalid="ignore"):  # a threshold beyond exp's range: inf / inf, as torch
+        e = np.exp(np.where(linear, 0, beta * x))
+        return dout * np.where(linear, 1, e / (1 + e))
+
+
 # --------------------------------------------------------------------------- softmax, log-softmax
 def _check_dim(name, x, dim):
     check_float_array(f"{name} input", x)
@@ -431,5 +879,5 @@ dropout_backward_naive = dropout_backward
 
 
 # this file's ops, by torch's names (kernels/registry.py)
-KERNELS = kernel_table(globals(), "relu", "sigmoid", "tanh", "leaky_relu", "hardtanh", "softmax", "log_softmax",
-                       "dropout")
+KERNELS = kernel_table(globals(), "relu", "sigmoid", "tanh", "leaky_relu", "hardtanh", "hardsigmoid", "hardswish",
+                       "silu", "gelu", "elu", "softplus", "softmax", "log_softmax", "dropout")

@@ -6,8 +6,9 @@ One file per subject, as torch's ``nn/modules/``: ``activation.py``, ``pooling.p
 """
 from .. import functional
 from . import init
-from .activation import Hardtanh, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, Softmax, Tanh
-from .container import ModuleList, Sequential
+from .activation import (ELU, GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSoftmax, ReLU, ReLU6, SiLU, Sigmoid,
+                         Softmax, Softplus, Tanh)
+from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, Conv2dReLUMaxPool2d
 from .dropout import Dropout, Dropout2d
 from .linear import Flatten, Identity, Linear
@@ -17,7 +18,8 @@ from .normalization import BatchNorm1d, BatchNorm2d, BatchNormReLU2d, LocalRespo
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "BatchNormReLU2d",
-           "Conv2d", "Conv2dReLUMaxPool2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "Flatten", "Hardtanh",
-           "Identity", "LeakyReLU", "Linear", "LocalResponseNorm", "LogSoftmax", "MSELoss", "MaxPool2d", "MaxUnpool2d",
-           "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU", "ReLU6", "Sequential", "Sigmoid", "Softmax", "Tanh",
-           "functional", "init", "is_grad_enabled", "no_grad"]
+           "Conv2d", "Conv2dReLUMaxPool2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Flatten", "GELU",
+           "Hardsigmoid", "Hardswish", "Hardtanh", "Identity", "LeakyReLU", "Linear", "LocalResponseNorm", "LogSoftmax",
+           "MSELoss", "MaxPool2d", "MaxUnpool2d", "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "ReLU6",
+           "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "functional", "init", "is_grad_enabled",
+           "no_grad"]

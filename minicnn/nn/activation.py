@@ -2,15 +2,23 @@
 import numpy as np
 
 from .. import functional as F
-from ..arguments import only_default
+from ..arguments import inplace_flag
 from .module import Module
 
 
 class ReLU(Module):
-    """``max(x, 0)`` elementwise; any shape."""
+    """``max(x, 0)`` elementwise, as ``torch.nn.ReLU(inplace=False)``; any shape.  ``inplace=True`` is accepted
+    and computed out of place (:func:`minicnn.arguments.inplace_flag`)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace_flag("ReLU", inplace)
 
     def forward(self, x):
         return F.relu(x)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class Sigmoid(Module):
@@ -32,7 +40,7 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
-        only_default("LeakyReLU", inplace=inplace)
+        inplace = inplace_flag("LeakyReLU", inplace)
         if not isinstance(negative_slope, (int, float, np.integer, np.floating)) or isinstance(negative_slope, bool):
             raise TypeError(f"LeakyReLU: expected negative_slope as a number, got {type(negative_slope).__name__}")
         self.negative_slope, self.inplace = float(negative_slope), inplace
@@ -41,7 +49,7 @@ class LeakyReLU(Module):
         return F.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 
@@ -52,7 +60,7 @@ class Hardtanh(Module):
     def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
         super().__init__()
         name = type(self).__name__
-        only_default(name, inplace=inplace)
+        self.inplace = inplace_flag(name, inplace)
         for arg, value in (("min_val", min_val), ("max_val", max_val)):
             if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, (bool, np.bool_)):
                 raise TypeError(f"{name}: expected {arg} as a number, got {type(value).__name__}")
@@ -64,7 +72,7 @@ class Hardtanh(Module):
         return F.hardtanh(x, self.min_val, self.max_val)
 
     def extra_repr(self):
-        return f"min_val={self.min_val}, max_val={self.max_val}"
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
 
 
 class ReLU6(Hardtanh):
@@ -74,7 +82,106 @@ class ReLU6(Hardtanh):
         super().__init__(0.0, 6.0, inplace)
 
     def extra_repr(self):
-        return ""
+        return "inplace=True" if self.inplace else ""
+
+
+def _flag(layer, name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{layer}: expected {name} as a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def _number(layer, name, value):
+    """``value`` as given (torch's repr shows it so), if it is a real number that is no bool."""
+    if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{layer}: expected {name} as a number, got {type(value).__name__}")
+    return value
+
+
+class _OutOfPlace(Module):
+    """An activation with torch's ``inplace`` flag, accepted: the result is computed out of place either way
+    (a new Tensor, the value torch returns; minicnn never overwrites an input)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace_flag(type(self).__name__, inplace)
+
+
+class Hardsigmoid(_OutOfPlace):
+    """``relu6(x + 3) / 6`` elementwise, as ``torch.nn.Hardsigmoid(inplace=False)``; any shape.
+    ``inplace=True`` is accepted and computed out of place."""
+
+    def forward(self, x):
+        return F.hardsigmoid(x)
+
+
+class Hardswish(_OutOfPlace):
+    """``x * relu6(x + 3) / 6`` elementwise, as ``torch.nn.Hardswish(inplace=False)`` (MobileNetV3's
+    activation); any shape.  ``inplace=True`` is accepted and computed out of place."""
+
+    def forward(self, x):
+        return F.hardswish(x)
+
+
+class SiLU(_OutOfPlace):
+    """``x * sigmoid(x)`` elementwise, as ``torch.nn.SiLU(inplace=False)`` (swish; EfficientNet's
+    activation); any shape.  ``inplace=True`` is accepted and computed out of place."""
+
+    def forward(self, x):
+        return F.silu(x)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class GELU(Module):
+    """``x * Phi(x)`` elementwise (``Phi`` the standard normal CDF), as ``torch.nn.GELU(approximate='none')``;
+    ``approximate='tanh'`` is torch's tanh approximation.  Any shape."""
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        if not isinstance(approximate, str):
+            raise TypeError(f"GELU: expected approximate as a str, 'none' or 'tanh', got {type(approximate).__name__}")
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: expected approximate 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class ELU(_OutOfPlace):
+    """``x`` where positive, else ``alpha * (exp(x) - 1)``, as ``torch.nn.ELU(alpha=1.0, inplace=False)``; any
+    shape.  ``inplace=True`` is accepted and computed out of place."""
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__(inplace)
+        self.alpha = _number("ELU", "alpha", alpha)
+
+    def forward(self, x):
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class Softplus(Module):
+    """``log(1 + exp(beta * x)) / beta`` elementwise, and ``x`` where ``beta * x > threshold``, as
+    ``torch.nn.Softplus(beta=1.0, threshold=20.0)``; any shape."""
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta, self.threshold = _number("Softplus", "beta", beta), _number("Softplus", "threshold", threshold)
+
+    def forward(self, x):
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
 
 class Softmax(Module):
     """``softmax`` along ``dim``, as ``torch.nn.Softmax(dim=None)`` (None: torch's deprecated implicit choice)."""

@@ -1,6 +1,6 @@
 """Dropout layers: a random mask in training mode, the identity in evaluation mode."""
 from .. import functional as F
-from ..arguments import dropout_probability, only_default
+from ..arguments import dropout_probability, inplace_flag
 from .module import Module
 
 
@@ -8,8 +8,7 @@ class _DropoutNd(Module):
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
         self.p = dropout_probability(type(self).__name__, p)
-        self.inplace = inplace
-        only_default(type(self).__name__, inplace=inplace)
+        self.inplace = inplace_flag(type(self).__name__, inplace)  # accepted, computed out of place
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"

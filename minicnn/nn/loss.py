@@ -42,7 +42,7 @@ class CrossEntropyLoss(Module):
             raise TypeError(f"CrossEntropyLoss: expected ignore_index as an int, got {ignore_index!r}")
         if not isinstance(label_smoothing, (int, float)) or not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"CrossEntropyLoss: expected label_smoothing in [0.0, 1.0], got {label_smoothing!r}")
-        weight = weight.data if isinstance(weight, F.Tensor) else weight
+        weight = weight.array if isinstance(weight, F.Tensor) else weight
         if weight is not None and not isinstance(weight, np.ndarray):
             raise TypeError(f"CrossEntropyLoss: expected weight as an ndarray or Tensor, got {type(weight).__name__}")
         self.register_buffer("weight", None if weight is None else weight.copy())
