@@ -121,6 +121,23 @@ def assert_gradcheck(module, x, seed=0, samples=30, threshold=None):
     return rows
 
 
+def from_torch_sample(value, leaves):
+    """A torch sample argument (an OpInfo ``SampleInput``'s input, args or kwargs) as minicnn's ops take it: a
+    Tensor leaf where torch differentiates (appended to ``leaves`` as ``(torch_tensor, minicnn_leaf)``), an
+    ndarray copy of any other tensor, tuples and lists element by element, anything else as it is."""
+    import torch
+    if isinstance(value, torch.Tensor):
+        array = value.detach().numpy().copy()
+        if value.requires_grad:
+            leaf = Tensor(array, requires_grad=True)
+            leaves.append((value, leaf))
+            return leaf
+        return array
+    if isinstance(value, (tuple, list)):
+        return type(value)(from_torch_sample(v, leaves) for v in value)
+    return value
+
+
 @contextlib.contextmanager
 def torch_threads(count=1):
     """Torch's intra-op pool at ``count`` threads inside the block, restored after.

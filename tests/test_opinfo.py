@@ -26,7 +26,7 @@ import pytest
 
 from minicnn import Tensor
 from minicnn import functional as F
-from minicnn.testing import relative_error
+from minicnn.testing import from_torch_sample, relative_error
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("expecttest")
@@ -78,20 +78,6 @@ def print_coverage():
             print(f"      refused: {message}")
 
 
-def to_minicnn(value, leaves):
-    """A torch sample argument as minicnn takes it: a Tensor leaf where torch differentiates, else an ndarray."""
-    if isinstance(value, torch.Tensor):
-        array = value.detach().numpy().copy()
-        if value.requires_grad:
-            leaf = Tensor(array, requires_grad=True)
-            leaves.append((value, leaf))
-            return leaf
-        return array
-    if isinstance(value, (tuple, list)):
-        return type(value)(to_minicnn(v, leaves) for v in value)
-    return value
-
-
 def describe(sample):
     def short(v):
         return f"T{tuple(v.shape)}" if isinstance(v, torch.Tensor) else repr(v)
@@ -103,8 +89,8 @@ def describe(sample):
 def check_sample(name, fn, torch_fn, sample, rng):
     """None if minicnn agrees with torch, a refusal message if it refused, else raise AssertionError."""
     leaves = []
-    args = to_minicnn((sample.input,) + tuple(sample.args), leaves)
-    kwargs = {k: to_minicnn(v, leaves) for k, v in sample.kwargs.items()}
+    args = from_torch_sample((sample.input,) + tuple(sample.args), leaves)
+    kwargs = {k: from_torch_sample(v, leaves) for k, v in sample.kwargs.items()}
     inputs_before = [leaf.array.copy() for _, leaf in leaves]
     try:
         ours = fn(*args, **kwargs)

@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..testing import from_torch_sample
 from .grading import (RTOL, Failure, Probe, check_array, compare, drawn, first_wrong, index_text, value_text,
                       values_text)
 
@@ -319,29 +320,13 @@ def describe(sample):
                            + [f"{k}={short(v)}" for k, v in sample.kwargs.items()]) + ")"
 
 
-def _to_minicnn(value, leaves):
-    import torch
-
-    from ..autograd import Tensor
-    if isinstance(value, torch.Tensor):
-        array = value.detach().numpy().copy()
-        if value.requires_grad:
-            leaf = Tensor(array, requires_grad=True)
-            leaves.append((value, leaf))
-            return leaf
-        return array
-    if isinstance(value, (tuple, list)):
-        return type(value)(_to_minicnn(v, leaves) for v in value)
-    return value
-
-
 def _run_sample(spec, sample, backward, overrides, g):
     """minicnn's op on the sample (on ``overrides`` or minicnn's own kernels): (outputs, leaf gradients)."""
     from .. import kernels
     from ..autograd import no_grad
     leaves = []
-    args = _to_minicnn((sample.input,) + tuple(sample.args), leaves)
-    kwargs = {k: _to_minicnn(v, leaves) for k, v in sample.kwargs.items()}
+    args = from_torch_sample((sample.input,) + tuple(sample.args), leaves)
+    kwargs = {k: from_torch_sample(v, leaves) for k, v in sample.kwargs.items()}
     with kernels.use("fast" if overrides is None else overrides):
         if not backward:
             with no_grad():
