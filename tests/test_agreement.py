@@ -602,6 +602,12 @@ def test_local_response_norm_matches_torch(dtype, shape, size, alpha, beta, k, s
 SHAPES = st.lists(st.integers(1, 8), min_size=1, max_size=4).map(tuple)
 
 
+# A few entries all deep in a tail (GELU's 1 + erf, ELU's exp, 1 + tanh far below 0) make an output and a
+# gradient of ~1e-4 to 1e-8, which torch itself rounds at float32's (or float64's) precision of 1 + erf: the
+# error is measured against at least 0.01, the inputs' and upstream gradients' scale being 1 or more.
+TAIL_FLOOR = {"forward": 0.01, "input": 0.01}
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name, layer, torch_fn", [
     ("Sigmoid", nn.Sigmoid(), torch.sigmoid),
@@ -643,7 +649,7 @@ def test_elementwise_activation_matches_torch(dtype, name, layer, torch_fn, shap
     if isinstance(layer, nn.Softplus):  # where beta * x meets the threshold, and just beyond it
         x.reshape(-1)[1::5] = layer.threshold / layer.beta
         x.reshape(-1)[2::5] = layer.threshold / layer.beta * 1.01
-    compare_and_record(name, layer, torch_fn, x, seed)
+    compare_and_record(name, layer, torch_fn, x, seed, floor=TAIL_FLOOR)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -665,7 +671,7 @@ def test_elementwise_activation_matches_torch(dtype, name, layer, torch_fn, shap
 @given(shape=SHAPES, seed=SEEDS)
 def test_activation_functions_by_keyword_match_torch(dtype, name, ours, theirs, shape, seed):
     """The functional forms, every argument by keyword (inplace=True computed out of place, as its value)."""
-    compare_and_record(name, _Call(ours), theirs, standard_normal(seed, shape, dtype, 4.0), seed)
+    compare_and_record(name, _Call(ours), theirs, standard_normal(seed, shape, dtype, 4.0), seed, floor=TAIL_FLOOR)
 
 
 class _Call(nn.Module):
