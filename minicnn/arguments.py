@@ -9,15 +9,6 @@ from .autograd import Tensor
 MAX_FEATURES = 2**63 - 1  # numpy cannot make a larger dimension ("Maximum allowed dimension exceeded")
 
 
-def only_default(op, **given):
-    """Refuse torch arguments that minicnn does not implement, naming each."""
-    defaults = {"dilation": 1, "groups": 1, "ceil_mode": False, "return_indices": False, "weight": None,
-                "ignore_index": -100, "label_smoothing": 0.0}
-    for name, value in given.items():
-        if value != defaults[name] and not (name == "dilation" and value in ((1, 1), [1, 1])):
-            raise ValueError(f"{op}: {name}={value!r} is not supported (only {name}={defaults[name]!r})")
-
-
 def inplace_flag(op, inplace):
     """torch's ``inplace`` flag, as a bool.  torch's ``inplace=True`` overwrites the input with the result and
     returns it; minicnn never overwrites an input, so the ops accept the flag and return the result as a new

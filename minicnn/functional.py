@@ -17,7 +17,7 @@ import numpy as np
 
 from . import kernels as K
 from .autograd import Function, Tensor, as_tensor  # noqa: F401 (as_tensor is used by nn)
-from .arguments import array_or_none, dropout_probability, inplace_flag, only_default
+from .arguments import array_or_none, dropout_probability, inplace_flag
 from .autograd.engine import is_grad_enabled
 from .kernels.checks import FLOAT_DTYPES, check_float_array
 from .rng import get_rng

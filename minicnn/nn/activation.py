@@ -40,10 +40,8 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
-        inplace = inplace_flag("LeakyReLU", inplace)
-        if not isinstance(negative_slope, (int, float, np.integer, np.floating)) or isinstance(negative_slope, bool):
-            raise TypeError(f"LeakyReLU: expected negative_slope as a number, got {type(negative_slope).__name__}")
-        self.negative_slope, self.inplace = float(negative_slope), inplace
+        self.inplace = inplace_flag("LeakyReLU", inplace)
+        self.negative_slope = float(_number("LeakyReLU", "negative_slope", negative_slope))
 
     def forward(self, x):
         return F.leaky_relu(x, self.negative_slope)
@@ -62,8 +60,7 @@ class Hardtanh(Module):
         name = type(self).__name__
         self.inplace = inplace_flag(name, inplace)
         for arg, value in (("min_val", min_val), ("max_val", max_val)):
-            if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, (bool, np.bool_)):
-                raise TypeError(f"{name}: expected {arg} as a number, got {type(value).__name__}")
+            _number(name, arg, value)
         if not min_val < max_val:  # torch's Hardtanh asserts max_val > min_val
             raise ValueError(f"{name}: expected min_val < max_val, got min_val={min_val}, max_val={max_val}")
         self.min_val, self.max_val = float(min_val), float(max_val)
@@ -83,12 +80,6 @@ class ReLU6(Hardtanh):
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
-
-
-def _flag(layer, name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{layer}: expected {name} as a bool, got {type(value).__name__}")
-    return bool(value)
 
 
 def _number(layer, name, value):
