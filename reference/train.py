@@ -21,7 +21,7 @@ from .models import load_numpy_state_dict, numpy_state_dict
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 # the same names as minicnn.optim.OPTIMIZERS and SCHEDULERS
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
-              "rmsprop": torch.optim.RMSprop}
+              "rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad, "adadelta": torch.optim.Adadelta}
 SCHEDULERS = {"step": torch.optim.lr_scheduler.StepLR, "multistep": torch.optim.lr_scheduler.MultiStepLR,
               "cosine": torch.optim.lr_scheduler.CosineAnnealingLR}
 

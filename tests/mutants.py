@@ -1434,6 +1434,78 @@ def optim_mutants():
       optim_probe("RMSprop", dict(lr=0.01, momentum=0.9)), "lr inside the momentum buffer")
     o("RMSprop.step:weight_decay_dropped", source(f"{rms}:RMSprop.step", ("g = g + weight_decay * p.array", "pass")),
       optim_probe("RMSprop", dict(lr=0.01, weight_decay=0.1)), "the L2 penalty left out")
+    adadelta, adagrad = "minicnn.optim.adadelta", "minicnn.optim.adagrad"
+    delta_line = "delta = np.sqrt(acc_delta + eps) / np.sqrt(square_avg + eps) * g"
+    o("Adadelta.step:no_delta_sqrt", source(f"{adadelta}:Adadelta.step", (
+        delta_line, "delta = (acc_delta + eps) / np.sqrt(square_avg + eps) * g")),
+      optim_probe("Adadelta", dict(lr=1.0, rho=0.9)), "the accumulated Δ² without its square root")
+    o("Adadelta.step:eps_outside_sqrt", source(f"{adadelta}:Adadelta.step", (
+        delta_line, "delta = (np.sqrt(acc_delta) + eps) / (np.sqrt(square_avg) + eps) * g")),
+      optim_probe("Adadelta", dict(lr=1.0, eps=1e-3)), "eps added outside the square roots (RMSprop's place)")
+    o("Adadelta.step:stale_square_avg", source(f"{adadelta}:Adadelta.step", (
+        "            square_avg *= rho\n            square_avg += (1 - rho) * g * g\n", ""), (
+        "acc_delta *= rho\n", "acc_delta *= rho\n            square_avg *= rho\n"
+                              "            square_avg += (1 - rho) * g * g\n")),
+      optim_probe("Adadelta", dict(lr=1.0)), "Δ divided by the previous step's v (v updated after Δ)")
+    o("Adadelta.step:acc_delta_of_g", source(f"{adadelta}:Adadelta.step", (
+        "acc_delta += (1 - rho) * delta * delta", "acc_delta += (1 - rho) * g * g")),
+      optim_probe("Adadelta", dict(lr=1.0)), "the Δ accumulator fed g² instead of Δ²")
+    o("Adadelta.step:lr_ignored", source(f"{adadelta}:Adadelta.step", ("p.array -= lr * delta", "p.array -= delta")),
+      optim_probe("Adadelta", dict(lr=0.5)), "the paper's rule without torch's lr")
+    o("Adadelta.step:weight_decay_dropped", source(f"{adadelta}:Adadelta.step", (
+        "g = g + weight_decay * p.array", "pass")),
+      optim_probe("Adadelta", dict(lr=1.0, weight_decay=0.1)), "the L2 penalty left out")
+    o("Adagrad.step:no_lr_decay", source(f"{adagrad}:Adagrad.step", (
+        "lr_t = lr / (1 + (state[\"step\"] - 1) * lr_decay)", "lr_t = lr")),
+      optim_probe("Adagrad", dict(lr=0.1, lr_decay=0.1), schedule=False), "lr_decay ignored")
+    o("Adagrad.step:lr_decay_one_step_ahead", source(f"{adagrad}:Adagrad.step", (
+        "(state[\"step\"] - 1) * lr_decay", "state[\"step\"] * lr_decay")),
+      optim_probe("Adagrad", dict(lr=0.1, lr_decay=0.1), schedule=False), "lr decayed from the first step on")
+    o("Adagrad.step:eps_inside_sqrt", source(f"{adagrad}:Adagrad.step", (
+        "np.sqrt(state_sum) + eps", "np.sqrt(state_sum + eps)")),
+      optim_probe("Adagrad", dict(lr=0.1, eps=1e-3)), "eps under the square root")
+    o("Adagrad.step:running_mean_not_sum", source(f"{adagrad}:Adagrad.step", (
+        "state_sum += g * g", "state_sum[...] = 0.99 * state_sum + 0.01 * g * g")),
+      optim_probe("Adagrad", dict(lr=0.1)), "a decaying mean of g² (RMSprop's) instead of the sum")
+    o("Adagrad._init_state:initial_value_ignored", source(f"{adagrad}:Adagrad._init_state", (
+        "np.full_like(p.array, self.defaults[\"initial_accumulator_value\"])", "np.zeros_like(p.array)")),
+      optim_probe("Adagrad", dict(lr=0.1, initial_accumulator_value=0.5)), "the sum starts at 0 whatever was asked")
+    o("Adagrad.step:weight_decay_dropped", source(f"{adagrad}:Adagrad.step", (
+        "g = g + weight_decay * p.array", "pass")),
+      optim_probe("Adagrad", dict(lr=0.1, weight_decay=0.1)), "the L2 penalty left out")
+
+    sched, schedule_tests = "minicnn.optim.lr_scheduler", _ids(
+        T_O, "test_lr_and_momentum_sequences_equal_torch", "test_one_cycle_by_hand",
+        "test_reduce_on_plateau_follows_torch", "test_reduce_on_plateau_by_hand")
+
+    def s(name, apply, probe, note):
+        add(name, "optim", apply, probe, schedule_tests, note)
+
+    s("OneCycleLR.get_lr:momentum_not_cycled", source(f"{sched}:OneCycleLR.get_lr", (
+        "if self.cycle_momentum:", "if False:")),
+      schedule_probe("OneCycleLR", dict(max_lr=1.0, total_steps=12)), "the lr cycles, the momentum stays")
+    s("LambdaLR.get_lr:chained", source(f"{sched}:LambdaLR.get_lr", ("self.base_lrs, strict",
+                                                                     "self._current_lrs(), strict")),
+      schedule_probe("LambdaLR", dict(lr_lambda=lambda e: 0.9 ** e)), "the factor applied to the current lr")
+    s("ReduceLROnPlateau.step:cooldown_counts_bad_epochs", source(f"{sched}:ReduceLROnPlateau.step", (
+        "self.num_bad_epochs = 0  # bad epochs in the cooldown do not count", "pass")),
+      schedule_probe("ReduceLROnPlateau", dict(patience=0, cooldown=2), metrics=[1.0] * 12),
+      "bad epochs in the cooldown still count")
+
+
+def schedule_probe(name, kwargs, metrics=None):
+    """Twelve scheduler steps over an SGD with momentum (``step(metric)`` where ``metrics`` are given): the lr
+    and the momentum after each."""
+    def probe():
+        from minicnn import nn, optim
+        opt = optim.SGD([nn.Parameter(np.zeros(2))], lr=0.1, momentum=0.9)
+        scheduler = getattr(optim.lr_scheduler, name)(opt, **kwargs)
+        seen = []
+        for metric in metrics or [None] * 12:
+            scheduler.step() if metric is None else scheduler.step(metric)
+            seen.append((opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"]))
+        return np.array(seen)
+    return probe
 
 
 def _sgd_v_form(original):

@@ -1090,6 +1090,9 @@ OPTIMIZER_OPTIONS = {  # name -> {keyword: (good values, odd values)}
               "amsgrad": ([False, True], [0]), "maximize": ([False, True], ["x"])},
     "rmsprop": {"alpha": ([0.99, 0.5], [-0.1, 1.5]), "eps": ([1e-8], [0.0 - 1]), "momentum": ([0.0, 0.9], [-1]),
                 "centered": ([False, True], ["no"]), "maximize": ([False, True], [1.0])},
+    "adagrad": {"lr_decay": ([0.0, 0.1], [-0.1, "0"]), "initial_accumulator_value": ([0.0, 0.5], [-1.0, None]),
+                "eps": ([1e-10, 1e-3], [float("nan")]), "maximize": ([False, True], [0])},
+    "adadelta": {"rho": ([0.9, 0.0, 1.0], [1.5, -0.1]), "eps": ([1e-6], [-1e-6]), "maximize": ([False, True], ["y"])},
 }
 
 

@@ -42,16 +42,22 @@ from ..nn import Parameter
 
 
 # ---------------------------------------------------------------------- hyperparameter checks
-def check_number(owner, name, value, minimum=0.0, below=None):
-    """``float(value)`` if ``value`` is a finite real number with ``minimum <= value`` (``< below``).
+def check_number(owner, name, value, minimum=0.0, below=None, maximum=None, above=None):
+    """``float(value)`` if ``value`` is a finite real number within the bounds.
 
-    ``owner`` starts the message (the optimiser's class name), so a user sees
-    which optimiser refused which argument: ``Adam: expected a finite lr >= 0, got -1``.
+    The lower bound is ``minimum <= value``, or ``above < value`` where ``above``
+    is given; the upper one ``value < below`` or ``value <= maximum`` (none by
+    default).  ``owner`` starts the message (the optimiser's class name), so a
+    user sees which optimiser refused which argument:
+    ``Adam: expected a finite lr >= 0, got -1``, ``Adadelta: expected a finite rho in [0, 1], got 2``.
     """
     if not isinstance(value, (Real, np.integer, np.floating)) or isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{owner}: expected {name} as a number, got {type(value).__name__}")
-    bounds = f">= {minimum:g}" if below is None else f"in [{minimum:g}, {below:g})"
-    if not math.isfinite(value) or value < minimum or (below is not None and value >= below):
+    low, low_ok = (f"({above:g}", value > above) if above is not None else (f"[{minimum:g}", value >= minimum)
+    high, high_ok = ((f"{below:g})", value < below) if below is not None else
+                     (f"{maximum:g}]", value <= maximum) if maximum is not None else (None, True))
+    bounds = f"in {low}, {high}" if high else f"{'>' if above is not None else '>='} {low[1:]}"
+    if not math.isfinite(value) or not (low_ok and high_ok):
         raise ValueError(f"{owner}: expected a finite {name} {bounds}, got {value}")
     return float(value)
 
