@@ -36,6 +36,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from minicnn.lab.docpage import slug  # GitHub's anchors, as the lab's doc links use them
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "reference" / "README.md",
@@ -404,12 +405,6 @@ def test_a_stale_command_or_flag_fails():
 
 
 # --------------------------------------------------------------------------- links
-def slug(heading):
-    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
-    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", heading.strip())  # a link's text only
-    return re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
-
-
 @functools.cache
 def anchors(page):
     seen, result = {}, set()

@@ -459,3 +459,27 @@ def test_models_are_looked_up_by_name():
     assert minicnn.build_model("simplecnn", fused=False).fused is False
     with pytest.raises(ValueError, match=r"model: expected one of \[.*'simplecnn'.*\], got 'vgg'"):
         minicnn.build_model("vgg")
+
+
+def test_observe_ops_sees_every_op_of_its_own_thread_and_changes_nothing():
+    import threading
+
+    from minicnn.autograd.engine import _observers, observe_ops
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    seen, inner, other = [], [], []
+    with observe_ops(lambda fn, args, out: seen.append((fn.__name__, out))):
+        y = F.relu(x - 2.0)
+        with observe_ops(lambda fn, args, out: inner.append(fn.__name__)):
+            z = (y * y).sum()
+        thread = threading.Thread(target=lambda: other.append(F.relu(x)))
+        thread.start()
+        thread.join()
+    assert [name for name, _ in seen] == ["Sub", "ReLUFunction", "Mul", "Sum"] and inner == ["Mul", "Sum"]
+    assert seen[1][1] is y and seen[-1][1] is z                  # the very tensors the ops returned
+    assert len(other) == 1 and getattr(_observers, "stack", []) == []   # the other thread was not seen
+    z.backward()
+    np.testing.assert_array_equal(x.grad, 2 * np.maximum(x.array - 2, 0))
+    with pytest.raises(ZeroDivisionError):
+        with observe_ops(lambda fn, args, out: 1 / 0):
+            F.relu(x)
+    assert _observers.stack == []                                 # gone even when the callback raised

@@ -6,6 +6,7 @@ import base64
 import http.client
 import io as bytes_io
 import json
+import re
 import socket
 import threading
 import time
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 
 import minicnn
+import minicnn.lab
 from minicnn import functional as F
 from minicnn import nn
 from minicnn.checkpoint import load_checkpoint, save_checkpoint
@@ -136,8 +138,8 @@ def test_predict_shows_every_layer_and_filters_name_their_conv(app):
 
 
 @pytest.mark.parametrize("call, status, match", [
-    (lambda a: a.predict(np.ones((40, 40)).tolist()), 422, "no ink"),
-    (lambda a: a.predict(png_data_url(np.ones((280, 280)))), 422, "no ink"),
+    (lambda a: a.predict(np.ones((40, 40)).tolist()), 422, "the drawing is blank: draw a digit first"),
+    (lambda a: a.predict(png_data_url(np.ones((280, 280)))), 422, "the drawing is blank"),
     (lambda a: a.predict("data:image/png;base64,AAAA"), 400, "not a readable picture"),
     (lambda a: a.predict("data:image/png;base64,***"), 400, "base64"),
     (lambda a: a.predict("hello"), 400, "data URL"),
@@ -149,7 +151,7 @@ def test_predict_shows_every_layer_and_filters_name_their_conv(app):
     (lambda a: a.digit(10_000), 400, "index"),
     (lambda a: a.backprop(), 400, "exactly one"),
     (lambda a: a.backprop(digit=0, label=10), 400, "label"),
-    (lambda a: a.train_start({"lr": -1}), 400, "lr"),
+    (lambda a: a.train_start({"lr": -1}), 400, "learning rate"),
     (lambda a: a.train_start({"model": "nope"}), 400, "model"),
     (lambda a: a.train_start({"steps": 3}), 400, "unknown settings"),
     (lambda a: a.train_start({"batch_size": "64"}), 400, "integer"),
@@ -222,12 +224,41 @@ def test_any_model_shows_each_leaf_module_output(monkeypatch):
     with minicnn.no_grad():
         st = stages(model, x)
     assert nn.Module.__call__ is original     # the wrapper is gone again
-    assert [(s.name, s.op) for s in st] == [("input", "input"), ("features.0", "conv"), ("features.1", "relu"),
-                                            ("features.2", "pool"), ("act", "relu"), ("act#2", "relu"),
-                                            ("head", "linear")]
+    assert [(s.name, s.op, s.inputs) for s in st] == [
+        ("input", "input", ()), ("features.0", "conv", ("input",)), ("features.1", "relu", ("features.0",)),
+        ("features.2", "pool", ("features.1",)), ("act", "relu", ("features.2",)), ("act#2", "relu", ("act",)),
+        ("flatten", "flatten", ("act#2",)), ("head", "linear", ("flatten",))]
     assert [s.filter for s in st[1:5]] == ["features.0.weight"] * 4
     assert st[-1].params == ("head.weight", "head.bias")
     np.testing.assert_array_equal(st[-1].tensor.data, model(x).data)
+
+
+def test_stages_follow_the_real_graph_of_a_residual_network():
+    """resnet-mini: the functional residual adds and ReLUs are stages, each add names its two inputs (the
+    block's bn2 and its shortcut: the block's input, or its downsample), and the ops inside a leaf module
+    (batch norm's own ops) are not; the observer is gone afterwards."""
+    from minicnn.autograd import engine
+    minicnn.manual_seed(0)
+    model = minicnn.build_model("resnet-mini").eval()
+    x = np.random.default_rng(0).standard_normal((1, 1, 28, 28)).astype(np.float32)
+    with minicnn.no_grad():
+        st = stages(model, x)
+        expected = model(x)
+    assert getattr(engine._observers, "stack", []) == []
+    by_name = {s.name: s for s in st}
+    assert by_name["layer1.0.add"].op == "add" and by_name["layer1.0.add"].inputs == ("layer1.0.bn2", "bn1")
+    assert by_name["layer2.0.add"].inputs == ("layer2.0.bn2", "layer2.0.downsample.1")
+    assert by_name["layer2.0.downsample.0"].inputs == ("layer1.1.relu",)   # the block's input, not bn2
+    assert by_name["layer2.0.relu"].inputs == ("layer2.0.add",) and by_name["bn1"].op == "batch_norm"
+    assert by_name["avgpool"].op == "adaptive_avg_pool" and by_name["flatten"].inputs == ("avgpool",)
+    assert sum(s.op == "add" for s in st) == 6 and [s.name for s in st][-1] == "fc"
+    np.testing.assert_array_equal(st[-1].tensor.data, expected.data)
+    # every op the four models run has its own formula, none the generic chain rule
+    from minicnn.lab.formulas import FORMULAS
+    for name in MODELS:
+        with minicnn.no_grad():
+            ops = {s.op for s in stages(minicnn.build_model(name).eval(), x)}
+        assert ops <= set(FORMULAS), (name, ops - set(FORMULAS))
 
 
 def test_backprop_steps_of_any_model(monkeypatch):
@@ -237,7 +268,7 @@ def test_backprop_steps_of_any_model(monkeypatch):
     x = np.random.default_rng(1).standard_normal((1, 1, 28, 28)).astype(np.float32)
     steps = backprop_steps(model, x, label=4)["steps"]
     backward = [(s["name"], s["op"]) for s in steps if s["phase"] == "backward"]
-    assert backward == [("loss", "loss"), ("head", "linear"), ("act#2", "relu"), ("act", "relu"),
+    assert backward == [("loss", "loss"), ("head", "linear"), ("flatten", "flatten"), ("act#2", "relu"), ("act", "relu"),
                         ("features.2", "pool"), ("features.1", "relu"), ("features.0", "conv"), ("input", "input")]
     conv = next(s for s in steps if s["phase"] == "backward" and s["name"] == "features.0")
     assert [p["name"] for p in conv["params"]] == ["features.0.weight", "features.0.bias"]
@@ -265,7 +296,7 @@ def test_recording_is_per_thread(monkeypatch):
     other(x)
     go.set()
     t.join()
-    assert len(record.calls) == 6
+    assert len(record.calls) == 7   # six leaf-module calls and the flatten between them
 
 
 # --------------------------------------------------------------------------- backprop
@@ -352,8 +383,12 @@ def test_http_serves_the_page_and_the_api(server, app):
     ("POST", "/api/predict", b"{not json", 400, "malformed JSON"),
     ("POST", "/api/predict", b"[1, 2]", 400, "JSON object"),
     ("POST", "/api/predict", {"picture": 1}, 400, "'image'"),
-    ("POST", "/api/predict", {"image": [[1.0] * 8] * 8}, 422, "no ink"),
-    ("POST", "/api/train/start", {"lr": "fast"}, 400, "lr"),
+    ("POST", "/api/predict", {"image": [[1.0] * 8] * 8}, 422, "blank"),
+    ("PUT", "/api/predict", b"{}", 405, "/api/predict expects POST, not PUT"),
+    ("DELETE", "/api/info", None, 405, "/api/info expects GET, not DELETE"),
+    ("PATCH", "/api/train/start", b"{}", 405, "expects POST, not PATCH"),
+    ("OPTIONS", "/", None, 405, "/ expects GET, not OPTIONS"),
+    ("POST", "/api/train/start", {"lr": "fast"}, 400, "learning rate"),
     ("GET", "/api/predict", None, 405, "POST"),
     ("POST", "/api/info", b"{}", 405, "GET"),
     ("GET", "/api/nothing", None, 404, "no such"),
@@ -364,6 +399,72 @@ def test_http_errors_are_json_with_a_4xx(server, method, path, body, status, mat
     got, answer = request(server, method, path, body)
     assert got == status and answer["status"] == status
     assert match in answer["error"]
+
+
+def test_http_head_is_get_without_a_body_and_other_methods_say_what_is_allowed(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=60)
+    for path in ("/", "/api/info"):
+        conn.request("GET", path)
+        get = conn.getresponse()
+        body = get.read()
+        conn.request("HEAD", path)
+        head = conn.getresponse()
+        assert head.status == get.status == 200 and head.read() == b""
+        assert head.getheader("Content-Type") == get.getheader("Content-Type")
+        if path == "/":   # the page is the same bytes (info is JSON of a live state)
+            assert int(head.getheader("Content-Length")) == len(body)
+    conn.request("PUT", "/api/info")
+    put = conn.getresponse()
+    assert put.status == 405 and put.getheader("Allow") == "GET, HEAD" and json.loads(put.read())["status"] == 405
+    conn.close()
+
+
+def test_garbage_pictures_get_a_message_without_python_internals(app):
+    for url in ("data:image/png;base64,AAAA", "data:image/png;base64," + base64.b64encode(b"GIF89a" * 9).decode()):
+        with pytest.raises(LabError) as info:
+            app.predict(url)
+        assert info.value.status == 400 and "expected a PNG or JPEG" in str(info.value)
+        assert "BytesIO" not in str(info.value) and "0x" not in str(info.value)
+
+
+@pytest.mark.parametrize("settings, label", [
+    ({"lr": -1}, "learning rate"), ({"batch_size": 0}, "batch size"), ({"limit": 0}, "training images"),
+    ({"momentum": -1}, "momentum"), ({"epochs": 0}, "epochs"), ({"batch_size": "64"}, "batch size"),
+    ({"every": 0}, "update every")])
+def test_form_errors_name_the_fields_label_not_a_command_line_flag(app, settings, label):
+    from minicnn.lab.trainer import LABELS
+    with pytest.raises(LabError) as info:
+        app.train_start(settings)
+    assert label in str(info.value) and "--" not in str(info.value) and "_" not in str(info.value)
+    page = (Path(minicnn.lab.__file__).parent / "static" / "index.html").read_text()
+    for key, text in LABELS.items():   # the labels are the form's own
+        assert re.search(rf'<label>{text} <(select|input) name="{key}"', page), (key, text)
+
+
+def test_a_dot_is_answered_with_a_warning_and_a_digit_without(app):
+    dot = np.ones((280, 280))
+    dot[130:150, 130:150] = 0.0
+    answer = app.predict(png_data_url(dot), layers=False)
+    assert "very little ink" in answer["warning"]
+    assert app.predict(app.digit(30)["pixels"], layers=False)["warning"] is None
+
+
+def test_draw_and_backprop_say_which_weights_they_use(app, mnist_root, tmp_path):
+    assert re.fullmatch(r"simplecnn trained in this lab \(run (done|stopped)\), its weights at step \d+",
+                        app.predict(app.digit(0)["pixels"])["weights"])
+    assert app.backprop(digit=0)["weights"] == app.info()["weights"] == app.weights()
+    ckpt = app.train_status()["out"] + "/checkpoint.npz"
+    fresh = LabApp(ckpt, mnist_root, tmp_path)
+    assert fresh.weights() == f"simplecnn from {ckpt}" == fresh.backprop(digit=0)["weights"]
+
+
+def test_the_derivation_the_formulas_link_to_is_served(server):
+    from minicnn.lab.formulas import FORMULAS
+    status, page = request(server, "GET", "/docs/backprop")
+    assert status == 200 and b"<h2 id=\"convolution\">Convolution</h2>" in page
+    for f in FORMULAS.values():
+        assert f'id="{f["doc"]}"'.encode() in page, f["doc"]
+    assert request(server, "GET", "/docs/nothing")[0] == 404
 
 
 def test_http_second_start_is_409(server):
@@ -440,6 +541,18 @@ def test_the_command_serves_until_sigterm_and_stops_its_run(mnist_root, tmp_path
     (run,) = tmp_path.iterdir()
     assert json.loads((run / "metrics.json").read_text())["stopped"] is True
     assert (run / "checkpoint.npz").is_file()
+
+
+def test_formulas_are_plain_unicode_with_every_symbol_defined():
+    from minicnn.lab.formulas import FORMULAS, formula
+    for op in FORMULAS:
+        f = formula(op)
+        text = f["forward"] + f["backward"]
+        assert "_{" not in text and "\\" not in text and "^{" not in text, op     # no LaTeX
+        assert "G = dL/dy" in f["where"], op
+        for symbol in ("G₂", "cols", "x̃", "S", "W₂", "Ω(p)", "μ", "m", "P"):
+            if re.search(rf"(?<![\w]){re.escape(symbol)}(?![\w])", text):
+                assert re.search(rf"(?<![\w]){re.escape(symbol)}[:,]", f["where"]), (op, symbol)
 
 
 def test_every_formula_points_at_a_section_of_docs_backprop():

@@ -18,7 +18,7 @@ import urllib.request
 import numpy as np
 import pytest
 from minicnn.checkpoint import load_checkpoint
-from minicnn.lab import LabApp
+from minicnn.lab import LabApp, decode
 from minicnn.lab.browser import (BrowserUnavailable, click, digit_strokes, draw, fill_form, find_chromium, pad_image,
                                  show, start_browser, tour, wait_for, wait_for_prediction)
 from minicnn.lab import trainer
@@ -121,6 +121,10 @@ def test_train_live_curve_and_filters_update(lab, monkeypatch):
     progress = driver.find_element("id", "train-progress").text
     status = app.train_status()
     assert f"saved in {status['out']}" in progress and "final test accuracy" in progress
+    # the saved path wraps inside Settings instead of widening it; the chart keeps its width
+    assert js(driver, "return document.getElementById('settings-panel').getBoundingClientRect().width") <= 320
+    assert js(driver, "return document.getElementById('loss-chart').getBoundingClientRect().width") >= 600
+    assert "trained in this lab (run done), its weights at step 50" in driver.find_element("id", "model-info").text
     assert load_checkpoint(f"{status['out']}/checkpoint.npz").model["name"] == "simplecnn"
 
 
@@ -147,6 +151,62 @@ def test_draw_a_traced_three_with_the_mouse(lab):
     js(driver, "document.querySelectorAll('#layers .maps')[2].children[7].click()")
     wait_for(driver, "return document.getElementById('filter-panel').dataset.filter === 'conv2.weight:7'", 30)
     assert js(driver, "return document.querySelectorAll('#filter-view .filter-grid canvas').length") == 32
+    assert_pictures_are_sharp_with_a_scale(driver, "#layers, #filter-view")
+    # the logits are labelled by class; every cell tells its value under the pointer
+    assert js(driver, "return [...document.querySelectorAll('#layers .classes span')].map(s => s.textContent)") == \
+        [str(k) for k in range(10)]
+    hover(driver, "#layers .classes canvas", 3)
+    readout = driver.find_element("id", "hover-value").text
+    assert readout.startswith("fc2 (logits) class 3 = ")
+    assert float(readout.split("= ")[1]) == pytest.approx(readout_logit(app, driver), abs=1e-3)
+    assert driver.find_element("id", "draw-weights").text.startswith("weights: simplecnn trained in this lab")
+    click(driver, "clear")   # a new drawing: the old filter goes too
+    assert not driver.find_element("id", "filter-panel").is_displayed()
+    assert js(driver, "return document.querySelectorAll('#filter-view canvas').length") == 0
+
+
+def hover(driver, selector, index=0):
+    """Move the mouse onto the centre of the ``index``-th element matching ``selector``."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    element = driver.find_elements("css selector", selector)[index]
+    ActionChains(driver).move_to_element(element).perform()
+
+
+def readout_logit(app, driver):
+    """Logit 3 of the drawing on the pad, as the API computes it."""
+    answer = app.predict(pad_image(driver))
+    fc2 = next(layer for layer in answer["layers"] if layer["name"] == "fc2")
+    return float(decode(fc2["values"])[3])
+
+
+def assert_pictures_are_sharp_with_a_scale(driver, selector):
+    """Every canvas under ``selector`` is drawn without smoothing, and every layer's picture has its colour scale."""
+    rendering = js(driver, f"return [...document.querySelectorAll('{', '.join(s.strip() + ' canvas' for s in selector.split(','))}')]"
+                           ".map(c => getComputedStyle(c).imageRendering)")
+    assert rendering and set(rendering) == {"pixelated"}
+    layers = js(driver, f"return [...document.querySelectorAll('{selector.split(',')[0]} .layer')]"
+                        ".map(l => l.querySelectorAll('.scale canvas').length)")
+    assert layers and set(layers) == {1}
+
+
+def test_a_dot_warns_and_a_blank_drawing_says_so(lab):
+    app, server, driver = lab
+    ensure_trained(app, driver)
+    show(driver, "draw")
+    click(driver, "clear")
+    draw(driver, [[(140, 140), (141, 141)]])
+    wait_for_prediction(driver)
+    status = driver.find_element("id", "draw-status")
+    assert "very little ink" in status.text and "warn" in status.get_attribute("class")
+    click(driver, "clear")                      # a blank pad sent to Backprop: a sentence, not a traceback
+    show(driver, "backprop")
+    js(driver, "document.querySelector('input[name=bp-source][value=drawing]').click()")
+    click(driver, "bp-run")
+    wait_for(driver, "return !document.getElementById('error').hidden", 30, "the error")
+    assert driver.find_element("id", "error").text.startswith("the drawing is blank: draw a digit first")
+    show(driver, "draw")                        # the error stays with its view
+    assert not driver.find_element("id", "error").is_displayed()
+    js(driver, "document.querySelector('input[name=bp-source][value=digit]').click()")
 
 
 def test_draw_a_one_with_a_finger(lab):
@@ -180,9 +240,50 @@ def test_backprop_one_click_at_a_time(lab):
     assert "col2im" in conv1_back
     relu = next(f for t, f in seen if "backward" in t and "relu1" in t)
     assert relu == "dx = G ⊙ [x > 0]"
-    assert js(driver, "return document.querySelectorAll('#bp-detail canvas').length") == 1   # dL/d input
+    # the last step: the input beside the gradient that reached it
+    assert js(driver, "return [...document.querySelectorAll('#bp-detail .layer-title')].map(t => t.firstChild.textContent)"
+              ) == ["its output, input ", "G = dL/d input: arriving "]
+    assert_pictures_are_sharp_with_a_scale(driver, "#bp-detail")
+    doc = driver.find_element("css selector", "#bp-doc a")
+    assert doc.get_attribute("href").endswith("/docs/backprop#the-one-idea")
     click(driver, "bp-prev")
     assert js(driver, "return document.getElementById('bp-counter').dataset.step") == str(n - 2)
+    # conv1's backward: its output, the gradient arriving, and what it passes back to its input
+    js(driver, "[...document.querySelectorAll('#bp-steps li')].find(li => li.textContent === '← conv1').click()")
+    titles = js(driver, "return [...document.querySelectorAll('#bp-detail .layer-title')].map(t => t.firstChild.textContent)")
+    assert titles[:3] == ["its output, conv1 ", "G = dL/d conv1: arriving ", "dL/d input: passed back "]
+    assert "x̃: x with its zero padding" in driver.find_element("id", "bp-where").text
+    assert "_{" not in "".join(f for _, f in seen)
+    # the hint to choose a wrong class shows exactly when the model is sure and the gradients tiny
+    loss = js(driver, "return bpRun.loss")
+    assert driver.find_element("id", "bp-hint").is_displayed() == (loss < 0.01)
+    driver.find_element("id", "bp-label").send_keys("3")
+    click(driver, "bp-run")
+    wait_for(driver, "return bpRun.label === 3 && document.getElementById('bp-counter').dataset.step === '0'", 60)
+    assert not driver.find_element("id", "bp-hint").is_displayed()
+    driver.find_element("id", "bp-label").clear()
+
+
+def test_every_view_fits_a_phone(lab):
+    """390 px wide: nothing wider than the window in any view or backprop step, and the step list leaves room."""
+    app, server, driver = lab
+    ensure_trained(app, driver)
+    driver.set_window_size(390, 844)
+    try:
+        assert js(driver, "return window.innerWidth") == 390
+        width = "return document.documentElement.scrollWidth"
+        for view in ("train", "draw"):
+            show(driver, view)
+            assert js(driver, width) <= 390, view
+        show(driver, "backprop")
+        click(driver, "bp-run")
+        wait_for(driver, "return document.getElementById('bp-counter').dataset.step === '0'", 60, "the steps")
+        assert js(driver, "return document.getElementById('bp-steps').getBoundingClientRect().height") <= 0.3 * 844 + 1
+        for i in range(js(driver, "return bpSteps.length")):
+            js(driver, "showStep(arguments[0])", i)
+            assert js(driver, width) <= 390, (i, js(driver, "return bpSteps[arguments[0]].name", i))
+    finally:
+        driver.set_window_size(1400, 1000)
 
 
 def test_screenshots_of_every_view(lab, tmp_path):

@@ -29,6 +29,7 @@ import threading
 import numpy as np
 
 _grad_mode = threading.local()
+_observers = threading.local()
 
 FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
          "have already been freed). Specify retain_graph=True if you need to backward through the graph a "
@@ -59,6 +60,22 @@ def no_grad():
 def enable_grad():
     """Like ``torch.enable_grad()``: record again inside a ``no_grad`` block."""
     return set_grad_enabled(True)
+
+
+@contextlib.contextmanager
+def observe_ops(callback):
+    """Inside the block, every op this thread runs calls ``callback(function, args, output)`` after it ran.
+
+    ``function`` is the Function class, ``args`` what ``apply`` was given (Tensors among them), ``output``
+    the Tensor it returned.  It observes and changes nothing: the lab uses it to show every op's output
+    (torch's analogue is a ``TorchFunctionMode``).  Blocks nest; other threads are not observed.
+    """
+    stack = _observers.__dict__.setdefault("stack", [])
+    stack.append(callback)
+    try:
+        yield
+    finally:
+        stack.pop()
 
 
 class Context:
@@ -127,6 +144,8 @@ class Function:
         if record:
             edges = tuple((a.grad_fn or a) if need else None for a, need in zip(args, needs))
             result.grad_fn = Node(cls, ctx, edges, out.shape, out.dtype)
+        for callback in getattr(_observers, "stack", ()):
+            callback(cls, args, result)
         return result
 
 

@@ -86,7 +86,7 @@ class LabApp:
         return {"models": sorted(MODELS), "optimizers": sorted(optim.OPTIMIZERS), "defaults": DEFAULTS,
                 "checkpoint": self.checkpoint, "model": run.config["model"] if from_run else self._model_name,
                 "has_model": self._current() is not None, "training": None if run is None else run.state,
-                "run": str(run.out) if from_run else None}
+                "run": str(run.out) if from_run else None, "weights": self.weights()}
 
     def _current(self):
         """The model for Draw and Backprop: the newest training run's weights, else the checkpoint's."""
@@ -101,6 +101,14 @@ class LabApp:
                 model.load_state_dict(published[1])
                 cached = self._run_model = (run, published[0], model.eval())
         return cached[2]
+
+    def weights(self):
+        """Which weights Draw and Backprop use now, in words: the checkpoint's, or a training run's at a step."""
+        run = self._run
+        published = None if run is None else run.weights()
+        if published is not None:
+            return f"{run.config['model']} trained in this lab (run {run.state}), its weights at step {published[2]}"
+        return None if self._model is None else f"{self._model_name} from {self.checkpoint}"
 
     def _model_or_409(self):
         model = self._current()
@@ -134,10 +142,17 @@ class LabApp:
     # ------------------------------------------------------------------ Draw
     def prepare(self, image):
         """The drawing as the (28, 28) digit the network sees (:func:`minicnn.digits.to_mnist`). 422 if blank."""
+        return self._prepare(image)[0]
+
+    def _prepare(self, image):
+        """``(digit, warning)``: the warning (or None) says when the ink is too small to be a digit."""
+        grey = parse_image(image)
         try:
-            return to_mnist(parse_image(image))
-        except ValueError as exc:   # "no ink found"
-            raise LabError(422, f"image: {exc}") from None
+            digit = to_mnist(grey)
+        except ValueError:   # to_mnist: "no ink found"
+            raise LabError(422, "the drawing is blank: draw a digit first (no stroke stands out from the "
+                                "paper)") from None
+        return digit, _little_ink(grey)
 
     def predict(self, image, layers=True):
         """Classify a drawing.
@@ -151,13 +166,15 @@ class LabApp:
         Returns
         -------
         dict: ``class`` (int), ``probabilities`` (10 floats), ``input`` (the 28x28 the network saw,
-        encoded), and with ``layers``: ``layers``, one ``{"name", "op", "shape", "filter", "values"}``
+        encoded), ``warning`` (None, or why the answer means little: a dot is scaled up to a digit's
+        size), ``weights`` (:meth:`weights`), and with ``layers``: ``layers``, one ``{"name", "op", "shape", "filter", "values"}``
         per layer (values: that layer's output for this image, (C, H, W) or (F,)).
         """
         model = self._model_or_409()
-        digit = self.prepare(image)
+        digit, warning = self._prepare(image)
         stages_json, probs = layers_json(model, normalise(digit))
-        out = {"class": int(np.argmax(probs)), "probabilities": probs, "input": encode(digit)}
+        out = {"class": int(np.argmax(probs)), "probabilities": probs, "input": encode(digit), "warning": warning,
+               "weights": self.weights()}
         if layers:
             out["layers"] = stages_json
         return out
@@ -254,13 +271,27 @@ class LabApp:
         label = _int(label, "label")
         if not 0 <= label < 10:
             raise LabError(400, f"label: expected 0 <= label < 10, got {label}")
-        return backprop_steps(private, x, label)
+        return {**backprop_steps(private, x, label), "weights": self.weights()}
 
     # ------------------------------------------------------------------ lifetime
     def close(self):
         """Stop a training run (its folder is still written)."""
         if self._run is not None and self._run.active:
             self._run.stop()
+
+
+LITTLE_INK = 0.15   #: ink spanning less than this share of the picture's side is "a dot", not a digit
+
+
+def _little_ink(grey):
+    """A warning when the ink of ``grey`` (H, W) spans under :data:`LITTLE_INK` of the picture, else None."""
+    contrast = np.abs(grey - np.median(grey))
+    rows, cols = np.nonzero(contrast > 0.5 * contrast.max())
+    span = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) / min(grey.shape)
+    if span >= LITTLE_INK:
+        return None
+    return (f"very little ink ({100 * span:.0f}% of the pad's width): the network scales any mark up to a "
+            f"digit's size and always names one of 0-9, so this answer means little; draw a whole digit")
 
 
 def _int(value, name):

@@ -77,6 +77,7 @@ def _from_data_url(url):
             rgba = np.asarray(img.convert("RGBA"), dtype=np.float64) / 255.0
     except Image.DecompressionBombError as exc:
         raise LabError(413, f"image: {exc}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise LabError(400, f"image: not a readable picture ({exc})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):   # PIL's messages name a BytesIO object
+        raise LabError(400, f"image: not a readable picture: expected a PNG or JPEG in the data URL, got "
+                            f"{len(raw)} bytes that are neither") from None
     return to_grey(rgba)

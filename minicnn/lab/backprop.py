@@ -45,7 +45,8 @@ def backprop_steps(model, image, label):
     Returns
     -------
     dict: ``label``, ``loss``, ``probabilities`` (10,), ``steps``: a list of
-    ``{"phase": "forward"|"backward", "name", "op", "formula", "doc", "shape", ...}`` where a
+    ``{"phase": "forward"|"backward", "name", "op", "formula", "where", "doc", "shape", "inputs", ...}``
+    (``inputs``: the names of the stages this one's inputs came from) where a
     forward step has ``values`` (the stage's output) and a backward step ``grad`` (dL/d that output)
     and ``params`` (``{"name", "shape", "norm", "values"}`` per parameter of the op; ``values`` is
     None above :data:`MAX_SENT` entries).
@@ -67,15 +68,17 @@ def backprop_steps(model, image, label):
 
     def step(phase, s, **extra):
         f = formula(s.op)
-        return {"phase": phase, "name": s.name, "op": s.op, "formula": f[phase], "doc": f["doc"],
-                "shape": list(s.tensor.shape[1:]), **extra}
+        return {"phase": phase, "name": s.name, "op": s.op, "formula": f[phase], "where": f["where"],
+                "doc": f["doc"], "shape": list(s.tensor.shape[1:]), "inputs": list(s.inputs), **extra}
 
     steps = [step("forward", s, values=_array(s.tensor.array)) for s in st]
     lf = formula("loss")
-    steps.append({"phase": "forward", "name": "loss", "op": "loss", "formula": lf["forward"], "doc": lf["doc"],
-                  "shape": [], "loss": float(loss.item()), "probabilities": p.tolist(), "label": int(label)})
-    steps.append({"phase": "backward", "name": "loss", "op": "loss", "formula": lf["backward"], "doc": lf["doc"],
-                  "shape": [10], "grad": _array(logits.grad), "params": []})
+    steps.append({"phase": "forward", "name": "loss", "op": "loss", "formula": lf["forward"], "where": lf["where"],
+                  "doc": lf["doc"],
+                  "inputs": [st[-1].name], "shape": [], "loss": float(loss.item()), "probabilities": p.tolist(), "label": int(label)})
+    steps.append({"phase": "backward", "name": "loss", "op": "loss", "formula": lf["backward"], "where": lf["where"],
+                  "doc": lf["doc"],
+                  "inputs": [st[-1].name], "shape": [10], "grad": _array(logits.grad), "params": []})
     for s in reversed(st):
         steps.append(step("backward", s, grad=_array(s.tensor.grad), params=_param_grads(model, s.params)))
     return {"label": int(label), "loss": float(loss.item()), "probabilities": p.tolist(), "steps": steps}

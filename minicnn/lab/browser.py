@@ -45,7 +45,9 @@ def start_browser(width=1400, height=1000):
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 f"--window-size={width},{height}", "--force-device-scale-factor=1", "--hide-scrollbars"):
         options.add_argument(arg)
-    return webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    session = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    session.set_window_size(width, height)   # --window-size stops at 500 px wide: a phone's 390 needs this
+    return session
 
 
 def wait_for(driver, script, timeout=60.0, what=None, *args):

@@ -7,7 +7,7 @@ address or ``localhost`` (a web page elsewhere cannot reach it by DNS rebinding)
 
 Every answer of ``/api/...`` is JSON.  A refused request gets ``{"error": "..."}`` with its
 status: 400 malformed (bad JSON, a wrong type, an unknown setting), 404 unknown path, 405
-wrong method, 409 conflict (a second training start, no model yet), 411 no Content-Length,
+wrong method (PUT, DELETE, PATCH and OPTIONS on any path; HEAD is answered as GET), 409 conflict (a second training start, no model yet), 411 no Content-Length,
 413 a body over :data:`MAX_BODY` bytes or a picture too large, 422 a blank drawing.  An
 unexpected exception is a 500 with its message; the server goes on.
 """
@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from urllib.parse import parse_qs, urlsplit
 
+from . import docpage
 from .arrays import LabError
 
 HOST = "127.0.0.1"
@@ -102,7 +103,29 @@ class Handler(BaseHTTPRequestHandler):
             return self._error(405, f"{url.path} expects POST")
         if url.path.startswith("/api/"):
             return self._error(404, f"no such API path {url.path}")
+        if url.path.startswith("/docs/"):
+            page = docpage.render(url.path.removeprefix("/docs/"))
+            if page is None:
+                return self._send(404, f"no page {url.path}: docs/ is in minicnn's source checkout, not in an "
+                                       f"installed wheel".encode(), "text/plain; charset=utf-8")
+            return self._send(200, page.encode(), STATIC_TYPES[".html"])
         self._static(url.path)
+
+    def do_HEAD(self):
+        """As GET, without the body (``_send`` leaves it out)."""
+        self.do_GET()
+
+    def _refuse_method(self):
+        """PUT, DELETE, PATCH, OPTIONS: 405 in JSON, naming the method the path takes."""
+        if not self._host_ok():
+            return
+        path = urlsplit(self.path).path
+        self._discard_body()
+        allowed = "POST" if path in self.server.post_routes else "GET"
+        self._error(405, f"{path} expects {allowed}, not {self.command}",
+                    allow="POST" if allowed == "POST" else "GET, HEAD")
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse_method
 
     def do_POST(self):
         if not self._host_ok():
@@ -171,8 +194,9 @@ class Handler(BaseHTTPRequestHandler):
             traceback.print_exc(file=sys.stderr)
             self._error(500, f"{type(exc).__name__}: {exc}")
 
-    def _error(self, status, message):
-        self._send(status, json.dumps({"error": message, "status": status}).encode(), "application/json")
+    def _error(self, status, message, allow=None):
+        headers = {} if allow is None else {"Allow": allow}
+        self._send(status, json.dumps({"error": message, "status": status}).encode(), "application/json", headers)
 
     def _static(self, path):
         name = "index.html" if path in ("/", "/index.html") else path.removeprefix("/static/")
@@ -182,9 +206,11 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(404, b"not found", "text/plain; charset=utf-8")
         self._send(200, (files / name).read_bytes(), STATIC_TYPES[suffix])
 
-    def _send(self, status, payload, content_type):
+    def _send(self, status, payload, content_type, headers=None):
         self.send_response(status, HTTPStatus(status).phrase)
         self.send_header("Content-Type", content_type)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("Cache-Control", "no-store")
         if self.close_connection:

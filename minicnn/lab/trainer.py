@@ -12,6 +12,7 @@ read what the worker last published, under a lock.  numba kernels and numpy's GE
 GIL, so the server's threads keep answering while a step computes.
 """
 import dataclasses
+import re
 import threading
 import time
 from pathlib import Path
@@ -35,6 +36,18 @@ DEFAULTS = {"model": "simplecnn", "optimizer": "sgd", "lr": 0.01, "momentum": No
             "epochs": 1, "limit": None, "seed": 0, "every": 10, "test_limit": None}
 
 
+# the page's name of each setting (its form label), and of TrainConfig's command-line flags
+LABELS = {"model": "model", "optimizer": "optimiser", "lr": "learning rate", "momentum": "momentum",
+          "batch_size": "batch size", "epochs": "epochs", "limit": "training images", "seed": "seed",
+          "every": "update every", "test_limit": "test images"}
+FLAGS = {f"--{key.replace('_', '-')}": label for key, label in LABELS.items()}
+
+
+def _labelled(message):
+    """A TrainConfig message with each ``--flag`` replaced by the page's label for it ("learning rate")."""
+    return re.sub(r"--[a-z-]+", lambda m: FLAGS.get(m.group(0), m.group(0)), message)
+
+
 def parse_config(given):
     """The page's training settings, checked: a dict of :data:`DEFAULTS`' keys. LabError 400 if bad."""
     if not isinstance(given, dict):
@@ -45,23 +58,23 @@ def parse_config(given):
     cfg = {**DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
     for key in ("batch_size", "epochs", "seed", "every", "limit", "test_limit"):
         if cfg[key] is not None and (not isinstance(cfg[key], int) or isinstance(cfg[key], bool)):
-            raise LabError(400, f"train: {key} expected an integer, got {cfg[key]!r}")
+            raise LabError(400, f"train: {LABELS[key]}: expected an integer, got {cfg[key]!r}")
     for key in ("lr", "momentum"):
         if cfg[key] is not None and (not isinstance(cfg[key], (int, float)) or isinstance(cfg[key], bool)):
-            raise LabError(400, f"train: {key} expected a number, got {cfg[key]!r}")
+            raise LabError(400, f"train: {LABELS[key]}: expected a number, got {cfg[key]!r}")
     for key in ("model", "optimizer"):
         if not isinstance(cfg[key], str):
-            raise LabError(400, f"train: {key} expected a name, got {cfg[key]!r}")
+            raise LabError(400, f"train: {LABELS[key]}: expected a name, got {cfg[key]!r}")
     if cfg["momentum"] is None:
         cfg["momentum"] = 0.9 if cfg["optimizer"] == "sgd" else 0.0
     if cfg["every"] < 1 or (cfg["test_limit"] is not None and cfg["test_limit"] < 1):
-        raise LabError(400, "train: every and test_limit expected >= 1")
+        raise LabError(400, f"train: {LABELS['every']} and {LABELS['test_limit']}: expected >= 1")
     try:
         TrainConfig(model=cfg["model"], epochs=cfg["epochs"], batch_size=cfg["batch_size"],
                     optimizer=cfg["optimizer"], lr=float(cfg["lr"]), momentum=float(cfg["momentum"]),
                     seed=cfg["seed"], limit=cfg["limit"]).validate()
     except ValueError as exc:
-        raise LabError(400, f"train: {exc}") from None
+        raise LabError(400, f"train: {_labelled(str(exc))}") from None
     return cfg
 
 
@@ -150,7 +163,7 @@ class TrainingRun:
             return self._snapshot
 
     def weights(self):
-        """``(version, state_dict)`` published with the last snapshot, or None."""
+        """``(version, state_dict, step)`` published with the last snapshot, or None."""
         with self._lock:
             return self._weights
 
@@ -233,7 +246,7 @@ class TrainingRun:
                 self.accuracies.append({"step": self.step, "accuracy": acc, "images": len(x_test[:EVAL_IMAGES])})
             self._version += 1
             self._snapshot = {**snap, "version": self._version}
-            self._weights = (self._version, weights)
+            self._weights = (self._version, weights, self.step)
 
     def _save(self, model, history, seconds):
         cfg = self.config

@@ -52,9 +52,21 @@ function colour(v, hi, mode) {
           Math.round(255 * Math.max(0, t < 0.35 ? 1.6 * t : 1.4 * t - 0.75) * 0.9)];
 }
 
-// draw an h×w slice of values (starting at offset) into a new canvas of cell px per value
-function mapCanvas(values, offset, h, w, hi, mode, cell) {
+// draw an h×w slice of values (starting at offset) into a new canvas of cell px per value; hovering a
+// cell shows its value in the readout at the bottom of the window (and in the canvas's tooltip)
+function mapCanvas(values, offset, h, w, hi, mode, cell, label = "", count = h * w) {
   const c = el("canvas");
+  c.addEventListener("mousemove", (ev) => {
+    const r = Math.min(h - 1, Math.floor(ev.offsetY / cell)), col = Math.min(w - 1, Math.floor(ev.offsetX / cell));
+    const k = r * w + col;
+    if (k >= count) return;
+    const where = h * w === 1 ? "" : h === 1 ? `[${col}]` : count === h * w ? `[${r}, ${col}]` : `[${k}]`;
+    const text = `${label}${where} = ${values[offset + k].toPrecision(4)}`;
+    c.title = text;
+    $("hover-value").textContent = text;
+    $("hover-value").hidden = false;
+  });
+  c.addEventListener("mouseleave", () => { $("hover-value").hidden = true; });
   c.width = w; c.height = h;
   c.style.width = `${w * cell}px`; c.style.height = `${h * cell}px`;
   const ctx = c.getContext("2d");
@@ -69,6 +81,37 @@ function mapCanvas(values, offset, h, w, hi, mode, cell) {
 
 function absMax(a) { return Math.max(Math.abs(a.min), Math.abs(a.max)); }
 
+// the colour scale of a picture: a ramp from its lowest to its highest colour, with the values at the ends
+function scaleLegend(mode, hi) {
+  const n = 64, ramp = new Float32Array(n);
+  const diverging = mode === "div" || mode === "sqrt";
+  for (let i = 0; i < n; i++) ramp[i] = diverging ? hi * (2 * i / (n - 1) - 1) : hi * i / (n - 1);
+  const bar = mapCanvas(ramp, 0, 1, n, hi, mode, 2);
+  bar.style.height = "10px";
+  const f = (v) => (v === 0 ? "0" : v.toPrecision(2));
+  const lo = diverging ? `−${f(hi)}` : "0";
+  const note = mode === "sqrt" ? " (colour ∝ √|value|)" : "";
+  return el("span", { class: "scale" }, el("span", { text: lo }), bar,
+    el("span", { text: `${diverging ? "+" : ""}${f(hi)}${note}` }));
+}
+
+// a vector of n values: one row of cells, wrapped at 32 a row; a vector of 10 gets the class under each cell
+function vectorCanvas(data, hi, mode, label) {
+  const n = data.length;
+  if (n === 10) {
+    const row = el("div", { class: "classes" });
+    for (let k = 0; k < 10; k++) {
+      row.append(el("div", { class: "class-cell" }, mapCanvas(data, k, 1, 1, hi, mode, 26, `${label} class ${k}`),
+        el("span", { text: String(k) })));
+    }
+    return row;
+  }
+  const per = Math.min(n, 32), rows = Math.ceil(n / per);
+  const padded = new Float32Array(rows * per); padded.set(data);
+  const cell = Math.max(4, Math.min(n <= 32 ? 14 : 10, Math.floor((window.innerWidth - 60) / per)));
+  return mapCanvas(padded, 0, rows, per, hi, mode, cell, label, n);
+}
+
 // a layer's output: (C, H, W) maps as C small images, or (F,) as one strip of cells
 function layerBlock(title, encoded, opts = {}) {
   const a = decode(encoded);
@@ -79,23 +122,19 @@ function layerBlock(title, encoded, opts = {}) {
     const [C, H, W] = a.shape;
     const cell = opts.cell || Math.max(1, Math.round((opts.px || 42) / W));
     for (let c = 0; c < C; c++) {
-      const cv = mapCanvas(a.data, c * H * W, H, W, hi, mode, cell);
+      const cv = mapCanvas(a.data, c * H * W, H, W, hi, mode, cell, `${title} map ${c} `);
       cv.title = `${title} map ${c}`;
       cv.dataset.index = c;
       if (opts.onClick) { cv.classList.add("clickable"); cv.addEventListener("click", () => opts.onClick(c, cv)); }
       maps.append(cv);
     }
   } else {
-    const n = a.data.length;
-    const per = n > 64 ? 64 : n;
-    const cell = n <= 10 ? 22 : 8;
-    const rows = Math.ceil(n / per);
-    const padded = new Float32Array(rows * per); padded.set(a.data);
-    maps.append(mapCanvas(padded, 0, rows, per, hi, mode, cell));
+    maps.append(vectorCanvas(a.data, hi, mode, title));
   }
   const range = `min ${a.min.toPrecision(3)}, max ${a.max.toPrecision(3)}`;
   return el("div", { class: "layer" },
-    el("div", { class: "layer-title" }, title + " ", el("span", { text: `(${a.shape.join("×")}) ${range}` })), maps);
+    el("div", { class: "layer-title" }, title + " ", el("span", { text: `(${a.shape.join("×")}) ${range} ` }),
+      scaleLegend(mode, hi)), maps);
 }
 
 function bars(container, probs, highlight) {
@@ -120,6 +159,7 @@ function showView(name) {
   document.querySelectorAll(".tab").forEach((t) => t.classList.toggle("active", t.dataset.view === name));
   document.querySelectorAll(".view").forEach((v) => v.classList.toggle("active", v.id === `view-${name}`));
   document.body.dataset.view = name;
+  showError("");   // an error belongs to the view it happened in
   if (name === "train") pollTraining();
 }
 document.querySelectorAll(".tab").forEach((t) => t.addEventListener("click", () => showView(t.dataset.view)));
@@ -138,6 +178,10 @@ function clearPad() {
   $("bars").replaceChildren(); $("layers").replaceChildren();
   $("input28").getContext("2d").clearRect(0, 0, 168, 168);
   $("draw-status").textContent = "draw with the mouse or a finger";
+  $("draw-status").classList.remove("warn");
+  $("filter-panel").hidden = true;
+  delete $("filter-panel").dataset.filter;
+  $("filter-view").replaceChildren();
 }
 
 function padPoint(ev) {
@@ -184,7 +228,8 @@ async function requestPrediction() {
         if (strokes === 0) break;   // cleared meanwhile
         showPrediction(answer);
         showError("");
-        $("draw-status").textContent = "";
+        $("draw-status").textContent = answer.warning || "";
+        $("draw-status").classList.toggle("warn", Boolean(answer.warning));
       } catch (e) {
         $("draw-status").textContent = e.message;
         if (e.status === 409) $("no-model").hidden = false;
@@ -198,6 +243,7 @@ function showPrediction(answer) {
   const cls = answer.class;
   $("predicted").textContent = cls;
   $("confidence").textContent = `${(100 * answer.probabilities[cls]).toFixed(1)}% sure`;
+  $("draw-weights").textContent = `weights: ${answer.weights}`;
   bars($("bars"), answer.probabilities);
   const input = decode(answer.input);
   const small = mapCanvas(input.data, 0, 28, 28, 1, "grey", 1);
@@ -231,14 +277,15 @@ async function showFilter(layer, index, canvas) {
     const map = decode(layer.values);
     const [, H, W] = map.shape;
     view.append(el("p", { class: "small", text: `${LAYER_TITLES[layer.name] || layer.name}, map ${index}:` }),
-      mapCanvas(map.data, index * H * W, H, W, map.max, map.min < 0 ? "div" : "seq", Math.round(112 / W)));
+      mapCanvas(map.data, index * H * W, H, W, map.min < 0 ? absMax(map) : map.max, map.min < 0 ? "div" : "seq",
+        Math.round(112 / W), `map ${index} `));
     view.append(el("p", { class: "small", text: `made by filter ${index} of ${f.name} (${C}×${KH}×${KW}), ` +
       `bias ${f.bias === null ? "none" : f.bias.toFixed(3)}; red +, blue −, up to ±${hi.toPrecision(2)}` +
       (C > 1 ? `; one ${KH}×${KW} slice per input channel` : "") }));
     const grid = el("div", { class: "filter-grid" });
     const cell = C === 1 ? 36 : 10;
-    for (let c = 0; c < C; c++) grid.append(mapCanvas(w.data, c * KH * KW, KH, KW, hi, "div", cell));
-    view.append(grid);
+    for (let c = 0; c < C; c++) grid.append(mapCanvas(w.data, c * KH * KW, KH, KW, hi, "div", cell, `weight[${c}] `));
+    view.append(scaleLegend("div", hi), grid);
     $("filter-title").textContent = `Filter ${index} of ${f.name}`;
     $("filter-panel").hidden = false;
     $("filter-panel").dataset.filter = `${f.name}:${index}`;
@@ -376,7 +423,7 @@ async function loadSnapshot(version) {
 }
 
 // ------------------------------------------------------------------ Backprop
-let bpSteps = [], bpAt = -1;
+let bpSteps = [], bpAt = -1, bpRun = null;
 
 $("bp-run").addEventListener("click", async () => {
   const source = document.querySelector("input[name=bp-source]:checked").value;
@@ -385,10 +432,17 @@ $("bp-run").addEventListener("click", async () => {
   try {
     $("bp-title").textContent = "computing…";
     const r = await api("/api/backprop", body);
-    bpSteps = r.steps; bpAt = -1;
+    bpSteps = r.steps; bpAt = -1; bpRun = r;
+    $("bp-weights").textContent = `weights: ${r.weights}`;
+    const sure = r.probabilities[r.label];
+    $("bp-hint").hidden = !(r.loss < 0.01);
+    $("bp-hint").textContent = `The model is ${(100 * sure).toFixed(2)}% sure of class ${r.label}, so the loss is ` +
+      `${r.loss.toExponential(1)} and every gradient is about that small: the pictures are nearly white. ` +
+      `Put a wrong class in “loss against class” and run again to see what would change its mind.`;
     const list = $("bp-steps"); list.replaceChildren();
     bpSteps.forEach((s, i) => {
-      const li = el("li", { class: s.phase, text: `${s.phase === "forward" ? "→" : "←"} ${s.name}` });
+      const li = el("li", { class: s.phase, text: `${s.phase === "forward" ? "→" : "←"} ${s.name}` +
+        (s.inputs && s.inputs.length > 1 ? ` (${s.inputs.join(" + ")})` : "") });
       li.addEventListener("click", () => showStep(i));
       list.append(li);
     });
@@ -418,24 +472,41 @@ function showStep(i) {
     ` ${s.name} (${s.op})` + (s.shape.length ? `, output ${s.shape.join("×")}` : ""));
   $("bp-formula").textContent = s.formula;
   $("bp-formula").className = `formula ${s.phase}`;
-  $("bp-doc").textContent = `derived in docs/backprop.md#${s.doc}`;
+  $("bp-where").textContent = s.where ? `where ${s.where}` : "";
+  const link = el("a", { href: `/docs/backprop#${s.doc}`, target: "_blank", text: `docs/backprop.md#${s.doc}` });
+  $("bp-doc").replaceChildren("derived in ", link);
   const d = $("bp-detail"); d.replaceChildren();
-  if (s.phase === "backward") d.append(el("p", { class: "legend",
-    text: "red: raising this value raises the loss; blue: lowers it; colour ∝ √|gradient|" }));
+  const px = s.shape[1] >= 28 ? 84 : 56;
   if (s.op === "loss" && s.phase === "forward") {
     d.append(el("p", { text: `loss L = ${s.loss.toFixed(4)} against class ${s.label}; softmax P:` }));
     const b = el("div", { class: "bars" }); bars(b, s.probabilities); d.append(b);
   } else if (s.phase === "forward") {
-    d.append(layerBlock(`${s.name}: values`, s.values, { px: s.shape[1] >= 28 ? 84 : 56 }));
+    const inputs = (s.inputs || []).map((n) => forwardOf(n)).filter((f) => f);
+    const side = el("div", { class: "side" });
+    for (const f of inputs) side.append(layerBlock(`in: ${f.name}`, f.values, { px: px / 2 }));
+    side.append(layerBlock(`out: ${s.name}`, s.values, { px }));
+    d.append(side);
   } else {
-    if (s.grad) d.append(layerBlock(`dL/d ${s.name}: the gradient arriving here (G)`, s.grad,
-      { mode: "sqrt", px: s.shape[1] >= 28 ? 84 : 56 }));
-    else d.append(el("p", { class: "muted", text: "no gradient reaches this stage" }));
+    d.append(el("p", { class: "legend",
+      text: "red: raising this value raises the loss; blue: lowers it; colour ∝ √|gradient|; hover a cell for its value" }));
+    const side = el("div", { class: "side" });
+    const fwd = forwardOf(s.name);
+    if (fwd && s.op !== "loss") side.append(layerBlock(`its output, ${s.name}`, fwd.values, { px: px / 2 }));
+    if (s.grad) side.append(layerBlock(`G = dL/d ${s.name}: arriving`, s.grad, { mode: "sqrt", px }));
+    else side.append(el("p", { class: "muted", text: "no gradient reaches this stage" }));
+    for (const n of s.inputs || []) {   // what this op passes back to each of its inputs
+      const back = backwardOf(n);
+      if (back && back.grad) side.append(layerBlock(`dL/d ${n}: passed back`, back.grad, { mode: "sqrt", px }));
+    }
+    d.append(side);
     const params = el("div", { class: "params" });
     for (const p of s.params) params.append(paramBlock(p));
     d.append(params);
   }
 }
+
+function forwardOf(name) { return bpSteps.find((t) => t.phase === "forward" && t.name === name && t.values); }
+function backwardOf(name) { return bpSteps.find((t) => t.phase === "backward" && t.name === name); }
 
 function paramBlock(p) {
   const box = el("div", { class: "param" }, el("div", { class: "layer-title" },
@@ -445,14 +516,18 @@ function paramBlock(p) {
   const grid = el("div", { class: "maps" });
   if (a.shape.length === 4) {   // a conv weight's gradient: each filter's first input channel
     const [O, C, KH, KW] = a.shape;
-    for (let o = 0; o < O; o++) grid.append(mapCanvas(a.data, o * C * KH * KW, KH, KW, hi, "sqrt", 10));
+    for (let o = 0; o < O; o++) {
+      grid.append(mapCanvas(a.data, o * C * KH * KW, KH, KW, hi, "sqrt", 10, `dL/d ${p.name}[${o}, 0] `));
+    }
     if (C > 1) box.append(el("p", { class: "muted small", text: "input channel 0 of each filter" }));
   } else if (a.shape.length === 2) {
     const [R, Cn] = a.shape;
-    grid.append(mapCanvas(a.data, 0, R, Cn, hi, "sqrt", Math.max(2, Math.floor(640 / Cn))));
+    const room = Math.min(640, window.innerWidth - 60);   // the whole matrix in the window's width
+    grid.append(mapCanvas(a.data, 0, R, Cn, hi, "sqrt", Math.max(1, Math.floor(room / Cn)), `dL/d ${p.name}`));
   } else {
-    grid.append(mapCanvas(a.data, 0, 1, a.data.length, hi, "sqrt", a.data.length > 64 ? 5 : 18));
+    grid.append(vectorCanvas(a.data, hi, "sqrt", `dL/d ${p.name}`));
   }
+  box.firstChild.append(" ", scaleLegend("sqrt", hi));
   box.append(grid);
   return box;
 }
@@ -461,8 +536,7 @@ function paramBlock(p) {
 async function updateInfo() {
   try {
     const info = await api("/api/info");
-    $("model-info").textContent = info.run ? `${info.model}, trained here (${info.training}): ${info.run}` :
-      info.checkpoint ? `${info.model} from ${info.checkpoint}` : "no model yet";
+    $("model-info").textContent = info.weights ? `Draw and Backprop use ${info.weights}` : "no model yet";
     $("no-model").hidden = info.has_model;
     return info;
   } catch (e) { showError(e.message); return null; }
