@@ -143,6 +143,9 @@ def _add_lab(sub):
     p.add_argument("--runs", default="runs", help="where each training run's folder goes (default runs/)")
     p.add_argument("--screenshots", metavar="DIR", default=None,
                    help="instead of serving: drive headless Chromium through every view and save PNGs in DIR")
+    p.add_argument("--kernels", metavar="DIR", default=None,
+                   help="your `minicnn exercises` workbook: Backprop runs on your kernels too, beside minicnn's, "
+                        "and marks the first step where they differ (files re-read at every run)")
 
 
 def cmd_lab(args):
@@ -151,7 +154,7 @@ def cmd_lab(args):
     threads.configure()
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port: expected 0..65535, got {args.port}")
-    app = LabApp(args.checkpoint, args.data_dir, args.runs)
+    app = LabApp(args.checkpoint, args.data_dir, args.runs, kernels=args.kernels)
     if args.screenshots is not None:
         from .lab.browser import take_screenshots
         for path in take_screenshots(app, args.screenshots):

@@ -565,3 +565,53 @@ def test_every_formula_points_at_a_section_of_docs_backprop():
                for h in re.findall(r"^#+ (.*)$", text, flags=re.M)}
     for op, f in {**FORMULAS, "generic": GENERIC}.items():
         assert f["doc"] in anchors, (op, f["doc"])
+
+
+# --------------------------------------------------------------------------- minicnn lab --kernels DIR
+WRONG_RELU = '''import numpy as np
+
+
+def relu_forward(x):
+    return np.maximum(x, 0), x
+
+
+def relu_backward(dout, cache):
+    return dout          # the mask forgotten: every gradient passes
+'''
+
+
+def test_your_kernels_beside_minicnns_mark_the_first_step_that_differs(app, mnist_root, tmp_path):
+    from minicnn.exercises import workbook
+    from minicnn.exercises.catalog import BY_NAME
+    workbook.init(tmp_path / "ws")
+    relu = tmp_path / "ws" / BY_NAME["relu"].file
+    ckpt = app.train_status()["out"] + "/checkpoint.npz"
+    lab = LabApp(ckpt, mnist_root, tmp_path / "runs", kernels=tmp_path / "ws")
+    untouched = lab.backprop(digit=0)["yours"]                  # templates are skipped: minicnn's kernels
+    assert untouched["kernels"] == [] and untouched["first_different"] is None
+
+    relu.write_text(WRONG_RELU)                                  # read again at the next run
+    answer = lab.backprop(digit=0)
+    yours, steps = answer["yours"], answer["steps"]
+    assert yours["kernels"] == ["relu_backward", "relu_forward"]
+    first = yours["first_different"]
+    assert steps[first]["phase"] == "backward" and steps[first]["name"] == "fc1"   # what relu3 passed back
+    assert yours["culprit"].startswith("relu3, backward")
+    assert all(s["difference"] <= 1e-4 for s in yours["steps"][:first]) and yours["steps"][first]["difference"] > 1e-2
+    np.testing.assert_array_equal(decode(yours["steps"][first]["grad"]),        # the learner's own numbers
+                                  decode(steps[steps.index(next(s for s in steps if s["name"] == "relu3"
+                                                                 and s["phase"] == "backward"))]["grad"]))
+
+    relu.write_text(WRONG_RELU.replace("return dout          # the mask forgotten: every gradient passes",
+                                       "return dout * (cache > 0)"))
+    assert lab.backprop(digit=0)["yours"]["first_different"] is None          # fixed: no step differs
+
+    relu.write_text(WRONG_RELU.replace("return dout          # the mask forgotten: every gradient passes",
+                                       "raise NotImplementedError('not yet')"))
+    assert lab.backprop(digit=0)["yours"]["error"] == "NotImplementedError: not yet"
+    relu.write_text("def relu_forward(x:\n")
+    with pytest.raises(LabError, match=r"your kernels: .*02_relu.py:1: SyntaxError") as info:
+        lab.backprop(digit=0)
+    assert info.value.status == 400
+    with pytest.raises(ValueError, match="no workbook in"):
+        LabApp(ckpt, mnist_root, tmp_path / "runs", kernels=tmp_path / "nothing")

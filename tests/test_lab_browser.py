@@ -333,3 +333,31 @@ def test_a_misspelt_requirement_fails_rather_than_skips(monkeypatch, value):
     monkeypatch.setenv(REQUIRE, value)
     with pytest.raises(pytest.fail.Exception, match=r"expected 1 \(the browser tests must run\)"):
         browser_or_skip()
+
+
+def test_your_kernels_are_shown_beside_minicnns(lab, tmp_path):
+    """``minicnn lab --kernels DIR``: a relu backward without its mask is marked at the first step it changes."""
+    from minicnn.exercises import workbook
+    from minicnn.exercises.catalog import BY_NAME
+    app, server, driver = lab
+    ensure_trained(app, driver)
+    workbook.init(tmp_path / "ws")
+    (tmp_path / "ws" / BY_NAME["relu"].file).write_text(
+        "import numpy as np\n\ndef relu_forward(x):\n    return np.maximum(x, 0), x\n\n"
+        "def relu_backward(dout, cache):\n    return dout\n")
+    app.kernels = str(tmp_path / "ws")
+    try:
+        show(driver, "backprop")
+        click(driver, "bp-run")
+        wait_for(driver, "return bpRun && bpRun.yours && document.getElementById('bp-counter').dataset.step === '0'", 60)
+        summary = driver.find_element("id", "bp-yours")
+        assert summary.is_displayed() and "first differ from minicnn's at step 16, backward fc1" in summary.text
+        assert "look at relu3, backward" in summary.text
+        assert js(driver, "return [...document.querySelectorAll('#bp-steps li.wrong')].map(li => li.textContent)") == \
+            ["← fc1 ✗"]
+        js(driver, "showStep(15)")
+        assert js(driver, "return document.querySelectorAll('#bp-detail .yours.wrong .layer').length") == 1
+        js(driver, "showStep(2)")
+        assert js(driver, "return document.querySelectorAll('#bp-detail .yours.same').length") == 1
+    finally:
+        app.kernels = None

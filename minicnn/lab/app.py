@@ -32,14 +32,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import data, optim
+from .. import data, kernels, optim
 from ..checkpoint import CheckpointError, load_checkpoint
 from ..digits import to_mnist
 from ..models import MODELS, build_model
 from .arrays import LabError, encode, parse_image
 from .backprop import backprop_steps
 from .stages import HOOKS_LOCK
+from ..exercises.workbook import require
 from .trainer import DEFAULTS, TrainingRun, layers_json, parse_config
+from .yours import compare, error_result, learner_kernels
 
 
 def normalise(digit):
@@ -55,12 +57,15 @@ class LabApp:
     checkpoint : path of a checkpoint, or None (then the page offers to train)
     data_root : dataset root (default ``$MINICNN_DATA`` or ``data/``); needed to train and for test digits
     runs_dir : where each training run's folder goes (``runs_dir/lab-YYYYmmdd-HHMMSS``)
+    kernels : a ``minicnn exercises`` workbook folder, or None; with one, every backprop is run on the
+        learner's kernels too and shown beside minicnn's (:mod:`minicnn.lab.yours`)
     """
 
-    def __init__(self, checkpoint=None, data_root=None, runs_dir="runs"):
+    def __init__(self, checkpoint=None, data_root=None, runs_dir="runs", kernels=None):
         self.data_root = data.resolve_root(data_root)
         self.runs_dir = Path(runs_dir)
         self.checkpoint = None if checkpoint is None else str(checkpoint)
+        self.kernels = None if kernels is None else str(require(kernels, "lab --kernels"))
         self._model, self._model_name = None, None
         if checkpoint is not None:
             ckpt = load_checkpoint(checkpoint, require_model=True)
@@ -86,7 +91,8 @@ class LabApp:
         return {"models": sorted(MODELS), "optimizers": sorted(optim.OPTIMIZERS), "defaults": DEFAULTS,
                 "checkpoint": self.checkpoint, "model": run.config["model"] if from_run else self._model_name,
                 "has_model": self._current() is not None, "training": None if run is None else run.state,
-                "run": str(run.out) if from_run else None, "weights": self.weights()}
+                "run": str(run.out) if from_run else None, "weights": self.weights(),
+                "kernels": self.kernels}
 
     def _current(self):
         """The model for Draw and Backprop: the newest training run's weights, else the checkpoint's."""
@@ -252,7 +258,8 @@ class LabApp:
         """The forward and backward steps for one drawing (``image``) or test digit (``digit`` index).
 
         ``label`` is the class the loss is computed against (default: the test digit's label, or the
-        model's prediction for a drawing).
+        model's prediction for a drawing).  With ``kernels``, ``yours`` holds the same steps computed on the
+        learner's kernels, compared with these (:func:`minicnn.lab.yours.compare`), or the error one raised.
         """
         if (image is None) == (digit is None):
             raise LabError(400, "backprop: expected exactly one of image or digit")
@@ -271,7 +278,20 @@ class LabApp:
         label = _int(label, "label")
         if not 0 <= label < 10:
             raise LabError(400, f"label: expected 0 <= label < 10, got {label}")
-        return {**backprop_steps(private, x, label), "weights": self.weights()}
+        theirs = None if self.kernels is None else learner_kernels(self.kernels)
+        twin = None if theirs is None else copy.deepcopy(private)
+        result = {**backprop_steps(private, x, label), "weights": self.weights()}
+        if theirs is not None:
+            try:
+                with kernels.use(theirs):
+                    yours = backprop_steps(twin, x, label)
+            except Exception as exc:   # the learner's kernel raised: shown on the page, the server goes on
+                result["yours"] = error_result(exc)
+            else:
+                result["yours"] = compare(result["steps"], yours["steps"])
+            result["yours"]["kernels"] = sorted(theirs)
+            result["yours"]["folder"] = self.kernels
+        return result
 
     # ------------------------------------------------------------------ lifetime
     def close(self):

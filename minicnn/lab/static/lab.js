@@ -440,9 +440,22 @@ $("bp-run").addEventListener("click", async () => {
       `${r.loss.toExponential(1)} and every gradient is about that small: the pictures are nearly white. ` +
       `Put a wrong class in “loss against class” and run again to see what would change its mind.`;
     const list = $("bp-steps"); list.replaceChildren();
+    const yours = r.yours;
+    $("bp-yours").hidden = !yours;
+    if (yours) {
+      $("bp-yours").textContent = yours.error ? `Your kernels (${yours.folder}) raised: ${yours.error}` :
+        yours.first_different === null ?
+          `Your kernels (${yours.kernels.join(", ")} from ${yours.folder}) compute what minicnn's do at every step.` :
+          `Your kernels (${yours.kernels.join(", ")} from ${yours.folder}) first differ from minicnn's at step ` +
+          `${yours.first_different + 1}, ${r.steps[yours.first_different].phase} ${r.steps[yours.first_different].name}` +
+          ` (relative difference ${yours.steps[yours.first_different].difference.toPrecision(2)}, marked ✗): ` +
+          `look at ${yours.culprit}.`;
+      $("bp-yours").classList.toggle("wrong", Boolean(yours.error) || yours.first_different !== null);
+    }
     bpSteps.forEach((s, i) => {
       const li = el("li", { class: s.phase, text: `${s.phase === "forward" ? "→" : "←"} ${s.name}` +
         (s.inputs && s.inputs.length > 1 ? ` (${s.inputs.join(" + ")})` : "") });
+      if (yours && yours.first_different === i) { li.classList.add("wrong"); li.append(" ✗"); }
       li.addEventListener("click", () => showStep(i));
       list.append(li);
     });
@@ -486,6 +499,7 @@ function showStep(i) {
     for (const f of inputs) side.append(layerBlock(`in: ${f.name}`, f.values, { px: px / 2 }));
     side.append(layerBlock(`out: ${s.name}`, s.values, { px }));
     d.append(side);
+    yoursBlock(d, i, "values", px);
   } else {
     d.append(el("p", { class: "legend",
       text: "red: raising this value raises the loss; blue: lowers it; colour ∝ √|gradient|; hover a cell for its value" }));
@@ -499,10 +513,24 @@ function showStep(i) {
       if (back && back.grad) side.append(layerBlock(`dL/d ${n}: passed back`, back.grad, { mode: "sqrt", px }));
     }
     d.append(side);
+    yoursBlock(d, i, "grad", px);
     const params = el("div", { class: "params" });
     for (const p of s.params) params.append(paramBlock(p));
     d.append(params);
   }
+}
+
+// with `minicnn lab --kernels DIR`: the same step computed on the learner's kernels, and how far it is from minicnn's
+function yoursBlock(d, i, key, px) {
+  const yours = bpRun && bpRun.yours;
+  if (!yours || !yours.steps.length) return;
+  const t = yours.steps[i];
+  const box = el("div", { class: `yours ${t.difference > 1e-4 ? "wrong" : "same"}` },
+    el("p", { class: "small", text: `your kernels: relative difference from minicnn's ${t.difference.toPrecision(2)}` +
+      (t.params.length ? `; parameter gradients ${t.params.map((p) => `${p.name} ${p.difference.toPrecision(2)}`).join(", ")}` : "") }));
+  if (t[key]) box.append(layerBlock(`yours: ${key === "grad" ? "G = dL/d " : ""}${bpSteps[i].name}`, t[key],
+    { mode: key === "grad" ? "sqrt" : undefined, px }));
+  d.append(box);
 }
 
 function forwardOf(name) { return bpSteps.find((t) => t.phase === "forward" && t.name === name && t.values); }
