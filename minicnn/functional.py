@@ -135,6 +135,64 @@ def conv2d_relu_max_pool2d(input, weight, bias, padding=0):
     return Conv2dReLUMaxPool2dFunction.apply(input, weight, as_tensor(bias, f"{op} bias"), padding)
 
 
+# --------------------------------------------------------------------------- padding
+class PadFunction(KernelFunction):
+    """``pad(x, pad, mode, value)`` of an (N, C, H, W) array; backward: the padded gradient folded back onto the
+    pixels each padded pixel copies (``kernels/padding.py``)."""
+    kernel, constant_args = "pad", 3
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Pad (or, with negative pads in the constant mode, crop) the last dims, as ``torch.nn.functional.pad``.
+
+    ``pad`` is ``(left, right)`` (the last dim) or ``(left, right, top, bottom)`` (the last two); ``mode``
+    ``'constant'`` (filled with ``value``, 0 for None), ``'reflect'``, ``'replicate'`` or ``'circular'``.
+    Shapes: the constant mode takes any input with at least ``len(pad) // 2`` dims; the others, as torch,
+    a 2-D or 3-D input for a 2-int pad and a 3-D or 4-D one for a 4-int pad, its dims after the batch
+    dim non-empty.  The leading dims are merged into one for the kernel (recorded reshapes).
+    """
+    input = as_tensor(input, "pad input")
+    K.padding.check_pad("pad", pad, mode, value)
+    k = len(pad) // 2
+    if mode == "constant" and input.ndim < k:
+        raise ValueError(f"pad: expected an input of at least {k} dims for a pad of {len(pad)} ints, got shape "
+                         f"{input.shape}")
+    if mode != "constant":
+        if input.ndim not in (k + 1, k + 2):
+            raise ValueError(f"pad: mode={mode!r} with a pad of {len(pad)} ints expects a {k + 1}-D or {k + 2}-D "
+                             f"input, got shape {input.shape}")
+        if 0 in input.shape[-(k + 1):]:
+            raise ValueError(f"pad: mode={mode!r} expects every dim after the batch dim non-empty, got shape "
+                             f"{input.shape}")
+    lead, last = input.shape[:input.ndim - k], input.shape[input.ndim - k:]
+    out = PadFunction.apply(input.reshape((int(np.prod(lead)), 1) + (1,) * (2 - k) + last), tuple(pad), mode,
+                            value)
+    return out.reshape(lead + out.shape[4 - k:])
+
+
+# --------------------------------------------------------------------------- pixel shuffle
+class PixelShuffleFunction(KernelFunction):
+    """Channels to sub-pixels; backward: :func:`pixel_unshuffle` of the gradient (``kernels/pixel_shuffle.py``)."""
+    kernel, constant_args = "pixel_shuffle", 1
+
+
+class PixelUnshuffleFunction(KernelFunction):
+    """Sub-pixels to channels; backward: :func:`pixel_shuffle` of the gradient."""
+    kernel, constant_args = "pixel_unshuffle", 1
+
+
+def pixel_shuffle(input, upscale_factor):
+    """(*, C*r*r, H, W) -> (*, C, H*r, W*r), ``r = upscale_factor``, as ``torch.nn.functional.pixel_shuffle``:
+    ``out[..., c, h*r + i, w*r + j] = input[..., c*r*r + i*r + j, h, w]``."""
+    return PixelShuffleFunction.apply(as_tensor(input, "pixel_shuffle input"), upscale_factor)
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H*r, W*r) -> (*, C*r*r, H, W), ``r = downscale_factor``, as ``torch.nn.functional.pixel_unshuffle``:
+    the inverse of :func:`pixel_shuffle`."""
+    return PixelUnshuffleFunction.apply(as_tensor(input, "pixel_unshuffle input"), downscale_factor)
+
+
 # --------------------------------------------------------------------------- linear, activation, pooling
 class LinearFunction(KernelFunction):
     """``out = x @ weight.T + bias``; backward: ``dx = g @ weight``, ``dweight = g.T @ x``, ``dbias = sum g``."""
@@ -499,6 +557,21 @@ def relu6(input, inplace=False):
     """``min(max(input, 0), 6)``, as ``torch.nn.functional.relu6``: :func:`hardtanh` between 0 and 6."""
     inplace_flag("relu6", inplace)
     return HardtanhFunction.apply(as_tensor(input, "relu6 input"), 0.0, 6.0)
+
+
+class PReLUFunction(KernelFunction):
+    """``x`` where positive, else ``weight[c] * x``; backward: ``(dx, dweight)``, ``dweight`` summed over every dim
+    but the channel's."""
+    kernel = "prelu"
+
+
+def prelu(input, weight):
+    """``input`` where positive, else ``weight * input`` with one slope per channel (dim 1) or one for all, as
+    ``torch.nn.functional.prelu``.  Shapes: input any (its dim 1 the channels when it has 2 dims or more), weight
+    (C,), (1,) or () in the input's dtype -> the input's shape; the weight gets a gradient."""
+    input, weight = as_tensor(input, "prelu input"), as_tensor(weight, "prelu weight")
+    _check_dtype("prelu", input, weight)
+    return PReLUFunction.apply(input, weight)
 
 
 class HardsigmoidFunction(KernelFunction):

@@ -290,6 +290,18 @@ def gradcheck_cases(rng):
               ("GELU(approximate='tanh')", nn.GELU(approximate="tanh"), 3 * rng.standard_normal((3, 7)), True),
               ("ELU(0.5)", nn.ELU(0.5), 4 * _distinct(rng, (2, 3, 4)), True),
               ("Softplus(beta=2, threshold=2.5)", nn.Softplus(2, 2.5), 4 * _distinct(rng, (2, 3, 4)), True)]
+    # padding is linear: each output pixel a copy of one input pixel, or the constant
+    cases += [("ZeroPad2d((1, -1, 2, 0))", nn.ZeroPad2d((1, -1, 2, 0)), rng.standard_normal((2, 3, 4, 5)), False),
+              ("ConstantPad2d(1, 0.5)", nn.ConstantPad2d(1, 0.5), rng.standard_normal((2, 2, 3, 3)), False),
+              ("ReflectionPad2d((2, 1, 1, 2))", nn.ReflectionPad2d((2, 1, 1, 2)), rng.standard_normal((2, 2, 4, 5)),
+               False),
+              ("ReplicationPad2d((1, 2, 0, 3))", nn.ReplicationPad2d((1, 2, 0, 3)), rng.standard_normal((2, 2, 3, 4)),
+               False)]
+    cases += [("PixelShuffle(2)", nn.PixelShuffle(2), rng.standard_normal((2, 8, 3, 2)), False),
+              ("PixelUnshuffle(2)", nn.PixelUnshuffle(2), rng.standard_normal((2, 2, 4, 6)), False)]
+    # PReLU is linear in its weight and piecewise linear in x (the kink at 0, kept away by _distinct)
+    cases += [("PReLU(3, init=0.3)", nn.PReLU(3, 0.3), _distinct(rng, (2, 3, 4)), False),
+              ("PReLU()", nn.PReLU(), _distinct(rng, (3, 5)), False)]
     cases.append(("SimpleCNN(fused=True)", SimpleCNN(fused=True), rng.uniform(-1, 1, (2, 1, 28, 28)), False))
     return [(label, module.double() if hasattr(module, "double") else module, x, smooth)
             for label, module, x, smooth in cases]

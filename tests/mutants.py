@@ -323,6 +323,16 @@ def kernel_args(op, rng):
         x = 2 * r(3, 4, 5)
         x.reshape(-1)[::7] = 1.5
         return (x, 2.0, 3.0)
+    if op == "prelu":  # 3 channels with their own slopes, exact zeros (where the slope applies) among the values
+        x = r(2, 3, 4, 5)
+        x.reshape(-1)[::7] = 0
+        return (x, rng.uniform(-0.5, 1.0, 3))
+    if op == "pixel_shuffle":  # 2 output channels of 2 x 2 sub-pixels: the channel order and (i, j) both matter
+        return (r(2, 8, 3, 2), 2)
+    if op == "pixel_unshuffle":
+        return (r(2, 2, 4, 6), 2)
+    if op == "pad":  # reflect: every strip folds back, mirrored, onto the pixels it copies
+        return (r(2, 2, 4, 5), (2, 1, 3, 2), "reflect")
     if op in ("softmax", "log_softmax"):
         return (r(3, 4, 5), 1)
     if op == "dropout":
@@ -525,6 +535,14 @@ TESTS = {
     "binary_cross_entropy_with_logits": _ids(T_K, "test_binary_cross_entropy_with_logits_equals_naive")
     + _ids(T_A, "test_bce_with_logits_matches_torch", "test_bce_with_logits_is_finite_at_huge_logits")
     + [GRADCHECK_TABLE],
+    "pad": _ids(T_K, "test_pad_equals_naive_and_its_backward_is_the_adjoint", "test_pad_known_values_in_every_mode")
+    + _ids(T_A, "test_pad_matches_torch", "test_padding_layers_match_torch") + [GRADCHECK_TABLE],
+    "pixel_shuffle": _ids(T_K, "test_pixel_shuffle_and_unshuffle_equal_naive_and_undo_each_other",
+                          "test_pixel_shuffle_known_values")
+    + _ids(T_A, "test_pixel_shuffle_and_unshuffle_match_torch") + [GRADCHECK_TABLE],
+    "unflatten": _ids(T_A, "test_unflatten_matches_torch"),
+    "prelu": _ids(T_K, "test_prelu_equals_naive", "test_prelu_known_values")
+    + _ids(T_A, "test_prelu_matches_torch") + [GRADCHECK_TABLE],
     "threads": ["tests/test_threading.py"] + _ids(T_K, "test_linear_splits_features_between_threads_and_matches_naive"),
     "engine": _ids(T_E, "test_tensor_arithmetic_matches_torch", "test_a_cast_hands_the_gradient_back_in_the_input_dtype",
                    "test_residual_block", "test_two_branch_concatenation",
@@ -541,6 +559,7 @@ TESTS = {
 for _alias, _to in (("tanh", "sigmoid"), ("leaky_relu", "sigmoid"), ("hardtanh", "sigmoid"),
                     ("log_softmax", "softmax")):
     TESTS[_alias] = TESTS[_to]
+TESTS["pixel_unshuffle"] = TESTS["pixel_shuffle"]
 for _op in ("hardsigmoid", "hardswish", "silu", "gelu", "elu", "softplus"):
     TESTS[_op] = (_ids(T_K, "test_elementwise_equals_naive", "test_activation_known_values_at_their_kinks")
                   + _ids(T_L, "test_activation_gradients")
@@ -575,7 +594,7 @@ def kernel_module(op):
 
 SHAPE_PRESERVING = {"relu", "sigmoid", "tanh", "leaky_relu", "hardtanh", "hardsigmoid", "hardswish", "silu", "gelu",
                     "elu", "softplus", "softmax", "log_softmax", "dropout", "batch_norm", "batch_norm_relu",
-                    "local_response_norm"}
+                    "local_response_norm", "prelu"}
 
 
 def _bn_terms(dout, cache, relu_out=None):
@@ -837,6 +856,9 @@ def build():
                                    ("x[k] <= lo or x[k] >= hi", "x[k] < lo or x[k] > hi")),
               "the gradient passes at the bounds (torch: 0 there)")
         activation_mutants(impl)
+        pad_mutants(impl)
+        pixel_shuffle_mutants(impl)
+        prelu_mutants(impl)
         path, m = kernel_mutants("softmax", impl)
         m("no_sum_term", replace(path, lambda o: lambda dout, cache: cache[0] * dout),
           "y * dout: the -sum(dout*y) dropped")
@@ -852,6 +874,7 @@ def build():
     subtle_kernel_mutants()
     twin_mutants()
     engine_mutants()
+    unflatten_mutants()
     optim_mutants()
     names = [mu.name for mu in MUTANTS]
     assert len(names) == len(set(names)), "mutant names must be unique"
@@ -984,6 +1007,107 @@ def activation_mutants(impl):
     else:
         m("threshold_inclusive", source(fast_kernel("softplus"), ("if z > threshold:", "if z >= threshold:")),
           "linear at beta * x == threshold too (torch: only above)")
+
+
+def pad_mutants(impl):
+    """The mistakes people make in the backward of F.pad: the strips of a copying mode dropped, one mode's fold
+    for another's, the gradient of a crop put back at the corner."""
+    path, m = kernel_mutants("pad", impl)
+
+    def folded_as(mode, only=None):
+        return lambda o: lambda dout, cache: o(dout, cache[:4] + (mode if only in (None, cache[4]) else cache[4],))
+    m("strips_dropped", replace(path, folded_as("zeros")),
+      "every mode's backward as the constant mode's: the padded strips' gradients dropped")
+    m("reflect_folded_as_circular", replace(path, folded_as("circular", only="reflect")),
+      "reflect's strips added to the far end (circular's fold)")
+    cropped = kernel_probe_with("pad", impl, lambda rng: (rng.standard_normal((2, 2, 4, 5)), (-1, 2, 1, -2),
+                                                            "constant", 0.5))
+
+    def crop_forgotten(original):
+        def backward(dout, cache):
+            shape, dtype, grow, crop, mode = cache
+            kept = (shape[0], shape[1], shape[2] - crop[0] - crop[1], shape[3] - crop[2] - crop[3])
+            dx = np.zeros(shape, dtype)
+            dx[:, :, :kept[2], :kept[3]] = original(dout, (kept, dtype, grow, (0, 0, 0, 0), mode))
+            return dx
+        return backward
+    add(f"pad_backward{'_naive' if impl == 'naive' else ''}:crop_at_the_corner", "pad",
+        replace(path, crop_forgotten), cropped, list(extra_for(impl)),
+        "a crop's gradient put back at the top-left corner, not where the kept pixels were")
+    if impl == "fast":  # (one helper for both twins: the kernel-vs-naive test cannot see it)
+        add("padding._uncrop:at_the_corner", "pad",
+            source("minicnn.kernels.padding:_uncrop",
+                   ("_cropped(dx, crop)[...] = dxc", "dx[:, :, :dxc.shape[2], :dxc.shape[3]] = dxc")),
+            cropped, (), "the crop's adjoint puts the kept gradient at the corner")
+
+
+def _shuffle_grad(up, swap=False, depth_first=False):
+    """A pixel (un)shuffle backward written out: ``dx`` gathered from ``dout`` with the sub-pixel ``(i, j)`` read
+    as ``(j, i)`` (``swap``), or channel ``k`` taken as ``(i*r + j)*C + c`` (``depth_first``, TensorFlow's
+    depth_to_space order) instead of torch's ``c*r*r + i*r + j``."""
+    def make(original):
+        def backward(dout, cache):
+            shape, dtype, r = cache
+            dx = np.zeros(shape, dtype)
+            channels = shape[-3] // (r * r) if up else shape[-3]
+            for c in range(channels):
+                for i in range(r):
+                    for j in range(r):
+                        k = (i * r + j) * channels + c if depth_first else c * r * r + i * r + j
+                        a, b = (j, i) if swap else (i, j)
+                        if up:
+                            dx[..., k, :, :] = dout[..., c, a::r, b::r]
+                        else:
+                            dx[..., c, a::r, b::r] = dout[..., k, :, :]
+            return dx
+        return backward
+    return make
+
+
+def prelu_mutants(impl):
+    """The mistakes of PReLU's backward: the slope forgotten in dx, the weight's sum over the wrong entries or
+    the wrong dims, the input forgotten in it."""
+    path, m = kernel_mutants("prelu", impl)
+
+    def with_dweight(f):
+        def make(original):
+            def backward(dout, cache):
+                dx, dw = original(dout, cache)
+                x, weight = cache
+                axes = tuple(a for a in range(x.ndim) if a != 1) if x.ndim >= 2 and weight.size > 1 else None
+                new = np.asarray(f(x, dout).sum(axis=axes), dtype=dw.dtype)
+                return dx, np.broadcast_to(new, dw.shape).copy() if new.ndim == 0 else new.reshape(dw.shape)
+            return backward
+        return make
+    m("dweight_every_entry", replace(path, with_dweight(lambda x, g: x * g)),
+      "dweight sums x * dout over every entry, the positive ones too")
+    m("dweight_without_x", replace(path, with_dweight(lambda x, g: np.where(x > 0, 0, g))),
+      "dweight sums dout where x <= 0: the x of d(w x)/dw forgotten")
+    m("dweight_summed_over_channels", replace(path, lambda o: lambda dout, cache: (
+        lambda dx, dw: (dx, np.full_like(dw, dw.sum())))(*o(dout, cache))),
+      "every slope gets the sum over all the channels (the per-channel reduction forgotten)")
+    m("slope_dropped", replace(path, lambda o: lambda dout, cache: (np.where(cache[0] > 0, dout, 0 * dout),
+                                                                    o(dout, cache)[1])),
+      "dx: the negative side's slope forgotten (ReLU's gradient)")
+    m("slope_of_one_channel", replace(path, lambda o: lambda dout, cache: (
+        np.where(cache[0] > 0, dout, cache[1].reshape(-1)[0] * dout), o(dout, cache)[1])),
+      "dx: channel 0's slope used for every channel")
+    m("kink_gets_one", replace(path, lambda o: lambda dout, cache: (
+        np.where(cache[0] >= 0, dout, o(dout, cache)[0]), o(dout, cache)[1])),
+      "dx: slope 1 at x == 0 (torch: the weight's slope)")
+
+
+def pixel_shuffle_mutants(impl):
+    """The mistakes of a sub-pixel permutation's backward: the block's rows and columns swapped, the channels
+    split in the other order (depth first), the gradient left where it arrived."""
+    for op, up in (("pixel_shuffle", True), ("pixel_unshuffle", False)):
+        path, m = kernel_mutants(op, impl)
+        m("sub_pixel_transposed", replace(path, _shuffle_grad(up, swap=True)),
+          "sub-pixel (i, j) of each block taken from (j, i)")
+        m("depth_first_channels", replace(path, _shuffle_grad(up, depth_first=True)),
+          "channel (i*r + j)*C + c, TensorFlow's depth_to_space order, for torch's c*r*r + i*r + j")
+        m("same_direction", replace(path, lambda o: lambda dout, cache: dout.reshape(cache[0]).copy()),
+          "the gradient reshaped to the input's shape, not permuted back")
 
 
 def kernel_probe_with(op, impl, make_args):
@@ -1356,6 +1480,32 @@ def engine_mutants():
 
 
 # --------------------------------------------------------------------------- optimisers
+def unflatten_probe():
+    """``nn.Unflatten(1, (2, 3))`` on a (2, 6, 4) input: the input's gradient of a random upstream gradient."""
+    import minicnn
+    from minicnn import nn
+    rng = _rng()
+    x = minicnn.tensor(rng.standard_normal((2, 6, 4)), requires_grad=True)
+    nn.Unflatten(1, (2, 3))(x).backward(rng.standard_normal((2, 2, 3, 4)))
+    return x.grad
+
+
+def unflatten_mutants():
+    """nn.Unflatten is a view, the engine's Reshape: the mistakes of a reshape's backward, each of which the
+    Unflatten agreement test must see (the engine's own tests see them too, under ``engine``)."""
+    reshape = "minicnn.autograd.ops:Reshape.backward"
+
+    def u(mistake, apply, note):
+        add(f"Unflatten>ops.Reshape.backward:{mistake}", "unflatten", apply, unflatten_probe, (), note)
+    u("zero", wrap(reshape, lambda r, *a: (np.zeros_like(r[0]),) + tuple(r[1:])), "the gradient dropped")
+    u("negated", wrap(reshape, lambda r, *a: (-r[0],) + tuple(r[1:])), "the gradient negated")
+    u("fortran_order", source(reshape, ("g.reshape(ctx.shape)", "g.reshape(ctx.shape, order='F')")),
+      "the gradient reshaped back in the other (column-major) order")
+    transposed = "np.swapaxes(g, 1, 2).reshape(ctx.shape) if g.ndim > 2 and g.shape[1] != g.shape[2] else g.reshape(ctx.shape)"
+    u("split_dims_transposed", source(reshape, ("g.reshape(ctx.shape)", transposed)),
+      "the unflattened dims read back in the other order (s2 x s1)")
+
+
 def optim_mutants():
     sgd, adam, rms, base = "minicnn.optim.sgd", "minicnn.optim.adam", "minicnn.optim.rmsprop", "minicnn.optim.optimizer"
 

@@ -598,6 +598,143 @@ def test_local_response_norm_matches_torch(dtype, shape, size, alpha, beta, k, s
                        standard_normal(seed, shape, dtype, scale=2.0), seed)
 
 
+# --------------------------------------------------------------------------- padding
+@st.composite
+def pad_cases(draw):
+    """(input shape, pad, mode, value) as torch's F.pad takes them: 2 or 4 ints, the non-constant modes on a
+    (k+1)- or (k+2)-D input for a pad of 2k ints, negative pads (crops) in the constant mode, on any dims."""
+    mode = draw(st.sampled_from(["constant", "reflect", "replicate", "circular"]))
+    k = draw(st.sampled_from([1, 2]))
+    if mode == "constant":
+        shape = tuple(draw(st.lists(st.integers(1, 6), min_size=k, max_size=5)))
+    else:
+        shape = tuple(draw(st.lists(st.integers(1, 6), min_size=k + 1, max_size=k + 2)))
+    pad = []
+    for size in [s for s in shape[::-1][:k] for _ in (0, 1)]:  # (left, right) of the last dim, then the one before
+        hi = {"reflect": size - 1, "circular": size}.get(mode, 4)
+        pad.append(draw(st.integers(-(size // 2) if mode == "constant" else 0, hi)))
+    value = draw(st.sampled_from([None, 0.0, -2.5, 3])) if mode == "constant" else None
+    return shape, tuple(pad), mode, value
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
+@given(case=pad_cases(), by_keyword=st.booleans(), seed=SEEDS)
+def test_pad_matches_torch(dtype, case, by_keyword, seed):
+    shape, pad, mode, value = case
+    if by_keyword:
+        ours = _Call(lambda x: MF.pad(x, pad=pad, mode=mode, value=value))
+    else:
+        ours = _Call(lambda x: MF.pad(x, pad, mode, value))
+    compare_and_record("F.pad", ours, lambda x: F.pad(x, pad, mode, value), standard_normal(seed, shape, dtype), seed)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, make, theirs", [
+    ("ZeroPad2d", nn.ZeroPad2d, torch.nn.ZeroPad2d), ("ReflectionPad2d", nn.ReflectionPad2d, torch.nn.ReflectionPad2d),
+    ("ReplicationPad2d", nn.ReplicationPad2d, torch.nn.ReplicationPad2d),
+    ("ConstantPad2d(value=-1.5)", lambda p: nn.ConstantPad2d(p, -1.5), lambda p: torch.nn.ConstantPad2d(p, -1.5)),
+])
+@SETTINGS
+@given(shape=st.tuples(st.integers(1, 3), st.integers(2, 6), st.integers(2, 6)), batched=st.booleans(),
+       data=st.data(), seed=SEEDS)
+def test_padding_layers_match_torch(dtype, name, make, theirs, shape, batched, data, seed):
+    low = -1 if name in ("ZeroPad2d", "ConstantPad2d(value=-1.5)") else 0
+    h, w = shape[1:]
+    padding = data.draw(st.one_of(st.integers(low, min(h, w) - 1),
+                                  st.tuples(*[st.integers(low, n - 1) for n in (w, w, h, h)])))
+    layer, reference = make(padding), theirs(padding)
+    assert repr(layer) == repr(reference)
+    shape = ((2,) if batched else ()) + shape
+    compare_and_record(name, layer, reference, standard_normal(seed, shape, dtype), seed)
+
+
+@SETTINGS
+@given(shape=st.lists(st.integers(0, 4), max_size=5).map(tuple), mode=st.sampled_from(["reflect", "replicate",
+                                                                                        "circular"]),
+       pad=st.lists(st.integers(-2, 5), min_size=2, max_size=4).filter(lambda p: len(p) != 3).map(tuple))
+def test_pad_refuses_what_torch_refuses(shape, mode, pad):
+    x = np.zeros(shape)
+    try:
+        expected = F.pad(torch.from_numpy(x), pad, mode)
+    except (RuntimeError, IndexError, ValueError, NotImplementedError):
+        expected = None
+    if expected is None or min(pad) < 0:  # (torch crops with negative pads in these modes; minicnn refuses)
+        with pytest.raises(ValueError, match="pad"):
+            MF.pad(x, pad, mode)
+    else:
+        assert MF.pad(x, pad, mode).shape == tuple(expected.shape)
+
+
+# --------------------------------------------------------------------------- pixel shuffle
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, layer, ours, theirs", [
+    ("PixelShuffle", nn.PixelShuffle, MF.pixel_shuffle, F.pixel_shuffle),
+    ("PixelUnshuffle", nn.PixelUnshuffle, MF.pixel_unshuffle, F.pixel_unshuffle),
+])
+@SETTINGS
+@given(lead=st.lists(st.integers(1, 3), max_size=2), r=st.integers(1, 3), c=st.integers(1, 4), h=st.integers(1, 5),
+       w=st.integers(1, 5), functional=st.booleans(), seed=SEEDS)
+def test_pixel_shuffle_and_unshuffle_match_torch(dtype, name, layer, ours, theirs, lead, r, c, h, w, functional,
+                                                 seed):
+    shape = tuple(lead) + ((c * r * r, h, w) if name == "PixelShuffle" else (c, h * r, w * r))
+    module = _Call(lambda x: ours(x, r)) if functional else layer(r)
+    if not functional:
+        assert repr(module) == repr(getattr(torch.nn, name)(r))
+    compare_and_record(name, module, lambda x: theirs(x, r), standard_normal(seed, shape, dtype), seed)
+
+
+# --------------------------------------------------------------------------- Unflatten
+@st.composite
+def unflatten_cases(draw):
+    """(input shape, dim, unflattened_size): the dim's size split into factors, one of them maybe -1."""
+    shape = tuple(draw(st.lists(st.integers(1, 12), min_size=1, max_size=4)))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    size, sizes = shape[dim], []
+    while size > 1 and len(sizes) < 3:
+        factor = draw(st.sampled_from([f for f in range(1, size + 1) if size % f == 0]))
+        sizes.append(factor)
+        size //= factor
+    sizes = [size] + sizes + [1] * draw(st.integers(0, 1))
+    sizes = draw(st.permutations(sizes))
+    if draw(st.booleans()):
+        sizes[draw(st.integers(0, len(sizes) - 1))] = -1
+    return shape, dim, draw(st.sampled_from([tuple, list]))(sizes)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
+@given(case=unflatten_cases(), seed=SEEDS)
+def test_unflatten_matches_torch(dtype, case, seed):
+    shape, dim, sizes = case
+    layer, theirs = nn.Unflatten(dim, sizes), torch.nn.Unflatten(dim, sizes)
+    assert repr(layer) == repr(theirs)
+    compare_and_record("Unflatten", layer, theirs, standard_normal(seed, shape, dtype), seed)
+
+
+@SETTINGS
+@given(shape=st.lists(st.integers(0, 6), max_size=3).map(tuple), dim=st.integers(-4, 3),
+       sizes=st.lists(st.integers(-2, 6), max_size=3).map(tuple))
+def test_unflatten_refuses_what_torch_refuses(shape, dim, sizes):
+    x = np.zeros(shape)
+    try:
+        expected = torch.nn.Unflatten(dim, sizes)(torch.from_numpy(x)).shape
+    except (RuntimeError, IndexError):
+        expected = None
+    if expected is None:
+        both_refuse(lambda: nn.Unflatten(dim, sizes)(x), lambda: torch.nn.Unflatten(dim, sizes)(torch.from_numpy(x)))
+    else:
+        assert nn.Unflatten(dim, sizes)(x).shape == tuple(expected)
+
+
+def test_unflatten_refuses_sizes_that_are_no_tuple_of_ints_like_torch():
+    for sizes in (6, (2, 3.0), "23", None):
+        with pytest.raises(TypeError):
+            torch.nn.Unflatten(1, sizes)
+        with pytest.raises(TypeError, match="Unflatten: expected unflattened_size as a tuple of ints"):
+            nn.Unflatten(1, sizes)
+
+
 # --------------------------------------------------------------------------- activations
 SHAPES = st.lists(st.integers(1, 8), min_size=1, max_size=4).map(tuple)
 
@@ -650,6 +787,23 @@ def test_elementwise_activation_matches_torch(dtype, name, layer, torch_fn, shap
         x.reshape(-1)[1::5] = layer.threshold / layer.beta
         x.reshape(-1)[2::5] = layer.threshold / layer.beta * 1.01
     compare_and_record(name, layer, torch_fn, x, seed, floor=TAIL_FLOOR)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
+@given(shape=SHAPES, per_channel=st.booleans(), init=st.sampled_from([0.25, -0.5, 1.5, 0.0]),
+       scale=st.sampled_from([1.0, 10.0]), seed=SEEDS)
+def test_prelu_matches_torch(dtype, shape, per_channel, init, scale, seed):
+    """nn.PReLU against F.prelu (the gradient of the slopes included), with exact zeros where the slope applies."""
+    num = shape[1] if per_channel and len(shape) >= 2 else 1
+    layer = nn.PReLU(num, init).to(dtype)
+    layer.weight.array[...] += np.random.default_rng([seed, 3]).uniform(-0.5, 0.5, num).astype(dtype)
+    x = standard_normal(seed, shape, dtype, scale)
+    x.reshape(-1)[::5] = 0
+    # dweight is a sum of x * dout over size / num entries, which may cancel: measured on the scale of those terms
+    floor = {"weight": float(np.sqrt(x.size / num)) * scale}
+    compare_and_record("PReLU", layer, lambda x, weight: F.prelu(x, weight), x, seed, floor=floor)
+    assert repr(layer) == repr(torch.nn.PReLU(num, init))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -806,6 +960,8 @@ def test_bce_with_logits_is_finite_at_huge_logits():
 # --------------------------------------------------------------------------- state_dict keys as torch's
 @pytest.mark.parametrize("ours, theirs", [
     (lambda: nn.BatchNorm2d(5), lambda: torch.nn.BatchNorm2d(5)),
+    (lambda: nn.PReLU(), lambda: torch.nn.PReLU()),
+    (lambda: nn.PReLU(4, init=-0.5), lambda: torch.nn.PReLU(4, init=-0.5)),
     (lambda: nn.BatchNorm1d(5, affine=False), lambda: torch.nn.BatchNorm1d(5, affine=False)),
     (lambda: nn.BatchNorm1d(5, track_running_stats=False), lambda: torch.nn.BatchNorm1d(5, track_running_stats=False)),
     (lambda: nn.NLLLoss(np.ones(3, np.float32)), lambda: torch.nn.NLLLoss(torch.ones(3))),

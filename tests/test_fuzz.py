@@ -410,6 +410,25 @@ def _flatten(d, well):
     return (x,), {"start_dim": start, "end_dim": end}, expect
 
 
+@layer("Unflatten")
+def _unflatten(d, well):
+    x = tensor(d, well, d(st.lists(st.integers(1, 6), min_size=1, max_size=4)))
+    ndim = x.ndim if isinstance(x, np.ndarray) else 1
+    dim = d(st.integers(-max(ndim, 1), max(ndim, 1) - 1)) if well else d(st.sampled_from([0, 1, -1, 5, -9, "1", 1.0]))
+    size = x.shape[dim] if isinstance(x, np.ndarray) and well and x.ndim else 1
+    factor = d(st.sampled_from([f for f in range(1, size + 1) if size % f == 0]))
+    sizes = d(st.sampled_from([(factor, size // factor), (size // factor, -1), (1, size, 1), [size]]))
+    if not well:
+        sizes = d(st.sampled_from([sizes, (), (-1, -1), (size + 1,), (0, -1), 6, (2, 3.0), None, (True, size)]))
+    expect = {}
+    if well:
+        dim_ = dim % x.ndim
+        known = int(np.prod([n for n in sizes if n != -1]))
+        shape = tuple(size // known if n == -1 else n for n in sizes)
+        expect["shape"] = x.shape[:dim_] + shape + x.shape[dim_ + 1:]
+    return nn.Unflatten(dim, sizes), (x,), expect
+
+
 def _pool_options(d, well, max_pool=True):
     k = pick(d, well, st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))), ODD_INTS)
     stride = value(d, well, [None, 1, 2, (2, 1)], [0, -1, (), "2"])
@@ -604,6 +623,46 @@ def _relu6(d, well):
     if is_float_array(x):
         expect["equal"] = np.clip(x, 0, 6)
     return nn.ReLU6(inplace=value(d, well, *INPLACE)), (x,), expect
+
+def _pad_sizes(d, well, mode, x, count):
+    """``count`` pads for the last dims of ``x`` that mode takes (hostile: anything odd among them)."""
+    sizes = [n for n in (x.shape[::-1] if isinstance(x, np.ndarray) else ())[:count // 2] for _ in (0, 1)]
+    sizes += [1] * (count - len(sizes))
+    good = [d(st.integers(-(n // 2) if mode == "constant" else 0,
+                          {"reflect": max(n - 1, 0), "circular": n}.get(mode, 3))) for n in sizes]
+    return tuple(good) if well else d(st.sampled_from([tuple(good), (1, 1, 1), (-1, 2), (1, 2.0), 3, None,
+                                                       (2**40, 1), (True, 1)]))
+
+
+def _pad_layer(cls, mode):
+    def row(d, well):
+        x = image(d, well, batched=maybe_unbatched(d, well), hw=(2, 5))
+        padding = _pad_sizes(d, well, mode, x, 4)
+        if well and d(st.booleans()):
+            padding = d(st.integers(-1 if mode == "constant" else 0, 1))
+        args = (padding, value(d, well, [0.0, -1.5, 2], ["1", None, float("nan")])) if cls == "ConstantPad2d" \
+            else (padding,)
+        expect = {}
+        if isinstance(x, np.ndarray) and x.ndim >= 2 and well:
+            left, right, top, bottom = (padding,) * 4 if isinstance(padding, int) else padding
+            expect["shape"] = x.shape[:-2] + (x.shape[-2] + top + bottom, x.shape[-1] + left + right)
+        return getattr(nn, cls)(*args), (x,), expect
+    return row
+
+
+for _cls, _mode in (("ZeroPad2d", "constant"), ("ConstantPad2d", "constant"), ("ReflectionPad2d", "reflect"),
+                    ("ReplicationPad2d", "replicate")):
+    layer(_cls, "pad")(_pad_layer(_cls, _mode))
+
+
+@layer("PReLU", "prelu")
+def _prelu(d, well):
+    num = value(d, well, [1, 1, 3], [0, -1, 2.5, None, True])
+    x = tensor(d, well, (d(st.integers(1, 3)), 3) + tuple(d(st.lists(st.integers(0, 3), max_size=2)))
+               if num == 3 else d(st.lists(st.integers(0, 4), max_size=4)))
+    init = value(d, well, [0.25, 0.0, -1.0, 2], ["0.25", None, [0.1]])
+    return nn.PReLU(num, init), (x,), {"shape": x.shape} if isinstance(x, np.ndarray) else {}
+
 
 def _softmax_row(cls):
     def row(d, well):
@@ -893,6 +952,38 @@ def _f_hardtanh(d, well):
 
 function("relu6", "hardtanh")(_elementwise("relu6", lambda x: np.clip(x, 0, 6)))
 
+@function("prelu")
+def _f_prelu(d, well):
+    per_channel = d(st.booleans())
+    shape = (d(st.integers(1, 3)), d(st.integers(1, 3))) + tuple(d(st.lists(st.integers(0, 3), max_size=2)))
+    x = tensor(d, well, shape if per_channel else d(st.lists(st.integers(0, 4), max_size=4)))
+    dtype = x.dtype.type if is_float_array(x) else np.float32
+    weight_shape = (shape[1],) if per_channel else d(st.sampled_from([(1,), ()]))
+    weight = d(arrays(shape=weight_shape, dtypes=[dtype])) if well else d(
+        arrays(shape=weight_shape, dtypes=[dtype]) | arrays(max_dims=2) | st.sampled_from([0.25, None]))
+    return (x, weight), {}, ({"shape": x.shape} if well else {})
+
+
+@function("pad")
+def _f_pad(d, well):
+    mode = value(d, well, ["constant", "reflect", "replicate", "circular"], ["zeros", None, 1])
+    count = d(st.sampled_from([2, 4]))
+    k = count // 2
+    if mode == "constant":
+        shape = d(st.lists(st.integers(1, 4), min_size=k, max_size=5))
+    else:
+        shape = d(st.lists(st.integers(2, 4), min_size=k + 1, max_size=k + 2))
+    x = tensor(d, well, shape)
+    pad = _pad_sizes(d, well, mode, x, count)
+    fill = value(d, well, [None, 0.0, 2.5, -1], ["0", True, [1.0]]) if mode == "constant" else value(
+        d, well, [None, 0.0], [1.0])
+    expect = {}
+    if well:
+        grown = [n + pad[2 * i] + pad[2 * i + 1] for i, n in enumerate(x.shape[::-1][:k])]
+        expect["shape"] = x.shape[:x.ndim - k] + tuple(grown[::-1])
+    return (x, pad), {"mode": mode, "value": fill}, expect
+
+
 def _f_softmax(d, well):
     shape = d(st.lists(st.integers(1, 4), min_size=1, max_size=4))
     x = tensor(d, well, shape)
@@ -975,11 +1066,26 @@ def _f_dropout(name):
 function("dropout")(_f_dropout("dropout"))
 function("dropout2d")(_f_dropout("dropout2d"))
 
+def _pixel_shuffle_row(up):
+    def row(d, well):
+        r = d(st.integers(1, 3))
+        c, h, w = d(st.integers(1, 2)), d(st.integers(1, 3)), d(st.integers(1, 3))
+        lead = tuple(d(st.lists(st.integers(1, 2), max_size=2)))
+        shape, out = ((c * r * r, h, w), (c, h * r, w * r)) if up else ((c, h * r, w * r), (c * r * r, h, w))
+        x = tensor(d, well, lead + shape)
+        factor = r if well else d(st.sampled_from([r, r, 0, -1, 2, 2.0, "2", None, True, 2**40]))
+        expect = {"shape": lead + out} if well else {}
+        return (x,), {"upscale_factor" if up else "downscale_factor": factor}, expect
+    return row
+
+
 for _cls, _fn, _row in (("Flatten", "flatten", _flatten), ("LocalResponseNorm", "local_response_norm", _lrn),
                          ("AdaptiveAvgPool2d", "adaptive_avg_pool2d", _adaptive),
                          ("CrossEntropyLoss", "cross_entropy", _cross_entropy), ("MSELoss", "mse_loss", _mse),
                          ("NLLLoss", "nll_loss", _nll),
-                         ("BCEWithLogitsLoss", "binary_cross_entropy_with_logits", _bce)):
+                         ("BCEWithLogitsLoss", "binary_cross_entropy_with_logits", _bce),
+                         ("PixelShuffle", "pixel_shuffle", _pixel_shuffle_row(True)),
+                         ("PixelUnshuffle", "pixel_unshuffle", _pixel_shuffle_row(False))):
     layer_and_function(_cls, _fn, _row)
 
 

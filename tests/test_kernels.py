@@ -657,6 +657,87 @@ def test_pad2d_backward_is_the_adjoint_and_equals_naive(mode, pads, h, w, seed):
     assert abs(np.sum(xp * g) - np.sum(x * dx)) <= 1e-10 * np.sum(np.abs(xp * g))  # <pad(x), g> = <x, pad*(g)>
 
 
+@st.composite
+def pad_cases(draw):
+    """(x shape (N, C, H, W), pad of 2 or 4 ints, mode, value) that torch's F.pad takes: negative pads (crops)
+    in the constant mode only, reflect's pads below the size, circular's at most the size."""
+    mode = draw(st.sampled_from(["constant", "reflect", "replicate", "circular"]))
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 6)), draw(st.integers(1, 6)))
+    pad = []
+    for size in (shape[3], shape[3], shape[2], shape[2]):
+        hi = {"reflect": size - 1, "circular": size}.get(mode, 4)
+        pad.append(draw(st.integers(-(size // 2) if mode == "constant" else 0, hi)))
+    pad = tuple(pad[:draw(st.sampled_from([2, 4]))])
+    value = draw(st.sampled_from([None, 0.0, -1.5, 2])) if mode == "constant" else None
+    return shape, pad, mode, value
+
+
+@given(pad_cases(), dtypes, seeds)
+def test_pad_equals_naive_and_its_backward_is_the_adjoint(case, dtype, seed):
+    shape, pad, mode, value = case
+    rng = np.random.default_rng(seed)
+    x = randn(rng, shape, dtype)
+    out, (dx,) = same_both_ways("pad", (x, pad, mode, value), dtype, rng)
+    left, right, top, bottom = pad + (0, 0) * (len(pad) == 2)
+    assert out.shape == shape[:2] + (shape[2] + top + bottom, shape[3] + left + right)
+    if dtype == np.float64:  # <pad(x) - pad(0), g> = <x, pad*(g)>: the backward is the forward's adjoint
+        g = rng.standard_normal(out.shape)
+        fill = K.pad_forward(np.zeros_like(x), pad, mode, value)[0]
+        dx = K.pad_backward(g, K.pad_forward(x, pad, mode, value)[1])
+        assert abs(np.sum((out - fill) * g) - np.sum(x * dx)) <= 1e-10 * max(np.sum(np.abs(out * g)), 1)
+
+
+def test_pad_known_values_in_every_mode():
+    x = np.array([[[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]]])
+    cases = [  # (pad, mode, value, out's first row, dx of an all-ones gradient)
+        ((2, 1), "reflect", None, [3, 2, 1, 2, 3, 2], [[1, 3, 2], [1, 3, 2]]),
+        ((2, 1), "replicate", None, [1, 1, 1, 2, 3, 3], [[3, 1, 2], [3, 1, 2]]),
+        ((2, 1), "circular", None, [2, 3, 1, 2, 3, 1], [[2, 2, 2], [2, 2, 2]]),
+        ((1, 1), "constant", 7.0, [7, 1, 2, 3, 7], [[1, 1, 1], [1, 1, 1]]),
+        ((-1, 1), "constant", None, [2, 3, 0], [[0, 1, 1], [0, 1, 1]]),
+    ]
+    for impl in ("fast", "naive"):
+        forward, backward = K.REGISTRY["pad"][:2] if impl == "fast" else K.REGISTRY["pad"][2:]
+        for pad, mode, value, row, dx in cases:
+            out, cache = forward(x, pad, mode, value)
+            np.testing.assert_array_equal(out[0, 0, 0], row, err_msg=f"{impl} {mode} {pad}")
+            np.testing.assert_array_equal(backward(np.ones_like(out), cache)[0, 0], dx, err_msg=f"{impl} {mode}")
+        out, cache = forward(x, (0, 0, 1, 0), "reflect")  # the top row is the second row, mirrored
+        np.testing.assert_array_equal(out[0, 0], [[4, 5, 6], [1, 2, 3], [4, 5, 6]])
+        np.testing.assert_array_equal(backward(np.arange(9.0).reshape(1, 1, 3, 3), cache)[0, 0],
+                                      [[3, 4, 5], [6 + 0, 7 + 1, 8 + 2]])
+
+
+@pytest.mark.parametrize("name", ["pixel_shuffle", "pixel_unshuffle"])
+@given(st.lists(st.integers(0, 2), max_size=2), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3),
+       st.integers(1, 3), dtypes, seeds)
+def test_pixel_shuffle_and_unshuffle_equal_naive_and_undo_each_other(name, lead, r, c, h, w, dtype, seed):
+    rng = np.random.default_rng(seed)
+    shape = tuple(lead) + ((c * r * r, h, w) if name == "pixel_shuffle" else (c, h * r, w * r))
+    x = randn(rng, shape, dtype)
+    out, (dx,) = same_both_ways(name, (x, r), dtype, rng)
+    inverse = "pixel_unshuffle" if name == "pixel_shuffle" else "pixel_shuffle"
+    np.testing.assert_array_equal(getattr(K, f"{inverse}_forward")(out, r)[0], x)
+    # a permutation: the backward of a gradient equal to the output gives back the input itself
+    np.testing.assert_array_equal(getattr(K, f"{name}_backward")(out.copy(), getattr(K, f"{name}_forward")(x, r)[1]), x)
+
+
+@pytest.mark.parametrize("impl", ["fast", "naive"])
+def test_pixel_shuffle_known_values(impl):
+    pick = slice(0, 2) if impl == "fast" else slice(2, 4)
+    shuffle_f, shuffle_b = K.REGISTRY["pixel_shuffle"][pick]
+    unshuffle_f, unshuffle_b = K.REGISTRY["pixel_unshuffle"][pick]
+    x = np.arange(8.0).reshape(1, 8, 1, 1)  # 2 output channels, channel c*4 + i*2 + j to sub-pixel (i, j) of c
+    out, cache = shuffle_f(x, 2)
+    np.testing.assert_array_equal(out, [[[[0, 1], [2, 3]], [[4, 5], [6, 7]]]])
+    np.testing.assert_array_equal(shuffle_b(out * 10, cache), x * 10)
+    y = np.arange(16.0).reshape(1, 1, 4, 4)
+    out, cache = unshuffle_f(y, 2)
+    np.testing.assert_array_equal(out[0, :, 0, 0], [0, 1, 4, 5])   # the top-left block, row by row
+    np.testing.assert_array_equal(out[0, 1], [[1, 3], [9, 11]])    # sub-pixel (0, 1) of every block
+    np.testing.assert_array_equal(unshuffle_b(out + 1, cache), y + 1)
+
+
 @given(windows(), st.tuples(st.integers(1, 3), st.integers(1, 3)), seeds)
 def test_dilated_im2col_equals_naive_and_col2im_is_its_adjoint(geom, dilation, seed):
     shape, kernel, stride, padding = geom
@@ -960,6 +1041,33 @@ def test_elementwise_equals_naive(name, extra, kinks, shape, scale, dtype, seed)
     same_both_ways(name, (x, *extra), dtype, rng)
 
 
+@given(st.lists(st.integers(1, 4), max_size=4), st.sampled_from(["channels", "one", "scalar"]), dtypes, seeds)
+def test_prelu_equals_naive(shape, slopes, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x = randn(rng, shape, dtype, 3)
+    x.reshape(-1)[::3] = 0  # the kink: the slope there, as torch
+    channels = shape[1] if len(shape) >= 2 and slopes == "channels" else 1
+    weight = rng.uniform(-1, 1, () if slopes == "scalar" else (channels,)).astype(dtype)
+    # dweight sums x * dout over up to 4**3 entries, which may cancel: measured on the scale of the terms
+    scale = float(np.sqrt(x.size)) * 3 * 4
+    same_both_ways("prelu", (x, weight), dtype, rng, floors={1: scale})
+
+
+@pytest.mark.parametrize("impl", ["fast", "naive"])
+def test_prelu_known_values(impl):
+    forward, backward = K.REGISTRY["prelu"][:2] if impl == "fast" else K.REGISTRY["prelu"][2:]
+    x = np.array([[[-2.0, 0.0, 3.0]], [[1.0, -1.0, -4.0]]]).transpose(0, 2, 1)  # (2, 3, 1): channels -2/1, 0/-1, 3/-4
+    w = np.array([0.5, -1.0, 0.25])
+    out, cache = forward(x, w)
+    np.testing.assert_array_equal(out[..., 0], [[-1.0, 0.0, 3.0], [1.0, 1.0, -1.0]])
+    dout = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])[..., None]
+    dx, dw = backward(dout, cache)
+    np.testing.assert_array_equal(dx[..., 0], [[0.5, -2.0, 3.0], [4.0, -5.0, 1.5]])  # the slope at x == 0
+    np.testing.assert_array_equal(dw, [-2.0 * 1.0, 0.0 * 2.0 + -1.0 * 5.0, -4.0 * 6.0])  # x * dout where x <= 0
+    out, cache = forward(x, np.array([2.0]))  # one slope for every channel: one gradient, the sum of all
+    np.testing.assert_array_equal(backward(dout, cache)[1], [-2.0 - 5.0 - 24.0])
+
+
 def test_hardtanh_known_values_at_and_beyond_the_bounds():
     x = np.array([-2.0, -0.5, -0.25, 0.0, 0.8, 1.0, np.nan])
     for impl in ("fast", "naive"):
@@ -1111,6 +1219,12 @@ def norm_pool_activation_loss_calls(dtype, rng):
         ("sigmoid", lambda: K.sigmoid_forward(x), K.sigmoid_backward),
         ("tanh", lambda: K.tanh_forward(x), K.tanh_backward),
         ("leaky_relu", lambda: K.leaky_relu_forward(x, 0.1), K.leaky_relu_backward),
+        ("pad", lambda: K.pad_forward(x, (1, -1, 2, 0), "constant", 0.5), K.pad_backward),
+        ("pixel_shuffle", lambda: K.pixel_shuffle_forward(x, 2), K.pixel_shuffle_backward),
+        ("prelu", lambda: K.prelu_forward(x, w), K.prelu_backward),
+        ("prelu one slope", lambda: K.prelu_forward(x, w[:1]), K.prelu_backward),
+        ("pixel_unshuffle", lambda: K.pixel_unshuffle_forward(x, 1), K.pixel_unshuffle_backward),
+        ("pad reflect", lambda: K.pad_forward(x, (0, 0, 0, 0), "reflect"), K.pad_backward),
         ("hardtanh", lambda: K.hardtanh_forward(x, -0.5, 0.5), K.hardtanh_backward),
         ("hardsigmoid", lambda: K.hardsigmoid_forward(x), K.hardsigmoid_backward),
         ("hardswish", lambda: K.hardswish_forward(x), K.hardswish_backward),
@@ -1249,6 +1363,48 @@ MORE_BAD_INPUT = [
     (K.sigmoid_forward, lambda: ([1.0],), TypeError, r"sigmoid input: expected a numpy.ndarray, got list"),
     (K.softmax_forward, lambda: (x4, 4), ValueError, r"softmax: expected dim as an int in \[-4, 4\), got 4"),
     (K.hardtanh_forward, lambda: (np.ones(3, int),), TypeError, r"hardtanh input: expected dtype float32 or float64"),
+    (K.pad_forward, lambda: (np.ones((3, 4)), (1, 1)), ValueError, r"pad input: expected a 4-D array, got 2-D"),
+    (K.pixel_shuffle_forward, lambda: (x4, 2.0), TypeError, r"pixel_shuffle: expected upscale_factor as an int, got float"),
+    (K.prelu_forward, lambda: (x4, np.ones(4)), ValueError,
+     r"prelu: expected weight of 1 value or of the input's 3 channels \(dim 1\), got 4 values"),
+    (K.prelu_forward, lambda: (x4, np.ones((1, 3))), ValueError,
+     r"prelu: expected weight as a scalar or a 1-D array, got shape \(1, 3\)"),
+    (K.prelu_forward, lambda: (x4, np.ones(3, np.float32)), TypeError,
+     r"prelu: expected weight of the input's dtype float64, got float32"),
+    (K.prelu_forward, lambda: (np.ones(3), np.ones(3)), ValueError,
+     r"prelu: expected weight of 1 value or of the input's 1 channels \(dim 1\), got 3 values"),
+    (K.prelu_forward, lambda: (x4, [0.25]), TypeError, r"prelu weight: expected a numpy.ndarray, got list"),
+    (K.prelu_backward, lambda: (np.ones((2, 3)), K.prelu_forward(x4, np.ones(3))[1]), ValueError,
+     r"prelu backward: expected upstream gradient of shape \(2, 3, 4, 4\), got \(2, 3\)"),
+    (K.pixel_shuffle_forward, lambda: (x4, 0), ValueError, r"pixel_shuffle: expected a positive upscale_factor, got 0"),
+    (K.pixel_shuffle_forward, lambda: (x4, 2), ValueError,
+     r"pixel_shuffle: expected the input's channel dim \(-3\) divisible by upscale_factor\*\*2 = 4, got 3"),
+    (K.pixel_shuffle_forward, lambda: (np.ones((4, 4)), 2), ValueError,
+     r"pixel_shuffle: expected an input of at least 3 dims \(\*, C, H, W\), got shape \(4, 4\)"),
+    (K.pixel_unshuffle_forward, lambda: (x4, 3), ValueError,
+     r"pixel_unshuffle: expected the input's height and width divisible by downscale_factor = 3, got \(4, 4\)"),
+    (K.pixel_unshuffle_forward, lambda: (x4, True), TypeError,
+     r"pixel_unshuffle: expected downscale_factor as an int, got bool"),
+    (K.pixel_unshuffle_backward, lambda: (np.ones((2, 3, 4, 4)), K.pixel_unshuffle_forward(x4, 2)[1]), ValueError,
+     r"pixel_unshuffle backward: expected upstream gradient of shape \(2, 12, 2, 2\), got \(2, 3, 4, 4\)"),
+    (K.pad_forward, lambda: (x4, (1, 1, 1)), ValueError,
+     r"pad: expected a pad of 2 ints \(left, right\) or 4 \(left, right, top, bottom\), got 3"),
+    (K.pad_forward, lambda: (x4, (1, 1.5)), TypeError, r"pad: expected pad as a tuple of ints, got \(1, 1.5\)"),
+    (K.pad_forward, lambda: (x4, (1, 1), "mirror"), ValueError,
+     r"pad: expected mode in \('constant', 'reflect', 'replicate', 'circular'\), got 'mirror'"),
+    (K.pad_forward, lambda: (x4, (4, 0), "reflect"), ValueError,
+     r"pad: mode='reflect' needs padding < the input width 4, got padding \(4, 0\)"),
+    (K.pad_forward, lambda: (x4, (0, 0, 5, 0), "circular"), ValueError,
+     r"pad: mode='circular' needs padding <= the input height 4, got padding \(5, 0\)"),
+    (K.pad_forward, lambda: (x4, (-1, 1), "replicate"), ValueError,
+     r"pad: expected pads >= 0 for mode='replicate' \(negative pads crop in mode='constant' only\)"),
+    (K.pad_forward, lambda: (x4, (1, 1), "reflect", 2.0), ValueError,
+     r"pad: mode='reflect' takes no value \(only mode='constant' fills\), got value=2.0"),
+    (K.pad_forward, lambda: (x4, (-3, -2)), ValueError,
+     r"pad: the negative pads \(-3, -2\) crop 5 pixels of an input width of 4: expected at most 4"),
+    (K.pad_forward, lambda: (x4, (1, 1), "constant", "0"), TypeError, r"pad: expected value as a number or None, got str"),
+    (K.pad_backward, lambda: (np.ones((2, 3, 4, 4)), K.pad_forward(x4, (1, 1))[1]), ValueError,
+     r"pad backward: expected upstream gradient of shape \(2, 3, 4, 6\), got \(2, 3, 4, 4\)"),
     (K.hardtanh_forward, lambda: (x4, 1.0, -1.0), ValueError,
      r"hardtanh: expected min_val <= max_val, got min_val=1.0, max_val=-1.0"),
     (K.hardtanh_forward, lambda: (x4, 0.0, float("nan")), ValueError, r"hardtanh: expected min_val <= max_val"),

@@ -843,6 +843,7 @@ def test_gradcheck_table_has_every_layer_and_passes(capsys):
     for layer in ("BatchNorm2d(3), train, batch 2", "BatchNorm2d(2), train, batch 3", "BatchNorm1d", "BatchNormReLU2d",
                   "BatchNorm2d(3), eval", "LocalResponseNorm", "Sigmoid", "Tanh", "LeakyReLU", "Softmax", "LogSoftmax", "AvgPool2d",
                   "Hardsigmoid", "Hardswish", "SiLU", "GELU()", "GELU(approximate='tanh')", "ELU", "Softplus",
+                  "ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d", "PixelShuffle", "PixelUnshuffle", "PReLU(3", "PReLU()",
                   "AdaptiveAvgPool2d", "Dropout(", "Dropout2d", "MSELoss", "NLLLoss", "BCEWithLogitsLoss", "LeNet5",
                   "BasicBlock"):
         assert any(r.startswith(layer) for r in rows), layer

@@ -40,20 +40,40 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using padding=.same. with even k
 EXCLUDED = {"nn.functional.dropout": "the masks come from two different generators",
             "nn.functional.dropout2d": "the masks come from two different generators"}
 # minicnn's refusals of samples torch accepts (each must name the op, as every refusal): op -> (count, why)
-REFUSED = {"nn.functional.batch_norm": (5, "momentum outside [0, 1] (torch takes any number)")}
+_PAD_3D, _PAD_NEGATIVE = "a 6-int pad (3-D padding)", "negative pads outside mode='constant' (minicnn crops there only)"
+REFUSED = {"nn.functional.batch_norm": (5, "momentum outside [0, 1] (torch takes any number)"),
+           "nn.functional.pad (constant)": (10, _PAD_3D),
+           "nn.functional.pad (circular)": (2, f"{_PAD_3D}; {_PAD_NEGATIVE}"),
+           "nn.functional.pad (reflect)": (3, f"{_PAD_3D}; {_PAD_NEGATIVE}"),
+           "nn.functional.pad (replicate)": (3, f"{_PAD_3D}; {_PAD_NEGATIVE}"),
+           "nn.functional.pad (replicate_negative)": (6, _PAD_NEGATIVE)}
 
 
-def _opinfo_name(name):
-    names = {op.name for op in op_db if op.variant_test_name == ""}
-    return next((n for n in (f"nn.functional.{name}", name) if n in names), None)
+def _opinfo_names(name):
+    """torch's OpInfo names for minicnn's op ``name``: ``nn.functional.<name>`` or ``<name>``, and for an op whose
+    OpInfos are all variants (``nn.functional.pad``: one per mode) each variant as ``"<OpInfo name> (<variant>)"``."""
+    for n in (f"nn.functional.{name}", name):
+        variants = sorted(op.variant_test_name for op in op_db if op.name == n)
+        if "" in variants:
+            return [n]
+        if variants:
+            return [f"{n} ({v})" for v in variants]
+    return []
+
+
+def _info(key):
+    """The OpInfo of a key of :data:`OPS`."""
+    name, _, variant = key.partition(" (")
+    (info,) = [op for op in op_db if op.name == name and op.variant_test_name == variant.rstrip(")")]
+    return info
 
 
 OPS = {}  # torch's OpInfo name -> the minicnn op that answers it
 for _name, _fn in sorted(vars(F).items()):
     if inspect.isfunction(_fn) and _fn.__module__ == F.__name__ and not _name.startswith("_"):
-        _info = _opinfo_name(_name)
-        if _info is not None and _info not in EXCLUDED:
-            OPS[_info] = _fn
+        for _key in _opinfo_names(_name):
+            if _key not in EXCLUDED:
+                OPS[_key] = _fn
 COVERAGE = {}  # op name -> (accepted, total, refusals); benchmarks.record writes it
 # OpInfo samples per op in torch's op_db (torch as pinned in constraints.txt); the docs' table says these
 SAMPLES = {"flatten": 6, "log_softmax": 7, "nn.functional.adaptive_avg_pool2d": 10, "nn.functional.avg_pool2d": 7,
@@ -63,6 +83,9 @@ SAMPLES = {"flatten": 6, "log_softmax": 7, "nn.functional.adaptive_avg_pool2d": 
            "nn.functional.hardtanh": 5, "nn.functional.leaky_relu": 9, "nn.functional.linear": 20,
            "nn.functional.local_response_norm": 11, "nn.functional.max_pool2d": 1440,
            "nn.functional.max_unpool2d": 288, "nn.functional.mse_loss": 6, "nn.functional.nll_loss": 61,
+           "nn.functional.pad (circular)": 8, "nn.functional.pad (constant)": 51, "nn.functional.pad (reflect)": 12,
+           "nn.functional.pad (replicate)": 12, "nn.functional.pad (replicate_negative)": 6,
+           "nn.functional.pixel_shuffle": 5, "nn.functional.pixel_unshuffle": 5, "nn.functional.prelu": 25,
            "nn.functional.relu": 4, "nn.functional.relu6": 3, "nn.functional.silu": 3, "nn.functional.softplus": 3,
            "sigmoid": 3, "softmax": 7, "tanh": 1}
 
@@ -95,7 +118,7 @@ def check_sample(name, fn, torch_fn, sample, rng):
     try:
         ours = fn(*args, **kwargs)
     except (ValueError, TypeError) as e:
-        op = name.rsplit(".", 1)[-1]
+        op = name.split(" (")[0].rsplit(".", 1)[-1]
         assert op in str(e).lower(), f"{op} {describe(sample)}: refusal " \
             f"does not name the op: {e}"
         return f"{type(e).__name__}: {e}"
@@ -137,8 +160,7 @@ def check_sample(name, fn, torch_fn, sample, rng):
 
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_opinfo_samples_agree_with_torch(name):
-    fn = OPS[name]
-    (info,) = [op for op in op_db if op.name == name and op.variant_test_name == ""]
+    fn, info = OPS[name], _info(name)
     samples = list(info.sample_inputs("cpu", torch.float64, requires_grad=True))
     rng = np.random.default_rng(0)
     refusals = [r for r in (check_sample(name, fn, info.op, s, rng) for s in samples) if r is not None]

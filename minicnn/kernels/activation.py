@@ -1,5 +1,5 @@
 """The activations (ReLU, sigmoid, tanh, leaky ReLU, hardtanh and ReLU6, hardsigmoid, hardswish, SiLU, GELU, ELU,
-softplus, softmax, log-softmax) and dropout.
+softplus, softmax, log-softmax, PReLU) and dropout.
 
 ReLU's backward passes the gradient where the input was positive (torch's rule: 0 at x == 0)."""
 import math
@@ -879,6 +879,118 @@ def dropout_forward_naive(x, p, keep):
 dropout_backward_naive = dropout_backward
 
 
+# --------------------------------------------------------------------------- PReLU
+# Leaky ReLU with a learnt slope per channel (dim 1; one slope for every channel if the weight has one value).
+# The slope is a parameter, so the backward has two results: dx = dout where x > 0 and w[c] * dout elsewhere
+# (torch's rule: the slope at x == 0, as leaky ReLU's), and dw[c] = the sum, over every entry of channel c,
+# of x * dout where x <= 0: a reduction over all dims but the channel's.
+def _check_prelu(x, weight):
+    check_float_array("prelu input", x)
+    check_float_array("prelu weight", weight)
+    if weight.dtype != x.dtype:
+        raise TypeError(f"prelu: expected weight of the input's dtype {x.dtype}, got {weight.dtype}")
+    if weight.ndim > 1:
+        raise ValueError(f"prelu: expected weight as a scalar or a 1-D array, got shape {weight.shape}")
+    channels = x.shape[1] if x.ndim >= 2 else 1
+    if weight.size != 1 and weight.size != channels:
+        raise ValueError(f"prelu: expected weight of 1 value or of the input's {channels} channels (dim 1), got "
+                         f"{weight.size} values (input shape {x.shape})")
+
+
+def _channels_last_axis(a):
+    """``a`` as (N, C, rest) with C the slopes' channel axis: dim 1 for 2 dims or more, else one channel."""
+    if a.ndim < 2:
+        return a.reshape(1, 1, a.size)
+    return a.reshape(a.shape[0], a.shape[1], int(np.prod(a.shape[2:], dtype=np.int64)))
+
+
+@njit(cache=True, nogil=True)
+def _prelu_forward_kernel(x, w, out):
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            slope = w[c if w.size > 1 else 0]
+            for k in range(x.shape[2]):
+                v = x[n, c, k]
+                out[n, c, k] = v if v > 0 else slope * v
+
+
+@njit(cache=True, nogil=True)
+def _prelu_backward_kernel(dout, x, w, dx, dw):
+    """dx entry by entry; dw summed in float64 per channel (the sum runs over N * rest entries)."""
+    for c in range(x.shape[1]):
+        slope = w[c if w.size > 1 else 0]
+        acc = 0.0
+        for n in range(x.shape[0]):
+            for k in range(x.shape[2]):
+                v, g = x[n, c, k], dout[n, c, k]
+                if v > 0:
+                    dx[n, c, k] = g
+                else:
+                    dx[n, c, k] = slope * g
+                    acc += np.float64(v) * np.float64(g)
+        dw[c if w.size > 1 else 0] += acc
+
+
+def prelu_forward(x, weight):
+    """``x`` where positive, else ``weight[c] * x`` with ``c`` the channel (dim 1), as ``torch.nn.functional.prelu``.
+
+    Parameters
+    ----------
+    x : ndarray, any shape (the channels along dim 1 when it has 2 dims or more), float32 or float64
+    weight : ndarray (C,) or (1,) or (), x's dtype: the slopes, one per channel or one for all
+
+    Returns
+    -------
+    out : ndarray, shape and dtype of ``x`` (a new array)
+    cache : ``(x, weight)``
+    """
+    _check_prelu(x, weight)
+    out = np.empty(x.shape, dtype=x.dtype)
+    _prelu_forward_kernel(np.ascontiguousarray(_channels_last_axis(x)), weight.reshape(-1),
+                          _channels_last_axis(out))
+    return out, (x, weight)
+
+
+def prelu_backward(dout, cache):
+    """``(dx, dweight)``: ``dx = dout`` where ``x > 0``, ``weight[c] * dout`` elsewhere; ``dweight[c]`` the sum of
+    ``x * dout`` over channel ``c``'s entries with ``x <= 0`` (summed in float64), in one pass."""
+    x, weight = cache
+    check_grad("prelu backward", dout, x.shape, x.dtype)
+    dx = np.empty(x.shape, dtype=x.dtype)
+    dw = np.zeros(weight.size, dtype=np.float64)
+    _prelu_backward_kernel(np.ascontiguousarray(_channels_last_axis(dout)),
+                           np.ascontiguousarray(_channels_last_axis(x)), weight.reshape(-1),
+                           _channels_last_axis(dx), dw)
+    return dx, dw.astype(x.dtype).reshape(weight.shape)
+
+
+def _slopes(x, weight):
+    """The weight broadcast against ``x``: (1, C, 1, ...) for 2 dims or more, else the single slope."""
+    if x.ndim < 2 or weight.size == 1:
+        return weight.reshape(())
+    return weight.reshape((1, -1) + (1,) * (x.ndim - 2))
+
+
+def prelu_forward_naive(x, weight):
+    """``np.where(x > 0, x, w * x)`` with the weight broadcast along dim 1."""
+    _check_prelu(x, weight)
+    return np.where(x > 0, x, _slopes(x, weight) * x), (x, weight)
+
+
+def prelu_backward_naive(dout, cache):
+    """``dx = where(x > 0, dout, w * dout)``; ``dweight`` = ``sum(where(x > 0, 0, x * dout))`` over every dim but
+    the channel's (over all of them for a single slope)."""
+    x, weight = cache
+    check_grad("prelu backward", dout, x.shape, x.dtype)
+    dx = np.where(x > 0, dout, _slopes(x, weight) * dout)
+    per_entry = np.where(x > 0, np.zeros((), x.dtype), x * dout)
+    if x.ndim < 2 or weight.size == 1:
+        dw = per_entry.sum()
+    else:
+        dw = per_entry.sum(axis=tuple(a for a in range(x.ndim) if a != 1))
+    return dx, np.asarray(dw, dtype=x.dtype).reshape(weight.shape)
+
+
 # this file's ops, by torch's names (kernels/registry.py)
 KERNELS = kernel_table(globals(), "relu", "sigmoid", "tanh", "leaky_relu", "hardtanh", "hardsigmoid", "hardswish",
-                       "silu", "gelu", "elu", "softplus", "softmax", "log_softmax", "dropout")
+                       "silu", "gelu", "elu", "softplus", "softmax", "log_softmax", "dropout", "prelu")

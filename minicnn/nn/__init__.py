@@ -1,25 +1,29 @@
 """Layers shaped like ``torch.nn``: Modules that define ``forward``; the engine does backward.
 
 One file per subject, as torch's ``nn/modules/``: ``activation.py``, ``pooling.py``, ``conv.py``,
-``linear.py`` (with Flatten, Identity), ``normalization.py``, ``dropout.py``, ``loss.py``,
+``linear.py`` (with Flatten, Unflatten, Identity), ``normalization.py``, ``padding.py``,
+``pixelshuffle.py``, ``dropout.py``, ``loss.py``,
 ``container.py``; ``module.py`` is the base class, ``hooks.py`` its hooks, ``init.py`` the initialisation.
 """
 from .. import functional
 from . import init
-from .activation import (ELU, GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSoftmax, ReLU, ReLU6, SiLU, Sigmoid,
-                         Softmax, Softplus, Tanh)
+from .activation import (ELU, GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSoftmax, PReLU, ReLU, ReLU6, SiLU,
+                         Sigmoid, Softmax, Softplus, Tanh)
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, Conv2dReLUMaxPool2d
 from .dropout import Dropout, Dropout2d
-from .linear import Flatten, Identity, Linear
+from .linear import Flatten, Identity, Linear, Unflatten
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter, is_grad_enabled, no_grad
 from .normalization import BatchNorm1d, BatchNorm2d, BatchNormReLU2d, LocalResponseNorm
+from .padding import ConstantPad2d, ReflectionPad2d, ReplicationPad2d, ZeroPad2d
+from .pixelshuffle import PixelShuffle, PixelUnshuffle
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "BatchNormReLU2d",
-           "Conv2d", "Conv2dReLUMaxPool2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Flatten", "GELU",
-           "Hardsigmoid", "Hardswish", "Hardtanh", "Identity", "LeakyReLU", "Linear", "LocalResponseNorm", "LogSoftmax",
-           "MSELoss", "MaxPool2d", "MaxUnpool2d", "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "ReLU6",
-           "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "functional", "init", "is_grad_enabled",
-           "no_grad"]
+           "ConstantPad2d", "Conv2d", "Conv2dReLUMaxPool2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU",
+           "Flatten", "GELU", "Hardsigmoid", "Hardswish", "Hardtanh", "Identity", "LeakyReLU", "Linear",
+           "LocalResponseNorm", "LogSoftmax", "MSELoss", "MaxPool2d", "MaxUnpool2d", "Module", "ModuleDict",
+           "ModuleList", "NLLLoss", "PReLU", "Parameter", "PixelShuffle", "PixelUnshuffle", "ReLU", "ReLU6",
+           "ReflectionPad2d", "ReplicationPad2d", "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh",
+           "Unflatten", "ZeroPad2d", "functional", "init", "is_grad_enabled", "no_grad"]

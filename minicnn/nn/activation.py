@@ -2,8 +2,8 @@
 import numpy as np
 
 from .. import functional as F
-from ..arguments import inplace_flag
-from .module import Module
+from ..arguments import feature_count, inplace_flag
+from .module import Module, Parameter
 
 
 class ReLU(Module):
@@ -172,6 +172,35 @@ class Softplus(Module):
 
     def extra_repr(self):
         return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class PReLU(Module):
+    """``x`` where positive, else ``weight[c] * x``, as ``torch.nn.PReLU(num_parameters=1, init=0.25)``: a learnt
+    slope, one for every channel (dim 1) or, with ``num_parameters=1``, one for all.
+
+    ``weight`` (num_parameters,) starts at ``init`` (float32, as every layer here; ``.double()`` for float64);
+    its gradient sums ``x * dout`` over the entries where ``x <= 0``, over every dim but the channel's.
+    ``state_dict`` key ``weight``, as torch's.
+    """
+
+    def __init__(self, num_parameters=1, init=0.25):
+        super().__init__()
+        self.num_parameters = feature_count("PReLU", "num_parameters", num_parameters)
+        if not isinstance(init, (int, float, np.integer, np.floating)) or isinstance(init, (bool, np.bool_)):
+            raise TypeError(f"PReLU: expected init as a number, got {type(init).__name__}")
+        self.init = float(init)
+        self.weight = Parameter(np.empty(self.num_parameters, np.float32))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Every slope back to ``init``, as torch's ``init.constant_(weight, init)``."""
+        self.weight.array[...] = self.init
+
+    def forward(self, x):
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
 
 
 class Softmax(Module):
