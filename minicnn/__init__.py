@@ -15,11 +15,12 @@ from . import accelerator, backends, cuda, data, functional, kernels, nn, optim,
 from .autograd import Tensor, cat, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, stack, tensor
 from .autograd.creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace,
                                 ones, ones_like, rand, rand_like, randint, randn, randn_like, zeros, zeros_like)
-from .autograd.functions import (abs, allclose, argmax, argmin, clamp, clip, clone, eq, equal, exp, flatten, ge, gt,
-                                 is_floating_point, is_tensor, le, log, lt, matmul, max, maximum, mean, min, minimum,
-                                 mm, ne, numel, permute, pow, relu, reshape, sigmoid, sqrt, squeeze, std, sum, t,
-                                 tanh, transpose, unsqueeze, var, where)
+from .autograd.functions import (abs, allclose, argmax, argmin, chunk, clamp, clip, clone, eq, equal, exp, flatten,
+                                 ge, gt, is_floating_point, is_tensor, le, log, lt, matmul, max, maximum, mean, min,
+                                 minimum, mm, ne, numel, permute, pow, relu, reshape, sigmoid, split, sqrt, squeeze,
+                                 std, sum, t, tanh, transpose, unsqueeze, var, where)
 from .autograd.tensor import MAX as _MAX, MIN as _MIN
+from .convert import from_torch, load_state_dict_from_torch
 from .device import device
 from .dtypes import (bool, double, float, float16, float32, float64, half, int, int8, int16, int32, int64, long,
                      short, uint8)
@@ -33,13 +34,13 @@ return_types = _types.SimpleNamespace(max=_MAX, min=_MIN)
 
 __version__ = "0.1.0"
 __all__ = ["MODELS", "SimpleCNN", "Tensor", "abs", "accelerator", "allclose", "arange", "argmax", "argmin",
-           "as_tensor", "backends", "bool", "build_model", "cat", "clamp", "clip", "clone", "cuda", "data", "device",
-           "double", "empty", "empty_like", "enable_grad", "eq", "equal", "exp", "eye", "flatten", "float",
-           "float16", "float32", "float64", "from_numpy", "full", "full_like", "functional", "ge", "get_rng_state",
-           "gt", "half", "int", "int8", "int16", "int32", "int64", "is_floating_point", "is_grad_enabled",
-           "is_tensor", "kernels", "l1_penalty", "le", "linspace", "log", "long", "lt", "manual_seed", "matmul",
-           "max", "maximum", "mean", "min", "minimum", "mm", "ne", "nn", "no_grad", "numel", "ones", "ones_like",
-           "optim", "permute", "pow", "rand", "rand_like", "randint", "randn", "randn_like", "relu", "reshape",
-           "return_types", "set_grad_enabled", "set_rng_state", "short", "sigmoid", "sqrt", "squeeze", "stack",
-           "std", "sum", "t", "tanh", "tensor", "transpose", "uint8", "unsqueeze", "utils", "var", "where", "zeros",
-           "zeros_like"]
+           "as_tensor", "backends", "bool", "build_model", "cat", "chunk", "clamp", "clip", "clone", "cuda", "data",
+           "device", "double", "empty", "empty_like", "enable_grad", "eq", "equal", "exp", "eye", "flatten", "float",
+           "float16", "float32", "float64", "from_numpy", "from_torch", "full", "full_like", "functional", "ge",
+           "get_rng_state", "gt", "half", "int", "int8", "int16", "int32", "int64", "is_floating_point",
+           "is_grad_enabled", "is_tensor", "kernels", "l1_penalty", "le", "linspace", "load_state_dict_from_torch",
+           "log", "long", "lt", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "ne", "nn",
+           "no_grad", "numel", "ones", "ones_like", "optim", "permute", "pow", "rand", "rand_like", "randint", "randn",
+           "randn_like", "relu", "reshape", "return_types", "set_grad_enabled", "set_rng_state", "short", "sigmoid",
+           "split", "sqrt", "squeeze", "stack", "std", "sum", "t", "tanh", "tensor", "transpose", "uint8", "unsqueeze",
+           "utils", "var", "where", "zeros", "zeros_like"]

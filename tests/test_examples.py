@@ -281,3 +281,13 @@ def test_lockstep_example_quick(capsys):
     assert sorted(rows) == [1, 10], out
     assert rows[10][0] < rows[1][0] < 2.4 and all(loss_diff <= float(f"{worst:.2e}") and w < 1e-12
                                                    for _, loss_diff, w in rows.values())
+
+
+def test_from_torch_example(capsys):
+    ours, theirs, rows = example("from_torch").main([])
+    assert abs(ours - theirs) <= 1e-12 * abs(theirs)
+    assert [name for name, _ in rows] == ["conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "conv2.bias",
+                                          "fc.weight", "fc.bias"]
+    assert max(error for _, error in rows) <= 1e-10
+    out = capsys.readouterr().out
+    assert out.startswith("loss: minicnn ") and out.count("relative difference") == 7

@@ -395,6 +395,10 @@ UNARY = {  # name: (minicnn and torch call, input)
     "permute tuple": (lambda lib, x: lib.permute(x.reshape(3, 2, 2), (1, 2, 0)), X),
     "transpose": (lambda lib, x: lib.transpose(x.reshape(3, 2, 2), 0, 2), X), "t": (lambda lib, x: x.t(), X),
     "t of 1-D": (lambda lib, x: lib.t(x[0]), X),
+    "chunk": (lambda lib, x: lib.chunk(x, 3, 1), X), "chunk fewer than asked": (lambda lib, x: x.chunk(3, -1), X[..., :2]),
+    "chunk dim 0": (lambda lib, x: x.chunk(2, dim=0), X),
+    "split": (lambda lib, x: x.split(3, 1), X), "split sections": (lambda lib, x: lib.split(x, [1, 0, 3], dim=1), X),
+    "split whole": (lambda lib, x: x.split(5, 1), X),
     "expand": (lambda lib, x: x[:, :1].expand(3, 5), X), "expand new dims": (lambda lib, x: x.expand(2, -1, -1), X),
     "expand_as": (lambda lib, x: x[0].expand_as(x), X),
     "repeat": (lambda lib, x: x.repeat(2, 3), X), "repeat new dims": (lambda lib, x: x.repeat(2, 1, 2), X),
@@ -460,6 +464,19 @@ def test_matmul_of_any_shapes_matches_torch(lead_a, lead_b, n, k, m, vector, see
 
 
 @SETTINGS
+@given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=3), seed=st.integers(0, 2**16), data=st.data())
+def test_chunk_and_split_of_any_shapes_match_torch(shape, seed, data):
+    x = np.random.default_rng(seed).standard_normal(shape)
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    chunks, size = data.draw(st.integers(1, 6)), data.draw(st.integers(1, 6))
+    check(lambda lib, t: t.chunk(chunks, dim), x, seed=seed)
+    check(lambda lib, t: lib.split(t, size, dim), x, seed=seed)
+    cut = sorted(data.draw(st.lists(st.integers(0, shape[dim]), max_size=3)))
+    sections = [b - a for a, b in zip([0, *cut], [*cut, shape[dim]])]
+    check(lambda lib, t: t.split(sections, dim=dim), x, seed=seed)
+
+
+@SETTINGS
 @given(shape=st.lists(st.integers(1, 3), min_size=1, max_size=3), extra=st.lists(st.integers(1, 3), max_size=2),
        seed=st.integers(0, 2**16), data=st.data())
 def test_expand_and_repeat_of_any_shapes_match_torch(shape, extra, seed, data):
@@ -511,7 +528,11 @@ def test_shape_methods_refuse_what_torch_refuses():
              r"matmul: expected both operands of one dtype, got float32 and float64"),
             (lambda: minicnn.where(x, x, x), TypeError, r"where: expected condition as a bool tensor, got float32"),
             (lambda: x.pow(x), TypeError, r"pow: expected a constant int or float exponent, got ndarray"),
-            (lambda: minicnn.max([1, 2]), TypeError, r"max input: expected a minicnn.Tensor or numpy.ndarray")):
+            (lambda: minicnn.max([1, 2]), TypeError, r"max input: expected a minicnn.Tensor or numpy.ndarray"),
+            (lambda: x.chunk(0), ValueError, r"chunk: expected chunks as an int >= 1, got 0"),
+            (lambda: x.split(0, 1), ValueError, r"split: expected split_size as an int >= 1, got 0"),
+            (lambda: x.split([1, 1], 1), ValueError, r"split: expected non-negative int sizes adding up to 3 \(dim 1\)"),
+            (lambda: x.chunk(2, 2), IndexError, r"chunk: Dimension out of range")):
         with pytest.raises(error, match=message):
             call()
 

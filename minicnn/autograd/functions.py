@@ -124,6 +124,14 @@ def transpose(input, dim0, dim1):
     return _t("transpose", input).transpose(dim0, dim1)
 
 
+def split(tensor, split_size_or_sections, dim=0):
+    return _t("split", tensor).split(split_size_or_sections, dim)
+
+
+def chunk(input, chunks, dim=0):
+    return _t("chunk", input).chunk(chunks, dim)
+
+
 def permute(input, dims):
     return _t("permute", input).permute(dims)
 

@@ -506,6 +506,36 @@ class Tensor:
         axes[d0], axes[d1] = axes[d1], axes[d0]
         return ops.Transpose.apply(self, tuple(axes))
 
+    def split(self, split_size_or_sections, dim=0):
+        """torch's ``split``: pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the
+        sizes in a list (which must add up to the dim's size); a tuple of Tensors, each a slice (its
+        backward puts the gradient back in its place)."""
+        dim = normalize_dim("split", dim, self.ndim)
+        size = self.shape[dim]
+        if isinstance(split_size_or_sections, (list, tuple)):
+            sizes = list(split_size_or_sections)
+            if any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0 for n in sizes) or \
+                    sum(sizes) != size:
+                raise ValueError(f"split: expected non-negative int sizes adding up to {size} (dim {dim}), got {sizes}")
+        else:
+            n = split_size_or_sections
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0 or (n == 0 and size):
+                raise ValueError(f"split: expected split_size as an int >= 1, got {n!r}")
+            sizes = [min(n, size - start) for start in range(0, size, n)] if size else [0]
+        pieces, start = [], 0
+        for n in sizes:
+            pieces.append(self[(slice(None),) * dim + (slice(start, start + n),)])
+            start += n
+        return tuple(pieces)
+
+    def chunk(self, chunks, dim=0):
+        """torch's ``chunk``: ``chunks`` pieces of ``ceil(size / chunks)`` along ``dim`` (fewer where the
+        size runs out), a tuple of slices."""
+        if isinstance(chunks, bool) or not isinstance(chunks, (int, np.integer)) or chunks < 1:
+            raise ValueError(f"chunk: expected chunks as an int >= 1, got {chunks!r}")
+        size = self.shape[normalize_dim("chunk", dim, self.ndim)]
+        return self.split(max(1, -(-size // chunks)), dim)
+
     def t(self):
         """The transpose of a 2-D tensor; a 0-D or 1-D tensor as it is (torch's ``t``)."""
         if self.ndim > 2:

@@ -1,0 +1,250 @@
+"""minicnn.from_torch: a torch model converted computes what torch computes, forward and backward, in float64.
+
+The torchvision zoo (every classification CNN built with ``weights=None``) is the ``extended`` tier
+(``make test-slow``); here: a user's own model with a forward that is not a Sequential, resnet18 at a
+small size, 20 lockstep SGD steps, every refusal, and the state_dict reader.
+"""
+import numpy as np
+import pytest
+
+import minicnn
+from minicnn import nn
+from minicnn.convert import ConversionError, _check, from_torch, load_state_dict_from_torch
+
+torch = pytest.importorskip("torch")
+torchvision = pytest.importorskip("torchvision")
+tnn, tF = torch.nn, torch.nn.functional
+
+
+def randomise(model, seed=0):
+    """Batch norm's statistics and affine parameters drawn away from 0/1 (torchvision's init leaves the
+    running stats at 0 and 1 and some gammas at 0, which would hide a wrong normalisation)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, tnn.modules.batchnorm._BatchNorm):
+                m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=g, dtype=m.weight.dtype))
+                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=g, dtype=m.bias.dtype))
+                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g, dtype=m.bias.dtype))
+                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g, dtype=m.bias.dtype))
+    return model
+
+
+def no_dropout(model):
+    """Every dropout probability (nn.Dropout, torchvision's StochasticDepth) 0: train mode without randomness."""
+    for m in model.modules():
+        if isinstance(getattr(m, "p", None), float):
+            m.p = 0.0
+    return model
+
+
+def rel(got, expected, floor=1e-300):
+    """max |got − expected| / max |expected| (or ``floor``, where that is larger)."""
+    expected = np.asarray(expected)
+    return float(np.abs(np.asarray(got) - expected).max() / max(np.abs(expected).max(), floor))
+
+
+def compare(model, x, train, tol=1e-10):
+    """Convert ``model`` (float64) and compare the output, the input gradient and every parameter's
+    gradient for an upstream gradient drawn independently of everything else; the worst error."""
+    model.train(train)
+    model.zero_grad(set_to_none=True)
+    converted = from_torch(model)
+    assert list(converted.state_dict()) == list(model.state_dict())
+    xt = torch.tensor(x, requires_grad=True)
+    out = model(xt)
+    g = np.random.default_rng(99).standard_normal(out.shape)
+    (out * torch.from_numpy(g)).sum().backward()
+    xm = minicnn.tensor(x, requires_grad=True)
+    mine = converted(xm)
+    (mine * minicnn.tensor(g)).sum().backward()
+    errors = {"output": rel(mine.array, out.detach().numpy()), "input grad": rel(xm.grad, xt.grad.numpy())}
+    theirs = {name: p.grad.numpy() for name, p in model.named_parameters() if p.grad is not None}
+    # A gradient whose true value is 0 (the bias of a batch norm whose output reaches a train-mode batch
+    # norm through convolutions only: the second one removes any constant the first adds) comes out as
+    # round-off in both, about 1e-17 of the model's largest gradient entry (mobilenet_v2's
+    # features.11.conv.3.bias: 2.7e-18 of it in torch, 5.3e-18 apart): each tensor is measured against its
+    # own largest entry, but never against less than 1e-4 of the model's largest.
+    floor = 1e-4 * max(np.abs(g).max() for g in theirs.values())
+    for name, p in converted.named_parameters():
+        if name in theirs:
+            errors[name] = rel(p.grad, theirs[name], floor)
+    if train:   # the running statistics moved the same way
+        for name, b in converted.state_dict().items():
+            errors[f"buffer {name}"] = rel(b, model.state_dict()[name].numpy())
+    worst = max(errors, key=errors.get)
+    assert errors[worst] <= tol, (worst, errors[worst])
+    return errors[worst]
+
+
+# --------------------------------------------------------------------------- a user's model
+class UserNet(tnn.Module):
+    """Not a Sequential: functional ReLU and pooling, a residual add, a concatenation, a mean over dims."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = tnn.Sequential(tnn.Conv2d(3, 8, 3, padding=1, bias=False), tnn.BatchNorm2d(8), tnn.ReLU())
+        self.branch = tnn.Conv2d(8, 8, 3, padding=1)
+        self.side = tnn.Conv2d(8, 4, 1)
+        self.act = tnn.Hardswish()
+        self.head = tnn.Linear(12, 5)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = tF.max_pool2d(x + tF.relu(self.branch(x)), 2)
+        x = torch.cat([x, self.side(x)], dim=1)
+        return self.head(self.act(x).mean((2, 3)))
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_a_users_model_converts_forward_and_backward(train):
+    torch.manual_seed(0)
+    model = randomise(UserNet().double())
+    x = np.random.default_rng(1).standard_normal((2, 3, 8, 8))
+    compare(model, x, train)
+
+
+def test_the_converted_model_keeps_structure_modes_and_runs_without_torch_objects():
+    model = UserNet().double().eval()
+    model.stem.train()
+    converted = from_torch(model)
+    assert isinstance(converted.stem, nn.Sequential) and isinstance(converted.stem[1], nn.BatchNorm2d)
+    assert not converted.training and converted.stem.training and converted.stem[1].training
+    assert converted.stem[1].eps == model.stem[1].eps and converted.branch.padding == (1, 1)
+    assert "torch.cat" in converted.code and "traced from UserNet" in repr(converted)
+    for kind, target, args, kwargs in converted.program:   # the replay holds minicnn's callables, no torch ones
+        assert not (callable(target) and getattr(target, "__module__", "").startswith("torch")), target
+    np.testing.assert_array_equal(converted.stem[0].weight.array, model.stem[0].weight.detach().numpy())
+    assert converted.stem[0].weight.dtype == np.float64
+
+
+def test_resnet18_converts_in_train_and_eval():
+    torch.manual_seed(0)
+    model = randomise(torchvision.models.resnet18(weights=None, num_classes=10).double())
+    x = np.random.default_rng(2).standard_normal((2, 3, 64, 64))   # (layer4 at 2x2: batch norm over 8 values)
+    compare(model, x, train=False)
+    compare(model, x, train=True)
+
+
+def test_twenty_sgd_steps_in_lockstep_with_torch():
+    """The converted model trains with minicnn's optimiser as torch's model with torch's, from the same weights."""
+    torch.manual_seed(0)
+    model = randomise(UserNet().double()).train()
+    converted = from_torch(model)
+    ours = minicnn.optim.SGD(converted.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
+    theirs = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        x, y = rng.standard_normal((4, 3, 8, 8)), rng.integers(0, 5, 4)
+        theirs.zero_grad()
+        tF.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+        theirs.step()
+        ours.zero_grad()
+        minicnn.nn.functional.cross_entropy(converted(minicnn.tensor(x)), y).backward()
+        ours.step()
+    torch_state = model.state_dict()
+    worst = max(rel(v, torch_state[k].numpy()) for k, v in converted.state_dict().items())
+    assert worst <= 1e-9, worst
+
+
+# --------------------------------------------------------------------------- refusals
+class WithLSTM(tnn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = tnn.Sequential(tnn.Conv2d(1, 2, 3), tnn.LSTM(4, 4))
+
+
+class WithUnknownFunction(tnn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = tnn.Sequential(tnn.Conv2d(1, 2, 3))
+
+    def forward(self, x):
+        return torch.erfinv(self.block(x))
+
+
+class DataDependent(tnn.Module):
+    def forward(self, x):
+        return x if x.sum() > 0 else -x
+
+
+class UnknownMethod(tnn.Module):
+    def forward(self, x):
+        return x.cummax(1)
+
+
+@pytest.mark.parametrize("model, match", [
+    (WithLSTM(), r"from_torch: features\.1 is torch\.nn\.LSTM, which minicnn does not have"),
+    (WithUnknownFunction(), r"from_torch: the model: %erfinv .* minicnn has no torch\.erfinv"),
+    (DataDependent(), r"from_torch: the model \(DataDependent\): torch\.fx cannot trace its forward \(TraceError"),
+    (UnknownMethod(), r"minicnn's Tensor has no method cummax"),
+    (tnn.Sequential(tnn.Sequential(tnn.LayerNorm(4))), r"from_torch: 0\.0 is torch\.nn\.LayerNorm"),
+])
+def test_what_cannot_be_mapped_is_refused_naming_it_and_where(model, match):
+    with pytest.raises(ConversionError, match=match):
+        from_torch(model)
+
+
+def test_not_a_torch_module_is_a_type_error():
+    with pytest.raises(TypeError, match="from_torch: expected a torch.nn.Module, got Conv2d"):
+        from_torch(nn.Conv2d(1, 1, 3))
+
+
+def test_example_input_checks_the_conversion_and_catches_a_different_model():
+    model = UserNet().double().eval()
+    x = np.random.default_rng(4).standard_normal((1, 3, 8, 8))
+    converted = from_torch(model, example_input=torch.from_numpy(x))
+    converted.head.bias.array[0] += 1.0                    # planted: no longer the same model
+    with pytest.raises(ConversionError, match="output differs from torch's"):
+        _check(torch, model, converted, x)
+
+
+# --------------------------------------------------------------------------- torch.save'd weights
+def test_a_torch_saved_state_dict_loads_into_the_converted_model(tmp_path):
+    model = UserNet().double().eval()
+    converted = from_torch(UserNet().double().eval())       # other weights
+    torch.save(model.state_dict(), tmp_path / "w.pt")
+    converted.load_state_dict(load_state_dict_from_torch(tmp_path / "w.pt"))
+    x = np.random.default_rng(5).standard_normal((1, 3, 8, 8))
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    assert rel(converted(minicnn.tensor(x)).array, expected) <= 1e-12
+
+
+def test_the_state_dict_reader_refuses_what_is_not_one(tmp_path):
+    torch.save([torch.zeros(2)], tmp_path / "list.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    torch.save({"model": tnn.Linear(2, 2)}, tmp_path / "module.pt")
+    with pytest.raises(ValueError, match="expected a state_dict .*got list"):
+        load_state_dict_from_torch(tmp_path / "list.pt")
+    with pytest.raises(ValueError, match="junk.pt: cannot be read"):
+        load_state_dict_from_torch(tmp_path / "junk.pt")
+    with pytest.raises(ValueError, match="module.pt: cannot be read"):   # weights_only: no code is unpickled
+        load_state_dict_from_torch(tmp_path / "module.pt")
+
+
+# --------------------------------------------------------------------------- the torchvision zoo
+ZOO = {"alexnet": {}, "vgg11": {}, "resnet18": {}, "resnet50": {}, "resnext50_32x4d": {}, "wide_resnet50_2": {},
+       "squeezenet1_1": {}, "densenet121": {}, "googlenet": {"aux_logits": False, "init_weights": False},
+       "inception_v3": {"aux_logits": False, "init_weights": False}, "mobilenet_v2": {},
+       "mobilenet_v3_small": {}, "mnasnet0_5": {}, "shufflenet_v2_x0_5": {}, "efficientnet_b0": {},
+       "regnet_y_400mf": {}}
+NOT_YET = {"convnext_tiny": r"features\.0\.1: %layer_norm .* minicnn has no torch\.nn\.functional\.layer_norm"}
+
+
+@pytest.mark.extended
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_every_torchvision_classification_cnn_converts(name, record_property):
+    torch.manual_seed(0)
+    model = randomise(no_dropout(getattr(torchvision.models, name)(weights=None, **ZOO[name]).double()))
+    size = 112 if name == "inception_v3" else 64   # (at 80 its Mixed_6e maps are 3x3: a bn weight 1.05e-10 apart)
+    x = np.random.default_rng(6).standard_normal((2, 3, size, size))
+    record_property("eval", compare(model, x[:1], train=False))
+    record_property("train", compare(model, x, train=True))
+
+
+@pytest.mark.extended
+@pytest.mark.parametrize("name", sorted(NOT_YET))
+def test_the_torchvision_models_minicnn_cannot_run_yet_are_refused(name):
+    with pytest.raises(ConversionError, match=NOT_YET[name]):
+        from_torch(getattr(torchvision.models, name)(weights=None))
