@@ -28,19 +28,20 @@ from .models import MODELS, SimpleCNN, build_model
 from .nn import functional as _nn_functional  # noqa: F401  (makes minicnn.nn.functional the torch path)
 from .regularization import l1_penalty
 from .rng import get_rng_state, manual_seed, set_rng_state
+from .serialize import load, save
 
 return_types = _types.SimpleNamespace(max=_MAX, min=_MIN)
 """torch's ``torch.return_types``: the named pairs ``max(x, dim)`` and ``min(x, dim)`` return."""
 
 __version__ = "0.1.0"
-__all__ = ["MODELS", "SimpleCNN", "Tensor", "abs", "accelerator", "allclose", "arange", "argmax", "argmin",
-           "as_tensor", "backends", "bool", "build_model", "cat", "chunk", "clamp", "clip", "clone", "cuda", "data",
-           "device", "double", "empty", "empty_like", "enable_grad", "eq", "equal", "exp", "eye", "flatten", "float",
-           "float16", "float32", "float64", "from_numpy", "from_torch", "full", "full_like", "functional", "ge",
-           "get_rng_state", "gt", "half", "int", "int8", "int16", "int32", "int64", "is_floating_point",
-           "is_grad_enabled", "is_tensor", "kernels", "l1_penalty", "le", "linspace", "load_state_dict_from_torch",
-           "log", "long", "lt", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "ne", "nn",
-           "no_grad", "numel", "ones", "ones_like", "optim", "permute", "pow", "rand", "rand_like", "randint", "randn",
-           "randn_like", "relu", "reshape", "return_types", "set_grad_enabled", "set_rng_state", "short", "sigmoid",
-           "split", "sqrt", "squeeze", "stack", "std", "sum", "t", "tanh", "tensor", "transpose", "uint8", "unsqueeze",
-           "utils", "var", "where", "zeros", "zeros_like"]
+__all__ = ["abs", "accelerator", "allclose", "arange", "argmax", "argmin", "as_tensor", "backends", "bool",
+           "build_model", "cat", "chunk", "clamp", "clip", "clone", "cuda", "data", "device", "double", "empty",
+           "empty_like", "enable_grad", "eq", "equal", "exp", "eye", "flatten", "float", "float16", "float32",
+           "float64", "from_numpy", "from_torch", "full", "full_like", "functional", "ge", "get_rng_state", "gt",
+           "half", "int", "int16", "int32", "int64", "int8", "is_floating_point", "is_grad_enabled", "is_tensor",
+           "kernels", "l1_penalty", "le", "linspace", "load", "load_state_dict_from_torch", "log", "long", "lt",
+           "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "MODELS", "ne", "nn", "no_grad",
+           "numel", "ones", "ones_like", "optim", "permute", "pow", "rand", "rand_like", "randint", "randn",
+           "randn_like", "relu", "reshape", "return_types", "save", "set_grad_enabled", "set_rng_state", "short",
+           "sigmoid", "SimpleCNN", "split", "sqrt", "squeeze", "stack", "std", "sum", "t", "tanh", "tensor", "Tensor",
+           "transpose", "uint8", "unsqueeze", "utils", "var", "where", "zeros", "zeros_like"]

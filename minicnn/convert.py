@@ -28,7 +28,6 @@ mode the module was in when it was converted; the layers (``nn.Dropout``, ``nn.B
 import builtins
 import inspect
 import operator
-import pickle
 
 import numpy as np
 
@@ -343,17 +342,14 @@ def _check(torch, module, converted, example_input):
 
 def load_state_dict_from_torch(path):
     """A ``torch.save``d state_dict as ``{key: ndarray}``, read with torch's ``weights_only=True`` loader
-    (no code is unpickled); load it into the matching minicnn model with ``model.load_state_dict``."""
+    (no code is unpickled; :func:`minicnn.load`); load it into the matching minicnn model with
+    ``model.load_state_dict``."""
+    from .serialize import load
     try:
-        import torch
-    except ImportError:
-        raise ImportError("load_state_dict_from_torch: needs torch (pip install 'minicnn[torch]')") from None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:   # UnpicklingError: not weights only
-        raise ValueError(f"load_state_dict_from_torch: {path}: cannot be read ({' '.join(str(exc).split())[:200]})"
-                         ) from None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        state = load(path)
+    except ValueError as exc:
+        raise ValueError(f"load_state_dict_from_torch: {str(exc).removeprefix('load: ')}") from None
+    if not isinstance(state, dict) or not all(isinstance(v, np.ndarray) for v in state.values()):
         raise ValueError(f"load_state_dict_from_torch: {path}: expected a state_dict (a dict of tensors), got "
                          f"{type(state).__name__}")
-    return {k: v.detach().cpu().numpy() for k, v in state.items()}
+    return dict(state)

@@ -132,3 +132,80 @@ def unpack(json_str, arrays):
         raise ValueError(f"unpack: {path} has an unknown tag {tag!r} with {body!r}")
 
     return decode(encoded, "tree")
+
+
+# --------------------------------------------------------------------------- torch.save / torch.load
+FORMAT = "minicnn.save 1"   #: the marker save() writes beside the tree, so load() knows its own files
+
+
+def _plain(node):
+    """``node`` with every Tensor (a Parameter too) as its ndarray, for :func:`pack`."""
+    from .autograd import Tensor
+    if isinstance(node, Tensor):
+        return node.array
+    if isinstance(node, dict):
+        return {k: _plain(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return type(node)(_plain(v) for v in node)
+    return node
+
+
+def save(obj, f):
+    """torch's ``save`` for what a training program saves: a state_dict, an optimiser's, or a dict of them
+    with numbers and strings (``{"epoch": 3, "model": model.state_dict(), ...}``), as an ``.npz`` that loads
+    without pickle (:func:`pack`).  Tensors are stored as their arrays.  ``f``: a path (written atomically)
+    or a binary file object.  Anything else (a Module, a function) is refused with a TypeError saying where."""
+    text, arrays = pack(_plain(obj))
+
+    def write(fileobj):
+        np.savez(fileobj, **{"minicnn format": np.array(FORMAT), "tree": np.array(text)}, **arrays)
+
+    if hasattr(f, "write"):
+        write(f)
+    else:
+        from .checkpoint import atomic_write
+        atomic_write(f, write)
+
+
+def load(f, map_location=None, weights_only=True):
+    """torch's ``load``: what :func:`save` wrote (arrays where it saved tensors), or a ``torch.save`` file
+    read with torch's own ``weights_only=True`` loader where torch is installed (tensors as arrays).
+    Nothing is unpickled by minicnn; ``map_location`` may only say the CPU, and ``weights_only=False``
+    is refused (it would run the file's code)."""
+    if weights_only is not True:
+        raise ValueError("load: minicnn never unpickles a file; expected weights_only=True (torch's default)")
+    if map_location not in (None, "cpu") and str(map_location) != "cpu":
+        raise ValueError(f"load: minicnn runs on the CPU only; expected map_location None or 'cpu', got "
+                         f"{map_location!r}")
+    import zipfile
+    try:
+        with np.load(f, allow_pickle=False) as z:
+            if isinstance(z, np.lib.npyio.NpzFile) and "minicnn format" in z.files:
+                if str(z["minicnn format"]) != FORMAT:
+                    raise ValueError(f"load: {f}: written by another minicnn format ({z['minicnn format']})")
+                return unpack(str(z["tree"]), z)
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError):
+        pass   # not an npz of ours: perhaps torch's
+    if hasattr(f, "seek"):
+        f.seek(0)
+    try:
+        import torch
+    except ImportError:
+        raise ValueError(f"load: {f}: not a file minicnn.save wrote, and reading a torch.save file needs torch "
+                         f"(pip install 'minicnn[torch]')") from None
+    import pickle
+    try:
+        tree = torch.load(f, map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as exc:
+        raise ValueError(f"load: {f}: neither a minicnn.save file nor a torch.save file torch's weights_only "
+                         f"loader reads ({' '.join(str(exc).split())[:160]})") from None
+
+    def arrays(node):
+        if isinstance(node, torch.Tensor):
+            return node.detach().cpu().numpy()
+        if isinstance(node, dict):
+            return {k: arrays(v) for k, v in node.items()}
+        if isinstance(node, (list, tuple)):
+            return type(node)(arrays(v) for v in node)
+        return node
+    return arrays(tree)

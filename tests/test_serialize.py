@@ -84,3 +84,62 @@ def test_pack_refuses_what_it_cannot_encode(tree, match):
 def test_unpack_refuses_bad_input(text, arrays, error, match):
     with pytest.raises(error, match=match):
         unpack(text, arrays)
+
+
+# --------------------------------------------------------------------------- minicnn.save / minicnn.load (torch's)
+def test_save_and_load_a_training_checkpoint_as_torch_programs_do(tmp_path):
+    import io
+
+    import minicnn
+    from minicnn import nn
+    minicnn.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 3))
+    opt = minicnn.optim.Adam(model.parameters(), lr=0.01)
+    minicnn.nn.functional.cross_entropy(model(minicnn.randn(2, 1, 4, 4)), np.array([0, 2])).backward()
+    opt.step()
+    checkpoint = {"epoch": 3, "model": model.state_dict(), "optimizer": opt.state_dict(), "loss": 0.25,
+                  "weight": model[0].weight}                         # a Parameter: stored as its array
+    minicnn.save(checkpoint, tmp_path / "ckpt.pt")
+    buf = io.BytesIO()
+    minicnn.save(checkpoint, buf)
+    for source in (tmp_path / "ckpt.pt", io.BytesIO(buf.getvalue())):
+        back = minicnn.load(source)
+        assert back["epoch"] == 3 and back["loss"] == 0.25
+        np.testing.assert_array_equal(back["weight"], model[0].weight.array)
+        fresh = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 3))
+        fresh.load_state_dict(back["model"])
+        for (k, a), b in zip(fresh.state_dict().items(), model.state_dict().values()):
+            np.testing.assert_array_equal(a, b, err_msg=k)
+        opt2 = minicnn.optim.Adam(fresh.parameters(), lr=0.01)
+        opt2.load_state_dict(back["optimizer"])
+        assert opt2.state_dict()["param_groups"] == opt.state_dict()["param_groups"]
+    with np.load(tmp_path / "ckpt.pt", allow_pickle=False) as z:   # an npz that needs no pickle
+        assert str(z["minicnn format"]) == "minicnn.save 1"
+
+
+def test_load_reads_a_torch_save_file_with_torchs_weights_only_loader(tmp_path):
+    import minicnn
+    torch = pytest.importorskip("torch")
+    state = {"w": torch.arange(6.0).reshape(2, 3), "step": 7, "nested": {"b": torch.ones(2, dtype=torch.float64)}}
+    torch.save(state, tmp_path / "t.pt")
+    back = minicnn.load(tmp_path / "t.pt", map_location="cpu")
+    np.testing.assert_array_equal(back["w"], np.arange(6.0).reshape(2, 3))
+    assert back["step"] == 7 and back["nested"]["b"].dtype == np.float64
+    torch.save(torch.nn.Linear(2, 2), tmp_path / "module.pt")          # a pickled object: refused, not run
+    with pytest.raises(ValueError, match="module.pt: neither a minicnn.save file nor a torch.save file"):
+        minicnn.load(tmp_path / "module.pt")
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda m, p: m.load(p, weights_only=False), ValueError, "minicnn never unpickles a file"),
+    (lambda m, p: m.load(p, map_location="cuda"), ValueError, "minicnn runs on the CPU only"),
+    (lambda m, p: m.save(m.nn.Linear(1, 1), p), TypeError, "pack: cannot encode tree, a minicnn.nn.linear.Linear"),
+    (lambda m, p: m.save({"f": print}, p), TypeError, r"pack: cannot encode tree\['f'\]"),
+])
+def test_save_and_load_refuse_what_would_need_pickle(tmp_path, call, error, match):
+    import minicnn
+    minicnn.save({"x": np.zeros(2)}, tmp_path / "ok.pt")
+    with pytest.raises(error, match=match):
+        call(minicnn, tmp_path / "ok.pt" if "load" in match or "CPU" in match or "unpickles" in match
+             else tmp_path / "new.pt")
+    assert not (tmp_path / "new.pt").exists()
