@@ -161,7 +161,7 @@ def pad(input, pad, mode="constant", value=None):
         if input.ndim not in (k + 1, k + 2):
             raise ValueError(f"pad: mode={mode!r} with a pad of {len(pad)} ints expects a {k + 1}-D or {k + 2}-D "
                              f"input, got shape {input.shape}")
-        if 0 in input.shape[-(k + 1):]:
+        if mode != "circular" and 0 in input.shape[-(k + 1):]:   # (circular pads an empty dim, as torch)
             raise ValueError(f"pad: mode={mode!r} expects every dim after the batch dim non-empty, got shape "
                              f"{input.shape}")
     lead, last = input.shape[:input.ndim - k], input.shape[input.ndim - k:]

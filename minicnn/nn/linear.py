@@ -92,8 +92,8 @@ class Unflatten(Module):
         if sizes.count(-1) > 1 or min(sizes) < -1:
             raise ValueError(f"Unflatten: expected sizes >= 0 with at most one -1 (inferred), got {sizes}")
         known = int(np.prod([n for n in sizes if n != -1]))
-        if -1 in sizes:  # (an inferred size of a dim of 0 could be anything: torch refuses it too)
-            fits = known > 0 and shape[dim] > 0 and shape[dim] % known == 0
+        if -1 in sizes:  # (-1 beside a 0 could be anything: torch refuses it too; alone on a 0 dim, it is 0)
+            fits = known > 0 and shape[dim] % known == 0
         else:
             fits = known == shape[dim]
         if not fits:

@@ -1,0 +1,146 @@
+"""Whole PyTorch programs (tests/ports/) run under torch, then with only their imports rewritten by the
+import map of docs/porting.md; what they print must agree, and their first training step, in float64 from
+the same weights, must equal torch's.
+
+The map is the contract: a program that needs any other edit to run on minicnn fails here.  The whole
+programs (two subprocesses each, about a minute) are the extended tier (``make test-slow``); the float64
+first steps of their models run in ``make test``.
+"""
+import re
+import runpy
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+
+pytest.importorskip("torch")
+pytest.importorskip("torchvision")
+
+PORTS = REPO / "tests" / "ports"
+
+# docs/porting.md's import map, line by line: (a torch import, its minicnn import)
+IMPORT_MAP = [
+    ("import torch.nn.functional as F", "import minicnn.nn.functional as F"),
+    ("import torch.nn as nn", "import minicnn.nn as nn"),
+    ("import torch.optim as optim", "import minicnn.optim as optim"),
+    ("from torch.optim.lr_scheduler import ", "from minicnn.optim.lr_scheduler import "),
+    ("from torch.utils.data import ", "from minicnn.utils.data import "),
+    ("from torchvision import ", "from minicnn.vision import "),
+    ("from torch import nn", "from minicnn import nn"),
+    ("import torchvision", "import minicnn.vision as torchvision"),
+    ("import torch", "import minicnn as torch"),
+]
+
+
+def port(source):
+    """``source`` with each import line rewritten by :data:`IMPORT_MAP`, and nothing else."""
+    out = []
+    for line in source.splitlines():
+        for theirs, ours in IMPORT_MAP:
+            if line == theirs or (theirs.endswith(" ") and line.startswith(theirs)):
+                line = ours + line[len(theirs):]
+                break
+        out.append(line)
+    ported = "\n".join(out) + "\n"
+    assert not re.search(r"^(import|from) torch", ported, re.M), "an import the map does not cover"
+    return ported
+
+
+def run(path, args, cwd):
+    result = subprocess.run([sys.executable, str(path), *args], capture_output=True, text=True, cwd=cwd,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def both(name, args, tmp_path):
+    """``(torch's output, minicnn's output)`` of ``tests/ports/NAME.py``."""
+    source = (PORTS / f"{name}.py").read_text()
+    ported = tmp_path / f"{name}_minicnn.py"
+    ported.write_text(port(source))
+    for side in ("ran_torch", "ran_minicnn"):   # (not "torch"/"minicnn": a folder of that name beside the
+        (tmp_path / side).mkdir()              # script would shadow the package)
+    return run(PORTS / f"{name}.py", args, tmp_path / "ran_torch"), run(ported, args, tmp_path / "ran_minicnn")
+
+
+NUMBER = re.compile(r"-?\d+(\.\d+)?(e[-+]?\d+)?")
+
+
+def shape_of(text):
+    """The output with every number as <n>: what must be the same whatever the random weights (the two
+    libraries draw different initial weights and shuffles)."""
+    return NUMBER.sub("<n>", text)
+
+
+@pytest.mark.extended
+def test_pytorch_examples_mnist_ports_by_its_imports(tmp_path, mnist_root):
+    args = ["--data", str(mnist_root), "--epochs", "2", "--train-images", "1280", "--test-images", "500",
+            "--log-interval", "5", "--save-model"]
+    theirs, ours = both("mnist_main", args, tmp_path)
+    assert shape_of(ours) == shape_of(theirs)
+    assert ours.count("Train Epoch: ") == theirs.count("Train Epoch: ") == 2 * 4   # 20 batches, every 5th
+    accuracy = [int(m) for m in re.findall(r"Accuracy: (\d+)/500", ours + theirs)]
+    assert len(accuracy) == 4 and min(accuracy[1], accuracy[3]) > 400, accuracy   # both learn
+    import minicnn
+    state = minicnn.load(tmp_path / "ran_minicnn" / "mnist_cnn.pt")          # torch.save wrote a state_dict
+    assert list(state) == ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc1.weight", "fc1.bias",
+                           "fc2.weight", "fc2.bias"]
+
+
+@pytest.mark.extended
+def test_the_tutorials_program_ports_by_its_imports(tmp_path, mnist_root):
+    theirs, ours = both("tutorial_cnn", ["--data", str(mnist_root), "--epochs", "2", "--limit", "5120"], tmp_path)
+    assert shape_of(ours) == shape_of(theirs)
+    accuracy = [float(a) for a in re.findall(r"Test Accuracy: ([\d.]+)%", ours + theirs)]
+    assert len(accuracy) == 2 and min(accuracy) > 85, accuracy
+
+
+def load(name, ported):
+    """The module of ``tests/ports/NAME.py`` (under torch, or ported), its ``main`` not run."""
+    source = (PORTS / f"{name}.py").read_text()
+    return runpy.run_path(str(PORTS / f"{name}.py"), run_name=f"port_{name}") if not ported else \
+        _exec(port(source), name)
+
+
+def _exec(source, name):
+    namespace = {"__name__": f"port_{name}_minicnn"}
+    exec(compile(source, f"{name}_minicnn.py", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("name, model, optimizer, loss", [
+    ("mnist_main", "Net", lambda optim, params: optim.Adadelta(params, lr=1.0), "nll_loss"),
+    ("tutorial_cnn", "SimpleCNN", lambda optim, params: optim.SGD(params, lr=0.01, momentum=0.9), "cross_entropy"),
+])
+def test_the_first_steps_equal_torchs_in_float64(name, model, optimizer, loss):
+    import torch
+    theirs_ns, ours_ns = load(name, False), load(name, True)
+    torch.manual_seed(0)
+    theirs = theirs_ns[model]().double().eval()      # eval: dropout off, the same arithmetic on both sides
+    ours = ours_ns[model]().double().eval()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    opt_t, opt_o = optimizer(theirs_ns["optim"], theirs.parameters()), optimizer(ours_ns["optim"], ours.parameters())
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x, y = rng.standard_normal((8, 1, 28, 28)), rng.integers(0, 10, 8)
+        opt_t.zero_grad()
+        getattr(theirs_ns["F"], loss)(theirs(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+        opt_t.step()
+        opt_o.zero_grad()
+        getattr(ours_ns["F"], loss)(ours(ours_ns["torch"].tensor(x)), ours_ns["torch"].tensor(y)).backward()
+        opt_o.step()
+    expected = theirs.state_dict()
+    for key, value in ours.state_dict().items():
+        ref = expected[key].numpy()
+        assert np.abs(value - ref).max() <= 1e-12 * max(np.abs(ref).max(), 1e-30), key
+
+
+def test_the_map_rewrites_imports_only():
+    assert port("import torch\nx = torch.zeros(2)  # import torch\n") == \
+        "import minicnn as torch\nx = torch.zeros(2)  # import torch\n"
+    assert port("from torchvision import datasets, transforms\n") == "from minicnn.vision import datasets, transforms\n"
+    with pytest.raises(AssertionError, match="an import the map does not cover"):
+        port("import torch.distributed as dist\n")
