@@ -27,14 +27,14 @@ from .dtypes import (bool, double, float, float16, float32, float64, half, int, 
 from .models import MODELS, SimpleCNN, build_model
 from .nn import functional as _nn_functional  # noqa: F401  (makes minicnn.nn.functional the torch path)
 from .regularization import l1_penalty
-from .rng import get_rng_state, manual_seed, set_rng_state
+from .rng import Generator, get_rng_state, manual_seed, set_rng_state
 from .serialize import load, save
 
 return_types = _types.SimpleNamespace(max=_MAX, min=_MIN)
 """torch's ``torch.return_types``: the named pairs ``max(x, dim)`` and ``min(x, dim)`` return."""
 
 __version__ = "0.1.0"
-__all__ = ["abs", "accelerator", "allclose", "arange", "argmax", "argmin", "as_tensor", "backends", "bool",
+__all__ = ["Generator", "abs", "accelerator", "allclose", "arange", "argmax", "argmin", "as_tensor", "backends", "bool",
            "build_model", "cat", "chunk", "clamp", "clip", "clone", "cuda", "data", "device", "double", "empty",
            "empty_like", "enable_grad", "eq", "equal", "exp", "eye", "flatten", "float", "float16", "float32",
            "float64", "from_numpy", "from_torch", "full", "full_like", "functional", "ge", "get_rng_state", "gt",

@@ -41,3 +41,62 @@ def set_rng_state(state):
         raise ValueError(f"set_rng_state: not a {type(rng.bit_generator).__name__} state ({exc!r})") from None
     global _rng
     _rng = rng
+
+
+DEFAULT_SEED = 67280421310721   #: the seed of a fresh ``torch.Generator()`` (torch's default_generator seed)
+
+
+class Generator(np.random.Generator):
+    """``torch.Generator``: a ``numpy.random.Generator`` (so every minicnn argument that takes one, as
+    ``DataLoader(generator=)``, ``random_split(generator=)``, the factories' ``generator=``, takes it) with
+    torch's methods: ``manual_seed(seed)`` (returns the generator, as in
+    ``random_split(ds, [0.8, 0.2], generator=torch.Generator().manual_seed(42))``), ``initial_seed()``,
+    ``seed()``, ``get_state()``/``set_state()`` (numpy's state dict, where torch's is a byte tensor).
+    The numbers are numpy's, not torch's: a seed fixes them, as torch's seed fixes torch's.
+    """
+
+    def __init__(self, device="cpu"):
+        if isinstance(device, np.random.BitGenerator):   # numpy's spawn() builds its children this way
+            super().__init__(device)
+            self._initial_seed = None
+            return
+        from .device import on_cpu
+        on_cpu("Generator", device)
+        super().__init__(np.random.PCG64(DEFAULT_SEED))
+        self._initial_seed = DEFAULT_SEED
+
+    def manual_seed(self, seed):
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"Generator.manual_seed: expected a non-negative int, got {seed!r}")
+        self.bit_generator.state = np.random.PCG64(int(seed)).state
+        self._initial_seed = int(seed)
+        return self
+
+    def initial_seed(self):
+        return self._initial_seed
+
+    def seed(self):
+        """Reseed from the operating system's entropy; returns the new seed."""
+        seed = int(np.random.SeedSequence().entropy % 2**63)
+        self.manual_seed(seed)
+        return seed
+
+    def get_state(self):
+        return self.bit_generator.state
+
+    def set_state(self, state):
+        try:
+            self.bit_generator.state = state
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"Generator.set_state: not a PCG64 state ({exc!r})") from None
+        return self
+
+    @property
+    def device(self):
+        from .device import device
+        return device("cpu")
+
+    def __repr__(self):
+        return f"<minicnn.Generator initial_seed={self._initial_seed}>"
+
+    __str__ = __repr__

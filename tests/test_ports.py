@@ -98,6 +98,21 @@ def test_the_tutorials_program_ports_by_its_imports(tmp_path, mnist_root):
     assert len(accuracy) == 2 and min(accuracy) > 85, accuracy
 
 
+def plain_sizes(text):
+    """torch's ``torch.Size([3, 28])`` printed as the tuple minicnn prints, ``(3, 28)`` (docs/porting.md:
+    a shape is a plain tuple)."""
+    return re.sub(r"torch\.Size\(\[([\d, ]*)\]\)",
+                  lambda m: repr(tuple(int(n) for n in m.group(1).split(",") if n.strip())), text)
+
+
+def test_the_build_the_model_tutorial_prints_what_torch_prints(tmp_path):
+    """No weights are printed, only the model, shapes and checks: the output is the same line for line."""
+    theirs, ours = both("build_model", [], tmp_path)
+    assert ours == plain_sizes(theirs)
+    assert "NeuralNetwork(\n  (flatten): Flatten(start_dim=1, end_dim=-1)" in ours and ours.count("Layer: ") == 6
+    assert "Using cpu device" in ours and "Rows sum to 1: True" in ours
+
+
 def load(name, ported):
     """The module of ``tests/ports/NAME.py`` (under torch, or ported), its ``main`` not run."""
     source = (PORTS / f"{name}.py").read_text()

@@ -669,3 +669,44 @@ def test_a_program_runs_unchanged_under_both_libraries():
         assert abs(ours[key] - theirs[key]) <= TOL * abs(theirs[key]), key
     for name, value in theirs["weights"].items():  # the step after the backward: same gradients, same update
         assert relative_error(ours["weights"][name], value) <= TOL, name
+
+
+def test_a_generator_is_torchs_and_every_random_argument_takes_it():
+    from minicnn.utils.data import DataLoader, TensorDataset, random_split
+    g = minicnn.Generator()
+    assert g.manual_seed(42) is g and g.initial_seed() == 42 and g.device == minicnn.device("cpu")
+    assert minicnn.Generator().initial_seed() == 67280421310721            # torch's default seed
+    minicnn.manual_seed(0)
+    before = minicnn.get_rng_state()
+
+    def draw(gen):
+        return (minicnn.rand(2, 3, generator=gen), minicnn.randn(4, generator=gen, dtype=minicnn.float64),
+                minicnn.randint(0, 10, (5,), generator=gen))
+    first, second, other = (draw(minicnn.Generator().manual_seed(s)) for s in (7, 7, 8))
+    for a, b, c in zip(first, second, other):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        assert not np.array_equal(a.numpy(), c.numpy())
+    assert minicnn.get_rng_state() == before            # a generator of its own: minicnn's is not drawn from
+    assert first[0].dtype == minicnn.float32 and first[2].dtype == minicnn.int64
+    state = g.get_state()
+    first = minicnn.rand(3, generator=g)
+    g.set_state(state)
+    np.testing.assert_array_equal(minicnn.rand(3, generator=g).numpy(), first.numpy())
+    data = TensorDataset(minicnn.arange(20.0))
+    split = [random_split(data, [0.75, 0.25], generator=minicnn.Generator().manual_seed(42))[1].indices
+             for _ in range(2)]
+    assert split[0] == split[1] and len(split[0]) == 5
+    orders = [[b[0].tolist() for b in DataLoader(data, batch_size=4, shuffle=True,
+                                                 generator=minicnn.Generator().manual_seed(s))] for s in (1, 1, 2)]
+    assert orders[0] == orders[1] != orders[2]
+
+
+def test_a_generator_refuses_what_torch_refuses():
+    with pytest.raises(RuntimeError, match="Generator: minicnn runs on the CPU only; got device 'cuda'"):
+        minicnn.Generator("cuda")
+    with pytest.raises(ValueError, match=r"Generator.manual_seed: expected a non-negative int, got -1"):
+        minicnn.Generator().manual_seed(-1)
+    with pytest.raises(TypeError, match="randn: expected generator as a minicnn.Generator .*got int"):
+        minicnn.randn(2, generator=3)
+    with pytest.raises(ValueError, match="Generator.set_state: not a PCG64 state"):
+        minicnn.Generator().set_state({"bit_generator": "MT19937"})

@@ -29,25 +29,37 @@ def _float_dtype(op, dtype):
     return dtype
 
 
+def _rng(op, generator):
+    """``generator`` (a ``minicnn.Generator`` or any numpy Generator), or minicnn's seeded one for None."""
+    if generator is None:
+        return get_rng()
+    if not isinstance(generator, np.random.Generator):
+        raise TypeError(f"{op}: expected generator as a minicnn.Generator (or a numpy.random.Generator), got "
+                        f"{type(generator).__name__}")
+    return generator
+
+
 def _like(op, input):
     if not isinstance(input, (Tensor, np.ndarray)):
         raise TypeError(f"{op}: expected a minicnn.Tensor or numpy.ndarray, got {type(input).__name__}")
     return input.shape, input.dtype
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False):
-    """Uniform on [0, 1), of shape ``size``; float32 unless ``dtype``."""
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Uniform on [0, 1), of shape ``size``; float32 unless ``dtype``; drawn from ``generator`` if given."""
     dtype = _float_dtype("rand", dtype)
-    return _leaf("rand", get_rng().random(parse_sizes("rand", size), dtype=dtype), device, requires_grad)
+    return _leaf("rand", _rng("rand", generator).random(parse_sizes("rand", size), dtype=dtype), device,
+                 requires_grad)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False):
-    """Standard normal, of shape ``size``; float32 unless ``dtype``."""
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Standard normal, of shape ``size``; float32 unless ``dtype``; drawn from ``generator`` if given."""
     dtype = _float_dtype("randn", dtype)
-    return _leaf("randn", get_rng().standard_normal(parse_sizes("randn", size), dtype=dtype), device, requires_grad)
+    return _leaf("randn", _rng("randn", generator).standard_normal(parse_sizes("randn", size), dtype=dtype), device,
+                 requires_grad)
 
 
-def randint(*args, low=None, high=None, size=None, dtype=None, device=None, requires_grad=False):
+def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """Integers uniform on [low, high), of shape ``size``, int64 unless ``dtype``: torch's
     ``randint(high, size)`` and ``randint(low, high, size)``."""
     if size is None and args and isinstance(args[-1], (tuple, list)):
@@ -69,7 +81,8 @@ def randint(*args, low=None, high=None, size=None, dtype=None, device=None, requ
         raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
     dtype = dtypes.as_dtype("randint", dtype) or dtypes.int64
     shape = parse_sizes("randint", (tuple(size),))
-    return _leaf("randint", get_rng().integers(low, high, shape).astype(dtype), device, requires_grad)
+    return _leaf("randint", _rng("randint", generator).integers(low, high, shape).astype(dtype), device,
+                 requires_grad)
 
 
 def rand_like(input, dtype=None, device=None, requires_grad=False):
