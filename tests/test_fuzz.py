@@ -812,7 +812,39 @@ def _parameter(d, well):
     return _ScaleBy(p), (np.ones(p.shape, p.dtype),), {"shape": p.shape, "dtype": p.dtype}
 
 
-NOT_CALLABLE = {"Module": "the base class: its forward raises NotImplementedError, as torch's does"}
+@layer("LazyConv2d", "conv2d", "Conv2d")
+def _lazy_conv2d(d, well):
+    o = _conv_options(d, well)
+    conv = nn.LazyConv2d(o["cout"], o["k"], stride=o["stride"], padding=o["padding"], dilation=o["dilation"],
+                         groups=o["groups"], bias=d(st.booleans()), padding_mode=o["mode"])
+    x = _conv_input(d, well, o, batched=maybe_unbatched(d, well))
+    if not well:   # (nothing is checked until the first forward: the hostile sizes may not even divide)
+        return conv, (x,), {}
+    hw = conv_hw(x.shape[-2:], o["k"], o["stride"], o["padding"], o["dilation"])
+    return conv, (x,), {"shape": x.shape[:-3] + (o["cout"],) + hw}
+
+
+@layer("LazyLinear", "linear", "Linear")
+def _lazy_linear(d, well):
+    out = d(st.integers(1, 3))
+    lin = nn.LazyLinear(pick(d, well, st.just(out), ODD_INTS), bias=d(st.booleans()))
+    lead = tuple(d(st.lists(st.integers(1 if well else 0, 3), max_size=3)))
+    x = tensor(d, well, lead + (d(st.integers(1, 4)),))
+    return lin, (x,), {"shape": x.shape[:-1] + (out,)} if x.ndim else {}
+
+
+@layer("LazyBatchNorm2d", "batch_norm", "BatchNorm2d")
+def _lazy_batch_norm(d, well):
+    layer_ = nn.LazyBatchNorm2d(eps=value(d, well, [1e-5, 1e-3], [0.0, -1.0, "x"]),
+                                momentum=value(d, well, [0.1, None, 0.0, 1.0], [-1.0, 2, "0.1"]),
+                                affine=d(st.booleans()), track_running_stats=d(st.booleans()))
+    x = tensor(d, well, (d(st.integers(2, 4)), d(st.integers(1, 3)), d(st.integers(1, 3)), d(st.integers(1, 3))))
+    return layer_, (x,), {"shape": x.shape}
+
+
+NOT_CALLABLE = {"Module": "the base class: its forward raises NotImplementedError, as torch's does",
+                "UninitializedParameter": "a lazy layer's placeholder, without values until its first forward: "
+                                          "the Lazy rows use it"}
 LAYER_CLASSES = sorted(name for name, obj in vars(nn).items()
                        if isinstance(obj, type) and issubclass(obj, (nn.Module, Tensor)) and name not in NOT_CALLABLE)
 
