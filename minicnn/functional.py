@@ -421,6 +421,25 @@ def batch_norm_relu(input, running_mean, running_var, weight=None, bias=None, tr
                                                          weight, bias, training, momentum, eps))
 
 
+# --------------------------------------------------------------------------- layer norm
+class LayerNormFunction(KernelFunction):
+    """Each sample normalised over its last dims (``kernels.layer_norm_*``); gradients for x, weight, bias."""
+    kernel, constant_args = "layer_norm", 2
+
+    @classmethod
+    def forward(cls, ctx, x, weight, bias, normalized_shape, eps):
+        return _kernel_call(ctx, cls.kernel, x, normalized_shape, weight, bias, eps)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Layer normalisation, as ``torch.nn.functional.layer_norm``.
+
+    Shapes: input (*, *normalized_shape); weight, bias normalized_shape or None -> the input's shape.
+    """
+    return LayerNormFunction.apply(as_tensor(input, "layer_norm input"), _param(weight, "layer_norm weight"),
+                                   _param(bias, "layer_norm bias"), normalized_shape, eps)
+
+
 # --------------------------------------------------------------------------- local response norm
 class LocalResponseNormFunction(KernelFunction):
     """``x / (k + alpha/size * window sum of x^2) ** beta`` across channels."""

@@ -169,6 +169,14 @@ def _distinct(rng, shape):
     return ((rng.permutation(size) + 0.5) / size * 2 - 1).reshape(shape)
 
 
+def _drawn(module, rng):
+    """``module`` with every parameter drawn from (-2, 2), not its ones and zeros (a weight of 1 would
+    hide a dx that forgets it)."""
+    for p in module.parameters():
+        p.array = rng.uniform(-2, 2, p.shape).astype(p.dtype)
+    return module
+
+
 class _Reseeded:
     """A module whose every call first reseeds minicnn's generator, so Dropout draws the same mask each
     time and the central differences see one fixed linear map (mask drawn from ``seed``)."""
@@ -255,6 +263,9 @@ def gradcheck_cases(rng):
          False),
         ("LocalResponseNorm(3, alpha=0.5)", nn.LocalResponseNorm(3, alpha=0.5), rng.standard_normal((2, 5, 3, 3)),
          True),
+        ("LayerNorm((3, 4)), weight and bias drawn", _drawn(nn.LayerNorm((3, 4)), rng),
+         rng.standard_normal((2, 5, 3, 4)), True),
+        ("LayerNorm(6, bias=False)", _drawn(nn.LayerNorm(6, bias=False), rng), rng.standard_normal((4, 6)), True),
         ("Sigmoid()", nn.Sigmoid(), 3 * rng.standard_normal((3, 7)), True),
         ("Tanh()", nn.Tanh(), 2 * rng.standard_normal((3, 7)), True),
         ("Softmax(dim=1)", nn.Softmax(dim=1), 2 * rng.standard_normal((3, 6)), True),

@@ -343,6 +343,8 @@ def kernel_args(op, rng):
         return (r(4, 3, 2, 3) + 0.3, r(3), r(3), np.zeros(3), np.ones(3), True)
     if op == "local_response_norm":
         return (r(2, 6, 3, 3), 3, 0.5, 0.75, 1.5)
+    if op == "layer_norm":
+        return (r(4, 3, 5) + 0.3, (3, 5), r(3, 5), r(3, 5), 1e-5)
     if op == "avg_pool2d":
         return (r(2, 2, 7, 6), 3, 2, 1)
     if op == "adaptive_avg_pool2d":
@@ -518,6 +520,8 @@ TESTS = {
     + _ids(T_A, "test_batch_norm_relu_matches_torch_relu_of_batch_norm") + [GRADCHECK_TABLE],
     "local_response_norm": _ids(T_K, "test_local_response_norm_equals_naive") + _ids(T_A, "test_local_response_norm_matches_torch")
     + [GRADCHECK_TABLE],
+    "layer_norm": _ids(T_K, "test_layer_norm_equals_naive", "test_layer_norm_known_values")
+    + _ids(T_A, "test_layer_norm_matches_torch") + [GRADCHECK_TABLE],
     "avg_pool2d": _ids(T_K, "test_avg_pool2d_equals_naive", "test_avg_pool2d_known_values_and_divisors",
                       "test_uniform_windows_take_the_row_kernels_with_the_same_results")
     + _ids(T_A, "test_avg_pool2d_matches_torch", "test_avg_pool2d_ceil_mode_windows_into_the_padding")
@@ -594,7 +598,25 @@ def kernel_module(op):
 
 SHAPE_PRESERVING = {"relu", "sigmoid", "tanh", "leaky_relu", "hardtanh", "hardsigmoid", "hardswish", "silu", "gelu",
                     "elu", "softplus", "softmax", "log_softmax", "dropout", "batch_norm", "batch_norm_relu",
-                    "local_response_norm", "prelu"}
+                    "local_response_norm", "prelu", "layer_norm"}
+
+
+def _ln_dx(dout, cache, weight):
+    """Layer norm's dx with ``weight`` (None: as if 1)."""
+    dy = dout.reshape(cache.xhat.shape)
+    g = dy if weight is None else dy * weight.reshape(1, -1)
+    xhat = cache.xhat
+    return (cache.invstd * (g - g.mean(1, keepdims=True) - xhat * (g * xhat).mean(1, keepdims=True))).reshape(
+        cache.shape)
+
+
+def _ln_terms(dout, cache):
+    """The two terms layer norm's dx subtracts (the row mean's, the row variance's), each x's shape."""
+    g = dout.reshape(cache.xhat.shape)
+    g = g if cache.weight is None else g * cache.weight.reshape(1, -1)
+    xhat = cache.xhat
+    return ((cache.invstd * g.mean(1, keepdims=True) + 0 * xhat).reshape(cache.shape),
+            (cache.invstd * xhat * (g * xhat).mean(1, keepdims=True)).reshape(cache.shape))
 
 
 def _bn_terms(dout, cache, relu_out=None):
@@ -795,6 +817,16 @@ def build():
               "the ReLU's mask forgotten")
         else:
             m("no_relu_mask", source(path, ("_relu_out=out", "_relu_out=None")), "the ReLU's mask forgotten")
+        path, m = kernel_mutants("layer_norm", impl)
+        m("no_mean_term", wrap(path, lambda res, dout, cache: (res[0] + _ln_terms(dout, cache)[0],) + res[1:]),
+          "dx without the row mean's term")
+        m("no_variance_term", wrap(path, lambda res, dout, cache: (res[0] + _ln_terms(dout, cache)[1],) + res[1:]),
+          "dx without the row variance's term")
+        m("weight_forgotten_in_dx", wrap(path, lambda res, dout, cache: (_ln_dx(dout, cache, None),) + res[1:]),
+          "dx as if the weight were 1 (g = dy, not dy * weight)")
+        m("no_bias_grad", wrap(path, each(np.zeros_like, {2})), "the bias gradient dropped (zeros)")
+        m("dweight_is_dbias", wrap(path, lambda res, *a, **k: (res[0], res[2], res[2])),
+          "dweight = sum(dy) (xhat forgotten)")
         path, m = kernel_mutants("local_response_norm", impl)
 
         def lrn_no_cross(original):

@@ -791,6 +791,36 @@ def test_elementwise_activation_matches_torch(dtype, name, layer, torch_fn, shap
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @SETTINGS
+@given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=4).map(tuple), k=st.integers(1, 3),
+       affine=st.sampled_from(["both", "weight only", "none"]), scale=st.sampled_from([1.0, 10.0]), seed=SEEDS)
+def test_layer_norm_matches_torch(dtype, shape, k, affine, scale, seed):
+    """nn.LayerNorm against F.layer_norm over the last 1-3 dims, its weight and bias drawn (not ones and zeros)."""
+    normalized = shape[len(shape) - min(k, len(shape)):]
+    layer = nn.LayerNorm(normalized, eps=1e-5, elementwise_affine=affine != "none", bias=affine == "both").to(dtype)
+    rng = np.random.default_rng([seed, 3])
+    for p in layer.parameters():
+        p.array[...] = rng.uniform(-2, 2, p.shape).astype(dtype)
+    # a ramp across each row keeps its variance away from 0: a row of nearly equal values has
+    # 1/sqrt(var + eps) up to 316, and its float32 dx is then rounding times that, in torch as here
+    d = int(np.prod(normalized))
+    ramp = np.linspace(-1, 1, d).reshape(normalized) if d > 1 else np.zeros(normalized)
+    x = (standard_normal(seed, shape, dtype, 0.3) + ramp).astype(dtype) * dtype(scale)
+    # dweight and dbias sum over the rows, which may cancel: measured on the scale of those terms
+    rows = float(np.sqrt(x.size / d))
+    floor = {"input": 1.0, "weight": 3 * rows, "bias": 3 * rows}
+    if affine == "both":
+        fn = lambda x, weight, bias: F.layer_norm(x, normalized, weight, bias, 1e-5)  # noqa: E731
+    elif affine == "weight only":
+        fn = lambda x, weight: F.layer_norm(x, normalized, weight, None, 1e-5)  # noqa: E731
+    else:
+        fn = lambda x: F.layer_norm(x, normalized, None, None, 1e-5)  # noqa: E731
+    compare_and_record("LayerNorm", layer, fn, x, seed, floor=floor)
+    assert repr(layer) == repr(torch.nn.LayerNorm(normalized, eps=1e-5, elementwise_affine=affine != "none",
+                                                  bias=affine == "both"))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
 @given(shape=SHAPES, per_channel=st.booleans(), init=st.sampled_from([0.25, -0.5, 1.5, 0.0]),
        scale=st.sampled_from([1.0, 10.0]), seed=SEEDS)
 def test_prelu_matches_torch(dtype, shape, per_channel, init, scale, seed):

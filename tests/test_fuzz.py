@@ -655,6 +655,23 @@ for _cls, _mode in (("ZeroPad2d", "constant"), ("ConstantPad2d", "constant"), ("
     layer(_cls, "pad")(_pad_layer(_cls, _mode))
 
 
+def _layer_norm_args(d, well):
+    shape = tuple(d(st.lists(st.integers(1, 4), min_size=1, max_size=4)))
+    k = d(st.integers(1, len(shape)))
+    normalized = shape[len(shape) - k:]
+    good = [normalized, list(normalized)] + ([normalized[0]] if k == 1 else [])
+    return shape, value(d, well, good, [(), (0,), -1, "3", None, (2.5,), normalized + (1,)])
+
+
+@layer("LayerNorm", "layer_norm")
+def _layer_norm(d, well):
+    shape, normalized = _layer_norm_args(d, well)
+    layer_ = nn.LayerNorm(normalized, eps=value(d, well, [1e-5, 1e-3], [None, "x", True]),
+                          elementwise_affine=d(st.booleans()), bias=d(st.booleans()))
+    x = tensor(d, well, shape)
+    return layer_, (x,), {"shape": x.shape}
+
+
 @layer("PReLU", "prelu")
 def _prelu(d, well):
     num = value(d, well, [1, 1, 3], [0, -1, 2.5, None, True])
@@ -983,6 +1000,18 @@ def _f_hardtanh(d, well):
 
 
 function("relu6", "hardtanh")(_elementwise("relu6", lambda x: np.clip(x, 0, 6)))
+
+@function("layer_norm")
+def _f_layer_norm(d, well):
+    shape, normalized = _layer_norm_args(d, well)
+    x = tensor(d, well, shape)
+    dtype = x.dtype.type if is_float_array(x) else np.float32
+    ns = tuple(normalized) if isinstance(normalized, (tuple, list)) else (normalized,)
+    weight = d(st.none() | arrays(shape=ns, dtypes=[dtype])) if well and all(isinstance(n, int) for n in ns) \
+        else d(st.none() | arrays(max_dims=3) | st.sampled_from([1.0, "w"]))
+    bias = None if not well else d(st.none() | arrays(shape=ns, dtypes=[dtype]))
+    return (x, normalized, weight, bias), {}, ({"shape": x.shape} if well else {})
+
 
 @function("prelu")
 def _f_prelu(d, well):

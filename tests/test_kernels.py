@@ -1041,6 +1041,38 @@ def test_elementwise_equals_naive(name, extra, kinks, shape, scale, dtype, seed)
     same_both_ways(name, (x, *extra), dtype, rng)
 
 
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=4), st.integers(1, 4),
+       st.sampled_from(["both", "weight", "bias", "none"]), dtypes, seeds)
+def test_layer_norm_equals_naive(shape, k, affine, dtype, seed):
+    rng = np.random.default_rng(seed)
+    normalized = tuple(shape[len(shape) - min(k, len(shape)):])
+    x = randn(rng, shape, dtype, 3) + 0.5
+    weight = randn(rng, normalized, dtype) if affine in ("both", "weight") else None
+    bias = randn(rng, normalized, dtype) if affine in ("both", "bias") else None
+    # dx cancels to 0 where a row has one value; dweight and dbias sum over the rows, which may cancel
+    rows = float(np.sqrt(x.size / np.prod(normalized)))
+    same_both_ways("layer_norm", (x, normalized, weight, bias, 1e-5), dtype, rng,
+                   floors={0: 1.0, 1: 3 * rows, 2: 3 * rows})
+
+
+@pytest.mark.parametrize("impl", ["fast", "naive"])
+def test_layer_norm_known_values(impl):
+    forward, backward = K.REGISTRY["layer_norm"][:2] if impl == "fast" else K.REGISTRY["layer_norm"][2:]
+    x = np.array([[1.0, 2.0, 3.0], [2.0, 2.0, 2.0]])
+    w, b = np.array([1.0, 2.0, 3.0]), np.array([0.5, 0.0, -0.5])
+    out, cache = forward(x, 3, w, b, 1e-12)
+    s = np.sqrt(1.5)   # row 0: mean 2, biased var 2/3, xhat = (-1, 0, 1) * sqrt(3/2); row 1: constant, xhat 0
+    np.testing.assert_allclose(out, [[0.5 - s, 0.0, -0.5 + 3 * s], [0.5, 0.0, -0.5]], rtol=1e-9)
+    dout = np.array([[1.0, 0.0, 0.0], [1.0, 2.0, 3.0]])
+    dx, dw, db = backward(dout, cache)
+    np.testing.assert_allclose(db, [2.0, 2.0, 3.0])                         # the column sums of dout
+    np.testing.assert_allclose(dw, [-s, 0.0, 0.0], atol=1e-12)              # sum of dout * xhat
+    # row 0: g = dout * w = (1, 0, 0); dx = invstd * (g - mean(g) - xhat * mean(g * xhat))
+    g, xhat = np.array([1.0, 0.0, 0.0]), np.array([-s, 0.0, s])
+    np.testing.assert_allclose(dx[0], s * (g - g.mean() - xhat * (g * xhat).mean()), rtol=1e-9)
+    np.testing.assert_allclose(dx.sum(axis=1), 0.0, atol=1e-6)              # a shift of a row changes nothing
+
+
 @given(st.lists(st.integers(1, 4), max_size=4), st.sampled_from(["channels", "one", "scalar"]), dtypes, seeds)
 def test_prelu_equals_naive(shape, slopes, dtype, seed):
     rng = np.random.default_rng(seed)
@@ -1365,6 +1397,13 @@ MORE_BAD_INPUT = [
     (K.hardtanh_forward, lambda: (np.ones(3, int),), TypeError, r"hardtanh input: expected dtype float32 or float64"),
     (K.pad_forward, lambda: (np.ones((3, 4)), (1, 1)), ValueError, r"pad input: expected a 4-D array, got 2-D"),
     (K.pixel_shuffle_forward, lambda: (x4, 2.0), TypeError, r"pixel_shuffle: expected upscale_factor as an int, got float"),
+    (K.layer_norm_forward, lambda: (x4, (3, 4)), ValueError,
+     r"layer_norm: expected an input whose last dims are normalized_shape \(3, 4\), got shape \(2, 3, 4, 4\)"),
+    (K.layer_norm_forward, lambda: (x4, (4,), np.ones(3)), ValueError,
+     r"layer_norm: expected weight of shape normalized_shape \(4,\), got \(3,\)"),
+    (K.layer_norm_forward, lambda: (x4, ()), TypeError, r"layer_norm: expected normalized_shape as an int or a"),
+    (K.layer_norm_forward, lambda: (x4, 4, None, None, "1e-5"), TypeError, r"layer_norm: expected eps as a number"),
+    (K.layer_norm_forward, lambda: (x4, 4, np.ones(4, np.float32)), TypeError, r"layer_norm"),
     (K.prelu_forward, lambda: (x4, np.ones(4)), ValueError,
      r"prelu: expected weight of 1 value or of the input's 3 channels \(dim 1\), got 4 values"),
     (K.prelu_forward, lambda: (x4, np.ones((1, 3))), ValueError,

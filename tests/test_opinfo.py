@@ -49,6 +49,13 @@ REFUSED = {"nn.functional.batch_norm": (5, "momentum outside [0, 1] (torch takes
            "nn.functional.pad (replicate_negative)": (6, _PAD_NEGATIVE)}
 
 
+# where an op's exact gradient cancels and both libraries round differently, its looser bound: op -> (rtol, why)
+GRAD_RTOL = {"nn.functional.layer_norm": (
+    1e-8, "rows of 1 and 2 values: with one, xhat is exactly 0 here and torch's round-off times 1/sqrt(eps) "
+          "(its weight gradient 2.8e-9 of the sample's largest gradient); with two, dx = invstd (g - mean g)"
+          "(1 - xhat^2) and 1 - xhat^2 = eps/(var + eps) cancels (3.9e-10 apart)")}
+
+
 def _opinfo_names(name):
     """torch's OpInfo names for minicnn's op ``name``: ``nn.functional.<name>`` or ``<name>``, and for an op whose
     OpInfos are all variants (``nn.functional.pad``: one per mode) each variant as ``"<OpInfo name> (<variant>)"``."""
@@ -81,7 +88,7 @@ SAMPLES = {"flatten": 6, "log_softmax": 7, "nn.functional.adaptive_avg_pool2d": 
            "nn.functional.conv2d": 30, "nn.functional.cross_entropy": 21, "nn.functional.elu": 3,
            "nn.functional.gelu": 8, "nn.functional.hardsigmoid": 3, "nn.functional.hardswish": 4,
            "nn.functional.hardtanh": 5, "nn.functional.leaky_relu": 9, "nn.functional.linear": 20,
-           "nn.functional.local_response_norm": 11, "nn.functional.max_pool2d": 1440,
+           "nn.functional.layer_norm": 6, "nn.functional.local_response_norm": 11, "nn.functional.max_pool2d": 1440,
            "nn.functional.max_unpool2d": 288, "nn.functional.mse_loss": 6, "nn.functional.nll_loss": 61,
            "nn.functional.pad (circular)": 8, "nn.functional.pad (constant)": 51, "nn.functional.pad (reflect)": 12,
            "nn.functional.pad (replicate)": 12, "nn.functional.pad (replicate_negative)": 6,
@@ -147,14 +154,18 @@ def check_sample(name, fn, torch_fn, sample, rng):
         o.backward(g, retain_graph=True)
     torch_grads = torch.autograd.grad([t for _, t in float_outs], [t for t, _ in leaves],
                                       [torch.from_numpy(g) for g in grads_out], allow_unused=True)
+    # A gradient whose exact value is 0 is round-off in torch (layer_norm's weight on a one-value row:
+    # 2.7e-15 where xhat is exactly 0 here): each gradient is measured against its own largest entry, but
+    # never against less than 1e-4 of the sample's largest gradient entry (as tests/test_from_torch.py does).
+    floor = 1e-4 * max((float(np.abs(r.numpy()).max(initial=0.0)) for r in torch_grads if r is not None), default=0.0)
     for (t, leaf), ref, before in zip(leaves, torch_grads, inputs_before):
         np.testing.assert_array_equal(leaf.data, before, err_msg=f"{where}: minicnn modified an input")
         if ref is None:
             assert leaf.grad is None or not leaf.grad.any(), f"{where}: a gradient where torch has none"
             continue
         assert leaf.grad is not None, f"{where}: no gradient for an input of shape {tuple(t.shape)}"
-        err = relative_error(leaf.grad, ref.numpy())
-        assert err <= RTOL, f"{where}: gradient of the input of shape {tuple(t.shape)}: relative error {err:.2e}"
+        err = relative_error(leaf.grad, ref.numpy(), floor)
+        assert err <= GRAD_RTOL.get(name, (RTOL,))[0], f"{where}: gradient of the input of shape {tuple(t.shape)}: relative error {err:.2e}"
     return None
 
 

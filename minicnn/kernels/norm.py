@@ -1,4 +1,4 @@
-"""Batch normalisation and local response normalisation.
+"""Batch normalisation, layer normalisation and local response normalisation.
 
 Batch norm, per channel ``c`` over the ``M = N * (everything after C)`` values it holds::
 
@@ -438,6 +438,126 @@ def local_response_norm_backward_naive(dout, cache):
     dx = dy * scale ** t(-beta) - t(2 * alpha * beta / size) * x3 * window
     return dx.reshape(shape)
 
+# --------------------------------------------------------------------------- layer norm
+LayerNormCache = collections.namedtuple("LayerNormCache", "xhat invstd weight has_bias normalized shape")
+LayerNormCache.__doc__ = """What layer norm's backward needs.
+
+xhat : (R, D) normalised input (R rows, D = the normalized_shape's size), dtype of x;
+invstd : (R, 1) 1/sqrt(var + eps), dtype of x;  weight : normalized_shape or None;  has_bias : bool;
+normalized : the normalized_shape tuple;  shape : x's shape
+"""
+
+
+def _check_layer_norm(x, normalized_shape, weight, bias, eps):
+    """``normalized_shape`` as a tuple (the last dims of ``x``), after torch's checks."""
+    check_float_array("layer_norm input", x)
+    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
+    if not isinstance(shape, (tuple, list)) or not shape or \
+            any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) for n in shape):
+        raise TypeError(f"layer_norm: expected normalized_shape as an int or a non-empty tuple of ints, got "
+                        f"{normalized_shape!r}")
+    shape = tuple(int(n) for n in shape)
+    if x.shape[x.ndim - len(shape):] != shape or x.ndim < len(shape):
+        raise ValueError(f"layer_norm: expected an input whose last dims are normalized_shape {shape}, got shape "
+                         f"{x.shape}")
+    for name, a in (("weight", weight), ("bias", bias)):
+        if a is not None:
+            check_float_array(f"layer_norm {name}", a)
+            if a.shape != shape:
+                raise ValueError(f"layer_norm: expected {name} of shape normalized_shape {shape}, got {a.shape}")
+    check_same_dtype("layer_norm", x, weight, bias)
+    if not isinstance(eps, (float, int, np.floating, np.integer)) or isinstance(eps, bool):   # any number, as torch
+        raise TypeError(f"layer_norm: expected eps as a number, got {type(eps).__name__}")
+    return shape
+
+
+def layer_norm_forward(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """``torch.nn.functional.layer_norm``: each sample normalised over its last dims ``normalized_shape``::
+
+        xhat = (x - mean) / sqrt(var + eps)     (mean, biased var over those dims; in float64)
+        out  = weight * xhat + bias             (weight, bias: normalized_shape, broadcast over the rest)
+
+    Parameters
+    ----------
+    x : ndarray (*, *normalized_shape), float32 or float64
+    normalized_shape : int or tuple of ints, the last dims of ``x``
+    weight, bias : ndarray normalized_shape, x's dtype, or None
+    eps : float, added to the variance (torch takes any number; a negative one may make NaNs)
+
+    Returns
+    -------
+    out : ndarray x.shape, x's dtype
+    cache : :data:`LayerNormCache`
+    """
+    shape = _check_layer_norm(x, normalized_shape, weight, bias, eps)
+    d = math.prod(shape)
+    x2 = x.reshape(-1, d)
+    mean = x2.mean(axis=1, keepdims=True, dtype=np.float64)
+    var = x2.var(axis=1, keepdims=True, dtype=np.float64)
+    invstd = (1 / np.sqrt(var + eps)).astype(x.dtype)
+    xhat = (x2 - mean.astype(x.dtype)) * invstd
+    out = xhat if weight is None else xhat * weight.reshape(1, d)
+    out = out if bias is None else out + bias.reshape(1, d)
+    return out.reshape(x.shape), LayerNormCache(xhat, invstd, weight, bias is not None, shape, x.shape)
+
+
+def layer_norm_backward(dout, cache):
+    """``dx = invstd * (g - mean(g) - xhat * mean(g * xhat))`` per row, ``g = dout * weight``;
+    ``dweight = sum over rows of dout * xhat``, ``dbias = sum over rows of dout``.  Returns
+    ``(dx, dweight, dbias)`` (None for an absent weight or bias)."""
+    xhat, invstd, weight = cache.xhat, cache.invstd, cache.weight
+    check_grad("layer_norm backward", dout, cache.shape, xhat.dtype)
+    dy = dout.reshape(xhat.shape)
+    dweight = None if weight is None else (dy * xhat).sum(axis=0).reshape(cache.normalized)
+    dbias = dy.sum(axis=0).reshape(cache.normalized) if cache.has_bias else None
+    g = dy if weight is None else dy * weight.reshape(1, -1)
+    dx = invstd * (g - g.mean(axis=1, keepdims=True) - xhat * (g * xhat).mean(axis=1, keepdims=True))
+    return dx.reshape(cache.shape), dweight, dbias
+
+
+def layer_norm_forward_naive(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """The definition, one row (one sample's normalised dims) at a time; the contract of
+    :func:`layer_norm_forward`."""
+    shape = _check_layer_norm(x, normalized_shape, weight, bias, eps)
+    rows = x.reshape(-1, math.prod(shape))
+    xhat, invstd = np.empty_like(rows), np.empty((len(rows), 1), x.dtype)
+    for r, row in enumerate(rows):
+        mean = row.astype(np.float64).sum() / row.size
+        var = ((row.astype(np.float64) - mean) ** 2).sum() / row.size
+        invstd[r] = 1 / math.sqrt(var + eps)
+        xhat[r] = (row - x.dtype.type(mean)) * invstd[r]
+    out = xhat.copy()
+    if weight is not None:
+        out = out * weight.reshape(1, -1)
+    if bias is not None:
+        out = out + bias.reshape(1, -1)
+    return out.reshape(x.shape), LayerNormCache(xhat, invstd, weight, bias is not None, shape, x.shape)
+
+
+def layer_norm_backward_naive(dout, cache):
+    """Backward by the chain rule through each step of the forward, row by row (as batch norm's staged
+    form, with the statistics over a row instead of a channel)::
+
+        dxhat = dy * weight
+        dvar  = sum(dxhat * (x - mean)) * (-1/2) * invstd**3
+        dmean = -sum(dxhat) * invstd            (the dvar path adds 0: sum(x - mean) = 0)
+        dx    = dxhat * invstd + dvar * 2 (x - mean) / D + dmean / D
+    """
+    xhat, invstd, weight = cache.xhat, cache.invstd, cache.weight
+    check_grad("layer_norm backward", dout, cache.shape, xhat.dtype)
+    dy = dout.reshape(xhat.shape)
+    d = xhat.shape[1]
+    dweight = None if weight is None else np.sum(dy * xhat, axis=0).reshape(cache.normalized)
+    dbias = np.sum(dy, axis=0).reshape(cache.normalized) if cache.has_bias else None
+    dx = np.empty_like(dy)
+    for r in range(len(dy)):
+        dxhat = dy[r] if weight is None else dy[r] * weight.reshape(-1)
+        centred = xhat[r] / invstd[r]                     # x - mean
+        dvar = np.sum(dxhat * centred) * -0.5 * invstd[r] ** 3
+        dmean = -np.sum(dxhat * invstd[r])
+        dx[r] = dxhat * invstd[r] + dvar * 2 * centred / d + dmean / d
+    return dx.reshape(cache.shape), dweight, dbias
+
 
 # this file's ops, by torch's names (kernels/registry.py)
-KERNELS = kernel_table(globals(), "batch_norm", "batch_norm_relu", "local_response_norm")
+KERNELS = kernel_table(globals(), "batch_norm", "batch_norm_relu", "local_response_norm", "layer_norm")

@@ -116,6 +116,33 @@ class BatchNormReLU2d(BatchNorm2d):
         return super().extra_repr() + ", relu=True"
 
 
+class LayerNorm(Module):
+    """Each sample normalised over its last dims, as ``torch.nn.LayerNorm(normalized_shape, eps=1e-5,
+    elementwise_affine=True, bias=True)``: ``weight`` (ones) and ``bias`` (zeros) of ``normalized_shape``
+    where ``elementwise_affine``.  Shapes: (*, *normalized_shape) -> the same."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
+        if not isinstance(shape, (tuple, list)) or not shape or \
+                any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in shape):
+            raise ValueError(f"LayerNorm: expected normalized_shape as an int or a non-empty tuple of ints >= 1, "
+                             f"got {normalized_shape!r}")
+        if not isinstance(eps, (float, int, np.floating, np.integer)) or isinstance(eps, bool):
+            raise TypeError(f"LayerNorm: expected eps as a number, got {type(eps).__name__}")
+        self.normalized_shape, self.eps = tuple(int(n) for n in shape), float(eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        self.weight = Parameter(np.ones(self.normalized_shape, np.float32)) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(self.normalized_shape, np.float32)) if elementwise_affine and bias else None
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
+
+
 class LocalResponseNorm(Module):
     """``x_c / (k + alpha / size * sum of x^2 over the size channels around c) ** beta``, as
     ``torch.nn.LocalResponseNorm`` (the window is zero-padded: ``size // 2`` channels before c,
