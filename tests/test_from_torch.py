@@ -124,6 +124,7 @@ def test_the_converted_model_keeps_structure_modes_and_runs_without_torch_object
     assert converted.stem[0].weight.dtype == np.float64
 
 
+@pytest.mark.extended   # (17 s; the zoo below runs it too, at 64x64)
 def test_resnet18_converts_in_train_and_eval():
     torch.manual_seed(0)
     model = randomise(torchvision.models.resnet18(weights=None, num_classes=10).double())
