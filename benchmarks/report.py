@@ -337,8 +337,9 @@ def opinfo_table():
     lines = ["| op | samples accepted / total |", "|---|---|"]
     for name, (accepted, total, _refusals) in sorted(r["data"].items()):
         lines.append(f"| `{name.rsplit('.', 1)[-1]}` | {accepted} / {total} |")
-    lines += ["", f"`{_record_command(r)}`, {_stamp(r)}; `tests/test_opinfo.py` asserts each op's sample count "
-                  "and that none is refused or wrong."]
+    lines += ["", f"`{_record_command(r)}`, {_stamp(r)}; `tests/test_opinfo.py` asserts each op's sample count, "
+                  "that no answer is wrong, and that the only refusals are the ones it lists with their reasons "
+                  "(`REFUSED`: batch_norm's momentum outside [0, 1], pad's 6-int and negative pads)."]
     return "\n".join(lines)
 
 

@@ -113,6 +113,14 @@ def test_the_build_the_model_tutorial_prints_what_torch_prints(tmp_path):
     assert "Using cpu device" in ours and "Rows sum to 1: True" in ours
 
 
+def test_d2ls_lazy_lenet_prints_what_torch_prints(tmp_path):
+    """Lazy layers sized by a dummy batch, net.apply(init), the layer-by-layer shapes: the same output."""
+    theirs, ours = both("d2l_lenet", [], tmp_path)
+    assert ours == plain_sizes(theirs)
+    assert "Conv2d output shape:\t (1, 6, 28, 28)" in ours and "61706 parameters" in ours
+    assert "loss fell: True" in ours
+
+
 def load(name, ported):
     """The module of ``tests/ports/NAME.py`` (under torch, or ported), its ``main`` not run."""
     source = (PORTS / f"{name}.py").read_text()
