@@ -17,6 +17,17 @@ def manual_seed(seed):
     _rng = np.random.default_rng(int(seed))
 
 
+def generator_or_default(op, generator):
+    """``generator`` (a :class:`Generator` or any ``numpy.random.Generator``), or minicnn's seeded one for
+    None; TypeError naming ``op`` for anything else.  What every ``generator=`` argument goes through."""
+    if generator is None:
+        return _rng
+    if not isinstance(generator, np.random.Generator):
+        raise TypeError(f"{op}: expected generator as a minicnn.Generator (or a numpy.random.Generator), got "
+                        f"{type(generator).__name__}")
+    return generator
+
+
 def get_rng():
     """The current ``numpy.random.Generator`` for initialisation."""
     return _rng

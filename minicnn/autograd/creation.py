@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import device as device_
 from .. import dtypes
-from ..rng import get_rng
+from ..rng import generator_or_default
 from .tensor import Tensor, parse_sizes
 
 
@@ -29,16 +29,6 @@ def _float_dtype(op, dtype):
     return dtype
 
 
-def _rng(op, generator):
-    """``generator`` (a ``minicnn.Generator`` or any numpy Generator), or minicnn's seeded one for None."""
-    if generator is None:
-        return get_rng()
-    if not isinstance(generator, np.random.Generator):
-        raise TypeError(f"{op}: expected generator as a minicnn.Generator (or a numpy.random.Generator), got "
-                        f"{type(generator).__name__}")
-    return generator
-
-
 def _like(op, input):
     if not isinstance(input, (Tensor, np.ndarray)):
         raise TypeError(f"{op}: expected a minicnn.Tensor or numpy.ndarray, got {type(input).__name__}")
@@ -48,15 +38,15 @@ def _like(op, input):
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform on [0, 1), of shape ``size``; float32 unless ``dtype``; drawn from ``generator`` if given."""
     dtype = _float_dtype("rand", dtype)
-    return _leaf("rand", _rng("rand", generator).random(parse_sizes("rand", size), dtype=dtype), device,
-                 requires_grad)
+    rng = generator_or_default("rand", generator)
+    return _leaf("rand", rng.random(parse_sizes("rand", size), dtype=dtype), device, requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal, of shape ``size``; float32 unless ``dtype``; drawn from ``generator`` if given."""
     dtype = _float_dtype("randn", dtype)
-    return _leaf("randn", _rng("randn", generator).standard_normal(parse_sizes("randn", size), dtype=dtype), device,
-                 requires_grad)
+    rng = generator_or_default("randn", generator)
+    return _leaf("randn", rng.standard_normal(parse_sizes("randn", size), dtype=dtype), device, requires_grad)
 
 
 def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, device=None, requires_grad=False):
@@ -81,8 +71,8 @@ def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, d
         raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
     dtype = dtypes.as_dtype("randint", dtype) or dtypes.int64
     shape = parse_sizes("randint", (tuple(size),))
-    return _leaf("randint", _rng("randint", generator).integers(low, high, shape).astype(dtype), device,
-                 requires_grad)
+    rng = generator_or_default("randint", generator)
+    return _leaf("randint", rng.integers(low, high, shape).astype(dtype), device, requires_grad)
 
 
 def rand_like(input, dtype=None, device=None, requires_grad=False):

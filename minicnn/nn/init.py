@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 
 from ..autograd import Tensor
-from ..rng import get_rng
+from ..rng import generator_or_default, get_rng
 
 __all__ = ["calculate_fan_in_and_fan_out", "calculate_gain", "constant_", "dirac_", "eye_", "fan_in_uniform_",
            "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_", "orthogonal_", "trunc_normal_", "uniform_",
@@ -44,15 +44,6 @@ def _tensor(name, tensor, random=False):
     if random and tensor.dtype.kind != "f":
         raise TypeError(f"{name}: expected a floating tensor to draw into, got dtype {tensor.dtype}")
     return tensor
-
-
-def _generator(name, generator):
-    if generator is None:
-        return get_rng()
-    if not isinstance(generator, np.random.Generator):
-        raise TypeError(f"{name}: expected generator to be a numpy.random.Generator or None, "
-                        f"got {type(generator).__name__}")
-    return generator
 
 
 def _fill(tensor, values):
@@ -148,19 +139,19 @@ def dirac_(tensor, groups=1):
 # --------------------------------------------------------------------------- random fills
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Draw from U(a, b)."""
-    rng = _generator("uniform_", generator)
+    rng = generator_or_default("uniform_", generator)
     return _fill(_tensor("uniform_", tensor, random=True), rng.uniform(a, b, size=tensor.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Draw from N(mean, std²)."""
-    rng = _generator("normal_", generator)
+    rng = generator_or_default("normal_", generator)
     return _fill(_tensor("normal_", tensor, random=True), rng.normal(mean, std, size=tensor.shape))
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Draw from N(mean, std²) restricted to [a, b]: the values outside are drawn again until none is."""
-    rng = _generator("trunc_normal_", generator)
+    rng = generator_or_default("trunc_normal_", generator)
     _tensor("trunc_normal_", tensor, random=True)
     if not (std > 0 and a < b):
         raise ValueError(f"trunc_normal_: expected std > 0 and a < b, got std={std}, a={a}, b={b}")
@@ -218,7 +209,7 @@ def orthogonal_(tensor, gain=1, generator=None):
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = _generator("orthogonal_", generator).normal(0.0, 1.0, size=(rows, cols))
+    flat = generator_or_default("orthogonal_", generator).normal(0.0, 1.0, size=(rows, cols))
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
