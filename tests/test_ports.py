@@ -2,9 +2,9 @@
 import map of docs/porting.md; what they print must agree, and their first training step, in float64 from
 the same weights, must equal torch's.
 
-The map is the contract: a program that needs any other edit to run on minicnn fails here.  The whole
-programs (two subprocesses each, about a minute) are the extended tier (``make test-slow``); the float64
-first steps of their models run in ``make test``.
+The map is the contract: a program that needs any other edit to run on minicnn fails here.  The training
+programs (two subprocesses each, about a minute) are the extended tier (``make test-slow``); the
+build-the-model walk-through and the float64 first steps of the programs' models run in ``make test``.
 """
 import re
 import runpy
@@ -113,6 +113,7 @@ def test_the_build_the_model_tutorial_prints_what_torch_prints(tmp_path):
     assert "Using cpu device" in ours and "Rows sum to 1: True" in ours
 
 
+@pytest.mark.extended   # (two processes, about 35 s; the lazy layers' own tests run in make test)
 def test_d2ls_lazy_lenet_prints_what_torch_prints(tmp_path):
     """Lazy layers sized by a dummy batch, net.apply(init), the layer-by-layer shapes: the same output."""
     theirs, ours = both("d2l_lenet", [], tmp_path)
