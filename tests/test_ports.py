@@ -10,6 +10,7 @@ import re
 import runpy
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,7 +78,8 @@ def shape_of(text):
 
 @pytest.mark.extended
 def test_pytorch_examples_mnist_ports_by_its_imports(tmp_path, mnist_root):
-    args = ["--data", str(mnist_root), "--epochs", "2", "--train-images", "1280", "--test-images", "500",
+    data = str(Path(mnist_root).resolve())   # (the programs run in folders of their own: an absolute path)
+    args = ["--data", data, "--epochs", "2", "--train-images", "1280", "--test-images", "500",
             "--log-interval", "5", "--save-model"]
     theirs, ours = both("mnist_main", args, tmp_path)
     assert shape_of(ours) == shape_of(theirs)
@@ -92,7 +94,8 @@ def test_pytorch_examples_mnist_ports_by_its_imports(tmp_path, mnist_root):
 
 @pytest.mark.extended
 def test_the_tutorials_program_ports_by_its_imports(tmp_path, mnist_root):
-    theirs, ours = both("tutorial_cnn", ["--data", str(mnist_root), "--epochs", "2", "--limit", "5120"], tmp_path)
+    data = str(Path(mnist_root).resolve())
+    theirs, ours = both("tutorial_cnn", ["--data", data, "--epochs", "2", "--limit", "5120"], tmp_path)
     assert shape_of(ours) == shape_of(theirs)
     accuracy = [float(a) for a in re.findall(r"Test Accuracy: ([\d.]+)%", ours + theirs)]
     assert len(accuracy) == 2 and min(accuracy) > 85, accuracy
