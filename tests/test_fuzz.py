@@ -847,7 +847,7 @@ def _lazy_linear(d, well):
     lin = nn.LazyLinear(pick(d, well, st.just(out), ODD_INTS), bias=d(st.booleans()))
     lead = tuple(d(st.lists(st.integers(1 if well else 0, 3), max_size=3)))
     x = tensor(d, well, lead + (d(st.integers(1, 4)),))
-    return lin, (x,), {"shape": x.shape[:-1] + (out,)} if x.ndim else {}
+    return lin, (x,), {"shape": x.shape[:-1] + (out,)} if well and x.ndim else {}   # (hostile: odd out_features)
 
 
 @layer("LazyBatchNorm2d", "batch_norm", "BatchNorm2d")
