@@ -15,7 +15,7 @@ from . import accelerator, backends, cuda, data, functional, kernels, nn, optim,
 from .autograd import Tensor, cat, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, stack, tensor
 from .autograd.creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace,
                                 ones, ones_like, rand, rand_like, randint, randn, randn_like, zeros, zeros_like)
-from .autograd.functions import (abs, allclose, argmax, argmin, chunk, clamp, clip, clone, eq, equal, exp, flatten,
+from .autograd.functions import (abs, allclose, amax, amin, argmax, argmin, chunk, clamp, clip, clone, eq, equal, exp, flatten,
                                  ge, gt, is_floating_point, is_tensor, le, log, lt, matmul, max, maximum, mean, min,
                                  minimum, mm, ne, numel, permute, pow, relu, reshape, sigmoid, split, sqrt, squeeze,
                                  std, sum, t, tanh, transpose, unsqueeze, var, where)
@@ -34,7 +34,7 @@ return_types = _types.SimpleNamespace(max=_MAX, min=_MIN)
 """torch's ``torch.return_types``: the named pairs ``max(x, dim)`` and ``min(x, dim)`` return."""
 
 __version__ = "0.1.0"
-__all__ = ["Generator", "abs", "accelerator", "allclose", "arange", "argmax", "argmin", "as_tensor", "backends", "bool",
+__all__ = ["Generator", "abs", "accelerator", "allclose", "amax", "amin", "arange", "argmax", "argmin", "as_tensor", "backends", "bool",
            "build_model", "cat", "chunk", "clamp", "clip", "clone", "cuda", "data", "device", "double", "empty",
            "empty_like", "enable_grad", "eq", "equal", "exp", "eye", "flatten", "float", "float16", "float32",
            "float64", "from_numpy", "from_torch", "full", "full_like", "functional", "ge", "get_rng_state", "gt",

@@ -487,6 +487,31 @@ def test_expand_and_repeat_of_any_shapes_match_torch(shape, extra, seed, data):
     check(lambda lib, t: t.repeat(repeats), x, seed=seed)
 
 
+@SETTINGS
+@given(shape=st.lists(st.integers(1, 4), max_size=3), keepdim=st.booleans(), seed=st.integers(0, 2**16),
+       data=st.data())
+def test_amax_and_amin_over_several_dims_match_torch(shape, keepdim, seed, data):
+    # values on a grid of halves, so most slices hold tied extremes: torch shares the gradient among them
+    x = np.asarray(np.round(np.random.default_rng(seed).standard_normal(shape) * 2) / 2)
+    dims = data.draw(st.lists(st.integers(-len(shape), len(shape) - 1), unique_by=lambda d: d % max(len(shape), 1),
+                              max_size=len(shape))) if shape else []
+    dim = tuple(dims) if len(dims) != 1 or data.draw(st.booleans()) else dims[0]
+    check(lambda lib, t: t.amax(dim, keepdim), x, seed=seed)
+    check(lambda lib, t: lib.amin(t, dim=dim, keepdim=keepdim), x, seed=seed)
+
+
+def test_amax_shares_the_gradient_among_ties_where_max_with_a_dim_picks_the_first():
+    x = minicnn.tensor([[1.0, 3.0, 3.0], [2.0, 0.0, 2.0]], requires_grad=True)
+    x.amax(1).sum().backward()
+    assert np.asarray(x.grad).tolist() == [[0.0, 0.5, 0.5], [0.5, 0.0, 0.5]]
+    y = minicnn.tensor([[1.0, 3.0, 3.0], [2.0, 0.0, 2.0]], requires_grad=True)
+    y.max(1).values.sum().backward()
+    assert np.asarray(y.grad).tolist() == [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
+    with pytest.raises(ValueError, match=r"amax: expected a non-empty dim to reduce, got shape \(3, 0\)"):
+        minicnn.zeros(3, 0).amax(1)
+    assert minicnn.zeros(0, 3).amax(1).shape == (0,)
+
+
 def test_max_with_a_dim_is_a_named_pair():
     x = minicnn.tensor([[1.0, 5.0], [7.0, 2.0]])
     result = minicnn.max(x, 1)

@@ -30,6 +30,16 @@ def min(input, dim=None, keepdim=False):
     return _t("min", input).min(dim, keepdim)
 
 
+def amax(input, dim=(), keepdim=False):
+    """The maximum over one or several dims (all by default); ties share the gradient, as torch's."""
+    return _t("amax", input).amax(dim, keepdim)
+
+
+def amin(input, dim=(), keepdim=False):
+    """The minimum over one or several dims (all by default); ties share the gradient, as torch's."""
+    return _t("amin", input).amin(dim, keepdim)
+
+
 def maximum(input, other):
     return _t("maximum", input).maximum(other)
 

@@ -398,20 +398,23 @@ class Mean(Function):
 
 
 class Extreme(Function):
-    """The maximum (``pick=np.max``) or minimum of all entries, a 0-d array: the gradient is shared
-    evenly among the entries that equal it, as torch's (NaN counts as equal to a NaN result)."""
+    """The maximum (``pick=np.max``) or minimum over ``axes`` (all by default: a 0-d array; ``amax``/``amin``
+    and ``max``/``min`` without a dim): the gradient of each reduced slice is shared evenly among the entries
+    that equal its extreme, as torch's (NaN counts as equal to a NaN result)."""
 
     @staticmethod
-    def forward(ctx, a, pick):
-        out = np.asarray(pick(a))
+    def forward(ctx, a, pick, axes, keepdim):
+        out = np.asarray(pick(a, axis=axes, keepdims=True))
         ctx.save_for_backward(a, out)
-        return out
+        ctx.axes = axes
+        return out if keepdim else np.asarray(np.squeeze(out, axis=axes))
 
     @staticmethod
     def backward(ctx, g):
         a, out = ctx.saved_tensors
         hit = (a == out) | (np.isnan(a) & np.isnan(out))
-        return np.where(hit, g / np.count_nonzero(hit), 0), None
+        share = np.reshape(g, out.shape) / np.count_nonzero(hit, axis=ctx.axes, keepdims=True)
+        return np.where(hit, share, 0).astype(g.dtype, copy=False), None, None, None
 
 
 class TakeAlong(Function):

@@ -434,7 +434,7 @@ class Tensor:
         if dim is None:
             if keepdim:
                 raise TypeError(f"{op}: keepdim needs a dim")
-            return ops.Extreme.apply(self, np.max if op == "max" else np.min)
+            return ops.Extreme.apply(self, np.max if op == "max" else np.min, None, False)
         dim = normalize_dim(op, dim, self.ndim)
         source = self.reshape(1) if self.ndim == 0 else self
         pick = np.argmax if op == "max" else np.argmin
@@ -443,6 +443,23 @@ class Tensor:
         if not keepdim or self.ndim == 0:
             values, indices = values.reshape(values.shape[:dim] + values.shape[dim + 1:]), indices.squeeze(dim)
         return (MAX if op == "max" else MIN)(values, Tensor.wrap(indices))
+
+    def amax(self, dim=(), keepdim=False):
+        """The maximum over ``dim`` (one dim or several; ``()``, the default, is every dim), as torch's
+        ``amax``: the gradient of each slice is shared evenly among its tied maxima (``max`` with a dim gives
+        it all to the first)."""
+        return self._amax("amax", np.max, dim, keepdim)
+
+    def amin(self, dim=(), keepdim=False):
+        """As :meth:`amax`, for the minimum."""
+        return self._amax("amin", np.min, dim, keepdim)
+
+    def _amax(self, op, pick, dim, keepdim):
+        dims = _dims(op, None if isinstance(dim, (tuple, list)) and len(dim) == 0 else dim, self.ndim)
+        axes = tuple(range(self.ndim)) if dims is None else dims
+        if any(self.shape[d] == 0 for d in axes) or (self.ndim == 0 and self.numel() == 0):
+            raise ValueError(f"{op}: expected a non-empty dim to reduce, got shape {self.shape} and dim {dim!r}")
+        return ops.Extreme.apply(self, pick, axes, bool(keepdim))
 
     def argmax(self, dim=None, keepdim=False):
         return self._arg(np.argmax, dim, keepdim)
