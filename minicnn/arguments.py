@@ -34,12 +34,17 @@ def array_or_none(value, name):
     raise TypeError(f"{name}: expected an ndarray, Tensor or None, got {type(value).__name__}")
 
 
-def feature_count(layer, name, value):
-    """A layer's size argument (channels, features, window): an int in ``[1, 2**63 - 1]``."""
+def pool_stride(stride, kernel_size):
+    """A pooling stride as torch reads it: None or an empty sequence (``stride=()``) is ``kernel_size``."""
+    return kernel_size if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else stride
+
+
+def feature_count(layer, name, value, minimum=1):
+    """A layer's size argument (channels, features, window): an int in ``[minimum, 2**63 - 1]``."""
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
         raise TypeError(f"{layer}: expected {name} as an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{layer}: expected {name} >= 1, got {value}")
+    if value < minimum:
+        raise ValueError(f"{layer}: expected {name} >= {minimum}, got {value}")
     if value > MAX_FEATURES:  # numpy cannot even make such an array ("Maximum allowed dimension exceeded")
         raise ValueError(f"{layer}: expected {name} <= {MAX_FEATURES}, got {value}")
     return int(value)

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import kernels as K
 from .autograd import Function, Tensor, as_tensor  # noqa: F401 (as_tensor is used by nn)
-from .arguments import array_or_none, dropout_probability, inplace_flag
+from .arguments import array_or_none, dropout_probability, inplace_flag, pool_stride
 from .autograd.engine import is_grad_enabled
 from .kernels.checks import FLOAT_DTYPES, check_float_array
 from .rng import get_rng
@@ -265,7 +265,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         if return_indices:
             return result[0].reshape(result[0].shape[1:]), Tensor.wrap(result[1].array[0])
         return result.reshape(result.shape[1:])
-    stride = None if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else stride
+    stride = pool_stride(stride, None)
     indices = [] if return_indices else None
     out = MaxPool2dFunction.apply(input, kernel_size, stride, padding, dilation, ceil_mode, indices)
     return (out, Tensor.wrap(indices[0])) if return_indices else out
@@ -467,7 +467,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     Shapes: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW), ``OH = (H + 2*padding - kernel) // stride + 1``
     (rounded up under ``ceil_mode``, without a window that would start in the right padding).
     """
-    stride = None if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else stride
+    stride = pool_stride(stride, None)
     return AvgPool2dFunction.apply(as_tensor(input, "avg_pool2d input"), kernel_size, stride, padding,
                                    bool(ceil_mode), bool(count_include_pad), divisor_override)
 

@@ -364,8 +364,8 @@ def _conv_relu_pool(d, well):
 
 @layer("Linear", "linear")
 def _linear(d, well):
-    features = d(st.integers(1, 4))
-    lin = nn.Linear(pick(d, well, st.just(features), ODD_INTS), d(st.integers(1, 3)), bias=d(st.booleans()))
+    features = d(st.integers(0, 4))  # Linear(0, n) and Linear(n, 0) are torch's empty layers
+    lin = nn.Linear(pick(d, well, st.just(features), ODD_INTS), d(st.integers(0, 3)), bias=d(st.booleans()))
     lead = tuple(d(st.lists(st.integers(1 if well else 0, 3), max_size=3)))
     x = tensor(d, well, lead + (features,))
     return lin, (x,), {"shape": x.shape[:-1] + (lin.out_features,)} if x.ndim else {}

@@ -571,8 +571,8 @@ def test_bad_input_names_the_layer_before_numba_runs(make, call, error, match, n
     (lambda: nn.Conv2d(1, 0, 3), ValueError, r"Conv2d: expected out_channels >= 1, got 0"),
     (lambda: nn.Conv2d(1.0, 4, 3), TypeError, r"Conv2d: expected in_channels as an int, got float"),
     (lambda: nn.Conv2d(1, 4, 2.5), TypeError, r"Conv2d kernel_size: expected an int or a pair of ints, got 2.5"),
-    (lambda: nn.Linear(0, 3), ValueError, r"Linear: expected in_features >= 1, got 0"),
-    (lambda: nn.Linear(3, -2), ValueError, r"Linear: expected out_features >= 1, got -2"),
+    (lambda: nn.Linear(-1, 3), ValueError, r"Linear: expected in_features >= 0, got -1"),
+    (lambda: nn.Linear(3, -2), ValueError, r"Linear: expected out_features >= 0, got -2"),
     (lambda: nn.MaxPool2d(0), ValueError, r"MaxPool2d kernel_size: expected values >= 1, got \(0, 0\)"),
     (lambda: nn.MaxPool2d(2, stride=0), ValueError, r"MaxPool2d stride: expected values >= 1, got \(0, 0\)"),
     (lambda: nn.MaxPool2d(2, padding=-1), ValueError, r"MaxPool2d padding: expected values >= 0, got \(-1, -1\)"),
@@ -849,3 +849,30 @@ def test_gradcheck_table_has_every_layer_and_passes(capsys):
         assert any(r.startswith(layer) for r in rows), layer
     assert all(r.endswith("pass") for r in rows)
     assert max(float(r.split()[-4]) for r in rows) < 1e-7  # far below the threshold, not just under it
+
+
+@pytest.mark.parametrize("features", [(0, 3), (3, 0), (0, 0)])
+def test_linear_with_no_features_is_torchs_empty_layer(features):
+    """torch accepts Linear(0, n) and Linear(n, 0): the output is the bias (drawn from U(-0, 0): zeros),
+    or has no columns; the gradients have the parameters' shapes."""
+    import torch
+    ours, theirs = nn.Linear(*features), torch.nn.Linear(*features)
+    assert repr(ours) == repr(theirs) and ours.weight.shape == tuple(theirs.weight.shape)
+    assert np.array_equal(ours.bias.detach().numpy(), np.zeros(features[1], np.float32))
+    x = minicnn.randn(2, features[0], requires_grad=True)
+    out = ours(x)
+    out.sum().backward()
+    assert out.shape == (2, features[1]) and np.array_equal(out.detach().numpy(), np.zeros((2, features[1])))
+    assert ours.weight.grad.shape == ours.weight.shape and np.asarray(x.grad).shape == x.shape
+    assert np.array_equal(np.asarray(ours.bias.grad), np.full(features[1], 2.0))
+
+
+@pytest.mark.parametrize("layer", ["MaxPool2d", "AvgPool2d"])
+@pytest.mark.parametrize("stride", [(), []])
+def test_pooling_with_an_empty_stride_uses_the_kernel_size_as_torch(layer, stride):
+    import torch
+    x = np.random.default_rng(0).standard_normal((1, 2, 6, 6)).astype(np.float32)
+    ours = getattr(nn, layer)((2, 3), stride=stride)(minicnn.tensor(x))
+    theirs = getattr(torch.nn, layer)((2, 3), stride=stride)(torch.from_numpy(x))
+    assert ours.shape == tuple(theirs.shape) == (1, 2, 3, 2)
+    assert np.allclose(ours.numpy(), theirs.numpy(), atol=1e-6)

@@ -222,11 +222,12 @@ def orthogonal_(tensor, gain=1, generator=None):
 # --------------------------------------------------------------------------- minicnn's layers' default
 def fan_in_uniform_(weight, bias=None):
     """Draw ``weight`` and then ``bias`` (if given) in place from U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
-    ``fan_in = weight[0].size``: torch's default for ``Conv2d`` and ``Linear`` (its
+    ``fan_in = weight[0].size`` (0 gives a bound of 0): torch's default for ``Conv2d`` and ``Linear`` (its
     ``kaiming_uniform_(a=sqrt(5))`` gives the same bound), from minicnn's seeded generator, in each
     Parameter's current dtype.  Returns ``weight``.
     """
-    bound = 1.0 / math.sqrt(weight.array[0].size)
+    fan_in = math.prod(weight.shape[1:])
+    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0  # torch's rule: Linear(0, n)'s bias is 0
     for p in (weight, bias):
         if p is not None:
             p.array = get_rng().uniform(-bound, bound, size=p.shape).astype(p.dtype)

@@ -17,8 +17,9 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
-        self.in_features = feature_count("Linear", "in_features", in_features)
-        self.out_features = feature_count("Linear", "out_features", out_features)
+        # 0 features is a valid (empty) layer in torch: its output is the bias, or has no columns
+        self.in_features = feature_count("Linear", "in_features", in_features, minimum=0)
+        self.out_features = feature_count("Linear", "out_features", out_features, minimum=0)
         self.weight = Parameter(np.empty((self.out_features, self.in_features), np.float32))
         self.bias = Parameter(np.empty(self.out_features, np.float32)) if bias else None
         self.reset_parameters()

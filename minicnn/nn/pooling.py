@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import functional as F
+from ..arguments import pool_stride
 from ..kernels.checks import pair
 from .module import Module
 
@@ -19,7 +20,7 @@ class MaxPool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         super().__init__()
         self.kernel_size = pair("MaxPool2d kernel_size", kernel_size, 1)
-        self.stride = pair("MaxPool2d stride", kernel_size if stride is None else stride, 1)
+        self.stride = pair("MaxPool2d stride", pool_stride(stride, kernel_size), 1)
         self.padding = pair("MaxPool2d padding", padding, 0)
         self.dilation = pair("MaxPool2d dilation", dilation, 1)
         if 2 * self.padding[0] > self.kernel_size[0] or 2 * self.padding[1] > self.kernel_size[1]:
@@ -73,7 +74,7 @@ class AvgPool2d(Module):
                  divisor_override=None):
         super().__init__()
         self.kernel_size = pair("AvgPool2d kernel_size", kernel_size, 1)
-        self.stride = pair("AvgPool2d stride", kernel_size if stride is None else stride, 1)
+        self.stride = pair("AvgPool2d stride", pool_stride(stride, kernel_size), 1)
         self.padding = pair("AvgPool2d padding", padding, 0)
         if 2 * self.padding[0] > self.kernel_size[0] or 2 * self.padding[1] > self.kernel_size[1]:
             raise ValueError(f"AvgPool2d: expected padding at most half the kernel size {self.kernel_size}, "
