@@ -30,7 +30,8 @@ browser:
 train: setup
 	$(VENV)/bin/minicnn train
 
-# make test: the suite (17 minutes in a fresh clone on 2 cores, numba compiling every kernel once;
+# make test: the suite (about 7 minutes in a fresh clone on 2 cores, numba compiling every kernel once, and
+# much longer while other jobs share the cores;
 # hypothesis derandomized, so every run draws the same examples); test-fast: the inner loop (under a
 # minute: no slow tests, no torch agreement/lockstep files).
 # The tiers below take minutes each and CI runs them all (.ci/run):
