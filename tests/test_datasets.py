@@ -13,10 +13,8 @@ import dataclasses
 import hashlib
 import io
 import json
-import os
 import shutil
 import stat
-import subprocess
 import sys
 import tarfile
 from pathlib import Path
@@ -27,9 +25,8 @@ import pytest
 from minicnn import cli, data
 from minicnn.data import DataError, DataLoader, TensorDataset, transforms as T
 
-from conftest import REPO
+from conftest import DEB_CACHE, FASHION, cached_debs
 
-FASHION = data.DATASETS["fashion-mnist"]
 SHIPPED = {  # the issue's digests of the .gz files as the Debian package holds them
     "train-images-idx3-ubyte.gz": "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
     "train-labels-idx1-ubyte.gz": "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
@@ -44,69 +41,6 @@ def leftovers(root):
 
 def sha256(blob):
     return hashlib.sha256(blob).hexdigest()
-
-
-DEB_CACHE = (Path(os.environ.get("MINICNN_DATA") or REPO / "data") / FASHION.folder / "apt-cache").absolute()
-
-
-def cached_debs(cache=DEB_CACHE):
-    """The kept .deb files of the pinned package version (``apt-get download`` names them so)."""
-    return sorted(cache.glob(f"{FASHION.source.package}_{FASHION.source.version}_*.deb"))
-
-
-def caching_apt(bin_dir, cache, real_apt):
-    """An ``apt-get`` for PATH's front: ``download PACKAGE`` copies the kept .deb into the current folder, as
-    the real one would download it; with none kept, it runs the real apt-get and keeps what that downloaded."""
-    bin_dir.mkdir(exist_ok=True)
-    script = bin_dir / "apt-get"
-    script.write_text(f"""#!{sys.executable}
-import os, shutil, subprocess, sys
-from pathlib import Path
-cache, pattern = Path({str(cache)!r}), {f"{FASHION.source.package}_{FASHION.source.version}_*.deb"!r}
-assert sys.argv[1:] == ["download", {FASHION.source.package!r}], sys.argv
-kept = sorted(cache.glob(pattern))
-if kept:
-    shutil.copyfile(kept[0], kept[0].name)
-    sys.exit(0)
-if {real_apt!r} is None:
-    sys.exit("E: apt-get is not installed and no .deb is kept in " + str(cache))
-done = subprocess.run([{real_apt!r}, *sys.argv[1:]])
-if done.returncode == 0:
-    cache.mkdir(parents=True, exist_ok=True)
-    for deb in Path().glob(pattern):
-        tmp = cache / ("." + deb.name + f".{{os.getpid()}}.tmp")
-        shutil.copyfile(deb, tmp)
-        os.replace(tmp, cache / deb.name)  # atomic: a session killed mid-copy keeps no half file
-sys.exit(done.returncode)
-""")
-    script.chmod(0o755)
-
-
-@pytest.fixture(scope="session")
-def fashion_root(tmp_path_factory):
-    """A fresh root holding Fashion-MNIST, fetched by ``data.fetch``'s real apt route (once per session; the
-    .deb downloaded once per machine, see the module docstring)."""
-    kept, real_apt = cached_debs(), shutil.which("apt-get")
-    if shutil.which("dpkg-deb") is None or (real_apt is None and not kept):
-        pytest.skip(f"dpkg-deb, and apt-get or a .deb of {FASHION.source.package} in {DEB_CACHE}, are needed "
-                    f"to fetch Fashion-MNIST")
-    bin_dir = tmp_path_factory.mktemp("apt-shim")
-    caching_apt(bin_dir, DEB_CACHE, real_apt)
-    root = tmp_path_factory.mktemp("fashion")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-        try:
-            data.fetch("fashion-mnist", root, quiet=True)
-        except DataError as exc:
-            if kept:
-                raise DataError(f"{exc} [the .deb came from {kept[0]}: delete it to download it again]") from None
-            if "apt-get update" not in str(exc) or os.geteuid() != 0:
-                raise
-            # A fresh machine (a CI container) may have no package lists yet.
-            subprocess.run([real_apt, "update", "-qq"], check=True, capture_output=True, timeout=300)
-            data.fetch("fashion-mnist", root, quiet=True)
-    assert cached_debs(), f"the downloaded .deb was not kept in {DEB_CACHE}"
-    return root
 
 
 @pytest.fixture(scope="session")
