@@ -438,11 +438,39 @@ def test_normalize_per_channel_is_bit_identical_to_torchvision():
     assert np.array_equal(T.Normalize(mean, std)(x64), tvt.Normalize(mean, std)(torch.from_numpy(x64)).numpy())
 
 
+@pytest.mark.parametrize("shape, size", [((28, 28), 64), ((28, 28), 20), ((30, 17), (11, 40)), ((5, 9), 7),
+                                         ((64, 64), 28), ((28, 28), (28, 28)), ((9, 4), (1, 1))])
+def test_resize_is_torchvisions_antialiased_bilinear(shape, size):
+    """Float images as torchvision's tensor path to float32 rounding; uint8 within one grey level (its uint8
+    path rounds in fixed point) and nearly everywhere the same."""
+    torch, _, tvt = torch_mods()
+    rng = np.random.default_rng(sum(shape))
+    images = rng.standard_normal((2, 3, *shape)).astype(np.float32)
+    ours, theirs = T.Resize(size)(images), tvt.Resize(size)(torch.from_numpy(images)).numpy()
+    assert ours.shape == theirs.shape and ours.dtype == np.float32
+    assert np.abs(ours - theirs).max() <= 1e-5
+    pixels = rng.integers(0, 256, (2, 3, *shape)).astype(np.uint8)
+    ours, theirs = T.Resize(size)(pixels), tvt.Resize(size)(torch.from_numpy(pixels)).numpy()
+    assert ours.dtype == np.uint8 and np.abs(ours.astype(int) - theirs).max() <= 1 and (ours != theirs).mean() < 0.01
+    # the weights of every output pixel sum to 1, and shrinking averages every input pixel in (antialiasing)
+    weights = T.resize_weights(shape[0], 3)
+    assert np.allclose(weights.sum(1), 1) and (weights.sum(0) > 0).all()
+
+
+@pytest.mark.parametrize("shape, size", [((28, 28), 20), ((28, 28), (13, 31)), ((5, 4), (8, 8)), ((7, 6), 3),
+                                         ((6, 6), 6)])
+def test_center_crop_is_torchvisions(shape, size):
+    torch, _, tvt = torch_mods()
+    x = np.random.default_rng(0).integers(1, 256, (2, 1, *shape)).astype(np.uint8)
+    assert np.array_equal(T.CenterCrop(size)(x), tvt.CenterCrop(size)(torch.from_numpy(x)).numpy())
+
+
 def test_transforms_do_not_modify_their_input():
     x = batch()
     before = x.copy()
     for t in [T.ToTensor(), T.RandomCrop(5, padding=1), T.RandomHorizontalFlip(1.0),
-              T.RandomAffine(0, translate=(0.3, 0.3)), T.Compose([T.ToTensor(), T.Normalize(0.5, 0.5)])]:
+              T.RandomAffine(0, translate=(0.3, 0.3)), T.Compose([T.ToTensor(), T.Normalize(0.5, 0.5)]),
+              T.Resize(5), T.CenterCrop(5), T.CenterCrop(3)]:
         out = t(x, np.random.default_rng(0))
         assert not np.shares_memory(out, x)
     assert np.array_equal(x, before)
@@ -468,6 +496,13 @@ def test_transforms_do_not_modify_their_input():
     (lambda: T.Compose(T.ToTensor()), TypeError, "Compose: expected a list of callables"),
     (lambda: T.Lambda(3), TypeError, "Lambda: expected a callable"),
     (lambda: T.use_generator(3).__enter__(), TypeError, "numpy.random.Generator, got int"),
+    (lambda: T.Resize(0), ValueError, "Resize: expected a positive size, got 0"),
+    (lambda: T.Resize("64"), TypeError, "Resize: expected size as an int or a pair of ints"),
+    (lambda: T.Resize(8, interpolation="nearest"), ValueError, "bilinearly only, got interpolation='nearest'"),
+    (lambda: T.Resize(8, antialias=False), ValueError, "always antialiases"),
+    (lambda: T.Resize(8)(np.zeros((1, 1, 4, 4), np.int32)), TypeError, "uint8 or floating images, got int32"),
+    (lambda: T.Resize(8)(np.zeros((4, 4), np.uint8)), ValueError, "Resize: expected 4 dimensions"),
+    (lambda: T.CenterCrop((0, 3)), ValueError, "CenterCrop: expected a positive size"),
 ])
 def test_transforms_refuse_bad_arguments(make, error, match):
     with pytest.raises(error, match=match):

@@ -30,8 +30,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import rng
 
-__all__ = ["Compose", "Lambda", "Normalize", "RandomAffine", "RandomCrop", "RandomHorizontalFlip",
-           "ToTensor", "Transform", "current_generator", "use_generator"]
+__all__ = ["CenterCrop", "Compose", "Lambda", "Normalize", "RandomAffine", "RandomCrop", "RandomHorizontalFlip",
+           "Resize", "ToTensor", "Transform", "current_generator", "use_generator"]
 
 _generator = contextvars.ContextVar("minicnn_transform_generator", default=None)
 
@@ -247,6 +247,101 @@ def crop(x: np.ndarray, top: np.ndarray, left: np.ndarray, height: int, width: i
     windows = sliding_window_view(x, (height, width), axis=(2, 3))  # (N, C, H-h+1, W-w+1, h, w), a view
     # The two index arrays are split by a slice, so their (N,) axis comes first: (N, C, h, w).
     return windows[np.arange(len(x)), :, top, left]
+
+
+class CenterCrop(Transform):
+    """The central ``size`` window of each image, as ``torchvision.transforms.CenterCrop(size)``: the window
+    starts at ``round((H - h) / 2)``, ``round((W - w) / 2)`` (Python's rounding, as torchvision), and an image
+    smaller than ``size`` is first padded with zeros, ``(h - H) // 2`` above and the rest below (the same
+    across).
+
+    Parameters
+    ----------
+    size : int or (h, w)
+    """
+
+    def __init__(self, size):
+        self.size = _pair("CenterCrop", size, "size")
+        if min(self.size) < 1:
+            raise ValueError(f"CenterCrop: expected a positive size, got {size!r}")
+
+    def __call__(self, x, generator=None):
+        x = _check_batch("CenterCrop", x)
+        (h, w), (height, width) = self.size, x.shape[2:]
+        if h > height or w > width:
+            ph, pw = max(h - height, 0), max(w - width, 0)
+            x = np.pad(x, ((0, 0), (0, 0), (ph // 2, (ph + 1) // 2), (pw // 2, (pw + 1) // 2)))
+            height, width = x.shape[2:]
+        top, left = int(round((height - h) / 2.0)), int(round((width - w) / 2.0))
+        return x[:, :, top:top + h, left:left + w].copy()
+
+
+class Resize(Transform):
+    """Bilinear resizing, as ``torchvision.transforms.Resize(size)`` on tensors (``antialias=True``).
+
+    ``size`` an int: the shorter side becomes ``size`` and the longer ``int(size * long / short)``
+    (torchvision's rule); ``(h, w)``: exactly that. Each output pixel is a weighted mean of the input
+    pixels under a triangle filter centred at ``(i + 0.5) * scale`` (``scale = in / out``) and ``scale``
+    pixels wide when shrinking (the antialiasing: every input pixel counts), one pixel when enlarging
+    (plain bilinear interpolation with half-pixel centres, ``align_corners=False``); the weights of each
+    output pixel are normalised to sum to 1, the two axes done one after the other, as torch's
+    ``interpolate(..., mode="bilinear", antialias=True)``. Float images keep their dtype; uint8 images are
+    computed in float64 and rounded (torchvision's uint8 path computes in fixed point: the two differ by at
+    most one grey level, as its PIL path differs again).
+
+    Parameters
+    ----------
+    size : int or (h, w)
+    """
+
+    def __init__(self, size, interpolation="bilinear", max_size=None, antialias=True):
+        if isinstance(size, (tuple, list)) and len(size) == 1:
+            size = size[0]
+        if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+            if size < 1:
+                raise ValueError(f"Resize: expected a positive size, got {size!r}")
+            self.size = int(size)
+        else:
+            self.size = _pair("Resize", size, "size")
+            if min(self.size) < 1:
+                raise ValueError(f"Resize: expected a positive size, got {size!r}")
+        if str(getattr(interpolation, "value", interpolation)) != "bilinear":
+            raise ValueError(f"Resize: minicnn resizes bilinearly only, got interpolation={interpolation!r}")
+        if max_size is not None or antialias is not True:
+            raise ValueError("Resize: minicnn has no max_size and always antialiases (torchvision's default), "
+                             f"got max_size={max_size!r}, antialias={antialias!r}")
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        if not isinstance(self.size, int):
+            return self.size
+        if height <= width:
+            return self.size, int(self.size * width / height)
+        return int(self.size * height / width), self.size
+
+    def __call__(self, x, generator=None):
+        x = _check_batch("Resize", x)
+        if not (x.dtype == np.uint8 or np.issubdtype(x.dtype, np.floating)):
+            raise TypeError(f"Resize: expected uint8 or floating images, got {x.dtype}")
+        (h, w), (height, width) = self.output_size(*x.shape[2:]), x.shape[2:]
+        dtype = np.float64 if x.dtype == np.uint8 else x.dtype
+        rows, cols = resize_weights(height, h).astype(dtype), resize_weights(width, w).astype(dtype)
+        out = np.einsum("oh,nchw->ncow", rows, x.astype(dtype, copy=False))
+        out = np.einsum("ncow,pw->ncop", out, cols)
+        return np.clip(np.round(out), 0, 255).astype(np.uint8) if x.dtype == np.uint8 else out
+
+
+def resize_weights(size_in: int, size_out: int) -> np.ndarray:
+    """(size_out, size_in) float64: row ``i`` holds the normalised triangle-filter weights of output pixel
+    ``i`` (torch's antialiased bilinear, PIL's algorithm, including its ``int()`` truncation of the window)."""
+    scale = size_in / size_out
+    support, step = (scale, 1.0 / scale) if scale >= 1.0 else (1.0, 1.0)
+    weights = np.zeros((size_out, size_in))
+    for i in range(size_out):
+        center = scale * (i + 0.5)
+        first, last = max(int(center - support + 0.5), 0), min(int(center + support + 0.5), size_in)
+        w = np.maximum(0.0, 1.0 - np.abs((np.arange(first, last) - center + 0.5) * step))
+        weights[i, first:last] = w / w.sum()
+    return weights
 
 
 class RandomHorizontalFlip(Transform):
