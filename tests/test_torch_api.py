@@ -735,3 +735,18 @@ def test_a_generator_refuses_what_torch_refuses():
         minicnn.randn(2, generator=3)
     with pytest.raises(ValueError, match="Generator.set_state: not a PCG64 state"):
         minicnn.Generator().set_state({"bit_generator": "MT19937"})
+
+
+def test_nn_parallel_on_the_cpu_calls_the_module_and_refuses_a_device():
+    import minicnn.nn.parallel as parallel
+    net = nn.Sequential(nn.Linear(3, 2))
+    x = minicnn.randn(4, 3)
+    wrapped = parallel.DataParallel(net)
+    assert np.array_equal(wrapped(x).detach().numpy(), net(x).detach().numpy()) and wrapped.device_ids == []
+    assert list(wrapped.state_dict()) == ["module.0.weight", "module.0.bias"]   # torch's keys
+    assert np.array_equal(parallel.data_parallel(net, x).detach().numpy(), net(x).detach().numpy())
+    with pytest.raises(RuntimeError, match="minicnn runs on the CPU only; got device 'cuda:0'"):
+        parallel.data_parallel(net, x, range(2))
+    with pytest.raises(RuntimeError, match="minicnn runs on the CPU only"):
+        parallel.DataParallel(net, device_ids=[0])
+    assert not (x.is_cuda or x.is_xpu or x.is_mps)

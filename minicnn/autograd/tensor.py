@@ -217,6 +217,9 @@ class Tensor:
     def is_cuda(self):
         return False
 
+    # torch's other accelerators' flags, which programs test beside is_cuda
+    is_xpu = is_mps = is_meta = is_cuda
+
     def cpu(self):
         return self
 
