@@ -20,7 +20,7 @@ from .autograd.functions import (abs, allclose, amax, amin, argmax, argmin, chun
                                  minimum, mm, ne, numel, permute, pow, relu, reshape, sigmoid, split, sqrt, squeeze,
                                  std, sum, t, tanh, transpose, unsqueeze, var, where)
 from .autograd.tensor import MAX as _MAX, MIN as _MIN
-from .convert import from_torch, load_state_dict_from_torch
+from .convert import from_torch, load_state_dict_from_torch, save_converted
 from .device import device
 from .dtypes import (bool, double, float, float16, float32, float64, half, int, int8, int16, int32, int64, long,
                      short, uint8)
@@ -34,14 +34,15 @@ return_types = _types.SimpleNamespace(max=_MAX, min=_MIN)
 """torch's ``torch.return_types``: the named pairs ``max(x, dim)`` and ``min(x, dim)`` return."""
 
 __version__ = "0.1.0"
-__all__ = ["Generator", "abs", "accelerator", "allclose", "amax", "amin", "arange", "argmax", "argmin", "as_tensor", "backends", "bool",
-           "build_model", "cat", "chunk", "clamp", "clip", "clone", "cuda", "data", "device", "double", "empty",
-           "empty_like", "enable_grad", "eq", "equal", "exp", "eye", "flatten", "float", "float16", "float32",
-           "float64", "from_numpy", "from_torch", "full", "full_like", "functional", "ge", "get_rng_state", "gt",
-           "half", "int", "int16", "int32", "int64", "int8", "is_floating_point", "is_grad_enabled", "is_tensor",
-           "kernels", "l1_penalty", "le", "linspace", "load", "load_state_dict_from_torch", "log", "long", "lt",
-           "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "MODELS", "ne", "nn", "no_grad",
-           "numel", "ones", "ones_like", "optim", "permute", "pow", "rand", "rand_like", "randint", "randn",
-           "randn_like", "relu", "reshape", "return_types", "save", "set_grad_enabled", "set_rng_state", "short",
-           "sigmoid", "SimpleCNN", "split", "sqrt", "squeeze", "stack", "std", "sum", "t", "tanh", "tensor", "Tensor",
-           "transpose", "uint8", "unsqueeze", "utils", "var", "where", "zeros", "zeros_like"]
+__all__ = ["Generator", "abs", "accelerator", "allclose", "amax", "amin", "arange", "argmax", "argmin", "as_tensor",
+           "backends", "bool", "build_model", "cat", "chunk", "clamp", "clip", "clone", "cuda", "data", "device",
+           "double", "empty", "empty_like", "enable_grad", "eq", "equal", "exp", "eye", "flatten", "float",
+           "float16", "float32", "float64", "from_numpy", "from_torch", "full", "full_like", "functional", "ge",
+           "get_rng_state", "gt", "half", "int", "int16", "int32", "int64", "int8", "is_floating_point",
+           "is_grad_enabled", "is_tensor", "kernels", "l1_penalty", "le", "linspace", "load",
+           "load_state_dict_from_torch", "log", "long", "lt", "manual_seed", "matmul", "max", "maximum", "mean",
+           "min", "minimum", "mm", "MODELS", "ne", "nn", "no_grad", "numel", "ones", "ones_like", "optim", "permute",
+           "pow", "rand", "rand_like", "randint", "randn", "randn_like", "relu", "reshape", "return_types", "save",
+           "save_converted", "set_grad_enabled", "set_rng_state", "short", "sigmoid", "SimpleCNN", "split", "sqrt",
+           "squeeze", "stack", "std", "sum", "t", "tanh", "tensor", "Tensor", "transpose", "uint8", "unsqueeze",
+           "utils", "var", "where", "zeros", "zeros_like"]

@@ -26,7 +26,6 @@ mode the module was in when it was converted; the layers (``nn.Dropout``, ``nn.B
 ``train()``/``eval()`` as usual.
 """
 import builtins
-import inspect
 import operator
 
 import numpy as np
@@ -34,6 +33,7 @@ import numpy as np
 from . import nn
 from .autograd import Tensor
 from .nn import functional as F
+from .structure import StructureError, constructor_kwargs
 
 
 class ConversionError(ValueError):
@@ -41,7 +41,7 @@ class ConversionError(ValueError):
 
 
 # --------------------------------------------------------------------------- the ops a traced graph may call
-def _operators():
+def operators():
     names = ("add", "sub", "mul", "truediv", "floordiv", "neg", "pow", "matmul", "getitem", "iadd", "imul")
     return {getattr(operator, n): getattr(operator, n) for n in names}
 
@@ -49,7 +49,7 @@ def _operators():
 def _functions(torch):
     """torch callable -> minicnn callable, for every name both have (functional, top level, operators)."""
     import minicnn
-    table = _operators()
+    table = operators()
     table.update({builtins.getattr: builtins.getattr, torch.add: operator.add, torch.mul: operator.mul,
                   torch.sub: operator.sub})
     for name in dir(torch.nn.functional):
@@ -83,13 +83,13 @@ def stochastic_depth(input, p, mode, training=True):
     return input * (keep / (1.0 - p) if p < 1.0 else keep)
 
 
-def _methods():
+def tensor_methods():
     """The Tensor methods a graph may call: minicnn's, by torch's name."""
     return {name for name in dir(Tensor) if not name.startswith("_")}
 
 
 # --------------------------------------------------------------------------- the replay of a traced graph
-class _Ref:
+class Ref:
     """An input of an instruction: the value the instruction ``index`` computed."""
     __slots__ = ("index",)
 
@@ -98,7 +98,7 @@ class _Ref:
 
 
 def _resolve(template, values):
-    if isinstance(template, _Ref):
+    if isinstance(template, Ref):
         return values[template.index]
     if isinstance(template, (tuple, list)):
         return type(template)(_resolve(t, values) for t in template)
@@ -198,7 +198,7 @@ class _Converter:
     def __init__(self, torch):
         self.torch = torch
         self.functions = _functions(torch)
-        self.methods = _methods()
+        self.methods = tensor_methods()
 
     def convert(self, m, path):
         torch = self.torch
@@ -226,20 +226,10 @@ class _Converter:
         if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
             raise ConversionError(f"from_torch: {where} is torch.nn.{name}, which minicnn does not have "
                                   f"(docs/api.md lists its layers)")
-        kwargs = {}
-        for p in list(inspect.signature(cls.__init__).parameters.values())[1:]:
-            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in ("device", "dtype"):
-                continue
-            if p.name == "bias" and "bias" in m._parameters:
-                kwargs["bias"] = m.bias is not None
-            elif p.name == "init" and name == "PReLU":
-                continue   # only the initial value of the weight, which is copied
-            elif hasattr(m, p.name):
-                value = getattr(m, p.name)
-                kwargs[p.name] = list(value) if isinstance(value, self.torch.Size) else value
-            elif p.default is inspect.Parameter.empty:
-                raise ConversionError(f"from_torch: {where} ({name}): minicnn's {name} needs {p.name}, which the "
-                                      f"torch layer does not hold")
+        try:
+            kwargs = constructor_kwargs(cls, m, where)
+        except StructureError as exc:
+            raise ConversionError(f"from_torch: {exc}") from None
         try:
             out = cls(**kwargs)
         except (TypeError, ValueError) as exc:
@@ -260,7 +250,7 @@ class _Converter:
         program, index = [], {}
 
         def ref(a):
-            return torch.fx.node.map_arg(a, lambda n: _Ref(index[n]))
+            return torch.fx.node.map_arg(a, lambda n: Ref(index[n]))
 
         for node in graph.nodes:
             at = f"{where}: {node.format_node()}"
@@ -353,3 +343,14 @@ def load_state_dict_from_torch(path):
         raise ValueError(f"load_state_dict_from_torch: {path}: expected a state_dict (a dict of tensors), got "
                          f"{type(state).__name__}")
     return dict(state)
+
+
+def save_converted(module, path):
+    """Write a converted model (:func:`from_torch`) as a checkpoint: its ``state_dict`` and its module tree
+    (:func:`minicnn.structure.describe`), atomically and without pickle.  ``minicnn evaluate``,
+    ``predict`` and ``lab`` read it as any checkpoint, and so does :func:`minicnn.classify.load_model`,
+    without torch.  Returns the path written."""
+    from .checkpoint import save_checkpoint
+    from .structure import describe
+    record = describe(module)
+    return save_checkpoint(path, {k: np.asarray(v) for k, v in module.state_dict().items()}, model=record)

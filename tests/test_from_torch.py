@@ -247,3 +247,81 @@ def test_every_torchvision_classification_cnn_converts(name, record_property):
     x = np.random.default_rng(6).standard_normal((2, 3, size, size))
     record_property("eval", compare(model, x[:1], train=False))
     record_property("train", compare(model, x, train=True))
+
+
+# --------------------------------------------------------------------------- checkpoints of converted models
+class DigitNet(tnn.Module):
+    """A traced model for MNIST's 1x28x28: batch norm, a residual add, functional pooling, flatten."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = tnn.Conv2d(1, 6, 3, padding=1, bias=False)
+        self.bn = tnn.BatchNorm2d(6)
+        self.branch = tnn.Sequential(tnn.Conv2d(6, 6, 3, padding=1), tnn.Hardswish())
+        self.fc = tnn.Linear(6 * 7 * 7, 10)
+
+    def forward(self, x):
+        x = tF.relu(self.bn(self.conv(x)))
+        x = tF.max_pool2d(x + self.branch(x), 4)
+        return self.fc(torch.flatten(x, 1))
+
+
+def test_a_converted_models_checkpoint_evaluates_predicts_and_opens_in_the_lab(tmp_path, mnist_root, capsys):
+    """save_converted writes the module tree beside the weights; evaluate, predict, the lab and
+    classify.load_model rebuild it from the file alone and compute what the converted model computes."""
+    from PIL import Image
+
+    from minicnn import classify, cli, data, structure, train
+    from minicnn.lab.app import LabApp
+    from minicnn.runs import accuracy_line
+    torch.manual_seed(0)
+    converted = from_torch(randomise(DigitNet()).eval())
+    path = minicnn.save_converted(converted, tmp_path / "mine.npz")
+
+    x, y = data.load_mnist(mnist_root, train=False)
+    assert cli.main(["evaluate", str(path), "--data-dir", str(mnist_root)]) == 0
+    assert capsys.readouterr().out.strip() == accuracy_line(train.accuracy(converted, x, y))
+
+    rebuilt = classify.load_model(path)
+    assert repr(rebuilt) == repr(converted) and not rebuilt.training
+    with minicnn.no_grad():
+        expected = converted(minicnn.tensor(x[:50])).numpy()
+        assert np.array_equal(rebuilt(minicnn.tensor(x[:50])).numpy(), expected)
+
+    picture = tmp_path / "digit.png"
+    Image.fromarray(data.read_idx(data.raw_dir(mnist_root) / "t10k-images-idx3-ubyte")[0]).save(picture)
+    assert cli.main(["predict", str(path), str(picture)]) == 0
+    top = int(capsys.readouterr().out.split(": ")[1][0])
+    digit = classify.normalise(classify.prepare(picture)[1][None], np.float32)
+    assert top == int(np.argmax(classify.probabilities(rebuilt, digit)))
+
+    lab = LabApp(checkpoint=path, data_root=mnist_root, runs_dir=tmp_path / "runs")
+    steps = lab.backprop(digit=0)["steps"]
+    assert any("fc" in str(s.get("name")) for s in steps)
+
+    with pytest.raises(minicnn.structure.StructureError, match="not one of minicnn's layers"):
+        structure.describe(minicnn.SimpleCNN())   # a model class of minicnn's own is rebuilt from its name
+    bad = minicnn.checkpoint.save_checkpoint(tmp_path / "bad.npz", converted.state_dict(), model={
+        "name": "converted", "kwargs": {"structure": structure.describe(converted)["kwargs"]["structure"].replace(
+            '"F.relu"', '"os.system"')}})
+    assert cli.main(["evaluate", str(bad), "--data-dir", str(mnist_root)]) == 1
+    assert "minicnn has no function 'os.system'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("instruction, match", [
+    (["attr", "conv.__class__", {"tuple": []}, {"dict": []}], "refused name 'conv.__class__'"),
+    (["method", "__reduce_ex__", {"tuple": []}, {"dict": []}], "minicnn's Tensor has no method '__reduce_ex__'"),
+    (["function", "builtins.getattr", {"tuple": [{"ref": 0}, "__class__"]}, {"dict": []}], "refused name '__class__'"),
+    (["function", "minicnn.save", {"tuple": [{"ref": 0}, "/tmp/x"]}, {"dict": []}], "no function 'minicnn.save'"),
+    (["function", "operator.methodcaller", {"tuple": ["system"]}, {"dict": []}], "no function 'operator.methodcaller'"),
+])
+def test_a_structure_reaches_only_minicnns_public_ops(instruction, match):
+    """What a checkpoint's program may name is checked when it is read: no private or special attribute
+    (the way out of any sandbox), no function outside the ops from_torch maps to."""
+    import json
+
+    from minicnn import structure
+    tree = json.loads(structure.describe(from_torch(DigitNet()))["kwargs"]["structure"])
+    tree["root"]["program"].insert(1, instruction)
+    with pytest.raises(structure.StructureError, match=match):
+        structure.rebuild(json.dumps(tree))

@@ -14,7 +14,12 @@ MODELS = {"simplecnn": SimpleCNN.fused_by_default, "simplecnn-bn": SimpleCNNBN, 
 
 
 def build_model(name, **kwargs):
-    """``MODELS[name](**kwargs)``, with a ValueError naming the choices for an unknown name."""
+    """``MODELS[name](**kwargs)``, with a ValueError naming the choices for an unknown name; ``"converted"``
+    (the name a ``from_torch`` model's checkpoint records, with ``structure=`` its module tree) rebuilds that
+    model (:mod:`minicnn.structure`)."""
+    from .. import structure
+    if name == structure.NAME:
+        return structure.rebuild(**kwargs)
     if name not in MODELS:
         raise ValueError(f"model: expected one of {sorted(MODELS)}, got {name!r}")
     try:
