@@ -484,6 +484,37 @@ def adaptive_avg_pool2d(input, output_size):
     return AdaptiveAvgPool2dFunction.apply(as_tensor(input, "adaptive_avg_pool2d input"), output_size)
 
 
+class AdaptiveMaxPool2dFunction(KernelFunction):
+    """Max over adaptive average pooling's windows; backward routes each gradient to its window's (first)
+    maximum, adding where windows overlap.  ``indices_out``: None, or a list that receives the winners' flat
+    indices (int64) for ``return_indices=True``, as :class:`MaxPool2dFunction`'s."""
+    kernel, constant_args = "adaptive_max_pool2d", 2
+
+    @classmethod
+    def forward(cls, ctx, x, output_size, indices_out):
+        out = _kernel_call(ctx, cls.kernel, x, output_size)
+        if indices_out is not None:
+            indices_out.append(ctx.cache[1].copy())   # a copy: the backward's own stays as it was
+        return out
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Adaptive max pooling, as ``torch.nn.functional.adaptive_max_pool2d``: ``output_size`` an int or a pair of
+    ints or None (None keeps that size).  Shapes: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW) (or (C, OH, OW));
+    cell ``o`` covers ``floor(o*H/OH)`` to ``ceil((o+1)*H/OH)``, as :func:`adaptive_avg_pool2d`'s.
+
+    Returns the output, or ``(output, indices)`` with ``return_indices=True``: an int64 Tensor of the output's
+    shape holding each winner's flat index ``iy*W + ix`` within its channel, as torch (what
+    :func:`max_unpool2d` takes).
+    """
+    input = as_tensor(input, "adaptive_max_pool2d input")
+    if not isinstance(return_indices, (bool, np.bool_)):
+        raise TypeError(f"adaptive_max_pool2d return_indices: expected a bool, got {return_indices!r}")
+    indices = [] if return_indices else None
+    out = AdaptiveMaxPool2dFunction.apply(input, output_size, indices)
+    return (out, Tensor.wrap(indices[0])) if return_indices else out
+
+
 # --------------------------------------------------------------------------- dropout
 class DropoutFunction(KernelFunction):
     """``x * keep / (1 - p)`` with a given boolean ``keep`` mask; backward multiplies by the same."""
@@ -743,3 +774,25 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     target = as_tensor(target, "binary_cross_entropy_with_logits target")
     return BCEWithLogitsFunction.apply(input, target, array_or_none(weight, "weight"),
                                        array_or_none(pos_weight, "pos_weight"), reduction)
+
+
+class BinaryCrossEntropyFunction(KernelFunction):
+    """Backward: ``(dx, dtarget)``, torch's target gradient included; ``weight`` is a constant."""
+    kernel, constant_args = "binary_cross_entropy", 2
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """Binary cross-entropy of probabilities ``input`` in [0, 1] against ``target`` in [0, 1], as
+    ``torch.nn.functional.binary_cross_entropy``: ``-weight [t log x + (1 - t) log(1 - x)]`` with each log
+    clamped at -100, as torch's (see kernels/loss.py).
+
+    Shapes: input and target the same (any, 0-d included; torch refuses others too), ``weight`` broadcast to
+    them -> () ("mean", "sum") or the input's shape ("none").  Both input and target get a gradient, as in
+    torch; ``weight`` is a constant (no gradient flows into it).  An element outside [0, 1], NaN included, is
+    refused (ValueError), as torch refuses it.
+    """
+    _legacy_reduction("binary_cross_entropy", size_average, reduce)
+    input = as_tensor(input, "binary_cross_entropy input")
+    target = as_tensor(target, "binary_cross_entropy target")
+    return BinaryCrossEntropyFunction.apply(input, target, array_or_none(weight, "binary_cross_entropy weight"),
+                                            reduction)

@@ -314,6 +314,11 @@ def gradcheck_cases(rng):
     cases += [("PReLU(3, init=0.3)", nn.PReLU(3, 0.3), _distinct(rng, (2, 3, 4)), False),
               ("PReLU()", nn.PReLU(), _distinct(rng, (3, 5)), False)]
     cases.append(("SimpleCNN(fused=True)", SimpleCNN(fused=True), rng.uniform(-1, 1, (2, 1, 28, 28)), False))
+    # adaptive max pooling is piecewise linear (distinct values: no tie within h); 7 x 5 -> 3 x 4 overlaps windows
+    cases.append(("AdaptiveMaxPool2d((3, 4))", nn.AdaptiveMaxPool2d((3, 4)), _distinct(rng, (2, 2, 7, 5)), False))
+    # probabilities kept away from 0 and 1 (where the log is clamped), a weight broadcast along the rows
+    cases.append(("BCELoss(weight)", _WithTarget(nn.BCELoss(rng.uniform(0.5, 2, 4)), rng.uniform(0, 1, (3, 4))),
+                  rng.uniform(0.05, 0.95, (3, 4)), True))
     return [(label, module.double() if hasattr(module, "double") else module, x, smooth)
             for label, module, x, smooth in cases]
 

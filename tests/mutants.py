@@ -349,12 +349,19 @@ def kernel_args(op, rng):
         return (r(2, 2, 7, 6), 3, 2, 1)
     if op == "adaptive_avg_pool2d":
         return (r(2, 2, 7, 5), (3, 2))
+    if op == "adaptive_max_pool2d":  # ties (three levels) in windows that overlap: 7 -> 3 rows, 5 -> 4 columns
+        return (rng.integers(0, 3, (2, 2, 7, 5)).astype(np.float64), (3, 4))
     if op == "mse_loss":
         return (r(3, 4), r(3, 4), "mean")
     if op == "nll_loss":
         return (r(5, 4), np.array([0, 3, 1, -100, 2]), rng.uniform(0.5, 2, 4), -100, "mean")
     if op == "binary_cross_entropy_with_logits":
         return (r(3, 4), rng.uniform(0, 1, (3, 4)), rng.uniform(0.5, 2, (3, 1)), rng.uniform(0.5, 2, 4), "mean")
+    if op == "binary_cross_entropy":  # hard and soft targets, and x (1 - x) below the clamp 1e-12 at two entries
+        x, t = rng.uniform(0.05, 0.95, (3, 4)), rng.uniform(0, 1, (3, 4))
+        t[0, :2], t[1, :2] = 0, 1
+        x[0, 0], x[1, 0] = 1e-20, 1 - 1e-13
+        return (x, t, rng.uniform(0.5, 2, 4), "mean")
     raise KeyError(op)
 
 
@@ -528,6 +535,12 @@ TESTS = {
     + [GRADCHECK_TABLE],
     "adaptive_avg_pool2d": _ids(T_K, "test_adaptive_avg_pool2d_equals_naive")
     + _ids(T_A, "test_adaptive_avg_pool2d_matches_torch") + [GRADCHECK_TABLE],
+    # (the known values first: a mistake in the windows both twins share can leave a window empty, where the
+    # naive twin's argmax raises before any value is compared)
+    "adaptive_max_pool2d": _ids(T_K, "test_adaptive_max_pool2d_known_values_ties_overlaps_and_nan",
+                                "test_adaptive_max_pool2d_equals_naive")
+    + _ids(T_A, "test_adaptive_max_pool2d_matches_torch", "test_adaptive_max_pool2d_ties_nan_and_inf_match_torch")
+    + [GRADCHECK_TABLE],
     "sigmoid": _ids(T_K, "test_elementwise_equals_naive") + _ids(T_A, "test_elementwise_activation_matches_torch")
     + [GRADCHECK_TABLE],
     "softmax": _ids(T_K, "test_softmax_equals_naive") + _ids(T_A, "test_softmax_matches_torch") + [GRADCHECK_TABLE],
@@ -539,6 +552,10 @@ TESTS = {
     "binary_cross_entropy_with_logits": _ids(T_K, "test_binary_cross_entropy_with_logits_equals_naive")
     + _ids(T_A, "test_bce_with_logits_matches_torch", "test_bce_with_logits_is_finite_at_huge_logits")
     + [GRADCHECK_TABLE],
+    "binary_cross_entropy": _ids(T_K, "test_binary_cross_entropy_equals_naive",
+                                 "test_binary_cross_entropy_known_values_the_clamp_and_torch_s_gradients")
+    + _ids(T_A, "test_bce_loss_matches_torch", "test_bce_loss_target_gradient_matches_torch",
+           "test_bce_loss_at_probabilities_0_and_1_is_torch_s") + [GRADCHECK_TABLE],
     "pad": _ids(T_K, "test_pad_equals_naive_and_its_backward_is_the_adjoint", "test_pad_known_values_in_every_mode")
     + _ids(T_A, "test_pad_matches_torch", "test_padding_layers_match_torch") + [GRADCHECK_TABLE],
     "pixel_shuffle": _ids(T_K, "test_pixel_shuffle_and_unshuffle_equal_naive_and_undo_each_other",
@@ -753,6 +770,33 @@ def build():
                 return original(dout, (np.minimum(index + 1, dout.shape[2] * dout.shape[3] - 1), *rest))
             return backward
         m("index_off_by_one", replace(path, off_by_one_unpool), "gathered one pixel right of the index")
+        path, m = kernel_mutants("adaptive_max_pool2d", impl)
+
+        def off_by_one_adaptive(original):
+            def backward(dout, cache):
+                x_shape, argmax, dtype = cache
+                return original(dout, (x_shape, np.minimum(argmax + 1, x_shape[-2] * x_shape[-1] - 1), dtype))
+            return backward
+        m("winner_off_by_one", replace(path, off_by_one_adaptive), "the gradient sent one pixel right of the winner")
+        m("tied_maxima_all", _adaptive_tied_maxima(impl), "every tied maximum of a window gets the gradient")
+        amp_forward = f"minicnn.kernels.pool:adaptive_max_pool2d_forward{sfx}"
+        if naive:
+            m("overlaps_assign", source(path, (
+                "np.add.at(dx, (np.arange(planes)[:, None], argmax.reshape(planes, cells)), dout.reshape(planes, cells))",
+                "dx[np.arange(planes)[:, None], argmax.reshape(planes, cells)] = dout.reshape(planes, cells)")),
+              "a pixel winning overlapping windows keeps one window's gradient (assigned, not added)")
+            last_max = source(amp_forward, ("np.argmax(win, axis=-1)",
+                                            "win.shape[-1] - 1 - np.argmax(win[..., ::-1], axis=-1)"))
+        else:
+            m("overlaps_assign", source("minicnn.kernels.pool:_adaptive_maxpool_backward_kernel",
+                                        ("            dx[p, argmax[p, k]] += dout[p, k]",
+                                         "            dx[p, argmax[p, k]] = dout[p, k]")),
+              "a pixel winning overlapping windows keeps one window's gradient (assigned, not added)")
+            last_max = source("minicnn.kernels.pool:_adaptive_maxpool_forward_kernel",
+                              ("if v > best or v != v", "if v >= best or v != v"))
+        add(f"adaptive_max_pool2d_forward{sfx}:last_maximum_wins", "adaptive_max_pool2d", last_max,
+            kernel_probe("adaptive_max_pool2d", impl), extra_for(impl),
+            "a tie goes to the last maximum in row-major order (torch: the first), so does its gradient")
 
         # ---------------------------------------------------------------- relu
         path, m = kernel_mutants("relu", impl)
@@ -802,6 +846,33 @@ def build():
         m("weights_ignored", replace(path, unweighted), "the class weights left out of the gradient")
         path, m = kernel_mutants("binary_cross_entropy_with_logits", impl)
         m("dx_only_negated", wrap(path, each(lambda a: -a, {0})), "dx negated (sigmoid(x) - t turned around)")
+        path, m = kernel_mutants("binary_cross_entropy", impl)
+        m("dx_only_negated", wrap(path, each(lambda a: -a, {0})), "dx negated ((t - x) for (x - t))")
+        m("target_grad_sign", wrap(path, each(lambda a: -a, {1})), "dtarget = +w log(x / (1 - x))")
+        m("no_target_grad", wrap(path, each(np.zeros_like, {1})), "the target's gradient dropped (torch has one)")
+        m("weight_ignored", replace(path, lambda o: lambda dloss, cache: o(dloss, cache[:2] + (None,) + cache[3:])),
+          "the weight left out of the gradients")
+        m("one_minus_t_sign", replace(path, lambda o: _bce_one_minus_t_flipped),
+          "the (1 - t) log(1 - x) term's sign flipped: dx = -t/x - (1 - t)/(1 - x)")
+        m("mean_over_weight_sum",
+          wrap(path, _bce_mean_over(lambda c: np.broadcast_to(1 if c[2] is None else c[2], c[0].shape).sum())),
+          "'mean' divided by the weights' sum (nll_loss's rule), not the element count")
+        m("mean_over_rows", wrap(path, _bce_mean_over(lambda c: c[0].shape[0] if c[0].ndim else 1)),
+          "'mean' divided by the batch size (dim 0), not the element count")
+        if naive:
+            m("denominator_unclamped", source(path, ("max(x[i] * (1 - x[i]), x.dtype.type(GRAD_EPSILON))",
+                                                     "(x[i] * (1 - x[i]))")),
+              "dx = (x - t) / (x (1 - x)) without torch's clamp at 1e-12")
+            log_edits = (("max(np.log(x[i]), x.dtype.type(LOG_CLAMP))", "np.log(x[i])"),
+                         ("max(np.log1p(-x[i]), x.dtype.type(LOG_CLAMP))", "np.log1p(-x[i])"))
+        else:
+            m("denominator_unclamped", source(path, ("np.maximum((1 - x) * x, eps)", "((1 - x) * x)")),
+              "dx = (x - t) / (x (1 - x)) without torch's clamp at 1e-12")
+            log_edits = (("np.maximum(np.log(x), LOG_CLAMP), np.maximum(np.log1p(-x), LOG_CLAMP)",
+                          "np.log(x), np.log1p(-x)"),)
+        add(f"binary_cross_entropy_forward{sfx}:log_unclamped", "binary_cross_entropy",
+            source(f"minicnn.kernels.loss:binary_cross_entropy_forward{sfx}", *log_edits), _bce_forward_probe(impl),
+            extra_for(impl), "the logs not clamped at -100: a sure miss costs inf (or NaN: 0 * -inf), not 100")
 
         # ---------------------------------------------------------------- batch norm
         path, m = kernel_mutants("batch_norm", impl)
@@ -1154,6 +1225,77 @@ def kernel_probe_with(op, impl, make_args):
     return probe
 
 
+def _adaptive_tied_maxima(impl):
+    """Adaptive max pool backward that gives each window's gradient to *every* pixel holding its maximum (torch,
+    and minicnn, give it to the first only); the forward is wrapped to remember its input and output size by
+    the argmax array it returns, as :func:`_tied_maxima` does for max_pool2d."""
+    suffix = "_naive" if impl == "naive" else ""
+    fwd_path = f"minicnn.kernels.pool:adaptive_max_pool2d_forward{suffix}"
+    bwd_path = f"minicnn.kernels.pool:adaptive_max_pool2d_backward{suffix}"
+
+    def apply():
+        from minicnn.kernels import avgpool
+        seen = {}
+        _, _, _, forward = _resolve(fwd_path)
+        _, _, _, backward = _resolve(bwd_path)
+
+        @functools.wraps(forward)
+        def recording_forward(x, output_size):
+            out, cache = forward(x, output_size)
+            seen[id(cache[1])] = (cache[1], x, output_size)
+            return out, cache
+
+        @functools.wraps(backward)
+        def tied_backward(dout, cache):
+            dx = backward(dout, cache)
+            if id(cache[1]) not in seen:
+                return dx
+            _, x, output_size = seen[id(cache[1])]
+            (h0, h1), (w0, w1), _ = avgpool.adaptive_windows(x.shape, output_size)
+            dx = np.zeros(x.shape, dtype=dout.dtype)
+            for y in range(len(h0)):
+                for xo in range(len(w0)):
+                    rows, cols = slice(h0[y], h1[y]), slice(w0[xo], w1[xo])
+                    win = x[..., rows, cols]
+                    best = win.max(axis=(-2, -1), keepdims=True)
+                    hit = (win == best) | (np.isnan(win) & np.isnan(best))
+                    dx[..., rows, cols] += np.where(hit, dout[..., y:y + 1, xo:xo + 1], 0)
+            return dx
+        replace_everywhere(forward, recording_forward)
+        replace_everywhere(backward, tied_backward)
+    return apply
+
+
+def _bce_one_minus_t_flipped(dloss, cache):
+    """binary_cross_entropy's gradients with the sign of its ``(1 - t) log(1 - x)`` term flipped:
+    ``d/dx = -t/x - (1 - t)/(1 - x)`` and ``d/dt = -log x - log(1 - x)``."""
+    x, t, weight, reduction = cache
+    g = dloss * (1 if weight is None else weight) / (x.size if reduction == "mean" else 1)
+    return ((g * (-t / x - (1 - t) / (1 - x))).astype(x.dtype),
+            (g * -(np.log(x) + np.log1p(-x))).astype(x.dtype))
+
+
+def _bce_mean_over(count):
+    """A wrap transform: "mean" divided by ``count(cache)`` instead of the element count."""
+    def transform(result, dloss, cache):
+        x, _, _, reduction = cache
+        if reduction != "mean":
+            return result
+        return tuple(np.asarray(r * (x.size / count(cache)), dtype=r.dtype) for r in result)
+    return transform
+
+
+def _bce_forward_probe(impl):
+    """binary_cross_entropy's forward itself ("none") where x is exactly 0 or 1: where the log's clamp shows."""
+    suffix = "_naive" if impl == "naive" else ""
+
+    def probe():
+        from minicnn import kernels as K
+        x, t = np.array([0.0, 1.0, 0.5, 0.0, 1.0]), np.array([1.0, 0.0, 0.25, 0.5, 0.5])
+        return getattr(K, f"binary_cross_entropy_forward{suffix}")(x, t, None, "none")[0]
+    return probe
+
+
 def K_same(name):
     from minicnn import kernels as K
     return getattr(K, name) is getattr(K, f"{name}_naive", None)
@@ -1323,6 +1465,12 @@ def subtle_kernel_mutants():
             return backward
         add(f"nll_loss_backward{sfx}:ignored_target_gets_gradient", "nll_loss", replace(nll, ignored_counted),
             kernel_probe("nll_loss", impl), extra, "an ignore_index target still gets -dloss")
+        if impl == "fast":   # the windows both twins (and adaptive average pooling) share
+            add("avgpool.adaptive_windows:end_floored", "adaptive_max_pool2d",
+                source("minicnn.kernels.avgpool:adaptive_windows",
+                       ("-((-(idx + 1) * size) // o)", "((idx + 1) * size) // o")),
+                kernel_probe("adaptive_max_pool2d", impl), extra,
+                "a window ends at floor((o + 1) H / O), not ceil: windows that should overlap lose their last row")
         bce = f"minicnn.kernels.loss:binary_cross_entropy_with_logits_backward{sfx}"
         add(f"binary_cross_entropy_with_logits_backward{sfx}:pos_weight_ignored", "binary_cross_entropy_with_logits",
             replace(bce, lambda o: lambda dloss, cache: o(dloss, cache[:3] + (None,) + cache[4:])),

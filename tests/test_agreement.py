@@ -586,6 +586,49 @@ def test_adaptive_avg_pool2d_matches_torch(dtype, shape, out, seed):
                        x, seed, floor={"forward": float(np.abs(x).max())})
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
+@given(shape=st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 12), st.integers(1, 12)),
+       unbatched=st.booleans(),
+       out=st.tuples(st.none() | st.integers(1, 14), st.none() | st.integers(1, 14)) | st.integers(1, 14), seed=SEEDS)
+def test_adaptive_max_pool2d_matches_torch(dtype, shape, unbatched, out, seed):
+    """Output sizes below, at and above the input's (windows that overlap), None entries, unbatched input; the
+    indices equal torch's, and max_unpool2d takes them back where the windows have one size and stride."""
+    x = distinct_values(seed, shape[1:] if unbatched else shape, dtype)
+    compare_and_record("AdaptiveMaxPool2d", nn.AdaptiveMaxPool2d(out), lambda x: F.adaptive_max_pool2d(x, out),
+                       x, seed)
+    pooled, indices = nn.AdaptiveMaxPool2d(out, return_indices=True)(x)
+    pooled_t, indices_t = F.adaptive_max_pool2d(torch.from_numpy(x), out, return_indices=True)
+    assert indices.dtype == np.int64 and not indices.requires_grad
+    np.testing.assert_array_equal(indices.data, indices_t.numpy())
+    np.testing.assert_array_equal(MF.adaptive_max_pool2d(x, out, True)[1].data, indices_t.numpy())
+    (h, w), (oh, ow) = x.shape[-2:], pooled.shape[-2:]
+    if h % oh == 0 and w % ow == 0:   # windows of kh x kw at stride (kh, kw): max_pool2d's, so unpooling's
+        kernel = (h // oh, w // ow)
+        compare_and_record("MaxUnpool2d", UnpoolAsLayer(nn.MaxUnpool2d(kernel), indices.data, (h, w)),
+                           lambda p: F.max_unpool2d(p, indices_t, kernel, output_size=(h, w)), pooled.array, seed)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_adaptive_max_pool2d_ties_nan_and_inf_match_torch(dtype):
+    """Windows full of ties (a few integer levels), -inf, and NaN: the same winners as torch (the first
+    maximum in row-major order; the last NaN), the same values and gradients."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(-1, 2, (2, 3, 7, 9)).astype(dtype)
+    x[0, 0] = -np.inf
+    x[0, 1, 2:5, 1:4] = np.nan
+    x[1, 2, ::2, ::3] = np.nan
+    for out in [(3, 4), (7, 9), (10, 12), 1, (None, 2)]:
+        xm, xt = MF.Tensor(x.copy(), requires_grad=True), torch.from_numpy(x.copy()).requires_grad_()
+        (ours, idx), (theirs, idx_t) = MF.adaptive_max_pool2d(xm, out, True), F.adaptive_max_pool2d(xt, out, True)
+        np.testing.assert_array_equal(ours.data, theirs.detach().numpy())
+        np.testing.assert_array_equal(idx.data, idx_t.numpy())
+        g = rng.standard_normal(ours.shape).astype(dtype)
+        ours.backward(g)
+        theirs.backward(torch.from_numpy(g))
+        np.testing.assert_allclose(xm.grad, xt.grad.numpy(), rtol=RTOL[np.dtype(dtype)], atol=0)
+
+
 # --------------------------------------------------------------------------- local response norm
 @pytest.mark.parametrize("dtype", DTYPES)
 @SETTINGS
@@ -988,6 +1031,86 @@ def test_bce_with_logits_is_finite_at_huge_logits():
     assert np.isfinite(ours).all()
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
+@given(shape=st.lists(st.integers(1, 6), max_size=3).map(tuple), reduction=REDUCTION,
+       weighted=st.sampled_from(["none", "full", "last axis", "leading ones"]), seed=SEEDS)
+def test_bce_loss_matches_torch(dtype, shape, reduction, weighted, seed):
+    """BCELoss against F.binary_cross_entropy: any shape (0-d included), hard and soft targets, a weight of
+    the input's shape or broadcast to it, probabilities from 0.001 to 0.999 (the gradient x (1 - x) ** -1
+    stays within 1e3 of its scale)."""
+    rng = np.random.default_rng([seed, 3])
+    x = rng.uniform(0.001, 0.999, shape).astype(dtype)
+    target = rng.uniform(0, 1, shape).astype(dtype)
+    target[rng.random(shape) < 0.4] = 1
+    target[rng.random(shape) < 0.2] = 0
+    weight = {"none": None, "full": rng.uniform(0.5, 2, shape), "last axis": rng.uniform(0.5, 2, shape[-1:]),
+              "leading ones": rng.uniform(0.5, 2, (1,) * len(shape))}[weighted]
+    weight = None if weight is None else weight.astype(dtype)
+    criterion = nn.BCELoss(weight, reduction=reduction)
+    compare_and_record("BCELoss", LossWithTarget(criterion, target),
+                       lambda x: F.binary_cross_entropy(x, torch.from_numpy(target),
+                                                        None if weight is None else torch.from_numpy(weight),
+                                                        reduction=reduction), x, seed)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_bce_loss_target_gradient_matches_torch(dtype, reduction):
+    """torch's binary_cross_entropy differentiates its target too: -weight * log(x / (1 - x)) (over the count
+    for "mean"); so does minicnn's, the weight broadcast over the rows."""
+    rng = np.random.default_rng(1)
+    x, t = rng.uniform(0.01, 0.99, (4, 5)).astype(dtype), rng.uniform(0, 1, (4, 5)).astype(dtype)
+    w = rng.uniform(0.5, 2, 5).astype(dtype)
+    import minicnn
+    xm, tm = minicnn.tensor(x, requires_grad=True), minicnn.tensor(t, requires_grad=True)
+    xt, tt = torch.from_numpy(x).requires_grad_(), torch.from_numpy(t).requires_grad_()
+    ours, theirs = nn.BCELoss(w, reduction=reduction)(xm, tm), F.binary_cross_entropy(xt, tt, torch.from_numpy(w),
+                                                                                       reduction=reduction)
+    g = rng.standard_normal(ours.shape).astype(dtype)
+    ours.backward(g)
+    theirs.backward(torch.from_numpy(g))
+    for a, b in ((ours.data, theirs.detach().numpy()), (xm.grad, xt.grad.numpy()), (tm.grad, tt.grad.numpy())):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=RTOL[np.dtype(dtype)], atol=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bce_loss_at_probabilities_0_and_1_is_torch_s(dtype):
+    """Where a log would be -inf: torch clamps each at -100 (a sure miss costs 100), its input gradient's
+    denominator at 1e-12, and its target gradient is infinite; minicnn gives the same numbers, inf for inf."""
+    x = np.array([0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1e-30, 0.5], dtype)
+    t = np.array([0.0, 0.3, 1.0, 0.0, 0.7, 1.0, 1.0, 0.5], dtype)
+    import minicnn
+    xm, tm = minicnn.tensor(x, requires_grad=True), minicnn.tensor(t, requires_grad=True)
+    xt, tt = torch.from_numpy(x).requires_grad_(), torch.from_numpy(t).requires_grad_()
+    ours, theirs = MF.binary_cross_entropy(xm, tm, reduction="none"), F.binary_cross_entropy(xt, tt, reduction="none")
+    ours.backward(np.ones(8, dtype))
+    theirs.backward(torch.ones(8, dtype=theirs.dtype))
+    for a, b in ((ours.data, theirs.detach().numpy()), (xm.grad, xt.grad.numpy()), (tm.grad, tt.grad.numpy())):
+        np.testing.assert_allclose(a, b, rtol=RTOL[np.dtype(dtype)], atol=0)   # (inf equals inf, NaN none)
+    assert ours.data.max() == 100 and np.isinf(tm.grad).sum() == 6
+    for reduction in ("mean", "sum"):
+        np.testing.assert_allclose(MF.binary_cross_entropy(x, t, reduction=reduction).data,
+                                   F.binary_cross_entropy(torch.from_numpy(x), torch.from_numpy(t),
+                                                          reduction=reduction).numpy(), rtol=RTOL[np.dtype(dtype)])
+
+
+@pytest.mark.parametrize("x, t, weight", [
+    ([1.5, 0.5], [0.5, 0.5], None), ([-0.1], [0.5], None), ([np.nan], [0.5], None),   # input outside [0, 1]
+    ([0.5], [2.0], None), ([0.5], [np.nan], None),                                  # the target too, as torch
+    ([[0.5, 0.5]], [0.5, 0.5], None), ([0.5, 0.5, 0.5], [[0.5, 0.5, 0.5]], None),   # shapes differ
+    ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5], [1.0, 2.0]),                                  # weight not broadcastable
+    ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5], [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]),          # weight grows the shape
+])
+def test_bce_loss_refuses_what_torch_refuses(x, t, weight):
+    x, t = np.array(x), np.array(t)
+    w = None if weight is None else np.array(weight)
+    both_refuse(lambda: nn.BCELoss(w)(x, t),
+                lambda: F.binary_cross_entropy(torch.from_numpy(x), torch.from_numpy(t),
+                                               None if w is None else torch.from_numpy(w)))
+
+
 # --------------------------------------------------------------------------- state_dict keys as torch's
 @pytest.mark.parametrize("ours, theirs", [
     (lambda: nn.BatchNorm2d(5), lambda: torch.nn.BatchNorm2d(5)),
@@ -998,6 +1121,7 @@ def test_bce_with_logits_is_finite_at_huge_logits():
     (lambda: nn.NLLLoss(np.ones(3, np.float32)), lambda: torch.nn.NLLLoss(torch.ones(3))),
     (lambda: nn.BCEWithLogitsLoss(pos_weight=np.ones(3, np.float32)),
      lambda: torch.nn.BCEWithLogitsLoss(pos_weight=torch.ones(3))),
+    (lambda: nn.BCELoss(np.ones(3, np.float32)), lambda: torch.nn.BCELoss(torch.ones(3))),
 ])
 def test_state_dict_keys_shapes_and_dtypes_are_torch_s(ours, theirs):
     a, b = ours().state_dict(), theirs().state_dict()

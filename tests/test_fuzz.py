@@ -570,6 +570,14 @@ def _adaptive(d, well):
     return (x,), {"output_size": size}, expect
 
 
+def _adaptive_max(d, well):
+    (x,), options, expect = _adaptive(d, well)
+    options["return_indices"] = value(d, well, [False, True], [1, "no", None])
+    if "shape" in expect:
+        expect["finite"] = finite(x)
+    return (x,), options, expect
+
+
 @layer("Dropout", "dropout")
 def _dropout(d, well):
     x = tensor(d, well, d(st.lists(st.integers(0, 4), max_size=4)))
@@ -745,6 +753,26 @@ def _bce(d, well):
     target = pick(d, well, st.builds(lambda a: np.clip(np.nan_to_num(a), 0, 1).astype(dtype),
                                      arrays(shape=x.shape, dtypes=[dtype])), arrays(max_dims=3))
     return (x, target), {"weight": weight, "reduction": _reduction(d, well), "pos_weight": pos_weight}, {}
+
+
+def _probabilities(a, dtype):
+    """``a`` as probabilities: NaN to 0, then clipped to [0, 1] (±inf and 1e30 become exactly 0 or 1)."""
+    return np.asarray(np.clip(np.nan_to_num(a), 0, 1), dtype=dtype)   # (0-d: an array, not a scalar)
+
+
+def _bce_probabilities(d, well):
+    x = pick(d, well, st.builds(_probabilities, arrays(max_dims=4, dtypes=FLOATS), st.sampled_from(FLOATS)),
+             arrays(max_dims=4))
+    dtype = x.dtype.type if is_float_array(x) else np.float32
+    target = pick(d, well, st.builds(_probabilities, arrays(shape=x.shape, dtypes=[dtype]), st.just(dtype)),
+                  arrays(shape=x.shape), arrays(max_dims=3))
+    weight = pick(d, well, st.none() | st.just(np.full(x.shape[-1:], 0.5, dtype)) | st.just(np.ones((), dtype)),
+                  arrays(max_dims=3), st.sampled_from(["w", 1.0]))
+    options = {"weight": weight, "reduction": _reduction(d, well)}
+    if not well:
+        options["size_average"] = d(st.sampled_from([None, True]))
+    expect = {"shape": x.shape if options["reduction"] == "none" else ()} if well else {}
+    return (x, target), options, expect
 
 
 def layer_and_function(cls_name, fn_name, row):
@@ -1142,9 +1170,11 @@ def _pixel_shuffle_row(up):
 
 for _cls, _fn, _row in (("Flatten", "flatten", _flatten), ("LocalResponseNorm", "local_response_norm", _lrn),
                          ("AdaptiveAvgPool2d", "adaptive_avg_pool2d", _adaptive),
+                         ("AdaptiveMaxPool2d", "adaptive_max_pool2d", _adaptive_max),
                          ("CrossEntropyLoss", "cross_entropy", _cross_entropy), ("MSELoss", "mse_loss", _mse),
                          ("NLLLoss", "nll_loss", _nll),
                          ("BCEWithLogitsLoss", "binary_cross_entropy_with_logits", _bce),
+                         ("BCELoss", "binary_cross_entropy", _bce_probabilities),
                          ("PixelShuffle", "pixel_shuffle", _pixel_shuffle_row(True)),
                          ("PixelUnshuffle", "pixel_unshuffle", _pixel_shuffle_row(False))):
     layer_and_function(_cls, _fn, _row)

@@ -1020,6 +1020,20 @@ def test_adaptive_avg_pool2d_equals_naive(shape, out, dtype, seed):
     same_both_ways("adaptive_avg_pool2d", (randn(rng, shape, dtype), out), dtype, rng)
 
 
+@given(st.tuples(st.integers(0, 3), st.integers(1, 3), st.integers(1, 10), st.integers(1, 10)), st.booleans(),
+       st.tuples(st.none() | st.integers(1, 8), st.integers(1, 12)) | st.integers(1, 8), dtypes, seeds)
+def test_adaptive_max_pool2d_equals_naive(shape, batched, out, dtype, seed):
+    """Windows that overlap (more cells than pixels included), ties in every window of 2+ pixels (values from
+    a few levels), batched and unbatched, an empty batch; the indices equal too."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 3, shape if batched else shape[1:]).astype(dtype)
+    out_fast, _ = same_both_ways("adaptive_max_pool2d", (x, out), dtype, rng)
+    _, cache = K.adaptive_max_pool2d_forward(x, out)
+    _, n_cache = K.adaptive_max_pool2d_forward_naive(x, out)
+    np.testing.assert_array_equal(cache[1], n_cache[1])
+    assert cache[1].dtype == n_cache[1].dtype == np.int64 and cache[1].shape == out_fast.shape
+
+
 # (op, its arguments after the input, the input values where its slope changes: planted in every draw)
 ELEMENTWISE = [("sigmoid", (), ()), ("tanh", (), ()), ("leaky_relu", (0.2,), ()),
                ("hardtanh", (-0.5, 0.8), (-0.5, 0.8)), ("hardtanh", (0.0, 6.0), (6.0,)),
@@ -1196,6 +1210,27 @@ def test_binary_cross_entropy_with_logits_equals_naive(n, c, reduction, weighted
     same_both_ways("binary_cross_entropy_with_logits", (x, t, w, pw, reduction), dtype, rng)
 
 
+@given(st.lists(st.integers(1, 4), max_size=3), st.sampled_from(["mean", "sum", "none"]),
+       st.sampled_from(["none", "full", "last axis", "scalar"]), dtypes, seeds)
+def test_binary_cross_entropy_equals_naive(shape, reduction, weighted, dtype, seed):
+    """Any shape (0-d included), a weight of the input's shape or broadcast to it, hard and soft targets, and
+    probabilities where the input gradient's denominator x (1 - x) is clamped at 1e-12: 1e-20 against a
+    target of 0, 1 - 1e-13 (float64) against 1, whose gradients stay moderate (exactly 0 and 1, where the
+    target's gradient is infinite, are in the known values and the agreement tests)."""
+    rng = np.random.default_rng(seed)
+    shape = tuple(shape)
+    x = rng.uniform(0.01, 0.99, shape).astype(dtype)
+    t = rng.uniform(0, 1, shape).astype(dtype)
+    t.reshape(-1)[1::3], t.reshape(-1)[2::3] = 0, 1
+    x.reshape(-1)[1::6], x.reshape(-1)[2::6] = dtype(1e-20), dtype(1 - 1e-13)   # (float32: 1 - 1e-13 is 1 - 2**-24)
+    if dtype == np.float32:
+        x.reshape(-1)[2::6] = dtype(1) - np.finfo(dtype).epsneg
+    w = {"none": None, "full": rng.uniform(0.5, 2, shape), "last axis": rng.uniform(0.5, 2, shape[-1:]),
+         "scalar": rng.uniform(0.5, 2, ())}[weighted]
+    w = None if w is None else np.asarray(w, dtype=dtype)
+    same_both_ways("binary_cross_entropy", (x, t, w, reduction), dtype, rng)
+
+
 # --------------------------------------------------------------------------- known values
 def test_avg_pool2d_known_values_and_divisors():
     x = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
@@ -1216,6 +1251,63 @@ def test_adaptive_windows_are_torch_s_formula():
     np.testing.assert_array_equal(h1, [3, 5, 8, 10])  # ceil((o + 1) * 10 / 4): windows overlap
     out, _ = K.adaptive_avg_pool2d_forward(np.arange(12.0).reshape(1, 3, 2, 2), 1)
     np.testing.assert_array_equal(out.reshape(-1), [1.5, 5.5, 9.5])  # global average pool
+
+
+@pytest.mark.parametrize("impl", ["fast", "naive"])
+def test_adaptive_max_pool2d_known_values_ties_overlaps_and_nan(impl):
+    """torch's windows and winner rule, by hand: on a 3-wide row pooled to 2 the windows [0, 2) and [1, 3)
+    share the middle pixel, which collects both gradients when it wins both; a tie goes to the first
+    maximum in row-major order; a NaN takes its window and the last NaN wins; indices are flat iy*W + ix."""
+    suffix = "_naive" if impl == "naive" else ""   # (by name, as the mutants are swapped in: tests/mutants.py)
+    forward, backward = getattr(K, f"adaptive_max_pool2d_forward{suffix}"), getattr(K, f"adaptive_max_pool2d_backward{suffix}")
+    x = np.array([[[[1.0, 5.0, 2.0],
+                    [0.0, 3.0, 3.0]]]])
+    out, (_, argmax, _) = forward(x, (1, 2))
+    np.testing.assert_array_equal(out, [[[[5.0, 5.0]]]])
+    np.testing.assert_array_equal(argmax, [[[[1, 1]]]])                 # both windows' winner is (0, 1)
+    dx = backward(np.array([[[[2.0, 3.0]]]]), forward(x, (1, 2))[1])
+    np.testing.assert_array_equal(dx, [[[[0, 5, 0], [0, 0, 0]]]])       # 2 + 3: the overlap adds
+    out, cache = forward(x, (2, 1))                                      # rows apart: 5 at (0, 1), the tie 3, 3
+    np.testing.assert_array_equal(out[0, 0, :, 0], [5.0, 3.0])
+    np.testing.assert_array_equal(cache[1][0, 0, :, 0], [1, 4])         # the first 3 of row 1 (flat 3*1 + 1)
+    dx = backward(np.array([[[[2.0], [3.0]]]]), cache)
+    np.testing.assert_array_equal(dx, [[[[0, 2, 0], [0, 3, 0]]]])       # the tie's gradient to its first 3 only
+    nan = np.array([[[1.0, np.nan, 3.0, np.nan], [np.nan, 2.0, 5.0, 5.0]]], np.float32)   # unbatched (C, H, W)
+    out, (_, argmax, _) = forward(nan, (1, 2))
+    assert np.isnan(out).all() and out.shape == (1, 1, 2)
+    np.testing.assert_array_equal(argmax, [[[4, 3]]])                   # (1, 0) is the later NaN of the left half
+    out, (_, argmax, _) = forward(np.full((1, 2, 3), -np.inf), 2)
+    np.testing.assert_array_equal(argmax, [[[0, 1], [3, 4]]])           # all -inf: each window's first pixel
+    out, _ = forward(np.arange(6.0).reshape(1, 2, 3), (None, 1))        # None keeps the height
+    np.testing.assert_array_equal(out, [[[2.0], [5.0]]])
+
+
+@pytest.mark.parametrize("impl", ["fast", "naive"])
+def test_binary_cross_entropy_known_values_the_clamp_and_torch_s_gradients(impl):
+    suffix = "_naive" if impl == "naive" else ""   # (by name, as the mutants are swapped in: tests/mutants.py)
+    forward, backward = getattr(K, f"binary_cross_entropy_forward{suffix}"), getattr(K, f"binary_cross_entropy_backward{suffix}")
+    x = np.array([0.0, 1.0, 0.5, 0.25, 1.0, 0.0])
+    t = np.array([1.0, 0.0, 0.5, 1.0, 1.0, 0.0])
+    loss, cache = forward(x, t, None, "none")
+    # log 0 = -inf clamped at -100 (a sure miss costs 100, not inf); a sure hit costs 0
+    np.testing.assert_allclose(loss, [100.0, 100.0, np.log(2), np.log(4), 0.0, 0.0], rtol=1e-15)
+    dx, dt = backward(np.ones(6), cache)
+    # dx = (x - t) / max(x (1 - x), 1e-12): at 0 and 1 the denominator is the clamp, float32's 1e-12 as torch's
+    eps = float(np.float32(1e-12))
+    np.testing.assert_allclose(dx, [-1 / eps, 1 / eps, 0.0, -0.75 / 0.1875, 0.0, 0.0], rtol=1e-15)
+    # dt = -log(x / (1 - x)), the logs unclamped: infinite where x is 0 or 1, as torch's
+    np.testing.assert_array_equal(dt[[0, 1, 4, 5]], [np.inf, -np.inf, -np.inf, np.inf])
+    np.testing.assert_allclose(dt[2:4], [0.0, np.log(3)], atol=1e-15)
+    # "mean" is over every element, not over the weights' sum; the weight scales the loss and both gradients
+    x2, t2, w = np.array([[0.5, 0.25]]), np.array([[1.0, 0.0]]), np.array([2.0, 3.0])
+    mean, cache = forward(x2, t2, w, "mean")
+    np.testing.assert_allclose(mean, (2 * np.log(2) + 3 * np.log(4 / 3)) / 2, rtol=1e-15)
+    dx, dt = backward(np.array(1.0), cache)
+    np.testing.assert_allclose(dx, [[2 * -0.5 / 0.25 / 2, 3 * 0.25 / 0.1875 / 2]], rtol=1e-15)
+    np.testing.assert_allclose(dt, [[0.0, 3 * np.log(3) / 2]], atol=1e-15)
+    total, cache = forward(np.array(0.5), np.array(1.0), None, "sum")   # 0-d
+    assert total.shape == () and backward(np.array(2.0), cache)[0].shape == ()
+    np.testing.assert_allclose(total, np.log(2), rtol=1e-15)
 
 
 def test_batch_norm_of_a_constant_channel_is_finite():
@@ -1248,6 +1340,9 @@ def norm_pool_activation_loss_calls(dtype, rng):
         ("local_response_norm", lambda: K.local_response_norm_forward(x, 3), K.local_response_norm_backward),
         ("avg_pool2d", lambda: K.avg_pool2d_forward(x, 3, 2, 1, True, False), K.avg_pool2d_backward),
         ("adaptive_avg_pool2d", lambda: K.adaptive_avg_pool2d_forward(x, (2, 4)), K.adaptive_avg_pool2d_backward),
+        ("adaptive_max_pool2d", lambda: K.adaptive_max_pool2d_forward(x, (2, 4)), K.adaptive_max_pool2d_backward),
+        ("adaptive_max_pool2d unbatched", lambda: K.adaptive_max_pool2d_forward(x[0], (7, None)),
+         K.adaptive_max_pool2d_backward),
         ("sigmoid", lambda: K.sigmoid_forward(x), K.sigmoid_backward),
         ("tanh", lambda: K.tanh_forward(x), K.tanh_backward),
         ("leaky_relu", lambda: K.leaky_relu_forward(x, 0.1), K.leaky_relu_backward),
@@ -1271,6 +1366,8 @@ def norm_pool_activation_loss_calls(dtype, rng):
         ("mse_loss", lambda: K.mse_loss_forward(z, t, "none"), K.mse_loss_backward),
         ("nll_loss", lambda: K.nll_loss_forward(z, labels, None, -100, "none"), K.nll_loss_backward),
         ("binary_cross_entropy_with_logits", lambda: K.binary_cross_entropy_with_logits_forward(z, t, None, None, "none"), K.binary_cross_entropy_with_logits_backward),
+        ("binary_cross_entropy", lambda: K.binary_cross_entropy_forward(t, t[::-1].copy(), w[:1], "none"),
+         K.binary_cross_entropy_backward),
     ]
     return calls, inputs
 
@@ -1392,6 +1489,39 @@ MORE_BAD_INPUT = [
      r"adaptive_avg_pool2d output_size: expected an int or a pair of ints/None, got '2'"),
     (K.adaptive_avg_pool2d_forward, lambda: (np.ones(4), 1), ValueError,
      r"adaptive_avg_pool2d input: expected a 3-D \(C, H, W\) or 4-D \(N, C, H, W\) array, got shape \(4,\)"),
+    (K.adaptive_max_pool2d_forward, lambda: (np.ones((4, 4)), 2), ValueError,
+     r"adaptive_max_pool2d input: expected a 3-D \(C, H, W\) or 4-D \(N, C, H, W\) array, got shape \(4, 4\)"),
+    (K.adaptive_max_pool2d_forward, lambda: (np.ones((2, 2, 2), np.int64), 2), TypeError,
+     r"adaptive_max_pool2d input: expected dtype float32 or float64, got int64"),
+    (K.adaptive_max_pool2d_forward, lambda: (x4, (0, 2)), ValueError,
+     r"adaptive_max_pool2d output_size: expected ints >= 1 \(or None\), got \(0, 2\)"),
+    (K.adaptive_max_pool2d_forward, lambda: (x4, 2**64), ValueError,
+     r"adaptive_max_pool2d output_size: expected ints <= 2147483647"),
+    (K.adaptive_max_pool2d_forward, lambda: (x4, (2, 3, 4)), TypeError,
+     r"adaptive_max_pool2d output_size: expected an int or a pair of ints/None, got \(2, 3, 4\)"),
+    (K.adaptive_max_pool2d_forward, lambda: (np.ones((2, 3, 0, 4)), 2), ValueError,
+     r"adaptive_max_pool2d input: expected non-empty height and width, got \(2, 3, 0, 4\)"),
+    (K.adaptive_max_pool2d_backward, lambda: (np.ones((2, 3, 2, 3)), K.adaptive_max_pool2d_forward(x4, 2)[1]),
+     ValueError, r"adaptive_max_pool2d backward: expected upstream gradient of shape \(2, 3, 2, 2\), got \(2, 3, 2, 3\)"),
+    (K.binary_cross_entropy_forward, lambda: (np.full(3, 1.5), np.ones(3)), ValueError,
+     r"binary_cross_entropy: expected every element of input between 0 and 1 \(probabilities\), got 1.5"),
+    (K.binary_cross_entropy_forward, lambda: (np.array([0.5, np.nan]), np.ones(2)), ValueError,
+     r"binary_cross_entropy: expected every element of input between 0 and 1 \(probabilities\), got nan"),
+    (K.binary_cross_entropy_forward, lambda: (np.ones(3) / 2, np.full(3, -0.5)), ValueError,
+     r"binary_cross_entropy: expected every element of target between 0 and 1 \(probabilities\), got -0.5"),
+    (K.binary_cross_entropy_forward, lambda: (np.ones((2, 3)) / 2, np.ones(3)), ValueError,
+     r"binary_cross_entropy: expected target of the input's shape \(2, 3\), got \(3,\)"),
+    (K.binary_cross_entropy_forward, lambda: (np.ones((2, 3)) / 2, np.ones((2, 3)), np.ones(2)), ValueError,
+     r"binary_cross_entropy: expected weight broadcastable to the input \(2, 3\), got \(2,\)"),
+    (K.binary_cross_entropy_forward, lambda: (np.ones(3) / 2, np.ones(3), np.ones((2, 3))), ValueError,
+     r"binary_cross_entropy: expected weight broadcastable to the input \(3,\), got \(2, 3\)"),
+    (K.binary_cross_entropy_forward, lambda: (np.ones(3) / 2, np.ones(3, np.float32)), TypeError,
+     r"binary_cross_entropy: expected all arrays in one dtype, got float64, float32"),
+    (K.binary_cross_entropy_forward, lambda: (np.ones(3) / 2, np.ones(3), None, "avg"), ValueError,
+     r"binary_cross_entropy: expected reduction in \('mean', 'sum', 'none'\), got 'avg'"),
+    (K.binary_cross_entropy_backward, lambda: (np.ones(3), K.binary_cross_entropy_forward(np.ones(3) / 2,
+                                                                                          np.ones(3))[1]),
+     ValueError, r"binary_cross_entropy backward: expected upstream gradient of shape \(\), got \(3,\)"),
     (K.sigmoid_forward, lambda: ([1.0],), TypeError, r"sigmoid input: expected a numpy.ndarray, got list"),
     (K.softmax_forward, lambda: (x4, 4), ValueError, r"softmax: expected dim as an int in \[-4, 4\), got 4"),
     (K.hardtanh_forward, lambda: (np.ones(3, int),), TypeError, r"hardtanh input: expected dtype float32 or float64"),

@@ -844,8 +844,8 @@ def test_gradcheck_table_has_every_layer_and_passes(capsys):
                   "BatchNorm2d(3), eval", "LocalResponseNorm", "Sigmoid", "Tanh", "LeakyReLU", "Softmax", "LogSoftmax", "AvgPool2d",
                   "Hardsigmoid", "Hardswish", "SiLU", "GELU()", "GELU(approximate='tanh')", "ELU", "Softplus",
                   "ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d", "PixelShuffle", "PixelUnshuffle", "PReLU(3", "PReLU()",
-                  "AdaptiveAvgPool2d", "Dropout(", "Dropout2d", "MSELoss", "NLLLoss", "BCEWithLogitsLoss", "LeNet5",
-                  "BasicBlock"):
+                  "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Dropout(", "Dropout2d", "MSELoss", "NLLLoss",
+                  "BCEWithLogitsLoss", "BCELoss(", "LeNet5", "BasicBlock"):
         assert any(r.startswith(layer) for r in rows), layer
     assert all(r.endswith("pass") for r in rows)
     assert max(float(r.split()[-4]) for r in rows) < 1e-7  # far below the threshold, not just under it

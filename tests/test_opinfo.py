@@ -83,8 +83,9 @@ for _name, _fn in sorted(vars(F).items()):
                 OPS[_key] = _fn
 COVERAGE = {}  # op name -> (accepted, total, refusals); benchmarks.record writes it
 # OpInfo samples per op in torch's op_db (torch as pinned in constraints.txt); the docs' table says these
-SAMPLES = {"flatten": 6, "log_softmax": 7, "nn.functional.adaptive_avg_pool2d": 10, "nn.functional.avg_pool2d": 7,
-           "nn.functional.batch_norm": 12, "nn.functional.binary_cross_entropy_with_logits": 26,
+SAMPLES = {"flatten": 6, "log_softmax": 7, "nn.functional.adaptive_avg_pool2d": 10,
+           "nn.functional.adaptive_max_pool2d": 34, "nn.functional.avg_pool2d": 7, "nn.functional.batch_norm": 12,
+           "nn.functional.binary_cross_entropy": 11, "nn.functional.binary_cross_entropy_with_logits": 26,
            "nn.functional.conv2d": 30, "nn.functional.cross_entropy": 21, "nn.functional.elu": 3,
            "nn.functional.gelu": 8, "nn.functional.hardsigmoid": 3, "nn.functional.hardswish": 4,
            "nn.functional.hardtanh": 5, "nn.functional.leaky_relu": 9, "nn.functional.linear": 20,

@@ -100,19 +100,25 @@ def _avgpool_windows(h, w, kh, kw, sh, sw, ph, pw, ceil_mode, count_include_pad,
     return _frozen_windows((h0, h1), (w0, w1), divisor)
 
 
-def adaptive_windows(x_shape, output_size):
-    """The rectangles of ``adaptive_avg_pool2d``: ``floor(o*H/O) .. ceil((o+1)*H/O)``; divisor = their area."""
+MAX_OUTPUT_SIZE = 2**31 - 1  # an adaptive pool's output height or width: far beyond any array, within int32
+
+
+def adaptive_windows(x_shape, output_size, name="adaptive_avg_pool2d"):
+    """The rectangles of an adaptive pool (``name``: ``adaptive_avg_pool2d`` or ``adaptive_max_pool2d``, for the
+    messages): ``floor(o*H/O) .. ceil((o+1)*H/O)``; divisor = their area (the average pool's)."""
     if isinstance(output_size, (int, np.integer)) and not isinstance(output_size, bool):
         output_size = (output_size, output_size)
     if not isinstance(output_size, (tuple, list)) or len(output_size) != 2:
-        raise TypeError(f"adaptive_avg_pool2d output_size: expected an int or a pair of ints/None, got {output_size!r}")
+        raise TypeError(f"{name} output_size: expected an int or a pair of ints/None, got {output_size!r}")
     ranges = []
     for size, o in zip(x_shape[-2:], output_size):
         o = size if o is None else o
         if not isinstance(o, (int, np.integer)) or isinstance(o, bool) or o < 1:
-            raise ValueError(f"adaptive_avg_pool2d output_size: expected ints >= 1 (or None), got {output_size!r}")
+            raise ValueError(f"{name} output_size: expected ints >= 1 (or None), got {output_size!r}")
+        if o > MAX_OUTPUT_SIZE:
+            raise ValueError(f"{name} output_size: expected ints <= {MAX_OUTPUT_SIZE}, got {output_size!r}")
         if size < 1:
-            raise ValueError(f"adaptive_avg_pool2d input: expected non-empty height and width, got {x_shape}")
+            raise ValueError(f"{name} input: expected non-empty height and width, got {x_shape}")
         idx = np.arange(o)
         ranges.append(((idx * size) // o, -((-(idx + 1) * size) // o)))
     (h0, h1), (w0, w1) = ranges

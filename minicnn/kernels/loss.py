@@ -1,4 +1,5 @@
-"""The losses: cross-entropy (softmax fused in), MSE, NLL and BCE on logits, each beside its naive twin.
+"""The losses: cross-entropy (softmax fused in), MSE, NLL, BCE on logits and on probabilities, each beside its
+naive twin.
 
 Cross-entropy:
 
@@ -21,7 +22,8 @@ over the C classes, and
 * class probabilities ``t``:  ``a_nc = w[c] * ((1 - eps) * t_nc + eps / C)``; ``'mean'`` divides by the
   number of samples, and the target has a gradient too: ``-(1 - eps) * w[c] * log softmax(z_n)_c``.
 
-Mean squared error, negative log-likelihood and binary cross-entropy on logits: each ``*_forward`` returns ``(loss, cache)`` with ``loss`` an ndarray in the
+Mean squared error, negative log-likelihood and binary cross-entropy (on logits, on probabilities): each
+``*_forward`` returns ``(loss, cache)`` with ``loss`` an ndarray in the
 input's dtype (0-d for ``reduction="mean"``/``"sum"``, the input's shape for
 ``"none"``); each ``*_backward(dloss, cache)`` returns the gradients of the
 input and of the target (None for class-index targets).
@@ -32,6 +34,14 @@ and no ``log(sigmoid)`` of a rounded-to-zero sigmoid appears::
 
     loss = (1 - t) * x + l * (log(1 + exp(-|x|)) + max(-x, 0)),   l = 1 + (pos_weight - 1) * t
     d loss / dx = (1 - t) - l * sigmoid(-x)       d loss / dt = -x + (pos_weight - 1) * softplus(-x)
+
+BCE on probabilities ``x`` in [0, 1] is torch's ``binary_cross_entropy``, each log clamped at -100 (so
+``x = 0`` or ``1`` gives a loss of at most 100, not inf), and its two gradients exactly as torch computes
+them: the input's with its denominator clamped at 1e-12 (float32's 1e-12, in float64 too), the target's
+from the unclamped logs (so infinite at ``x = 0`` or ``1``, as torch's)::
+
+    loss = -w [t max(log x, -100) + (1 - t) max(log(1 - x), -100)]
+    d loss / dx = w (x - t) / max(x (1 - x), 1e-12)      d loss / dt = -w log(x / (1 - x))
 """
 import numpy as np
 
@@ -454,19 +464,24 @@ def nll_loss_backward_naive(dloss, cache):
 
 
 # --------------------------------------------------------------------------- BCE with logits
+def _check_broadcast_weight(op, name, a, x):
+    """``a`` (None, or a float array of x's dtype) must broadcast to x's shape without growing it."""
+    if a is None:
+        return
+    check_float_array(f"{op} {name}", a)
+    check_same_dtype(op, x, a)
+    try:
+        if np.broadcast_shapes(a.shape, x.shape) != x.shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"{op}: expected {name} broadcastable to the input {x.shape}, got {a.shape}") from None
+
+
 def _check_bce(x, t, weight, pos_weight, reduction):
     _check_pair("binary_cross_entropy_with_logits", x, t)
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     for name, a in (("weight", weight), ("pos_weight", pos_weight)):
-        if a is not None:
-            check_float_array(f"binary_cross_entropy_with_logits {name}", a)
-            check_same_dtype("binary_cross_entropy_with_logits", x, a)
-            try:
-                if np.broadcast_shapes(a.shape, x.shape) != x.shape:
-                    raise ValueError
-            except ValueError:
-                raise ValueError(f"binary_cross_entropy_with_logits: expected {name} broadcastable to the input "
-                                 f"{x.shape}, got {a.shape}") from None
+        _check_broadcast_weight("binary_cross_entropy_with_logits", name, a, x)
 
 
 def binary_cross_entropy_with_logits_forward(x, target, weight=None, pos_weight=None, reduction="mean"):
@@ -526,5 +541,94 @@ def binary_cross_entropy_with_logits_backward_naive(dloss, cache):
     return dx, dt
 
 
+# --------------------------------------------------------------------------- BCE on probabilities
+LOG_CLAMP = -100          # torch clamps each log of the loss at -100 (a probability of 0 costs 100, not inf)
+# and the input gradient's denominator x (1 - x) at 1e-12 as a float32 (9.99999996e-13), in float64 too, as torch
+GRAD_EPSILON = float(np.float32(1e-12))
+
+
+def _check_binary_cross_entropy(x, t, weight, reduction):
+    _check_pair("binary_cross_entropy", x, t)
+    _check_reduction("binary_cross_entropy", reduction)
+    _check_broadcast_weight("binary_cross_entropy", "weight", weight, x)
+    for name, a in (("input", x), ("target", t)):   # NaN is outside too, as in torch
+        outside = ~((a >= 0) & (a <= 1))
+        if outside.any():
+            raise ValueError(f"binary_cross_entropy: expected every element of {name} between 0 and 1 "
+                             f"(probabilities), got {float(a[outside].flat[0])}")
+
+
+def binary_cross_entropy_forward(x, target, weight=None, reduction="mean"):
+    """Binary cross-entropy of probabilities ``x`` against ``target``, as ``torch.nn.functional.binary_cross_entropy``.
+
+    Parameters
+    ----------
+    x, target : ndarrays of one shape (any, 0-d included) and dtype, every element in [0, 1]
+    weight : ndarray broadcastable to x's shape, optional (a rescaling of each element's loss)
+    reduction : "mean" (over every element), "sum" or "none"
+
+    Returns
+    -------
+    loss : ndarray in x's dtype, 0-d ("mean", "sum") or x's shape ("none"): torch's
+        ``w [(t - 1) max(log(1 - x), -100) - t max(log x, -100)]``
+    cache : (x, target, weight or None, reduction)
+    """
+    _check_binary_cross_entropy(x, target, weight, reduction)
+    with np.errstate(divide="ignore"):   # log(0) = -inf, clamped
+        log_x, log_1mx = np.maximum(np.log(x), LOG_CLAMP), np.maximum(np.log1p(-x), LOG_CLAMP)
+    loss = (target - 1) * log_1mx - target * log_x
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(np.asarray(loss, dtype=x.dtype), reduction), (x, target, weight, reduction)
+
+
+def binary_cross_entropy_backward(dloss, cache):
+    """``dx = dloss w (x - t) / max(x (1 - x), 1e-12) / n``, ``dt = -dloss w log(x / (1 - x)) / n`` (n = the
+    element count for "mean", else 1), in torch's order of operations."""
+    x, t, weight, reduction = cache
+    dloss = _upstream("binary_cross_entropy", dloss, x.shape, reduction, x.dtype)
+    eps = x.dtype.type(GRAD_EPSILON)
+    dx = dloss * (x - t) / np.maximum((1 - x) * x, eps)
+    with np.errstate(divide="ignore", invalid="ignore"):   # x = 0 or 1: an infinite target gradient, as torch's
+        dt = -np.log(x / (1 - x)) * dloss
+        if weight is not None:
+            dx, dt = dx * weight, dt * weight
+    if reduction == "mean" and x.size:
+        dx, dt = dx / x.dtype.type(x.size), dt / x.dtype.type(x.size)
+    return np.asarray(dx, dtype=x.dtype), np.asarray(dt, dtype=x.dtype)
+
+
+def binary_cross_entropy_forward_naive(x, target, weight=None, reduction="mean"):
+    """The textbook ``-w [t log x + (1 - t) log(1 - x)]``, one element at a time, each log clamped at -100 as
+    torch's (``log1p(-x)`` is ``log(1 - x)`` without the rounding of ``1 - x``); same contract as
+    :func:`binary_cross_entropy_forward`."""
+    _check_binary_cross_entropy(x, target, weight, reduction)
+    w = np.ones_like(x) if weight is None else np.broadcast_to(weight, x.shape)
+    loss = np.empty_like(x)
+    with np.errstate(divide="ignore"):
+        for i in np.ndindex(x.shape):
+            log_x = max(np.log(x[i]), x.dtype.type(LOG_CLAMP))
+            log_1mx = max(np.log1p(-x[i]), x.dtype.type(LOG_CLAMP))
+            loss[i] = -w[i] * (target[i] * log_x + (1 - target[i]) * log_1mx)
+    return _reduce(loss, reduction), (x, target, weight, reduction)
+
+
+def binary_cross_entropy_backward_naive(dloss, cache):
+    """``d/dx [-t log x - (1 - t) log(1 - x)] = -t / x + (1 - t) / (1 - x) = (x - t) / (x (1 - x))`` (its
+    denominator clamped at 1e-12, as torch's) and ``d/dt = -log x + log(1 - x)``, one element at a time."""
+    x, t, weight, reduction = cache
+    dloss = _upstream("binary_cross_entropy", dloss, x.shape, reduction, x.dtype)
+    n = x.size if reduction == "mean" else 1
+    w = np.ones_like(x) if weight is None else np.broadcast_to(weight, x.shape)
+    dx, dt = np.empty_like(x), np.empty_like(x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i in np.ndindex(x.shape):
+            g = (dloss if reduction != "none" else dloss[i]) * w[i] / n
+            dx[i] = g * (x[i] - t[i]) / max(x[i] * (1 - x[i]), x.dtype.type(GRAD_EPSILON))
+            dt[i] = g * (-np.log(x[i]) + np.log1p(-x[i]))
+    return dx, dt
+
+
 # this file's ops, by torch's names (kernels/registry.py)
-KERNELS = kernel_table(globals(), "cross_entropy", "mse_loss", "nll_loss", "binary_cross_entropy_with_logits")
+KERNELS = kernel_table(globals(), "cross_entropy", "mse_loss", "nll_loss", "binary_cross_entropy_with_logits",
+                       "binary_cross_entropy")

@@ -11,6 +11,11 @@ from the same places).
 A dilated window takes every ``dilation``-th pixel; ``ceil_mode`` adds a last,
 partial window where one would start inside the input or its left padding
 (torch's rule).
+
+Adaptive max pooling takes the windows of adaptive average pooling (output
+``o`` of ``O`` covers rows ``floor(o*H/O)`` to ``ceil((o+1)*H/O)``,
+``kernels/avgpool.py``) and the winner rule of max pooling; its windows may
+overlap, so a pixel may win several and collect their gradients.
 """
 import math
 
@@ -18,6 +23,7 @@ import numpy as np
 from numba import njit
 
 from .. import threads
+from .avgpool import adaptive_windows
 from .checks import check_float_array, check_grad, pair, pool_out_size
 from .registry import kernel_table
 
@@ -373,5 +379,119 @@ def max_unpool2d_backward_naive(dout, cache):
     return dx
 
 
+# --------------------------------------------------------------------------- adaptive max pooling
+def _adaptive_geometry(x, output_size):
+    """The checked windows ``(h0, h1), (w0, w1)`` of ``adaptive_max_pool2d`` on ``x`` (C, H, W) or (N, C, H, W)."""
+    check_float_array("adaptive_max_pool2d input", x)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"adaptive_max_pool2d input: expected a 3-D (C, H, W) or 4-D (N, C, H, W) array, "
+                         f"got shape {x.shape}")
+    rows, cols, _ = adaptive_windows(x.shape, output_size, "adaptive_max_pool2d")
+    return rows, cols
+
+
+@njit(cache=True, nogil=True)
+def _adaptive_maxpool_forward_kernel(x, h0, h1, w0, w1, out, argmax):
+    """Planes (P, H, W) -> (P, OH, OW): each window's value and flat index ``iy*W + ix`` of its winner.
+
+    torch's rule: a larger value or a NaN (``v != v``) takes the window, so ties keep the first maximum
+    in row-major order and, among NaNs, the last one wins; a window of -inf keeps its first pixel."""
+    planes, w = x.shape[0], x.shape[2]
+    for p in range(planes):
+        for y in range(h0.size):
+            for xo in range(w0.size):
+                best = x[p, h0[y], w0[xo]]
+                best_at = h0[y] * w + w0[xo]
+                for iy in range(h0[y], h1[y]):
+                    for ix in range(w0[xo], w1[xo]):
+                        v = x[p, iy, ix]
+                        if v > best or v != v:
+                            best = v
+                            best_at = iy * w + ix
+                out[p, y, xo] = best
+                argmax[p, y, xo] = best_at
+
+
+@njit(cache=True, nogil=True)
+def _adaptive_maxpool_backward_kernel(dout, argmax, dx):
+    """``dx[p, argmax[p, k]] += dout[p, k]`` on (P, OH*OW) and (P, H*W): overlapping windows' winners add."""
+    planes, length = dout.shape
+    for p in range(planes):
+        for k in range(length):
+            dx[p, argmax[p, k]] += dout[p, k]
+
+
+def adaptive_max_pool2d_forward(x, output_size):
+    """Adaptive max pooling, as ``torch.nn.functional.adaptive_max_pool2d``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W) or (C, H, W), float32 or float64, H and W >= 1
+    output_size : int, or a pair of ints or None (None keeps that size of the input)
+
+    Returns
+    -------
+    out : ndarray, shape (N, C, OH, OW) (or (C, OH, OW)), dtype of ``x``; cell ``(oy, ox)`` is the max over rows
+        ``floor(oy*H/OH) .. ceil((oy+1)*H/OH)`` and the columns alike
+    cache : (x.shape, argmax, x.dtype) with argmax int64 of the output's shape, each winner's flat index
+        ``iy*W + ix`` within its plane (what ``return_indices=True`` hands out, as torch)
+    """
+    (h0, h1), (w0, w1) = _adaptive_geometry(x, output_size)
+    h, w = x.shape[-2:]
+    planes = np.ascontiguousarray(x).reshape(-1, h, w)
+    out = np.empty((planes.shape[0], len(h0), len(w0)), dtype=x.dtype)
+    argmax = np.empty(out.shape, dtype=np.int64)
+    # the planes are independent: split them between the threads, each writing its own slices
+    threads.map_chunks(lambda sl: _adaptive_maxpool_forward_kernel(planes[sl], h0, h1, w0, w1, out[sl], argmax[sl]),
+                       planes.shape[0], threads.min_items(h * w))
+    shape = x.shape[:-2] + out.shape[1:]
+    return out.reshape(shape), (x.shape, argmax.reshape(shape), x.dtype)
+
+
+def adaptive_max_pool2d_backward(dout, cache):
+    """Adaptive max pooling backward: each upstream gradient to its window's winner, added where a pixel
+    wins several windows.  Returns ``dx`` of the input's shape."""
+    x_shape, argmax, dtype = cache
+    check_grad("adaptive_max_pool2d backward", dout, argmax.shape, dtype)
+    planes, cells = int(np.prod(x_shape[:-2])), argmax.shape[-2] * argmax.shape[-1]
+    d = np.ascontiguousarray(dout).reshape(planes, cells)
+    at = argmax.reshape(planes, cells)
+    dx = np.zeros((planes, x_shape[-2] * x_shape[-1]), dtype=dtype)
+    threads.map_chunks(lambda sl: _adaptive_maxpool_backward_kernel(d[sl], at[sl], dx[sl]), planes,
+                       threads.min_items(dx.shape[1]))
+    return dx.reshape(x_shape)
+
+
+def adaptive_max_pool2d_forward_naive(x, output_size):
+    """One window at a time, by slicing: the first maximum of its pixels in row-major order (``argmax``), or
+    its last NaN where it has one (torch's rule).  Same contract as :func:`adaptive_max_pool2d_forward`."""
+    (h0, h1), (w0, w1) = _adaptive_geometry(x, output_size)
+    lead, (h, w) = x.shape[:-2], x.shape[-2:]
+    flat_index = np.arange(h * w).reshape(h, w)
+    out = np.empty(lead + (len(h0), len(w0)), dtype=x.dtype)
+    argmax = np.empty(out.shape, dtype=np.int64)
+    for y in range(len(h0)):
+        for xo in range(len(w0)):
+            rows, cols = slice(h0[y], h1[y]), slice(w0[xo], w1[xo])
+            win = x[..., rows, cols].reshape(lead + ((h1[y] - h0[y]) * (w1[xo] - w0[xo]),))
+            index = flat_index[rows, cols].reshape(-1)
+            nan = np.isnan(win)
+            last_nan = win.shape[-1] - 1 - np.argmax(nan[..., ::-1], axis=-1)
+            k = np.where(nan.any(axis=-1), last_nan, np.argmax(win, axis=-1))
+            out[..., y, xo] = np.take_along_axis(win, k[..., None], axis=-1)[..., 0]
+            argmax[..., y, xo] = index[k]
+    return out, (x.shape, argmax, x.dtype)
+
+
+def adaptive_max_pool2d_backward_naive(dout, cache):
+    """``np.add.at`` into each plane's flat pixels (unbuffered, so a pixel winning several windows gets the sum)."""
+    x_shape, argmax, dtype = cache
+    check_grad("adaptive_max_pool2d backward", dout, argmax.shape, dtype)
+    planes, cells = int(np.prod(x_shape[:-2])), argmax.shape[-2] * argmax.shape[-1]
+    dx = np.zeros((planes, x_shape[-2] * x_shape[-1]), dtype=dtype)
+    np.add.at(dx, (np.arange(planes)[:, None], argmax.reshape(planes, cells)), dout.reshape(planes, cells))
+    return dx.reshape(x_shape)
+
+
 # this file's ops, by torch's names (kernels/registry.py)
-KERNELS = kernel_table(globals(), "max_pool2d", "max_unpool2d")
+KERNELS = kernel_table(globals(), "max_pool2d", "max_unpool2d", "adaptive_max_pool2d")

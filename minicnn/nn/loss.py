@@ -1,5 +1,5 @@
 """Losses: ``CrossEntropyLoss`` (log-softmax + negative log-likelihood, fused; see kernels.loss),
-``MSELoss``, ``NLLLoss``, ``BCEWithLogitsLoss``."""
+``MSELoss``, ``NLLLoss``, ``BCEWithLogitsLoss``, ``BCELoss``."""
 import numpy as np
 
 from .. import functional as F
@@ -125,6 +125,37 @@ class BCEWithLogitsLoss(Module):
     def forward(self, input, target):
         return F.binary_cross_entropy_with_logits(input, target, self.weight, reduction=self.reduction,
                                                   pos_weight=self.pos_weight)
+
+    def extra_repr(self):
+        return f"reduction={self.reduction!r}"
+
+
+class BCELoss(Module):
+    """Binary cross-entropy of probabilities, as ``torch.nn.BCELoss(weight=None, size_average=None, reduce=None,
+    reduction='mean')``: ``-weight [t log x + (1 - t) log(1 - x)]``, each log clamped at -100 as torch's (see
+    kernels/loss.py).  For a network's raw scores, :class:`BCEWithLogitsLoss` is the stable form.
+
+    Parameters
+    ----------
+    weight : ndarray broadcastable to the input, optional; a buffer (in ``state_dict()``), as torch
+    size_average, reduce : torch's deprecated spellings of ``reduction``; only None is accepted
+    reduction : "mean" (default), "sum" or "none"
+
+    Shapes: input and target the same, every element in [0, 1] -> () or the input's shape ("none"); the target
+    gets a gradient too, as in torch.
+    """
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
+        super().__init__()
+        for name, value in (("size_average", size_average), ("reduce", reduce)):
+            if value is not None:
+                raise ValueError(f"BCELoss: {name}={value!r} is deprecated in torch and not supported; "
+                                 f"use reduction=")
+        self.reduction = _reduction("BCELoss", reduction)
+        self.register_buffer("weight", array_or_none(weight, "BCELoss weight"))
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
 
     def extra_repr(self):
         return f"reduction={self.reduction!r}"

@@ -1,4 +1,5 @@
-"""Pooling layers, shaped like torch's: MaxPool2d, MaxUnpool2d, AvgPool2d, AdaptiveAvgPool2d."""
+"""Pooling layers, shaped like torch's: MaxPool2d, MaxUnpool2d, AvgPool2d, AdaptiveAvgPool2d,
+AdaptiveMaxPool2d."""
 import numpy as np
 
 from .. import functional as F
@@ -104,6 +105,29 @@ class AdaptiveAvgPool2d(Module):
 
     def forward(self, x):
         return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(Module):
+    """Max pooling to a fixed ``output_size`` (int, or a pair of ints or None = keep that size), as
+    ``torch.nn.AdaptiveMaxPool2d(output_size, return_indices=False)``; output cell ``o`` of ``O`` takes the max of
+    rows ``floor(o*H/O)`` to ``ceil((o+1)*H/O)`` (:class:`AdaptiveAvgPool2d`'s windows), its first maximum in
+    row-major order winning ties, as torch.  With ``return_indices`` the call returns ``(output, indices)``,
+    indices an int64 Tensor of flat indices ``iy*W + ix`` for :class:`MaxUnpool2d`.
+
+    Shapes: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW) (or (C, OH, OW)).
+    """
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__()
+        if not isinstance(return_indices, (bool, np.bool_)):
+            raise TypeError(f"AdaptiveMaxPool2d: expected return_indices as a bool, got {return_indices!r}")
+        self.output_size, self.return_indices = output_size, bool(return_indices)
+
+    def forward(self, x):
+        return F.adaptive_max_pool2d(x, self.output_size, self.return_indices)
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
