@@ -314,6 +314,12 @@ def gradcheck_cases(rng):
     cases += [("PReLU(3, init=0.3)", nn.PReLU(3, 0.3), _distinct(rng, (2, 3, 4)), False),
               ("PReLU()", nn.PReLU(), _distinct(rng, (3, 5)), False)]
     cases.append(("SimpleCNN(fused=True)", SimpleCNN(fused=True), rng.uniform(-1, 1, (2, 1, 28, 28)), False))
+    # the transposed conv is linear in its input and its weight (arguments in torch's order: in, out, kernel,
+    # stride, padding, output_padding): output_padding below the stride, and at the stride but below the dilation
+    cases += [("ConvTranspose2d(4, 6, 3, 2, 1, 1, groups=2)", nn.ConvTranspose2d(4, 6, 3, 2, 1, 1, groups=2),
+               rng.standard_normal((2, 4, 3, 4)), False),
+              ("ConvTranspose2d(2, 3, 3, 1, 0, 1, dilation=2)",
+               nn.ConvTranspose2d(2, 3, 3, 1, 0, 1, dilation=2), rng.standard_normal((2, 2, 4, 3)), False)]
     return [(label, module.double() if hasattr(module, "double") else module, x, smooth)
             for label, module, x, smooth in cases]
 
