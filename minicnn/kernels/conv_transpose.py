@@ -27,6 +27,9 @@ The output size is conv2d's rule solved for the other side::
 dropped); ``output_padding`` (< max(SH, DH), as torch) adds rows at the bottom (and columns at the
 right) that conv2d with stride SH would map to the same H: it only picks which of the sizes conv2d
 cannot tell apart the output has, and those rows hold the bias alone where no window reaches them.
+(An output_padding of at least SH, allowed when DH > SH, gives an output that conv2d maps to more rows
+than x has: x is then conv2d's upstream gradient with zeros below it, and dx the first H x W of conv2d's
+output; the backward reads exactly H x W windows of dout.)
 
 ``conv_transpose2d_forward_naive`` / ``conv_transpose2d_backward_naive`` are the definition, one input
 pixel at a time: each input pixel adds the kernel times itself into its output window (the scatter),
