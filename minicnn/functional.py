@@ -119,6 +119,30 @@ def conv2d_padded(input, weight, bias, stride, padding, dilation, groups, paddin
                                 padding_mode)
 
 
+class ConvTranspose2dFunction(KernelFunction):
+    """``conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, dilation)``: conv2d's input
+    gradient run forward; backward: ``kernels.conv_transpose2d_backward`` -> ``(dx, dweight, dbias)``, where dx is
+    conv2d's forward of the upstream gradient and dweight conv2d's weight gradient with the roles swapped."""
+    kernel, constant_args, need_input_grad = "conv_transpose2d", 5, True
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """2-D transposed convolution, as ``torch.nn.functional.conv_transpose2d``: exactly the input gradient of
+    a conv2d with this weight (``kernels/conv_transpose.py``), whose own input gradient is that conv2d's forward.
+
+    Shapes: input (N, C_in, H, W) or unbatched (C_in, H, W), weight (C_in, C_out / groups, KH, KW), bias (C_out,)
+    -> (N, C_out, OH, OW) (or (C_out, OH, OW)), ``OH = (H - 1)*stride - 2*padding + dilation*(KH - 1) +
+    output_padding + 1``; ``output_padding`` must be smaller than ``stride`` or ``dilation``.
+    """
+    input, weight = as_tensor(input, "conv_transpose2d input"), as_tensor(weight, "conv_transpose2d weight")
+    _check_dtype("conv_transpose2d", input, weight)
+    if _unbatched("conv_transpose2d", input, 4):
+        out = conv_transpose2d(_add_batch_dim(input), weight, bias, stride, padding, output_padding, groups, dilation)
+        return out.reshape(out.shape[1:])
+    return ConvTranspose2dFunction.apply(input, weight, _param(bias, "conv_transpose2d bias"), stride, padding,
+                                         output_padding, groups, dilation)
+
+
 class Conv2dReLUMaxPool2dFunction(KernelFunction):
     """``max_pool2d(relu(conv2d(x, weight, bias, padding=padding)), 2)`` by the fused kernel pair."""
     kernel, constant_args, need_input_grad = "conv2d_relu_max_pool2d", 1, True

@@ -319,6 +319,12 @@ def gradcheck_cases(rng):
     # probabilities kept away from 0 and 1 (where the log is clamped), a weight broadcast along the rows
     cases.append(("BCELoss(weight)", _WithTarget(nn.BCELoss(rng.uniform(0.5, 2, 4)), rng.uniform(0, 1, (3, 4))),
                   rng.uniform(0.05, 0.95, (3, 4)), True))
+    # the transposed conv is linear in its input and its weight (arguments in torch's order: in, out, kernel,
+    # stride, padding, output_padding): output_padding below the stride, and at the stride but below the dilation
+    cases += [("ConvTranspose2d(4, 6, 3, 2, 1, 1, groups=2)", nn.ConvTranspose2d(4, 6, 3, 2, 1, 1, groups=2),
+               rng.standard_normal((2, 4, 3, 4)), False),
+              ("ConvTranspose2d(2, 3, 3, 1, 0, 1, dilation=2)",
+               nn.ConvTranspose2d(2, 3, 3, 1, 0, 1, dilation=2), rng.standard_normal((2, 2, 4, 3)), False)]
     return [(label, module.double() if hasattr(module, "double") else module, x, smooth)
             for label, module, x, smooth in cases]
 

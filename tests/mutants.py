@@ -288,6 +288,8 @@ def kernel_args(op, rng):
     r = lambda *shape: rng.standard_normal(shape)  # noqa: E731
     if op == "conv2d":
         return (r(2, 3, 6, 5), r(4, 3, 3, 2), r(4), 1, 1)
+    if op == "conv_transpose2d":  # 2 groups of 2 -> 2 channels; output_padding 1 of the height (stride 2)
+        return (r(2, 4, 3, 4), r(4, 2, 3, 2), r(4), (2, 1), 1, (1, 0), 2, (1, 2))
     if op == "conv2d_relu_max_pool2d":
         return (r(2, 2, 6, 6), r(3, 2, 3, 3), r(3), 1)
     if op == "linear":
@@ -488,6 +490,12 @@ TESTS = {
     + _ids(T_W, "test_winograd_conv2d_equals_naive", "test_direct_conv2d_equals_naive")
     + _ids(T_L, "test_conv2d_gradients") + _ids(T_A, "test_conv2d_matches_torch",
                                                  "test_conv2d_full_signature_matches_torch"),
+    "conv_transpose2d": _ids(T_K, "test_conv_transpose2d_equals_naive",
+                             "test_conv_transpose2d_is_conv2d_backward_run_forward",
+                             "test_conv_transpose2d_known_values", "test_conv_transpose2d_accepts_non_contiguous_input")
+    + _ids(T_L, "test_conv_transpose2d_gradients")
+    + _ids(T_A, "test_conv_transpose2d_matches_torch", "test_conv_transpose2d_output_size_matches_torch")
+    + [GRADCHECK_TABLE],
     "col2im": _ids(T_K, "test_col2im_accumulates_overlapping_windows", "test_col2im_is_the_adjoint_of_im2col",
                    "test_dilated_im2col_equals_naive_and_col2im_is_its_adjoint", "test_conv2d_equals_naive"),
     "pad2d": _ids(T_K, "test_pad2d_backward_is_the_adjoint_and_equals_naive", "test_general_conv2d_equals_naive")
@@ -724,6 +732,8 @@ def build():
             add("_col2im_kernel:assign", "col2im",
                 source("minicnn.kernels.conv:_col2im_kernel", ("] += g[xo]", "] = g[xo]", 3)),
                 col2im_probe, TESTS["conv2d"], "col2im assigns instead of adding overlapping windows")
+
+        conv_transpose_mutants(impl)
 
         # ---------------------------------------------------------------- fused conv + relu + pool
         path, m = kernel_mutants("conv2d_relu_max_pool2d", impl)
@@ -1110,6 +1120,91 @@ def activation_mutants(impl):
     else:
         m("threshold_inclusive", source(fast_kernel("softplus"), ("if z > threshold:", "if z >= threshold:")),
           "linear at beta * x == threshold too (torch: only above)")
+
+
+def _ct_in_out_swapped(dweight, cache):
+    """dweight's channels in conv2d's (out, in) order: each group's (C_out/g, C_in/g) numbers read as the
+    (C_in/g, C_out/g) block the weight has."""
+    g = cache.setup.groups
+    cin_g, cout_g = dweight.shape[0] // g, dweight.shape[1]
+    return dweight.reshape(g, cout_g, cin_g, *dweight.shape[2:]).transpose(0, 2, 1, 3, 4).reshape(dweight.shape).copy()
+
+
+def _ct_output_padding_at_the_start(dout, cache):
+    """``dout`` read as if output_padding's rows and columns were at the top and left: shifted up by them."""
+    oph, opw = cache.setup.output_padding
+    moved = np.zeros_like(dout)
+    moved[:, :, :dout.shape[2] - oph, :dout.shape[3] - opw] = dout[:, :, oph:, opw:]
+    return moved
+
+
+def _ct_output_padding_dropped(dout, cache):
+    """``dout`` without its output_padding rows and columns (as if they held no gradient: zeros)."""
+    oph, opw = cache.setup.output_padding
+    kept = dout.copy()
+    kept[:, :, kept.shape[2] - oph:] = 0
+    kept[:, :, :, kept.shape[3] - opw:] = 0
+    return kept
+
+
+def _ct_dx_stride_one(result, dout, cache, *args, **kwargs):
+    """conv2d's forward of ``dout`` with stride 1 (the stride forgotten), its first H x W: the wrong dx."""
+    from minicnn import kernels as K
+    s = cache.setup
+    out, _ = K.conv2d_forward_naive(dout, cache.weight, None, 1, s.padding, s.dilation, s.groups)
+    return out[:, :, :cache.x.shape[2], :cache.x.shape[3]].copy()
+
+
+def conv_transpose_mutants(impl):
+    """The mistakes of the transposed conv's backward: conv2d's weight gradient not turned back (flipped, or
+    its in/out channels transposed), output_padding's rows on the wrong side or dropped, the groups mixed up,
+    the bias gradient summed over the wrong axes, dx read with the wrong stride."""
+    naive = impl == "naive"
+    path, m = kernel_mutants("conv_transpose2d", impl)
+    m("no_bias_grad", wrap(path, each(np.zeros_like, {2})), "the bias gradient dropped (zeros)")
+    m("dx_zero", wrap(path, each(np.zeros_like, {0})), "the input gradient dropped")
+    m("dx_off_by_one", wrap(path, each(shifted, {0})), "dx one column over (off-by-one window)")
+    m("dweight_flipped", wrap(path, each(lambda a: a[:, :, ::-1, ::-1].copy(), {1})),
+      "dweight rotated 180 degrees (the flipped-kernel view's gradient, not flipped back)")
+    m("dweight_in_out_swapped",
+      wrap(path, lambda res, dout, cache, *a, **k: (res[0], _ct_in_out_swapped(res[1], cache), res[2])),
+      "dweight's channels in conv2d's (out, in) order, not the weight's (in, out)")
+    m("dbias_summed_over_channels",
+      wrap(path, each(lambda a: np.full_like(a, a.sum(dtype=np.float64)), {2})),
+      "the bias gradient summed over the channel axis too: every channel gets the total")
+    m("dbias_batch_averaged",
+      wrap(path, lambda res, dout, cache, *a, **k: res[:2] + (None if res[2] is None else res[2] / dout.shape[0],)),
+      "the bias gradient averaged over the batch instead of summed")
+    m("output_padding_at_the_start",
+      replace(path, lambda o: lambda dout, cache, *a, **k: o(_ct_output_padding_at_the_start(dout, cache), cache,
+                                                             *a, **k)),
+      "output_padding's rows and columns taken at the top and left of dout, not the bottom and right")
+    m("output_padding_rows_dropped",
+      replace(path, lambda o: lambda dout, cache, *a, **k: o(_ct_output_padding_dropped(dout, cache), cache, *a,
+                                                             **k)),
+      "the output_padding rows' gradient left out (of dbias, and of dx and dweight where the padding reaches them)")
+    m("dx_stride_one", wrap(path, first_is(_ct_dx_stride_one)),
+      "dx = conv2d's forward of dout with stride 1: the stride forgotten")
+    if naive:
+        m("groups_mixed", source(path, ("for ins, outs in group_blocks(weight, setup.groups, 1):",
+                                        "for ins, outs in zip([b[0] for b in group_blocks(weight, setup.groups, 1)], "
+                                        "[b[1] for b in group_blocks(weight, setup.groups, 1)][::-1]):")),
+          "group g's inputs paired with another group's outputs")
+        m("windows_stride_one", source(path, ("g = doutp[_window(outs, y, xi, weight.shape, setup)]",
+                                              "g = doutp[_window(outs, y, xi, weight.shape, "
+                                              "setup._replace(stride=(1, 1)))]")),
+          "dx and dweight read dout's windows with stride 1")
+        m("dweight_assigned", source(path, ("dweight[ins] +=", "dweight[ins] =")),
+          "dweight keeps only the last input pixel's term")
+    else:
+        m("groups_mixed", source(path, ("for ins, rows in group_blocks(weight, setup.groups, kh * kw):",
+                                        "for ins, rows in zip([b[0] for b in group_blocks(weight, setup.groups, "
+                                        "kh * kw)], [b[1] for b in group_blocks(weight, setup.groups, kh * kw)]"
+                                        "[::-1]):")),
+          "group g's inputs paired with another group's outputs")
+        m("windows_stride_one", source(path, ("kh, kw, sh, sw, dh, dw, h, w, cols)",
+                                              "kh, kw, 1, 1, dh, dw, h, w, cols)")),
+          "dout's im2col (dx and dweight) with stride 1")
 
 
 def pad_mutants(impl):
@@ -1509,7 +1604,8 @@ def subtle_kernel_mutants():
                 pad_probe("replicate"), (), "replicate's trailing strip dropped (as for zeros)")
 
         # the first layer's backward: no input gradient asked for (need_input_grad=False)
-        for op, dweight in (("conv2d", 1), ("conv2d_relu_max_pool2d", 1), ("linear", 1), ("batch_norm", 1)):
+        for op, dweight in (("conv2d", 1), ("conv_transpose2d", 1), ("conv2d_relu_max_pool2d", 1), ("linear", 1),
+                            ("batch_norm", 1)):
             path = f"{kernel_module(op)}:{op}_backward{sfx}"
 
             def no_dx_path(res, dout, cache, need_input_grad=True, k=dweight, **kwargs):

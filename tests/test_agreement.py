@@ -153,6 +153,103 @@ def test_conv2d_full_signature_matches_torch(dtype, case, bias, unbatched, seed)
                        lambda x, weight, bias=None: reference._conv_forward(x, weight, bias), x, seed,
                        floor={"bias": float(np.sqrt(per_channel))})
 
+# --------------------------------------------------------------------------- ConvTranspose2d
+def transposed_hw(hw, kernel, stride, padding, output_padding, dilation):
+    """torch's ``(H - 1)*stride - 2*padding + dilation*(kernel - 1) + output_padding + 1``."""
+    return tuple((hw[a] - 1) * stride[a] - 2 * padding[a] + dilation[a] * (kernel[a] - 1) + output_padding[a] + 1
+                 for a in (0, 1))
+
+
+@st.composite
+def conv_transpose_cases(draw, fits=True):
+    """ConvTranspose2d's arguments and an input: (N, C, H, W), out_channels, kernel, kwargs.  output_padding below
+    the stride or the dilation (at times at least the stride: dilation > stride); with ``fits=False`` one thing
+    torch refuses instead: an output_padding at least both, or a padding that leaves no output."""
+    groups = draw(st.sampled_from([1, 2, 3]))
+    c, o = groups * draw(st.integers(1, 3)), groups * draw(st.sampled_from([1, 2]))
+    kernel = (draw(KERNEL), draw(KERNEL))
+    stride, dilation = (draw(STRIDE), draw(STRIDE)), (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = (draw(PADDING), draw(PADDING))
+    output_padding = [draw(st.integers(0, max(stride[a], dilation[a]) - 1)) for a in (0, 1)]
+    hw = (draw(st.integers(1, 12)), draw(st.integers(1, 12)))
+    if not fits:
+        if draw(st.booleans()):
+            axis = draw(st.sampled_from([0, 1]))
+            output_padding[axis] = draw(st.integers(max(stride[axis], dilation[axis]), 4))
+        else:
+            hw, padding = (1, 1), (draw(st.integers(3, 5)), draw(st.integers(3, 5)))   # (K - 1)*D + 1 <= 2P: none left
+            kernel, dilation = (1, 1), (1, 1)
+            output_padding = [0, 0]
+    output_padding = tuple(output_padding)
+    if fits:
+        assume(min(transposed_hw(hw, kernel, stride, padding, output_padding, dilation)) >= 1)
+    kwargs = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
+    return (draw(st.integers(1, 3)), c, *hw), o, kernel, kwargs
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
+@given(case=conv_transpose_cases(), bias=st.booleans(), unbatched=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_conv_transpose2d_matches_torch(dtype, case, bias, unbatched, seed):
+    shape, o, kernel, kwargs = case
+    layer = nn.ConvTranspose2d(shape[1], o, kernel, bias=bias, **kwargs).to(dtype)
+    x = standard_normal(seed, shape[1:] if unbatched else shape, dtype)
+    out_hw = transposed_hw(shape[2:], kernel, kwargs["stride"], kwargs["padding"], kwargs["output_padding"],
+                           kwargs["dilation"])
+    errors = compare_and_record("ConvTranspose2d", layer,
+                                lambda x, weight, bias=None: F.conv_transpose2d(x, weight, bias, **kwargs), x, seed,
+                                floor={"bias": float(np.sqrt((1 if unbatched else shape[0]) * np.prod(out_hw)))})
+    assert set(errors) == {"forward", "input", "weight"} | ({"bias"} if bias else set())
+
+
+class _Sized(nn.Module):
+    """``conv(x, output_size=size)`` as a module of one argument (for compare_with_torch)."""
+
+    def __init__(self, conv, size):
+        super().__init__()
+        self.conv, self.size = conv, size
+
+    def forward(self, x):
+        return self.conv(x, output_size=self.size)
+
+
+@SETTINGS
+@given(case=conv_transpose_cases(), extra=st.tuples(st.integers(0, 2), st.integers(0, 2)), leading=st.booleans(),
+       seed=st.integers(0, 2**32 - 1))
+def test_conv_transpose2d_output_size_matches_torch(case, extra, leading, seed):
+    """``forward(x, output_size)``: a size up to ``stride - 1`` above the smallest output picks the output
+    padding as torch does (then the numbers agree); one beyond it is refused by both."""
+    shape, o, kernel, kwargs = case
+    kwargs = {**kwargs, "output_padding": (0, 0)}
+    layer = nn.ConvTranspose2d(shape[1], o, kernel, **kwargs).to(np.float64)
+    reference = torch.nn.ConvTranspose2d(shape[1], o, kernel, **kwargs).double()
+    smallest = transposed_hw(shape[2:], kernel, kwargs["stride"], kwargs["padding"], (0, 0), kwargs["dilation"])
+    assume(min(smallest) >= 1)
+    size = tuple(smallest[a] + extra[a] for a in (0, 1))
+    size = (shape[0], o) + size if leading else size
+    x = standard_normal(seed, shape, np.float64)
+    if any(extra[a] >= kwargs["stride"][a] for a in (0, 1)):
+        both_refuse(lambda: layer(x, output_size=size),
+                    lambda: reference(torch.from_numpy(x), output_size=size))
+        return
+
+    def torch_fn(x, weight, bias):   # the torch module's own forward, on the tensors compare_with_torch made
+        return torch.func.functional_call(reference, {"weight": weight, "bias": bias}, (x,), {"output_size": size})
+    compare_and_record("ConvTranspose2d (output_size)", _Sized(layer, size), torch_fn, x, seed,
+                       floor={"bias": float(np.sqrt(shape[0] * np.prod(size[-2:])))})
+
+
+@SETTINGS
+@given(case=conv_transpose_cases(fits=False))
+def test_conv_transpose2d_refuses_what_torch_refuses(case):
+    shape, o, kernel, kwargs = case
+    x, weight = np.zeros(shape), np.zeros((shape[1], o // kwargs["groups"], *kernel))
+    layer = nn.ConvTranspose2d(shape[1], o, kernel, **kwargs).to(np.float64)
+    both_refuse(lambda: layer(x),
+                lambda: F.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(weight), **kwargs))
+    both_refuse(lambda: MF.conv_transpose2d(x, weight, **kwargs),
+                lambda: F.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(weight), **kwargs))
+
 # --------------------------------------------------------------------------- MaxPool2d
 
 

@@ -124,6 +124,34 @@ def test_the_converted_model_keeps_structure_modes_and_runs_without_torch_object
     assert converted.stem[0].weight.dtype == np.float64
 
 
+class TinyDecoder(tnn.Module):
+    """Upsampling as a decoder does it: ConvTranspose2d layers (one sized by ``output_size``, one grouped and
+    dilated with output_padding at the stride) and F.conv_transpose2d on a weight of the model's own."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = tnn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.up = tnn.ConvTranspose2d(8, 4, 3, stride=2, padding=1)
+        self.spread = tnn.ConvTranspose2d(8, 4, 2, stride=2, groups=2, dilation=3, output_padding=(2, 0))
+        self.weight = tnn.Parameter(0.3 * torch.randn(8, 2, 2, 2, dtype=torch.float64))
+
+    def forward(self, x):
+        h = tF.relu(self.down(x))
+        up = self.up(h, output_size=x.shape)                        # (N, 4, 8, 8): output_padding 1 from the size
+        side = tF.conv_transpose2d(h, self.weight, None, 2, 0, 0, 2)   # (N, 4, 8, 8), 2 groups
+        spread = self.spread(h)                                       # (N, 4, 12, 10), cropped to 8 x 8
+        return torch.cat([x, up, side, spread[:, :, :8, :8]], dim=1)
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_a_decoder_with_transposed_convolutions_converts(train):
+    torch.manual_seed(0)
+    model = TinyDecoder().double()
+    x = np.random.default_rng(4).standard_normal((2, 3, 8, 8))
+    compare(model, x, train)
+    assert isinstance(from_torch(model).up, nn.ConvTranspose2d)
+
+
 @pytest.mark.extended   # (17 s; the zoo below runs it too, at 64x64)
 def test_resnet18_converts_in_train_and_eval():
     torch.manual_seed(0)

@@ -346,6 +346,47 @@ def _conv2d(d, well):
     return conv, (x,), {"shape": x.shape[:-3] + (o["cout"],) + hw}
 
 
+def conv_transpose_hw(hw, kernel, stride, padding, output_padding, dilation):
+    """torch's ``(H - 1)*stride - 2*padding + dilation*(k - 1) + output_padding + 1``."""
+    k, s, p, op, dl = _pair(kernel), _pair(stride), _pair(padding), _pair(output_padding), _pair(dilation)
+    return tuple((hw[i] - 1) * s[i] - 2 * p[i] + dl[i] * (k[i] - 1) + op[i] + 1 for i in range(2))
+
+
+def _conv_transpose_options(d, well):
+    groups = value(d, well, [1, 1, 2], [0, 3, 1.5, None])
+    g = groups if isinstance(groups, int) and groups > 0 else 1
+    cin, cout = g * d(st.integers(1, 2)), g * d(st.integers(1, 2))
+    k = pick(d, well, st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))), ODD_INTS)
+    stride = value(d, well, [1, 1, 2, (1, 2)], [0, -1, (1,), (1, 2, 3), "1"])
+    dilation = value(d, well, [1, 1, 2, (2, 1)], [0, (0, 1), 1.0])
+    padding = value(d, well, [0, 1, (1, 0)], [-1, "same", (1, 2, 3), None, 5])
+    s, dl = _small(stride) or (1, 1), _small(dilation) or (1, 1)
+    room = (max(s[0], dl[0]) - 1, max(s[1], dl[1]) - 1)   # torch: output_padding < stride or dilation
+    output_padding = pick(d, well, st.tuples(st.integers(0, room[0]), st.integers(0, room[1])),
+                          st.sampled_from([-1, 2, 3, (0, 3), "1", None]))
+    return dict(cin=cin, cout=cout, k=k, stride=stride, dilation=dilation, padding=padding,
+                output_padding=output_padding, groups=groups)
+
+
+@layer("ConvTranspose2d", "conv_transpose2d")
+def _conv_transpose2d(d, well):
+    o = _conv_transpose_options(d, well)
+    conv = nn.ConvTranspose2d(o["cin"], o["cout"], o["k"], stride=o["stride"], padding=o["padding"],
+                              output_padding=o["output_padding"], groups=o["groups"], bias=d(st.booleans()),
+                              dilation=o["dilation"], padding_mode=value(d, well, ["zeros"], ["reflect", None, 0]))
+    x = image(d, well, c=o["cin"], hw=(3, 5), batched=maybe_unbatched(d, well))
+    if x.ndim < 3:
+        return conv, (x,), {}
+    hw = conv_transpose_hw(x.shape[-2:], o["k"], o["stride"], o["padding"], o["output_padding"], o["dilation"])
+    if d(st.booleans()):   # forward(x, output_size): a size the stride leaves open, with or without leading dims
+        smallest = conv_transpose_hw(x.shape[-2:], o["k"], o["stride"], o["padding"], 0, o["dilation"])
+        hw = tuple(smallest[a] + d(st.integers(0, conv.stride[a] - 1)) for a in (0, 1))
+        size = pick(d, well, st.sampled_from([hw, list(hw), x.shape[:-3] + (o["cout"],) + hw]),
+                    st.sampled_from([(hw[0] + 9, hw[1]), hw[:1], 3, (2.5, 3), None]))
+        return conv, (x, size), {"shape": x.shape[:-3] + (o["cout"],) + hw}
+    return conv, (x,), {"shape": x.shape[:-3] + (o["cout"],) + hw}
+
+
 @layer("Conv2dReLUMaxPool2d", "conv2d_relu_max_pool2d")
 def _conv_relu_pool(d, well):
     k = pick(d, well, st.sampled_from([1, 2, 3, (3, 1)]), ODD_INTS)
@@ -967,6 +1008,25 @@ def _conv_call(d, well, padded):
 
 function("conv2d")(lambda d, well: _conv_call(d, well, False))
 function("conv2d_padded", "conv2d")(lambda d, well: _conv_call(d, well, True))
+
+
+@function("conv_transpose2d")
+def _f_conv_transpose2d(d, well):
+    o = _conv_transpose_options(d, well)
+    x = image(d, well, c=o["cin"], hw=(3, 5), batched=maybe_unbatched(d, well))
+    g = o["groups"] if isinstance(o["groups"], int) and o["groups"] > 0 else 1
+    kh, kw = _small(o["k"]) or (1, 1)
+    dtype = x.dtype.type if is_float_array(x) else np.float32
+    weight = tensor(d, well, (o["cin"], o["cout"] // g, kh, kw), dtype)
+    bias = d(st.none() | arrays(shape=(o["cout"],), dtypes=[dtype])) if well else d(
+        st.none() | arrays(shape=(o["cout"],), dtypes=[dtype]) | arrays(max_dims=2))
+    args = (x, weight, bias, o["stride"], o["padding"], o["output_padding"], o["groups"], o["dilation"])
+    expect = {}
+    if well and x.ndim >= 3:
+        expect["shape"] = x.shape[:-3] + (o["cout"],) + conv_transpose_hw(x.shape[-2:], (kh, kw), o["stride"],
+                                                                           o["padding"], o["output_padding"],
+                                                                           o["dilation"])
+    return args, {}, expect
 
 
 @function("conv2d_relu_max_pool2d")

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from helpers import DTYPES, TOL, arrays_in, assert_close, randn
 from minicnn import functional as F
 from minicnn import kernels as K
+from minicnn.kernels import conv_transpose
 
 
 def assert_grads_close(grads, naive, with_bias, dtype):
@@ -264,6 +265,8 @@ def kernel_calls(dtype, rng):
     labels = np.array([0, 1, 1])
     return [
         ("conv2d", lambda: K.conv2d_forward(x, w, b, 2, 1), K.conv2d_backward),
+        ("conv_transpose2d", lambda: K.conv_transpose2d_forward(x, w.transpose(1, 0, 2, 3), b, 2, 1, 1),
+         K.conv_transpose2d_backward),
         ("max_pool2d", lambda: K.max_pool2d_forward(x, 2, 1, 1), K.max_pool2d_backward),
         ("relu", lambda: K.relu_forward(x), K.relu_backward),
         ("linear", lambda: K.linear_forward(xl, wl, bl), K.linear_backward),
@@ -351,6 +354,10 @@ def _conv_cache():
     return K.conv2d_forward(np.ones((1, 1, 4, 4)), np.ones((1, 1, 2, 2)))[1]
 
 
+def _conv_transpose_cache():
+    return K.conv_transpose2d_forward(np.ones((1, 3, 4, 4)), np.ones((3, 2, 2, 2)))[1]
+
+
 def _pool_cache():
     return K.max_pool2d_forward(np.ones((1, 1, 4, 4)), 2)[1]
 
@@ -386,6 +393,31 @@ BAD_INPUT = [
      r"conv2d backward: expected upstream gradient of shape \(1, 1, 3, 3\), got \(1, 1, 3, 4\)"),
     (K.conv2d_backward, lambda: (np.ones((1, 1, 3, 3), np.float32), _conv_cache()), TypeError,
      r"conv2d backward: expected upstream gradient of dtype float64, got float32"),
+    # conv_transpose2d: weight (C_in, C_out / groups, KH, KW)
+    (K.conv_transpose2d_forward, lambda: (f64, np.ones((4, 2, 3, 3))), ValueError,
+     r"conv_transpose2d: expected input with 4 channels \(weight \(4, 2, 3, 3\)\), got input of shape \(2, 3, 5, 5\)"),
+    (K.conv_transpose2d_forward, lambda: (f64, np.ones((3, 2, 3, 3)), None, 1, 0, 0, 2), ValueError,
+     r"conv_transpose2d: expected in_channels 3 .* divisible by groups=2"),
+    (K.conv_transpose2d_forward, lambda: (f64, np.ones((3, 2, 3, 3)), None, 2, 0, 2), ValueError,
+     r"conv_transpose2d: expected output_padding smaller than either stride or dilation, got output_padding=\(2, 2\)"),
+    (K.conv_transpose2d_forward, lambda: (f64, np.ones((3, 2, 3, 3)), None, 1, 0, 1, 1, 1), ValueError,
+     r"conv_transpose2d: expected output_padding smaller than either stride or dilation"),
+    (K.conv_transpose2d_forward, lambda: (f64, np.ones((3, 2, 1, 1)), None, 1, 3), ValueError,
+     r"conv_transpose2d: input size \(5, 5\) gives an output size \(-1, -1\), too small"),
+    (K.conv_transpose2d_forward, lambda: (np.ones((2, 3, 0, 5)), np.ones((3, 2, 3, 3))), ValueError,
+     r"conv_transpose2d: expected an input of non-empty height and width, got shape \(2, 3, 0, 5\)"),
+    (K.conv_transpose2d_forward, lambda: (f64, np.ones((3, 2, 3, 3)), np.ones(3), 1, 0, 0, 1), ValueError,
+     r"conv_transpose2d: expected bias of shape \(2,\), got \(3,\)"),
+    (K.conv_transpose2d_forward, lambda: (f64, np.ones((3, 0, 3, 3))), ValueError,
+     r"conv_transpose2d: expected a non-empty weight, got shape \(3, 0, 3, 3\)"),
+    (K.conv_transpose2d_forward, lambda: (f32, np.ones((3, 2, 3, 3))), TypeError,
+     r"conv_transpose2d: expected all arrays in one dtype, got float32, float64"),
+    (K.conv_transpose2d_forward, lambda: (f64, np.ones((3, 2, 3, 3)), None, 1, -1), ValueError,
+     r"conv_transpose2d padding: expected values >= 0, got \(-1, -1\)"),
+    (K.conv_transpose2d_backward, lambda: (np.ones((1, 2, 3, 4)), _conv_transpose_cache()), ValueError,
+     r"conv_transpose2d backward: expected upstream gradient of shape \(1, 2, 5, 5\), got \(1, 2, 3, 4\)"),
+    (K.conv_transpose2d_backward_naive, lambda: (np.ones((1, 2, 5, 5), np.float32), _conv_transpose_cache()), TypeError,
+     r"conv_transpose2d backward: expected upstream gradient of dtype float64, got float32"),
     # im2col / col2im
     (K.im2col, lambda: (f64, 0), ValueError, r"im2col kernel_size: expected values >= 1, got \(0, 0\)"),
     (K.im2col, lambda: (f64, 6), ValueError, r"im2col height: input size 5 with padding 0 is smaller than the kernel size 6"),
@@ -639,6 +671,125 @@ def test_plain_conv2d_takes_the_fast_path_and_same_padding_joins_it():
     for kwargs in ({"dilation": 2}, {"groups": 3, "padding": 0}, {"padding": 1, "padding_mode": "reflect"}):
         weight = w[:3, :1] if "groups" in kwargs else w
         assert K.conv2d_forward(x, weight, **kwargs)[1].algorithm == "general", kwargs
+
+
+# --------------------------------------------------------------------------- transposed convolution
+@st.composite
+def transposed_conv(draw, max_hw=6):
+    """Shapes and keyword arguments of a transposed conv: groups, stride, padding, dilation, and an
+    output_padding below the stride or the dilation (so at times at least the stride); the output at least 1x1."""
+    groups = draw(st.sampled_from([1, 2, 3]))
+    c, o = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    output_padding = tuple(draw(st.integers(0, max(stride[a], dilation[a]) - 1)) for a in (0, 1))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    h, w = draw(st.integers(1, max_hw)), draw(st.integers(1, max_hw))
+    assume(min(conv_transpose.output_hw((h, w), kernel, stride, padding, output_padding, dilation)) >= 1)
+    kwargs = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
+    return (draw(st.integers(1, 3)), c, h, w), (c, o // groups, *kernel), kwargs
+
+
+@given(transposed_conv(), st.booleans(), dtypes, seeds)
+def test_conv_transpose2d_equals_naive(case, with_bias, dtype, seed):
+    shape, wshape, kwargs = case
+    rng = np.random.default_rng(seed)
+    x, weight = randn(rng, shape, dtype), randn(rng, wshape, dtype)
+    bias = randn(rng, (wshape[1] * kwargs["groups"],), dtype) if with_bias else None
+    out, cache = K.conv_transpose2d_forward(x, weight, bias, **kwargs)
+    naive_out, naive_cache = K.conv_transpose2d_forward_naive(x, weight, bias, **kwargs)
+    assert out.shape == (shape[0], bias.shape[0] if with_bias else wshape[1] * kwargs["groups"]) + tuple(
+        conv_transpose.output_hw(shape[2:], wshape[2:], kwargs["stride"], kwargs["padding"], kwargs["output_padding"],
+                                 kwargs["dilation"]))
+    assert_close(out, naive_out, dtype)
+    dout = randn(rng, out.shape, dtype)
+    grads = K.conv_transpose2d_backward(dout, cache)
+    assert_grads_close(grads, K.conv_transpose2d_backward_naive(dout, naive_cache), with_bias, dtype)
+    for backward, c in ((K.conv_transpose2d_backward, cache), (K.conv_transpose2d_backward_naive, naive_cache)):
+        no_dx, dw2, _ = backward(dout, c, need_input_grad=False)
+        assert no_dx is None
+        assert_close(dw2, grads[1], dtype)
+
+
+@given(transposed_conv(), seeds)
+def test_conv_transpose2d_is_conv2d_backward_run_forward(case, seed):
+    """The three passes are conv2d's (float64): the forward is conv2d's input gradient with x as the upstream
+    gradient, dx is conv2d's forward of dout, dweight is conv2d's weight gradient with the two swapped (dout
+    as conv2d's input, x as its upstream gradient).  With output_padding >= stride (dilation > stride) conv2d
+    maps the output to more rows than x has: x is its upstream gradient with zeros below, and dx its first
+    H x W."""
+    shape, wshape, kwargs = case
+    rng = np.random.default_rng(seed)
+    x, weight = rng.standard_normal(shape), rng.standard_normal(wshape)
+    conv = dict(stride=kwargs["stride"], padding=kwargs["padding"], dilation=kwargs["dilation"],
+                groups=kwargs["groups"])
+    out, cache = K.conv_transpose2d_forward(x, weight, None, **kwargs)
+    dout = rng.standard_normal(out.shape)
+    conv_out, conv_cache = K.conv2d_forward(dout, weight, None, **conv)   # (N, C_in, H', W'), H' >= H
+    h, w = shape[2:]
+    assert conv_out.shape[2] >= h and conv_out.shape[3] >= w
+    x_as_dout = np.zeros(conv_out.shape)
+    x_as_dout[:, :, :h, :w] = x
+    conv_dx, conv_dw, _ = K.conv2d_backward(x_as_dout, conv_cache)
+    dx, dw, db = K.conv_transpose2d_backward(dout, cache)
+    assert_close(out, conv_dx, np.float64)
+    assert_close(dx, conv_out[:, :, :h, :w], np.float64)
+    assert_close(dw, conv_dw, np.float64)
+    assert db is None
+
+
+def test_conv_transpose2d_known_values():
+    """Each input pixel adds the kernel times itself into its window: stride 1 overlaps the windows, stride 2
+    tiles them; padding cuts the border off, output_padding adds a row and column (of bias alone here)."""
+    x = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    w = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    out, cache = K.conv_transpose2d_forward(x, w, np.array([0.5]))
+    np.testing.assert_array_equal(out[0, 0], np.array([[1, 4, 4], [6, 20, 16], [9, 24, 16]]) + 0.5)
+    tiled = [[1, 2, 2, 4], [3, 4, 6, 8], [3, 6, 4, 8], [9, 12, 12, 16]]
+    np.testing.assert_array_equal(K.conv_transpose2d_forward(x, w, None, 2)[0][0, 0], tiled)
+    np.testing.assert_array_equal(K.conv_transpose2d_forward(x, w, None, 2, 1)[0][0, 0], [[4, 6], [6, 4]])
+    np.testing.assert_array_equal(K.conv_transpose2d_forward(x, w, None, 2, 1, 1)[0][0, 0],
+                                  [[4, 6, 8], [6, 4, 8], [12, 12, 16]])
+    # dilation 2, stride 1: the taps land two apart; output_padding 1 (< dilation) adds an empty row and column
+    spread = np.zeros((5, 5))
+    spread[:4, :4] = tiled
+    np.testing.assert_array_equal(K.conv_transpose2d_forward(x, w, None, 1, 0, 1, 1, 2)[0][0, 0], spread)
+    # backward of the stride-1 case: dx gathers each window of dout through the kernel, dweight sums x times it
+    dout = np.array([[[[1.0, 0.0, -1.0], [2.0, 1.0, 0.0], [0.0, 0.0, 1.0]]]])
+    dx, dw, db = K.conv_transpose2d_backward(dout, cache)
+    np.testing.assert_array_equal(dx[0, 0], [[1 * 1 + 0 * 2 + 2 * 3 + 1 * 4, 0 * 1 - 1 * 2 + 1 * 3 + 0 * 4],
+                                          [2 * 1 + 1 * 2 + 0 * 3 + 0 * 4, 1 * 1 + 0 * 2 + 0 * 3 + 1 * 4]])
+    np.testing.assert_array_equal(dw[0, 0], [[1 * 1 + 2 * 0 + 3 * 2 + 4 * 1, 1 * 0 - 2 * 1 + 3 * 1 + 0],
+                                             [1 * 2 + 2 * 1 + 0 + 0, 1 * 1 + 0 + 0 + 4 * 1]])
+    np.testing.assert_array_equal(db, [4])
+    for naive, fast in zip(K.conv_transpose2d_backward_naive(dout, K.conv_transpose2d_forward_naive(
+            x, w, np.array([0.5]))[1]), (dx, dw, db)):
+        np.testing.assert_array_equal(naive, fast)
+
+
+def test_conv_transpose2d_groups_keep_to_their_channels():
+    """Group g's inputs reach only group g's outputs: with 2 groups, a pixel of input channel 0 (group 0) changes
+    outputs 0 and 1 only, and channel 3's (group 1) outputs 2 and 3."""
+    weight = np.ones((4, 2, 2, 2))
+    for channel, reached in ((0, [0, 1]), (3, [2, 3])):
+        x = np.zeros((1, 4, 2, 2))
+        x[0, channel, 1, 0] = 1.0
+        out, _ = K.conv_transpose2d_forward(x, weight, None, groups=2)
+        assert [o for o in range(4) if out[0, o].any()] == reached
+
+
+def test_conv_transpose2d_accepts_non_contiguous_input():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 4, 5, 3)).transpose(0, 1, 3, 2)
+    w = rng.standard_normal((4, 3, 2, 3))[:, :, ::-1]
+    out, cache = K.conv_transpose2d_forward(x, w, None, 2, 1, 1, 2)
+    outc, cachec = K.conv_transpose2d_forward(np.ascontiguousarray(x), w.copy(), None, 2, 1, 1, 2)
+    np.testing.assert_array_equal(out, outc)
+    dout = rng.standard_normal(out.shape[::-1]).T
+    for g, gc in zip(K.conv_transpose2d_backward(dout, cache),
+                     K.conv_transpose2d_backward(np.ascontiguousarray(dout), cachec)):
+        np.testing.assert_array_equal(g, gc)
 
 
 @given(st.sampled_from(["zeros", "reflect", "replicate", "circular"]), st.tuples(*[st.integers(0, 4)] * 4),

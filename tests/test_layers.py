@@ -47,6 +47,8 @@ def layer_cases(rng):
         (nn.Flatten(), rng.standard_normal((2, 3, 4, 5))),
         (small_net(), rng.standard_normal((2, 2, 6, 4))),
         (SimpleCNN(), rng.standard_normal((2, 1, 28, 28))),
+        (nn.ConvTranspose2d(2, 4, 3, stride=2, padding=1, output_padding=1, groups=2),
+         rng.standard_normal((2, 2, 4, 3))),
     ]
 
 
@@ -118,6 +120,64 @@ def test_conv2d_gradients(kwargs):
     x = rng.standard_normal((2, kwargs["in_channels"], 7, 6))
     names = ["weight", "bias", "input"] if kwargs.get("bias", True) else ["weight", "input"]
     assert_gradcheck(check_module(layer, x, rng), names)
+
+
+CONV_TRANSPOSE_CASES = [
+    dict(in_channels=2, out_channels=3, kernel_size=3),
+    dict(in_channels=2, out_channels=3, kernel_size=3, stride=2, padding=1, output_padding=1),
+    dict(in_channels=4, out_channels=2, kernel_size=(2, 3), stride=(3, 1), padding=(0, 1), groups=2, bias=False),
+    dict(in_channels=1, out_channels=2, kernel_size=2, output_padding=1, dilation=(2, 3)),
+]
+
+
+@pytest.mark.parametrize("kwargs", CONV_TRANSPOSE_CASES, ids=lambda k: ",".join(f"{a}={v}" for a, v in k.items()))
+def test_conv_transpose2d_gradients(kwargs):
+    rng = np.random.default_rng(5)
+    layer = nn.ConvTranspose2d(**kwargs).to(np.float64)
+    x = rng.standard_normal((2, kwargs["in_channels"], 4, 3))
+    names = ["weight", "bias", "input"] if kwargs.get("bias", True) else ["weight", "input"]
+    assert_gradcheck(check_module(layer, x, rng), names)
+
+
+def test_conv_transpose2d_repr_and_shapes_are_torch_s(torch):
+    for args, kwargs in [((2, 4, 3), {}), ((2, 4, (3, 2)), dict(stride=2, padding=(1, 0), output_padding=1)),
+                         ((4, 6, 3), dict(stride=(2, 1), groups=2, bias=False, dilation=2, output_padding=(1, 0)))]:
+        ours, theirs = nn.ConvTranspose2d(*args, **kwargs), torch.nn.ConvTranspose2d(*args, **kwargs)
+        assert repr(ours) == repr(theirs)
+        assert {k: v.shape for k, v in ours.state_dict().items()} == {
+            k: tuple(v.shape) for k, v in theirs.state_dict().items()}
+        x = np.zeros((1, args[0], 5, 4), np.float32)
+        assert ours(x).shape == tuple(theirs(torch.from_numpy(x)).shape)
+
+
+def test_conv_transpose2d_output_size_picks_the_output_padding():
+    """``output_size`` picks among the sizes stride > 1 leaves open (torch's rule): (9, 9) to (10, 10) here."""
+    layer = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, groups=2).to(np.float64)
+    x = np.random.default_rng(0).standard_normal((1, 4, 5, 5))
+    assert layer(x).shape == (1, 6, 9, 9)
+    assert layer(x, output_size=(10, 9)).shape == (1, 6, 10, 9)
+    assert layer(x, output_size=[1, 6, 10, 10]).shape == (1, 6, 10, 10)   # the leading dims may come too
+    assert layer(x[0], output_size=(6, 10, 9)).shape == (6, 10, 9)        # unbatched: one leading dim
+    np.testing.assert_array_equal(layer(x, output_size=(10, 10)).data[:, :, :9, :9], layer(x).data)
+    with pytest.raises(ValueError, match=r"ConvTranspose2d: requested an output size of \(11, 10\), but valid sizes "
+                                         r"range from \[9, 9\] to \[10, 10\] \(for an input of \(5, 5\)\)"):
+        layer(x, output_size=(11, 10))
+    with pytest.raises(ValueError, match=r"for 4D input, output_size must have 2 or 4 elements \(got 3\)"):
+        layer(x, output_size=(6, 10, 10))
+    with pytest.raises(TypeError, match=r"ConvTranspose2d: expected output_size as a sequence of ints, got 10"):
+        layer(x, output_size=10)
+
+
+def test_conv_transpose2d_refuses_what_torch_refuses_at_construction():
+    with pytest.raises(ValueError, match='ConvTranspose2d: only "zeros" padding mode is supported'):
+        nn.ConvTranspose2d(2, 2, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match=r"divisible by groups \(2\)"):
+        nn.ConvTranspose2d(3, 2, 3, groups=2)
+    with pytest.raises(TypeError, match=r"ConvTranspose2d padding: expected an int or a pair of ints, got 'same'"):
+        nn.ConvTranspose2d(2, 2, 3, padding="same")
+    layer = nn.ConvTranspose2d(2, 2, 3, stride=2, output_padding=2)   # torch refuses it in the forward too
+    with pytest.raises(ValueError, match=r"conv_transpose2d: expected output_padding smaller than either stride"):
+        layer(np.zeros((1, 2, 3, 3), np.float32))
 
 
 @pytest.mark.parametrize("bias", [True, False])
@@ -421,6 +481,8 @@ def test_load_state_dict_strict_errors():
 
 @pytest.mark.parametrize("make, fan_in", [(lambda: nn.Conv2d(16, 64, 3), 16 * 9),
                                           (lambda: nn.Conv2d(3, 40, (5, 2)), 3 * 10),
+                                          (lambda: nn.ConvTranspose2d(40, 48, 3, groups=2), 24 * 9),
+                                          (lambda: nn.ConvTranspose2d(64, 3, (2, 5)), 3 * 10),
                                           (lambda: nn.Linear(3136, 128), 3136),
                                           (lambda: nn.Linear(128, 10), 128)])
 def test_initialisation_matches_torch_bounds(make, fan_in):
@@ -845,7 +907,8 @@ def test_gradcheck_table_has_every_layer_and_passes(capsys):
                   "Hardsigmoid", "Hardswish", "SiLU", "GELU()", "GELU(approximate='tanh')", "ELU", "Softplus",
                   "ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d", "PixelShuffle", "PixelUnshuffle", "PReLU(3", "PReLU()",
                   "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Dropout(", "Dropout2d", "MSELoss", "NLLLoss",
-                  "BCEWithLogitsLoss", "BCELoss(", "LeNet5", "BasicBlock"):
+                  "BCEWithLogitsLoss", "BCELoss(", "LeNet5", "BasicBlock", "ConvTranspose2d(4, 6, 3",
+                  "ConvTranspose2d(2, 3, 3"):
         assert any(r.startswith(layer) for r in rows), layer
     assert all(r.endswith("pass") for r in rows)
     assert max(float(r.split()[-4]) for r in rows) < 1e-7  # far below the threshold, not just under it

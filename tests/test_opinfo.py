@@ -86,16 +86,17 @@ COVERAGE = {}  # op name -> (accepted, total, refusals); benchmarks.record write
 SAMPLES = {"flatten": 6, "log_softmax": 7, "nn.functional.adaptive_avg_pool2d": 10,
            "nn.functional.adaptive_max_pool2d": 34, "nn.functional.avg_pool2d": 7, "nn.functional.batch_norm": 12,
            "nn.functional.binary_cross_entropy": 11, "nn.functional.binary_cross_entropy_with_logits": 26,
-           "nn.functional.conv2d": 30, "nn.functional.cross_entropy": 21, "nn.functional.elu": 3,
-           "nn.functional.gelu": 8, "nn.functional.hardsigmoid": 3, "nn.functional.hardswish": 4,
-           "nn.functional.hardtanh": 5, "nn.functional.leaky_relu": 9, "nn.functional.linear": 20,
-           "nn.functional.layer_norm": 6, "nn.functional.local_response_norm": 11, "nn.functional.max_pool2d": 1440,
-           "nn.functional.max_unpool2d": 288, "nn.functional.mse_loss": 6, "nn.functional.nll_loss": 61,
-           "nn.functional.pad (circular)": 8, "nn.functional.pad (constant)": 51, "nn.functional.pad (reflect)": 12,
-           "nn.functional.pad (replicate)": 12, "nn.functional.pad (replicate_negative)": 6,
-           "nn.functional.pixel_shuffle": 5, "nn.functional.pixel_unshuffle": 5, "nn.functional.prelu": 25,
-           "nn.functional.relu": 4, "nn.functional.relu6": 3, "nn.functional.silu": 3, "nn.functional.softplus": 3,
-           "sigmoid": 3, "softmax": 7, "tanh": 1}
+           "nn.functional.conv2d": 30, "nn.functional.conv_transpose2d": 12, "nn.functional.cross_entropy": 21,
+           "nn.functional.elu": 3, "nn.functional.gelu": 8, "nn.functional.hardsigmoid": 3,
+           "nn.functional.hardswish": 4, "nn.functional.hardtanh": 5, "nn.functional.layer_norm": 6,
+           "nn.functional.leaky_relu": 9, "nn.functional.linear": 20, "nn.functional.local_response_norm": 11,
+           "nn.functional.max_pool2d": 1440, "nn.functional.max_unpool2d": 288, "nn.functional.mse_loss": 6,
+           "nn.functional.nll_loss": 61, "nn.functional.pad (circular)": 8, "nn.functional.pad (constant)": 51,
+           "nn.functional.pad (reflect)": 12, "nn.functional.pad (replicate)": 12,
+           "nn.functional.pad (replicate_negative)": 6, "nn.functional.pixel_shuffle": 5,
+           "nn.functional.pixel_unshuffle": 5, "nn.functional.prelu": 25, "nn.functional.relu": 4,
+           "nn.functional.relu6": 3, "nn.functional.silu": 3, "nn.functional.softplus": 3, "sigmoid": 3,
+           "softmax": 7, "tanh": 1}
 
 
 @pytest.fixture(scope="module", autouse=True)

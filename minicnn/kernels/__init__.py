@@ -1,7 +1,7 @@
 """Kernels: pure functions ``forward(x, params) -> (out, cache)`` and
 ``backward(dout, cache) -> grads``, each with a naive version beside it.
 
-One file per subject (``conv.py``, ``pool.py``, ``avgpool.py``, ``norm.py``,
+One file per subject (``conv.py``, ``conv_transpose.py``, ``pool.py``, ``avgpool.py``, ``norm.py``,
 ``activation.py``, ``linear.py``, ``loss.py``, ``fused.py``, ``padding.py``,
 ``pixel_shuffle.py``); each ends with a
 ``KERNELS`` table keyed by torch's functional name (``kernels/registry.py``),
@@ -28,13 +28,13 @@ import warnings
 from collections.abc import Mapping
 from types import SimpleNamespace
 
-from . import activation, avgpool, conv, fused, linear, loss, norm, padding, pixel_shuffle, pool
+from . import activation, avgpool, conv, conv_transpose, fused, linear, loss, norm, padding, pixel_shuffle, pool
 from .conv import col2im, im2col, im2col_naive
 from .loss import softmax_cross_entropy, softmax_cross_entropy_naive
 from .registry import Kernel
 
-REGISTRY = {**conv.KERNELS, **fused.KERNELS, **linear.KERNELS, **pool.KERNELS, **avgpool.KERNELS,
-            **norm.KERNELS, **activation.KERNELS, **loss.KERNELS, **padding.KERNELS,
+REGISTRY = {**conv.KERNELS, **conv_transpose.KERNELS, **fused.KERNELS, **linear.KERNELS, **pool.KERNELS,
+            **avgpool.KERNELS, **norm.KERNELS, **activation.KERNELS, **loss.KERNELS, **padding.KERNELS,
             **pixel_shuffle.KERNELS}
 """torch's functional name -> :class:`~minicnn.kernels.registry.Kernel` (fast pair and naive twins)."""
 

@@ -10,7 +10,7 @@ from . import init
 from .activation import (ELU, GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSoftmax, PReLU, ReLU, ReLU6, SiLU,
                          Sigmoid, Softmax, Softplus, Tanh)
 from .container import ModuleDict, ModuleList, Sequential
-from .conv import Conv2d, Conv2dReLUMaxPool2d
+from .conv import Conv2d, Conv2dReLUMaxPool2d, ConvTranspose2d
 from .dropout import Dropout, Dropout2d
 from .lazy import LazyBatchNorm2d, LazyConv2d, LazyLinear, UninitializedParameter
 from .linear import Flatten, Identity, Linear, Unflatten
@@ -22,10 +22,10 @@ from .pixelshuffle import PixelShuffle, PixelUnshuffle
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 
 __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
-           "BatchNorm2d", "BatchNormReLU2d", "ConstantPad2d", "Conv2d", "Conv2dReLUMaxPool2d", "CrossEntropyLoss",
-           "Dropout", "Dropout2d", "ELU", "Flatten", "GELU", "Hardsigmoid", "Hardswish", "Hardtanh", "Identity",
-           "LeakyReLU", "Linear", "LayerNorm", "LazyBatchNorm2d", "LazyConv2d", "LazyLinear", "LocalResponseNorm",
-           "LogSoftmax", "MSELoss", "MaxPool2d", "MaxUnpool2d", "Module", "ModuleDict", "ModuleList", "NLLLoss",
-           "PReLU", "Parameter", "PixelShuffle", "PixelUnshuffle", "ReLU", "ReLU6", "ReflectionPad2d",
-           "ReplicationPad2d", "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten",
-           "UninitializedParameter", "ZeroPad2d", "functional", "init", "is_grad_enabled", "no_grad"]
+           "BatchNorm2d", "BatchNormReLU2d", "ConstantPad2d", "Conv2d", "Conv2dReLUMaxPool2d", "ConvTranspose2d",
+           "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Flatten", "GELU", "Hardsigmoid", "Hardswish",
+           "Hardtanh", "Identity", "LayerNorm", "LazyBatchNorm2d", "LazyConv2d", "LazyLinear", "LeakyReLU", "Linear",
+           "LocalResponseNorm", "LogSoftmax", "MSELoss", "MaxPool2d", "MaxUnpool2d", "Module", "ModuleDict",
+           "ModuleList", "NLLLoss", "PReLU", "Parameter", "PixelShuffle", "PixelUnshuffle", "ReLU", "ReLU6",
+           "ReflectionPad2d", "ReplicationPad2d", "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh",
+           "Unflatten", "UninitializedParameter", "ZeroPad2d", "functional", "init", "is_grad_enabled", "no_grad"]
