@@ -939,3 +939,25 @@ def test_pooling_with_an_empty_stride_uses_the_kernel_size_as_torch(layer, strid
     theirs = getattr(torch.nn, layer)((2, 3), stride=stride)(torch.from_numpy(x))
     assert ours.shape == tuple(theirs.shape) == (1, 2, 3, 2)
     assert np.allclose(ours.numpy(), theirs.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"affine": False}, {"bias": False}, {"momentum": None, "bias": False}])
+def test_batch_norm_has_torchs_keyword_only_bias(kwargs):
+    """torch's BatchNorm takes bias=False (a scale without a shift) and prints bias= in its repr."""
+    import torch
+    ours, theirs = nn.BatchNorm2d(3, **kwargs).double(), torch.nn.BatchNorm2d(3, **kwargs).double()
+    assert repr(ours) == repr(theirs) and list(ours.state_dict()) == list(theirs.state_dict())
+    x = np.random.default_rng(0).standard_normal((4, 3, 2, 2))
+    out = ours(minicnn.tensor(x))
+    assert np.allclose(out.detach().numpy(), theirs(torch.from_numpy(x)).detach().numpy(), atol=1e-12)
+    with pytest.raises(TypeError):
+        nn.BatchNorm2d(3, 1e-5, 0.1, True, True, False)   # keyword-only, as torch's
+
+
+@pytest.mark.parametrize("args, kwargs", [((1, 32, 3), {}), ((1, 32, 3, 1, 1), {}), ((2, 4, 3, 2, 1, 2, 2, False), {}),
+                                          ((3, 3, 3), {"padding_mode": "reflect", "padding": 1}),
+                                          ((1, 2, 3), {"padding": "same"})])
+def test_conv2d_repr_is_torchs(args, kwargs):
+    """torch leaves out each argument at its default (padding 0, bias=True …): programs print their models."""
+    import torch
+    assert repr(nn.Conv2d(*args, **kwargs)) == repr(torch.nn.Conv2d(*args, **kwargs))

@@ -16,6 +16,16 @@ from . import init
 from .module import Module, Parameter
 
 
+def conv_repr(layer):
+    """torch's ``_ConvNd.extra_repr``: the sizes, then each argument only where it is not its default."""
+    s = f"{layer.in_channels}, {layer.out_channels}, kernel_size={layer.kernel_size}, stride={layer.stride}"
+    for name, default in (("padding", (0, 0)), ("dilation", (1, 1)), ("output_padding", (0, 0)), ("groups", 1)):
+        if getattr(layer, name, default) != default:
+            s += f", {name}={getattr(layer, name)}"
+    s += ", bias=False" if layer.bias is None else ""
+    return s + (f", padding_mode={layer.padding_mode}" if getattr(layer, "padding_mode", "zeros") != "zeros" else "")
+
+
 class Conv2d(Module):
     """2-D convolution, as ``torch.nn.Conv2d``.
 
@@ -70,11 +80,7 @@ class Conv2d(Module):
                                self.padding_mode)
 
     def extra_repr(self):
-        extra = "".join(f", {name}={getattr(self, name)!r}" for name, default in
-                        (("dilation", (1, 1)), ("groups", 1), ("padding_mode", "zeros"))
-                        if getattr(self, name) != default)
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}{extra}, bias={self.bias is not None}")
+        return conv_repr(self)
 
 
 class ConvTranspose2d(Module):
@@ -160,12 +166,7 @@ class ConvTranspose2d(Module):
         return tuple(size[a] - smallest[a] for a in (0, 1))
 
     def extra_repr(self):
-        """torch's: the defaults left out."""
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        for name, default in (("padding", (0, 0)), ("dilation", (1, 1)), ("output_padding", (0, 0)), ("groups", 1)):
-            if getattr(self, name) != default:
-                s += f", {name}={getattr(self, name)}"
-        return s + (", bias=False" if self.bias is None else "")
+        return conv_repr(self)
 
 
 class Conv2dReLUMaxPool2d(Conv2d):

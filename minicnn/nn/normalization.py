@@ -30,7 +30,7 @@ class _BatchNorm(Module):
     _expected_dims = ()
     _function = staticmethod(F.batch_norm)
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *, bias=True):
         super().__init__()
         name = type(self).__name__
         self.num_features = feature_count(name, "num_features", num_features)
@@ -42,9 +42,11 @@ class _BatchNorm(Module):
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         if self.affine:
             self.weight = Parameter(np.ones(self.num_features, np.float32))
-            self.bias = Parameter(np.zeros(self.num_features, np.float32))
         else:
             self.register_parameter("weight", None)
+        if self.affine and bias:   # torch's keyword-only bias=False: a scale without a shift
+            self.bias = Parameter(np.zeros(self.num_features, np.float32))
+        else:
             self.register_parameter("bias", None)
         if self.track_running_stats:
             self.register_buffer("running_mean", np.zeros(self.num_features, np.float32))
@@ -65,6 +67,7 @@ class _BatchNorm(Module):
         self.reset_running_stats()
         if self.affine:
             self.weight.data[...] = 1
+        if self.bias is not None:
             self.bias.data[...] = 0
 
     def _check_input(self, x):
@@ -90,7 +93,7 @@ class _BatchNorm(Module):
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
