@@ -22,28 +22,21 @@ pytest.importorskip("torchvision")
 
 PORTS = REPO / "tests" / "ports"
 
-# docs/porting.md's import map, line by line: (a torch import, its minicnn import)
-IMPORT_MAP = [
-    ("import torch.nn.functional as F", "import minicnn.nn.functional as F"),
-    ("import torch.nn as nn", "import minicnn.nn as nn"),
-    ("import torch.optim as optim", "import minicnn.optim as optim"),
-    ("from torch.optim.lr_scheduler import ", "from minicnn.optim.lr_scheduler import "),
-    ("from torch.utils.data import ", "from minicnn.utils.data import "),
-    ("from torchvision import ", "from minicnn.vision import "),
-    ("from torch import nn", "from minicnn import nn"),
-    ("import torchvision", "import minicnn.vision as torchvision"),
-    ("import torch", "import minicnn as torch"),
-]
+# docs/porting.md's import map: torch's packages are minicnn's, torchvision is minicnn.vision; a bare
+# `import torch` / `import torchvision` keeps its name with `as`
+IMPORT = re.compile(r"^(?P<kind>import|from) (?P<package>torchvision|torch)(?P<rest>[.\w]*)(?P<tail>.*)$")
+PACKAGES = {"torch": "minicnn", "torchvision": "minicnn.vision"}
 
 
 def port(source):
-    """``source`` with each import line rewritten by :data:`IMPORT_MAP`, and nothing else."""
+    """``source`` with each import line rewritten by the map, and nothing else."""
     out = []
     for line in source.splitlines():
-        for theirs, ours in IMPORT_MAP:
-            if line == theirs or (theirs.endswith(" ") and line.startswith(theirs)):
-                line = ours + line[len(theirs):]
-                break
+        match = IMPORT.match(line)
+        if match and (match["rest"] == "" or match["rest"].startswith(".")):
+            kind, package, rest, tail = match.group("kind", "package", "rest", "tail")
+            alias = f" as {package}" if kind == "import" and not rest and not tail.strip() else ""
+            line = f"{kind} {PACKAGES[package]}{rest}{alias}{tail}"
         out.append(line)
     ported = "\n".join(out) + "\n"
     assert not re.search(r"^(import|from) torch", ported, re.M), "an import the map does not cover"
@@ -99,6 +92,39 @@ def test_the_tutorials_program_ports_by_its_imports(tmp_path, mnist_root):
     assert shape_of(ours) == shape_of(theirs)
     accuracy = [float(a) for a in re.findall(r"Test Accuracy: ([\d.]+)%", ours + theirs)]
     assert len(accuracy) == 2 and min(accuracy) > 85, accuracy
+
+
+@pytest.mark.extended
+def test_pytorch_examples_vae_ports_by_its_imports(tmp_path, mnist_root):
+    data = str(Path(mnist_root).resolve())
+    args = ["--data", data, "--epochs", "2", "--train-images", "1024", "--test-images", "256", "--log-interval", "4"]
+    theirs, ours = both("vae", args, tmp_path)
+    assert shape_of(ours) == shape_of(theirs)
+    assert ours.count("Train Epoch: ") == theirs.count("Train Epoch: ") == 2 * 2 and "loss fell: True" in ours
+    for side in ("ran_torch", "ran_minicnn"):
+        assert sorted(p.name for p in (tmp_path / side / "results").iterdir()) == [
+            "reconstruction_1.png", "reconstruction_2.png", "sample_1.png", "sample_2.png"]
+
+
+@pytest.mark.extended
+def test_pytorch_examples_dcgan_ports_by_its_imports(tmp_path, mnist_root):
+    """The printed options and both networks line for line (torch's reprs), the losses' lines, the pictures
+    and the two state_dicts under torch's keys."""
+    data = str(Path(mnist_root).resolve())
+    args = ["--dataset", "mnist", "--dataroot", data, "--limit", "64", "--batchSize", "16", "--ngf", "8",
+            "--ndf", "8", "--nz", "16", "--niter", "2", "--manualSeed", "1", "--outf", "out"]
+    theirs, ours = both("dcgan", args, tmp_path)
+    assert shape_of(ours) == shape_of(theirs)
+    assert "(0): ConvTranspose2d(16, 64, kernel_size=(4, 4), stride=(1, 1), bias=False)" in ours
+    assert ours.count("Loss_D: ") == 2 * 4
+    import minicnn
+    for name in ("netG_epoch_1.pth", "netD_epoch_1.pth"):
+        state = minicnn.load(tmp_path / "ran_minicnn" / "out" / name)
+        import torch
+        reference = torch.load(tmp_path / "ran_torch" / "out" / name, weights_only=True)
+        assert list(state) == list(reference) and all(state[k].shape == tuple(reference[k].shape) for k in state)
+    assert {p.name for p in (tmp_path / "ran_minicnn" / "out").iterdir()} >= {
+        "real_samples.png", "fake_samples_epoch_000.png", "fake_samples_epoch_001.png"}
 
 
 def plain_sizes(text):
@@ -169,5 +195,85 @@ def test_the_map_rewrites_imports_only():
     assert port("import torch\nx = torch.zeros(2)  # import torch\n") == \
         "import minicnn as torch\nx = torch.zeros(2)  # import torch\n"
     assert port("from torchvision import datasets, transforms\n") == "from minicnn.vision import datasets, transforms\n"
+    for theirs, ours in [("import torch.nn as nn", "import minicnn.nn as nn"),
+                         ("import torch.utils.data", "import minicnn.utils.data"),
+                         ("from torch import nn, optim", "from minicnn import nn, optim"),
+                         ("from torch.nn import functional as F", "from minicnn.nn import functional as F"),
+                         ("import torchvision", "import minicnn.vision as torchvision"),
+                         ("import torchvision.utils as vutils", "import minicnn.vision.utils as vutils"),
+                         ("from torchvision.utils import save_image", "from minicnn.vision.utils import save_image")]:
+        assert port(theirs) == ours + "\n", theirs
     with pytest.raises(AssertionError, match="an import the map does not cover"):
-        port("import torch.distributed as dist\n")
+        port("import torchtext\n")
+
+
+def _same_weights(theirs, ours):
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+
+
+def _assert_same_state(theirs, ours, bound=1e-12):
+    expected = theirs.state_dict()
+    for key, value in ours.state_dict().items():
+        ref = expected[key].numpy()
+        assert np.abs(np.asarray(value, np.float64) - ref).max() <= bound * max(np.abs(ref).max(), 1e-30), key
+
+
+def test_the_vaes_first_steps_equal_torchs_in_float64(monkeypatch):
+    """The VAE's loss (binary cross-entropy summed, plus the KL term) and Adam, three steps from the same
+    weights; the reparameterisation's noise is the same array on both sides (the libraries draw differently)."""
+    import torch
+    import minicnn
+    theirs_ns, ours_ns = load("vae", False), load("vae", True)
+    torch.manual_seed(0)
+    theirs, ours = theirs_ns["VAE"]().double(), ours_ns["VAE"]().double()
+    _same_weights(theirs, ours)
+    opt_t = theirs_ns["optim"].Adam(theirs.parameters(), lr=1e-3)
+    opt_o = ours_ns["optim"].Adam(ours.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x, eps = rng.random((8, 1, 28, 28)), rng.standard_normal((8, 20))
+        monkeypatch.setattr(torch, "randn_like", lambda t: torch.from_numpy(eps))
+        monkeypatch.setattr(minicnn, "randn_like", lambda t: minicnn.tensor(eps))
+        for ns, model, opt, lib in ((theirs_ns, theirs, opt_t, torch.from_numpy), (ours_ns, ours, opt_o, minicnn.tensor)):
+            opt.zero_grad()
+            recon, mu, logvar = model(lib(x))
+            ns["loss_function"](recon, lib(x), mu, logvar).backward()
+            opt.step()
+    _assert_same_state(theirs, ours)
+
+
+def test_the_dcgans_first_steps_equal_torchs_in_float64():
+    """One discriminator step (real and fake batches, BCELoss) and one generator step, with Adam's betas,
+    twice, from the same weights and noise: transposed convolutions, batch norm in training mode, LeakyReLU."""
+    import torch
+    import minicnn
+    theirs_ns, ours_ns = load("dcgan", False), load("dcgan", True)
+    torch.manual_seed(0)
+    nets = {}
+    for side, ns in (("t", theirs_ns), ("o", ours_ns)):
+        nets[side] = (ns["Generator"](1, 8, 4, 1).double(), ns["Discriminator"](1, 4, 1).double())
+        for net in nets[side]:
+            net.apply(ns["weights_init"])
+    for t, o in zip(nets["t"], nets["o"]):
+        _same_weights(t, o)
+    optims = {side: [ns["optim"].Adam(net.parameters(), lr=2e-4, betas=(0.5, 0.999)) for net in nets[side]]
+              for side, ns in (("t", theirs_ns), ("o", ours_ns))}
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        real, noise = rng.uniform(-1, 1, (4, 1, 64, 64)), rng.standard_normal((4, 8, 1, 1))
+        for side, ns, lib in (("t", theirs_ns, torch.from_numpy), ("o", ours_ns, minicnn.tensor)):
+            (netG, netD), (optG, optD) = nets[side], optims[side]
+            criterion = ns["nn"].BCELoss()
+            netD.zero_grad()
+            label = ns["torch"].full((4,), 1, dtype=ns["torch"].float64)
+            criterion(netD(lib(real)), label).backward()
+            fake = netG(lib(noise))
+            label.fill_(0)
+            criterion(netD(fake.detach()), label).backward()
+            optD.step()
+            netG.zero_grad()
+            label.fill_(1)
+            criterion(netD(fake), label).backward()
+            optG.step()
+    for t, o in zip(nets["t"], nets["o"]):
+        _assert_same_state(t, o, 1e-10)
