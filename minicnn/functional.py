@@ -464,6 +464,98 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
                                    _param(bias, "layer_norm bias"), normalized_shape, eps)
 
 
+# --------------------------------------------------------------------------- group norm, instance norm
+class GroupNormFunction(KernelFunction):
+    """Each group of C/G channels of each sample normalised over its values (``kernels.group_norm_*``);
+    gradients for x, weight, bias."""
+    kernel, constant_args = "group_norm", 2
+
+    @classmethod
+    def forward(cls, ctx, x, weight, bias, num_groups, eps):
+        return _kernel_call(ctx, cls.kernel, x, num_groups, weight, bias, eps)
+
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Group normalisation, as ``torch.nn.functional.group_norm``.
+
+    Shapes: input (N, C, *) with C divisible by ``num_groups``; weight, bias (C,) or None -> the input's shape.
+    As torch, refuses an input whose ``N * C/G`` times the size after C is 1 ("more than 1 value per channel
+    when training", the check torch's batch norm makes, which its group norm shares).
+    """
+    input = as_tensor(input, "group_norm input")
+    if weight is not None:
+        _check_dtype("group_norm", input, as_tensor(weight, "group_norm weight"))
+    if input.ndim >= 2 and _is_int(num_groups) and num_groups > 0 and \
+            input.shape[0] * input.shape[1] // num_groups * int(np.prod(input.shape[2:])) == 1:
+        raise ValueError(f"group_norm: expected more than 1 value per channel when training, got input size "
+                         f"{input.shape} with num_groups={num_groups}")
+    return GroupNormFunction.apply(input, _param(weight, "group_norm weight"), _param(bias, "group_norm bias"),
+                                   num_groups, eps)
+
+
+def _instance_norm_running(cache, shape, running_mean, running_var, momentum):
+    """Instance norm's running estimates moved in place as torch moves them: each instance's mean and
+    *unbiased* variance (``* L / (L - 1)``, L values per instance) averaged over the batch, then
+    ``running = (1 - momentum) * running + momentum * average`` (``cache``: the kernel's, whose ``mean`` and
+    ``var`` are each instance's, (N, C); ``shape``: the input's).  An empty batch makes them NaN (an average
+    of nothing) and empty instances of a non-empty batch leave them, as torch."""
+    n = shape[0]
+    size = int(np.prod(shape))
+    if not size and n:
+        return
+    count = size // (n * shape[1]) if size else 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unbiased = cache.var * (count / (count - 1)) if count != 1 else np.full_like(cache.var, np.nan)
+        running_mean[...] = (1 - momentum) * running_mean + momentum * (cache.mean.sum(axis=0) / n)
+        running_var[...] = (1 - momentum) * running_var + momentum * (unbiased.sum(axis=0) / n)
+
+
+class InstanceNormFunction(KernelFunction):
+    """Instance normalisation (``kernels.instance_norm_*``: group norm with one channel per group); with the
+    instances' own statistics it also moves the running estimates in place, as torch does
+    (:func:`_instance_norm_running`)."""
+    kernel, constant_args = "instance_norm", 5
+
+    @classmethod
+    def forward(cls, ctx, x, weight, bias, running_mean, running_var, use_input_stats, momentum, eps):
+        out = _kernel_call(ctx, cls.kernel, x, weight, bias, running_mean, running_var, use_input_stats, eps)
+        if use_input_stats and running_mean is not None:
+            _instance_norm_running(ctx.cache, x.shape, running_mean, running_var, momentum)
+        return out
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Instance normalisation, as ``torch.nn.functional.instance_norm``: each channel of each sample normalised
+    over its own values (group norm with one channel per group), or, with ``use_input_stats=False``, every
+    instance of channel c with ``running_mean[c]`` and ``running_var[c]``.
+
+    Shapes: input (N, C, ...); running_mean, running_var, weight, bias (C,) or None -> the input's shape.
+    With ``use_input_stats`` the running estimates, where given (ndarrays, or Tensors whose arrays are
+    updated), move by ``momentum`` (any number, as torch) towards the batch's average instance mean and
+    unbiased variance.
+    """
+    input = as_tensor(input, "instance_norm input")
+    if weight is not None:
+        _check_dtype("instance_norm", input, as_tensor(weight, "instance_norm weight"))
+    if not isinstance(momentum, (int, float, np.integer, np.floating)) or isinstance(momentum, bool):
+        raise TypeError(f"instance_norm: expected momentum as a number, got {type(momentum).__name__}")
+    running_mean = array_or_none(running_mean, "instance_norm running_mean")
+    running_var = array_or_none(running_var, "instance_norm running_var")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("instance_norm: expected running_mean and running_var both None or neither None")
+    if isinstance(use_input_stats, (bool, np.bool_)) and use_input_stats and int(np.prod(input.shape[2:])) == 1:
+        raise ValueError(f"instance_norm: expected more than 1 spatial element when training, got input size "
+                         f"{input.shape}")
+    return InstanceNormFunction.apply(input, _param(weight, "instance_norm weight"),
+                                      _param(bias, "instance_norm bias"), running_mean, running_var, use_input_stats,
+                                      float(momentum), eps)
+
+
 # --------------------------------------------------------------------------- local response norm
 class LocalResponseNormFunction(KernelFunction):
     """``x / (k + alpha/size * window sum of x^2) ** beta`` across channels."""

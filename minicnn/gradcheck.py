@@ -325,6 +325,19 @@ def gradcheck_cases(rng):
                rng.standard_normal((2, 4, 3, 4)), False),
               ("ConvTranspose2d(2, 3, 3, 1, 0, 1, dilation=2)",
                nn.ConvTranspose2d(2, 3, 3, 1, 0, 1, dilation=2), rng.standard_normal((2, 2, 4, 3)), False)]
+    # group norm (instance norm: one channel per group) with its weight and bias drawn; instance norm in
+    # evaluation normalises with drawn running statistics, which are constants there (no statistics terms)
+    tracked = _drawn(nn.InstanceNorm2d(3, affine=True, track_running_stats=True), rng).eval()
+    tracked.running_mean[...], tracked.running_var[...] = rng.standard_normal(3), rng.uniform(0.5, 2, 3)
+    cases += [("GroupNorm(2, 6), weight and bias drawn", _drawn(nn.GroupNorm(2, 6), rng),
+               rng.standard_normal((3, 6, 3, 2)), True),
+              ("GroupNorm(2, 6, affine=False), (N, C)", nn.GroupNorm(2, 6, affine=False), rng.standard_normal((4, 6)),
+               True),
+              ("InstanceNorm2d(3, affine=True), train", _drawn(nn.InstanceNorm2d(3, affine=True), rng),
+               rng.standard_normal((2, 3, 4, 3)), True),
+              ("InstanceNorm2d(2), unbatched", nn.InstanceNorm2d(2), rng.standard_normal((2, 3, 3)), True),
+              ("InstanceNorm2d(3, affine=True, track_running_stats=True), eval", tracked,
+               rng.standard_normal((2, 3, 3, 3)), True)]
     return [(label, module.double() if hasattr(module, "double") else module, x, smooth)
             for label, module, x, smooth in cases]
 

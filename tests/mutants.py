@@ -347,6 +347,10 @@ def kernel_args(op, rng):
         return (r(2, 6, 3, 3), 3, 0.5, 0.75, 1.5)
     if op == "layer_norm":
         return (r(4, 3, 5) + 0.3, (3, 5), r(3, 5), r(3, 5), 1e-5)
+    if op == "group_norm":  # 3 groups of 2 channels: which channels share a group matters
+        return (r(3, 6, 2, 3) + 0.3, 3, r(6), r(6), 1e-5)
+    if op == "instance_norm":
+        return (r(3, 4, 2, 3) + 0.3, r(4), r(4), np.zeros(4), np.ones(4), True, 1e-5)
     if op == "avg_pool2d":
         return (r(2, 2, 7, 6), 3, 2, 1)
     if op == "adaptive_avg_pool2d":
@@ -537,6 +541,13 @@ TESTS = {
     + [GRADCHECK_TABLE],
     "layer_norm": _ids(T_K, "test_layer_norm_equals_naive", "test_layer_norm_known_values")
     + _ids(T_A, "test_layer_norm_matches_torch") + [GRADCHECK_TABLE],
+    "group_norm": _ids(T_K, "test_group_norm_equals_naive", "test_group_norm_known_values")
+    + _ids(T_A, "test_group_norm_matches_torch") + [GRADCHECK_TABLE],
+    "instance_norm": _ids(T_K, "test_instance_norm_equals_naive", "test_instance_norm_known_values",
+                          "test_instance_norm_is_group_norm_with_one_channel_per_group")
+    + _ids(T_L, "test_instance_norm_running_stats_average_each_instances_unbiased_variance",
+           "test_instance_norm_running_stats_after_train_steps_and_eval_output_match_torch")
+    + _ids(T_A, "test_instance_norm_matches_torch") + [GRADCHECK_TABLE],
     "avg_pool2d": _ids(T_K, "test_avg_pool2d_equals_naive", "test_avg_pool2d_known_values_and_divisors",
                       "test_uniform_windows_take_the_row_kernels_with_the_same_results")
     + _ids(T_A, "test_avg_pool2d_matches_torch", "test_avg_pool2d_ceil_mode_windows_into_the_padding")
@@ -623,7 +634,7 @@ def kernel_module(op):
 
 SHAPE_PRESERVING = {"relu", "sigmoid", "tanh", "leaky_relu", "hardtanh", "hardsigmoid", "hardswish", "silu", "gelu",
                     "elu", "softplus", "softmax", "log_softmax", "dropout", "batch_norm", "batch_norm_relu",
-                    "local_response_norm", "prelu", "layer_norm"}
+                    "local_response_norm", "prelu", "layer_norm", "group_norm", "instance_norm"}
 
 
 def _ln_dx(dout, cache, weight):
@@ -908,6 +919,7 @@ def build():
         m("no_bias_grad", wrap(path, each(np.zeros_like, {2})), "the bias gradient dropped (zeros)")
         m("dweight_is_dbias", wrap(path, lambda res, *a, **k: (res[0], res[2], res[2])),
           "dweight = sum(dy) (xhat forgotten)")
+        group_norm_mutants(impl)
         path, m = kernel_mutants("local_response_norm", impl)
 
         def lrn_no_cross(original):
@@ -985,6 +997,7 @@ def build():
           "the mask without the 1 / (1 - p) scale")
 
     subtle_kernel_mutants()
+    instance_norm_running_mutants()
     twin_mutants()
     engine_mutants()
     unflatten_mutants()
@@ -1293,6 +1306,130 @@ def prelu_mutants(impl):
     m("kink_gets_one", replace(path, lambda o: lambda dout, cache: (
         np.where(cache[0] >= 0, dout, o(dout, cache)[0]), o(dout, cache)[1])),
       "dx: slope 1 at x == 0 (torch: the weight's slope)")
+
+
+def _gn_view(cache):
+    """(N, G, per, L) of group norm's cache: samples, groups, the group's channels, their positions."""
+    n, groups, d = cache.xhat.shape
+    per = cache.shape[1] // groups if groups else 0
+    return n, groups, per, (d // per if per else 0)
+
+
+def _gn_dx(dout, cache, weight=True, mean_term=True, var_term=True, interleaved=False):
+    """Group norm's dx, ``invstd * (g - mean(g) - xhat * mean(g * xhat))`` per group with ``g = dout * weight``,
+    from the cache, with the mistakes people make: the weight forgotten, a term dropped, or the groups taken
+    across the wrong axis (``interleaved``: channels g, g + G, g + 2G, ... as the reshape (N, C/G, G, L)
+    gives them, for the consecutive channels of (N, G, C/G, L))."""
+    n, groups, per, length = _gn_view(cache)
+    g = dout.reshape(n, groups * per, length)
+    if weight and cache.weight is not None:
+        g = g * cache.weight.reshape(-1, 1)
+    xhat = cache.xhat.reshape(n, groups * per, length)
+    if interleaved:
+        def grouped(a):
+            return a.reshape(n, per, groups, length).transpose(0, 2, 1, 3).reshape(n, groups, per * length)
+
+        def ungrouped(a):
+            return a.reshape(n, groups, per, length).transpose(0, 2, 1, 3).reshape(cache.shape)
+    else:
+        def grouped(a):
+            return a.reshape(n, groups, per * length)
+
+        def ungrouped(a):
+            return a.reshape(cache.shape)
+    g, xhat = grouped(g), grouped(xhat)
+    invstd = cache.invstd[:, :, None]
+    dx = invstd * g
+    if cache.input_stats and mean_term:
+        dx = dx - invstd * g.mean(axis=2, keepdims=True)
+    if cache.input_stats and var_term:
+        dx = dx - invstd * xhat * (g * xhat).mean(axis=2, keepdims=True)
+    return ungrouped(dx)
+
+
+def _gn_param_grads(res, dout, cache, how):
+    """The weight and bias gradients summed over the wrong axes: ``"first_sample"``, sample 0's alone (the
+    sum over the batch forgotten); ``"per_group"``, every channel given its whole group's sum."""
+    n, groups, per, length = _gn_view(cache)
+    dy = dout.reshape(n, groups, per, length)
+    xhat = cache.xhat.reshape(n, groups, per, length)
+    if how == "first_sample":
+        dw, db = (dy[:1] * xhat[:1]).sum(axis=(0, 3)), dy[:1].sum(axis=(0, 3))
+    else:
+        dw = np.broadcast_to((dy * xhat).sum(axis=(0, 2, 3))[:, None], (groups, per))
+        db = np.broadcast_to(dy.sum(axis=(0, 2, 3))[:, None], (groups, per))
+    return (res[0], None if res[1] is None else dw.reshape(-1).copy(), None if res[2] is None else db.reshape(-1).copy())
+
+
+def group_norm_mutants(impl):
+    """The mistakes of group norm's backward (and instance norm's, group norm with one channel per group):
+    a statistics term dropped (the mean's, the variance's: the dvar path), the weight forgotten in dx, the
+    groups taken across the wrong axis, the parameter gradients summed over the wrong axes; the variance
+    that normalises made unbiased; in evaluation, statistics terms for running statistics that are constants."""
+    naive = impl == "naive"
+    sfx = "_naive" if naive else ""
+    made = {}
+    for op in ("group_norm", "instance_norm"):
+        path, m = made[op] = kernel_mutants(op, impl)
+        m("no_mean_term", wrap(path, lambda res, dout, cache: (_gn_dx(dout, cache, mean_term=False),) + res[1:]),
+          "dx without the group mean's term (-invstd * mean(g))")
+        m("no_variance_term", wrap(path, lambda res, dout, cache: (_gn_dx(dout, cache, var_term=False),) + res[1:]),
+          "dx without the variance's term (the dvar path: -invstd * xhat * mean(g * xhat))")
+        m("weight_forgotten_in_dx", wrap(path, lambda res, dout, cache: (_gn_dx(dout, cache, weight=False),)
+                                         + res[1:]), "dx as if the weight were 1 (g = dy, not dy * weight)")
+        m("no_bias_grad", wrap(path, each(np.zeros_like, {2})), "the bias gradient dropped (zeros)")
+        m("dweight_is_dbias", wrap(path, lambda res, *a, **k: (res[0], res[2], res[2])),
+          "dweight = sum(dy) (xhat forgotten)")
+        m("param_grads_first_sample", wrap(path, lambda res, dout, cache: _gn_param_grads(res, dout, cache,
+                                                                                          "first_sample")),
+          "dweight and dbias of sample 0 alone (the sum over the batch forgotten)")
+    path, m = made["group_norm"]
+    m("groups_interleaved", wrap(path, lambda res, dout, cache: (_gn_dx(dout, cache, interleaved=True),) + res[1:]),
+      "dx's group means over channels g, g + G, ... (reshaped (N, C/G, G, L), not (N, G, C/G, L))")
+    m("param_grads_per_group", wrap(path, lambda res, dout, cache: _gn_param_grads(res, dout, cache, "per_group")),
+      "dweight and dbias summed over the whole group, not per channel")
+    # the forward normalising with the unbiased variance (torch's group and instance norm: the biased one)
+    if naive:
+        edit = source("minicnn.kernels.norm:_group_norm_naive",
+                      ("var[i, g] = ((values - mean[i, g]) ** 2).sum() / values.size",
+                       "var[i, g] = ((values - mean[i, g]) ** 2).sum() / max(values.size - 1, 1)"))
+    else:
+        edit = source("minicnn.kernels.norm:_gn_forward_kernel",
+                      ("var64[r] = _total(col) / d", "var64[r] = _total(col) / max(d - 1, 1)"))
+    add(f"group_norm_forward{sfx}:unbiased_variance", "group_norm", edit, kernel_probe("group_norm", impl),
+        list(extra_for(impl)), "xhat normalised by the unbiased variance (divided by D - 1, not D)")
+    # instance norm in evaluation: the running statistics are constants, no statistics terms
+    eval_probe = kernel_probe_with("instance_norm", impl, lambda rng: (
+        rng.standard_normal((3, 4, 2, 3)), rng.standard_normal(4), rng.standard_normal(4), rng.standard_normal(4),
+        rng.uniform(0.5, 2, 4), False, 1e-5))
+    add(f"instance_norm_backward{sfx}:eval_with_statistics_terms", "instance_norm",
+        replace(f"minicnn.kernels.norm:instance_norm_backward{sfx}",
+                lambda o: lambda dout, cache: o(dout, cache._replace(input_stats=True))),
+        eval_probe, list(extra_for(impl)), "evaluation differentiated as if each instance's statistics had normalised")
+
+
+def _instance_norm_running_probe():
+    from minicnn import functional as F
+    rng = _rng()
+    running_mean, running_var = rng.standard_normal(3), rng.uniform(0.5, 2, 3)
+    F.instance_norm(2 * rng.standard_normal((4, 3, 2, 3)) + 1, running_mean, running_var, momentum=0.3)
+    return (running_mean, running_var)
+
+
+def instance_norm_running_mutants():
+    """The mistakes of instance norm's running statistics: the biased variance averaged in (torch: the
+    unbiased one), the momentum on the other side (Keras's ``running = m * running + (1 - m) * batch``)."""
+    target = "minicnn.functional:_instance_norm_running"
+    add("functional._instance_norm_running:biased_variance", "instance_norm",
+        source(target, ("unbiased = cache.var * (count / (count - 1)) if count != 1 else np.full_like(cache.var, np.nan)",
+                        "unbiased = cache.var")),
+        _instance_norm_running_probe, (), "the running variance moves towards the biased variance")
+    add("functional._instance_norm_running:momentum_swapped", "instance_norm",
+        source(target, ("running_mean[...] = (1 - momentum) * running_mean + momentum * (",
+                        "running_mean[...] = momentum * running_mean + (1 - momentum) * ("),
+               ("running_var[...] = (1 - momentum) * running_var + momentum * (",
+                "running_var[...] = momentum * running_var + (1 - momentum) * (")),
+        _instance_norm_running_probe, (), "running = momentum * running + (1 - momentum) * batch")
 
 
 def pixel_shuffle_mutants(impl):

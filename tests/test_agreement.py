@@ -611,6 +611,160 @@ def test_batch_norm_refuses_wrong_channels_like_torch():
                 lambda: torch.nn.BatchNorm2d(3).double()(torch.from_numpy(x)))
 
 
+# --------------------------------------------------------------------------- group norm, instance norm
+def _group_ramped(seed, shape, groups, dtype):
+    """An offset input with a ramp across each group's values: a group of nearly equal values has
+    1/sqrt(var + eps) up to 316, and its float32 dx is then rounding times that, in torch as here."""
+    n, c = shape[:2]
+    d = int(np.prod(shape)) // max(n * groups, 1)
+    ramp = np.linspace(-1, 1, d) if d > 1 else np.zeros(d)
+    base = standard_normal(seed, shape, np.float64, 0.5).reshape(n, groups, d) + ramp + 1.5
+    return base.reshape(shape).astype(dtype)
+
+
+def _norm_floors(x, groups, weight, stats=None):
+    """The output on the scale of |weight| * xhat, xhat of order 1 (a group of one value normalises to exactly
+    0 here, to torch's float32 rounding of x - mean times 1/sqrt(eps) there); dx on its scale |weight| /
+    sqrt(var + eps) (it cancels, to exactly 0 for a group of two values); the parameter gradients on the
+    scale of their sums over the samples and positions."""
+    n, c = x.shape[:2]
+    var = x.astype(np.float64).reshape(n, groups, -1).var(axis=2) if stats is None else stats
+    w = float(np.max(np.abs(1 if weight is None else weight)))
+    rows = 3 * float(np.sqrt(x.size / c))
+    return {"forward": max(w, 1.0), "input": w / np.sqrt(np.min(var) + 1e-5), "weight": rows, "bias": rows}
+
+
+@st.composite
+def group_norm_cases(draw):
+    groups, per = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    shape = (draw(st.integers(1, 4)), groups * per) + tuple(draw(st.lists(st.integers(1, 5), max_size=3)))
+    assume(shape[0] * per * int(np.prod(shape[2:])) > 1)   # torch refuses one value per channel "when training"
+    return shape, groups
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
+@given(case=group_norm_cases(), affine=st.sampled_from(["both", "weight only", "none"]), seed=SEEDS)
+def test_group_norm_matches_torch(dtype, case, affine, seed):
+    """nn.GroupNorm against F.group_norm on (N, C, *) inputs of 0-3 dims after C, its weight and bias drawn."""
+    shape, groups = case
+    layer = nn.GroupNorm(groups, shape[1], affine=affine != "none", bias=affine == "both").to(dtype)
+    rng = np.random.default_rng([seed, 3])
+    for p in layer.parameters():
+        p.array[...] = rng.uniform(-2, 2, p.shape).astype(dtype)
+    x = _group_ramped(seed, shape, groups, dtype)
+    errors = compare_and_record(
+        "GroupNorm", layer, lambda x, **p: F.group_norm(x, groups, p.get("weight"), p.get("bias"), 1e-5), x, seed,
+        floor=_norm_floors(x, groups, None if layer.weight is None else layer.weight.array))
+    assert set(errors) == {"forward", "input"} | {name for name, _ in layer.named_parameters()}
+    theirs = torch.nn.GroupNorm(groups, shape[1], affine=affine != "none", bias=affine == "both")
+    assert repr(layer) == repr(theirs)
+
+
+def test_group_norm_refuses_what_torch_refuses():
+    for x, groups in ((np.zeros((2, 6, 3)), 4), (np.zeros((1, 3)), 3), (np.zeros((1, 4, 1, 1)), 4),
+                      (np.zeros(4), 1), (np.zeros((2, 4, 0)), 2), (np.zeros((2, 4, 3)), -2)):
+        both_refuse(lambda: MF.group_norm(x, groups), lambda: F.group_norm(torch.from_numpy(x), groups))
+    for weight in (np.ones(4), np.ones((6, 1))):
+        x = np.zeros((2, 6, 3))
+        both_refuse(lambda: MF.group_norm(x, 2, weight), lambda: F.group_norm(torch.from_numpy(x), 2,
+                                                                          torch.from_numpy(weight)))
+    with pytest.raises(ValueError, match=r"GroupNorm: num_channels \(4\) must be divisible by num_groups \(3\)"):
+        nn.GroupNorm(3, 4)
+    with pytest.raises(ValueError, match="must be divisible"):
+        torch.nn.GroupNorm(3, 4)
+
+
+@st.composite
+def instance_norm_cases(draw):
+    """(shape, affine, track_running_stats, training, momentum): (N, C, H, W) or unbatched (C, H, W)."""
+    hw = (draw(st.integers(1, 6)), draw(st.integers(1, 6)))
+    lead = (draw(st.integers(1, 4)),) if draw(st.booleans()) else ()
+    shape = lead + (draw(st.integers(1, 4)),) + hw
+    track, training = draw(st.booleans()), draw(st.booleans())
+    assume(hw != (1, 1) or (track and not training))   # torch refuses one value per instance with its statistics
+    return shape, draw(st.booleans()), track, training, draw(st.sampled_from([0.1, 0.5, None, -1.2]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
+@given(case=instance_norm_cases(), seed=SEEDS)
+def test_instance_norm_matches_torch(dtype, case, seed):
+    """nn.InstanceNorm2d against F.instance_norm (batched and unbatched, with and without running statistics, in
+    training and evaluation, any momentum as torch), its weight and bias drawn; then the same steps through
+    torch's own nn.InstanceNorm2d: the same output and running statistics (momentum None is 0 there), and
+    num_batches_tracked left at 0."""
+    shape, affine, track, training, momentum = case
+    c, batched = shape[-3], len(shape) == 4
+    layer = nn.InstanceNorm2d(c, momentum=momentum, affine=affine, track_running_stats=track).to(dtype)
+    theirs = torch.nn.InstanceNorm2d(c, momentum=momentum, affine=affine, track_running_stats=track)
+    theirs.to(getattr(torch, np.dtype(dtype).name))
+    rng = np.random.default_rng([seed, 3])
+    for p in layer.parameters():
+        p.array[...] = rng.uniform(-2, 2, p.shape).astype(dtype)
+    if track:
+        layer.running_mean[...], layer.running_var[...] = rng.standard_normal(c), rng.uniform(0.5, 2, c)
+    layer.train(training)
+    theirs.train(training)
+    theirs.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in layer.state_dict().items()})
+    running = (torch.from_numpy(layer.running_mean.copy()), torch.from_numpy(layer.running_var.copy())) if track \
+        else (None, None)
+    before = [None if r is None else r.numpy().copy() for r in running]
+    x = _group_ramped(seed, shape if batched else (1,) + shape, c, dtype).reshape(shape)
+    use_input_stats = training or not track
+
+    def torch_fn(x, **p):
+        x4 = x if batched else x.unsqueeze(0)
+        out = F.instance_norm(x4, *running, p.get("weight"), p.get("bias"), use_input_stats,
+                              0.0 if momentum is None else momentum, 1e-5)
+        return out if batched else out.squeeze(0)
+    x4 = x if batched else x[None]
+    stats = None if use_input_stats else layer.running_var
+    errors = compare_and_record("InstanceNorm2d", layer, torch_fn, x, seed,
+                                floor=_norm_floors(x4, c, None if layer.weight is None else layer.weight.array, stats))
+    assert set(errors) == {"forward", "input"} | ({"weight", "bias"} if affine else set())
+    rtol = RTOL[np.dtype(dtype)]
+    if track:   # moved as torch's (the batch's average instance mean and unbiased variance), or not in eval
+        m = 0.0 if momentum is None or not training else momentum
+        x64 = x4.astype(np.float64)
+        batch = (x64.mean(axis=(2, 3)).mean(axis=0), x64.var(axis=(2, 3), ddof=1).mean(axis=0)) if training \
+            else (0.0, 0.0)   # (evaluation: no batch statistics, and a 1 x 1 image has no unbiased variance)
+        for got, want, old, new in zip((layer.running_mean, layer.running_var), running, before, batch):
+            scale = abs(1 - m) * np.abs(old) + abs(m) * np.abs(new)   # the blend's two terms
+            np.testing.assert_allclose(got, want.numpy(), rtol=0, atol=rtol * scale.max() + 1e-12)
+        assert int(layer.num_batches_tracked) == 0
+    # torch's own layer, from the same state (it has not run): its choice of statistics, momentum, unbatched input
+    layer.load_state_dict({k: v.numpy().copy() for k, v in theirs.state_dict().items()})
+    ours = layer(x).data
+    with torch.no_grad():
+        want = theirs(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(ours, want, rtol=0, atol=rtol * max(np.abs(want).max(initial=0), 1.0))
+    for key, value in layer.state_dict().items():
+        np.testing.assert_allclose(np.asarray(value, np.float64), theirs.state_dict()[key].double().numpy(),
+                                   rtol=0, atol=rtol * 10 + 1e-12, err_msg=key)
+    assert repr(layer) == repr(theirs)
+
+
+def test_instance_norm_refuses_what_torch_refuses():
+    for x in (np.zeros((2, 3, 1, 1)), np.zeros((3, 1, 1)), np.zeros((2, 3)), np.zeros((2, 3, 4, 4, 1))):
+        both_refuse(lambda: nn.InstanceNorm2d(3).double()(x), lambda: torch.nn.InstanceNorm2d(3)(torch.from_numpy(x)))
+    x = np.zeros((2, 4, 3, 3))
+    both_refuse(lambda: nn.InstanceNorm2d(3, affine=True).double()(x),
+                lambda: torch.nn.InstanceNorm2d(3, affine=True).double()(torch.from_numpy(x)))
+    both_refuse(lambda: MF.instance_norm(x, use_input_stats=False),
+                lambda: F.instance_norm(torch.from_numpy(x), use_input_stats=False))
+    both_refuse(lambda: MF.instance_norm(x, np.zeros(4)), lambda: F.instance_norm(torch.from_numpy(x), torch.zeros(4)))
+
+
+def test_instance_norm_warns_of_other_channels_without_affine_and_computes_as_torch():
+    x = np.random.default_rng(0).standard_normal((2, 5, 3, 3))
+    with pytest.warns(UserWarning, match="input's size at dim=1 does not match num_features"):
+        ours = nn.InstanceNorm2d(3).double()(x).data
+    with pytest.warns(UserWarning, match="input's size at dim=1 does not match num_features"):
+        theirs = torch.nn.InstanceNorm2d(3)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-14)
+
+
 # --------------------------------------------------------------------------- average pooling
 @st.composite
 def avgpool_cases(draw):
@@ -1215,6 +1369,13 @@ def test_bce_loss_refuses_what_torch_refuses(x, t, weight):
     (lambda: nn.PReLU(4, init=-0.5), lambda: torch.nn.PReLU(4, init=-0.5)),
     (lambda: nn.BatchNorm1d(5, affine=False), lambda: torch.nn.BatchNorm1d(5, affine=False)),
     (lambda: nn.BatchNorm1d(5, track_running_stats=False), lambda: torch.nn.BatchNorm1d(5, track_running_stats=False)),
+    (lambda: nn.GroupNorm(2, 4), lambda: torch.nn.GroupNorm(2, 4)),
+    (lambda: nn.GroupNorm(2, 4, affine=False), lambda: torch.nn.GroupNorm(2, 4, affine=False)),
+    (lambda: nn.GroupNorm(2, 4, bias=False), lambda: torch.nn.GroupNorm(2, 4, bias=False)),
+    (lambda: nn.InstanceNorm2d(3), lambda: torch.nn.InstanceNorm2d(3)),
+    (lambda: nn.InstanceNorm2d(3, affine=True, track_running_stats=True),
+     lambda: torch.nn.InstanceNorm2d(3, affine=True, track_running_stats=True)),
+    (lambda: nn.InstanceNorm2d(3, track_running_stats=True), lambda: torch.nn.InstanceNorm2d(3, track_running_stats=True)),
     (lambda: nn.NLLLoss(np.ones(3, np.float32)), lambda: torch.nn.NLLLoss(torch.ones(3))),
     (lambda: nn.BCEWithLogitsLoss(pos_weight=np.ones(3, np.float32)),
      lambda: torch.nn.BCEWithLogitsLoss(pos_weight=torch.ones(3))),

@@ -17,17 +17,21 @@ tnn, tF = torch.nn, torch.nn.functional
 
 
 def randomise(model, seed=0):
-    """Batch norm's statistics and affine parameters, layer norm's weight and bias and convnext's layer scales
-    drawn away from 0/1/1e-6 (torchvision's init leaves the running stats at 0 and 1, some gammas at 0 and
+    """Batch norm's statistics and affine parameters, layer, group and instance norm's weight and bias (and
+    instance norm's running statistics) and convnext's layer scales drawn away from 0/1/1e-6 (torchvision's init leaves the running stats at 0 and 1, some gammas at 0 and
     convnext's blocks scaled by 1e-6, which would hide a wrong normalisation or a block's gradients)."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, tnn.LayerNorm) and m.weight is not None:
+            if isinstance(m, (tnn.LayerNorm, tnn.GroupNorm, tnn.modules.instancenorm._InstanceNorm)) and \
+                    m.weight is not None:
                 m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=g, dtype=m.weight.dtype))
                 m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=g, dtype=m.bias.dtype))
             if isinstance(getattr(m, "layer_scale", None), tnn.Parameter):
                 m.layer_scale.copy_(0.5 + torch.rand(m.layer_scale.shape, generator=g, dtype=m.layer_scale.dtype))
+            if isinstance(m, tnn.modules.instancenorm._InstanceNorm) and m.running_mean is not None:
+                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g, dtype=m.running_mean.dtype))
+                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g, dtype=m.running_var.dtype))
             if isinstance(m, tnn.modules.batchnorm._BatchNorm):
                 m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=g, dtype=m.weight.dtype))
                 m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=g, dtype=m.bias.dtype))
@@ -152,6 +156,33 @@ def test_a_decoder_with_transposed_convolutions_converts(train):
     assert isinstance(from_torch(model).up, nn.ConvTranspose2d)
 
 
+class NormNet(tnn.Module):
+    """Group and instance norm as layers (tracking running statistics, and not) and as functions."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = tnn.Conv2d(3, 6, 3, padding=1)
+        self.group = tnn.GroupNorm(3, 6)
+        self.instance = tnn.InstanceNorm2d(6, affine=True, track_running_stats=True, momentum=0.3)
+        self.plain = tnn.InstanceNorm2d(6)
+        self.weight = tnn.Parameter(torch.ones(6))
+
+    def forward(self, x):   # (products, so that no norm undoes the affine maps of the ones before it)
+        x = self.conv(x)
+        x = self.instance(self.group(tF.instance_norm(x, eps=1e-3) * x))
+        return tF.group_norm(self.plain(x) * x, 2, self.weight)
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_group_and_instance_norm_convert(train):
+    torch.manual_seed(0)
+    model = randomise(NormNet().double())
+    converted = from_torch(model)
+    assert isinstance(converted.group, nn.GroupNorm) and isinstance(converted.instance, nn.InstanceNorm2d)
+    assert repr(converted.instance) == repr(model.instance) and repr(converted.group) == repr(model.group)
+    compare(model, np.random.default_rng(3).standard_normal((2, 3, 5, 4)), train)
+
+
 @pytest.mark.extended   # (17 s; the zoo below runs it too, at 64x64)
 def test_resnet18_converts_in_train_and_eval():
     torch.manual_seed(0)
@@ -213,7 +244,7 @@ class UnknownMethod(tnn.Module):
     (WithUnknownFunction(), r"from_torch: the model: %erfinv .* minicnn has no torch\.erfinv"),
     (DataDependent(), r"from_torch: the model \(DataDependent\): torch\.fx cannot trace its forward \(TraceError"),
     (UnknownMethod(), r"minicnn's Tensor has no method cummax"),
-    (tnn.Sequential(tnn.Sequential(tnn.GroupNorm(2, 4))), r"from_torch: 0\.0 is torch\.nn\.GroupNorm"),
+    (tnn.Sequential(tnn.Sequential(tnn.InstanceNorm3d(4))), r"from_torch: 0\.0 is torch\.nn\.InstanceNorm3d"),
 ])
 def test_what_cannot_be_mapped_is_refused_naming_it_and_where(model, match):
     with pytest.raises(ConversionError, match=match):

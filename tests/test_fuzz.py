@@ -721,6 +721,35 @@ def _layer_norm(d, well):
     return layer_, (x,), {"shape": x.shape}
 
 
+def _group_norm_input(d, well, c):
+    """(N, C, *) with 0-2 dims after C, more than one value per group (torch refuses one "when training")."""
+    rest = tuple(d(st.lists(st.integers(1, 3), max_size=2)))
+    n = d(st.integers(2, 3))
+    return tensor(d, well, (n, c) + rest)
+
+
+@layer("GroupNorm", "group_norm")
+def _group_norm(d, well):
+    groups, per = d(st.integers(1, 3)), d(st.integers(1, 2))
+    layer_ = nn.GroupNorm(pick(d, well, st.just(groups), ODD_INTS), groups * per if well else d(ODD_INTS),
+                          eps=value(d, well, [1e-5, 1e-3, 0.5], [None, "x", True]), affine=d(st.booleans()),
+                          bias=d(st.booleans()))
+    x = _group_norm_input(d, well, groups * per)
+    return layer_, (x,), {"shape": x.shape}
+
+
+@layer("InstanceNorm2d", "instance_norm")
+def _instance_norm(d, well):
+    c = d(st.integers(1, 3))
+    layer_ = nn.InstanceNorm2d(pick(d, well, st.just(c), ODD_INTS), eps=value(d, well, [1e-5, 1e-3], [None, "x"]),
+                               momentum=value(d, well, [0.1, None, 0.0, 1.0, -0.5], ["0.1", True]),
+                               affine=d(st.booleans()), track_running_stats=d(st.booleans()),
+                               bias=d(st.booleans()))
+    hw = (d(st.integers(2, 4)), d(st.integers(1, 3)))
+    x = tensor(d, well, ((d(st.integers(1, 3)),) if maybe_unbatched(d, well) else ()) + (c,) + hw)
+    return layer_, (x,), {"shape": x.shape}
+
+
 @layer("PReLU", "prelu")
 def _prelu(d, well):
     num = value(d, well, [1, 1, 3], [0, -1, 2.5, None, True])
@@ -1099,6 +1128,35 @@ def _f_layer_norm(d, well):
         else d(st.none() | arrays(max_dims=3) | st.sampled_from([1.0, "w"]))
     bias = None if not well else d(st.none() | arrays(shape=ns, dtypes=[dtype]))
     return (x, normalized, weight, bias), {}, ({"shape": x.shape} if well else {})
+
+
+@function("group_norm")
+def _f_group_norm(d, well):
+    groups, per = d(st.integers(1, 3)), d(st.integers(1, 2))
+    x = _group_norm_input(d, well, groups * per)
+    dtype = x.dtype.type if is_float_array(x) else np.float32
+    c = groups * per
+    weight = d(st.none() | arrays(shape=(c,), dtypes=[dtype])) if well else d(st.none() | arrays(max_dims=2)
+                                                                              | st.sampled_from([1.0, "w"]))
+    bias = d(st.none() | arrays(shape=(c,), dtypes=[dtype])) if well else None
+    num_groups = pick(d, well, st.just(groups), ODD_INTS)
+    return (x, num_groups, weight, bias), {"eps": value(d, well, [1e-5, 0.5], [None, "1e-5"])}, \
+        ({"shape": x.shape} if well else {})
+
+
+@function("instance_norm")
+def _f_instance_norm(d, well):
+    c = d(st.integers(1, 3))
+    x = tensor(d, well, (d(st.integers(1, 3)), c) + tuple(d(st.lists(st.integers(2, 3), min_size=1, max_size=2))))
+    dtype = x.dtype.type if is_float_array(x) else np.float32
+    use_input_stats = d(st.booleans()) if well else d(st.sampled_from([True, False, 1, "yes"]))
+    stats = d(st.booleans()) or use_input_stats is not True
+    mean, var = (np.zeros(c, dtype), np.ones(c, dtype)) if stats else (None, None)
+    weight = d(st.none() | st.just(np.ones(c, dtype)))
+    bias = d(st.none() | st.just(np.zeros(c, dtype)))
+    kwargs = {"use_input_stats": use_input_stats, "momentum": value(d, well, [0.1, 0.0, 1.0, -1.2], [None, "0.1"]),
+              "eps": value(d, well, [1e-5, 0.5], [None, "x"])}
+    return (x, mean, var, weight, bias), kwargs, ({"shape": x.shape} if well else {})
 
 
 @function("prelu")

@@ -1238,6 +1238,150 @@ def test_layer_norm_known_values(impl):
     np.testing.assert_allclose(dx.sum(axis=1), 0.0, atol=1e-6)              # a shift of a row changes nothing
 
 
+def _group_norm_floors(x, groups, weight):
+    """Floors for the gradients of group norm (instance norm: one channel per group): dx cancels (to exactly 0
+    for a group of one value), so it is measured on its scale |weight| * invstd * |dout| (|dout| < 4); the
+    parameter gradients sum over the samples and positions, which may cancel: on the scale of those sums."""
+    n, c = x.shape[:2]
+    var = x.astype(np.float64).reshape(n, groups, -1).var(axis=2) if x.size else np.ones(1)
+    gain = float(np.max(np.abs(1 if weight is None else weight)) / np.sqrt(var.min() + 1e-5)) * 4
+    rows = float(np.sqrt(max(x.size // max(c, 1), 1)))
+    return {0: gain, 1: 3 * rows, 2: 3 * rows}
+
+
+@given(st.integers(1, 4), st.integers(1, 3), st.integers(1, 3), st.lists(st.integers(1, 4), max_size=3),
+       st.sampled_from(["both", "weight", "bias", "none"]), dtypes, seeds)
+def test_group_norm_equals_naive(n, groups, per, rest, affine, dtype, seed):
+    rng = np.random.default_rng(seed)
+    c = groups * per
+    x = randn(rng, (n, c, *rest), dtype, 3) + dtype(0.5)
+    weight = randn(rng, c, dtype) if affine in ("both", "weight") else None
+    bias = randn(rng, c, dtype) if affine in ("both", "bias") else None
+    same_both_ways("group_norm", (x, groups, weight, bias, 1e-5), dtype, rng,
+                   floors=_group_norm_floors(x, groups, weight))
+    _, cache = K.group_norm_forward(x, groups, weight, bias)
+    _, n_cache = K.group_norm_forward_naive(x, groups, weight, bias)
+    np.testing.assert_allclose(cache.mean, n_cache.mean, rtol=1e-12, atol=1e-12)   # float64 both ways
+    np.testing.assert_allclose(cache.var, n_cache.var, rtol=1e-10, atol=1e-300)
+
+
+@given(st.integers(1, 4), st.integers(1, 4), st.lists(st.integers(1, 4), min_size=1, max_size=2),
+       st.sampled_from(["both", "weight", "none"]), st.booleans(), dtypes, seeds)
+def test_instance_norm_equals_naive(n, c, rest, affine, use_input_stats, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x = randn(rng, (n, c, *rest), dtype, 3) + dtype(0.5)
+    weight = randn(rng, c, dtype) if affine != "none" else None
+    bias = randn(rng, c, dtype) if affine == "both" else None
+    rm, rv = randn(rng, c, dtype), rng.uniform(0.5, 2, c).astype(dtype)
+    floors = _group_norm_floors(x, c, weight) if use_input_stats else {}
+    same_both_ways("instance_norm", (x, weight, bias, rm, rv, use_input_stats, 1e-5), dtype, rng, floors=floors)
+
+
+@pytest.mark.parametrize("impl", ["fast", "naive"])
+def test_group_norm_known_values(impl):
+    """Channels (0, 1) and (2, 3) are the two groups (consecutive channels, not every other one)."""
+    forward, backward = K.REGISTRY["group_norm"][:2] if impl == "fast" else K.REGISTRY["group_norm"][2:]
+    x = np.array([[[1.0, 3.0], [5.0, 7.0], [2.0, 2.0], [2.0, 2.0]]])    # (N, C, L) = (1, 4, 2)
+    w, b = np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.5, 0.0, -0.5, 1.0])
+    out, cache = forward(x, 2, w, b, 1e-12)
+    # group 0: 1, 3, 5, 7: mean 4, biased var 5, xhat (-3, -1, 1, 3) / sqrt(5); group 1 constant: xhat 0
+    xhat = np.array([-3.0, -1.0, 1.0, 3.0]) / np.sqrt(5)
+    np.testing.assert_allclose(out[0, :2].ravel(), [0.5 + xhat[0], 0.5 + xhat[1], 2 * xhat[2], 2 * xhat[3]],
+                               rtol=1e-9)
+    np.testing.assert_allclose(out[0, 2:], [[-0.5, -0.5], [1.0, 1.0]])
+    np.testing.assert_allclose(cache.mean, [[4.0, 2.0]])
+    np.testing.assert_allclose(cache.var, [[5.0, 0.0]])
+    dout = np.array([[[1.0, 0.0], [0.0, 0.0], [1.0, 2.0], [3.0, 4.0]]])
+    dx, dw, db = backward(dout, cache)
+    np.testing.assert_allclose(db, [1.0, 0.0, 3.0, 7.0])                     # each channel's sum of dout
+    np.testing.assert_allclose(dw, [xhat[0], 0.0, 0.0, 0.0], atol=1e-12)     # each channel's sum of dout * xhat
+    # group 0: g = dout * w = (1, 0, 0, 0); dx = invstd * (g - mean(g) - xhat * mean(g * xhat))
+    g = np.array([1.0, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(dx[0, :2].ravel(), (g - g.mean() - xhat * (g * xhat).mean()) / np.sqrt(5), rtol=1e-9)
+    np.testing.assert_allclose(dx[0].reshape(2, 4).sum(axis=1), 0.0, atol=1e-6)   # a shift of a group: nothing
+
+
+@pytest.mark.parametrize("impl", ["fast", "naive"])
+def test_instance_norm_known_values(impl):
+    """Each channel of each sample on its own; in evaluation the running statistics, and no statistics terms."""
+    forward, backward = K.REGISTRY["instance_norm"][:2] if impl == "fast" else K.REGISTRY["instance_norm"][2:]
+    x = np.array([[[1.0, 3.0], [2.0, 6.0]], [[0.0, 4.0], [5.0, 5.0]]])   # (N, C, L) = (2, 2, 2)
+    w, b = np.array([2.0, -1.0]), np.array([0.0, 1.0])
+    out, cache = forward(x, w, b, None, None, True, 1e-12)
+    # every instance of two values normalises to -1, +1 (a constant one to 0)
+    np.testing.assert_allclose(out, [[[-2.0, 2.0], [2.0, 0.0]], [[-2.0, 2.0], [1.0, 1.0]]], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(cache.mean, [[2.0, 4.0], [2.0, 5.0]])
+    np.testing.assert_allclose(cache.var, [[1.0, 4.0], [4.0, 0.0]])   # biased; the running update unbiases
+    rm, rv = np.array([1.0, -1.0]), np.array([4.0, 0.25])
+    out, cache = forward(x, w, b, rm, rv, False, 1e-12)
+    np.testing.assert_allclose(out, [[[0.0, 2.0], [-5.0, -13.0]], [[-1.0, 3.0], [-11.0, -11.0]]], rtol=1e-9)
+    dout = np.array([[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]])
+    dx, dw, db = backward(dout, cache)
+    np.testing.assert_allclose(dx, dout * (w / np.sqrt(rv + 1e-12))[None, :, None], rtol=1e-12)   # given stats
+    np.testing.assert_allclose(db, [14.0, 22.0])
+    xhat = (x - rm[None, :, None]) / np.sqrt(rv + 1e-12)[None, :, None]
+    np.testing.assert_allclose(dw, (dout * xhat).sum(axis=(0, 2)), rtol=1e-12)
+
+
+@given(st.integers(1, 3), st.integers(1, 4), st.lists(st.integers(1, 4), min_size=1, max_size=2), st.booleans(),
+       dtypes, seeds)
+def test_instance_norm_is_group_norm_with_one_channel_per_group(n, c, rest, affine, dtype, seed):
+    """With the instances' own statistics, bit for bit group norm's kernels at G = C; with the running ones,
+    bit for bit batch norm's evaluation (the same map, xhat = (x - running_mean_c) * invstd_c), its parameter
+    gradients to round-off (summed in another order)."""
+    rng = np.random.default_rng(seed)
+    x = randn(rng, (n, c, *rest), dtype, 3)
+    w, b = (randn(rng, c, dtype), randn(rng, c, dtype)) if affine else (None, None)
+    rm, rv = randn(rng, c, dtype), rng.uniform(0.5, 2, c).astype(dtype)
+    dout = randn(rng, x.shape, dtype)
+    for impl in ("", "_naive"):
+        out, cache = getattr(K, f"instance_norm_forward{impl}")(x, w, b, rm, rv, True)
+        ref, ref_cache = getattr(K, f"group_norm_forward{impl}")(x, c, w, b)
+        np.testing.assert_array_equal(out, ref)
+        for got, want in zip(getattr(K, f"instance_norm_backward{impl}")(dout, cache),
+                             getattr(K, f"group_norm_backward{impl}")(dout, ref_cache)):
+            np.testing.assert_array_equal(got, want)
+    out, cache = K.instance_norm_forward(x, w, b, rm, rv, False)
+    ref, ref_cache = K.batch_norm_forward(x, w, b, rm, rv, False)
+    np.testing.assert_array_equal(out, ref)
+    grads, ref_grads = K.instance_norm_backward(dout, cache), K.batch_norm_backward(dout, ref_cache)
+    np.testing.assert_array_equal(grads[0], ref_grads[0])
+    for got, want in zip(grads[1:], ref_grads[1:]):
+        assert (got is None) == (want is None)
+        if got is not None:
+            assert_close(got, want, dtype, "a parameter gradient", float(np.sqrt(x.size / c)))
+
+
+@pytest.mark.parametrize("name, args", [
+    ("group_norm", lambda x: (x, 2, None, None, 0.0)),            # eps 0: invstd inf, as torch (NaN out)
+    ("group_norm", lambda x: (x, 1, None, None, -1.0)),           # var + eps < 0: NaN, no error
+    ("instance_norm", lambda x: (x, None, None, None, None, True, 0.0)),
+])
+@pytest.mark.parametrize("impl", ["", "_naive"])
+def test_group_and_instance_norm_take_any_eps_as_torch(name, args, impl):
+    """A constant group with eps 0 divides by 0, a negative eps takes a root of a negative number: NaN, as
+    torch gives, and no ZeroDivisionError from inside numba (both ways alike)."""
+    x = np.ones((2, 4, 3))
+    with np.errstate(all="ignore"):
+        out, cache = getattr(K, f"{name}_forward{impl}")(*args(x))
+        grads = getattr(K, f"{name}_backward{impl}")(np.ones_like(x), cache)
+    assert np.isnan(out).all() and np.isnan(grads[0]).all()
+
+
+@pytest.mark.parametrize("impl", ["", "_naive"])
+def test_group_and_instance_norm_of_empty_inputs(impl):
+    """An empty batch or empty instances (what torch computes: empty outputs, zero parameter gradients)."""
+    for name, x, args in (("group_norm", np.ones((0, 4, 3)), (2, np.ones(4), np.ones(4))),
+                          ("instance_norm", np.ones((0, 3, 4)), (np.ones(3), np.ones(3), None, None, True)),
+                          ("instance_norm", np.ones((2, 3, 0)), (np.ones(3), np.ones(3), None, None, True)),
+                          ("instance_norm", np.ones((2, 0, 4)), (None, None, np.ones(0), np.ones(0), False))):
+        with np.errstate(all="ignore"):
+            out, cache = getattr(K, f"{name}_forward{impl}")(x, *args)
+            dx, dw, db = getattr(K, f"{name}_backward{impl}")(np.ones_like(x), cache)
+        assert out.shape == dx.shape == x.shape
+        assert dw is None or (dw.shape == (x.shape[1],) and not dw.any())
+
+
 @given(st.lists(st.integers(1, 4), max_size=4), st.sampled_from(["channels", "one", "scalar"]), dtypes, seeds)
 def test_prelu_equals_naive(shape, slopes, dtype, seed):
     rng = np.random.default_rng(seed)
@@ -1685,6 +1829,30 @@ MORE_BAD_INPUT = [
     (K.layer_norm_forward, lambda: (x4, ()), TypeError, r"layer_norm: expected normalized_shape as an int or a"),
     (K.layer_norm_forward, lambda: (x4, 4, None, None, "1e-5"), TypeError, r"layer_norm: expected eps as a number"),
     (K.layer_norm_forward, lambda: (x4, 4, np.ones(4, np.float32)), TypeError, r"layer_norm"),
+    (K.group_norm_forward, lambda: (x4, 2), ValueError,
+     r"group_norm: expected the input's channels divisible by num_groups, got input of shape \(2, 3, 4, 4\) and "
+     r"num_groups=2"),
+    (K.group_norm_forward, lambda: (x4, 0), ValueError, r"group_norm: expected num_groups >= 1, got 0"),
+    (K.group_norm_forward, lambda: (x4, 1.0), TypeError, r"group_norm: expected num_groups as an int, got float"),
+    (K.group_norm_forward, lambda: (np.ones(3), 1), ValueError,
+     r"group_norm input: expected at least a 2-D \(N, C, \.\.\.\) array, got shape \(3,\)"),
+    (K.group_norm_forward, lambda: (x4, 3, np.ones(4)), ValueError,
+     r"group_norm: expected weight of shape \(3,\), one value per channel of input \(2, 3, 4, 4\), got \(4,\)"),
+    (K.group_norm_forward, lambda: (x4, 3, None, np.ones((3, 1))), ValueError, r"group_norm: expected bias of shape"),
+    (K.group_norm_forward, lambda: (x4, 3, np.ones(3, np.float32)), TypeError,
+     r"group_norm: expected all arrays in one dtype, got float64, float32"),
+    (K.group_norm_forward, lambda: (x4, 3, None, None, "1e-5"), TypeError, r"group_norm: expected eps as a number"),
+    (K.group_norm_forward, lambda: (np.ones((2, 0, 3)), 1), ValueError, r"group_norm: expected at least 1 channel"),
+    (K.group_norm_forward, lambda: (np.ones((2, 4, 0)), 2), ValueError,
+     r"group_norm: expected at least 1 value per channel after dim 1"),
+    (K.instance_norm_forward, lambda: (x4, None, None, None, None, False), ValueError,
+     r"instance_norm: expected running_mean and running_var when use_input_stats=False"),
+    (K.instance_norm_forward, lambda: (x4, None, None, np.ones(4), np.ones(4), True), ValueError,
+     r"instance_norm: expected running_mean of shape \(3,\) for input \(2, 3, 4, 4\), got \(4,\)"),
+    (K.instance_norm_forward, lambda: (x4, None, None, None, None, 1), TypeError,
+     r"instance_norm: expected use_input_stats as a bool, got int"),
+    (K.instance_norm_forward, lambda: (x4, np.ones(2), None, None, None, True), ValueError,
+     r"instance_norm: expected weight of shape \(3,\)"),
     (K.prelu_forward, lambda: (x4, np.ones(4)), ValueError,
      r"prelu: expected weight of 1 value or of the input's 3 channels \(dim 1\), got 4 values"),
     (K.prelu_forward, lambda: (x4, np.ones((1, 3))), ValueError,

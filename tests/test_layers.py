@@ -45,6 +45,8 @@ def layer_cases(rng):
         (nn.Softplus(2, 1), rng.standard_normal((3, 4))),
         (nn.MaxPool2d(2), rng.standard_normal((2, 3, 6, 5))),
         (nn.Flatten(), rng.standard_normal((2, 3, 4, 5))),
+        (nn.GroupNorm(2, 4), rng.standard_normal((2, 4, 3, 2))),
+        (nn.InstanceNorm2d(3, affine=True), rng.standard_normal((2, 3, 4, 3))),
         (small_net(), rng.standard_normal((2, 2, 6, 4))),
         (SimpleCNN(), rng.standard_normal((2, 1, 28, 28))),
         (nn.ConvTranspose2d(2, 4, 3, stride=2, padding=1, output_padding=1, groups=2),
@@ -811,6 +813,89 @@ def test_batch_norm_refuses_bad_arguments():
         nn.BatchNorm1d(3)(np.ones((2, 3)))
 
 
+# --------------------------------------------------------------------------- instance norm over several steps
+@pytest.mark.parametrize("momentum", [0.1, 0.7, None])
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_instance_norm_running_stats_after_train_steps_and_eval_output_match_torch(momentum, dtype, rtol, torch):
+    """Five training steps (batches of different sizes, means and spreads, one of them unbatched), then
+    evaluation with the running statistics: the outputs and the state_dict as torch's (momentum None is
+    torch's 0.0 here: the running statistics stay at zeros and ones; num_batches_tracked stays 0)."""
+    rng = np.random.default_rng(0)
+    ours = nn.InstanceNorm2d(4, momentum=momentum, affine=True, track_running_stats=True).to(dtype)
+    theirs = torch.nn.InstanceNorm2d(4, momentum=momentum, affine=True, track_running_stats=True)
+    theirs.to(getattr(torch, np.dtype(dtype).name))
+    for step in range(5):
+        shape = (4, 3, 5) if step == 2 else (1 + step, 4, 3, 5)
+        x = rng.uniform(0.5, 3) * rng.standard_normal(shape) + rng.normal(0, 5, shape[:-2] + (1, 1))
+        x = x.astype(dtype)
+        np.testing.assert_allclose(ours(x).data, theirs(torch.from_numpy(x)).detach().numpy(), rtol=rtol, atol=rtol)
+    state, state_t = ours.state_dict(), theirs.state_dict()
+    assert list(state) == list(state_t) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+    for key in state:
+        assert state[key].dtype == state_t[key].numpy().dtype, key
+        np.testing.assert_allclose(state[key], state_t[key].numpy(), rtol=rtol, err_msg=key)
+    assert int(ours.num_batches_tracked) == 0
+    if momentum is None:
+        assert not ours.running_mean.any() and (ours.running_var == 1).all()
+    ours.eval()
+    theirs.eval()
+    x = rng.standard_normal((3, 4, 3, 5)).astype(dtype)
+    np.testing.assert_allclose(ours(x).data, theirs(torch.from_numpy(x)).detach().numpy(), rtol=rtol, atol=rtol)
+
+
+def test_instance_norm_running_stats_average_each_instances_unbiased_variance():
+    """Channel 0 holds (1, 3) in sample 0 and (0, 4) in sample 1: instance means 2 and 2, unbiased variances
+    2 and 8 (biased: 1 and 4); with momentum 0.5 from zeros and ones the running mean becomes 0.5 * 2 = 1
+    and the running variance 0.5 * 1 + 0.5 * (2 + 8) / 2 = 3."""
+    x = np.array([[[[1.0, 3.0]], [[5.0, 5.0]]], [[[0.0, 4.0]], [[1.0, 7.0]]]])   # (2, 2, 1, 2)
+    for impl in ("fast", "naive"):
+        layer = nn.InstanceNorm2d(2, momentum=0.5, track_running_stats=True).double()
+        with minicnn.kernels.use(impl):
+            layer(x)
+        np.testing.assert_allclose(layer.running_mean, [1.0, 0.5 * (5.0 + 4.0) / 2], rtol=1e-15)
+        np.testing.assert_allclose(layer.running_var, [3.0, 0.5 + 0.5 * (0.0 + 18.0) / 2], rtol=1e-15)
+        rm, rv = np.zeros(2), np.ones(2)
+        F.instance_norm(x, rm, rv, momentum=0.5, use_input_stats=False)    # evaluation moves nothing
+        assert not rm.any() and (rv == 1).all()
+
+
+def test_instance_norm_and_group_norm_refuse_bad_arguments():
+    with pytest.raises(ValueError, match=r"InstanceNorm2d: expected a 3-D \(unbatched\) or 4-D \(batched\) input"):
+        nn.InstanceNorm2d(3)(np.ones((2, 3)))
+    with pytest.raises(TypeError, match="InstanceNorm2d: expected eps as a number, got str"):
+        nn.InstanceNorm2d(3, eps="1e-5")
+    with pytest.raises(TypeError, match="InstanceNorm2d: expected momentum as a number, got str"):
+        nn.InstanceNorm2d(3, momentum="0.1")
+    with pytest.raises(ValueError, match="InstanceNorm2d: expected num_features >= 1, got 0"):
+        nn.InstanceNorm2d(0)
+    with pytest.raises(ValueError, match="GroupNorm: expected num_groups >= 1, got 0"):
+        nn.GroupNorm(0, 4)
+    with pytest.raises(TypeError, match="GroupNorm: expected num_channels as an int, got float"):
+        nn.GroupNorm(2, 4.0)
+    with pytest.raises(TypeError, match=r"instance_norm: expected momentum as a number, got NoneType"):
+        F.instance_norm(np.ones((2, 3, 4)), np.zeros(3), np.ones(3), momentum=None)
+    with pytest.raises(ValueError, match="instance_norm: expected running_mean and running_var both None or neither"):
+        F.instance_norm(np.ones((2, 3, 4)), np.zeros(3))
+    with pytest.raises(ValueError, match="instance_norm: expected more than 1 spatial element when training"):
+        F.instance_norm(np.ones((2, 3, 1)))
+    with pytest.raises(ValueError, match="group_norm: expected more than 1 value per channel when training"):
+        F.group_norm(np.ones((1, 4)), 4)
+    with pytest.raises(TypeError, match=r"group_norm: expected input of dtype float32 \(the weight's\), got float64"):
+        nn.GroupNorm(2, 4)(np.ones((2, 4, 3)))
+
+
+def test_instance_norm_of_an_empty_batch_makes_the_running_statistics_nan_as_torch(torch):
+    """torch averages the instances' statistics over the batch: over no instances, NaN; empty instances of a
+    non-empty batch leave the running statistics as they were."""
+    for shape in ((0, 3, 4, 4), (2, 3, 0, 4)):
+        ours = nn.InstanceNorm2d(3, track_running_stats=True).double()
+        theirs = torch.nn.InstanceNorm2d(3, track_running_stats=True).double()
+        x = np.zeros(shape)
+        assert ours(x).shape == tuple(theirs(torch.from_numpy(x)).shape) == shape
+        np.testing.assert_array_equal(ours.running_mean, theirs.running_mean.numpy())
+        np.testing.assert_array_equal(ours.running_var, theirs.running_var.numpy())
+
+
 def test_batch_norm_backward_through_the_engine_matches_torch_in_train_mode(torch):
     """Through a conv and a sum that weights each output (a non-trivial upstream gradient)."""
     rng = np.random.default_rng(2)
@@ -908,7 +993,9 @@ def test_gradcheck_table_has_every_layer_and_passes(capsys):
                   "ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d", "PixelShuffle", "PixelUnshuffle", "PReLU(3", "PReLU()",
                   "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Dropout(", "Dropout2d", "MSELoss", "NLLLoss",
                   "BCEWithLogitsLoss", "BCELoss(", "LeNet5", "BasicBlock", "ConvTranspose2d(4, 6, 3",
-                  "ConvTranspose2d(2, 3, 3"):
+                  "ConvTranspose2d(2, 3, 3", "LayerNorm", "GroupNorm(2, 6), weight", "GroupNorm(2, 6, affine=False)",
+                  "InstanceNorm2d(3, affine=True), train", "InstanceNorm2d(2), unbatched",
+                  "InstanceNorm2d(3, affine=True, track_running_stats=True), eval"):
         assert any(r.startswith(layer) for r in rows), layer
     assert all(r.endswith("pass") for r in rows)
     assert max(float(r.split()[-4]) for r in rows) < 1e-7  # far below the threshold, not just under it

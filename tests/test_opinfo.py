@@ -53,7 +53,11 @@ REFUSED = {"nn.functional.batch_norm": (5, "momentum outside [0, 1] (torch takes
 GRAD_RTOL = {"nn.functional.layer_norm": (
     1e-8, "rows of 1 and 2 values: with one, xhat is exactly 0 here and torch's round-off times 1/sqrt(eps) "
           "(its weight gradient 2.8e-9 of the sample's largest gradient); with two, dx = invstd (g - mean g)"
-          "(1 - xhat^2) and 1 - xhat^2 = eps/(var + eps) cancels (3.9e-10 apart)")}
+          "(1 - xhat^2) and 1 - xhat^2 = eps/(var + eps) cancels (3.9e-10 apart)"),
+    "nn.functional.group_norm": (
+        1e-8, "a group of 2 values (the (1, 2) sample in one group) cancels as layer norm's rows of two: dx = "
+              "invstd (g - mean g)(1 - xhat^2), 1 - xhat^2 = eps/(var + eps); minicnn's dx is 8.3e-12 from the "
+              "exact gradient (50-digit mpmath), torch's 2.7e-10")}
 
 
 def _opinfo_names(name):
@@ -87,16 +91,16 @@ SAMPLES = {"flatten": 6, "log_softmax": 7, "nn.functional.adaptive_avg_pool2d": 
            "nn.functional.adaptive_max_pool2d": 34, "nn.functional.avg_pool2d": 7, "nn.functional.batch_norm": 12,
            "nn.functional.binary_cross_entropy": 11, "nn.functional.binary_cross_entropy_with_logits": 26,
            "nn.functional.conv2d": 30, "nn.functional.conv_transpose2d": 12, "nn.functional.cross_entropy": 21,
-           "nn.functional.elu": 3, "nn.functional.gelu": 8, "nn.functional.hardsigmoid": 3,
-           "nn.functional.hardswish": 4, "nn.functional.hardtanh": 5, "nn.functional.layer_norm": 6,
-           "nn.functional.leaky_relu": 9, "nn.functional.linear": 20, "nn.functional.local_response_norm": 11,
-           "nn.functional.max_pool2d": 1440, "nn.functional.max_unpool2d": 288, "nn.functional.mse_loss": 6,
-           "nn.functional.nll_loss": 61, "nn.functional.pad (circular)": 8, "nn.functional.pad (constant)": 51,
-           "nn.functional.pad (reflect)": 12, "nn.functional.pad (replicate)": 12,
-           "nn.functional.pad (replicate_negative)": 6, "nn.functional.pixel_shuffle": 5,
-           "nn.functional.pixel_unshuffle": 5, "nn.functional.prelu": 25, "nn.functional.relu": 4,
-           "nn.functional.relu6": 3, "nn.functional.silu": 3, "nn.functional.softplus": 3, "sigmoid": 3,
-           "softmax": 7, "tanh": 1}
+           "nn.functional.elu": 3, "nn.functional.gelu": 8, "nn.functional.group_norm": 25,
+           "nn.functional.hardsigmoid": 3, "nn.functional.hardswish": 4, "nn.functional.hardtanh": 5,
+           "nn.functional.instance_norm": 9, "nn.functional.layer_norm": 6, "nn.functional.leaky_relu": 9,
+           "nn.functional.linear": 20, "nn.functional.local_response_norm": 11, "nn.functional.max_pool2d": 1440,
+           "nn.functional.max_unpool2d": 288, "nn.functional.mse_loss": 6, "nn.functional.nll_loss": 61,
+           "nn.functional.pad (circular)": 8, "nn.functional.pad (constant)": 51, "nn.functional.pad (reflect)": 12,
+           "nn.functional.pad (replicate)": 12, "nn.functional.pad (replicate_negative)": 6,
+           "nn.functional.pixel_shuffle": 5, "nn.functional.pixel_unshuffle": 5, "nn.functional.prelu": 25,
+           "nn.functional.relu": 4, "nn.functional.relu6": 3, "nn.functional.silu": 3, "nn.functional.softplus": 3,
+           "sigmoid": 3, "softmax": 7, "tanh": 1}
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -78,6 +78,10 @@ EXACT = {
     "batch_norm_relu": lambda: (K.batch_norm_relu_forward, K.batch_norm_relu_backward,
                                 (_x((5, 6, 4, 4)), _x(6), _x(6), None, None, True)),
     "local_response_norm": lambda: (K.local_response_norm_forward, K.local_response_norm_backward, (_x((5, 4, 3, 3)), 3, 1e-2, 0.75, 1.0)),
+    # (the weight and bias gradients: each row's per-channel sums, added over the samples after the pass)
+    "group_norm": lambda: (K.group_norm_forward, K.group_norm_backward, (_x((5, 6, 3, 3)), 3, _x(6), _x(6))),
+    "instance_norm": lambda: (K.instance_norm_forward, K.instance_norm_backward,
+                              (_x((5, 3, 3, 3)), _x(3), _x(3), None, None, True)),
 }
 
 

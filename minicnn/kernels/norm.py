@@ -1,4 +1,4 @@
-"""Batch normalisation, layer normalisation and local response normalisation.
+"""Batch normalisation, layer normalisation, group and instance normalisation, and local response normalisation.
 
 Batch norm, per channel ``c`` over the ``M = N * (everything after C)`` values it holds::
 
@@ -10,6 +10,11 @@ statistics in evaluation.  In training the statistics depend on ``x``, so
 the gradient has two extra terms (cs231n's "batch_norm_backward_alt")::
 
     dx = weight_c / sqrt(var_c + eps) * (dy - mean(dy) - xhat * mean(dy * xhat))
+
+Group norm splits the C channels of each sample into G groups of C/G and normalises each group over its
+``D = C/G * L`` values (L: everything after C), with a per-channel ``weight`` and ``bias`` after; instance
+norm is group norm with one channel per group (G = C), plus torch's running statistics: the same kernels
+run both (see the group norm section below).
 
 Local response normalisation (torch's formula, AlexNet's layer), over a
 window of ``size`` channels, zero-padded (``size // 2`` before, ``(size-1) // 2`` after)::
@@ -559,5 +564,374 @@ def layer_norm_backward_naive(dout, cache):
     return dx.reshape(cache.shape), dweight, dbias
 
 
+# --------------------------------------------------------------------------- group norm and instance norm
+# Group norm (torch.nn.functional.group_norm) splits the C channels of each sample into G groups of C/G
+# consecutive channels (group g: channels g*C/G .. (g+1)*C/G - 1) and normalises each group over its
+# D = C/G * L values (L: the size of everything after C), then applies a per-channel weight and bias:
+#
+#     xhat = (x - mean_ng) / sqrt(var_ng + eps)        (mean, biased var over the group; in float64)
+#     out  = weight_c * xhat + bias_c
+#
+# Instance norm (torch.nn.functional.instance_norm) is exactly group norm with one channel per group
+# (G = C): each channel of each sample normalised over its own L values.  Its running statistics are the
+# one thing group norm has not: in training torch averages each instance's mean and *unbiased* variance
+# over the batch into them (minicnn.functional does, from the cache's mean and var); in evaluation with
+# running statistics every instance of channel c is normalised with running_mean_c and running_var_c,
+# which is group norm's map with the statistics given instead of measured.  So both ops run the kernels
+# below: ``_group_norm`` with G = C, given or measured statistics, and one backward, whose statistics
+# terms vanish where the statistics were given (they do not depend on x).
+#
+# The fast kernels view x as (N*G, D), one row per group of one sample (row n*G + g), and split the rows
+# between threads; each row's sums run in float64 and in the fixed order of batch norm's (:func:`_total`).
+GroupNormCache = collections.namedtuple("GroupNormCache",
+                                        "xhat invstd weight has_bias input_stats mean var groups shape op")
+GroupNormCache.__doc__ = """What group norm's (and instance norm's) backward needs, and the statistics the running
+estimates are updated from.
+
+xhat : (N, G, D) normalised input, D = C/G * L values per group, dtype of x;  invstd : (N, G) 1/sqrt(var + eps),
+dtype of x;  weight : (C,) or None;  has_bias : bool;  input_stats : bool, each group's own statistics normalised
+it (False: they were given, instance norm's running statistics, and the backward has no statistics terms);
+mean, var : (N, G) float64 group mean and biased variance (None where given);  groups : G;  shape : x's shape;
+op : ``"group_norm"`` or ``"instance_norm"``, for messages
+"""
+
+
+def _check_norm_input(op, x, weight, bias, eps):
+    """The checks group norm and instance norm share: an (N, C, ...) float input, weight and bias (C,) in its
+    dtype or None, eps any number (as torch; a negative one may make NaNs)."""
+    check_float_array(f"{op} input", x)
+    if x.ndim < 2:
+        raise ValueError(f"{op} input: expected at least a 2-D (N, C, ...) array, got shape {x.shape}")
+    c = x.shape[1]
+    for name, a in (("weight", weight), ("bias", bias)):
+        if a is not None:
+            check_float_array(f"{op} {name}", a)
+            if a.shape != (c,):
+                raise ValueError(f"{op}: expected {name} of shape ({c},), one value per channel of input {x.shape}, "
+                                 f"got {a.shape}")
+    check_same_dtype(op, x, weight, bias)
+    if not isinstance(eps, (float, int, np.floating, np.integer)) or isinstance(eps, bool):
+        raise TypeError(f"{op}: expected eps as a number, got {type(eps).__name__}")
+
+
+def _check_group_norm(x, num_groups, weight, bias, eps):
+    """torch's checks of group norm's arguments; returns G."""
+    _check_norm_input("group_norm", x, weight, bias, eps)
+    if not isinstance(num_groups, (int, np.integer)) or isinstance(num_groups, bool):
+        raise TypeError(f"group_norm: expected num_groups as an int, got {type(num_groups).__name__}")
+    if num_groups < 1:
+        raise ValueError(f"group_norm: expected num_groups >= 1, got {num_groups}")
+    c = x.shape[1]
+    if c == 0:
+        raise ValueError(f"group_norm: expected at least 1 channel, got input of shape {x.shape}")
+    if c % num_groups:
+        raise ValueError(f"group_norm: expected the input's channels divisible by num_groups, got input of shape "
+                         f"{x.shape} and num_groups={num_groups}")
+    if math.prod(x.shape[2:]) == 0:
+        raise ValueError(f"group_norm: expected at least 1 value per channel after dim 1 (torch: HxW > 0), got "
+                         f"input of shape {x.shape}")
+    return int(num_groups)
+
+
+def _check_instance_norm(x, weight, bias, running_mean, running_var, use_input_stats, eps):
+    """torch's checks of instance norm's arguments; returns the given statistics, float64 (N, C) arrays
+    (each channel's running ones, for every sample), or None where each instance's own normalise it."""
+    _check_norm_input("instance_norm", x, weight, bias, eps)
+    if not isinstance(use_input_stats, (bool, np.bool_)):
+        raise TypeError(f"instance_norm: expected use_input_stats as a bool, got {type(use_input_stats).__name__}")
+    n, c = x.shape[:2]
+    for name, a in (("running_mean", running_mean), ("running_var", running_var)):
+        if a is not None:
+            check_float_array(f"instance_norm {name}", a, 1)
+            if a.shape != (c,):
+                raise ValueError(f"instance_norm: expected {name} of shape ({c},) for input {x.shape}, got {a.shape}")
+    if use_input_stats:
+        return None
+    if running_mean is None or running_var is None:
+        raise ValueError("instance_norm: expected running_mean and running_var when use_input_stats=False")
+    return (np.broadcast_to(running_mean.astype(np.float64), (n, c)),
+            np.broadcast_to(running_var.astype(np.float64), (n, c)))
+
+
+@njit(cache=True, nogil=True)
+def _inv_sqrt(v):
+    """``1 / sqrt(v)`` as numpy computes it, inf at 0 and NaN below 0 or at NaN (a float division by zero
+    would raise in numba; torch takes any eps, so var + eps may be 0 or negative)."""
+    if v > 0:
+        return 1.0 / np.sqrt(v)
+    return np.inf if v == 0 else np.nan
+
+
+@njit(cache=True, nogil=True)
+def _gn_forward_kernel(x, input_stats, mean64, var64, eps, scale, shift, groups, length, r0, r1, invstd, xhat,
+                       out):
+    """Rows r0..r1 of ``x`` (N*G, D), row ``n*G + g`` the C/G channels of group g of sample n, each of
+    ``length`` values: with ``input_stats`` the row's two-pass mean and biased variance (float64, in the fixed
+    order of :func:`_total`, written to ``mean64``/``var64``; otherwise those are read), then
+    ``xhat = (x - mean) * invstd`` and ``out = scale_c * xhat + shift_c`` in x's dtype, channel ``c`` of the
+    row's k-th block of ``length`` values being ``g * C/G + k`` (``invstd``: (N*G,) of x's dtype)."""
+    d = x.shape[1]
+    per = d // length
+    col = np.empty(d)
+    mean = np.empty(1, dtype=x.dtype)   # the float64 mean rounded to x's dtype (by the store)
+    for r in range(r0, r1):
+        row = x[r]
+        if input_stats:
+            for i in range(d):
+                col[i] = row[i]
+            m = _total(col) / d
+            for i in range(d):
+                v = row[i] - m
+                col[i] = v * v
+            mean64[r] = m
+            var64[r] = _total(col) / d
+        invstd[r] = _inv_sqrt(var64[r] + eps)
+        mean[0] = mean64[r]
+        md, s = mean[0], invstd[r]
+        c0 = (r % groups) * per
+        for k in range(per):
+            a, b = scale[c0 + k], shift[c0 + k]
+            for i in range(k * length, (k + 1) * length):
+                v = (row[i] - md) * s
+                xhat[r, i] = v
+                out[r, i] = a * v + b
+
+
+@njit(cache=True, nogil=True)
+def _gn_backward_kernel(dy, xhat, gamma, invstd, input_stats, groups, length, r0, r1, sum_dy, sum_dy_xhat, coef,
+                        dx):
+    """Rows r0..r1 (as :func:`_gn_forward_kernel`'s): for the k-th channel of the row's group the float64 sums
+    of ``dy`` and of ``dy * xhat`` over its ``length`` values, into ``sum_dy[r, k]`` and ``sum_dy_xhat[r, k]``
+    (their sums over the samples are the bias and weight gradients); then, ``g = gamma_c * dy`` the gradient
+    reaching xhat, ``dx = invstd * (g - mean(g) - xhat * mean(g * xhat))`` with the means over the row's D
+    values, written ``a_c * dy + b * xhat + k`` with ``a_c = gamma_c * invstd`` and ``b = -invstd * sum(g *
+    xhat) / D``, ``k = -invstd * sum(g) / D`` where the statistics were the row's own (``input_stats``; else
+    ``b = k = 0``: given statistics do not depend on x).  ``coef``: (3,) scratch in x's dtype."""
+    d = dy.shape[1]
+    per = d // length
+    col_g, col_gx = np.empty(length), np.empty(length)
+    for r in range(r0, r1):
+        c0 = (r % groups) * per
+        s_g = 0.0
+        s_gx = 0.0
+        for k in range(per):
+            for j in range(length):
+                i = k * length + j
+                v = np.float64(dy[r, i])
+                col_g[j] = v
+                col_gx[j] = v * xhat[r, i]
+            s, t = _total(col_g), _total(col_gx)
+            sum_dy[r, k] = s
+            sum_dy_xhat[r, k] = t
+            s_g += gamma[c0 + k] * s
+            s_gx += gamma[c0 + k] * t
+        r64 = np.float64(invstd[r])
+        coef[1] = -r64 * s_gx / d if input_stats else 0.0
+        coef[2] = -r64 * s_g / d if input_stats else 0.0
+        b, shift = coef[1], coef[2]
+        for k in range(per):
+            coef[0] = gamma[c0 + k] * invstd[r]
+            a = coef[0]
+            for i in range(k * length, (k + 1) * length):
+                dx[r, i] = a * dy[r, i] + b * xhat[r, i] + shift
+
+
+def _group_norm(op, x, groups, weight, bias, eps, stats=None):
+    """Group norm of a checked (N, C, ...) ``x`` in ``groups`` groups: each group normalised with its own
+    statistics, or with ``stats`` = (mean, var), float64 arrays of (N, G), those.  Returns ``(out, cache)``."""
+    n, c = x.shape[:2]
+    length = math.prod(x.shape[2:])
+    per = c // groups if groups else 0
+    rows, d, dtype = n * groups, per * length, x.dtype
+    x2 = np.ascontiguousarray(x).reshape(rows, d)
+    input_stats = stats is None
+    if input_stats:
+        mean64, var64 = np.full(rows, np.nan), np.full(rows, np.nan)   # (NaN: a group of no values)
+    else:
+        mean64, var64 = (np.array(s, dtype=np.float64).reshape(rows) for s in stats)   # (a writable copy)
+    scale = np.ones(c, dtype) if weight is None else weight.astype(dtype)
+    shift = np.zeros(c, dtype) if bias is None else bias.astype(dtype)
+    invstd, xhat, out = np.full(rows, np.nan, dtype), np.empty_like(x2), np.empty_like(x2)
+    if d:
+        threads.map_chunks(lambda sl: _gn_forward_kernel(x2, input_stats, mean64, var64, float(eps), scale, shift,
+                                                         groups, length, sl.start, sl.stop, invstd, xhat, out),
+                           rows, threads.min_items(d))
+    stats_out = (mean64.reshape(n, groups), var64.reshape(n, groups)) if input_stats else (None, None)
+    return out.reshape(x.shape), GroupNormCache(xhat.reshape(n, groups, d), invstd.reshape(n, groups), weight,
+                                                bias is not None, input_stats, *stats_out, groups, x.shape, op)
+
+
+def _group_norm_backward(dout, cache):
+    """``(dx, dweight, dbias)`` of :func:`_group_norm` (None for an absent weight or bias)."""
+    xhat, weight = cache.xhat, cache.weight
+    check_grad(f"{cache.op} backward", dout, cache.shape, xhat.dtype)
+    n, groups, d = xhat.shape
+    c = cache.shape[1]
+    per, length = (c // groups if groups else 0), math.prod(cache.shape[2:])
+    rows = n * groups
+    dy = np.ascontiguousarray(dout).reshape(rows, d)
+    x2 = xhat.reshape(rows, d)
+    gamma = np.ones(c, xhat.dtype) if weight is None else weight.astype(xhat.dtype)
+    sum_dy, sum_dy_xhat = np.zeros((rows, per)), np.zeros((rows, per))
+    dx = np.empty_like(x2)
+
+    def part(sl):
+        _gn_backward_kernel(dy, x2, gamma, cache.invstd.reshape(rows), cache.input_stats, groups, length, sl.start,
+                            sl.stop, sum_dy, sum_dy_xhat, np.empty(3, xhat.dtype), dx)
+    if d:
+        threads.map_chunks(part, rows, threads.min_items(d))
+    # row n*G + g, block k is channel g*C/G + k of sample n: (N*G, C/G) -> (N, C), summed over the samples
+    dweight = None if weight is None else sum_dy_xhat.reshape(n, c).sum(axis=0).astype(xhat.dtype)
+    dbias = sum_dy.reshape(n, c).sum(axis=0).astype(xhat.dtype) if cache.has_bias else None
+    return dx.reshape(cache.shape), dweight, dbias
+
+
+def _group_norm_naive(op, x, groups, weight, bias, eps, stats=None):
+    """The definition, one group of one sample at a time; the contract of :func:`_group_norm`."""
+    n, c = x.shape[:2]
+    per = c // groups if groups else 0
+    length = math.prod(x.shape[2:])
+    blocks = x.reshape(n, groups, per * length)     # group g of sample n: channels g*C/G .. (g+1)*C/G - 1
+    xhat, invstd = np.empty_like(blocks), np.empty((n, groups), x.dtype)
+    mean, var = (np.empty((n, groups)), np.empty((n, groups))) if stats is None else stats
+    with np.errstate(divide="ignore", invalid="ignore"):   # (a group of no values; var + eps <= 0: as torch)
+        for i in range(n):
+            for g in range(groups):
+                values = blocks[i, g].astype(np.float64)
+                if stats is None:
+                    mean[i, g] = values.sum() / values.size
+                    var[i, g] = ((values - mean[i, g]) ** 2).sum() / values.size
+                invstd[i, g] = 1 / np.sqrt(var[i, g] + eps)
+                xhat[i, g] = (blocks[i, g] - x.dtype.type(mean[i, g])) * invstd[i, g]
+    out = xhat.reshape(n, c, length)
+    if weight is not None:
+        out = out * weight[:, None]
+    if bias is not None:
+        out = out + bias[:, None]
+    stats_out = (mean, var) if stats is None else (None, None)
+    return out.reshape(x.shape), GroupNormCache(xhat, invstd, weight, bias is not None, stats is None, *stats_out,
+                                                groups, x.shape, op)
+
+
+def _group_norm_backward_naive(dout, cache):
+    """By the chain rule through each step of the forward, one group of one sample at a time (batch norm's
+    staged form, with the statistics over a group instead of a channel)::
+
+        dxhat = dy * weight_c
+        dvar  = sum(dxhat * (x - mean)) * (-1/2) * invstd**3
+        dmean = -sum(dxhat) * invstd            (the dvar path adds 0: sum(x - mean) = 0)
+        dx    = dxhat * invstd + dvar * 2 (x - mean) / D + dmean / D
+
+    (given statistics: ``dx = dxhat * invstd``); ``dweight_c = sum of dy * xhat`` and ``dbias_c = sum of dy``
+    over the samples and the channel's positions."""
+    xhat, invstd, weight = cache.xhat, cache.invstd, cache.weight
+    check_grad(f"{cache.op} backward", dout, cache.shape, xhat.dtype)
+    n, groups, d = xhat.shape
+    c, length = cache.shape[1], math.prod(cache.shape[2:])
+    dy = dout.reshape(n, c, length)
+    dweight = None if weight is None else np.sum(dy * xhat.reshape(n, c, length), axis=(0, 2))
+    dbias = np.sum(dy, axis=(0, 2)) if cache.has_bias else None
+    dxhat = (dy if weight is None else dy * weight[:, None]).reshape(n, groups, d)
+    dx = np.empty_like(dxhat)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i in range(n):
+            for g in range(groups):
+                s = invstd[i, g]
+                if not cache.input_stats:
+                    dx[i, g] = dxhat[i, g] * s
+                    continue
+                centred = xhat[i, g] / s                     # x - mean
+                dvar = np.sum(dxhat[i, g] * centred) * -0.5 * s ** 3
+                dmean = -np.sum(dxhat[i, g] * s)
+                dx[i, g] = dxhat[i, g] * s + dvar * 2 * centred / d + dmean / d
+    return dx.reshape(cache.shape), dweight, dbias
+
+
+def group_norm_forward(x, num_groups, weight=None, bias=None, eps=1e-5):
+    """``torch.nn.functional.group_norm``: the C channels of each sample in ``num_groups`` groups of C/G
+    consecutive channels, each group normalised over its C/G * L values, then a per-channel affine map::
+
+        xhat = (x - mean) / sqrt(var + eps)     (mean, biased var over the group; in float64)
+        out  = weight_c * xhat + bias_c
+
+    Parameters
+    ----------
+    x : ndarray (N, C, *) with C > 0 and something after C (torch refuses an empty HxW), float32 or float64
+    num_groups : int G >= 1 dividing C
+    weight, bias : ndarray (C,) in x's dtype, or None
+    eps : float, added to the variance (torch takes any number; a negative one may make NaNs)
+
+    Returns
+    -------
+    out : ndarray x.shape, x's dtype
+    cache : :data:`GroupNormCache`
+    """
+    groups = _check_group_norm(x, num_groups, weight, bias, eps)
+    return _group_norm("group_norm", x, groups, weight, bias, eps)
+
+
+def group_norm_backward(dout, cache):
+    """Per group, with ``g = dout * weight_c``: ``dx = invstd * (g - mean(g) - xhat * mean(g * xhat))`` (the
+    means over the group's D values); ``dweight_c = sum of dout * xhat``, ``dbias_c = sum of dout`` over the
+    samples and the channel's positions.  Returns ``(dx, dweight, dbias)`` (None for an absent weight or bias)."""
+    return _group_norm_backward(dout, cache)
+
+
+def group_norm_forward_naive(x, num_groups, weight=None, bias=None, eps=1e-5):
+    """The definition, one group of one sample at a time; the contract of :func:`group_norm_forward`."""
+    groups = _check_group_norm(x, num_groups, weight, bias, eps)
+    return _group_norm_naive("group_norm", x, groups, weight, bias, eps)
+
+
+def group_norm_backward_naive(dout, cache):
+    """The chain rule step by step, one group at a time (:func:`_group_norm_backward_naive`)."""
+    return _group_norm_backward_naive(dout, cache)
+
+
+def instance_norm_forward(x, weight, bias, running_mean, running_var, use_input_stats=True, eps=1e-5):
+    """``torch.nn.functional.instance_norm``'s normalisation: group norm with one channel per group (G = C),
+    each channel of each sample over its own L values, then ``weight_c * xhat + bias_c``::
+
+        xhat = (x - mean_nc) / sqrt(var_nc + eps)                 (use_input_stats: the instance's own, float64)
+        xhat = (x - running_mean_c) / sqrt(running_var_c + eps)   (otherwise)
+
+    The running estimates are not touched here: ``minicnn.functional.instance_norm`` updates them from
+    ``cache.mean`` and ``cache.var`` (each instance's, biased).
+
+    Parameters
+    ----------
+    x : ndarray (N, C, ...), float32 or float64
+    weight, bias : ndarray (C,) in x's dtype, or None
+    running_mean, running_var : ndarray (C,) or None; they normalise when ``use_input_stats`` is False
+    use_input_stats : bool
+    eps : float (any number, as torch)
+
+    Returns
+    -------
+    out : ndarray x.shape, x's dtype
+    cache : :data:`GroupNormCache` (G = C)
+    """
+    stats = _check_instance_norm(x, weight, bias, running_mean, running_var, use_input_stats, eps)
+    return _group_norm("instance_norm", x, x.shape[1], weight, bias, eps, stats)
+
+
+def instance_norm_backward(dout, cache):
+    """Group norm's backward with one channel per group (:func:`group_norm_backward`); where the running
+    statistics normalised, ``dx = dout * weight_c * invstd_c`` alone.  Returns ``(dx, dweight, dbias)``."""
+    return _group_norm_backward(dout, cache)
+
+
+def instance_norm_forward_naive(x, weight, bias, running_mean, running_var, use_input_stats=True, eps=1e-5):
+    """Naive group norm with one channel per group; the contract of :func:`instance_norm_forward`."""
+    stats = _check_instance_norm(x, weight, bias, running_mean, running_var, use_input_stats, eps)
+    return _group_norm_naive("instance_norm", x, x.shape[1], weight, bias, eps, stats)
+
+
+def instance_norm_backward_naive(dout, cache):
+    """Naive group norm's backward with one channel per group (:func:`_group_norm_backward_naive`)."""
+    return _group_norm_backward_naive(dout, cache)
+
+
 # this file's ops, by torch's names (kernels/registry.py)
-KERNELS = kernel_table(globals(), "batch_norm", "batch_norm_relu", "local_response_norm", "layer_norm")
+KERNELS = kernel_table(globals(), "batch_norm", "batch_norm_relu", "local_response_norm", "layer_norm", "group_norm",
+                       "instance_norm")

@@ -16,16 +16,18 @@ from .lazy import LazyBatchNorm2d, LazyConv2d, LazyLinear, UninitializedParamete
 from .linear import Flatten, Identity, Linear, Unflatten
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter, is_grad_enabled, no_grad
-from .normalization import BatchNorm1d, BatchNorm2d, BatchNormReLU2d, LayerNorm, LocalResponseNorm
+from .normalization import (BatchNorm1d, BatchNorm2d, BatchNormReLU2d, GroupNorm, InstanceNorm2d, LayerNorm,
+                            LocalResponseNorm)
 from .padding import ConstantPad2d, ReflectionPad2d, ReplicationPad2d, ZeroPad2d
 from .pixelshuffle import PixelShuffle, PixelUnshuffle
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 
 __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
            "BatchNorm2d", "BatchNormReLU2d", "ConstantPad2d", "Conv2d", "Conv2dReLUMaxPool2d", "ConvTranspose2d",
-           "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Flatten", "GELU", "Hardsigmoid", "Hardswish",
-           "Hardtanh", "Identity", "LayerNorm", "LazyBatchNorm2d", "LazyConv2d", "LazyLinear", "LeakyReLU", "Linear",
-           "LocalResponseNorm", "LogSoftmax", "MSELoss", "MaxPool2d", "MaxUnpool2d", "Module", "ModuleDict",
-           "ModuleList", "NLLLoss", "PReLU", "Parameter", "PixelShuffle", "PixelUnshuffle", "ReLU", "ReLU6",
-           "ReflectionPad2d", "ReplicationPad2d", "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh",
-           "Unflatten", "UninitializedParameter", "ZeroPad2d", "functional", "init", "is_grad_enabled", "no_grad"]
+           "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Flatten", "GELU", "GroupNorm", "Hardsigmoid",
+           "Hardswish", "Hardtanh", "Identity", "InstanceNorm2d", "LayerNorm", "LazyBatchNorm2d", "LazyConv2d",
+           "LazyLinear", "LeakyReLU", "Linear", "LocalResponseNorm", "LogSoftmax", "MSELoss", "MaxPool2d",
+           "MaxUnpool2d", "Module", "ModuleDict", "ModuleList", "NLLLoss", "PReLU", "Parameter", "PixelShuffle",
+           "PixelUnshuffle", "ReLU", "ReLU6", "ReflectionPad2d", "ReplicationPad2d", "Sequential", "SiLU", "Sigmoid",
+           "Softmax", "Softplus", "Tanh", "Unflatten", "UninitializedParameter", "ZeroPad2d", "functional", "init",
+           "is_grad_enabled", "no_grad"]

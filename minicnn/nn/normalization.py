@@ -1,4 +1,7 @@
-"""Normalisation layers: ``BatchNorm1d``, ``BatchNorm2d`` and ``LocalResponseNorm``, shaped like torch's."""
+"""Normalisation layers: ``BatchNorm1d``, ``BatchNorm2d``, ``LayerNorm``, ``GroupNorm``, ``InstanceNorm2d`` and
+``LocalResponseNorm``, shaped like torch's."""
+import warnings
+
 import numpy as np
 
 from .. import functional as F
@@ -144,6 +147,127 @@ class LayerNorm(Module):
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.bias is not None}")
+
+
+def _number(layer, name, value):
+    """A hyperparameter torch takes as any number (eps, momentum), kept as given, as torch keeps it."""
+    if not isinstance(value, (float, int, np.floating, np.integer)) or isinstance(value, bool):
+        raise TypeError(f"{layer}: expected {name} as a number, got {type(value).__name__}")
+    return value
+
+
+class GroupNorm(Module):
+    """The C channels of each sample split into ``num_groups`` groups of consecutive channels, each group
+    normalised over its values, then a per-channel ``weight`` (ones) and ``bias`` (zeros) where ``affine``
+    (``bias=False``: the weight alone), as ``torch.nn.GroupNorm(num_groups, num_channels, eps=1e-5,
+    affine=True, *, bias=True)``.  Shapes: (N, C, *) -> the same.  state_dict keys: ``weight``, ``bias``."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, *, bias=True):
+        super().__init__()
+        self.num_groups = feature_count("GroupNorm", "num_groups", num_groups)
+        self.num_channels = feature_count("GroupNorm", "num_channels", num_channels)
+        if self.num_channels % self.num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
+                             f"({num_groups})")
+        self.eps, self.affine = _number("GroupNorm", "eps", eps), bool(affine)
+        self.weight = Parameter(np.ones(self.num_channels, np.float32)) if self.affine else None
+        self.bias = Parameter(np.zeros(self.num_channels, np.float32)) if self.affine and bias else None
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            self.weight.data[...] = 1
+        if self.bias is not None:
+            self.bias.data[...] = 0
+
+    def forward(self, x):
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
+
+
+class InstanceNorm2d(Module):
+    """Each channel of each image normalised over its H x W values, as ``torch.nn.InstanceNorm2d(num_features,
+    eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, *, bias=True)``: group norm with one
+    channel per group (``F.instance_norm``).
+
+    Parameters
+    ----------
+    num_features : int, C
+    eps : number, default 1e-5, added to the variance (any number, as torch)
+    momentum : number or None, default 0.1: ``running = (1 - momentum) * running + momentum * batch`` each
+        training forward, ``batch`` the instances' means and unbiased variances averaged over the batch.
+        None is torch's 0.0 here (the running statistics stay put; instance norm has no cumulative average)
+    affine : bool, default False: learnable ``weight`` (ones) and ``bias`` (zeros; ``bias=False``: none)
+    track_running_stats : bool, default False: buffers ``running_mean`` (zeros), ``running_var`` (ones) and
+        ``num_batches_tracked`` (int64 0-d, which instance norm never counts up, as torch's); evaluation
+        then normalises with the running statistics.  False: no buffers, each instance's own statistics in
+        evaluation too.
+
+    Shapes: (N, C, H, W) or unbatched (C, H, W) -> the same.  As torch, a channel count other than
+    ``num_features`` is refused where ``affine`` and only warned about otherwise (the layer has nothing per
+    channel then).  state_dict keys: ``weight``, ``bias`` (affine), ``running_mean``, ``running_var``,
+    ``num_batches_tracked`` (track_running_stats).
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, *,
+                 bias=True):
+        super().__init__()
+        self.num_features = feature_count("InstanceNorm2d", "num_features", num_features)
+        self.eps = _number("InstanceNorm2d", "eps", eps)
+        self.momentum = None if momentum is None else _number("InstanceNorm2d", "momentum", momentum)
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
+        c = self.num_features
+        self.weight = Parameter(np.ones(c, np.float32)) if self.affine else None
+        self.bias = Parameter(np.zeros(c, np.float32)) if self.affine and bias else None
+        if self.track_running_stats:
+            self.register_buffer("running_mean", np.zeros(c, np.float32))
+            self.register_buffer("running_var", np.ones(c, np.float32))
+            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            self.running_mean[...] = 0
+            self.running_var[...] = 1
+            self.num_batches_tracked[...] = 0
+
+    def reset_parameters(self):
+        self.reset_running_stats()
+        if self.weight is not None:
+            self.weight.data[...] = 1
+        if self.bias is not None:
+            self.bias.data[...] = 0
+
+    def forward(self, x):
+        x = F.as_tensor(x, "InstanceNorm2d input")
+        if x.ndim not in (3, 4):
+            raise ValueError(f"InstanceNorm2d: expected a 3-D (unbatched) or 4-D (batched) input, got shape {x.shape}")
+        dim = x.ndim - 3
+        if x.shape[dim] != self.num_features:
+            if self.affine:
+                raise ValueError(f"InstanceNorm2d: expected input's size at dim={dim} to match num_features "
+                                 f"({self.num_features}), but got: {x.shape[dim]}.")
+            warnings.warn(f"InstanceNorm2d: input's size at dim={dim} does not match num_features. You can silence "
+                          f"this warning by not passing in num_features, which is not used because affine=False",
+                          stacklevel=2)
+        if x.ndim == 3:
+            out = self._instance_norm(x.reshape((1,) + x.shape))
+            return out.reshape(out.shape[1:])
+        return self._instance_norm(x)
+
+    def _instance_norm(self, x):
+        return F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                               self.training or not self.track_running_stats,
+                               0.0 if self.momentum is None else self.momentum, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class LocalResponseNorm(Module):
