@@ -844,6 +844,8 @@ def test_gradcheck_table_has_every_layer_and_passes(capsys):
                   "BatchNorm2d(3), eval", "LocalResponseNorm", "Sigmoid", "Tanh", "LeakyReLU", "Softmax", "LogSoftmax", "AvgPool2d",
                   "Hardsigmoid", "Hardswish", "SiLU", "GELU()", "GELU(approximate='tanh')", "ELU", "Softplus",
                   "ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d", "PixelShuffle", "PixelUnshuffle", "PReLU(3", "PReLU()",
+                  "Upsample(scale_factor=1.7), nearest", "Upsample(size=(5, 3), mode='nearest-exact')",
+                  "Upsample(scale_factor=(1.5, 0.6), mode='bilinear')", "UpsamplingBilinear2d",
                   "AdaptiveAvgPool2d", "Dropout(", "Dropout2d", "MSELoss", "NLLLoss", "BCEWithLogitsLoss", "LeNet5",
                   "BasicBlock"):
         assert any(r.startswith(layer) for r in rows), layer
