@@ -339,7 +339,9 @@ def opinfo_table():
         lines.append(f"| `{name.rsplit('.', 1)[-1]}` | {accepted} / {total} |")
     lines += ["", f"`{_record_command(r)}`, {_stamp(r)}; `tests/test_opinfo.py` asserts each op's sample count, "
                   "that no answer is wrong, and that the only refusals are the ones it lists with their reasons "
-                  "(`REFUSED`: batch_norm's momentum outside [0, 1], pad's 6-int and negative pads)."]
+                  "(`REFUSED`: batch_norm's momentum outside [0, 1], pad's 6-int and negative pads, "
+                  "interpolate's and upsample_nearest's 3-D and 5-D inputs, and interpolate's modes 'linear', "
+                  "'trilinear', 'bicubic' and 'area')."]
     return "\n".join(lines)
 
 

@@ -13,6 +13,8 @@ computed out of place into a new Tensor.)  Ops that torch lets run
 without the batch dim (``(C, H, W)`` images, a ``(C,)`` logit vector) add it,
 call the op and take it off again, as recorded reshapes.
 """
+import warnings
+
 import numpy as np
 
 from . import kernels as K
@@ -215,6 +217,84 @@ def pixel_unshuffle(input, downscale_factor):
     """(*, C, H*r, W*r) -> (*, C*r*r, H, W), ``r = downscale_factor``, as ``torch.nn.functional.pixel_unshuffle``:
     the inverse of :func:`pixel_shuffle`."""
     return PixelUnshuffleFunction.apply(as_tensor(input, "pixel_unshuffle input"), downscale_factor)
+
+
+# --------------------------------------------------------------------------- resizing
+class UpsampleNearest2dFunction(KernelFunction):
+    """Each output pixel a copy of one input pixel (torch's ``nearest`` rule); backward: each gradient added back
+    to the pixel it was copied from (``kernels/upsample.py``)."""
+    kernel, constant_args = "upsample_nearest2d", 3
+
+
+class UpsampleNearestExact2dFunction(KernelFunction):
+    """As :class:`UpsampleNearest2dFunction`, the input pixel under each output pixel's centre (``nearest-exact``)."""
+    kernel, constant_args = "upsample_nearest_exact2d", 3
+
+
+class UpsampleBilinear2dFunction(KernelFunction):
+    """Each output pixel a weighted sum of its four nearest input pixels; backward: each gradient spread back onto
+    those four with the same weights."""
+    kernel, constant_args = "upsample_bilinear2d", 4
+
+
+_RESIZE_FUNCTIONS = {"upsample_nearest2d": UpsampleNearest2dFunction,
+                     "upsample_nearest_exact2d": UpsampleNearestExact2dFunction,
+                     "upsample_bilinear2d": UpsampleBilinear2dFunction}
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
+                antialias=False):
+    """Resize the height and width, as ``torch.nn.functional.interpolate``.
+
+    Shapes: (N, C, H, W) -> (N, C, OH, OW), ``(OH, OW) = size`` (an int for both, or 2 ints), or
+    ``floor(H * scale_factor), floor(W * scale_factor)`` (a number for both, or 2).  ``mode``
+    ``'nearest'`` (each output pixel a copy of input pixel ``floor(d * H / OH)``, torch's rule),
+    ``'nearest-exact'`` (the pixel under the output pixel's centre) or ``'bilinear'`` (the four nearest
+    pixels, weighted; ``align_corners=True`` maps the corner pixels' centres onto each other, ``False``
+    (None) the image's corners).  A given ``scale_factor`` is also the step between source positions
+    (``1 / scale_factor``) unless ``recompute_scale_factor=True``, as torch.  The index rules are torch's,
+    written out in ``kernels/upsample.py``.
+
+    Refused by name: torch's other modes (``'linear'``, ``'bicubic'``, ``'trilinear'``, ``'area'``,
+    ``'lanczos'``), ``antialias=True``, and 3-D or 5-D inputs; torch's errors for ``size`` and
+    ``scale_factor`` both or neither given, ``align_corners`` with a nearest mode, and
+    ``recompute_scale_factor=True`` with a ``size``.
+    """
+    return _interpolate("interpolate", input, size, scale_factor, mode, align_corners, recompute_scale_factor,
+                        antialias)
+
+
+def _interpolate(op, input, size, scale_factor, mode, align_corners, recompute_scale_factor=None, antialias=False):
+    """:func:`interpolate` under the name ``op`` the user called (the deprecated aliases name themselves)."""
+    input = as_tensor(input, f"{op} input")
+    check_float_array(f"{op} input", input.array)
+    kernel, output_size, scales, align_corners = K.upsample.interpolate_arguments(
+        op, input.shape, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
+    function = _RESIZE_FUNCTIONS[kernel]
+    if align_corners is None:
+        return function.apply(input, output_size, *scales)
+    return function.apply(input, output_size, align_corners, *scales)
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """torch's deprecated ``F.upsample``: :func:`interpolate` (with its warning)."""
+    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` instead.", stacklevel=2)
+    return _interpolate("upsample", input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    """torch's deprecated ``F.upsample_nearest``: :func:`interpolate` with ``mode='nearest'`` (with its warning)."""
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return _interpolate("upsample_nearest", input, size, scale_factor, "nearest", None)
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """torch's deprecated ``F.upsample_bilinear``: :func:`interpolate` with ``mode='bilinear'`` and
+    ``align_corners=True`` (with its warning)."""
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return _interpolate("upsample_bilinear", input, size, scale_factor, "bilinear", True)
 
 
 # --------------------------------------------------------------------------- linear, activation, pooling
@@ -811,7 +891,6 @@ def _softmax_dim(op, ndim, dim):
     """torch's implicit choice when ``dim`` is None (deprecated there too): 0 for 0-, 1- and 3-D, else 1."""
     if dim is not None:
         return dim
-    import warnings
     warnings.warn(f"Implicit dimension choice for {op} has been deprecated. Change the call to include dim=X "
                   f"as an argument.", stacklevel=3)
     return 0 if ndim in (0, 1, 3) else 1

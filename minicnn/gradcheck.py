@@ -338,6 +338,16 @@ def gradcheck_cases(rng):
               ("InstanceNorm2d(2), unbatched", nn.InstanceNorm2d(2), rng.standard_normal((2, 3, 3)), True),
               ("InstanceNorm2d(3, affine=True, track_running_stats=True), eval", tracked,
                rng.standard_normal((2, 3, 3, 3)), True)]
+    # resizing is linear: fixed source pixels and weights; the scale factors are no integers, so every rule shows
+    # (drawn after the models, so that their inputs, and the kinks the sampled entries avoid, stay as they were)
+    cases += [("Upsample(scale_factor=1.7), nearest", nn.Upsample(scale_factor=1.7), rng.standard_normal((2, 2, 4, 5)),
+               False),
+              ("Upsample(size=(5, 3), mode='nearest-exact')", nn.Upsample((5, 3), mode="nearest-exact"),
+               rng.standard_normal((2, 2, 4, 6)), False),
+              ("Upsample(scale_factor=(1.5, 0.6), mode='bilinear')", nn.Upsample(scale_factor=(1.5, 0.6), mode="bilinear"),
+               rng.standard_normal((2, 2, 4, 6)), False),
+              ("UpsamplingBilinear2d(size=(7, 4))", nn.UpsamplingBilinear2d((7, 4)), rng.standard_normal((2, 2, 3, 5)),
+               False)]
     return [(label, module.double() if hasattr(module, "double") else module, x, smooth)
             for label, module, x, smooth in cases]
 

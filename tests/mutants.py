@@ -333,6 +333,12 @@ def kernel_args(op, rng):
         return (r(2, 8, 3, 2), 2)
     if op == "pixel_unshuffle":
         return (r(2, 2, 4, 6), 2)
+    if op == "upsample_nearest2d":  # 5 -> 7 rows, 7 -> 4 columns: no shortcut, rows read twice, columns skipped
+        return (r(2, 2, 5, 7), (7, 4))
+    if op == "upsample_nearest_exact2d":  # by scale factors: the step 1/1.5 and 1/0.6, not the sizes' ratio
+        return (r(2, 2, 5, 7), (7, 4), 1.5, 0.6)
+    if op == "upsample_bilinear2d":  # pixel centres, by scale factors: the zero clamp and the last pixel both used
+        return (r(2, 2, 5, 7), (7, 4), False, 1.5, 0.6)
     if op == "pad":  # reflect: every strip folds back, mirrored, onto the pixels it copies
         return (r(2, 2, 4, 5), (2, 1, 3, 2), "reflect")
     if op in ("softmax", "log_softmax"):
@@ -580,6 +586,10 @@ TESTS = {
     "pixel_shuffle": _ids(T_K, "test_pixel_shuffle_and_unshuffle_equal_naive_and_undo_each_other",
                           "test_pixel_shuffle_known_values")
     + _ids(T_A, "test_pixel_shuffle_and_unshuffle_match_torch") + [GRADCHECK_TABLE],
+    "upsample_nearest2d": _ids(T_K, "test_upsample_kernels_equal_naive_and_their_backward_is_the_adjoint",
+                               "test_upsample_known_values", "test_upsample_source_indices_follow_torchs_float32_rule")
+    + _ids(T_A, "test_interpolate_matches_torch", "test_nearest_on_large_outputs_is_torchs_backward_rule",
+           "test_upsampling_layers_match_torch") + [GRADCHECK_TABLE],
     "unflatten": _ids(T_A, "test_unflatten_matches_torch"),
     "prelu": _ids(T_K, "test_prelu_equals_naive", "test_prelu_known_values")
     + _ids(T_A, "test_prelu_matches_torch") + [GRADCHECK_TABLE],
@@ -600,6 +610,7 @@ for _alias, _to in (("tanh", "sigmoid"), ("leaky_relu", "sigmoid"), ("hardtanh",
                     ("log_softmax", "softmax")):
     TESTS[_alias] = TESTS[_to]
 TESTS["pixel_unshuffle"] = TESTS["pixel_shuffle"]
+TESTS["upsample_nearest_exact2d"] = TESTS["upsample_bilinear2d"] = TESTS["upsample_nearest2d"]
 for _op in ("hardsigmoid", "hardswish", "silu", "gelu", "elu", "softplus"):
     TESTS[_op] = (_ids(T_K, "test_elementwise_equals_naive", "test_activation_known_values_at_their_kinks")
                   + _ids(T_L, "test_activation_gradients")
@@ -984,6 +995,7 @@ def build():
         pad_mutants(impl)
         pixel_shuffle_mutants(impl)
         prelu_mutants(impl)
+        upsample_mutants(impl)
         path, m = kernel_mutants("softmax", impl)
         m("no_sum_term", replace(path, lambda o: lambda dout, cache: cache[0] * dout),
           "y * dout: the -sum(dout*y) dropped")
@@ -1443,6 +1455,100 @@ def pixel_shuffle_mutants(impl):
           "channel (i*r + j)*C + c, TensorFlow's depth_to_space order, for torch's c*r*r + i*r + j")
         m("same_direction", replace(path, lambda o: lambda dout, cache: dout.reshape(cache[0]).copy()),
           "the gradient reshaped to the input's shape, not permuted back")
+
+
+def _resized_back(op, impl):
+    """A resize's backward as the forward of the gradient back to the input's size: one output pixel's gradient
+    per input pixel (read where the forward would read), not the sum of every output pixel's that read it."""
+    suffix = "_naive" if impl == "naive" else ""
+
+    def make(original):
+        def backward(dout, cache):
+            from minicnn import kernels as K
+            align = () if cache.align_corners is None else (cache.align_corners,)
+            return getattr(K, f"{op}_forward{suffix}")(dout, cache.shape[2:], *align)[0]
+        return backward
+    return make
+
+
+def upsample_mutants(impl):
+    """The mistakes of a resize's backward (kernels/upsample.py): scattering by another rule than the forward
+    gathered with (align_corners ignored, the scale factor ignored, nearest for nearest-exact and back), the
+    weights (1 - lam, lam) swapped, assigning where sources are shared, the gradient resized back instead of
+    summed; and mistakes in the source index itself (the step out/in for in/out, a rounded index, torch's
+    kept-size copy dropped, the clamp at 0 dropped, the second neighbour clamped one pixel early), which the
+    forward shares."""
+    naive = impl == "naive"
+    kernels = "minicnn.kernels.upsample"
+    # ---------------------------------------------------------------- nearest
+    path, m = kernel_mutants("upsample_nearest2d", impl)
+    m("resized_back", replace(path, _resized_back("upsample_nearest2d", impl)),
+      "dx = the gradient resized back by nearest: one output's gradient per input pixel, not the sum of its copies'")
+    m("exact_rule", source(path, ("_nearest_source_naive", "_nearest_exact_source_naive")) if naive else
+      source(path, ("nearest_sources", "nearest_exact_sources", 2)),
+      "the gradient scattered by nearest-exact's index (the pixel centre's), the forward gathered by nearest's")
+    m("assigned", source(f"{kernels}:_scatter_naive", ("source(ox, w, ow, sw)] += dout", "source(ox, w, ow, sw)] = dout"))
+      if naive else source(f"{kernels}:_scatter_kernel", ("acc[r, cols[ox]] +=", "acc[r, cols[ox]] =")),
+      "an input pixel copied several times keeps one copy's gradient (assigned, not added)")
+    step = ("np.float32(in_size) / np.float32(out_size)", "np.float32(out_size) / np.float32(in_size)")
+    m("scale_out_over_in", source(f"{kernels}:_nearest_source_naive", step) if naive else
+      source(f"{kernels}:nearest_sources", ("_step32(in_size, out_size, scale)", "_step32(out_size, in_size, scale)")),
+      "the source step out/in instead of in/out (forward and backward alike)")
+    m("rounded", source(f"{kernels}:_nearest_source_naive", ("int(np.floor(", "int(np.round(")) if naive else
+      source(f"{kernels}:nearest_sources", ("np.floor(d.astype", "np.round(d.astype")),
+      "the source index rounded instead of floored (forward and backward alike)")
+    kept = kernel_probe_with("upsample_nearest2d", impl, lambda rng: (rng.standard_normal((2, 2, 5, 7)), (5, 7), 1.1,
+                                                                      1.3))
+    target = f"upsample_nearest2d_backward{'_naive' if naive else ''}"
+    add(f"{target}:no_kept_size_copy", "upsample_nearest2d",
+        source(f"{kernels}:_nearest_source_naive", ("if out_size == in_size:\n        return d", "if False:\n        return d"))
+        if naive else source(f"{kernels}:nearest_sources", ("if out_size == in_size:", "if False:")), kept,
+        NAIVE_SWITCH if naive else (), "a kept size stepped by 1/scale_factor, not copied (torch's shortcut dropped)")
+    # 4 -> 6 rows by scale_factor 1.7: the step 1/1.7 reads rows 0 0 1 1 2 2, the sizes' 4/6 rows 0 0 1 2 2 3
+    by_scale = kernel_probe_with("upsample_nearest2d", impl, lambda rng: (rng.standard_normal((2, 2, 4, 5)), (6, 3),
+                                                                          1.7, 0.7))
+    add(f"{target}:scale_factor_ignored", "upsample_nearest2d",
+        source(f"{kernels}:_scatter_naive", ("cache.output_size, cache.scales", "cache.output_size, (None, None)"))
+        if naive else
+        source(path, ("cache.scales[0]", "None"), ("cache.scales[1]", "None")), by_scale,
+        NAIVE_SWITCH if naive else (), "the backward steps by in/out where the forward stepped by 1/scale_factor")
+
+    # ---------------------------------------------------------------- nearest-exact
+    path, m = kernel_mutants("upsample_nearest_exact2d", impl)
+    m("resized_back", replace(path, _resized_back("upsample_nearest_exact2d", impl)),
+      "dx = the gradient resized back by nearest-exact, not summed over the copies")
+    m("nearest_rule", source(path, ("_nearest_exact_source_naive", "_nearest_source_naive")) if naive else
+      source(path, ("nearest_exact_sources", "nearest_sources", 2)),
+      "the gradient scattered by nearest's index (floor(d * step)), the forward gathered by the pixel centre's")
+    m("no_half_pixel", source(f"{kernels}:_nearest_exact_source_naive", ("(d + 0.5) * float(step)", "d * float(step)"))
+      if naive else source(f"{kernels}:nearest_exact_sources", ("(np.arange(out_size) + 0.5)", "np.arange(out_size)")),
+      "the centre's half pixel dropped from the source position (forward and backward alike)")
+
+    # ---------------------------------------------------------------- bilinear
+    path, m = kernel_mutants("upsample_bilinear2d", impl)
+    m("resized_back", replace(path, _resized_back("upsample_bilinear2d", impl)),
+      "dx = the gradient resized back bilinearly, not the forward's weights scattered")
+    m("weights_swapped", source(path, ("y0, y1, a0, a1 = ", "y0, y1, a1, a0 = "), ("x0, x1, b0, b1 = ", "x0, x1, b1, b0 = "))
+      if naive else source(path, ("(h0, h1, hw0, hw1, w0, w1, ww0, ww1)", "(h0, h1, hw1, hw0, w0, w1, ww1, ww0)")),
+      "each source pixel gets the other neighbour's weight: lam for i0, 1 - lam for i1")
+    m("assigned", source(path, ("dx[:, :, y1, x1] += a1 * b1 * g", "dx[:, :, y1, x1] = a1 * b1 * g")) if naive else
+      source(f"{kernels}:_bilinear_adjoint_kernel", ("acc[r1, j] += bottom * ww1[ox]", "acc[r1, j] = bottom * ww1[ox]")),
+      "a source pixel shared by several outputs keeps one share (assigned, not added)")
+    m("scale_factor_ignored", source(path, ("cache.scales", "(None, None)")) if naive else
+      source(path, ("cache.scales[0]", "None"), ("cache.scales[1]", "None")),
+      "the backward steps by in/out where the forward stepped by 1/scale_factor")
+    m("no_zero_clamp", source(f"{kernels}:_linear_source_naive", ("max(step * (d + 0.5) - 0.5, 0.0)",
+                                                                   "step * (d + 0.5) - 0.5")) if naive else
+      source(f"{kernels}:linear_sources", ("np.maximum(step * (d + 0.5) - 0.5, 0.0)", "step * (d + 0.5) - 0.5")),
+      "the source position not clamped at 0: the first outputs blend in pixel -1 (forward and backward alike)")
+    m("neighbour_off_by_one", source(f"{kernels}:_linear_source_naive", ("if i0 < in_size - 1 else", "if i0 < in_size - 2 else"))
+      if naive else source(f"{kernels}:linear_sources", ("(i0 < in_size - 1)", "(i0 < in_size - 2)")),
+      "the second neighbour clamped one pixel early: the last-but-one pixel never blends with the last")
+    aligned = kernel_probe_with("upsample_bilinear2d", impl, lambda rng: (rng.standard_normal((2, 2, 5, 7)), (7, 4),
+                                                                          True))
+    target = f"upsample_bilinear2d_backward{'_naive' if naive else ''}"
+    add(f"{target}:align_corners_ignored", "upsample_bilinear2d", source(path, ("cache.align_corners", "False", 2)),
+        aligned, NAIVE_SWITCH if naive else (), "the backward with align_corners=False whatever the forward had")
 
 
 def kernel_probe_with(op, impl, make_args):

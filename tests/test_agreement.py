@@ -960,6 +960,160 @@ def test_pad_refuses_what_torch_refuses(shape, mode, pad):
         assert MF.pad(x, pad, mode).shape == tuple(expected.shape)
 
 
+# --------------------------------------------------------------------------- resizing
+RESIZE_MODES = ["nearest", "nearest-exact", "bilinear"]
+# round factors (2, 0.5: torch's shortcuts), factors that keep or double a size without being 1 or 2, any
+FACTORS = st.sampled_from([1.0, 2.0, 0.5, 3.0, 1.1, 2.05, 0.999, 1.5]) | st.floats(0.2, 4.0)
+
+
+@st.composite
+def interpolate_cases(draw):
+    """(input shape, F.interpolate's keyword arguments): a size (an int or 2) or a scale factor (a number or 2,
+    recomputed or not), align_corners for bilinear; outputs of at most 48 x 48 (OH + OW <= 128: where torch's
+    forward kernels share its backward's index rule, see kernels/upsample.py)."""
+    mode = draw(st.sampled_from(RESIZE_MODES))
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 12)), draw(st.integers(1, 12)))
+    kwargs = {"mode": mode}
+    if draw(st.booleans()):
+        kwargs["size"] = draw(st.integers(1, 20) | st.tuples(st.integers(1, 20), st.integers(1, 20))
+                              | st.lists(st.integers(1, 20), min_size=2, max_size=2))
+    else:
+        factor = draw(FACTORS | st.tuples(FACTORS, FACTORS))
+        pair = factor if isinstance(factor, tuple) else (factor, factor)
+        assume(all(int(n * f) >= 1 for n, f in zip(shape[2:], pair)))
+        kwargs["scale_factor"] = factor
+        kwargs["recompute_scale_factor"] = draw(st.sampled_from([None, False, True]))
+    if mode == "bilinear":
+        kwargs["align_corners"] = draw(st.sampled_from([None, False, True]))
+    return shape, kwargs
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
+@given(case=interpolate_cases(), positional=st.booleans(), seed=SEEDS)
+def test_interpolate_matches_torch(dtype, case, positional, seed):
+    shape, kwargs = case
+    if positional:  # torch's order: size, scale_factor, mode, align_corners, recompute_scale_factor
+        args = tuple(kwargs.get(k) for k in ("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor"))
+        ours = _Call(lambda x: MF.interpolate(x, *args))
+    else:
+        ours = _Call(lambda x: MF.interpolate(x, **kwargs))
+    compare_and_record(f"F.interpolate {kwargs['mode']}", ours, lambda x: F.interpolate(x, **kwargs),
+                       standard_normal(seed, shape, dtype), seed)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+@SETTINGS
+@given(size=st.integers(2, 90), factor=FACTORS | st.floats(1.9, 2.1), seed=SEEDS)
+def test_nearest_on_large_outputs_is_torchs_backward_rule(dtype, mode, size, factor, seed):
+    """Outputs beyond OH + OW = 128: torch's channels-last forward kernel (4 channels) computes the index as its
+    backward does at any size, and so does minicnn; torch's NCHW forward differs there (next test)."""
+    width = max(1, int(size * factor))
+    assume(1 + width > 128 or 2 * width > 128)
+    shape, kwargs = (2, 4, 2, size), {"scale_factor": (1.0, factor), "mode": mode}
+    compare_and_record(f"F.interpolate {mode}, large", _Call(lambda x: MF.interpolate(x, **kwargs)),
+                       lambda x: F.interpolate(x.contiguous(memory_format=torch.channels_last), **kwargs),
+                       standard_normal(seed, shape, dtype), seed)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_torchs_nchw_nearest_forward_differs_from_its_own_backward_where_minicnn_follows_the_backward(dtype):
+    """64 -> 128 pixels with scale_factor 2.005 (the width doubled, the factor not 2): torch's generic NCHW forward
+    steps by 1/2.005; its backward, its channels-last forward and minicnn halve the index (nearest_idx's shortcut).
+    Shown so that a torch that changes either rule fails here, not silently elsewhere."""
+    x = np.arange(64, dtype=dtype).reshape(1, 1, 1, 64)
+    kwargs = {"scale_factor": (1.0, 2.005), "mode": "nearest"}
+    nchw = F.interpolate(torch.from_numpy(x), **kwargs)[0, 0, 0].numpy()
+    channels_last = F.interpolate(torch.from_numpy(np.repeat(x, 4, 1)).contiguous(memory_format=torch.channels_last),
+                                  **kwargs)[0, 0, 0].numpy()
+    ours = MF.interpolate(x, **kwargs).data[0, 0, 0]
+    np.testing.assert_array_equal(ours, np.arange(128) // 2)
+    np.testing.assert_array_equal(channels_last, ours)
+    assert nchw[2] == 0 and ours[2] == 1                       # floor(2 / 2.005) = 0 in torch's NCHW forward
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    F.interpolate(xt, **kwargs).backward(torch.from_numpy(np.arange(128, dtype=dtype).reshape(1, 1, 1, 128)))
+    np.testing.assert_array_equal(xt.grad[0, 0, 0].numpy(), 4 * np.arange(64) + 1)  # outputs 2i and 2i + 1 to input i
+
+
+@st.composite
+def upsampling_layers(draw):
+    """(minicnn layer, torch layer) of one of the three classes, with torch's arguments."""
+    cls = draw(st.sampled_from(["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]))
+    if draw(st.booleans()):
+        kwargs = {"size": draw(st.integers(1, 9) | st.tuples(st.integers(1, 9), st.integers(1, 9)))}
+    else:
+        kwargs = {"scale_factor": draw(st.sampled_from([2, 0.5, 1.7, 3]) | st.tuples(FACTORS, FACTORS)
+                                       | st.floats(0.6, 3.0))}
+    if cls == "Upsample":
+        mode = draw(st.sampled_from(RESIZE_MODES))
+        kwargs["mode"] = mode
+        if mode == "bilinear":
+            kwargs["align_corners"] = draw(st.sampled_from([None, False, True]))
+        if "scale_factor" in kwargs:
+            kwargs["recompute_scale_factor"] = draw(st.sampled_from([None, False, True]))
+    return getattr(nn, cls)(**kwargs), getattr(torch.nn, cls)(**kwargs), kwargs
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
+@given(layers=upsampling_layers(), shape=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(2, 8),
+                                                   st.integers(2, 8)), seed=SEEDS)
+def test_upsampling_layers_match_torch(dtype, layers, shape, seed):
+    layer, reference, kwargs = layers
+    factor = kwargs.get("scale_factor", 1)
+    assume(all(int(n * f) >= 1 for n, f in zip(shape[2:], factor if isinstance(factor, tuple) else (factor,) * 2)))
+    assert repr(layer) == repr(reference)
+    for name in ("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor"):
+        assert getattr(layer, name) == getattr(reference, name), name
+    compare_and_record(type(layer).__name__, layer, reference, standard_normal(seed, shape, dtype), seed)
+
+
+@pytest.mark.parametrize("name", ["upsample", "upsample_nearest", "upsample_bilinear"])
+def test_the_deprecated_aliases_warn_and_match_torch(name):
+    """F.upsample (any mode), F.upsample_nearest and F.upsample_bilinear (align_corners=True): interpolate, with
+    torch's deprecation warning."""
+    import warnings
+    calls = [{"size": (3, 7)}, {"scale_factor": 1.7}, {"scale_factor": (0.6, 2)}]
+    if name == "upsample":
+        calls += [{"size": 5, "mode": "bilinear", "align_corners": True}, {"scale_factor": 1.5, "mode": "nearest-exact"}]
+    for k, kwargs in enumerate(calls):
+        x = standard_normal(k, (2, 3, 4, 5), np.float64)
+        with pytest.warns(UserWarning, match=f"`nn.functional.{name}` is deprecated. Use `nn.functional.interpolate`"):
+            getattr(MF, name)(x, **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compare_and_record(f"F.{name}", _Call(lambda x: getattr(MF, name)(x, **kwargs)),
+                               lambda x: getattr(F, name)(x, **kwargs), x, k)
+
+
+@SETTINGS
+@given(shape=st.lists(st.integers(0, 4), min_size=2, max_size=5).map(tuple),
+       size=st.none() | st.integers(-1, 5) | st.tuples(st.integers(-1, 5), st.integers(-1, 5))
+       | st.sampled_from([(2,), (2, 2, 2), (2.0, 3)]),
+       scale_factor=st.none() | st.floats(-1.0, 3.0) | st.tuples(st.floats(0.0, 3.0), st.floats(0.0, 3.0))
+       | st.sampled_from([(2.0,), (1.5, 1.5, 1.5)]),
+       mode=st.sampled_from(["nearest", "nearest-exact", "bilinear", "linear", "bicubic", "trilinear", "area",
+                             "lanczos", "nearest_exact", "cubic"]),
+       align_corners=st.sampled_from([None, False, True]), recompute=st.sampled_from([None, False, True]),
+       antialias=st.booleans())
+def test_interpolate_refuses_what_torch_refuses(shape, size, scale_factor, mode, align_corners, recompute, antialias):
+    """Where torch raises, minicnn refuses too (ValueError or TypeError, naming interpolate); where torch computes,
+    minicnn gives the same shape or, for torch's modes and ranks minicnn does not compute, refuses by name."""
+    x = np.zeros(shape)
+    kwargs = dict(size=size, scale_factor=scale_factor, mode=mode, align_corners=align_corners,
+                  recompute_scale_factor=recompute, antialias=antialias)
+    try:
+        expected = F.interpolate(torch.from_numpy(x), **kwargs)
+    except (RuntimeError, ValueError, TypeError, NotImplementedError):
+        expected = None
+    if expected is None or mode not in RESIZE_MODES or antialias or len(shape) != 4:
+        with pytest.raises((ValueError, TypeError), match="interpolate"):
+            MF.interpolate(x, **kwargs)
+    else:
+        assert MF.interpolate(x, **kwargs).shape == tuple(expected.shape)
+
+
 # --------------------------------------------------------------------------- pixel shuffle
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name, layer, ours, theirs", [

@@ -114,6 +114,31 @@ def test_a_users_model_converts_forward_and_backward(train):
     compare(model, x, train)
 
 
+class Decoder(tnn.Module):
+    """A U-Net-like decoder: resizing layers (nn.Upsample in each mode, UpsamplingBilinear2d) and F.interpolate in
+    the forward, concatenated with a skip path."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = tnn.Conv2d(3, 4, 3, stride=2, padding=1)
+        self.up = tnn.Sequential(tnn.Upsample(scale_factor=2, mode="bilinear"), tnn.Conv2d(4, 4, 3, padding=1),
+                                 tnn.UpsamplingBilinear2d(size=(9, 7)), tnn.Upsample(size=(8, 8), mode="nearest-exact"))
+        self.head = tnn.Conv2d(7, 2, 1)
+
+    def forward(self, x):
+        skip = tF.interpolate(x, size=(8, 8), mode="nearest")
+        y = tF.interpolate(self.up(tF.relu(self.down(x))), scale_factor=1.5, mode="bilinear", align_corners=True)
+        return self.head(torch.cat([tF.interpolate(y, size=(8, 8)), skip], dim=1))
+
+
+def test_a_model_that_resizes_converts_forward_and_backward():
+    torch.manual_seed(0)
+    compare(Decoder().double(), np.random.default_rng(2).standard_normal((2, 3, 7, 6)), train=True)
+    with pytest.raises(ConversionError, match=r"from_torch: 0 \(Upsample\): minicnn's Upsample refuses its "
+                                              r"arguments \(Upsample: mode='bicubic' is not supported"):
+        from_torch(tnn.Sequential(tnn.Upsample(scale_factor=2, mode="bicubic")))
+
+
 def test_the_converted_model_keeps_structure_modes_and_runs_without_torch_objects():
     model = UserNet().double().eval()
     model.stem.train()

@@ -704,6 +704,60 @@ for _cls, _mode in (("ZeroPad2d", "constant"), ("ConstantPad2d", "constant"), ("
     layer(_cls, "pad")(_pad_layer(_cls, _mode))
 
 
+# resizing: a size or a scale factor (exactly one, well-formed), the mode and its align_corners
+RESIZE_MODES = ["nearest", "nearest-exact", "bilinear"]
+ODD_SIZES = [0, -1, (2, 0), (1, 2, 3), (2,), 2.5, (2, 2.0), "2", True, 2**40, [3, None]]
+ODD_FACTORS = [0, 0.0, -1.0, float("nan"), float("inf"), 1e308, "2", True, (2,), (1.5, 1.5, 1.5), [2, None], 0.01]
+
+
+def _resize_args(d, well, x, modes=RESIZE_MODES, align=True, recompute=True):
+    """``(kwargs, expect)`` for a resize of ``x``: ``size`` or ``scale_factor``, ``mode`` (when ``modes``),
+    ``align_corners`` and ``recompute_scale_factor`` where the op takes them; hostile: odd values mixed in."""
+    kwargs = {}
+    if modes:
+        kwargs["mode"] = value(d, well, modes, ["bicubic", "area", "linear", "trilinear", "lanczos", "foo", None, 1])
+    if d(st.booleans()):
+        kwargs["size"] = pick(d, well, st.integers(1, 7) | st.tuples(st.integers(1, 7), st.integers(1, 7)),
+                              st.sampled_from(ODD_SIZES))
+    else:
+        kwargs["scale_factor"] = pick(d, well, st.sampled_from([1, 2, 1.5, 2.7, 0.5, 0.75, np.float32(1.25)])
+                                      | st.tuples(st.sampled_from([1.0, 0.5, 3]), st.sampled_from([2, 1.3, 0.6])),
+                                      st.sampled_from(ODD_FACTORS))
+        if recompute:
+            kwargs["recompute_scale_factor"] = value(d, well, [None, False, True], [1, "no"])
+    if not well and d(st.booleans()):  # both, or neither
+        kwargs.pop("size" if "size" in kwargs and d(st.booleans()) else "scale_factor", None)
+        if d(st.booleans()):
+            kwargs.update(size=2, scale_factor=2)
+    if align and kwargs.get("mode") == "bilinear":
+        kwargs["align_corners"] = value(d, well, [None, False, True], [1, "yes"])
+    elif align and not well and d(st.booleans()):
+        kwargs["align_corners"] = d(st.sampled_from([True, False]))   # with a nearest mode: torch refuses it
+    expect = {}
+    if well and is_float_array(x) and x.ndim == 4:
+        if "size" in kwargs:
+            size = _pair(kwargs["size"])
+        else:
+            factor = kwargs["scale_factor"]
+            factor = factor if isinstance(factor, tuple) else (factor, factor)
+            size = tuple(int(n * float(f)) for n, f in zip(x.shape[2:], factor))
+        expect["shape"] = x.shape[:2] + size
+    return kwargs, expect
+
+
+def _resize_layer(cls):
+    def row(d, well):
+        x = image(d, well, hw=(2, 6))
+        kwargs, expect = _resize_args(d, well, x, RESIZE_MODES if cls == "Upsample" else None,
+                                      align=cls == "Upsample", recompute=cls == "Upsample")
+        return getattr(nn, cls)(**kwargs), (x,), expect
+    return row
+
+
+for _cls in ("Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"):
+    layer(_cls, "interpolate")(_resize_layer(_cls))
+
+
 def _layer_norm_args(d, well):
     shape = tuple(d(st.lists(st.integers(1, 4), min_size=1, max_size=4)))
     k = d(st.integers(1, len(shape)))
@@ -1169,6 +1223,22 @@ def _f_prelu(d, well):
     weight = d(arrays(shape=weight_shape, dtypes=[dtype])) if well else d(
         arrays(shape=weight_shape, dtypes=[dtype]) | arrays(max_dims=2) | st.sampled_from([0.25, None]))
     return (x, weight), {}, ({"shape": x.shape} if well else {})
+
+
+def _resize_function(name):
+    modes = RESIZE_MODES if name in ("interpolate", "upsample") else None
+
+    def row(d, well):
+        x = image(d, well, hw=(2, 6))
+        kwargs, expect = _resize_args(d, well, x, modes, align=modes is not None, recompute=name == "interpolate")
+        if name == "interpolate":
+            kwargs["antialias"] = value(d, well, [False], [True, 1, None])
+        return (x,), kwargs, expect
+    return row
+
+
+for _name in ("interpolate", "upsample", "upsample_nearest", "upsample_bilinear"):
+    function(_name)(_resize_function(_name))
 
 
 @function("pad")

@@ -889,6 +889,122 @@ def test_pixel_shuffle_known_values(impl):
     np.testing.assert_array_equal(unshuffle_b(out + 1, cache), y + 1)
 
 
+# --------------------------------------------------------------------------- resizing (kernels/upsample.py)
+RESIZE_KERNELS = ["upsample_nearest2d", "upsample_nearest_exact2d", "upsample_bilinear2d"]
+
+
+@st.composite
+def resize_cases(draw, name):
+    """(x shape (N, C, H, W), kernel ``name``'s arguments after x): an output size of its own (scales None), or a
+    scale factor per axis with the output size it gives (``floor(H * scale)``); an empty batch sometimes."""
+    shape = (draw(st.integers(0, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 9)), draw(st.integers(1, 9)))
+    sizes = st.integers(1, 14)
+    if draw(st.booleans()):
+        output_size, scales = (draw(sizes), draw(sizes)), (None, None)
+    else:
+        # a factor between o / n and (o + 1) / n (its step 1/factor is not n / o, so the two rules differ), or a
+        # round one (2, 0.5: the shortcuts; 1.1 and 2.05 keep or double a small size without being 1 or 2)
+        def factor(n):
+            between = st.tuples(sizes, st.floats(0.05, 0.95)).map(lambda of: (of[0] + of[1]) / n)
+            return draw(between | st.sampled_from([1.0, 2.0, 0.5, 3.0, 1.1, 2.05]))
+        scales = (factor(shape[2]), factor(shape[3]))
+        output_size = tuple(int(n * s) for n, s in zip(shape[2:], scales))
+        assume(min(output_size) >= 1)
+    align = (draw(st.booleans()),) if name == "upsample_bilinear2d" else ()
+    return shape, (output_size,) + align + scales
+
+
+@pytest.mark.parametrize("name", RESIZE_KERNELS)
+@given(data=st.data(), dtype=dtypes, seed=seeds)
+def test_upsample_kernels_equal_naive_and_their_backward_is_the_adjoint(name, data, dtype, seed):
+    shape, args = data.draw(resize_cases(name))
+    rng = np.random.default_rng(seed)
+    x = randn(rng, shape, dtype)
+    out, (dx,) = same_both_ways(name, (x,) + args, dtype, rng)
+    assert out.shape == shape[:2] + tuple(args[0]) and dx.shape == shape
+    if dtype == np.float64:  # <up(x), g> = <x, up*(g)>: the backward is the forward's adjoint
+        g = rng.standard_normal(out.shape)
+        forward, backward = getattr(K, f"{name}_forward"), getattr(K, f"{name}_backward")
+        lhs, rhs = np.sum(out * g), np.sum(x * backward(g, forward(x, *args)[1]))
+        assert abs(lhs - rhs) <= 1e-12 * max(np.sum(np.abs(out * g)), 1)
+
+
+@pytest.mark.parametrize("impl", ["fast", "naive"])
+def test_upsample_known_values(impl):
+    suffix = "_naive" if impl == "naive" else ""
+    nearest, nearest_b, exact, exact_b, bilinear, bilinear_b = (
+        getattr(K, f"{name}_{way}{suffix}") for name in RESIZE_KERNELS for way in ("forward", "backward"))
+    row = lambda *v: np.array(v, dtype=np.float64).reshape(1, 1, 1, -1)  # noqa: E731 (one row of width len(v))
+    g = row(1, 2, 3, 4)
+    cases = [  # (forward, backward, x, arguments after x, out's row, dx's row of the gradient g or of ones)
+        # 4 -> 6: floor(d * 4/6) = 0 0 1 2 2 3; pixels 0 and 2 are read twice
+        (nearest, nearest_b, row(0, 1, 2, 3), ((1, 6),), [0, 0, 1, 2, 2, 3], [2, 1, 2, 1]),
+        # the centres: floor((d + 0.5) * 4/6) = 0 1 1 2 3 3
+        (exact, exact_b, row(0, 1, 2, 3), ((1, 6),), [0, 1, 1, 2, 3, 3], [1, 2, 1, 2]),
+        # scale_factor 1.3 on 3 pixels gives 3: nearest copies (torch's shortcut), nearest-exact steps by 1/1.3
+        (nearest, nearest_b, row(0, 1, 2), ((1, 3), None, 1.3), [0, 1, 2], [1, 1, 1]),
+        (exact, exact_b, row(0, 1, 2), ((1, 3), None, 1.3), [0, 1, 1], [1, 2, 0]),
+        # scale_factor 2.05 on 2 pixels gives 4 = 2 * 2: nearest halves the index (the other shortcut), not d / 2.05
+        (nearest, nearest_b, row(0, 1), ((1, 4), None, 2.05), [0, 0, 1, 1], [2, 2]),
+        # scale_factor 1.7 on 4 pixels gives 6, stepped by 1/1.7 (not 4/6: that would read 0 0 1 2 2 3)
+        (nearest, nearest_b, row(0, 1, 2, 3), ((1, 6), None, 1.7), [0, 0, 1, 1, 2, 2], [2, 2, 2, 0]),
+        # bilinear 2 -> 4, pixel centres: sources -0.25 (clamped to 0), 0.25, 0.75, 1.25 (the last pixel, alone)
+        (bilinear, bilinear_b, row(0, 1), ((1, 4), False), [0, 0.25, 0.75, 1], None),
+        # corners aligned: sources 0, 1/3, 2/3, 1
+        (bilinear, bilinear_b, row(0, 3), ((1, 4), True), [0, 1, 2, 3], None),
+        # 4 -> 2, pixel centres: sources 0.5 and 2.5, each the mean of two pixels
+        (bilinear, bilinear_b, row(0, 1, 2, 3), ((1, 2), False), [0.5, 2.5], [0.5, 0.5, 0.5, 0.5]),
+        # 5 -> 2 with corners aligned: the two corners themselves
+        (bilinear, bilinear_b, row(0, 1, 2, 3, 4), ((1, 2), True), [0, 4], [1, 0, 0, 0, 1]),
+        # the size kept with scale_factor 1.2: a copy, whatever the factor says (torch's shortcut)
+        (bilinear, bilinear_b, row(0, 1, 2), ((1, 3), False, None, 1.2), [0, 1, 2], [1, 1, 1]),
+        # scale_factor 1.7 on 4 pixels (6 out) steps by 1/1.7: a ramp's value is its source position,
+        # (d + 0.5) / 1.7 - 0.5 clamped at 0 (4/6 instead would give 0, 0.5, 1.17, 1.83, 2.5, 3)
+        (bilinear, bilinear_b, row(0, 1, 2, 3), ((1, 6), False, None, 1.7),
+         np.maximum((np.arange(6) + 0.5) / 1.7 - 0.5, 0), None),
+    ]
+    for forward, backward, x, args, want, dx in cases:
+        out, cache = forward(x, *args)
+        np.testing.assert_allclose(out[0, 0, 0], want, rtol=0, atol=1e-15, err_msg=f"{impl} {forward.__name__} {args}")
+        if dx is not None:
+            np.testing.assert_allclose(backward(np.ones_like(out), cache)[0, 0, 0], dx, rtol=0, atol=1e-15,
+                                       err_msg=f"{impl} {backward.__name__} {args}")
+    # the gradient of g = (1, 2, 3, 4) through 2 -> 4: each output's share by its weight
+    _, cache = bilinear(row(0, 1), (1, 4), False)
+    np.testing.assert_allclose(bilinear_b(g, cache)[0, 0, 0], [1 + 2 * 0.75 + 3 * 0.25, 2 * 0.25 + 3 * 0.75 + 4],
+                               rtol=0, atol=1e-14)
+    _, cache = bilinear(row(0, 1), (1, 4), True)
+    np.testing.assert_allclose(bilinear_b(g, cache)[0, 0, 0], [1 + 2 * 2 / 3 + 3 / 3, 2 / 3 + 3 * 2 / 3 + 4],
+                               rtol=0, atol=1e-14)
+    # in 2-D the weights multiply: a 2 x 2 image to 3 x 3 with corners aligned, the centre is the mean of four
+    square = np.array([[[[0.0, 1.0], [2.0, 4.0]]]])
+    out, cache = bilinear(square, (3, 3), True)
+    np.testing.assert_allclose(out[0, 0], [[0, 0.5, 1], [1, 1.75, 2.5], [2, 3, 4]], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(bilinear_b(np.ones((1, 1, 3, 3)), cache)[0, 0], [[2.25, 2.25], [2.25, 2.25]],
+                               rtol=0, atol=1e-15)
+    out, cache = nearest(square, (4, 3))  # rows 0 0 1 1 (twice the height), columns floor(d * 2/3) = 0 0 1
+    np.testing.assert_array_equal(out[0, 0], [[0, 0, 1], [0, 0, 1], [2, 2, 4], [2, 2, 4]])
+    np.testing.assert_array_equal(nearest_b(np.arange(12.0).reshape(1, 1, 4, 3), cache)[0, 0],
+                                  [[0 + 1 + 3 + 4, 2 + 5], [6 + 7 + 9 + 10, 8 + 11]])
+
+
+def test_upsample_source_indices_follow_torchs_float32_rule():
+    """The nearest index is computed in float32 (torch's nearest_idx), in either dtype: floor(82 * (2/164)) is
+    floor(1.0) = 1 in exact arithmetic, but 82 times float32(2/164) rounds below 1, so source 0; and the
+    shortcuts win over a scale factor."""
+    from minicnn.kernels import upsample
+    assert upsample.nearest_sources(2, 164, None)[82] == 0
+    assert upsample.nearest_sources(5, 5, 1.1).tolist() == [0, 1, 2, 3, 4]           # kept size: a copy
+    assert upsample.nearest_sources(3, 6, 2.1).tolist() == [0, 0, 1, 1, 2, 2]        # doubled: d >> 1
+    assert upsample.nearest_sources(3, 7, None).tolist() == [0, 0, 0, 1, 1, 2, 2]   # floor(d * 3/7)
+    assert upsample.nearest_exact_sources(3, 7, None).tolist() == [0, 0, 1, 1, 1, 2, 2]
+    for dtype in DTYPES:
+        x = np.arange(2, dtype=dtype).reshape(1, 1, 1, 2)
+        for impl in ("fast", "naive"):
+            forward = K.upsample_nearest2d_forward if impl == "fast" else K.upsample_nearest2d_forward_naive
+            assert forward(x, (1, 164))[0][0, 0, 0, 82] == 0, (impl, dtype)
+
+
 @given(windows(), st.tuples(st.integers(1, 3), st.integers(1, 3)), seeds)
 def test_dilated_im2col_equals_naive_and_col2im_is_its_adjoint(geom, dilation, seed):
     shape, kernel, stride, padding = geom
@@ -1647,6 +1763,14 @@ def norm_pool_activation_loss_calls(dtype, rng):
         ("prelu one slope", lambda: K.prelu_forward(x, w[:1]), K.prelu_backward),
         ("pixel_unshuffle", lambda: K.pixel_unshuffle_forward(x, 1), K.pixel_unshuffle_backward),
         ("pad reflect", lambda: K.pad_forward(x, (0, 0, 0, 0), "reflect"), K.pad_backward),
+        ("upsample_nearest2d", lambda: K.upsample_nearest2d_forward(x, (7, 4)), K.upsample_nearest2d_backward),
+        ("upsample_nearest2d kept size", lambda: K.upsample_nearest2d_forward(x, (5, 6), 1.1, 1.0),
+         K.upsample_nearest2d_backward),
+        ("upsample_nearest_exact2d", lambda: K.upsample_nearest_exact2d_forward(x, (7, 4), 1.5, 0.7),
+         K.upsample_nearest_exact2d_backward),
+        ("upsample_bilinear2d", lambda: K.upsample_bilinear2d_forward(x, (7, 4), False), K.upsample_bilinear2d_backward),
+        ("upsample_bilinear2d kept size", lambda: K.upsample_bilinear2d_forward(x, (5, 6), True),
+         K.upsample_bilinear2d_backward),
         ("hardtanh", lambda: K.hardtanh_forward(x, -0.5, 0.5), K.hardtanh_backward),
         ("hardsigmoid", lambda: K.hardsigmoid_forward(x), K.hardsigmoid_backward),
         ("hardswish", lambda: K.hardswish_forward(x), K.hardswish_backward),
@@ -1893,6 +2017,31 @@ MORE_BAD_INPUT = [
     (K.pad_forward, lambda: (x4, (1, 1), "constant", "0"), TypeError, r"pad: expected value as a number or None, got str"),
     (K.pad_backward, lambda: (np.ones((2, 3, 4, 4)), K.pad_forward(x4, (1, 1))[1]), ValueError,
      r"pad backward: expected upstream gradient of shape \(2, 3, 4, 6\), got \(2, 3, 4, 4\)"),
+    (K.upsample_nearest2d_forward, lambda: (np.ones((3, 4, 4)), (2, 2)), ValueError,
+     r"upsample_nearest2d input: expected a 4-D array, got 3-D"),
+    (K.upsample_bilinear2d_forward, lambda: (np.ones((2, 3, 4, 4), np.float16), (2, 2), False), TypeError,
+     r"upsample_bilinear2d input: expected dtype float32 or float64, got float16"),
+    (K.upsample_nearest2d_forward, lambda: (np.ones((2, 0, 4, 4)), (2, 2)), ValueError,
+     r"upsample_nearest2d: expected non-empty channels, height and width \(an empty batch is fine\)"),
+    (K.upsample_nearest_exact2d_forward, lambda: (x4, 3), TypeError,
+     r"upsample_nearest_exact2d: expected output_size as 2 ints \(OH, OW\), got 3"),
+    (K.upsample_nearest2d_forward, lambda: (x4, (0, 3)), ValueError,
+     r"upsample_nearest2d output_size: expected values >= 1, got \(0, 3\)"),
+    (K.upsample_nearest2d_forward, lambda: (x4, (2, 2.5)), TypeError,
+     r"upsample_nearest2d output_size: expected an int or a pair of ints"),
+    (K.upsample_nearest2d_forward, lambda: (x4, (2, 2), -1.0), ValueError,
+     r"upsample_nearest2d: expected each scale positive and finite \(or None\), got -1.0"),
+    (K.upsample_nearest2d_forward, lambda: (x4, (2, 2), None, "2"), TypeError,
+     r"upsample_nearest2d: expected each scale as a number or None, got str"),
+    (K.upsample_bilinear2d_forward, lambda: (x4, (2, 2), None), TypeError,
+     r"upsample_bilinear2d: expected align_corners as a bool, got NoneType"),
+    (K.upsample_bilinear2d_forward, lambda: (x4, (2, 2), False, float("nan")), ValueError,
+     r"upsample_bilinear2d: expected each scale positive and finite \(or None\), got nan"),
+    (K.upsample_bilinear2d_backward, lambda: (np.ones((2, 3, 4, 4)), K.upsample_bilinear2d_forward(x4, (3, 5), True)[1]),
+     ValueError, r"upsample_bilinear2d backward: expected upstream gradient of shape \(2, 3, 3, 5\), got \(2, 3, 4, 4\)"),
+    (K.upsample_nearest_exact2d_backward, lambda: (np.ones((2, 3, 3, 5), np.float32),
+                                                   K.upsample_nearest_exact2d_forward(x4, (3, 5))[1]),
+     TypeError, r"upsample_nearest_exact2d backward: expected upstream gradient of dtype float64, got float32"),
     (K.hardtanh_forward, lambda: (x4, 1.0, -1.0), ValueError,
      r"hardtanh: expected min_val <= max_val, got min_val=1.0, max_val=-1.0"),
     (K.hardtanh_forward, lambda: (x4, 0.0, float("nan")), ValueError, r"hardtanh: expected min_val <= max_val"),

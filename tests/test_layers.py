@@ -995,7 +995,9 @@ def test_gradcheck_table_has_every_layer_and_passes(capsys):
                   "BCEWithLogitsLoss", "BCELoss(", "LeNet5", "BasicBlock", "ConvTranspose2d(4, 6, 3",
                   "ConvTranspose2d(2, 3, 3", "LayerNorm", "GroupNorm(2, 6), weight", "GroupNorm(2, 6, affine=False)",
                   "InstanceNorm2d(3, affine=True), train", "InstanceNorm2d(2), unbatched",
-                  "InstanceNorm2d(3, affine=True, track_running_stats=True), eval"):
+                  "InstanceNorm2d(3, affine=True, track_running_stats=True), eval",
+                  "Upsample(scale_factor=1.7), nearest", "Upsample(size=(5, 3), mode='nearest-exact')",
+                  "Upsample(scale_factor=(1.5, 0.6), mode='bilinear')", "UpsamplingBilinear2d"):
         assert any(r.startswith(layer) for r in rows), layer
     assert all(r.endswith("pass") for r in rows)
     assert max(float(r.split()[-4]) for r in rows) < 1e-7  # far below the threshold, not just under it

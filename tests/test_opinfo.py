@@ -41,12 +41,22 @@ EXCLUDED = {"nn.functional.dropout": "the masks come from two different generato
             "nn.functional.dropout2d": "the masks come from two different generators"}
 # minicnn's refusals of samples torch accepts (each must name the op, as every refusal): op -> (count, why)
 _PAD_3D, _PAD_NEGATIVE = "a 6-int pad (3-D padding)", "negative pads outside mode='constant' (minicnn crops there only)"
+_RESIZE_RANKS = "3-D and 5-D inputs (1-D and 3-D resizing; minicnn resizes 4-D (N, C, H, W) input)"
 REFUSED = {"nn.functional.batch_norm": (5, "momentum outside [0, 1] (torch takes any number)"),
            "nn.functional.pad (constant)": (10, _PAD_3D),
            "nn.functional.pad (circular)": (2, f"{_PAD_3D}; {_PAD_NEGATIVE}"),
            "nn.functional.pad (reflect)": (3, f"{_PAD_3D}; {_PAD_NEGATIVE}"),
            "nn.functional.pad (replicate)": (3, f"{_PAD_3D}; {_PAD_NEGATIVE}"),
-           "nn.functional.pad (replicate_negative)": (6, _PAD_NEGATIVE)}
+           "nn.functional.pad (replicate_negative)": (6, _PAD_NEGATIVE),
+           "nn.functional.interpolate (nearest)": (15, _RESIZE_RANKS),
+           "nn.functional.interpolate (nearest-exact)": (15, _RESIZE_RANKS),
+           "nn.functional.interpolate (linear)": (18, "mode='linear' (1-D resizing of 3-D input)"),
+           "nn.functional.interpolate (trilinear)": (24, "mode='trilinear' (3-D resizing of 5-D input)"),
+           "nn.functional.interpolate (bicubic)": (24, "mode='bicubic' (minicnn computes nearest, nearest-exact and "
+                                                       "bilinear)"),
+           "nn.functional.interpolate (area)": (22, "mode='area' (minicnn computes nearest, nearest-exact and bilinear; "
+                                                    "on 4-D input area is F.adaptive_avg_pool2d)"),
+           "nn.functional.upsample_nearest": (8, _RESIZE_RANKS)}
 
 
 # where an op's exact gradient cancels and both libraries round differently, its looser bound: op -> (rtol, why)
@@ -93,14 +103,19 @@ SAMPLES = {"flatten": 6, "log_softmax": 7, "nn.functional.adaptive_avg_pool2d": 
            "nn.functional.conv2d": 30, "nn.functional.conv_transpose2d": 12, "nn.functional.cross_entropy": 21,
            "nn.functional.elu": 3, "nn.functional.gelu": 8, "nn.functional.group_norm": 25,
            "nn.functional.hardsigmoid": 3, "nn.functional.hardswish": 4, "nn.functional.hardtanh": 5,
-           "nn.functional.instance_norm": 9, "nn.functional.layer_norm": 6, "nn.functional.leaky_relu": 9,
-           "nn.functional.linear": 20, "nn.functional.local_response_norm": 11, "nn.functional.max_pool2d": 1440,
+           "nn.functional.instance_norm": 9, "nn.functional.interpolate (area)": 22,
+           "nn.functional.interpolate (bicubic)": 24, "nn.functional.interpolate (bilinear)": 24,
+           "nn.functional.interpolate (linear)": 18, "nn.functional.interpolate (nearest)": 23,
+           "nn.functional.interpolate (nearest-exact)": 23, "nn.functional.interpolate (trilinear)": 24,
+           "nn.functional.layer_norm": 6, "nn.functional.leaky_relu": 9, "nn.functional.linear": 20,
+           "nn.functional.local_response_norm": 11, "nn.functional.max_pool2d": 1440,
            "nn.functional.max_unpool2d": 288, "nn.functional.mse_loss": 6, "nn.functional.nll_loss": 61,
            "nn.functional.pad (circular)": 8, "nn.functional.pad (constant)": 51, "nn.functional.pad (reflect)": 12,
            "nn.functional.pad (replicate)": 12, "nn.functional.pad (replicate_negative)": 6,
            "nn.functional.pixel_shuffle": 5, "nn.functional.pixel_unshuffle": 5, "nn.functional.prelu": 25,
            "nn.functional.relu": 4, "nn.functional.relu6": 3, "nn.functional.silu": 3, "nn.functional.softplus": 3,
-           "sigmoid": 3, "softmax": 7, "tanh": 1}
+           "nn.functional.upsample_bilinear": 4, "nn.functional.upsample_nearest": 12, "sigmoid": 3, "softmax": 7,
+           "tanh": 1}
 
 
 @pytest.fixture(scope="module", autouse=True)

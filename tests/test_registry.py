@@ -27,6 +27,11 @@ STANDS_IN = {"dropout": ("test_dropout_is_torch_formula_with_minicnn_mask",
                          "the two libraries draw different masks: torch's formula is applied to minicnn's mask")}
 # ops with a Function of their own instead of a KernelFunction (their forward or backward does more)
 HAND_WRITTEN = {"cross_entropy": "CrossEntropyFunction"}
+# kernels named after the ATen op a torch functional dispatches to, where no functional name names the one
+# computation (kernels/upsample.py): kernel -> (the functional op that calls it, the mode string that selects it)
+DISPATCHED = {"upsample_nearest2d": ("interpolate", "nearest"),
+              "upsample_nearest_exact2d": ("interpolate", "nearest-exact"),
+              "upsample_bilinear2d": ("interpolate", "bilinear")}
 
 
 def test_the_registry_is_every_kernel_pair_and_nothing_else():
@@ -47,16 +52,17 @@ def what_is_missing(name):
     import mutants
     import test_fuzz
     missing = []
-    if not callable(getattr(F, name, None)):
-        missing.append(f"minicnn.functional.{name}: missing (the op's torch-signature wrapper)")
+    functional, mode = DISPATCHED.get(name, (name, None))
+    if not callable(getattr(F, functional, None)):
+        missing.append(f"minicnn.functional.{functional}: missing (the op's torch-signature wrapper)")
     if name in HAND_WRITTEN:
         if not issubclass(getattr(F, HAND_WRITTEN[name]), minicnn.autograd.Function):
             missing.append(f"minicnn.functional.{HAND_WRITTEN[name]}: not a Function")
     elif len([c for c in vars(F).values()
               if isinstance(c, type) and issubclass(c, F.KernelFunction) and c.kernel == name]) != 1:
         missing.append(f"minicnn/functional.py: expected one KernelFunction with kernel = {name!r}")
-    if name not in test_fuzz.FUNCTIONS:
-        missing.append(f"tests/test_fuzz.py: no FUNCTIONS row for {name}")
+    if functional not in test_fuzz.FUNCTIONS:
+        missing.append(f"tests/test_fuzz.py: no FUNCTIONS row for {functional}")
     kernels_text = (TESTS / "test_kernels.py").read_text()
     if not any(u in kernels_text for u in (f"K.{name}_forward_naive", f"K.{name}_backward_naive", f'"{name}"')):
         missing.append(f"tests/test_kernels.py never runs {name}'s naive twin")
@@ -65,9 +71,11 @@ def what_is_missing(name):
         if not re.search(rf"^def {STANDS_IN[name][0]}\(", agreement, re.M):
             missing.append(f"tests/test_agreement.py: no {STANDS_IN[name][0]}")
     else:
-        for torch_name in TORCH_COMPOSITION.get(name, (name,)):
+        for torch_name in TORCH_COMPOSITION.get(name, (functional,)):
             if not re.search(rf"\b(F|torch)\.{torch_name}\b", agreement):
                 missing.append(f"tests/test_agreement.py never uses torch's {torch_name} (for {name})")
+        if mode is not None and f'"{mode}"' not in agreement:
+            missing.append(f"tests/test_agreement.py never names mode {mode!r} (for {name})")
         if name in FUSED_LAYER and f"nn.{FUSED_LAYER[name]}" not in agreement:
             missing.append(f"tests/test_agreement.py never compares {FUSED_LAYER[name]} with torch")
     if not mutants.TESTS.get(name):

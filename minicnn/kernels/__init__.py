@@ -3,8 +3,9 @@
 
 One file per subject (``conv.py``, ``conv_transpose.py``, ``pool.py``, ``avgpool.py``, ``norm.py``,
 ``activation.py``, ``linear.py``, ``loss.py``, ``fused.py``, ``padding.py``,
-``pixel_shuffle.py``); each ends with a
-``KERNELS`` table keyed by torch's functional name (``kernels/registry.py``),
+``pixel_shuffle.py``, ``upsample.py``); each ends with a
+``KERNELS`` table keyed by torch's functional name (``kernels/registry.py``;
+``upsample.py``'s by the ATen ops ``F.interpolate`` dispatches to),
 and ``REGISTRY`` below is all of them.  Every kernel is also here by its own
 name: ``kernels.max_pool2d_forward``, ``kernels.max_pool2d_forward_naive``, ...
 
@@ -29,13 +30,14 @@ from collections.abc import Mapping
 from types import SimpleNamespace
 
 from . import activation, avgpool, conv, conv_transpose, fused, linear, loss, norm, padding, pixel_shuffle, pool
+from . import upsample
 from .conv import col2im, im2col, im2col_naive
 from .loss import softmax_cross_entropy, softmax_cross_entropy_naive
 from .registry import Kernel
 
 REGISTRY = {**conv.KERNELS, **conv_transpose.KERNELS, **fused.KERNELS, **linear.KERNELS, **pool.KERNELS,
             **avgpool.KERNELS, **norm.KERNELS, **activation.KERNELS, **loss.KERNELS, **padding.KERNELS,
-            **pixel_shuffle.KERNELS}
+            **pixel_shuffle.KERNELS, **upsample.KERNELS}
 """torch's functional name -> :class:`~minicnn.kernels.registry.Kernel` (fast pair and naive twins)."""
 
 

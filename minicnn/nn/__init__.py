@@ -2,7 +2,7 @@
 
 One file per subject, as torch's ``nn/modules/``: ``activation.py``, ``pooling.py``, ``conv.py``,
 ``linear.py`` (with Flatten, Unflatten, Identity), ``normalization.py``, ``padding.py``,
-``pixelshuffle.py``, ``dropout.py``, ``loss.py``,
+``pixelshuffle.py``, ``upsampling.py``, ``dropout.py``, ``loss.py``,
 ``container.py``; ``module.py`` is the base class, ``hooks.py`` its hooks, ``init.py`` the initialisation.
 """
 from .. import functional
@@ -21,6 +21,7 @@ from .normalization import (BatchNorm1d, BatchNorm2d, BatchNormReLU2d, GroupNorm
 from .padding import ConstantPad2d, ReflectionPad2d, ReplicationPad2d, ZeroPad2d
 from .pixelshuffle import PixelShuffle, PixelUnshuffle
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
+from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
            "BatchNorm2d", "BatchNormReLU2d", "ConstantPad2d", "Conv2d", "Conv2dReLUMaxPool2d", "ConvTranspose2d",
@@ -29,5 +30,5 @@ __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "BCELoss", "BC
            "LazyLinear", "LeakyReLU", "Linear", "LocalResponseNorm", "LogSoftmax", "MSELoss", "MaxPool2d",
            "MaxUnpool2d", "Module", "ModuleDict", "ModuleList", "NLLLoss", "PReLU", "Parameter", "PixelShuffle",
            "PixelUnshuffle", "ReLU", "ReLU6", "ReflectionPad2d", "ReplicationPad2d", "Sequential", "SiLU", "Sigmoid",
-           "Softmax", "Softplus", "Tanh", "Unflatten", "UninitializedParameter", "ZeroPad2d", "functional", "init",
-           "is_grad_enabled", "no_grad"]
+           "Softmax", "Softplus", "Tanh", "Unflatten", "UninitializedParameter", "Upsample", "UpsamplingBilinear2d",
+           "UpsamplingNearest2d", "ZeroPad2d", "functional", "init", "is_grad_enabled", "no_grad"]
