@@ -1,10 +1,13 @@
 """Kernel benchmark: forward and backward of each layer, minicnn vs torch.
 
-    python -m benchmarks.bench_kernels [--repeats 20] [--rounds 3] [--threads 2] [--quick | --simplecnn | --models]
+    python -m benchmarks.bench_kernels [--repeats 20] [--rounds 3] [--threads 2] [--quick | --simplecnn | --models |
+                                       --layers]
 
 SimpleCNN's own shapes (batch 64) first, then a grid over batch 1/64/256,
 channel counts and image sizes; ``--models``: every conv layer of every registered model instead, bare,
-with the algorithm minicnn picks and the achieved GFLOP/s against this machine's FMA peak.  Every case first cross-checks the two
+with the algorithm minicnn picks and the achieved GFLOP/s against this machine's FMA peak; ``--layers``: the
+layers torchvision's and pytorch/examples' models add (transposed conv, resizing, group/instance/layer norm,
+padding, pixel shuffle, adaptive max pool, BCE) at the shapes a DCGAN or a U-Net gives them.  Every case first cross-checks the two
 backends' outputs and gradients (relative to the largest value) and refuses to
 report a case that disagrees.  Timing then runs each backend in its own worker
 process, ``--rounds`` times, alternating which goes first: in one process,
@@ -86,6 +89,8 @@ class Case:
             m_bwd = lambda out, cache, g: (cache,)  # the fused kernel returned dlogits already  # noqa: E731
             t_op = lambda zt: F.cross_entropy(zt, yt)  # noqa: E731
             inputs, grads_needed = [z], [True]
+        elif self.kind == "layer":
+            m_fwd, m_bwd, t_op, inputs, grads_needed = LAYERS[s["op"]](rng, K, F, torch)
         else:
             raise ValueError(self.kind)
         return _Bound(m_fwd, m_bwd, t_op, inputs, grads_needed, rng, backends)
@@ -123,6 +128,96 @@ class _Bound:
         if backend == "minicnn":
             return self.m_fwd, lambda: self.m_bwd(self.out, self.cache, self.g)
         return lambda: self.t_op(*self.t_in), lambda: self.t_out.backward(self.t_g, retain_graph=True)
+
+
+def _as_tuple(grads):
+    return grads if isinstance(grads, tuple) else (grads,)
+
+
+def _normal(rng, shape, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+def _conv_transpose(rng, K, F, torch):   # DCGAN's generator, 128 -> 64 channels, 8x8 -> 16x16
+    x, w = _normal(rng, (64, 128, 8, 8)), _normal(rng, (128, 64, 4, 4), 0.05)
+    return (lambda: K.conv_transpose2d_forward(x, w, None, 2, 1), lambda out, cache, g: K.conv_transpose2d_backward(
+        g, cache), lambda xt, wt: F.conv_transpose2d(xt, wt, None, 2, 1), [x, w], [True, True])
+
+
+def _resize(mode):
+    def build(rng, K, F, torch):   # a U-Net decoder's 2x upsampling of (64, 32, 28, 28)
+        x = _normal(rng, (64, 32, 28, 28))
+        if mode == "bilinear":
+            fwd = lambda: K.upsample_bilinear2d_forward(x, (56, 56), False)  # noqa: E731
+            bwd = lambda out, cache, g: _as_tuple(K.upsample_bilinear2d_backward(g, cache))  # noqa: E731
+        else:
+            fwd = lambda: K.upsample_nearest2d_forward(x, (56, 56))  # noqa: E731
+            bwd = lambda out, cache, g: _as_tuple(K.upsample_nearest2d_backward(g, cache))  # noqa: E731
+        t_op = lambda xt: F.interpolate(xt, scale_factor=2, mode=mode, **(  # noqa: E731
+            {"align_corners": False} if mode == "bilinear" else {}))
+        return fwd, bwd, t_op, [x], [True]
+    return build
+
+
+def _group_norm(rng, K, F, torch):
+    x, w, b = _normal(rng, (64, 32, 28, 28)), _normal(rng, 32), _normal(rng, 32)
+    return (lambda: K.group_norm_forward(x, 8, w, b), lambda out, cache, g: K.group_norm_backward(g, cache),
+            lambda xt, wt, bt: F.group_norm(xt, 8, wt, bt), [x, w, b], [True, True, True])
+
+
+def _instance_norm(rng, K, F, torch):
+    x, w, b = _normal(rng, (64, 32, 28, 28)), _normal(rng, 32), _normal(rng, 32)
+    return (lambda: K.instance_norm_forward(x, w, b, None, None), lambda out, cache, g: K.instance_norm_backward(
+        g, cache), lambda xt, wt, bt: F.instance_norm(xt, weight=wt, bias=bt), [x, w, b], [True, True, True])
+
+
+def _layer_norm(rng, K, F, torch):   # convnext's norm: 64 x 196 tokens of 128 channels
+    x, w, b = _normal(rng, (64, 196, 128)), _normal(rng, 128), _normal(rng, 128)
+    return (lambda: K.layer_norm_forward(x, (128,), w, b), lambda out, cache, g: K.layer_norm_backward(g, cache),
+            lambda xt, wt, bt: F.layer_norm(xt, (128,), wt, bt), [x, w, b], [True, True, True])
+
+
+def _reflection_pad(rng, K, F, torch):   # fast_neural_style's ReflectionPad2d before each conv
+    x = _normal(rng, (64, 32, 28, 28))
+    return (lambda: K.pad_forward(x, (1, 1, 1, 1), "reflect"), lambda out, cache, g: _as_tuple(K.pad_backward(
+        g, cache)), lambda xt: F.pad(xt, (1, 1, 1, 1), mode="reflect"), [x], [True])
+
+
+def _pixel_shuffle(rng, K, F, torch):   # super_resolution's last layer
+    x = _normal(rng, (64, 64, 14, 14))
+    return (lambda: K.pixel_shuffle_forward(x, 2), lambda out, cache, g: _as_tuple(K.pixel_shuffle_backward(
+        g, cache)), lambda xt: F.pixel_shuffle(xt, 2), [x], [True])
+
+
+def _adaptive_max_pool(rng, K, F, torch):
+    x = _normal(rng, (64, 64, 14, 14))
+    return (lambda: K.adaptive_max_pool2d_forward(x, (5, 5)), lambda out, cache, g: _as_tuple(
+        K.adaptive_max_pool2d_backward(g, cache)), lambda xt: F.adaptive_max_pool2d(xt, (5, 5)), [x], [True])
+
+
+def _bce(rng, K, F, torch):   # the VAE's reconstruction loss, summed
+    x, t = rng.uniform(0.01, 0.99, (64, 784)).astype(np.float32), rng.uniform(0, 1, (64, 784)).astype(np.float32)
+    tt = torch.from_numpy(t)
+    return (lambda: K.binary_cross_entropy_forward(x, t, None, "sum"), lambda out, cache, g: _as_tuple(
+        K.binary_cross_entropy_backward(g, cache))[:1], lambda xt: F.binary_cross_entropy(xt, tt, reduction="sum"),
+        [x], [True])
+
+
+# the layers of --layers: name -> build(rng, minicnn.kernels, torch.nn.functional, torch)
+LAYERS = {"conv_transpose2d (64,128,8,8)->64 k4 s2": _conv_transpose,
+          "upsample bilinear (64,32,28,28) x2": _resize("bilinear"),
+          "upsample nearest (64,32,28,28) x2": _resize("nearest"),
+          "group_norm (64,32,28,28) 8 groups": _group_norm,
+          "instance_norm (64,32,28,28)": _instance_norm,
+          "layer_norm (64,196,128)": _layer_norm,
+          "reflection pad (64,32,28,28) 1": _reflection_pad,
+          "pixel_shuffle (64,64,14,14) x2": _pixel_shuffle,
+          "adaptive_max_pool2d (64,64,14,14)->5": _adaptive_max_pool,
+          "binary_cross_entropy (64,784) sum": _bce}
+
+
+def layer_cases():
+    return [Case(name, "layer", "layers", op=name) for name in LAYERS]
 
 
 def simplecnn_cases():
@@ -277,15 +372,19 @@ def main(argv=None):
     p.add_argument("--models", action="store_true", help="every conv layer of the registered models, bare, "
                    "with the algorithm minicnn picks, GFLOP/s and the share of this machine's FMA peak; "
                    "writes results/kernels_models.json")
+    p.add_argument("--layers", action="store_true", help="the layers torchvision's and pytorch/examples' models "
+                   "add (transposed conv, resizing, group/instance/layer norm, ...); writes results/kernels_layers.json")
     p.add_argument("--worker", choices=["minicnn", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     threads = args.threads or os.cpu_count()
     selection = [flag for flag, on in (("--quick", args.quick), ("--simplecnn", args.simplecnn),
-                                       ("--models", args.models)) if on]
+                                       ("--models", args.models), ("--layers", args.layers)) if on]
     if len(selection) > 1:
-        p.error(f"choose one of --quick, --simplecnn and --models, got {' '.join(selection)}")
+        p.error(f"choose one of --quick, --simplecnn, --models and --layers, got {' '.join(selection)}")
     if args.models:
         cases = model_conv_cases()
+    elif args.layers:
+        cases = layer_cases()
     else:
         cases = simplecnn_cases() + ([] if args.quick or args.simplecnn else grid_cases())
     if args.worker:
@@ -308,7 +407,8 @@ def main(argv=None):
                     gflops = flops / row[part][f"{backend}_median_s"] / 1e9
                     row[part][f"{backend}_gflops"], row[part][f"{backend}_fraction_of_peak"] = gflops, gflops / peak
         result["fma_peak_gflops"] = peak
-    common.write_result({"--simplecnn": "kernels_simplecnn", "--models": "kernels_models"}.get(
+    common.write_result({"--simplecnn": "kernels_simplecnn", "--models": "kernels_models",
+                         "--layers": "kernels_layers"}.get(
         "".join(selection), "kernels"), result)
 
 

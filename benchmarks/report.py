@@ -697,6 +697,26 @@ def conv_layers_table():
     return "\n".join(lines)
 
 
+def layers_table():
+    """The layers torch's models add, fwd+bwd against torch (``bench_kernels --layers``,
+    results/kernels_layers.json)."""
+    r = common.read_result("kernels_layers")
+    if r is None:
+        return None
+    lines = ["| layer (shape) | minicnn fwd+bwd ms | torch fwd+bwd ms | minicnn / torch, median (min–max of rounds) |",
+             "|---|---:|---:|---:|"]
+    for row in r["rows"]:
+        ms = {b: (row["forward"][f"{b}_median_s"] + row["backward"][f"{b}_median_s"]) * 1e3
+              for b in ("minicnn", "torch")}
+        lo, hi = row["fwd_bwd_ratio_range"]
+        lines.append(f"| {row['name']} | {ms['minicnn']:.2f} | {ms['torch']:.2f} "
+                     f"| {row['fwd_bwd_ratio']:.2f}× ({lo:.2f}–{hi:.2f}) |")
+    lines += ["", f"(`python -m benchmarks.bench_kernels --layers`: {r['threads']} threads each, medians of "
+                  f"{r['rounds']} alternating worker rounds x {r['repeats']} calls, float32, each case first checked "
+                  f"against torch; {r['machine'].get('cpu', '?')}; {_stamp(r)}.)"]
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- every generated block
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -748,7 +768,7 @@ RENDERERS = {
     "gradcheck-output": gradcheck_output, "lockstep-output": lockstep_output,
     "interchange-output": interchange_output, "right": right_table, "evidence-sources": sources_table,
     "mutants": mutants_line, "profile-table": profile_table, "conv-layers-table": conv_layers_table,
-    "models-speed-table": models_speed_table,
+    "models-speed-table": models_speed_table, "layers-table": layers_table,
 }
 
 

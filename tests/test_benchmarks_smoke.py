@@ -63,7 +63,14 @@ def test_the_layer_profile_times_every_op_of_a_step_and_leaves_the_ops_as_they_w
     assert after == before
 
 
-@pytest.mark.parametrize("flags", [["--quick", "--models"], ["--simplecnn", "--models"]])
+def test_the_layer_cases_agree_with_torch_before_anything_is_timed():
+    """--layers: each of the torch models' layers is cross-checked against torch (outputs and gradients) at its
+    benchmark shape; a wrong kernel would stop the benchmark before any timing."""
+    errors = bench_kernels.cross_check(bench_kernels.layer_cases())
+    assert set(errors) == set(bench_kernels.LAYERS) and max(errors.values()) < 1e-4
+
+
+@pytest.mark.parametrize("flags", [["--quick", "--models"], ["--simplecnn", "--models"], ["--layers", "--quick"]])
 def test_bench_kernels_refuses_two_case_sets(flags, capsys):
     with pytest.raises(SystemExit):
         bench_kernels.main(flags)

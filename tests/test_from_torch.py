@@ -333,6 +333,33 @@ def test_every_torchvision_classification_cnn_converts(name, record_property):
     record_property("train", compare(model, x, train=True))
 
 
+class OutOnly(tnn.Module):
+    """A segmentation model's ``out`` map (torchvision's return a dict, which ``compare`` does not take)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x)["out"]
+
+
+SEGMENTATION = ["deeplabv3_mobilenet_v3_large", "fcn_resnet50", "lraspp_mobilenet_v3_large"]
+
+
+@pytest.mark.extended
+@pytest.mark.parametrize("name", SEGMENTATION)
+def test_torchvisions_segmentation_models_convert(name, record_property):
+    """Dense prediction: dilated backbones, ASPP's global pooling branch, and F.interpolate back to the input's
+    size (bilinear, align_corners=False) in the traced forward."""
+    torch.manual_seed(0)
+    model = getattr(torchvision.models.segmentation, name)(weights=None, weights_backbone=None, num_classes=5)
+    model = OutOnly(randomise(no_dropout(model.double())))
+    x = np.random.default_rng(7).standard_normal((2, 3, 64, 64))
+    record_property("eval", compare(model, x[:1], train=False))
+    record_property("train", compare(model, x, train=True))
+
+
 # --------------------------------------------------------------------------- checkpoints of converted models
 class DigitNet(tnn.Module):
     """A traced model for MNIST's 1x28x28: batch norm, a residual add, functional pooling, flatten."""
