@@ -909,6 +909,15 @@ def layer_and_function(cls_name, fn_name, row):
     function(fn_name)(row)
 
 
+@layer("DataParallel", "linear")
+def _data_parallel(d, well):
+    features = d(st.integers(1, 3))
+    x = tensor(d, well, (d(st.integers(1, 3)), features))
+    inner = nn.Linear(features, 2) if well or d(st.booleans()) else d(st.sampled_from([F.relu, "Linear", None]))
+    ids = None if well else d(st.sampled_from([None, [], [0, 1], "cuda"]))
+    return nn.DataParallel(inner, device_ids=ids), (x,), {"shape": (x.shape[0], 2)} if well else {}
+
+
 @layer("Sequential", "relu", "flatten", "linear", "sequential")
 def _sequential(d, well):
     shape = (d(st.integers(1, 3)), d(st.integers(1, 3)), d(st.integers(1, 3)))

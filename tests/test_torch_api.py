@@ -747,6 +747,7 @@ def test_nn_parallel_on_the_cpu_calls_the_module_and_refuses_a_device():
     assert np.array_equal(parallel.data_parallel(net, x).detach().numpy(), net(x).detach().numpy())
     with pytest.raises(RuntimeError, match="minicnn runs on the CPU only; got device 'cuda:0'"):
         parallel.data_parallel(net, x, range(2))
-    with pytest.raises(RuntimeError, match="minicnn runs on the CPU only"):
-        parallel.DataParallel(net, device_ids=[0])
+    assert parallel.DataParallel(net, device_ids=[0, 1]).device_ids == []   # as torch's without GPUs
+    with pytest.raises(TypeError, match="DataParallel: expected a minicnn Module, got str"):
+        nn.DataParallel("net")
     assert not (x.is_cuda or x.is_xpu or x.is_mps)

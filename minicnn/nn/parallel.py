@@ -1,8 +1,8 @@
 """``torch.nn.parallel`` as seen from a CPU-only library: ``DataParallel`` and ``data_parallel``.
 
-torch's ``DataParallel`` splits a batch across GPUs; without GPUs (``device_ids`` empty, as torch sets them
-when CUDA is unavailable) it calls the module itself, and so does minicnn's.  Naming a device is refused:
-minicnn runs on the CPU only.
+torch's ``DataParallel`` splits a batch across GPUs; without GPUs it ignores ``device_ids`` and calls the
+module itself, and so does minicnn's.  ``data_parallel`` with devices named is refused: minicnn runs on
+the CPU only.
 """
 from ..device import on_cpu
 from .module import Module
@@ -14,14 +14,14 @@ def _no_devices(op, device_ids, output_device):
 
 
 class DataParallel(Module):
-    """``torch.nn.DataParallel(module, device_ids=None, output_device=None, dim=0)`` on the CPU: ``forward``
-    is ``module``'s, and the wrapped module's ``state_dict`` keys start with ``module.`` as torch's."""
+    """``torch.nn.DataParallel(module, device_ids=None, output_device=None, dim=0)`` as torch's on a machine
+    without GPUs: ``device_ids`` ignored (``[]``), ``forward`` is ``module``'s, and the ``state_dict`` keys
+    start with ``module.`` as torch's."""
 
     def __init__(self, module, device_ids=None, output_device=None, dim=0):
         super().__init__()
         if not isinstance(module, Module):
             raise TypeError(f"DataParallel: expected a minicnn Module, got {type(module).__name__}")
-        _no_devices("DataParallel", device_ids, output_device)
         self.module, self.device_ids, self.output_device, self.dim = module, [], None, dim
 
     def forward(self, *inputs, **kwargs):
