@@ -88,7 +88,7 @@ PLACES = {
                             "optim-lockstep", "lockstep-output", "interchange-output", "fp32-table",
                             "evidence-sources"},
     "docs/performance.md": {"perf-table", "threads-table", "roofline-table", "malloc-table", "profile-table",
-                            "engine-cost", "conv-layers-table", "models-speed-table"},
+                            "engine-cost", "conv-layers-table", "layers-table", "models-speed-table"},
     "docs/training.md": {"tutorial-table", "models-table", "fashion-table"},
     "docs/testing.md": {"mutants"},
 }
