@@ -9,7 +9,24 @@ from ..arguments import feature_count
 from .module import Module, Parameter
 
 
-class _BatchNorm(Module):
+class _RunningStats(Module):
+    """What batch norm and instance norm share: the running statistics as buffers (``running_mean`` zeros,
+    ``running_var`` ones, ``num_batches_tracked`` int64 0), or None each without ``track_running_stats``."""
+
+    def _register_running_stats(self):
+        c, track = self.num_features, self.track_running_stats
+        self.register_buffer("running_mean", np.zeros(c, np.float32) if track else None)
+        self.register_buffer("running_var", np.ones(c, np.float32) if track else None)
+        self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64) if track else None)
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            self.running_mean[...] = 0
+            self.running_var[...] = 1
+            self.num_batches_tracked[...] = 0
+
+
+class _BatchNorm(_RunningStats):
     """Batch normalisation over the channel axis 1 (torch's ``_BatchNorm``).
 
     Parameters
@@ -51,20 +68,7 @@ class _BatchNorm(Module):
             self.bias = Parameter(np.zeros(self.num_features, np.float32))
         else:
             self.register_parameter("bias", None)
-        if self.track_running_stats:
-            self.register_buffer("running_mean", np.zeros(self.num_features, np.float32))
-            self.register_buffer("running_var", np.ones(self.num_features, np.float32))
-            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
-
-    def reset_running_stats(self):
-        if self.track_running_stats:
-            self.running_mean[...] = 0
-            self.running_var[...] = 1
-            self.num_batches_tracked[...] = 0
+        self._register_running_stats()
 
     def reset_parameters(self):
         self.reset_running_stats()
@@ -187,7 +191,7 @@ class GroupNorm(Module):
                 f"bias={self.bias is not None}")
 
 
-class InstanceNorm2d(Module):
+class InstanceNorm2d(_RunningStats):
     """Each channel of each image normalised over its H x W values, as ``torch.nn.InstanceNorm2d(num_features,
     eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, *, bias=True)``: group norm with one
     channel per group (``F.instance_norm``).
@@ -221,20 +225,7 @@ class InstanceNorm2d(Module):
         c = self.num_features
         self.weight = Parameter(np.ones(c, np.float32)) if self.affine else None
         self.bias = Parameter(np.zeros(c, np.float32)) if self.affine and bias else None
-        if self.track_running_stats:
-            self.register_buffer("running_mean", np.zeros(c, np.float32))
-            self.register_buffer("running_var", np.ones(c, np.float32))
-            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
-
-    def reset_running_stats(self):
-        if self.track_running_stats:
-            self.running_mean[...] = 0
-            self.running_var[...] = 1
-            self.num_batches_tracked[...] = 0
+        self._register_running_stats()
 
     def reset_parameters(self):
         self.reset_running_stats()
