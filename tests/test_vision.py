@@ -42,7 +42,7 @@ def test_the_paths_are_the_classes_minicnn_has():
 
 @pytest.mark.parametrize("path, name, says", [
     ("datasets", "CIFAR10", "minicnn has FashionMNIST, MNIST"),
-    ("transforms", "Resize", "minicnn has Compose, Lambda, Normalize"),
+    ("transforms", "ColorJitter", "minicnn has CenterCrop, Compose, Lambda, Normalize"),
     ("models", "resnet18", "minicnn.from_torch(torchvision.models.resnet18(weights=None))"),
 ])
 def test_a_name_minicnn_lacks_says_what_it_has(path, name, says):
