@@ -254,8 +254,9 @@ def conv_hw(hw, kernel, stride, padding, dilation):
 
 def pool_hw(hw, kernel, stride, padding, dilation, ceil_mode):
     """torch's ``pooling_output_shape``: as :func:`conv_hw`, rounded up with ceil_mode unless the
-    last window would start in the right padding."""
-    k, s, p, dl = _pair(kernel), _pair(kernel if stride is None else stride), _pair(padding), _pair(dilation)
+    last window would start in the right padding. An empty ``stride`` is the kernel size, as None."""
+    no_stride = stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
+    k, s, p, dl = _pair(kernel), _pair(kernel if no_stride else stride), _pair(padding), _pair(dilation)
     out = []
     for i in range(2):
         room = hw[i] + 2 * p[i] - dl[i] * (k[i] - 1) - 1
