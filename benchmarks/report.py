@@ -337,11 +337,11 @@ def opinfo_table():
     lines = ["| op | samples accepted / total |", "|---|---|"]
     for name, (accepted, total, _refusals) in sorted(r["data"].items()):
         lines.append(f"| `{name.rsplit('.', 1)[-1]}` | {accepted} / {total} |")
+    refused = [f"`{name.rsplit('.', 1)[-1]}` {total - accepted}" for name, (accepted, total, _) in
+               sorted(r["data"].items()) if accepted < total]
     lines += ["", f"`{_record_command(r)}`, {_stamp(r)}; `tests/test_opinfo.py` asserts each op's sample count, "
                   "that no answer is wrong, and that the only refusals are the ones it lists with their reasons "
-                  "(`REFUSED`: batch_norm's momentum outside [0, 1], pad's 6-int and negative pads, "
-                  "interpolate's and upsample_nearest's 3-D and 5-D inputs, and interpolate's modes 'linear', "
-                  "'trilinear', 'bicubic' and 'area')."]
+                  f"(`REFUSED`: {', '.join(refused) or 'none'})."]
     return "\n".join(lines)
 
 
@@ -434,7 +434,7 @@ def right_table():
                          d["float32 torch vs float64"])
     m = models["data"]
     inter = [d[f"interchange, trained by {b}"] for b in ("minicnn", "torch")]
-    ops = ", ".join(name.rsplit(".", 1)[-1] for name in sorted(opinfo["data"]))
+    functional = sum(name.startswith("nn.functional.") for name in opinfo["data"])
     lines = [
         "| evidence | command | result |", "|---|---|---|",
         f"| every backward pass against float64 central differences (every layer type, batch norm in train mode at "
@@ -446,7 +446,9 @@ def right_table():
         f"({w64[0]}; bound {_b(tolerance['float64'])}), **{_e(w32[1])}** in float32 ({w32[0]}; bound "
         f"{_b(tolerance['float32'])}; per layer below); {', '.join(exact)} "
         f"bit-identical |",
-        f"| PyTorch's own OpInfo sample inputs for {ops} (float64) | `{_record_command(opinfo)}` | {accepted} of "
+        f"| PyTorch's own OpInfo sample inputs (float64) for every op minicnn has that has an OpInfo: "
+        f"{functional} of `torch.nn.functional` and {len(opinfo['data']) - functional} tensor ops and factories "
+        f"([the table](#pytorchs-own-test-inputs)) | `{_record_command(opinfo)}` | {accepted} of "
         f"{total} samples accepted, every forward and gradient within 1e-10 |",
         "| the engine on graphs a Sequential cannot express (reused layers, two forwards in one loss, residual "
         "blocks, `cat`, tensor arithmetic), float64 | `python -m pytest -q tests/test_engine.py` | every gradient "

@@ -15,13 +15,14 @@ from . import accelerator, backends, cuda, data, functional, kernels, nn, optim,
 from .autograd import Tensor, cat, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, stack, tensor
 from .autograd.creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace,
                                 ones, ones_like, rand, rand_like, randint, randn, randn_like, zeros, zeros_like)
-from .autograd.functions import (abs, allclose, amax, amin, argmax, argmin, chunk, clamp, clip, clone, eq, equal, exp, flatten,
-                                 ge, gt, is_floating_point, is_tensor, le, log, lt, matmul, max, maximum, mean, min,
-                                 minimum, mm, ne, numel, permute, pow, relu, reshape, sigmoid, split, sqrt, squeeze,
-                                 std, sum, t, tanh, transpose, unsqueeze, var, where)
+from .autograd.functions import (abs, add, allclose, amax, amin, argmax, argmin, chunk, clamp, clip, clone, div, eq,
+                                 equal, exp, flatten, ge, gt, is_floating_point, is_tensor, le, log, lt, matmul, max,
+                                 maximum, mean, min, minimum, mm, mul, ne, neg, numel, permute, pow, relu, reshape,
+                                 sigmoid, split, sqrt, squeeze, std, sub, sum, t, tanh, transpose, unsqueeze, var,
+                                 where)
 from .autograd.tensor import MAX as _MAX, MIN as _MIN
 from .convert import from_torch, load_state_dict_from_torch, save_converted
-from .device import device
+from .device import channels_last, channels_last_3d, contiguous_format, device, memory_format, preserve_format
 from .dtypes import (bool, double, float, float16, float32, float64, half, int, int8, int16, int32, int64, long,
                      short, uint8)
 from .models import MODELS, SimpleCNN, build_model
@@ -34,15 +35,16 @@ return_types = _types.SimpleNamespace(max=_MAX, min=_MIN)
 """torch's ``torch.return_types``: the named pairs ``max(x, dim)`` and ``min(x, dim)`` return."""
 
 __version__ = "0.1.0"
-__all__ = ["Generator", "abs", "accelerator", "allclose", "amax", "amin", "arange", "argmax", "argmin", "as_tensor",
-           "backends", "bool", "build_model", "cat", "chunk", "clamp", "clip", "clone", "cuda", "data", "device",
-           "double", "empty", "empty_like", "enable_grad", "eq", "equal", "exp", "eye", "flatten", "float",
-           "float16", "float32", "float64", "from_numpy", "from_torch", "full", "full_like", "functional", "ge",
-           "get_rng_state", "gt", "half", "int", "int16", "int32", "int64", "int8", "is_floating_point",
-           "is_grad_enabled", "is_tensor", "kernels", "l1_penalty", "le", "linspace", "load",
-           "load_state_dict_from_torch", "log", "long", "lt", "manual_seed", "matmul", "max", "maximum", "mean",
-           "min", "minimum", "mm", "MODELS", "ne", "nn", "no_grad", "numel", "ones", "ones_like", "optim", "permute",
-           "pow", "rand", "rand_like", "randint", "randn", "randn_like", "relu", "reshape", "return_types", "save",
+__all__ = ["Generator", "abs", "accelerator", "add", "allclose", "amax", "amin", "arange", "argmax", "argmin",
+           "as_tensor", "backends", "bool", "build_model", "cat", "channels_last", "channels_last_3d", "chunk",
+           "clamp", "clip", "clone", "contiguous_format", "cuda", "data", "device", "div", "double", "empty",
+           "empty_like", "enable_grad", "eq", "equal", "exp", "eye", "flatten", "float", "float16", "float32",
+           "float64", "from_numpy", "from_torch", "full", "full_like", "functional", "ge", "get_rng_state", "gt",
+           "half", "int", "int16", "int32", "int64", "int8", "is_floating_point", "is_grad_enabled", "is_tensor",
+           "kernels", "l1_penalty", "le", "linspace", "load", "load_state_dict_from_torch", "log", "long", "lt",
+           "manual_seed", "matmul", "max", "maximum", "mean", "memory_format", "min", "minimum", "mm", "MODELS", "mul",
+           "ne", "neg", "nn", "no_grad", "numel", "ones", "ones_like", "optim", "permute", "pow", "preserve_format",
+           "rand", "rand_like", "randint", "randn", "randn_like", "relu", "reshape", "return_types", "save",
            "save_converted", "set_grad_enabled", "set_rng_state", "short", "sigmoid", "SimpleCNN", "split", "sqrt",
-           "squeeze", "stack", "std", "sum", "t", "tanh", "tensor", "Tensor", "transpose", "uint8", "unsqueeze",
+           "squeeze", "stack", "std", "sub", "sum", "t", "tanh", "tensor", "Tensor", "transpose", "uint8", "unsqueeze",
            "utils", "var", "where", "zeros", "zeros_like"]

@@ -79,7 +79,7 @@ def on_cpu(op, where):
     return where
 
 
-def to_arguments(op, args, kwargs):
+def to_arguments(op, args, kwargs, ndim=None):
     """``(device, dtype, copy)`` from the arguments of torch's ``.to``.
 
     The forms are torch's: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other_tensor)``
@@ -89,19 +89,19 @@ def to_arguments(op, args, kwargs):
     unknown = set(kwargs) - {"device", "dtype", "non_blocking", "copy", "memory_format"}
     if unknown:
         raise TypeError(f"{op}: unexpected keyword argument {sorted(unknown)[0]!r}")
-    if kwargs.get("memory_format") is not None:
-        raise ValueError(f"{op}: memory_format is not supported (minicnn's arrays are NCHW, C-ordered)")
+    check_memory_format(op, kwargs.get("memory_format"), ndim)
     where, dtype = kwargs.get("device"), kwargs.get("dtype")
     from .autograd.tensor import Tensor  # (tensor.py imports this module)
     positional = list(args)
     if positional and isinstance(positional[0], Tensor):
-        other = positional.pop(0)  # to(other_tensor)
+        other = positional.pop(0)  # to(other_tensor, non_blocking, copy)
         where, dtype = other.device, other.dtype
-    if positional and isinstance(positional[0], (str, device, int, np.integer)) \
-            and not isinstance(positional[0], bool):
-        where = positional.pop(0)
-    if positional:
-        dtype = positional.pop(0)
+    else:
+        if positional and isinstance(positional[0], (str, device, int, np.integer)) \
+                and not isinstance(positional[0], bool):
+            where = positional.pop(0)
+        if positional:
+            dtype = positional.pop(0)
     if positional:  # torch: to(device, dtype, non_blocking, copy)
         kwargs = dict(kwargs, non_blocking=positional.pop(0))
     if positional:
@@ -112,3 +112,39 @@ def to_arguments(op, args, kwargs):
         if not isinstance(kwargs.get(flag, False), (bool, np.bool_)):
             raise TypeError(f"{op}: expected {flag} as a bool, got {kwargs[flag]!r}")
     return on_cpu(op, where), dtypes.as_dtype(op, dtype), bool(kwargs.get("copy", False))
+
+
+class memory_format:
+    """torch's ``torch.memory_format``: a layout of a tensor's elements in memory, by name.
+
+    minicnn keeps one layout, C-ordered (N, C, H, W), torch's ``contiguous_format``.  Every method that takes
+    ``memory_format=`` accepts the four of torch and computes the same values as torch: ``contiguous_format``
+    and ``preserve_format`` are that layout; ``channels_last`` (4-D tensors only, as torch) and
+    ``channels_last_3d`` (5-D only) are speed hints in torch that change the strides and never a value, and
+    minicnn keeps its layout there (so ``is_contiguous(memory_format=channels_last)`` stays False).
+    """
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"minicnn.{self.name}"
+
+
+contiguous_format, preserve_format = memory_format("contiguous_format"), memory_format("preserve_format")
+channels_last, channels_last_3d = memory_format("channels_last"), memory_format("channels_last_3d")
+
+
+def check_memory_format(op, value, ndim=None):
+    """Accept None and torch's four formats (see :class:`memory_format`); ``channels_last`` needs a 4-D tensor and
+    ``channels_last_3d`` a 5-D one, as torch (where ``ndim`` is known)."""
+    if value is None or value is contiguous_format or value is preserve_format:
+        return
+    if value is channels_last or value is channels_last_3d:
+        rank = 4 if value is channels_last else 5
+        if ndim is not None and ndim != rank:
+            raise ValueError(f"{op}: memory_format={value.name} expects a {rank}-D tensor, got {ndim}-D")
+        return
+    raise TypeError(f"{op}: expected memory_format as minicnn.contiguous_format, preserve_format, channels_last or "
+                    f"channels_last_3d, got {type(value).__name__}")

@@ -17,6 +17,7 @@ import warnings
 
 import numpy as np
 
+from . import dtypes
 from . import kernels as K
 from .autograd import Function, Tensor, as_tensor  # noqa: F401 (as_tensor is used by nn)
 from .arguments import array_or_none, dropout_probability, inplace_flag, pool_stride
@@ -896,22 +897,28 @@ def _softmax_dim(op, ndim, dim):
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def _softmax_dtype(op, dtype):
-    if dtype is not None:
-        raise ValueError(f"{op}: dtype={dtype!r} is not supported (only dtype=None; cast the input first)")
+def _softmax_input(op, input, dtype):
+    """The input as a Tensor, cast to ``dtype`` first if given (a recorded cast, as torch's ``dtype=``)."""
+    input = as_tensor(input, f"{op} input")
+    if dtype is None:
+        return input
+    dtype = dtypes.as_dtype(op, dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"{op}: expected dtype as a floating dtype (float32, float64), got {dtype}")
+    return input.to(dtype)
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
-    """``exp(x) / sum(exp(x))`` along ``dim`` (max-shifted), as ``torch.nn.functional.softmax``."""
-    _softmax_dtype("softmax", dtype)
-    input = as_tensor(input, "softmax input")
+    """``exp(x) / sum(exp(x))`` along ``dim`` (max-shifted), as ``torch.nn.functional.softmax``; with
+    ``dtype`` the input is cast to it first."""
+    input = _softmax_input("softmax", input, dtype)
     return SoftmaxFunction.apply(input, _softmax_dim("softmax", input.ndim, dim))
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
-    """``x - logsumexp(x)`` along ``dim``, as ``torch.nn.functional.log_softmax``."""
-    _softmax_dtype("log_softmax", dtype)
-    input = as_tensor(input, "log_softmax input")
+    """``x - logsumexp(x)`` along ``dim``, as ``torch.nn.functional.log_softmax``; with ``dtype`` the input is
+    cast to it first."""
+    input = _softmax_input("log_softmax", input, dtype)
     return LogSoftmaxFunction.apply(input, _softmax_dim("log_softmax", input.ndim, dim))
 
 

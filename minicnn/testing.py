@@ -122,9 +122,11 @@ def assert_gradcheck(module, x, seed=0, samples=30, threshold=None):
 
 
 def from_torch_sample(value, leaves):
-    """A torch sample argument (an OpInfo ``SampleInput``'s input, args or kwargs) as minicnn's ops take it: a
-    Tensor leaf where torch differentiates (appended to ``leaves`` as ``(torch_tensor, minicnn_leaf)``), an
-    ndarray copy of any other tensor, tuples and lists element by element, anything else as it is."""
+    """A torch sample argument (an OpInfo ``SampleInput``'s input, args or kwargs) as a user of minicnn writes
+    it: a Tensor leaf where torch differentiates (appended to ``leaves`` as ``(torch_tensor, minicnn_leaf)``), a
+    Tensor copy of any other tensor, a torch dtype as minicnn's dtype of the same name, a torch memory format
+    as minicnn's (the import rule ``torch.float64`` -> ``minicnn.float64``), tuples and lists element by
+    element, anything else as it is."""
     import torch
     if isinstance(value, torch.Tensor):
         array = value.detach().numpy().copy()
@@ -132,9 +134,18 @@ def from_torch_sample(value, leaves):
             leaf = Tensor(array, requires_grad=True)
             leaves.append((value, leaf))
             return leaf
-        return array
-    if isinstance(value, (tuple, list)):
+        return Tensor(array)
+    if isinstance(value, torch.dtype):
+        from . import dtypes
+        return getattr(dtypes, str(value).removeprefix("torch."))
+    if isinstance(value, torch.memory_format):
+        from .device import channels_last, channels_last_3d, contiguous_format, preserve_format
+        return {"contiguous_format": contiguous_format, "preserve_format": preserve_format,
+                "channels_last": channels_last, "channels_last_3d": channels_last_3d}[str(value)[len("torch."):]]
+    if isinstance(value, (tuple, list)) and not isinstance(value, torch.Size):
         return type(value)(from_torch_sample(v, leaves) for v in value)
+    if isinstance(value, torch.Size):
+        return tuple(value)
     return value
 
 

@@ -6,6 +6,8 @@ The import map and the rules are docs/porting.md's.
 """
 import types
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -142,9 +144,11 @@ def test_a_cast_is_recorded_and_an_integer_cast_is_not():
     (y * minicnn.tensor([2.0, 3.0])).sum().backward()
     assert x.grad.dtype == np.float64 and x.grad.tolist() == [2.0, 3.0]
     assert not x.long().requires_grad and x.long().tolist() == [1, -2]
-    with pytest.raises(TypeError, match=r"Tensor.to: minicnn computes gradients in float32 and float64 only, got "
+    with pytest.raises(TypeError, match=r"Tensor.half: minicnn computes gradients in float32 and float64 only, got "
                                         r"float16"):
         x.half()
+    with pytest.raises(TypeError, match=r"Tensor.to: minicnn computes gradients in float32 and float64 only"):
+        x.to(minicnn.float16)
     with minicnn.no_grad():
         assert x.half().dtype == np.float16 and not x.half().requires_grad
 
@@ -439,6 +443,13 @@ BINARY = {
                          normal(2, 3, 4), normal(3, 4)),
     "comparisons": (lambda lib, a, b: tuple(op(a, b) for op in (lib.eq, lib.ne, lib.lt, lib.le, lib.gt, lib.ge)),
                     np.array([1.0, 2.0, 3.0]), np.array([1.0, 3.0, 2.0])),
+    "pow of tensors": (lambda lib, a, b: lib.pow(a, b), np.abs(normal(2, 3, 4)) + 0.1, normal(3, 4)),
+    "pow at 0 and 0 ** 0": (lambda lib, a, b: a ** b, np.array([0.0, 0.0, 0.0, 2.0, 1.5]),
+                             np.array([0.0, 2.0, 3.0, 0.0, -1.0])),
+    "number ** tensor": (lambda lib, a, b: 2.0 ** a + b.pow(2), normal(2, 3), normal(3, 3)),
+    "div trunc and floor": (lambda lib, a, b: (a.div(b, rounding_mode="trunc"), lib.div(a, b, rounding_mode="floor")),
+                            np.array([-7.0, 7.0, -7.5, 7.5, 1.0]), np.array([2.0, -2.0, 2.0, 2.0, 3.0])),
+    "cat skips a 1-D empty tensor": (lambda lib, a, b: lib.cat([a, b, a], dim=1), normal(2, 2, 3), np.zeros(0)),
 }
 
 
@@ -446,6 +457,18 @@ BINARY = {
 def test_two_input_function_matches_torch(name):
     fn, a, b = BINARY[name]
     check(fn, a, b)
+
+
+def test_clamp_with_tensor_bounds_splits_the_gradient_at_ties_as_torch():
+    """Every order of x, min and max among 1, 2, 3 (ties, min above max): the output and the three gradients
+    are torch's, whose rule is neither clamp's with numbers (0 at a bound) nor max-then-min's."""
+    grid = np.array(list(itertools.product([1.0, 2.0, 3.0], repeat=3))).T
+    check(lambda lib, x, low, high: lib.clamp(x, low, high), *grid)
+    check(lambda lib, x, low: x.clamp(min=low), grid[0], grid[1])
+    check(lambda lib, x, high: x.clamp(max=high), grid[0], grid[2])
+    check(lambda lib, x, low, high: x.clamp(low, high), normal(5, 2, 3, 4), normal(6, 3, 1), normal(7, 4) + 1)
+    with pytest.raises(TypeError, match="clamp: expected min and max as numbers or as Tensors"):
+        minicnn.ones(3).clamp(minicnn.zeros(3), 2.0)
 
 
 @SETTINGS
@@ -544,7 +567,8 @@ def test_shape_methods_refuse_what_torch_refuses():
             (lambda: x.reshape(2, 3, 0.5), ValueError, r"reshape: expected sizes as ints >= -1"),
             (lambda: minicnn.zeros(2, 2, 2).t(), ValueError, r"t\(\): expected a tensor of at most 2 dims"),
             (lambda: x.clamp(), ValueError, r"clamp: at least one of 'min' or 'max' must not be None"),
-            (lambda: x.clamp(min=x), TypeError, r"clamp: expected min as a number or None, got Tensor"),
+            (lambda: x.clamp(min=x, max=1.0), TypeError, r"clamp: expected min and max as numbers or as Tensors"),
+            (lambda: x.clamp(min=minicnn.zeros(4)), ValueError, r"clamp: expected shapes that broadcast"),
             (lambda: x.sum(2), IndexError, r"sum: Dimension out of range"),
             (lambda: x.var((0, 0)), ValueError, r"var: dim \(0, 0\) names a dim twice"),
             (lambda: minicnn.zeros(0).max(), ValueError, r"max: expected a non-empty tensor, got shape \(0,\)"),
@@ -552,7 +576,9 @@ def test_shape_methods_refuse_what_torch_refuses():
             (lambda: x @ minicnn.zeros(3, dtype=minicnn.float64), TypeError,
              r"matmul: expected both operands of one dtype, got float32 and float64"),
             (lambda: minicnn.where(x, x, x), TypeError, r"where: expected condition as a bool tensor, got float32"),
-            (lambda: x.pow(x), TypeError, r"pow: expected a constant int or float exponent, got ndarray"),
+            (lambda: x.pow("2"), TypeError, r"pow: expected an int, float or Tensor exponent, got str"),
+            (lambda: x.pow(minicnn.zeros(4)), ValueError, r"pow: expected shapes that broadcast"),
+            (lambda: x.div(2, rounding_mode="round"), ValueError, r"div: expected rounding_mode to be one of None"),
             (lambda: minicnn.max([1, 2]), TypeError, r"max input: expected a minicnn.Tensor or numpy.ndarray"),
             (lambda: x.chunk(0), ValueError, r"chunk: expected chunks as an int >= 1, got 0"),
             (lambda: x.split(0, 1), ValueError, r"split: expected split_size as an int >= 1, got 0"),
@@ -751,3 +777,30 @@ def test_nn_parallel_on_the_cpu_calls_the_module_and_refuses_a_device():
     with pytest.raises(TypeError, match="DataParallel: expected a minicnn Module, got str"):
         nn.DataParallel("net")
     assert not (x.is_cuda or x.is_xpu or x.is_mps)
+
+
+def test_memory_formats_are_accepted_and_is_contiguous_answers_as_torch():
+    """torch's four memory formats: the casts and copies take them and give torch's values; channels_last needs a
+    4-D tensor (channels_last_3d a 5-D one), as torch; ``is_contiguous(memory_format=...)`` answers as torch for
+    minicnn's C-ordered arrays of every small shape (True for channels_last only where C or H*W is 1)."""
+    from minicnn.testing import from_torch_sample
+    for shape in itertools.product([1, 2], [1, 3], [1, 2], [1, 2]):
+        for fmt in (torch.channels_last, torch.contiguous_format, torch.preserve_format):
+            ours = from_torch_sample(fmt, [])
+            assert minicnn.zeros(shape).is_contiguous(memory_format=ours) == \
+                torch.zeros(shape).is_contiguous(memory_format=fmt), (shape, fmt)
+    for shape in [(2, 3), (2, 3, 4), (2, 1, 3, 1, 2), (2, 3, 4, 5, 6)]:
+        for fmt in (torch.channels_last, torch.channels_last_3d):
+            assert minicnn.zeros(shape).is_contiguous(memory_format=from_torch_sample(fmt, [])) == \
+                torch.zeros(shape).is_contiguous(memory_format=fmt), (shape, fmt)
+    x = minicnn.randn(2, 3, 4, 4, requires_grad=True)
+    y = x.to(memory_format=minicnn.channels_last).double(memory_format=minicnn.preserve_format).contiguous(
+        memory_format=minicnn.channels_last).clone(memory_format=minicnn.contiguous_format)
+    y.sum().backward()
+    assert y.dtype == np.float64 and np.array_equal(y.detach().numpy(), x.detach().numpy().astype(np.float64)) and (x.grad == 1).all()
+    with pytest.raises(ValueError, match=r"Tensor.to: memory_format=channels_last expects a 4-D tensor, got 2-D"):
+        minicnn.zeros(2, 3).to(memory_format=minicnn.channels_last)
+    with pytest.raises(ValueError, match=r"Tensor.float: memory_format=channels_last_3d expects a 5-D tensor"):
+        minicnn.zeros(2, 3, 4, 4).float(memory_format=minicnn.channels_last_3d)
+    with pytest.raises(TypeError, match=r"Tensor.clone: expected memory_format as minicnn.contiguous_format"):
+        x.clone(memory_format="channels_last")

@@ -119,7 +119,7 @@ def _fill_dtype(op, fill_value, dtype):
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
     """``fill_value`` everywhere in shape ``size``; the dtype follows the value as torch (see :func:`_fill_dtype`)."""
     dtype = _fill_dtype("full", fill_value, dtype)
-    shape = parse_sizes("full", (size,) if not isinstance(size, (tuple, list)) else tuple(size))
+    shape = parse_sizes("full", (tuple(size) if isinstance(size, (tuple, list)) else (size,),))
     return _leaf("full", np.full(shape, fill_value, dtype), device, requires_grad)
 
 
@@ -144,16 +144,20 @@ def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
 
 
 def _number(op, name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+    """An int or float (a bool is the int it is, a one-element Tensor its value, as in torch)."""
+    if isinstance(value, Tensor) and value.numel() == 1:
+        value = value.item()
+    if not isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
         raise TypeError(f"{op}: expected {name} as an int or float, got {type(value).__name__}")
-    return value
+    return int(value) if isinstance(value, (bool, np.bool_)) else value
 
 
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
     """``start, start + step, …`` below ``end`` (``arange(n)`` is 0 … n - 1): ``ceil((end - start) / step)``
     values, each ``start + i * step`` computed in float64; int64 when all three are ints, else float32."""
     start, end = (0, start) if end is None else (start, end)
-    numbers = [_number("arange", name, v) for name, v in (("start", start), ("end", end), ("step", step))]
+    numbers = start, end, step = [_number("arange", name, v) for name, v in (("start", start), ("end", end),
+                                                                             ("step", step))]
     if step == 0:
         raise ValueError("arange: step must be nonzero")
     if (end - start) * step < 0:

@@ -84,6 +84,26 @@ def sqrt(input):
     return _t("sqrt", input).sqrt()
 
 
+def add(input, other, *, alpha=1):
+    return _t("add", input).add(other, alpha=alpha)
+
+
+def sub(input, other, *, alpha=1):
+    return _t("sub", input).sub(other, alpha=alpha)
+
+
+def mul(input, other):
+    return _t("mul", input).mul(other)
+
+
+def div(input, other, *, rounding_mode=None):
+    return _t("div", input).div(other, rounding_mode=rounding_mode)
+
+
+def neg(input):
+    return _t("neg", input).neg()
+
+
 def abs(input):
     return _t("abs", input).abs()
 

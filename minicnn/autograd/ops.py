@@ -160,20 +160,60 @@ class Div(Function):
         return da, db
 
 
-class Pow(Function):
-    """``a ** p`` for a constant exponent ``p``: ``g * p * a**(p-1)``."""
+class DivRounded(Function):
+    """``a / b`` rounded toward zero (``'trunc'``) or down (``'floor'``, numpy's and Python's ``//``, which is
+    torch's), in the operands' dtype; the gradient is 0 to both, as torch's (the result is a step function)."""
 
     @staticmethod
-    def forward(ctx, a, p):
-        if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.integer, np.floating)):
-            raise TypeError(f"pow: expected a constant int or float exponent, got {type(p).__name__}")
-        ctx.save_for_backward(a, p)
-        return _in_dtype(a ** p, result_type(a, p))
+    def forward(ctx, a, b, rounding_mode):
+        ctx.shapes = _broadcast_shapes("div", a, b)
+        dtype = result_type(a, b)
+        a, b = np.asarray(a, dtype), np.asarray(b, dtype)
+        with quiet():
+            if rounding_mode == "floor":
+                out = np.floor_divide(a, b)
+            elif dtype.kind == "f":
+                out = np.trunc(a / b)
+            else:  # integers: the floor quotient, one up where the signs differ and something is left over
+                out = np.floor_divide(a, b) + ((np.remainder(a, b) != 0) & ((a < 0) != (b < 0)))
+        return _in_dtype(out, dtype)
 
     @staticmethod
     def backward(ctx, g):
-        a, p = ctx.saved_tensors
-        return g * p * a ** (p - 1), None
+        return tuple(np.zeros(shape, g.dtype) if need else None
+                     for shape, need in zip(ctx.shapes, ctx.needs_input_grad[:2])) + (None,)
+
+
+class Pow(Function):
+    """``a ** p``, the exponent a number or an array (broadcast with ``a``), as torch's ``pow``.
+
+    Backward: ``g * p * a**(p-1)`` to ``a`` (0 where ``p == 0``, so ``0 ** 0`` has no NaN gradient) and
+    ``g * a**p * log(a)`` to ``p`` (0 where ``a == 0`` and ``p >= 0``, where ``a**p`` does not move with
+    ``p`` on the real side; torch's ``pow_backward_self`` and ``pow_backward_exponent``)."""
+
+    @staticmethod
+    def forward(ctx, a, p):
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.integer, np.floating, np.ndarray)):
+            raise TypeError(f"pow: expected an int, float or Tensor exponent, got {type(p).__name__}")
+        ctx.shapes = _broadcast_shapes("pow", a, p)
+        dtype = result_type(a, p)
+        with quiet():
+            out = _in_dtype(np.power(np.asarray(a, dtype), np.asarray(p, dtype)), dtype)
+        ctx.save_for_backward(a, p, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, p, out = ctx.saved_tensors
+        da = dp = None
+        with quiet():
+            if ctx.needs_input_grad[0]:
+                da = unbroadcast(np.where(np.equal(p, 0), 0, g * p * np.power(a, np.subtract(p, 1, dtype=out.dtype))),
+                                 ctx.shapes[0])
+            if ctx.needs_input_grad[1]:
+                dp = unbroadcast(np.where((np.equal(a, 0)) & (np.greater_equal(p, 0)), 0, g * out * np.log(a)),
+                                 ctx.shapes[1])
+        return da, dp
 
 
 class MatMul(Function):
@@ -253,6 +293,38 @@ class Sqrt(Function):
     def backward(ctx, g):
         with quiet():
             return g / (2 * ctx.saved_tensors[0])
+
+
+class ClampTensor(Function):
+    """``min(max(a, low), high)`` with tensor bounds (either may be None), broadcast, as torch's ``clamp.Tensor``.
+
+    Backward, torch's rule: where ``low < high`` the gradient goes to ``a`` inside the bounds, to the bound
+    ``a`` is clamped to outside, and half to each at a tie; where ``low > high`` the output is ``high`` and all
+    of it goes there; where ``low == high`` it goes to ``a`` if ``a`` equals them, else to the bound ``a`` is
+    clamped to.  A missing bound is an infinite one."""
+
+    @staticmethod
+    def forward(ctx, a, low, high):
+        dtype = result_type(a, low, high)
+        ctx.shapes = [_shape(a), _shape(low), _shape(high)]
+        np.broadcast_shapes(*(s for s, v in zip(ctx.shapes, (a, low, high)) if v is not None))
+        ctx.save_for_backward(a, low, high)
+        out = a if low is None else np.maximum(a, low)
+        out = out if high is None else np.minimum(out, high)
+        return _in_dtype(out, dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, low, high = ctx.saved_tensors
+        lo = -np.inf if low is None else low
+        hi = np.inf if high is None else high
+        ordered, equal = np.less(lo, hi), np.equal(lo, hi)
+        da = np.where(ordered, 1.0 * ((a > lo) & (a < hi)) + 0.5 * (a == lo) + 0.5 * (a == hi),
+                      1.0 * (equal & (a == lo)))
+        dlo = np.where(ordered, 1.0 * (a < lo) + 0.5 * (a == lo), 1.0 * (equal & (a < lo)))
+        dhi = np.where(ordered, 1.0 * (a > hi) + 0.5 * (a == hi), 1.0 * (~equal | (a > hi)))
+        return tuple(None if v is None or not need else unbroadcast(_in_dtype(g * d, g.dtype), shape)
+                     for v, need, d, shape in zip((a, low, high), ctx.needs_input_grad, (da, dlo, dhi), ctx.shapes))
 
 
 class Clamp(Function):
@@ -541,16 +613,25 @@ class Index(Function):
 
 
 class Cat(Function):
-    """Concatenation along ``dim``: each input gets its slice of the gradient back."""
+    """Concatenation along ``dim``: each input gets its slice of the gradient back (a skipped 1-D empty
+    input, see :func:`cat`, its empty gradient)."""
 
     @staticmethod
     def forward(ctx, dim, *arrays):
-        ctx.dim, ctx.sizes = dim, [a.shape[dim] for a in arrays]
-        return np.concatenate(arrays, axis=dim)
+        ctx.skipped = [_legacy_empty(a) and any(not _legacy_empty(b) for b in arrays) for a in arrays]
+        joined = [a for a, skip in zip(arrays, ctx.skipped) if not skip]
+        ctx.dim, ctx.sizes = dim, [a.shape[dim] for a in joined]
+        return np.concatenate(joined, axis=dim)
 
     @staticmethod
     def backward(ctx, g):
-        return (None, *np.split(g, np.cumsum(ctx.sizes)[:-1], axis=ctx.dim))
+        pieces = iter(np.split(g, np.cumsum(ctx.sizes)[:-1], axis=ctx.dim))
+        return (None, *(np.zeros(0, g.dtype) if skip else next(pieces) for skip in ctx.skipped))
+
+
+def _legacy_empty(a):
+    """A 1-D empty tensor, which ``torch.cat`` skips beside tensors of any shape (its legacy rule)."""
+    return a.shape == (0,)
 
 
 class Stack(Function):
@@ -577,15 +658,20 @@ def _sequence(name, tensors, dim):
 
 
 def cat(tensors, dim=0):
-    """``torch.cat``: join tensors of the same shape but along ``dim``."""
+    """``torch.cat``: join tensors of the same shape but along ``dim``.  As torch, a 1-D empty tensor (shape
+    ``(0,)``) is skipped beside tensors of other shapes (its legacy rule); only empty ones give ``(0,)``."""
     tensors = _sequence("cat", tensors, dim)
-    ndim = tensors[0].ndim
+    shaped = [(i, t) for i, t in enumerate(tensors) if t.shape != (0,)]
+    if not shaped:
+        return Cat.apply(0, *tensors)
+    first = shaped[0][1]
+    ndim = first.ndim
     if not -ndim <= dim < ndim:
         raise ValueError(f"cat: expected dim in [{-ndim}, {ndim}), got {dim}")
     dim = int(dim) % ndim
-    for i, t in enumerate(tensors):
-        if t.ndim != ndim or t.shape[:dim] + t.shape[dim + 1:] != tensors[0].shape[:dim] + tensors[0].shape[dim + 1:]:
-            raise ValueError(f"cat: expected shapes equal but along dim {dim}, got {tensors[0].shape} and "
+    for i, t in shaped:
+        if t.ndim != ndim or t.shape[:dim] + t.shape[dim + 1:] != first.shape[:dim] + first.shape[dim + 1:]:
+            raise ValueError(f"cat: expected shapes equal but along dim {dim}, got {first.shape} and "
                              f"{t.shape} (element {i})")
     return Cat.apply(dim, *tensors)
 

@@ -188,7 +188,22 @@ class Tensor:
     def is_floating_point(self):
         return self.dtype.kind == "f"
 
-    def is_contiguous(self):
+    def is_contiguous(self, memory_format=None):
+        """True when the array is C-ordered (always, for minicnn's own results); ``memory_format`` as torch's."""
+        device_.check_memory_format("Tensor.is_contiguous", memory_format)
+        if memory_format is device_.channels_last or memory_format is device_.channels_last_3d:
+            # torch's test of the strides, channels first, then the spatial dims from the last, then N (dims of
+            # size 1 skipped): minicnn's C-ordered arrays pass it only where C or H*W is 1
+            order = (1, 3, 2, 0) if memory_format is device_.channels_last else (1, 4, 3, 2, 0)
+            if self.ndim != len(order):
+                return False
+            expected = 1
+            for d in order:
+                if self.shape[d] != 1:
+                    if self.array.strides[d] != expected * self.array.itemsize:
+                        return False
+                    expected *= self.shape[d]
+            return True
         return bool(self.array.flags.c_contiguous)
 
     def __len__(self):
@@ -231,16 +246,19 @@ class Tensor:
         """torch's ``to``: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``, with
         ``non_blocking=`` and ``copy=``.  The same tensor when nothing changes (as torch); a dtype change
         is a recorded cast (the gradient is cast back); a device other than the CPU raises RuntimeError."""
-        _, dtype, copy = device_.to_arguments("Tensor.to", args, kwargs)
+        return self._to("Tensor.to", args, kwargs)
+
+    def _to(self, op, args, kwargs):
+        _, dtype, copy = device_.to_arguments(op, args, kwargs, self.ndim)
         if dtype is None or dtype == self.dtype:
             return self.clone() if copy else self
-        return self._cast(dtype)
+        return self._cast(dtype, op)
 
-    def _cast(self, dtype):
+    def _cast(self, dtype, op="Tensor.to"):
         if dtype in FLOAT_DTYPES:
             return ops.Cast.apply(self, dtype)
         if dtype.kind == "f" and self.requires_grad and is_grad_enabled():
-            raise TypeError(f"Tensor.to: minicnn computes gradients in float32 and float64 only, got {dtype} for a "
+            raise TypeError(f"{op}: minicnn computes gradients in float32 and float64 only, got {dtype} for a "
                             f"tensor that requires grad (cast under no_grad(), or detach() it first)")
         return Tensor.wrap(self.array.astype(dtype))  # integers and bools carry no gradient
 
@@ -255,26 +273,26 @@ class Tensor:
             dtype = names[dtype]
         return self.to(dtypes.as_dtype("Tensor.type", dtype))
 
-    def float(self):
-        return self.to(dtypes.float32)
+    def float(self, memory_format=None):
+        return self._to("Tensor.float", (dtypes.float32,), {"memory_format": memory_format})
 
-    def double(self):
-        return self.to(dtypes.float64)
+    def double(self, memory_format=None):
+        return self._to("Tensor.double", (dtypes.float64,), {"memory_format": memory_format})
 
-    def half(self):
-        return self.to(dtypes.float16)
+    def half(self, memory_format=None):
+        return self._to("Tensor.half", (dtypes.float16,), {"memory_format": memory_format})
 
-    def long(self):
-        return self.to(dtypes.int64)
+    def long(self, memory_format=None):
+        return self._to("Tensor.long", (dtypes.int64,), {"memory_format": memory_format})
 
-    def int(self):
-        return self.to(dtypes.int32)
+    def int(self, memory_format=None):
+        return self._to("Tensor.int", (dtypes.int32,), {"memory_format": memory_format})
 
-    def bool(self):
-        return self.to(dtypes.bool_)
+    def bool(self, memory_format=None):
+        return self._to("Tensor.bool", (dtypes.bool_,), {"memory_format": memory_format})
 
-    def byte(self):
-        return self.to(dtypes.uint8)
+    def byte(self, memory_format=None):
+        return self._to("Tensor.byte", (dtypes.uint8,), {"memory_format": memory_format})
 
     # ------------------------------------------------------------------ arithmetic (recorded)
     def __add__(self, other):
@@ -307,6 +325,9 @@ class Tensor:
     def __pow__(self, exponent):
         return ops.Pow.apply(self, exponent)
 
+    def __rpow__(self, base):
+        return ops.Pow.apply(_operand("pow", base), self)
+
     def __matmul__(self, other):
         return ops.MatMul.apply(self, other)
 
@@ -322,8 +343,15 @@ class Tensor:
     def mul(self, other):
         return self * other
 
-    def div(self, other):
-        return self / other
+    def div(self, other, *, rounding_mode=None):
+        """``self / other``; ``rounding_mode='trunc'`` or ``'floor'`` rounds the quotient (in the operands' dtype,
+        with no gradient), as torch's ``div``."""
+        if rounding_mode is None:
+            return self / other
+        if rounding_mode not in ("trunc", "floor"):
+            raise ValueError(f"div: expected rounding_mode to be one of None, 'trunc', or 'floor', got "
+                             f"{rounding_mode!r}")
+        return ops.DivRounded.apply(self, _operand("div", other), rounding_mode)
 
     def neg(self):
         return -self
@@ -353,12 +381,18 @@ class Tensor:
         return ops.Abs.apply(self)
 
     def clamp(self, min=None, max=None):
-        """``min(max(x, min), max)``; either bound may be None, not both (numbers; as torch's)."""
+        """``min(max(x, min), max)``; either bound may be None, not both; both numbers or both tensors (which
+        broadcast, and get gradients), as torch's ``clamp`` (see ``ops.Clamp`` and ``ops.ClampTensor``)."""
+        bounds = [b for b in (min, max) if b is not None]
+        if not bounds:
+            raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
+        if all(isinstance(b, (Tensor, np.ndarray)) for b in bounds):
+            _broadcast_check("clamp", self.shape, *(np.shape(b) for b in bounds))
+            return ops.ClampTensor.apply(self, min, max)
         for name, bound in (("min", min), ("max", max)):
             if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float, np.number))):
-                raise TypeError(f"clamp: expected {name} as a number or None, got {type(bound).__name__}")
-        if min is None and max is None:
-            raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
+                raise TypeError(f"clamp: expected min and max as numbers or as Tensors (not mixed), or None; got "
+                                f"{name} as {type(bound).__name__}")
         return ops.Clamp.apply(self, min, max)
 
     clip = clamp
@@ -381,19 +415,21 @@ class Tensor:
         from .. import functional as F
         return F.tanh(_floating(self))
 
-    def softmax(self, dim):
+    def softmax(self, dim, dtype=None):
         from .. import functional as F
-        return F.softmax(self, dim)
+        return F.softmax(self, dim, dtype=dtype)
 
-    def log_softmax(self, dim):
+    def log_softmax(self, dim, dtype=None):
         from .. import functional as F
-        return F.log_softmax(self, dim)
+        return F.log_softmax(self, dim, dtype=dtype)
 
-    def clone(self):
+    def clone(self, memory_format=None):
         """A copy, recorded: the gradient passes through to this tensor."""
+        device_.check_memory_format("Tensor.clone", memory_format, self.ndim)
         return ops.Clone.apply(self)
 
-    def contiguous(self):
+    def contiguous(self, memory_format=None):
+        device_.check_memory_format("Tensor.contiguous", memory_format, self.ndim)
         return self if self.is_contiguous() else self.clone()
 
     # ------------------------------------------------------------------ reductions
@@ -523,7 +559,8 @@ class Tensor:
     def transpose(self, dim0, dim1):
         axes = list(range(self.ndim))
         d0, d1 = normalize_dim("transpose", dim0, self.ndim), normalize_dim("transpose", dim1, self.ndim)
-        axes[d0], axes[d1] = axes[d1], axes[d0]
+        if self.ndim:  # (a 0-d tensor's one dim, 0 or -1, is no axis: it is its own transpose)
+            axes[d0], axes[d1] = axes[d1], axes[d0]
         return ops.Transpose.apply(self, tuple(axes))
 
     def split(self, split_size_or_sections, dim=0):
@@ -587,7 +624,7 @@ class Tensor:
         return ops.Expand.apply(self, tuple(shape))
 
     def expand_as(self, other):
-        return self.expand(*other.shape)
+        return self.expand(tuple(other.shape))
 
     def repeat(self, *sizes):
         """Tiled ``sizes[i]`` times along each dim (at least ``ndim`` sizes; extra ones add leading dims)."""
@@ -812,9 +849,9 @@ def _correction(op, dim, unbiased, correction):
         dim, unbiased = None, bool(dim)
     if correction is None:
         return dim, 1 if unbiased else 0
-    if isinstance(correction, bool) or not isinstance(correction, (int, np.integer, float)) or correction < 0:
-        raise ValueError(f"{op}: expected correction as a number >= 0, got {correction!r}")
-    return dim, correction
+    if not isinstance(correction, (int, np.integer, float, np.floating)):  # (any number, as torch: the divisor
+        raise TypeError(f"{op}: expected correction as a number, got {type(correction).__name__}")  # is max(0, n - c))
+    return dim, float(correction) if isinstance(correction, (float, np.floating)) else int(correction)
 
 
 def _need_float(op, t):
@@ -826,6 +863,13 @@ def _need_float(op, t):
 def _floating(t):
     """An integer or bool tensor as float32 (torch's result dtype for exp, log, sqrt, sigmoid, tanh)."""
     return t if t.dtype.kind == "f" else t._cast(dtypes.DEFAULT_FLOAT)
+
+
+def _broadcast_check(op, *shapes):
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ValueError(f"{op}: expected shapes that broadcast, got {', '.join(map(str, shapes))}") from None
 
 
 def _operand(op, other):
