@@ -113,6 +113,13 @@ def _setup(name, x, output_size, scales, align_corners=None):
     return Resize(x.shape, x.dtype, output_size, scales, None if align_corners is None else bool(align_corners))
 
 
+def _aligned_setup(name, x, output_size, align_corners, scales):
+    """:func:`_setup` of an interpolating mode, whose kernels take ``align_corners`` as a bool (not None)."""
+    if not isinstance(align_corners, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected align_corners as a bool, got {type(align_corners).__name__}")
+    return _setup(name, x, output_size, scales, align_corners)
+
+
 def _check_resize_grad(name, dout, cache):
     check_grad(f"{name} backward", dout, cache.shape[:2] + cache.output_size, cache.dtype)
 
@@ -451,9 +458,7 @@ def upsample_bilinear2d_forward(x, output_size, align_corners, scales_h=None, sc
     out : ndarray (N, C, OH, OW), x's dtype (computed in float64)
     cache : :class:`Resize`
     """
-    if not isinstance(align_corners, (bool, np.bool_)):
-        raise TypeError(f"upsample_bilinear2d: expected align_corners as a bool, got {type(align_corners).__name__}")
-    cache = _setup("upsample_bilinear2d", x, output_size, (scales_h, scales_w), align_corners)
+    cache = _aligned_setup("upsample_bilinear2d", x, output_size, align_corners, (scales_h, scales_w))
     rows = linear_sources(x.shape[2], cache.output_size[0], cache.align_corners, cache.scales[0])
     cols = linear_sources(x.shape[3], cache.output_size[1], cache.align_corners, cache.scales[1])
     return _planes(_bilinear_kernel, x, rows + cols, cache.output_size), cache
@@ -484,9 +489,7 @@ def _linear_source_naive(d, in_size, out_size, align_corners, scale):
 
 def upsample_bilinear2d_forward_naive(x, output_size, align_corners, scales_h=None, scales_w=None):
     """:func:`upsample_bilinear2d_forward`, each output pixel's four sources and weights computed on its own."""
-    if not isinstance(align_corners, (bool, np.bool_)):
-        raise TypeError(f"upsample_bilinear2d: expected align_corners as a bool, got {type(align_corners).__name__}")
-    cache = _setup("upsample_bilinear2d", x, output_size, (scales_h, scales_w), align_corners)
+    cache = _aligned_setup("upsample_bilinear2d", x, output_size, align_corners, (scales_h, scales_w))
     (n, c, h, w), (oh, ow), (sh, sw) = x.shape, cache.output_size, cache.scales
     x64 = x.astype(np.float64)
     out = np.empty((n, c, oh, ow), dtype=x.dtype)
