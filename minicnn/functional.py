@@ -238,9 +238,16 @@ class UpsampleBilinear2dFunction(KernelFunction):
     kernel, constant_args = "upsample_bilinear2d", 4
 
 
+class UpsampleBicubic2dFunction(KernelFunction):
+    """Each output pixel a weighted sum of the 4 x 4 input pixels around its source (cubic convolution, the taps
+    clamped to the border); backward: each gradient spread back onto those 16 taps with the same weights."""
+    kernel, constant_args = "upsample_bicubic2d", 4
+
+
 _RESIZE_FUNCTIONS = {"upsample_nearest2d": UpsampleNearest2dFunction,
                      "upsample_nearest_exact2d": UpsampleNearestExact2dFunction,
-                     "upsample_bilinear2d": UpsampleBilinear2dFunction}
+                     "upsample_bilinear2d": UpsampleBilinear2dFunction,
+                     "upsample_bicubic2d": UpsampleBicubic2dFunction}
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
@@ -250,14 +257,15 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     Shapes: (N, C, H, W) -> (N, C, OH, OW), ``(OH, OW) = size`` (an int for both, or 2 ints), or
     ``floor(H * scale_factor), floor(W * scale_factor)`` (a number for both, or 2).  ``mode``
     ``'nearest'`` (each output pixel a copy of input pixel ``floor(d * H / OH)``, torch's rule),
-    ``'nearest-exact'`` (the pixel under the output pixel's centre) or ``'bilinear'`` (the four nearest
-    pixels, weighted; ``align_corners=True`` maps the corner pixels' centres onto each other, ``False``
-    (None) the image's corners).  A given ``scale_factor`` is also the step between source positions
+    ``'nearest-exact'`` (the pixel under the output pixel's centre), ``'bilinear'`` (the four nearest
+    pixels, weighted) or ``'bicubic'`` (the 4 x 4 nearest, by cubic convolution with ``A = -0.75``, the taps
+    clamped to the border); ``align_corners=True`` maps the corner pixels' centres onto each other, ``False``
+    (None) the image's corners.  A given ``scale_factor`` is also the step between source positions
     (``1 / scale_factor``) unless ``recompute_scale_factor=True``, as torch.  The index rules are torch's,
     written out in ``kernels/upsample.py``.
 
-    Refused by name: torch's other modes (``'linear'``, ``'bicubic'``, ``'trilinear'``, ``'area'``,
-    ``'lanczos'``), ``antialias=True``, and 3-D or 5-D inputs; torch's errors for ``size`` and
+    Refused by name: torch's other modes (``'linear'``, ``'trilinear'``, ``'area'``, ``'lanczos'``),
+    ``antialias=True``, and 3-D or 5-D inputs; torch's errors for ``size`` and
     ``scale_factor`` both or neither given, ``align_corners`` with a nearest mode, and
     ``recompute_scale_factor=True`` with a ``size``.
     """

@@ -347,7 +347,12 @@ def gradcheck_cases(rng):
               ("Upsample(scale_factor=(1.5, 0.6), mode='bilinear')", nn.Upsample(scale_factor=(1.5, 0.6), mode="bilinear"),
                rng.standard_normal((2, 2, 4, 6)), False),
               ("UpsamplingBilinear2d(size=(7, 4))", nn.UpsamplingBilinear2d((7, 4)), rng.standard_normal((2, 2, 3, 5)),
-               False)]
+               False),
+              # bicubic: up one axis, down the other, so taps fall beyond both borders and are clamped onto them
+              ("Upsample(scale_factor=(1.7, 0.6), mode='bicubic')",
+               nn.Upsample(scale_factor=(1.7, 0.6), mode="bicubic"), rng.standard_normal((2, 2, 4, 7)), False),
+              ("Upsample(size=(7, 3), mode='bicubic', align_corners=True)",
+               nn.Upsample((7, 3), mode="bicubic", align_corners=True), rng.standard_normal((2, 2, 4, 5)), False)]
     return [(label, module.double() if hasattr(module, "double") else module, x, smooth)
             for label, module, x, smooth in cases]
 

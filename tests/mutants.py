@@ -339,6 +339,8 @@ def kernel_args(op, rng):
         return (r(2, 2, 5, 7), (7, 4), 1.5, 0.6)
     if op == "upsample_bilinear2d":  # pixel centres, by scale factors: the zero clamp and the last pixel both used
         return (r(2, 2, 5, 7), (7, 4), False, 1.5, 0.6)
+    if op == "upsample_bicubic2d":  # up the rows, down the columns: taps beyond both borders, clamped onto them
+        return (r(2, 2, 5, 7), (7, 4), False, 1.5, 0.6)
     if op == "pad":  # reflect: every strip folds back, mirrored, onto the pixels it copies
         return (r(2, 2, 4, 5), (2, 1, 3, 2), "reflect")
     if op in ("softmax", "log_softmax"):
@@ -611,6 +613,9 @@ for _alias, _to in (("tanh", "sigmoid"), ("leaky_relu", "sigmoid"), ("hardtanh",
     TESTS[_alias] = TESTS[_to]
 TESTS["pixel_unshuffle"] = TESTS["pixel_shuffle"]
 TESTS["upsample_nearest_exact2d"] = TESTS["upsample_bilinear2d"] = TESTS["upsample_nearest2d"]
+TESTS["upsample_bicubic2d"] = (_ids(T_K, "test_bicubic_known_values",
+                                    "test_bicubic_source_index_is_floored_in_float32_as_torchs_floorf")
+                               + TESTS["upsample_nearest2d"] + _ids(T_A, "test_bicubic_matches_torch"))
 for _op in ("hardsigmoid", "hardswish", "silu", "gelu", "elu", "softplus"):
     TESTS[_op] = (_ids(T_K, "test_elementwise_equals_naive", "test_activation_known_values_at_their_kinks")
                   + _ids(T_L, "test_activation_gradients")
@@ -996,6 +1001,7 @@ def build():
         pixel_shuffle_mutants(impl)
         prelu_mutants(impl)
         upsample_mutants(impl)
+        bicubic_mutants(impl)
         path, m = kernel_mutants("softmax", impl)
         m("no_sum_term", replace(path, lambda o: lambda dout, cache: cache[0] * dout),
           "y * dout: the -sum(dout*y) dropped")
@@ -1548,6 +1554,81 @@ def upsample_mutants(impl):
                                                                           True))
     target = f"upsample_bilinear2d_backward{'_naive' if naive else ''}"
     add(f"{target}:align_corners_ignored", "upsample_bilinear2d", source(path, ("cache.align_corners", "False", 2)),
+        aligned, NAIVE_SWITCH if naive else (), "the backward with align_corners=False whatever the forward had")
+
+
+def _last_of_repeated_taps(taps, weights):
+    """``weights`` with every tap that a later tap of the same output repeats set to 0: what numpy's buffered
+    ``dx[..., taps] += v`` adds when ``taps`` repeats an index (the last value only)."""
+    weights = weights.copy()
+    for k in range(3):
+        weights[:, k] *= ~(taps[:, k:k + 1] == taps[:, k + 1:]).any(axis=1)
+    return weights
+
+
+def _bicubic_border_once(impl):
+    """bicubic's backward with each clamped border pixel given one tap's share (the last one's), not the sum of the
+    taps clamped onto it: the fast pair with the repeated taps' weights zeroed, the naive twin scattering the 16
+    taps with one fancy-indexed ``+=``."""
+    kernels = "minicnn.kernels.upsample"
+    if impl == "naive":
+        return source(f"{kernels}:upsample_bicubic2d_backward_naive",
+                      ("            for j in range(4):\n                for i in range(4):\n"
+                       "                    dx[:, :, rows[j], cols[i]] += wy[j] * wx[i] * g",
+                       "            dx[:, :, np.array(rows)[:, None], np.array(cols)] += "
+                       "np.outer(wy, wx) * g[:, :, None, None]"))
+
+    def make(original):
+        def backward(dout, cache):
+            from minicnn.kernels import upsample
+            geometry = []
+            for axis in (0, 1):
+                taps, weights = upsample.cubic_sources(cache.shape[2 + axis], cache.output_size[axis],
+                                                       cache.align_corners, cache.scales[axis])
+                geometry += [taps, _last_of_repeated_taps(taps, weights)]
+            return upsample._planes(upsample._bicubic_adjoint_kernel, dout, tuple(geometry), cache.shape[2:])
+        return backward
+    return replace(f"{kernels}:upsample_bicubic2d_backward", make)
+
+
+def bicubic_mutants(impl):
+    """The mistakes of bicubic's backward: the taps' 4 x 4 weights transposed (the row weight of tap i, the column
+    weight of tap j), the border pixel given one clamped tap's share, the scale factor or align_corners dropped,
+    the gradient resized back; and in the source rule the forward shares: A = -0.5 for torch's -0.75, the taps
+    beyond a border not clamped (read where numpy's negative indices wrap), bilinear's clamp of the source at 0."""
+    naive = impl == "naive"
+    kernels = "minicnn.kernels.upsample"
+    path, m = kernel_mutants("upsample_bicubic2d", impl)
+    m("resized_back", replace(path, _resized_back("upsample_bicubic2d", impl)),
+      "dx = the gradient resized back bicubically, not the forward's 16 weights scattered")
+    m("weights_of_the_other_axis", source(path, ("wy[j] * wx[i] * g", "wy[i] * wx[j] * g")) if naive else
+      source(f"{kernels}:_bicubic_adjoint_kernel",
+             ("g * row_w[oy, j] * col_w[ox, i]", "g * row_w[oy, i] * col_w[ox, j]")),
+      "tap (j, i) weighted by row weight i and column weight j: the 4 x 4 weights transposed")
+    m("border_not_accumulated", _bicubic_border_once(impl),
+      "a border pixel that several clamped taps read gets one tap's share, not their sum (dx[taps] += v)")
+    m("scale_factor_ignored", source(path, ("cache.scales", "(None, None)")) if naive else
+      source(path, ("cache.scales[0]", "None"), ("cache.scales[1]", "None")),
+      "the backward steps by in/out where the forward stepped by 1/scale_factor")
+    m("wrong_A", source(f"{kernels}:_cubic_kernel_naive", ("u, a = abs(u), CUBIC_A", "u, a = abs(u), -0.5")) if naive
+      else source(f"{kernels}:cubic_sources", ("a = CUBIC_A", "a = -0.5")),
+      "A = -0.5 (Keys', PIL's) for torch's -0.75 (forward and backward alike)")
+    m("taps_not_clamped", source(f"{kernels}:_cubic_source_naive", ("min(max(i + k, 0), in_size - 1)",
+                                                                     "(i + k) % in_size")) if naive else
+      source(f"{kernels}:cubic_sources", ("np.clip(i[:, None] + np.arange(-1, 3), 0, in_size - 1)",
+                                          "(i[:, None] + np.arange(-1, 3)) % in_size")),
+      "the taps beyond a border not clamped: pixel -1 read as numpy reads x[-1], the far border (forward and "
+      "backward alike)")
+    m("zero_clamp", source(f"{kernels}:_cubic_source_naive", ("real = step * (d + 0.5) - 0.5",
+                                                               "real = max(step * (d + 0.5) - 0.5, 0.0)")) if naive else
+      source(f"{kernels}:cubic_sources",
+             ("real = step * (d + 0.5) - 0.5", "real = np.maximum(step * (d + 0.5) - 0.5, 0)")),
+      "the source clamped at 0 as bilinear's (torch's cubic rule is not): the first outputs read the border "
+      "pixel alone (forward and backward alike)")
+    aligned = kernel_probe_with("upsample_bicubic2d", impl, lambda rng: (rng.standard_normal((2, 2, 5, 7)), (7, 4),
+                                                                         True))
+    target = f"upsample_bicubic2d_backward{'_naive' if naive else ''}"
+    add(f"{target}:align_corners_ignored", "upsample_bicubic2d", source(path, ("cache.align_corners", "False", 2)),
         aligned, NAIVE_SWITCH if naive else (), "the backward with align_corners=False whatever the forward had")
 
 

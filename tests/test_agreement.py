@@ -961,7 +961,7 @@ def test_pad_refuses_what_torch_refuses(shape, mode, pad):
 
 
 # --------------------------------------------------------------------------- resizing
-RESIZE_MODES = ["nearest", "nearest-exact", "bilinear"]
+RESIZE_MODES = ["nearest", "nearest-exact", "bilinear", "bicubic"]
 # round factors (2, 0.5: torch's shortcuts), factors that keep or double a size without being 1 or 2, any
 FACTORS = st.sampled_from([1.0, 2.0, 0.5, 3.0, 1.1, 2.05, 0.999, 1.5]) | st.floats(0.2, 4.0)
 
@@ -969,8 +969,8 @@ FACTORS = st.sampled_from([1.0, 2.0, 0.5, 3.0, 1.1, 2.05, 0.999, 1.5]) | st.floa
 @st.composite
 def interpolate_cases(draw):
     """(input shape, F.interpolate's keyword arguments): a size (an int or 2) or a scale factor (a number or 2,
-    recomputed or not), align_corners for bilinear; outputs of at most 48 x 48 (OH + OW <= 128: where torch's
-    forward kernels share its backward's index rule, see kernels/upsample.py)."""
+    recomputed or not), align_corners for bilinear and bicubic; outputs of at most 48 x 48 (OH + OW <= 128: where
+    torch's forward kernels share its backward's index rule, see kernels/upsample.py)."""
     mode = draw(st.sampled_from(RESIZE_MODES))
     shape = (draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 12)), draw(st.integers(1, 12)))
     kwargs = {"mode": mode}
@@ -983,9 +983,29 @@ def interpolate_cases(draw):
         assume(all(int(n * f) >= 1 for n, f in zip(shape[2:], pair)))
         kwargs["scale_factor"] = factor
         kwargs["recompute_scale_factor"] = draw(st.sampled_from([None, False, True]))
-    if mode == "bilinear":
+    if mode in ("bilinear", "bicubic"):
         kwargs["align_corners"] = draw(st.sampled_from([None, False, True]))
+    assume(not torch_bicubic_backward_copies(shape, kwargs))
     return shape, kwargs
+
+
+def torch_bicubic_backward_copies(shape, kwargs):
+    """Whether torch's bicubic backward copies the gradient (both sizes kept) where its forward interpolated (a
+    scale factor other than 1 passed on as the step): its backward is not its forward's adjoint there, minicnn's is
+    (:func:`test_torchs_bicubic_backward_at_a_kept_size_is_not_its_forwards_adjoint`)."""
+    factor = kwargs.get("scale_factor")
+    if kwargs.get("mode") != "bicubic" or factor is None or kwargs.get("recompute_scale_factor") \
+            or kwargs.get("align_corners"):
+        return False
+    pair = factor if isinstance(factor, tuple) else (factor, factor)
+    return all(int(n * float(f)) == n for n, f in zip(shape[2:], pair)) and any(float(f) != 1 for f in pair)
+
+
+def in_float64(torch_fn, mode):
+    """``torch_fn`` computed in float64 and rounded to the input's dtype, for bicubic (torch's float32 kernel
+    computes its weights and sums in float32, minicnn's in float64: float32 is held against the float64 result);
+    ``torch_fn`` itself for the other modes."""
+    return (lambda x: torch_fn(x.double()).to(x.dtype)) if mode == "bicubic" else torch_fn
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -998,8 +1018,64 @@ def test_interpolate_matches_torch(dtype, case, positional, seed):
         ours = _Call(lambda x: MF.interpolate(x, *args))
     else:
         ours = _Call(lambda x: MF.interpolate(x, **kwargs))
-    compare_and_record(f"F.interpolate {kwargs['mode']}", ours, lambda x: F.interpolate(x, **kwargs),
+    compare_and_record(f"F.interpolate {kwargs['mode']}", ours,
+                       in_float64(lambda x: F.interpolate(x, **kwargs), kwargs["mode"]),
                        standard_normal(seed, shape, dtype), seed)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("by", ["size", "scale_factor"])
+@pytest.mark.parametrize("direction", ["up", "down"])
+@SETTINGS
+@given(data=st.data(), seed=SEEDS)
+def test_bicubic_matches_torch(dtype, align_corners, by, direction, data, seed):
+    """mode='bicubic' by a size or a scale factor (recomputed or not), both align_corners, enlarging (each size
+    kept or grown, one grown) and shrinking (each kept or shrunk, one shrunk), against torch in float64: the
+    taps beyond both borders, torch's float32 floor of the source, the step 1/scale_factor."""
+    low = 2 if direction == "down" else 1
+    shape = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3)), data.draw(st.integers(low, 10)),
+             data.draw(st.integers(low, 10)))
+    kwargs = {"mode": "bicubic", "align_corners": align_corners}
+    if by == "size":
+        if direction == "up":
+            size = tuple(data.draw(st.integers(n, 2 * n + 3)) for n in shape[2:])
+        else:
+            size = tuple(data.draw(st.integers(1, n)) for n in shape[2:])
+        kwargs["size"] = size
+    else:
+        factors = st.floats(1.0, 4.0) if direction == "up" else st.floats(0.2, 1.0)
+        kwargs["scale_factor"] = (data.draw(factors), data.draw(factors))
+        kwargs["recompute_scale_factor"] = data.draw(st.sampled_from([None, False, True]))
+        size = tuple(int(n * f) for n, f in zip(shape[2:], kwargs["scale_factor"]))
+        assume(min(size) >= 1)
+    assume(size != shape[2:] and (max(o - n for o, n in zip(size, shape[2:])) > 0) == (direction == "up"))
+    assume(not torch_bicubic_backward_copies(shape, kwargs))
+    compare_and_record("F.interpolate bicubic", _Call(lambda x: MF.interpolate(x, **kwargs)),
+                       in_float64(lambda x: F.interpolate(x, **kwargs), "bicubic"), standard_normal(seed, shape, dtype),
+                       seed)
+
+
+def test_torchs_bicubic_backward_at_a_kept_size_is_not_its_forwards_adjoint():
+    """5 x 5 pixels by scale_factor 1.1 stay 5 x 5: torch's forward steps by 1/1.1 (it interpolates), its backward
+    copies the gradient (upsample_bicubic2d_backward_out_frame's kept-size shortcut), so <R x, g> != <x, dx> for
+    torch.  minicnn's forward is torch's and its backward the forward's adjoint.  Shown so that a torch that
+    changes either rule fails here, not silently elsewhere."""
+    from minicnn import Tensor
+    x, g = standard_normal(0, (1, 2, 5, 5), np.float64), standard_normal(1, (1, 2, 5, 5), np.float64)
+    kwargs = {"scale_factor": 1.1, "mode": "bicubic"}
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    out_t = F.interpolate(xt, **kwargs)
+    out_t.backward(torch.from_numpy(g.copy()))
+    ours = Tensor.wrap(x.copy(), requires_grad=True)
+    result = MF.interpolate(ours, **kwargs)
+    result.backward(g)
+    out = result.array
+    np.testing.assert_allclose(out, out_t.detach().numpy(), rtol=1e-12, atol=1e-14)
+    assert np.abs(out - x).max() > 0.1                      # the forward interpolates
+    np.testing.assert_array_equal(xt.grad.numpy(), g)         # torch's backward copies
+    assert abs(np.sum(out * g) - np.sum(x * g)) > 0.1        # which is not the adjoint
+    assert abs(np.sum(out * g) - np.sum(x * ours.grad)) < 1e-12 * np.sum(np.abs(out * g))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -1048,7 +1124,7 @@ def upsampling_layers(draw):
     if cls == "Upsample":
         mode = draw(st.sampled_from(RESIZE_MODES))
         kwargs["mode"] = mode
-        if mode == "bilinear":
+        if mode in ("bilinear", "bicubic"):
             kwargs["align_corners"] = draw(st.sampled_from([None, False, True]))
         if "scale_factor" in kwargs:
             kwargs["recompute_scale_factor"] = draw(st.sampled_from([None, False, True]))
@@ -1063,10 +1139,12 @@ def test_upsampling_layers_match_torch(dtype, layers, shape, seed):
     layer, reference, kwargs = layers
     factor = kwargs.get("scale_factor", 1)
     assume(all(int(n * f) >= 1 for n, f in zip(shape[2:], factor if isinstance(factor, tuple) else (factor,) * 2)))
+    assume(not torch_bicubic_backward_copies(shape, kwargs))
     assert repr(layer) == repr(reference)
     for name in ("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor"):
         assert getattr(layer, name) == getattr(reference, name), name
-    compare_and_record(type(layer).__name__, layer, reference, standard_normal(seed, shape, dtype), seed)
+    compare_and_record(type(layer).__name__, layer, in_float64(reference, kwargs.get("mode")),
+                       standard_normal(seed, shape, dtype), seed)
 
 
 @pytest.mark.parametrize("name", ["upsample", "upsample_nearest", "upsample_bilinear"])

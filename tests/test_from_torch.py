@@ -135,8 +135,8 @@ def test_a_model_that_resizes_converts_forward_and_backward():
     torch.manual_seed(0)
     compare(Decoder().double(), np.random.default_rng(2).standard_normal((2, 3, 7, 6)), train=True)
     with pytest.raises(ConversionError, match=r"from_torch: 0 \(Upsample\): minicnn's Upsample refuses its "
-                                              r"arguments \(Upsample: mode='bicubic' is not supported"):
-        from_torch(tnn.Sequential(tnn.Upsample(scale_factor=2, mode="bicubic")))
+                                              r"arguments \(Upsample: mode='lanczos' is not supported"):
+        from_torch(tnn.Sequential(tnn.Upsample(scale_factor=2, mode="lanczos")))
 
 
 def test_the_converted_model_keeps_structure_modes_and_runs_without_torch_objects():

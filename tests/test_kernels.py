@@ -890,7 +890,7 @@ def test_pixel_shuffle_known_values(impl):
 
 
 # --------------------------------------------------------------------------- resizing (kernels/upsample.py)
-RESIZE_KERNELS = ["upsample_nearest2d", "upsample_nearest_exact2d", "upsample_bilinear2d"]
+RESIZE_KERNELS = ["upsample_nearest2d", "upsample_nearest_exact2d", "upsample_bilinear2d", "upsample_bicubic2d"]
 
 
 @st.composite
@@ -910,7 +910,7 @@ def resize_cases(draw, name):
         scales = (factor(shape[2]), factor(shape[3]))
         output_size = tuple(int(n * s) for n, s in zip(shape[2:], scales))
         assume(min(output_size) >= 1)
-    align = (draw(st.booleans()),) if name == "upsample_bilinear2d" else ()
+    align = (draw(st.booleans()),) if name in ("upsample_bilinear2d", "upsample_bicubic2d") else ()
     return shape, (output_size,) + align + scales
 
 
@@ -933,7 +933,7 @@ def test_upsample_kernels_equal_naive_and_their_backward_is_the_adjoint(name, da
 def test_upsample_known_values(impl):
     suffix = "_naive" if impl == "naive" else ""
     nearest, nearest_b, exact, exact_b, bilinear, bilinear_b = (
-        getattr(K, f"{name}_{way}{suffix}") for name in RESIZE_KERNELS for way in ("forward", "backward"))
+        getattr(K, f"{name}_{way}{suffix}") for name in RESIZE_KERNELS[:3] for way in ("forward", "backward"))
     row = lambda *v: np.array(v, dtype=np.float64).reshape(1, 1, 1, -1)  # noqa: E731 (one row of width len(v))
     g = row(1, 2, 3, 4)
     cases = [  # (forward, backward, x, arguments after x, out's row, dx's row of the gradient g or of ones)
@@ -1003,6 +1003,64 @@ def test_upsample_source_indices_follow_torchs_float32_rule():
         for impl in ("fast", "naive"):
             forward = K.upsample_nearest2d_forward if impl == "fast" else K.upsample_nearest2d_forward_naive
             assert forward(x, (1, 164))[0][0, 0, 0, 82] == 0, (impl, dtype)
+
+
+@pytest.mark.parametrize("impl", ["fast", "naive"])
+def test_bicubic_known_values(impl):
+    """Cubic convolution, A = -0.75, by hand: at fractions 1/4 and 3/4 the kernel W at the distances 1.25, 0.25,
+    0.75, 1.75 is (-27, 225, 67, -9) / 256, at 1/2 it is (-3, 19, 19, -3) / 32; taps beyond a border read the
+    border pixel, so their weights add up there, in the forward and in the backward."""
+    suffix = "_naive" if impl == "naive" else ""
+    forward = getattr(K, f"upsample_bicubic2d_forward{suffix}")
+    backward = getattr(K, f"upsample_bicubic2d_backward{suffix}")
+    row = lambda *v: np.array(v, dtype=np.float64).reshape(1, 1, 1, -1)  # noqa: E731 (one row of width len(v))
+    check = lambda got, want: np.testing.assert_allclose(got, want, rtol=0, atol=1e-15, err_msg=impl)  # noqa: E731
+    # 5 -> 10, pixel centres: sources 0.5 d - 0.25 = -0.25, 0.25, ..., 4.25; a unit impulse at pixel 2 gives W
+    # at each output's distance from it, with A's negative lobes (0 where pixel 2 is no tap: outputs 0 and 9)
+    impulse = row(0, 0, 1, 0, 0)
+    out, cache = forward(impulse, (1, 10), False)
+    check(out[0, 0, 0], np.array([0, -9, -27, 67, 225, 225, 67, -27, -9, 0]) / 256)
+    # output 0 (source -0.25: i = -1, t = 0.75) reads taps -2, -1, 0, 1 = pixels 0, 0, 0, 1: its gradient goes
+    # to pixel 0 with the three weights' sum (-9 + 67 + 225) / 256, the rest to pixel 1
+    g = np.zeros((1, 1, 1, 10))
+    g[..., 0] = 1
+    check(backward(g, cache)[0, 0, 0], np.array([283, -27, 0, 0, 0]) / 256)
+    check(forward(row(1, 0, 0, 0, 0), (1, 10), False)[0][0, 0, 0, 0], 283 / 256)
+    # 4 -> 2, pixel centres: sources 0.5 and 2.5 (t = 1/2), taps 0 0 1 2 and 1 2 3 3; every pixel's weights sum
+    # to 1/2, the border pixels' from two taps each
+    out, cache = forward(row(0, 1, 2, 3), (1, 2), False)
+    check(out[0, 0, 0], [(19 * 1 - 3 * 2) / 32, (-3 * 1 + 19 * 2 + 19 * 3 - 3 * 3) / 32])
+    check(backward(np.ones((1, 1, 1, 2)), cache)[0, 0, 0], [0.5, 0.5, 0.5, 0.5])
+    # corners aligned, 3 -> 5: sources 0, 1/2, 1, 3/2, 2; at a whole source the pixel itself (t = 0)
+    out, _ = forward(row(0, 1, 4), (1, 5), True)
+    check(out[0, 0, 0], [0, (19 - 3 * 4) / 32, 1, (19 + 19 * 4 - 3 * 4) / 32, 4])
+    # 4 -> 2 by scale_factor 0.6 steps by 1/0.6: sources 1/3 and 2 (the sizes' 4/2 would give 0.5 and 2.5)
+    out, _ = forward(row(0, 1, 2, 3), (1, 2), False, None, 0.6)
+    t = 0.5 / 0.6 - 0.5
+    w = [-0.75 * (t + 1) ** 3 + 3.75 * (t + 1) ** 2 - 6 * (t + 1) + 3, 1.25 * t ** 3 - 2.25 * t ** 2 + 1,
+         1.25 * (1 - t) ** 3 - 2.25 * (1 - t) ** 2 + 1]
+    np.testing.assert_allclose(out[0, 0, 0], [w[2] + 2 * (1 - sum(w)), 2], rtol=0, atol=1e-14, err_msg=impl)
+    # in 2-D the 4 x 4 weights are the product of the rows' and the columns': two 1-D passes give the same
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 6))
+    out, cache = forward(x, (7, 3), False, 1.8, 0.55)
+    rows_first = forward(forward(x, (7, 6), False, 1.8, None)[0], (7, 3), False, None, 0.55)[0]
+    np.testing.assert_allclose(out, rows_first, rtol=0, atol=1e-14)
+    gy = np.random.default_rng(1).standard_normal(out.shape)
+    _, c1 = forward(x, (7, 6), False, 1.8, None)
+    _, c2 = forward(np.zeros((2, 3, 7, 6)), (7, 3), False, None, 0.55)
+    np.testing.assert_allclose(backward(gy, cache), backward(backward(gy, c2), c1), rtol=0, atol=1e-14)
+
+
+def test_bicubic_source_index_is_floored_in_float32_as_torchs_floorf():
+    """torch floors the source position with ``floorf``, which rounds a float64 position to float32 first: with
+    scale_factor 1.5 / (1.5 - 1e-9) on 3 pixels, output 1's source 1 - 1e-9 becomes 1.0, so t = 0 and the output
+    is pixel 1 exactly (a float64 floor would take i = 0, t = 1 - 1e-9 and blend in 3.75e-9 of the neighbours)."""
+    from minicnn.kernels import upsample
+    factor = 1.5 / (1.5 - 1e-9)
+    taps, weights = upsample.cubic_sources(3, 3, False, factor)
+    assert taps[1].tolist() == [0, 1, 2, 2] and weights[1].tolist() == [0, 1, 0, 0]
+    for forward in (K.upsample_bicubic2d_forward, K.upsample_bicubic2d_forward_naive):
+        assert forward(np.array([[[[0.0, 1.0, 5.0]]]]), (1, 3), False, None, factor)[0][0, 0, 0, 1] == 1.0
 
 
 @given(windows(), st.tuples(st.integers(1, 3), st.integers(1, 3)), seeds)
@@ -1771,6 +1829,10 @@ def norm_pool_activation_loss_calls(dtype, rng):
         ("upsample_bilinear2d", lambda: K.upsample_bilinear2d_forward(x, (7, 4), False), K.upsample_bilinear2d_backward),
         ("upsample_bilinear2d kept size", lambda: K.upsample_bilinear2d_forward(x, (5, 6), True),
          K.upsample_bilinear2d_backward),
+        ("upsample_bicubic2d", lambda: K.upsample_bicubic2d_forward(x, (7, 4), False, 1.5, 0.7),
+         K.upsample_bicubic2d_backward),
+        ("upsample_bicubic2d kept size", lambda: K.upsample_bicubic2d_forward(x, (5, 6), True),
+         K.upsample_bicubic2d_backward),
         ("hardtanh", lambda: K.hardtanh_forward(x, -0.5, 0.5), K.hardtanh_backward),
         ("hardsigmoid", lambda: K.hardsigmoid_forward(x), K.hardsigmoid_backward),
         ("hardswish", lambda: K.hardswish_forward(x), K.hardswish_backward),
@@ -2039,6 +2101,12 @@ MORE_BAD_INPUT = [
      r"upsample_bilinear2d: expected each scale positive and finite \(or None\), got nan"),
     (K.upsample_bilinear2d_backward, lambda: (np.ones((2, 3, 4, 4)), K.upsample_bilinear2d_forward(x4, (3, 5), True)[1]),
      ValueError, r"upsample_bilinear2d backward: expected upstream gradient of shape \(2, 3, 3, 5\), got \(2, 3, 4, 4\)"),
+    (K.upsample_bicubic2d_forward, lambda: (x4, (2, 2), "yes"), TypeError,
+     r"upsample_bicubic2d: expected align_corners as a bool, got str"),
+    (K.upsample_bicubic2d_forward_naive, lambda: (np.ones((2, 3, 4)), (2, 2), False), ValueError,
+     r"upsample_bicubic2d input: expected a 4-D array, got 3-D"),
+    (K.upsample_bicubic2d_backward, lambda: (np.ones((2, 3, 3, 5), np.float32),
+                                             K.upsample_bicubic2d_forward(x4, (3, 5), False)[1]), TypeError, r"upsample_bicubic2d backward: expected upstream gradient of dtype float64, got float32"),
     (K.upsample_nearest_exact2d_backward, lambda: (np.ones((2, 3, 3, 5), np.float32),
                                                    K.upsample_nearest_exact2d_forward(x4, (3, 5))[1]),
      TypeError, r"upsample_nearest_exact2d backward: expected upstream gradient of dtype float64, got float32"),

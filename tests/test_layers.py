@@ -997,7 +997,9 @@ def test_gradcheck_table_has_every_layer_and_passes(capsys):
                   "InstanceNorm2d(3, affine=True), train", "InstanceNorm2d(2), unbatched",
                   "InstanceNorm2d(3, affine=True, track_running_stats=True), eval",
                   "Upsample(scale_factor=1.7), nearest", "Upsample(size=(5, 3), mode='nearest-exact')",
-                  "Upsample(scale_factor=(1.5, 0.6), mode='bilinear')", "UpsamplingBilinear2d"):
+                  "Upsample(scale_factor=(1.5, 0.6), mode='bilinear')", "UpsamplingBilinear2d",
+                  "Upsample(scale_factor=(1.7, 0.6), mode='bicubic')",
+                  "Upsample(size=(7, 3), mode='bicubic', align_corners=True)"):
         assert any(r.startswith(layer) for r in rows), layer
     assert all(r.endswith("pass") for r in rows)
     assert max(float(r.split()[-4]) for r in rows) < 1e-7  # far below the threshold, not just under it

@@ -62,8 +62,6 @@ REFUSED = {"nn.functional.batch_norm": (5, "momentum outside [0, 1] (torch takes
            "nn.functional.interpolate (nearest-exact)": (15, _RESIZE_RANKS),
            "nn.functional.interpolate (linear)": (18, "mode='linear' (1-D resizing of 3-D input)"),
            "nn.functional.interpolate (trilinear)": (24, "mode='trilinear' (3-D resizing of 5-D input)"),
-           "nn.functional.interpolate (bicubic)": (24, "mode='bicubic' (minicnn computes nearest, nearest-exact and "
-                                                       "bilinear)"),
            "nn.functional.interpolate (area)": (22, "mode='area' (minicnn computes nearest, nearest-exact and bilinear; "
                                                     "on 4-D input area is F.adaptive_avg_pool2d)"),
            "nn.functional.upsample_nearest": (8, _RESIZE_RANKS),

@@ -31,7 +31,8 @@ HAND_WRITTEN = {"cross_entropy": "CrossEntropyFunction"}
 # computation (kernels/upsample.py): kernel -> (the functional op that calls it, the mode string that selects it)
 DISPATCHED = {"upsample_nearest2d": ("interpolate", "nearest"),
               "upsample_nearest_exact2d": ("interpolate", "nearest-exact"),
-              "upsample_bilinear2d": ("interpolate", "bilinear")}
+              "upsample_bilinear2d": ("interpolate", "bilinear"),
+              "upsample_bicubic2d": ("interpolate", "bicubic")}
 
 
 def test_the_registry_is_every_kernel_pair_and_nothing_else():

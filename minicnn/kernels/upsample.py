@@ -1,4 +1,4 @@
-"""Resizing an image: ``torch.nn.functional.interpolate``'s nearest, nearest-exact and bilinear modes.
+"""Resizing an image: ``torch.nn.functional.interpolate``'s nearest, nearest-exact, bilinear and bicubic modes.
 
 Every output pixel is a fixed linear combination of input pixels, chosen per axis from where the output
 pixel "comes from" in the input (its *source index*); nothing depends on the values, so each op is a
@@ -11,8 +11,8 @@ deprecated aliases ``F.upsample``, ``F.upsample_nearest`` and ``F.upsample_bilin
 always with ``align_corners=True``), so no functional name names one computation.  The kernels take the
 names of the ATen ops ``F.interpolate`` calls for a 4-D input instead, with their arguments
 ``(x, output_size, [align_corners,] scales_h, scales_w)``: ``upsample_nearest2d``,
-``upsample_nearest_exact2d`` (ATen's ``_upsample_nearest_exact2d``, without the private underscore) and
-``upsample_bilinear2d``.  :func:`minicnn.functional.interpolate` turns torch's ``size`` /
+``upsample_nearest_exact2d`` (ATen's ``_upsample_nearest_exact2d``, without the private underscore),
+``upsample_bilinear2d`` and ``upsample_bicubic2d``.  :func:`minicnn.functional.interpolate` turns torch's ``size`` /
 ``scale_factor`` / ``recompute_scale_factor`` into ``output_size`` and ``scales``
 (:func:`interpolate_arguments`) and calls the kernel of its ``mode``.
 
@@ -33,7 +33,18 @@ and ``recompute_scale_factor`` is not True, else None):
   ``align_corners=False``; then ``i0 = min(floor(r), I - 1)``, ``i1 = i0 + 1`` unless ``i0`` is the last
   pixel, ``lam = clamp(r - i0, 0, 1)``, and the weights are ``1 - lam`` for ``i0`` and ``lam`` for ``i1``
   (``compute_source_index_and_lambda``).  In 2-D the weights multiply: the output is
-  ``(1-a)(1-b) x[i0, j0] + (1-a) b x[i0, j1] + a (1-b) x[i1, j0] + a b x[i1, j1]``.
+  ``(1-a)(1-b) x[i0, j0] + (1-a) b x[i0, j1] + a (1-b) x[i1, j0] + a b x[i1, j1]``;
+* ``bicubic`` (``upsample_bicubic2d``, cubic convolution): no copy at a kept size; the real source position
+  ``r = d * (I - 1) / (O - 1)`` (0 for ``O = 1``) with ``align_corners=True``, or ``r = s * (d + 0.5) - 0.5``
+  *not* clamped at 0 with ``align_corners=False`` (``area_pixel_compute_source_index`` with ``cubic=True``);
+  then ``i = min(floor(float32(r)), I - 1)`` (torch's ``floorf``, which rounds a float64 ``r`` to float32
+  first: ``r = 1 - 1e-9`` gives ``i = 1``) and ``t = clamp(r - i, 0, 1)`` (``guard_index_and_lambda``); the
+  four taps ``i - 1, i, i + 1, i + 2``, each clamped into ``[0, I - 1]`` (a tap beyond the border reads the
+  border pixel), weighted by Keys' cubic convolution kernel at the tap's distance ``|t - k|`` from the source,
+  ``1 + t, t, 1 - t, 2 - t``: ``W(u) = (A + 2) u^3 - (A + 3) u^2 + 1`` for ``u <= 1`` and
+  ``A u^3 - 5 A u^2 + 8 A u - 4 A`` for ``1 < u < 2``, with ``A = -0.75`` (``get_cubic_upsample_coefficients``).
+  In 2-D the 4 x 4 taps weigh ``wy[j] * wx[k]``; at a border several taps are one pixel, whose weight is
+  their sum.
 
 The two nearest rules are the ones torch's backward kernels use on every input, and its forward kernels
 on channels-last inputs of more than 3 channels and on outputs with ``OH + OW <= 128``.  torch's generic
@@ -45,7 +56,11 @@ own backward, which is then not its adjoint.  minicnn follows the backward's rul
 backward is the adjoint of its forward (``tests/test_agreement.py`` shows the difference on
 64 -> 128 pixels with ``scale_factor=2.005``).  The bilinear rule is the same in all of torch's
 kernels; its weights are computed in float64 here (torch: float32 for float32 input), the same up to
-rounding.
+rounding, and so are the bicubic weights.  torch's bicubic backward copies the gradient where the output
+keeps both sizes (``upsample_bicubic2d_backward_out_frame``'s shortcut), even where a scale factor made its
+forward interpolate (``I = 5``, ``scale_factor=1.1``: ``O = 5``, stepped by 1/1.1); there torch's backward is
+not its forward's adjoint.  minicnn's backward is the adjoint of the forward everywhere, the gradient of
+what was computed (``tests/test_agreement.py`` shows the difference).
 
 The fast kernels treat the (N, C) planes as independent images: the batch of ``N*C`` planes is split
 into contiguous chunks for minicnn's threads (``minicnn/threads.py``), and each chunk's numba loop
@@ -68,7 +83,7 @@ from .registry import kernel_table
 TORCH_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "lanczos", "area", "nearest-exact")
 """Every mode ``torch.nn.functional.interpolate`` knows."""
 MODES = {"nearest": "upsample_nearest2d", "nearest-exact": "upsample_nearest_exact2d",
-         "bilinear": "upsample_bilinear2d"}
+         "bilinear": "upsample_bilinear2d", "bicubic": "upsample_bicubic2d"}
 """The modes minicnn computes -> the kernel of each (torch's other modes are refused by name)."""
 _NO_ALIGN = ("nearest", "area", "nearest-exact")   # the modes that take no align_corners (torch's list)
 _MAX_SIZE = 2**31 - 1   # an output size beyond any array (as kernels/checks.py's pair)
@@ -111,6 +126,13 @@ def _setup(name, x, output_size, scales, align_corners=None):
     if align_corners is not None and not isinstance(align_corners, (bool, np.bool_)):
         raise TypeError(f"{name}: expected align_corners as a bool, got {type(align_corners).__name__}")
     return Resize(x.shape, x.dtype, output_size, scales, None if align_corners is None else bool(align_corners))
+
+
+def _aligned_setup(name, x, output_size, align_corners, scales):
+    """:func:`_setup` of an interpolating mode, whose kernels take ``align_corners`` as a bool (not None)."""
+    if not isinstance(align_corners, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected align_corners as a bool, got {type(align_corners).__name__}")
+    return _setup(name, x, output_size, scales, align_corners)
 
 
 def _check_resize_grad(name, dout, cache):
@@ -250,6 +272,30 @@ def linear_sources(in_size, out_size, align_corners, scale):
     return _frozen(i0, i1, 1.0 - lam, lam)
 
 
+CUBIC_A = -0.75
+"""torch's ``A`` of the cubic convolution kernel (OpenCV's; Keys' paper and PIL use -0.5)."""
+
+
+@lru_cache(maxsize=256)
+def cubic_sources(in_size, out_size, align_corners, scale):
+    """``(taps, weights)``: each output's four source indices ``i - 1 .. i + 2``, clamped into the axis (int64,
+    (out_size, 4)), and their cubic convolution weights (float64, (out_size, 4)), read-only."""
+    d = np.arange(out_size, dtype=np.float64)
+    if align_corners:
+        real = d * ((in_size - 1) / (out_size - 1) if out_size > 1 else 0.0)
+    else:
+        step = 1.0 / scale if scale is not None else in_size / out_size
+        real = step * (d + 0.5) - 0.5   # not clamped at 0: the taps beyond the border are clamped instead
+    i = np.minimum(np.floor(real.astype(np.float32)).astype(np.int64), in_size - 1)   # torch's floorf
+    t = np.clip(real - i, 0.0, 1.0)
+    taps = np.clip(i[:, None] + np.arange(-1, 3), 0, in_size - 1)
+    a = CUBIC_A
+    near = lambda u: ((a + 2) * u - (a + 3)) * u * u + 1          # noqa: E731 (W(u), 0 <= u <= 1, Horner's form)
+    far = lambda u: ((a * u - 5 * a) * u + 8 * a) * u - 4 * a     # noqa: E731 (W(u), 1 <= u <= 2)
+    weights = np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=1)
+    return _frozen(taps, weights)
+
+
 # --------------------------------------------------------------------------- numba: one plane at a time
 @njit(cache=True, nogil=True)
 def _gather_kernel(x, rows, cols, out):
@@ -307,6 +353,41 @@ def _bilinear_adjoint_kernel(dout, h0, h1, hw0, hw1, w0, w1, ww0, ww1, dx):
                 acc[r0, j] += top * ww1[ox]
                 acc[r1, i] += bottom * ww0[ox]
                 acc[r1, j] += bottom * ww1[ox]
+        for i in range(dx.shape[1]):
+            for j in range(dx.shape[2]):
+                dx[p, i, j] = acc[i, j]
+
+
+@njit(cache=True, nogil=True)
+def _bicubic_kernel(x, rows, row_w, cols, col_w, out):
+    """``out[p, oy, ox] = sum_j row_w[oy, j] * sum_i col_w[ox, i] * x[p, rows[oy, j], cols[ox, i]]``: the 4 x 4
+    taps (in float64, whatever x's dtype)."""
+    for p in range(x.shape[0]):
+        for oy in range(rows.shape[0]):
+            for ox in range(cols.shape[0]):
+                acc = 0.0
+                for j in range(4):
+                    r = rows[oy, j]
+                    line = 0.0
+                    for i in range(4):
+                        line += col_w[ox, i] * x[p, r, cols[ox, i]]
+                    acc += row_w[oy, j] * line
+                out[p, oy, ox] = acc
+
+
+@njit(cache=True, nogil=True)
+def _bicubic_adjoint_kernel(dout, rows, row_w, cols, col_w, dx):
+    """The adjoint of :func:`_bicubic_kernel`: each output's gradient added to its 16 taps with their weights
+    (added: at a border several taps are one pixel); each plane summed in float64, then stored."""
+    acc = np.zeros((dx.shape[1], dx.shape[2]))
+    for p in range(dout.shape[0]):
+        acc[:] = 0.0
+        for oy in range(rows.shape[0]):
+            for ox in range(cols.shape[0]):
+                g = dout[p, oy, ox] * 1.0
+                for j in range(4):
+                    for i in range(4):
+                        acc[rows[oy, j], cols[ox, i]] += g * row_w[oy, j] * col_w[ox, i]
         for i in range(dx.shape[1]):
             for j in range(dx.shape[2]):
                 dx[p, i, j] = acc[i, j]
@@ -451,9 +532,7 @@ def upsample_bilinear2d_forward(x, output_size, align_corners, scales_h=None, sc
     out : ndarray (N, C, OH, OW), x's dtype (computed in float64)
     cache : :class:`Resize`
     """
-    if not isinstance(align_corners, (bool, np.bool_)):
-        raise TypeError(f"upsample_bilinear2d: expected align_corners as a bool, got {type(align_corners).__name__}")
-    cache = _setup("upsample_bilinear2d", x, output_size, (scales_h, scales_w), align_corners)
+    cache = _aligned_setup("upsample_bilinear2d", x, output_size, align_corners, (scales_h, scales_w))
     rows = linear_sources(x.shape[2], cache.output_size[0], cache.align_corners, cache.scales[0])
     cols = linear_sources(x.shape[3], cache.output_size[1], cache.align_corners, cache.scales[1])
     return _planes(_bilinear_kernel, x, rows + cols, cache.output_size), cache
@@ -484,9 +563,7 @@ def _linear_source_naive(d, in_size, out_size, align_corners, scale):
 
 def upsample_bilinear2d_forward_naive(x, output_size, align_corners, scales_h=None, scales_w=None):
     """:func:`upsample_bilinear2d_forward`, each output pixel's four sources and weights computed on its own."""
-    if not isinstance(align_corners, (bool, np.bool_)):
-        raise TypeError(f"upsample_bilinear2d: expected align_corners as a bool, got {type(align_corners).__name__}")
-    cache = _setup("upsample_bilinear2d", x, output_size, (scales_h, scales_w), align_corners)
+    cache = _aligned_setup("upsample_bilinear2d", x, output_size, align_corners, (scales_h, scales_w))
     (n, c, h, w), (oh, ow), (sh, sw) = x.shape, cache.output_size, cache.scales
     x64 = x.astype(np.float64)
     out = np.empty((n, c, oh, ow), dtype=x.dtype)
@@ -516,5 +593,92 @@ def upsample_bilinear2d_backward_naive(dout, cache):
     return dx.astype(cache.dtype)
 
 
+# --------------------------------------------------------------------------- upsample_bicubic2d
+def upsample_bicubic2d_forward(x, output_size, align_corners, scales_h=None, scales_w=None):
+    """``interpolate(mode='bicubic')`` of an (N, C, H, W) array: each output pixel a weighted sum of the 4 x 4
+    input pixels around its source position (cubic convolution, ``A = -0.75``, the taps clamped to the border).
+
+    Parameters
+    ----------
+    x : ndarray (N, C, H, W), float32 or float64 (C, H, W non-empty)
+    output_size : 2 ints (OH, OW), each >= 1
+    align_corners : bool; True: the corner pixels' centres map onto each other (the scales are not used)
+    scales_h, scales_w : as :func:`upsample_nearest2d_forward`'s
+
+    Returns
+    -------
+    out : ndarray (N, C, OH, OW), x's dtype (computed in float64)
+    cache : :class:`Resize`
+    """
+    cache = _aligned_setup("upsample_bicubic2d", x, output_size, align_corners, (scales_h, scales_w))
+    rows = cubic_sources(x.shape[2], cache.output_size[0], cache.align_corners, cache.scales[0])
+    cols = cubic_sources(x.shape[3], cache.output_size[1], cache.align_corners, cache.scales[1])
+    return _planes(_bicubic_kernel, x, rows + cols, cache.output_size), cache
+
+
+def upsample_bicubic2d_backward(dout, cache):
+    """``dx``: each output pixel's gradient added to its 16 taps, times their weights; dx like x."""
+    _check_resize_grad("upsample_bicubic2d", dout, cache)
+    rows = cubic_sources(cache.shape[2], cache.output_size[0], cache.align_corners, cache.scales[0])
+    cols = cubic_sources(cache.shape[3], cache.output_size[1], cache.align_corners, cache.scales[1])
+    return _planes(_bicubic_adjoint_kernel, dout, rows + cols, cache.shape[2:])
+
+
+def _cubic_kernel_naive(u):
+    """Keys' cubic convolution kernel ``W(u)`` with ``A = CUBIC_A``, piece by piece (0 from ``|u| = 2`` on)."""
+    u, a = abs(u), CUBIC_A
+    if u <= 1:
+        return (a + 2) * u**3 - (a + 3) * u**2 + 1
+    if u < 2:
+        return a * u**3 - 5 * a * u**2 + 8 * a * u - 4 * a
+    return 0.0
+
+
+def _cubic_source_naive(d, in_size, out_size, align_corners, scale):
+    """Output ``d``'s four taps (torch's ``area_pixel_compute_source_index`` with ``cubic=True``, then
+    ``guard_index_and_lambda``), each clamped into the axis, and ``W`` at each tap's distance from the source."""
+    if align_corners:
+        real = d * ((in_size - 1) / (out_size - 1)) if out_size > 1 else 0.0
+    else:
+        step = 1.0 / scale if scale is not None else in_size / out_size
+        real = step * (d + 0.5) - 0.5
+    i = min(math.floor(np.float32(real)), in_size - 1)   # floorf: the position rounded to float32 first
+    t = min(max(real - i, 0.0), 1.0)
+    taps = [min(max(i + k, 0), in_size - 1) for k in (-1, 0, 1, 2)]
+    return taps, [_cubic_kernel_naive(t - k) for k in (-1, 0, 1, 2)]
+
+
+def upsample_bicubic2d_forward_naive(x, output_size, align_corners, scales_h=None, scales_w=None):
+    """:func:`upsample_bicubic2d_forward`, each output pixel's 16 taps and weights computed on its own."""
+    cache = _aligned_setup("upsample_bicubic2d", x, output_size, align_corners, (scales_h, scales_w))
+    (n, c, h, w), (oh, ow), (sh, sw) = x.shape, cache.output_size, cache.scales
+    x64 = x.astype(np.float64)
+    out = np.empty((n, c, oh, ow), dtype=x.dtype)
+    for oy in range(oh):
+        rows, wy = _cubic_source_naive(oy, h, oh, cache.align_corners, sh)
+        for ox in range(ow):
+            cols, wx = _cubic_source_naive(ox, w, ow, cache.align_corners, sw)
+            out[:, :, oy, ox] = sum(a * b * x64[:, :, r, s] for r, a in zip(rows, wy) for s, b in zip(cols, wx))
+    return out, cache
+
+
+def upsample_bicubic2d_backward_naive(dout, cache):
+    """``dx[y_j, x_i] += wy_j * wx_i * dout[oy, ox]`` for the 16 taps of every output pixel (in float64), added
+    where clamped taps are one pixel."""
+    _check_resize_grad("upsample_bicubic2d", dout, cache)
+    (n, c, h, w), (oh, ow), (sh, sw) = cache.shape, cache.output_size, cache.scales
+    dx = np.zeros((n, c, h, w))
+    for oy in range(oh):
+        rows, wy = _cubic_source_naive(oy, h, oh, cache.align_corners, sh)
+        for ox in range(ow):
+            cols, wx = _cubic_source_naive(ox, w, ow, cache.align_corners, sw)
+            g = dout[:, :, oy, ox].astype(np.float64)
+            for j in range(4):
+                for i in range(4):
+                    dx[:, :, rows[j], cols[i]] += wy[j] * wx[i] * g
+    return dx.astype(cache.dtype)
+
+
 # this file's ops, by ATen's names (see the module docstring)
-KERNELS = kernel_table(globals(), "upsample_nearest2d", "upsample_nearest_exact2d", "upsample_bilinear2d")
+KERNELS = kernel_table(globals(), "upsample_nearest2d", "upsample_nearest_exact2d", "upsample_bilinear2d",
+                       "upsample_bicubic2d")
