@@ -75,11 +75,14 @@ class NumbaTripwire:
 
     ``with tripwire: call(...)`` proves that ``call`` raised before any numba code ran: a numba
     kernel given a wrong shape reads out of bounds instead of raising, so checks must come first.
+    The replacements are in the modules only while armed: a kernel numba compiles outside (a valid
+    forward that makes a backward's cache, with a cold cache) must find the numba helpers it calls.
     """
 
     def __init__(self):
         self.armed = False
-        self.patched = []
+        self.patched = []  # the names, for the assertion that there is something to trip on
+        self.targets = []  # (module, name, the numba function, its replacement)
         self.calls = []
 
     def wrap(self, name, kernel):
@@ -92,11 +95,15 @@ class NumbaTripwire:
         return tripwire
 
     def __enter__(self):
+        for module, name, _, replacement in self.targets:
+            setattr(module, name, replacement)
         self.armed = True
         return self
 
     def __exit__(self, *exc):
         self.armed = False
+        for module, name, kernel, _ in self.targets:
+            setattr(module, name, kernel)
         return False
 
 
@@ -108,7 +115,7 @@ def torch():
 
 
 @pytest.fixture
-def numba_tripwire(monkeypatch):
+def numba_tripwire():
     from numba.core.dispatcher import Dispatcher
     wire = NumbaTripwire()
     for info in pkgutil.walk_packages(minicnn.__path__, "minicnn."):
@@ -119,10 +126,11 @@ def numba_tripwire(monkeypatch):
             module = importlib.import_module(info.name)
         for name, obj in list(vars(module).items()):
             if isinstance(obj, Dispatcher):
-                monkeypatch.setattr(module, name, wire.wrap(f"{info.name}.{name}", obj))
+                wire.targets.append((module, name, obj, wire.wrap(f"{info.name}.{name}", obj)))
                 wire.patched.append(f"{info.name}.{name}")
     assert wire.patched, "no numba kernels found in minicnn: the tripwire would prove nothing"
-    return wire
+    yield wire
+    wire.__exit__()
 
 
 @pytest.fixture(scope="session")
