@@ -55,6 +55,8 @@ def _functions(torch):
     for name in dir(torch.nn.functional):
         if not name.startswith("_") and hasattr(F, name) and callable(getattr(torch.nn.functional, name)):
             table[getattr(torch.nn.functional, name)] = getattr(F, name)
+    for fn in WITH_INDICES:  # what F.max_pool2d(..., return_indices=True) traces to
+        table[getattr(torch.nn.functional, fn.__name__)] = fn
     try:
         import torchvision.ops
     except ImportError:
@@ -66,6 +68,19 @@ def _functions(torch):
         if callable(value) and callable(getattr(minicnn, name)) and not isinstance(value, type):
             table.setdefault(value, getattr(minicnn, name))
     return table
+
+
+def max_pool2d_with_indices(*args, return_indices=True, **kwargs):
+    """torch's ``F.max_pool2d_with_indices``, where ``return_indices=True`` dispatches: the pool and its indices."""
+    return F.max_pool2d(*args, return_indices=True, **kwargs)
+
+
+def adaptive_max_pool2d_with_indices(*args, return_indices=True, **kwargs):
+    """torch's ``F.adaptive_max_pool2d_with_indices``: the pool and its indices."""
+    return F.adaptive_max_pool2d(*args, return_indices=True, **kwargs)
+
+
+WITH_INDICES = (max_pool2d_with_indices, adaptive_max_pool2d_with_indices)
 
 
 def stochastic_depth(input, p, mode, training=True):

@@ -39,13 +39,14 @@ def functions():
     operators and functions :func:`minicnn.from_torch` maps torch's to, and nothing that reads, writes or
     seeds (``minicnn.save``, ``manual_seed`` are not among them)."""
     import minicnn
-    from .convert import operators, stochastic_depth
+    from .convert import WITH_INDICES, operators, stochastic_depth
     table = {f"operator.{fn.__name__}": fn for fn in operators()}
     table["builtins.getattr"] = builtins.getattr
     table.update({f"F.{n}": getattr(F, n) for n in dir(F) if not n.startswith("_") and callable(getattr(F, n))})
     table.update({f"minicnn.{n}": fn for n in minicnn.__all__ if callable(fn := getattr(minicnn, n))
                   and not isinstance(fn, type) and getattr(fn, "__module__", "").startswith("minicnn.autograd")})
     table["convert.stochastic_depth"] = stochastic_depth
+    table.update({f"convert.{fn.__name__}": fn for fn in WITH_INDICES})
     return table
 
 
@@ -70,7 +71,11 @@ def constructor_kwargs(cls, layer, where):
             continue   # only the initial value of the weight, which is copied
         elif hasattr(layer, p.name):
             value = getattr(layer, p.name)
-            kwargs[p.name] = list(value) if type(value).__name__ == "Size" else value
+            if type(value).__name__ == "Size":
+                value = list(value)
+            elif type(value).__module__.startswith("torch") and hasattr(value, "detach"):  # a torch tensor (a
+                value = value.detach().cpu().numpy().copy()  # loss's class weights): its values, as minicnn's
+            kwargs[p.name] = value
         elif p.default is inspect.Parameter.empty:
             raise StructureError(f"{where} ({cls.__name__}): minicnn's {cls.__name__} needs {p.name}, which the "
                                  f"layer does not hold")

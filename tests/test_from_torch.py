@@ -114,6 +114,49 @@ def test_a_users_model_converts_forward_and_backward(train):
     compare(model, x, train)
 
 
+class PoolsWithIndices(tnn.Module):
+    """F.max_pool2d and F.adaptive_max_pool2d with return_indices=True: torch's fx records them as the
+    ``*_with_indices`` functions they dispatch to; the indices are used (an unpool)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = tnn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x):
+        y, i = tF.max_pool2d(self.conv(x), 2, return_indices=True)
+        z, _ = tF.adaptive_max_pool2d(y, (2, 3), return_indices=True)
+        return tF.max_unpool2d(y, i, 2).mean((2, 3)) + z.sum((2, 3))
+
+
+def test_pools_returning_indices_convert_and_save(tmp_path):
+    torch.manual_seed(0)
+    compare(PoolsWithIndices().double(), np.random.default_rng(3).standard_normal((2, 3, 8, 8)), train=False)
+    converted = from_torch(PoolsWithIndices().double())
+    from minicnn import classify
+    rebuilt = classify.load_model(minicnn.save_converted(converted, tmp_path / "pools.npz"))
+    x = minicnn.tensor(np.random.default_rng(4).standard_normal((1, 3, 8, 8)))
+    assert np.array_equal(rebuilt(x).detach().numpy(), converted(x).detach().numpy())
+
+
+@pytest.mark.parametrize("loss", ["CrossEntropyLoss", "NLLLoss", "BCELoss"])
+def test_losses_with_class_weights_convert(loss):
+    """A torch loss holds its weight as a tensor buffer: converted, the same values and the same state_dict."""
+    weight = torch.tensor([0.5, 2.0, 3.0], dtype=torch.float64)
+    theirs = getattr(tnn, loss)(weight=weight)
+    ours = from_torch(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight"]
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 3)) if loss != "BCELoss" else rng.uniform(0.05, 0.95, (4, 3))
+    t = rng.integers(0, 3, 4) if loss != "BCELoss" else rng.uniform(0, 1, (4, 3))
+    xt = torch.tensor(x, requires_grad=True)
+    expected = theirs(xt, torch.from_numpy(t))
+    expected.backward()
+    xm = minicnn.tensor(x, requires_grad=True)
+    got = ours(xm, minicnn.tensor(t))
+    got.backward()
+    assert rel(got.array, expected.detach().numpy()) < 1e-12 and rel(xm.grad, xt.grad.numpy()) < 1e-12
+
+
 class Decoder(tnn.Module):
     """A U-Net-like decoder: resizing layers (nn.Upsample in each mode, UpsamplingBilinear2d) and F.interpolate in
     the forward, concatenated with a skip path."""
