@@ -49,7 +49,12 @@ def test_without_bias_or_affine_and_unbatched():
     assert linear(minicnn.zeros(7, 6)).shape == (7, 4) and linear.weight.shape == (4, 6)
     assert bn(minicnn.ones(2, 3, 2, 2)).shape == (2, 3, 2, 2) and bn.running_mean.shape == (3,)
     assert type(conv) is nn.Conv2d and type(linear) is nn.Linear and type(bn) is nn.BatchNorm2d
-    assert repr(nn.LazyLinear(5)) == "LazyLinear(in_features=0, out_features=5, uninitialized)"
+    for layer, args in (("LazyLinear", (5,)), ("LazyConv2d", (4, 3)), ("LazyBatchNorm2d", ())):
+        assert repr(getattr(nn, layer)(*args)) == repr(getattr(torch.nn, layer)(*args))   # torch's, with 0
+    assert repr(nn.LazyConv2d(4, 3, groups=2, padding=1, bias=False)) == \
+        repr(torch.nn.LazyConv2d(4, 3, groups=2, padding=1, bias=False))
+    assert repr(nn.LazyBatchNorm2d(affine=False, momentum=None)) == \
+        repr(torch.nn.LazyBatchNorm2d(affine=False, momentum=None))
 
 
 @pytest.mark.parametrize("layer, x, match", [

@@ -47,6 +47,13 @@ class LazyModuleMixin:
             self.register_buffer(name, None)
         self._lazy_hook = self.register_forward_pre_hook(_infer_parameters)
 
+    def extra_repr(self):
+        """torch's: the real layer's, with the size not known yet as 0 (``LazyLinear(in_features=0, ...)``)."""
+        name, stand_in = self._in_size_name
+        real = self.cls_to_become(stand_in(self._lazy_args), **self._lazy_args)
+        setattr(real, name, 0)
+        return real.extra_repr()
+
     def has_uninitialized_params(self):
         return any(isinstance(p, UninitializedParameter) for p in self._parameters.values())
 
@@ -92,8 +99,7 @@ class LazyConv2d(LazyModuleMixin, Conv2d):
             raise ValueError(f"LazyConv2d: expected a (N, C, H, W) or (C, H, W) input, got shape {shape}")
         return shape[1] if len(shape) == 4 else shape[0]
 
-    def extra_repr(self):
-        return f"0, {self.out_channels}, uninitialized"
+    _in_size_name = ("in_channels", lambda args: args["groups"])  # (a size the real layer accepts, for repr)
 
 
 class LazyLinear(LazyModuleMixin, Linear):
@@ -110,8 +116,7 @@ class LazyLinear(LazyModuleMixin, Linear):
             raise ValueError(f"LazyLinear: expected an input with a feature dim, got shape {shape}")
         return shape[-1]
 
-    def extra_repr(self):
-        return f"in_features=0, out_features={self.out_features}, uninitialized"
+    _in_size_name = ("in_features", lambda args: 0)
 
 
 class LazyBatchNorm2d(LazyModuleMixin, BatchNorm2d):
@@ -129,5 +134,4 @@ class LazyBatchNorm2d(LazyModuleMixin, BatchNorm2d):
             raise ValueError(f"LazyBatchNorm2d: expected a (N, C, H, W) input, got shape {shape}")
         return shape[1]
 
-    def extra_repr(self):
-        return "0, uninitialized"
+    _in_size_name = ("num_features", lambda args: 1)
