@@ -19,7 +19,7 @@ import numpy as np
 
 from . import kernels as K
 from .autograd import Function, Tensor, as_tensor  # noqa: F401 (as_tensor is used by nn)
-from .arguments import array_or_none, dropout_probability, inplace_flag, pool_stride
+from .arguments import array_or_none, dropout_probability, inplace_flag, number, pool_stride
 from .autograd.engine import is_grad_enabled
 from .kernels.checks import FLOAT_DTYPES, check_float_array
 from .rng import get_rng
@@ -498,8 +498,7 @@ def _batch_norm_args(op, input, running_mean, running_var, weight, bias, trainin
     input = as_tensor(input, f"{op} input")
     if weight is not None:
         _check_dtype(op, input, as_tensor(weight, f"{op} weight"))
-    if not isinstance(momentum, (int, float)) or isinstance(momentum, bool) or not 0 <= momentum <= 1:
-        raise ValueError(f"{op}: expected momentum in [0, 1], got {momentum!r}")
+    number(op, "momentum", momentum)
     return (input, _param(weight, f"{op} weight"), _param(bias, f"{op} bias"),
             array_or_none(running_mean, f"{op} running_mean"), array_or_none(running_var, f"{op} running_var"),
             bool(training), float(momentum), eps)
@@ -511,7 +510,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     Shapes: input (N, C) or (N, C, ...); running_mean, running_var, weight, bias (C,) -> the input's shape.
     With ``training`` the batch's statistics normalise and, where given, the
     running estimates (ndarrays, or Tensors whose arrays are updated) move by
-    ``momentum``; without it the running estimates normalise.
+    ``momentum`` (any real number, as torch: negative or above 1 too); without it
+    the running estimates normalise.
     """
     return BatchNormFunction.apply(*_batch_norm_args("batch_norm", input, running_mean, running_var, weight, bias,
                                                      training, momentum, eps))
@@ -622,8 +622,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     input = as_tensor(input, "instance_norm input")
     if weight is not None:
         _check_dtype("instance_norm", input, as_tensor(weight, "instance_norm weight"))
-    if not isinstance(momentum, (int, float, np.integer, np.floating)) or isinstance(momentum, bool):
-        raise TypeError(f"instance_norm: expected momentum as a number, got {type(momentum).__name__}")
+    number("instance_norm", "momentum", momentum)
     running_mean = array_or_none(running_mean, "instance_norm running_mean")
     running_var = array_or_none(running_var, "instance_norm running_var")
     if (running_mean is None) != (running_var is None):

@@ -558,7 +558,7 @@ def _bn_case(layer_cls, dtype, shape, affine, training, momentum, seed):
 @given(data=st.data(), affine=st.booleans(), training=st.booleans(), seed=SEEDS)
 def test_batch_norm_matches_torch(dtype, layer_cls, dims, data, affine, training, seed):
     shape = data.draw(bn_shapes(dims))
-    momentum = data.draw(st.sampled_from([0.1, 0.5]))
+    momentum = data.draw(st.sampled_from([0.1, 0.5, -0.5, 1.5]))  # any number, as torch: negative, above 1
     layer, (mean_t, var_t), x = _bn_case(layer_cls, dtype, shape, affine, training, momentum, seed)
     before = mean_t.numpy().copy(), var_t.numpy().copy()
     # dx's own scale is weight * invstd * |dy| (dy ~ N(0, 1)); in training it can cancel to far below that
@@ -577,7 +577,7 @@ def test_batch_norm_matches_torch(dtype, layer_cls, dims, data, affine, training
     batch_axes = tuple(i for i in range(x.ndim) if i != 1)
     for got, want, old, batch in ((layer.running_mean, mean_t, before[0], x.astype(np.float64).mean(batch_axes)),
                                   (layer.running_var, var_t, before[1], x.astype(np.float64).var(batch_axes))):
-        scale = (1 - momentum) * np.abs(old) + momentum * np.abs(batch) if training else np.abs(old)
+        scale = abs(1 - momentum) * np.abs(old) + abs(momentum) * np.abs(batch) if training else np.abs(old)
         np.testing.assert_allclose(got, want.numpy(), rtol=0, atol=rtol * scale.max() + 1e-12)
     assert int(layer.num_batches_tracked) == (1 if training else 0)
 

@@ -562,7 +562,7 @@ def _batch_norm(cls, dims):
     def row(d, well):
         c = d(st.integers(1, 3))
         layer_ = cls(pick(d, well, st.just(c), ODD_INTS), eps=value(d, well, [1e-5, 1e-3], [0.0, -1.0, "x"]),
-                     momentum=value(d, well, [0.1, None, 0.0, 1.0], [-1.0, 2, "0.1"]),
+                     momentum=value(d, well, [0.1, None, 0.0, 1.0, -1.0, 2, np.float32(0.5)], ["0.1", True]),
                      affine=d(st.booleans()), track_running_stats=d(st.booleans()))
         nd = d(st.sampled_from(dims))
         x = tensor(d, well, (d(st.integers(2, 4)), c) + tuple(d(st.integers(1, 3)) for _ in range(nd - 2)))
@@ -1015,7 +1015,7 @@ def _lazy_linear(d, well):
 @layer("LazyBatchNorm2d", "batch_norm", "BatchNorm2d")
 def _lazy_batch_norm(d, well):
     layer_ = nn.LazyBatchNorm2d(eps=value(d, well, [1e-5, 1e-3], [0.0, -1.0, "x"]),
-                                momentum=value(d, well, [0.1, None, 0.0, 1.0], [-1.0, 2, "0.1"]),
+                                momentum=value(d, well, [0.1, None, 0.0, 1.0, -1.0, 2], ["0.1", True]),
                                 affine=d(st.booleans()), track_running_stats=d(st.booleans()))
     x = tensor(d, well, (d(st.integers(2, 4)), d(st.integers(1, 3)), d(st.integers(1, 3)), d(st.integers(1, 3))))
     return layer_, (x,), {"shape": x.shape}
@@ -1332,7 +1332,7 @@ def _f_batch_norm(d, well):
     mean, var = (np.zeros(c, dtype), np.ones(c, dtype)) if stats else (None, None)
     weight = d(st.none() | st.just(np.ones(c, dtype)))
     bias = d(st.none() | st.just(np.zeros(c, dtype)))
-    kwargs = {"training": training, "momentum": value(d, well, [0.1, 0.0, 1.0], [-1.0, None, 2]),
+    kwargs = {"training": training, "momentum": value(d, well, [0.1, 0.0, 1.0, -1.0, 2], [None, "0.1", True]),
               "eps": value(d, well, [1e-5], [0.0, -1.0])}
     return (x, mean, var, weight, bias), kwargs, {"shape": x.shape}
 
