@@ -163,19 +163,24 @@ def conv2d_relu_max_pool2d(input, weight, bias, padding=0):
 
 # --------------------------------------------------------------------------- padding
 class PadFunction(KernelFunction):
-    """``pad(x, pad, mode, value)`` of an (N, C, H, W) array; backward: the padded gradient folded back onto the
-    pixels each padded pixel copies (``kernels/padding.py``)."""
+    """``pad(x, pad, mode, value)`` of an (N, C, W), (N, C, H, W) or (N, C, D, H, W) array; backward: the padded
+    gradient folded back onto the cells each padded cell copies, and put where a crop kept them
+    (``kernels/padding.py``)."""
     kernel, constant_args = "pad", 3
 
 
 def pad(input, pad, mode="constant", value=None):
-    """Pad (or, with negative pads in the constant mode, crop) the last dims, as ``torch.nn.functional.pad``.
+    """Pad (or, with negative pads, crop) the last dims, as ``torch.nn.functional.pad``.
 
-    ``pad`` is ``(left, right)`` (the last dim) or ``(left, right, top, bottom)`` (the last two); ``mode``
-    ``'constant'`` (filled with ``value``, 0 for None), ``'reflect'``, ``'replicate'`` or ``'circular'``.
+    ``pad`` is ``(left, right)`` (the last dim), ``(left, right, top, bottom)`` (the last two) or ``(left,
+    right, top, bottom, front, back)`` (the last three); ``mode`` ``'constant'`` (filled with ``value``, 0
+    for None), ``'reflect'`` (pad < size), ``'replicate'`` or ``'circular'`` (pad <= size).  Negative pads
+    crop, in every mode, where torch does: constant and circular crop first and pad what is left (circular's
+    pads at most what the crop leaves); reflect and replicate pad first and crop the result, which must keep
+    at least one cell (``kernels/padding.py``).
     Shapes: the constant mode takes any input with at least ``len(pad) // 2`` dims; the others, as torch,
-    a 2-D or 3-D input for a 2-int pad and a 3-D or 4-D one for a 4-int pad, its dims after the batch
-    dim non-empty.  The leading dims are merged into one for the kernel (recorded reshapes).
+    a (k+1)-D or (k+2)-D input for a pad of 2k ints, its dims after the batch dim non-empty (circular's may
+    be empty).  The leading dims are merged into one for the kernel (recorded reshapes).
     """
     input = as_tensor(input, "pad input")
     K.padding.check_pad("pad", pad, mode, value)
@@ -191,9 +196,8 @@ def pad(input, pad, mode="constant", value=None):
             raise ValueError(f"pad: mode={mode!r} expects every dim after the batch dim non-empty, got shape "
                              f"{input.shape}")
     lead, last = input.shape[:input.ndim - k], input.shape[input.ndim - k:]
-    out = PadFunction.apply(input.reshape((int(np.prod(lead)), 1) + (1,) * (2 - k) + last), tuple(pad), mode,
-                            value)
-    return out.reshape(lead + out.shape[4 - k:])
+    out = PadFunction.apply(input.reshape((int(np.prod(lead)), 1) + last), tuple(pad), mode, value)
+    return out.reshape(lead + out.shape[2:])
 
 
 # --------------------------------------------------------------------------- pixel shuffle
