@@ -19,6 +19,14 @@ def inplace_flag(op, inplace):
     return bool(inplace)
 
 
+def number(op, name, value):
+    """A hyperparameter torch takes as any real number (eps, momentum: negative, above 1, nan alike), kept as
+    given; a bool, a string or anything else is refused by name."""
+    if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: expected {name} as a number, got {type(value).__name__}")
+    return value
+
+
 def dropout_probability(op, p):
     if not isinstance(p, (int, float, np.floating)) or isinstance(p, bool) or not 0 <= p <= 1:
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p!r}")

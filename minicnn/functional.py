@@ -20,7 +20,7 @@ import numpy as np
 from . import dtypes
 from . import kernels as K
 from .autograd import Function, Tensor, as_tensor  # noqa: F401 (as_tensor is used by nn)
-from .arguments import array_or_none, dropout_probability, inplace_flag, pool_stride
+from .arguments import array_or_none, dropout_probability, inplace_flag, number, pool_stride
 from .autograd.engine import is_grad_enabled
 from .kernels.checks import FLOAT_DTYPES, check_float_array
 from .rng import get_rng
@@ -164,19 +164,24 @@ def conv2d_relu_max_pool2d(input, weight, bias, padding=0):
 
 # --------------------------------------------------------------------------- padding
 class PadFunction(KernelFunction):
-    """``pad(x, pad, mode, value)`` of an (N, C, H, W) array; backward: the padded gradient folded back onto the
-    pixels each padded pixel copies (``kernels/padding.py``)."""
+    """``pad(x, pad, mode, value)`` of an (N, C, W), (N, C, H, W) or (N, C, D, H, W) array; backward: the padded
+    gradient folded back onto the cells each padded cell copies, and put where a crop kept them
+    (``kernels/padding.py``)."""
     kernel, constant_args = "pad", 3
 
 
 def pad(input, pad, mode="constant", value=None):
-    """Pad (or, with negative pads in the constant mode, crop) the last dims, as ``torch.nn.functional.pad``.
+    """Pad (or, with negative pads, crop) the last dims, as ``torch.nn.functional.pad``.
 
-    ``pad`` is ``(left, right)`` (the last dim) or ``(left, right, top, bottom)`` (the last two); ``mode``
-    ``'constant'`` (filled with ``value``, 0 for None), ``'reflect'``, ``'replicate'`` or ``'circular'``.
+    ``pad`` is ``(left, right)`` (the last dim), ``(left, right, top, bottom)`` (the last two) or ``(left,
+    right, top, bottom, front, back)`` (the last three); ``mode`` ``'constant'`` (filled with ``value``, 0
+    for None), ``'reflect'`` (pad < size), ``'replicate'`` or ``'circular'`` (pad <= size).  Negative pads
+    crop, in every mode, where torch does: constant and circular crop first and pad what is left (circular's
+    pads at most what the crop leaves); reflect and replicate pad first and crop the result, which must keep
+    at least one cell (``kernels/padding.py``).
     Shapes: the constant mode takes any input with at least ``len(pad) // 2`` dims; the others, as torch,
-    a 2-D or 3-D input for a 2-int pad and a 3-D or 4-D one for a 4-int pad, its dims after the batch
-    dim non-empty.  The leading dims are merged into one for the kernel (recorded reshapes).
+    a (k+1)-D or (k+2)-D input for a pad of 2k ints, its dims after the batch dim non-empty (circular's may
+    be empty).  The leading dims are merged into one for the kernel (recorded reshapes).
     """
     input = as_tensor(input, "pad input")
     K.padding.check_pad("pad", pad, mode, value)
@@ -192,9 +197,8 @@ def pad(input, pad, mode="constant", value=None):
             raise ValueError(f"pad: mode={mode!r} expects every dim after the batch dim non-empty, got shape "
                              f"{input.shape}")
     lead, last = input.shape[:input.ndim - k], input.shape[input.ndim - k:]
-    out = PadFunction.apply(input.reshape((int(np.prod(lead)), 1) + (1,) * (2 - k) + last), tuple(pad), mode,
-                            value)
-    return out.reshape(lead + out.shape[4 - k:])
+    out = PadFunction.apply(input.reshape((int(np.prod(lead)), 1) + last), tuple(pad), mode, value)
+    return out.reshape(lead + out.shape[2:])
 
 
 # --------------------------------------------------------------------------- pixel shuffle
@@ -507,8 +511,7 @@ def _batch_norm_args(op, input, running_mean, running_var, weight, bias, trainin
     input = as_tensor(input, f"{op} input")
     if weight is not None:
         _check_dtype(op, input, as_tensor(weight, f"{op} weight"))
-    if not isinstance(momentum, (int, float)) or isinstance(momentum, bool) or not 0 <= momentum <= 1:
-        raise ValueError(f"{op}: expected momentum in [0, 1], got {momentum!r}")
+    number(op, "momentum", momentum)
     return (input, _param(weight, f"{op} weight"), _param(bias, f"{op} bias"),
             array_or_none(running_mean, f"{op} running_mean"), array_or_none(running_var, f"{op} running_var"),
             bool(training), float(momentum), eps)
@@ -520,7 +523,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     Shapes: input (N, C) or (N, C, ...); running_mean, running_var, weight, bias (C,) -> the input's shape.
     With ``training`` the batch's statistics normalise and, where given, the
     running estimates (ndarrays, or Tensors whose arrays are updated) move by
-    ``momentum``; without it the running estimates normalise.
+    ``momentum`` (any real number, as torch: negative or above 1 too); without it
+    the running estimates normalise.
     """
     return BatchNormFunction.apply(*_batch_norm_args("batch_norm", input, running_mean, running_var, weight, bias,
                                                      training, momentum, eps))
@@ -631,8 +635,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     input = as_tensor(input, "instance_norm input")
     if weight is not None:
         _check_dtype("instance_norm", input, as_tensor(weight, "instance_norm weight"))
-    if not isinstance(momentum, (int, float, np.integer, np.floating)) or isinstance(momentum, bool):
-        raise TypeError(f"instance_norm: expected momentum as a number, got {type(momentum).__name__}")
+    number("instance_norm", "momentum", momentum)
     running_mean = array_or_none(running_mean, "instance_norm running_mean")
     running_var = array_or_none(running_var, "instance_norm running_var")
     if (running_mean is None) != (running_var is None):

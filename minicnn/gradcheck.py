@@ -353,6 +353,21 @@ def gradcheck_cases(rng):
                nn.Upsample(scale_factor=(1.7, 0.6), mode="bicubic"), rng.standard_normal((2, 2, 4, 7)), False),
               ("Upsample(size=(7, 3), mode='bicubic', align_corners=True)",
                nn.Upsample((7, 3), mode="bicubic", align_corners=True), rng.standard_normal((2, 2, 4, 5)), False)]
+    # 3-D padding and crops in the copying modes (drawn last, for the same reason): reflect and replicate pad,
+    # then crop (the crop reaching into the far side's padding); circular crops, then wraps what is left
+    cases += [("CircularPad2d((2, -1, -1, 1))", nn.CircularPad2d((2, -1, -1, 1)), rng.standard_normal((2, 2, 4, 5)),
+               False),
+              ("ReplicationPad2d((3, -4, 0, 1))", nn.ReplicationPad2d((3, -4, 0, 1)), rng.standard_normal((2, 2, 3, 4)),
+               False),
+              ("ZeroPad3d((1, -1, 0, 2, 1, 0))", nn.ZeroPad3d((1, -1, 0, 2, 1, 0)),
+               rng.standard_normal((2, 2, 3, 3, 4)), False),
+              ("ConstantPad3d(1, -0.5)", nn.ConstantPad3d(1, -0.5), rng.standard_normal((2, 3, 2, 2)), False),
+              ("ReflectionPad3d((2, -3, 1, 0, 1, 1))", nn.ReflectionPad3d((2, -3, 1, 0, 1, 1)),
+               rng.standard_normal((1, 2, 3, 2, 4)), False),
+              ("ReplicationPad3d((1, 0, 2, 1, 0, 2))", nn.ReplicationPad3d((1, 0, 2, 1, 0, 2)),
+               rng.standard_normal((2, 1, 2, 3, 3)), False),
+              ("CircularPad3d((1, 1, -1, 2, 1, 0))", nn.CircularPad3d((1, 1, -1, 2, 1, 0)),
+               rng.standard_normal((1, 2, 2, 4, 3)), False)]
     return [(label, module.double() if hasattr(module, "double") else module, x, smooth)
             for label, module, x, smooth in cases]
 

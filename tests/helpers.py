@@ -69,3 +69,29 @@ def both_refuse(ours, theirs):
         ours()
     with pytest.raises((RuntimeError, IndexError, ValueError)):
         theirs()
+
+
+# --------------------------------------------------------------------------- F.pad's arguments
+def pad_pair(draw, mode, n, most=4):
+    """One dim's ``(lo, hi)`` of ``F.pad`` that torch computes for ``mode`` on a dim of ``n`` cells (``draw``: a
+    hypothesis draw; negative pads crop): constant crops at most the ``n`` cells in all; circular crops as much
+    and pads at most what the crop leaves; reflect and replicate pad first, then crop, leaving at least one
+    cell, and reflect pads less than ``n``.  ``most``: the largest pad of constant and replicate."""
+    from hypothesis import strategies as st
+    if mode == "constant":
+        first = draw(st.integers(-n, most))
+        second = draw(st.integers(-(n + min(first, 0)), most))
+    elif mode == "circular":
+        first = draw(st.integers(-n, n))
+        kept = n + min(first, 0)
+        second = draw(st.integers(max(first, 0) - kept, kept))
+    else:
+        top = n - 1 if mode == "reflect" else most
+        first = draw(st.integers(1 - n - top, top))
+        second = draw(st.integers(1 - n - first, top))
+    return (first, second) if draw(st.booleans()) else (second, first)
+
+
+def torch_pad(draw, mode, shape, count):
+    """``count`` (2, 4 or 6) ints of ``F.pad``, the last dim's pair first, that torch computes on ``shape``."""
+    return tuple(p for n in shape[::-1][:count // 2] for p in pad_pair(draw, mode, n))

@@ -341,8 +341,8 @@ def kernel_args(op, rng):
         return (r(2, 2, 5, 7), (7, 4), False, 1.5, 0.6)
     if op == "upsample_bicubic2d":  # up the rows, down the columns: taps beyond both borders, clamped onto them
         return (r(2, 2, 5, 7), (7, 4), False, 1.5, 0.6)
-    if op == "pad":  # reflect: every strip folds back, mirrored, onto the pixels it copies
-        return (r(2, 2, 4, 5), (2, 1, 3, 2), "reflect")
+    if op == "pad":  # reflect of a volume: every strip folds back, mirrored, onto the cells it copies; a crop after
+        return (r(2, 2, 3, 4, 5), (2, 1, -1, 3, 1, 2), "reflect")
     if op in ("softmax", "log_softmax"):
         return (r(3, 4, 5), 1)
     if op == "dropout":
@@ -510,7 +510,7 @@ TESTS = {
     + [GRADCHECK_TABLE],
     "col2im": _ids(T_K, "test_col2im_accumulates_overlapping_windows", "test_col2im_is_the_adjoint_of_im2col",
                    "test_dilated_im2col_equals_naive_and_col2im_is_its_adjoint", "test_conv2d_equals_naive"),
-    "pad2d": _ids(T_K, "test_pad2d_backward_is_the_adjoint_and_equals_naive", "test_general_conv2d_equals_naive")
+    "pad_nd": _ids(T_K, "test_pad_nd_backward_is_the_adjoint_and_equals_naive", "test_general_conv2d_equals_naive")
     + _ids(T_A, "test_conv2d_full_signature_matches_torch"),
     "conv2d_relu_max_pool2d": _ids(T_K, "test_fused_conv_relu_pool_equals_the_three_kernels")
     + _ids(T_W, "test_winograd_fused_conv_relu_pool_equals_naive", "test_one_input_channel_fused_block_equals_naive")
@@ -1240,11 +1240,13 @@ def conv_transpose_mutants(impl):
 
 def pad_mutants(impl):
     """The mistakes people make in the backward of F.pad: the strips of a copying mode dropped, one mode's fold
-    for another's, the gradient of a crop put back at the corner."""
+    for another's, the gradient of a crop put back at the corner, circular's crop and padding undone in
+    reflect's order."""
     path, m = kernel_mutants("pad", impl)
 
     def folded_as(mode, only=None):
-        return lambda o: lambda dout, cache: o(dout, cache[:4] + (mode if only in (None, cache[4]) else cache[4],))
+        return lambda o: lambda dout, cache: o(dout, cache[:4] + (mode if only in (None, cache[4]) else cache[4],)
+                                               + cache[5:])
     m("strips_dropped", replace(path, folded_as("zeros")),
       "every mode's backward as the constant mode's: the padded strips' gradients dropped")
     m("reflect_folded_as_circular", replace(path, folded_as("circular", only="reflect")),
@@ -1254,20 +1256,32 @@ def pad_mutants(impl):
 
     def crop_forgotten(original):
         def backward(dout, cache):
-            shape, dtype, grow, crop, mode = cache
-            kept = (shape[0], shape[1], shape[2] - crop[0] - crop[1], shape[3] - crop[2] - crop[3])
+            shape, dtype, grow, crop, mode, crop_first = cache
+            if not crop_first:  # (reflect's and replicate's crop comes after the padding: _uncrop's mutant below)
+                return original(dout, cache)
+            k = len(crop) // 2
+            kept = shape[:-k] + tuple(n - crop[2 * i] - crop[2 * i + 1] for i, n in enumerate(shape[-k:]))
             dx = np.zeros(shape, dtype)
-            dx[:, :, :kept[2], :kept[3]] = original(dout, (kept, dtype, grow, (0, 0, 0, 0), mode))
+            dx[tuple(slice(0, n) for n in kept)] = original(dout, (kept, dtype, grow, (0,) * len(crop), mode, True))
             return dx
         return backward
     add(f"pad_backward{'_naive' if impl == 'naive' else ''}:crop_at_the_corner", "pad",
         replace(path, crop_forgotten), cropped, list(extra_for(impl)),
         "a crop's gradient put back at the top-left corner, not where the kept pixels were")
-    if impl == "fast":  # (one helper for both twins: the kernel-vs-naive test cannot see it)
+    if impl == "fast":  # (the fast kernel's helper: the naive twin builds its index maps with the crop in place)
         add("padding._uncrop:at_the_corner", "pad",
             source("minicnn.kernels.padding:_uncrop",
-                   ("_cropped(dx, crop)[...] = dxc", "dx[:, :, :dxc.shape[2], :dxc.shape[3]] = dxc")),
+                   ("dx[_window(crop, shape)] = dxc", "dx[tuple(slice(0, n) for n in dxc.shape)] = dxc")),
             cropped, (), "the crop's adjoint puts the kept gradient at the corner")
+
+    def circular_padded_then_cropped(original):
+        return lambda dout, cache: original(dout, cache[:5] + (False,) if cache[4] == "circular" else cache)
+    wrapped = kernel_probe_with("pad", impl, lambda rng: (rng.standard_normal((2, 2, 4, 5)), (2, -1, -1, 1),
+                                                            "circular"))
+    add(f"pad_backward{'_naive' if impl == 'naive' else ''}:circular_padded_then_cropped", "pad",
+        replace(path, circular_padded_then_cropped), wrapped, list(extra_for(impl)),
+        "circular's backward in reflect's order (pad, then crop): the wraps' gradients go to cells the crop "
+        "removed, as if torch wrapped the whole input and not the kept cells")
 
 
 def _shuffle_grad(up, swap=False, depth_first=False):
@@ -1899,31 +1913,31 @@ def subtle_kernel_mutants():
             wrap(mse, lambda res, dloss, cache: tuple(r * (cache[0].size if cache[1] == "mean" else 1) for r in res)),
             kernel_probe("mse_loss", impl), extra, "reduction='mean' not divided by the element count")
 
-        # padding modes: the adjoint of a padded copy (general conv path)
-        pads = (2, 1, 3, 2)
+        # padding modes: the adjoint of a padded copy (general conv path and F.pad), probed on a volume
+        pads = (1, 1, 2, 1, 3, 2)
 
         def pad_probe(mode, impl=impl):
             def probe():
                 from minicnn.kernels import padding as P
                 rng = _rng()
-                fn = P.pad2d_backward_naive if impl == "naive" else P.pad2d_backward
-                return fn(rng.standard_normal((2, 2, 5 + 3, 6 + 5)), pads, mode)
+                fn = P.pad_nd_backward_naive if impl == "naive" else P.pad_nd_backward
+                return fn(rng.standard_normal((2, 2, 3 + 2, 5 + 3, 6 + 5)), pads, mode)
             return probe
         if impl == "naive":
-            add("padding.pad2d_backward_naive:assign", "pad2d",
-                source("minicnn.kernels.padding:pad2d_backward_naive",
-                       ("np.add.at(dx, (slice(None), slice(None), rr, cc), dxp[:, :, keep])",
-                        "dx[:, :, rr, cc] = dxp[:, :, keep]")),
-                pad_probe("replicate"), extra, "the padded copies assign instead of adding to their source pixel")
+            add("padding._scatter:assign", "pad_nd",
+                source("minicnn.kernels.padding:_scatter",
+                       ("np.add.at(dx, (Ellipsis,) + sources, g[..., keep])",
+                        "dx[(Ellipsis,) + sources] = g[..., keep]")),
+                pad_probe("replicate"), extra, "the padded copies assign instead of adding to their source cell")
         else:
             fold = "minicnn.kernels.padding:_fold_last_axis"
-            add("padding._fold_last_axis:reflect_not_flipped", "pad2d",
+            add("padding._fold_last_axis:reflect_not_flipped", "pad_nd",
                 source(fold, ("out[..., 1:lo + 1] += g_lo[..., ::-1]", "out[..., 1:lo + 1] += g_lo")),
                 pad_probe("reflect"), (), "reflect's leading strip folded back without flipping")
-            add("padding._fold_last_axis:circular_wrong_end", "pad2d",
+            add("padding._fold_last_axis:circular_wrong_end", "pad_nd",
                 source(fold, ("out[..., size - lo:] += g_lo", "out[..., :lo] += g_lo")),
                 pad_probe("circular"), (), "circular's leading strip added to the wrong end")
-            add("padding._fold_last_axis:replicate_strip_dropped", "pad2d",
+            add("padding._fold_last_axis:replicate_strip_dropped", "pad_nd",
                 source(fold, ("out[..., -1] += g_hi.sum(axis=-1)", "pass")),
                 pad_probe("replicate"), (), "replicate's trailing strip dropped (as for zeros)")
 

@@ -19,7 +19,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from helpers import WORST  # noqa: F401 (benchmarks.record reads test_agreement.WORST)
-from helpers import DTYPES, both_refuse, compare_and_record, print_worst_errors, standard_normal
+from helpers import DTYPES, both_refuse, compare_and_record, print_worst_errors, standard_normal, torch_pad
 from minicnn import functional as MF  # minicnn's functional ops (F is torch's)
 from minicnn import nn
 from minicnn.rng import get_rng, manual_seed
@@ -558,7 +558,7 @@ def _bn_case(layer_cls, dtype, shape, affine, training, momentum, seed):
 @given(data=st.data(), affine=st.booleans(), training=st.booleans(), seed=SEEDS)
 def test_batch_norm_matches_torch(dtype, layer_cls, dims, data, affine, training, seed):
     shape = data.draw(bn_shapes(dims))
-    momentum = data.draw(st.sampled_from([0.1, 0.5]))
+    momentum = data.draw(st.sampled_from([0.1, 0.5, -0.5, 1.5]))  # any number, as torch: negative, above 1
     layer, (mean_t, var_t), x = _bn_case(layer_cls, dtype, shape, affine, training, momentum, seed)
     before = mean_t.numpy().copy(), var_t.numpy().copy()
     # dx's own scale is weight * invstd * |dy| (dy ~ N(0, 1)); in training it can cancel to far below that
@@ -577,7 +577,7 @@ def test_batch_norm_matches_torch(dtype, layer_cls, dims, data, affine, training
     batch_axes = tuple(i for i in range(x.ndim) if i != 1)
     for got, want, old, batch in ((layer.running_mean, mean_t, before[0], x.astype(np.float64).mean(batch_axes)),
                                   (layer.running_var, var_t, before[1], x.astype(np.float64).var(batch_axes))):
-        scale = (1 - momentum) * np.abs(old) + momentum * np.abs(batch) if training else np.abs(old)
+        scale = abs(1 - momentum) * np.abs(old) + abs(momentum) * np.abs(batch) if training else np.abs(old)
         np.testing.assert_allclose(got, want.numpy(), rtol=0, atol=rtol * scale.max() + 1e-12)
     assert int(layer.num_batches_tracked) == (1 if training else 0)
 
@@ -895,20 +895,17 @@ def test_local_response_norm_matches_torch(dtype, shape, size, alpha, beta, k, s
 # --------------------------------------------------------------------------- padding
 @st.composite
 def pad_cases(draw):
-    """(input shape, pad, mode, value) as torch's F.pad takes them: 2 or 4 ints, the non-constant modes on a
-    (k+1)- or (k+2)-D input for a pad of 2k ints, negative pads (crops) in the constant mode, on any dims."""
+    """(input shape, pad, mode, value) as torch's F.pad takes them: 2, 4 or 6 ints, the non-constant modes on a
+    (k+1)- or (k+2)-D input for a pad of 2k ints, negative pads (crops) in every mode (``helpers.torch_pad``:
+    where each mode's crop applies), on any dims."""
     mode = draw(st.sampled_from(["constant", "reflect", "replicate", "circular"]))
-    k = draw(st.sampled_from([1, 2]))
+    k = draw(st.sampled_from([1, 2, 3]))
     if mode == "constant":
-        shape = tuple(draw(st.lists(st.integers(1, 6), min_size=k, max_size=5)))
+        shape = tuple(draw(st.lists(st.integers(1, 5), min_size=k, max_size=5)))
     else:
-        shape = tuple(draw(st.lists(st.integers(1, 6), min_size=k + 1, max_size=k + 2)))
-    pad = []
-    for size in [s for s in shape[::-1][:k] for _ in (0, 1)]:  # (left, right) of the last dim, then the one before
-        hi = {"reflect": size - 1, "circular": size}.get(mode, 4)
-        pad.append(draw(st.integers(-(size // 2) if mode == "constant" else 0, hi)))
+        shape = tuple(draw(st.lists(st.integers(1, 5), min_size=k + 1, max_size=k + 2)))
     value = draw(st.sampled_from([None, 0.0, -2.5, 3])) if mode == "constant" else None
-    return shape, tuple(pad), mode, value
+    return shape, torch_pad(draw, mode, shape, 2 * k), mode, value
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -923,37 +920,68 @@ def test_pad_matches_torch(dtype, case, by_keyword, seed):
     compare_and_record("F.pad", ours, lambda x: F.pad(x, pad, mode, value), standard_normal(seed, shape, dtype), seed)
 
 
+PAD_LAYERS = [("ZeroPad2d", nn.ZeroPad2d, torch.nn.ZeroPad2d), ("ReflectionPad2d", nn.ReflectionPad2d,
+                                                                 torch.nn.ReflectionPad2d),
+              ("ReplicationPad2d", nn.ReplicationPad2d, torch.nn.ReplicationPad2d),
+              ("CircularPad2d", nn.CircularPad2d, torch.nn.CircularPad2d),
+              ("ConstantPad2d(value=-1.5)", lambda p: nn.ConstantPad2d(p, -1.5),
+               lambda p: torch.nn.ConstantPad2d(p, -1.5)),
+              ("ZeroPad3d", nn.ZeroPad3d, torch.nn.ZeroPad3d), ("ReflectionPad3d", nn.ReflectionPad3d,
+                                                                 torch.nn.ReflectionPad3d),
+              ("ReplicationPad3d", nn.ReplicationPad3d, torch.nn.ReplicationPad3d),
+              ("CircularPad3d", nn.CircularPad3d, torch.nn.CircularPad3d),
+              ("ConstantPad3d(value=2)", lambda p: nn.ConstantPad3d(p, 2), lambda p: torch.nn.ConstantPad3d(p, 2))]
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name, make, theirs", [
-    ("ZeroPad2d", nn.ZeroPad2d, torch.nn.ZeroPad2d), ("ReflectionPad2d", nn.ReflectionPad2d, torch.nn.ReflectionPad2d),
-    ("ReplicationPad2d", nn.ReplicationPad2d, torch.nn.ReplicationPad2d),
-    ("ConstantPad2d(value=-1.5)", lambda p: nn.ConstantPad2d(p, -1.5), lambda p: torch.nn.ConstantPad2d(p, -1.5)),
-])
+@pytest.mark.parametrize("name, make, theirs", PAD_LAYERS)
 @SETTINGS
-@given(shape=st.tuples(st.integers(1, 3), st.integers(2, 6), st.integers(2, 6)), batched=st.booleans(),
-       data=st.data(), seed=SEEDS)
-def test_padding_layers_match_torch(dtype, name, make, theirs, shape, batched, data, seed):
-    low = -1 if name in ("ZeroPad2d", "ConstantPad2d(value=-1.5)") else 0
-    h, w = shape[1:]
-    padding = data.draw(st.one_of(st.integers(low, min(h, w) - 1),
-                                  st.tuples(*[st.integers(low, n - 1) for n in (w, w, h, h)])))
+@given(batched=st.booleans(), data=st.data(), seed=SEEDS)
+def test_padding_layers_match_torch(dtype, name, make, theirs, batched, data, seed):
+    """Each padding layer against torch's, on (C, H, W) / (N, C, H, W) (2d) or (C, D, H, W) / (N, C, D, H, W)
+    (3d): an int padding (every side; negative: a crop wherever torch computes one) or a tuple of torch's
+    pads, negative ones among them."""
+    k = 3 if "3d" in name else 2
+    mode = next(m for key, m in (("Zero", "constant"), ("Constant", "constant"), ("Reflection", "reflect"),
+                                 ("Replication", "replicate"), ("Circular", "circular")) if name.startswith(key))
+    shape = (data.draw(st.integers(1, 3)),) + tuple(data.draw(st.integers(2, 5)) for _ in range(k))
+    if data.draw(st.booleans()):
+        padding = data.draw(st.integers(-1 if mode in ("constant", "circular") else 0, min(shape[1:]) // 2))
+    else:
+        padding = torch_pad(data.draw, mode, shape, 2 * k)
     layer, reference = make(padding), theirs(padding)
     assert repr(layer) == repr(reference)
     shape = ((2,) if batched else ()) + shape
     compare_and_record(name, layer, reference, standard_normal(seed, shape, dtype), seed)
 
 
+def _circular_reads_unwritten_cells(shape, pad):
+    """torch's circular pad wraps the cells its crop keeps without checking that they are enough: where a pad
+    is more than what the crop leaves its answer is memory it never wrote (or an overlap error), and minicnn
+    refuses (also where that leaves the output empty, and torch returns the empty tensor)."""
+    for i, n in enumerate(shape[::-1][:len(pad) // 2]):
+        lo, hi = pad[2 * i:2 * i + 2]
+        kept = n - max(-lo, 0) - max(-hi, 0)
+        if kept < 0 or max(lo, hi) > kept:
+            return True
+    return False
+
+
 @SETTINGS
-@given(shape=st.lists(st.integers(0, 4), max_size=5).map(tuple), mode=st.sampled_from(["reflect", "replicate",
+@given(shape=st.lists(st.integers(0, 4), max_size=6).map(tuple), mode=st.sampled_from(["reflect", "replicate",
                                                                                         "circular"]),
-       pad=st.lists(st.integers(-2, 5), min_size=2, max_size=4).filter(lambda p: len(p) != 3).map(tuple))
+       pad=st.lists(st.integers(-5, 5), min_size=2, max_size=6).filter(lambda p: len(p) % 2 == 0).map(tuple))
 def test_pad_refuses_what_torch_refuses(shape, mode, pad):
+    """minicnn computes (to torch's shape) exactly where torch does: ranks, 2, 4 or 6 ints, pads at the limits,
+    crops (negative pads) that leave nothing or reach into the padding."""
     x = np.zeros(shape)
     try:
         expected = F.pad(torch.from_numpy(x), pad, mode)
     except (RuntimeError, IndexError, ValueError, NotImplementedError):
         expected = None
-    if expected is None or min(pad) < 0:  # (torch crops with negative pads in these modes; minicnn refuses)
+    if mode == "circular" and expected is not None and _circular_reads_unwritten_cells(shape, pad):
+        expected = None
+    if expected is None:
         with pytest.raises(ValueError, match="pad"):
             MF.pad(x, pad, mode)
     else:

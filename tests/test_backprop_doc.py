@@ -198,7 +198,7 @@ def test_engine_examples():
 def test_padding_fold_example():
     """Reflect padding (a0, a1, a2) by 2 copies a1 three times, so its gradient is the sum of three entries."""
     from minicnn.kernels import padding
-    np.testing.assert_array_equal(padding.pad2d(np.array([[[[0.0, 1.0, 2.0]]]]), (0, 0, 2, 2), "reflect").ravel(),
+    np.testing.assert_array_equal(padding.pad_nd(np.array([[[[0.0, 1.0, 2.0]]]]), (0, 0, 2, 2), "reflect").ravel(),
                                   [2, 1, 0, 1, 2, 1, 0])
-    np.testing.assert_array_equal(padding.pad2d_backward(np.ones((1, 1, 1, 7)), (0, 0, 2, 2), "reflect").ravel(),
+    np.testing.assert_array_equal(padding.pad_nd_backward(np.ones((1, 1, 1, 7)), (0, 0, 2, 2), "reflect").ravel(),
                                   [2, 3, 2])

@@ -45,6 +45,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from helpers import torch_pad
 import minicnn
 from minicnn import data, nn, optim
 from minicnn import functional as F
@@ -562,7 +563,7 @@ def _batch_norm(cls, dims):
     def row(d, well):
         c = d(st.integers(1, 3))
         layer_ = cls(pick(d, well, st.just(c), ODD_INTS), eps=value(d, well, [1e-5, 1e-3], [0.0, -1.0, "x"]),
-                     momentum=value(d, well, [0.1, None, 0.0, 1.0], [-1.0, 2, "0.1"]),
+                     momentum=value(d, well, [0.1, None, 0.0, 1.0, -1.0, 2, np.float32(0.5)], ["0.1", True]),
                      affine=d(st.booleans()), track_running_stats=d(st.booleans()))
         nd = d(st.sampled_from(dims))
         x = tensor(d, well, (d(st.integers(2, 4)), c) + tuple(d(st.integers(1, 3)) for _ in range(nd - 2)))
@@ -675,33 +676,45 @@ def _relu6(d, well):
     return nn.ReLU6(inplace=value(d, well, *INPLACE)), (x,), expect
 
 def _pad_sizes(d, well, mode, x, count):
-    """``count`` pads for the last dims of ``x`` that mode takes (hostile: anything odd among them)."""
-    sizes = [n for n in (x.shape[::-1] if isinstance(x, np.ndarray) else ())[:count // 2] for _ in (0, 1)]
-    sizes += [1] * (count - len(sizes))
-    good = [d(st.integers(-(n // 2) if mode == "constant" else 0,
-                          {"reflect": max(n - 1, 0), "circular": n}.get(mode, 3))) for n in sizes]
-    return tuple(good) if well else d(st.sampled_from([tuple(good), (1, 1, 1), (-1, 2), (1, 2.0), 3, None,
-                                                       (2**40, 1), (True, 1)]))
+    """``count`` pads for the last dims of ``x`` that torch computes in ``mode``, negative ones (crops) among them
+    (``helpers.torch_pad``); hostile: anything odd among them, and pads just past torch's limits."""
+    shape = tuple(max(n, 1) for n in (x.shape if isinstance(x, np.ndarray) else ()))
+    sizes = (1,) * max(count // 2 - len(shape), 0) + shape[len(shape) - count // 2:]
+    good = torch_pad(d, mode, sizes, count)
+    n = sizes[-1]  # the last dim's, padded by the first pair
+    past = {"reflect": (n, 0), "replicate": (-n, 0), "circular": (n, -1), "constant": (-n - 1, 0)}.get(mode, (0, 0))
+    return good if well else d(st.sampled_from([good, past + good[2:], (1, 1, 1), (1,) * 8, (-1, 2), (1, 2.0), 3,
+                                                None, (2**40, 1), (True, 1)]))
+
+
+def _padded_shape(shape, pad):
+    """``shape`` after ``F.pad`` by ``pad`` (the last dim's pair first)."""
+    k = len(pad) // 2
+    return shape[:len(shape) - k] + tuple(n + pad[2 * i] + pad[2 * i + 1] for i, n in enumerate(shape[::-1][:k]))[::-1]
 
 
 def _pad_layer(cls, mode):
+    k = 3 if cls.endswith("3d") else 2
+
     def row(d, well):
-        x = image(d, well, batched=maybe_unbatched(d, well), hw=(2, 5))
-        padding = _pad_sizes(d, well, mode, x, 4)
+        lead = (d(st.integers(1, 3)),) if maybe_unbatched(d, well) else ()
+        x = tensor(d, well, lead + (d(st.integers(1, 3)),) + tuple(d(st.integers(2, 5)) for _ in range(k)))
+        padding = _pad_sizes(d, well, mode, x, 2 * k)
         if well and d(st.booleans()):
-            padding = d(st.integers(-1 if mode == "constant" else 0, 1))
-        args = (padding, value(d, well, [0.0, -1.5, 2], ["1", None, float("nan")])) if cls == "ConstantPad2d" \
+            padding = d(st.integers(-1 if mode in ("constant", "circular") else 0, 1))
+        args = (padding, value(d, well, [0.0, -1.5, 2], ["1", None, float("nan")])) if cls.startswith("ConstantPad") \
             else (padding,)
         expect = {}
-        if isinstance(x, np.ndarray) and x.ndim >= 2 and well:
-            left, right, top, bottom = (padding,) * 4 if isinstance(padding, int) else padding
-            expect["shape"] = x.shape[:-2] + (x.shape[-2] + top + bottom, x.shape[-1] + left + right)
+        if well:
+            expect["shape"] = _padded_shape(x.shape, (padding,) * 2 * k if isinstance(padding, int) else padding)
         return getattr(nn, cls)(*args), (x,), expect
     return row
 
 
 for _cls, _mode in (("ZeroPad2d", "constant"), ("ConstantPad2d", "constant"), ("ReflectionPad2d", "reflect"),
-                    ("ReplicationPad2d", "replicate")):
+                    ("ReplicationPad2d", "replicate"), ("CircularPad2d", "circular"), ("ZeroPad3d", "constant"),
+                    ("ConstantPad3d", "constant"), ("ReflectionPad3d", "reflect"), ("ReplicationPad3d", "replicate"),
+                    ("CircularPad3d", "circular")):
     layer(_cls, "pad")(_pad_layer(_cls, _mode))
 
 
@@ -1015,7 +1028,7 @@ def _lazy_linear(d, well):
 @layer("LazyBatchNorm2d", "batch_norm", "BatchNorm2d")
 def _lazy_batch_norm(d, well):
     layer_ = nn.LazyBatchNorm2d(eps=value(d, well, [1e-5, 1e-3], [0.0, -1.0, "x"]),
-                                momentum=value(d, well, [0.1, None, 0.0, 1.0], [-1.0, 2, "0.1"]),
+                                momentum=value(d, well, [0.1, None, 0.0, 1.0, -1.0, 2], ["0.1", True]),
                                 affine=d(st.booleans()), track_running_stats=d(st.booleans()))
     x = tensor(d, well, (d(st.integers(2, 4)), d(st.integers(1, 3)), d(st.integers(1, 3)), d(st.integers(1, 3))))
     return layer_, (x,), {"shape": x.shape}
@@ -1254,7 +1267,7 @@ for _name in ("interpolate", "upsample", "upsample_nearest", "upsample_bilinear"
 @function("pad")
 def _f_pad(d, well):
     mode = value(d, well, ["constant", "reflect", "replicate", "circular"], ["zeros", None, 1])
-    count = d(st.sampled_from([2, 4]))
+    count = d(st.sampled_from([2, 4, 6]))
     k = count // 2
     if mode == "constant":
         shape = d(st.lists(st.integers(1, 4), min_size=k, max_size=5))
@@ -1264,11 +1277,7 @@ def _f_pad(d, well):
     pad = _pad_sizes(d, well, mode, x, count)
     fill = value(d, well, [None, 0.0, 2.5, -1], ["0", True, [1.0]]) if mode == "constant" else value(
         d, well, [None, 0.0], [1.0])
-    expect = {}
-    if well:
-        grown = [n + pad[2 * i] + pad[2 * i + 1] for i, n in enumerate(x.shape[::-1][:k])]
-        expect["shape"] = x.shape[:x.ndim - k] + tuple(grown[::-1])
-    return (x, pad), {"mode": mode, "value": fill}, expect
+    return (x, pad), {"mode": mode, "value": fill}, {"shape": _padded_shape(x.shape, pad)} if well else {}
 
 
 def _f_softmax(d, well):
@@ -1332,7 +1341,7 @@ def _f_batch_norm(d, well):
     mean, var = (np.zeros(c, dtype), np.ones(c, dtype)) if stats else (None, None)
     weight = d(st.none() | st.just(np.ones(c, dtype)))
     bias = d(st.none() | st.just(np.zeros(c, dtype)))
-    kwargs = {"training": training, "momentum": value(d, well, [0.1, 0.0, 1.0], [-1.0, None, 2]),
+    kwargs = {"training": training, "momentum": value(d, well, [0.1, 0.0, 1.0, -1.0, 2], [None, "0.1", True]),
               "eps": value(d, well, [1e-5], [0.0, -1.0])}
     return (x, mean, var, weight, bias), kwargs, {"shape": x.shape}
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from helpers import DTYPES, TOL, arrays_in, assert_close, randn
+from helpers import DTYPES, TOL, arrays_in, assert_close, randn, torch_pad
 from minicnn import functional as F
 from minicnn import kernels as K
 from minicnn.kernels import conv_transpose
@@ -792,33 +792,39 @@ def test_conv_transpose2d_accepts_non_contiguous_input():
         np.testing.assert_array_equal(g, gc)
 
 
-@given(st.sampled_from(["zeros", "reflect", "replicate", "circular"]), st.tuples(*[st.integers(0, 4)] * 4),
-       st.integers(1, 6), st.integers(1, 6), seeds)
-def test_pad2d_backward_is_the_adjoint_and_equals_naive(mode, pads, h, w, seed):
+@st.composite
+def pad_nd_cases(draw):
+    """(mode, pads, x shape): 1 to 3 padded dims of an (N, C, ...) array, ``(lo, hi)`` per dim outermost first,
+    within torch's limits (reflect's pads below the size, circular's at most the size)."""
+    mode = draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"]))
+    sizes = draw(st.lists(st.integers(1, 5), min_size=1, max_size=3))
+    most = {"reflect": lambda n: n - 1, "circular": lambda n: n}.get(mode, lambda n: 4)
+    pads = tuple(draw(st.integers(0, most(n))) for n in sizes for _ in (0, 1))
+    return mode, pads, (2, 3) + tuple(sizes)
+
+
+@given(pad_nd_cases(), seeds)
+def test_pad_nd_backward_is_the_adjoint_and_equals_naive(case, seed):
     from minicnn.kernels import padding as P
-    assume(mode != "reflect" or max(pads[:2]) < h and max(pads[2:]) < w)
-    assume(mode != "circular" or max(pads[:2]) <= h and max(pads[2:]) <= w)
+    mode, pads, shape = case
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((2, 3, h, w))
-    xp = P.pad2d(x, pads, mode)
-    np.testing.assert_array_equal(xp, P.pad2d_naive(x, pads, mode))
+    x = rng.standard_normal(shape)
+    xp = P.pad_nd(x, pads, mode)
+    np.testing.assert_array_equal(xp, P.pad_nd_naive(x, pads, mode))
     g = rng.standard_normal(xp.shape)
-    dx = P.pad2d_backward(g, pads, mode)
-    np.testing.assert_allclose(dx, P.pad2d_backward_naive(g, pads, mode), rtol=1e-13, atol=1e-13)
+    dx = P.pad_nd_backward(g, pads, mode)
+    np.testing.assert_allclose(dx, P.pad_nd_backward_naive(g, pads, mode), rtol=1e-13, atol=1e-13)
     assert abs(np.sum(xp * g) - np.sum(x * dx)) <= 1e-10 * np.sum(np.abs(xp * g))  # <pad(x), g> = <x, pad*(g)>
 
 
 @st.composite
 def pad_cases(draw):
-    """(x shape (N, C, H, W), pad of 2 or 4 ints, mode, value) that torch's F.pad takes: negative pads (crops)
-    in the constant mode only, reflect's pads below the size, circular's at most the size."""
+    """(x shape (N, C, W), (N, C, H, W) or (N, C, D, H, W), pad of 2, 4 or 6 ints, mode, value) that torch's
+    F.pad computes, negative pads (crops) in every mode (``helpers.torch_pad``)."""
     mode = draw(st.sampled_from(["constant", "reflect", "replicate", "circular"]))
-    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 6)), draw(st.integers(1, 6)))
-    pad = []
-    for size in (shape[3], shape[3], shape[2], shape[2]):
-        hi = {"reflect": size - 1, "circular": size}.get(mode, 4)
-        pad.append(draw(st.integers(-(size // 2) if mode == "constant" else 0, hi)))
-    pad = tuple(pad[:draw(st.sampled_from([2, 4]))])
+    shape = tuple(draw(st.lists(st.integers(1, 3), min_size=2, max_size=2)) +
+                  draw(st.lists(st.integers(1, 5), min_size=1, max_size=3)))
+    pad = torch_pad(draw, mode, shape, 2 * draw(st.integers(1, len(shape) - 2)))
     value = draw(st.sampled_from([None, 0.0, -1.5, 2])) if mode == "constant" else None
     return shape, pad, mode, value
 
@@ -829,8 +835,8 @@ def test_pad_equals_naive_and_its_backward_is_the_adjoint(case, dtype, seed):
     rng = np.random.default_rng(seed)
     x = randn(rng, shape, dtype)
     out, (dx,) = same_both_ways("pad", (x, pad, mode, value), dtype, rng)
-    left, right, top, bottom = pad + (0, 0) * (len(pad) == 2)
-    assert out.shape == shape[:2] + (shape[2] + top + bottom, shape[3] + left + right)
+    k = len(pad) // 2
+    assert out.shape == shape[:-k] + tuple(n + pad[2 * i] + pad[2 * i + 1] for i, n in enumerate(shape[::-1][:k]))[::-1]
     if dtype == np.float64:  # <pad(x) - pad(0), g> = <x, pad*(g)>: the backward is the forward's adjoint
         g = rng.standard_normal(out.shape)
         fill = K.pad_forward(np.zeros_like(x), pad, mode, value)[0]
@@ -846,9 +852,16 @@ def test_pad_known_values_in_every_mode():
         ((2, 1), "circular", None, [2, 3, 1, 2, 3, 1], [[2, 2, 2], [2, 2, 2]]),
         ((1, 1), "constant", 7.0, [7, 1, 2, 3, 7], [[1, 1, 1], [1, 1, 1]]),
         ((-1, 1), "constant", None, [2, 3, 0], [[0, 1, 1], [0, 1, 1]]),
+        # reflect and replicate pad, then crop: the crop reaches into the padding on the other side
+        ((2, -3), "reflect", None, [3, 2], [[0, 1, 1], [0, 1, 1]]),
+        ((3, -4), "replicate", None, [1, 1], [[2, 0, 0], [2, 0, 0]]),
+        ((-1, 2), "replicate", None, [2, 3, 3, 3], [[0, 1, 3], [0, 1, 3]]),
+        # circular crops, then wraps what is left: (2, 3) padded by 1 on the left is (3, 2, 3)
+        ((1, -1), "circular", None, [2, 1, 2], [[1, 2, 0], [1, 2, 0]]),
     ]
-    for impl in ("fast", "naive"):
-        forward, backward = K.REGISTRY["pad"][:2] if impl == "fast" else K.REGISTRY["pad"][2:]
+    for impl in ("fast", "naive"):  # (by attribute, not from REGISTRY's tuples: a planted mutant replaces these)
+        sfx = "_naive" if impl == "naive" else ""
+        forward, backward = getattr(K, f"pad_forward{sfx}"), getattr(K, f"pad_backward{sfx}")
         for pad, mode, value, row, dx in cases:
             out, cache = forward(x, pad, mode, value)
             np.testing.assert_array_equal(out[0, 0, 0], row, err_msg=f"{impl} {mode} {pad}")
@@ -857,6 +870,10 @@ def test_pad_known_values_in_every_mode():
         np.testing.assert_array_equal(out[0, 0], [[4, 5, 6], [1, 2, 3], [4, 5, 6]])
         np.testing.assert_array_equal(backward(np.arange(9.0).reshape(1, 1, 3, 3), cache)[0, 0],
                                       [[3, 4, 5], [6 + 0, 7 + 1, 8 + 2]])
+        # 3-D: a (2, 2, 1) volume reflected by one at the front and the top: each dim's map is (1, 0, 1)
+        out, cache = forward(np.array([[[[[1.0], [2.0]], [[3.0], [4.0]]]]]), (0, 0, 1, 0, 1, 0), "reflect")
+        np.testing.assert_array_equal(out[0, 0, :, :, 0], [[4, 3, 4], [2, 1, 2], [4, 3, 4]])
+        np.testing.assert_array_equal(backward(np.ones_like(out), cache)[0, 0, :, :, 0], [[1, 2], [2, 4]])
 
 
 @pytest.mark.parametrize("name", ["pixel_shuffle", "pixel_unshuffle"])
@@ -2006,7 +2023,9 @@ MORE_BAD_INPUT = [
     (K.sigmoid_forward, lambda: ([1.0],), TypeError, r"sigmoid input: expected a numpy.ndarray, got list"),
     (K.softmax_forward, lambda: (x4, 4), ValueError, r"softmax: expected dim as an int in \[-4, 4\), got 4"),
     (K.hardtanh_forward, lambda: (np.ones(3, int),), TypeError, r"hardtanh input: expected dtype float32 or float64"),
-    (K.pad_forward, lambda: (np.ones((3, 4)), (1, 1)), ValueError, r"pad input: expected a 4-D array, got 2-D"),
+    (K.pad_forward, lambda: (np.ones((3, 4)), (1, 1)), ValueError, r"pad input: expected a 3-D, 4-D or 5-D array"),
+    (K.pad_forward, lambda: (x4, (1,) * 6), ValueError,
+     r"pad: a pad of 6 ints pads 3 dims after \(N, C\): expected a 5-D input, got shape \(2, 3, 4, 4\)"),
     (K.pixel_shuffle_forward, lambda: (x4, 2.0), TypeError, r"pixel_shuffle: expected upscale_factor as an int, got float"),
     (K.layer_norm_forward, lambda: (x4, (3, 4)), ValueError,
      r"layer_norm: expected an input whose last dims are normalized_shape \(3, 4\), got shape \(2, 3, 4, 4\)"),
@@ -2062,7 +2081,8 @@ MORE_BAD_INPUT = [
     (K.pixel_unshuffle_backward, lambda: (np.ones((2, 3, 4, 4)), K.pixel_unshuffle_forward(x4, 2)[1]), ValueError,
      r"pixel_unshuffle backward: expected upstream gradient of shape \(2, 12, 2, 2\), got \(2, 3, 4, 4\)"),
     (K.pad_forward, lambda: (x4, (1, 1, 1)), ValueError,
-     r"pad: expected a pad of 2 ints \(left, right\) or 4 \(left, right, top, bottom\), got 3"),
+     r"pad: expected a pad of 2 ints \(left, right\), 4 \(left, right, top, bottom\) or 6 \(left, right, top, "
+     r"bottom, front, back\), got 3"),
     (K.pad_forward, lambda: (x4, (1, 1.5)), TypeError, r"pad: expected pad as a tuple of ints, got \(1, 1.5\)"),
     (K.pad_forward, lambda: (x4, (1, 1), "mirror"), ValueError,
      r"pad: expected mode in \('constant', 'reflect', 'replicate', 'circular'\), got 'mirror'"),
@@ -2070,12 +2090,19 @@ MORE_BAD_INPUT = [
      r"pad: mode='reflect' needs padding < the input width 4, got padding \(4, 0\)"),
     (K.pad_forward, lambda: (x4, (0, 0, 5, 0), "circular"), ValueError,
      r"pad: mode='circular' needs padding <= the input height 4, got padding \(5, 0\)"),
-    (K.pad_forward, lambda: (x4, (-1, 1), "replicate"), ValueError,
-     r"pad: expected pads >= 0 for mode='replicate' \(negative pads crop in mode='constant' only\)"),
+    (K.pad_forward, lambda: (x4, (-3, -2), "replicate"), ValueError,
+     r"pad: mode='replicate' with pads \(-3, -2\) leaves -1 cells of an input width of 4: expected at least 1"),
+    (K.pad_forward, lambda: (x4, (-4, 0), "reflect"), ValueError,
+     r"pad: mode='reflect' with pads \(-4, 0\) leaves 0 cells of an input width of 4: expected at least 1"),
+    (K.pad_forward, lambda: (x4, (-4, 0, -4, 0), "reflect"), ValueError,
+     r"pad: mode='reflect' with pads \(-4, 0, -4, 0\) leaves no cells of the input's last 2 dims \(4, 4\)"),
+    (K.pad_forward, lambda: (x4, (3, -2), "circular"), ValueError,
+     r"pad: mode='circular' needs padding <= what the negative pad leaves of the input width, 2 of 4, got "
+     r"padding \(3, -2\)"),
     (K.pad_forward, lambda: (x4, (1, 1), "reflect", 2.0), ValueError,
      r"pad: mode='reflect' takes no value \(only mode='constant' fills\), got value=2.0"),
     (K.pad_forward, lambda: (x4, (-3, -2)), ValueError,
-     r"pad: the negative pads \(-3, -2\) crop 5 pixels of an input width of 4: expected at most 4"),
+     r"pad: the negative pads \(-3, -2\) crop 5 cells of an input width of 4: expected at most 4"),
     (K.pad_forward, lambda: (x4, (1, 1), "constant", "0"), TypeError, r"pad: expected value as a number or None, got str"),
     (K.pad_backward, lambda: (np.ones((2, 3, 4, 4)), K.pad_forward(x4, (1, 1))[1]), ValueError,
      r"pad backward: expected upstream gradient of shape \(2, 3, 4, 6\), got \(2, 3, 4, 4\)"),

@@ -755,7 +755,7 @@ def test_dropout_p_edges_and_refusals():
 
 
 # --------------------------------------------------------------------------- batch norm over several steps
-@pytest.mark.parametrize("momentum", [0.1, 0.7, None])
+@pytest.mark.parametrize("momentum", [0.1, 0.7, None, -0.3, 1.5])  # any number, as torch
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
 def test_batch_norm_running_stats_after_train_steps_and_eval_output_match_torch(momentum, dtype, rtol, torch):
     rng = np.random.default_rng(0)
@@ -805,8 +805,14 @@ def test_batch_norm_state_dict_round_trips_through_torch_and_dtype(torch):
 def test_batch_norm_refuses_bad_arguments():
     with pytest.raises(ValueError, match="BatchNorm2d: expected eps > 0"):
         nn.BatchNorm2d(3, eps=0)
-    with pytest.raises(ValueError, match=r"BatchNorm2d: expected momentum in \[0, 1\] or None"):
-        nn.BatchNorm2d(3, momentum=2)
+    with pytest.raises(TypeError, match=r"BatchNorm2d: expected momentum as a number, got str"):
+        nn.BatchNorm2d(3, momentum="0.1")
+    with pytest.raises(TypeError, match=r"BatchNorm1d: expected momentum as a number, got bool"):
+        nn.BatchNorm1d(3, momentum=True)
+    x, mean, var = np.ones((2, 3)), np.zeros(3), np.ones(3)
+    with pytest.raises(TypeError, match=r"batch_norm: expected momentum as a number, got NoneType"):
+        F.batch_norm(x, mean, var, training=True, momentum=None)  # (torch's functional takes no None either)
+    assert nn.BatchNorm2d(3, momentum=-1).momentum == -1 and nn.BatchNorm2d(3, momentum=2.5).momentum == 2.5
     with pytest.raises(ValueError, match=r"BatchNorm2d: expected a 4-D input, got shape \(2, 3\)"):
         nn.BatchNorm2d(3)(np.ones((2, 3)))
     with pytest.raises(TypeError, match=r"batch_norm: expected input of dtype float32 \(the weight's\), got float64"):
@@ -990,7 +996,9 @@ def test_gradcheck_table_has_every_layer_and_passes(capsys):
     for layer in ("BatchNorm2d(3), train, batch 2", "BatchNorm2d(2), train, batch 3", "BatchNorm1d", "BatchNormReLU2d",
                   "BatchNorm2d(3), eval", "LocalResponseNorm", "Sigmoid", "Tanh", "LeakyReLU", "Softmax", "LogSoftmax", "AvgPool2d",
                   "Hardsigmoid", "Hardswish", "SiLU", "GELU()", "GELU(approximate='tanh')", "ELU", "Softplus",
-                  "ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d", "PixelShuffle", "PixelUnshuffle", "PReLU(3", "PReLU()",
+                  "ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d", "CircularPad2d", "ZeroPad3d",
+                  "ConstantPad3d", "ReflectionPad3d", "ReplicationPad3d", "CircularPad3d",
+                  "PixelShuffle", "PixelUnshuffle", "PReLU(3", "PReLU()",
                   "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Dropout(", "Dropout2d", "MSELoss", "NLLLoss",
                   "BCEWithLogitsLoss", "BCELoss(", "LeNet5", "BasicBlock", "ConvTranspose2d(4, 6, 3",
                   "ConvTranspose2d(2, 3, 3", "LayerNorm", "GroupNorm(2, 6), weight", "GroupNorm(2, 6, affine=False)",

@@ -56,7 +56,7 @@ from . import conv_direct, conv_general, winograd
 from .checks import check_float_array, check_grad, check_same_dtype, is_one, out_size, pair, window_count
 from .conv_general import col2im_dilated_kernel, conv_padding, im2col_dilated_kernel  # noqa: F401 (conv_padding: nn/conv.py)
 from .conv_layout import cols_to_nchw, nchw_to_cols, pad, unpad
-from .padding import pad2d_backward_naive, pad2d_naive
+from .padding import pad_nd_backward_naive, pad_nd_naive
 from .registry import kernel_table
 
 
@@ -153,7 +153,7 @@ def conv2d_forward_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, 
     (``setup``: the full signature's checks, ``conv_general.conv_setup``).
     """
     setup = conv_general.conv_setup(x, weight, bias, stride, padding, dilation, groups, padding_mode)
-    xp = pad2d_naive(x, setup.pads, setup.mode)
+    xp = pad_nd_naive(x, setup.pads, setup.mode)
     (oh, ow) = setup.out_hw
     out = np.zeros((x.shape[0], weight.shape[0], oh, ow), dtype=x.dtype)
     for outs, chans in conv_general.group_blocks(weight, setup.groups, 1):
@@ -187,7 +187,7 @@ def conv2d_backward_naive(dout, cache, need_input_grad=True):
     x, weight, setup, has_bias = cache
     oh, ow = setup.out_hw
     check_grad("conv2d backward", dout, (x.shape[0], weight.shape[0], oh, ow), x.dtype)
-    xp = pad2d_naive(x, setup.pads, setup.mode)
+    xp = pad_nd_naive(x, setup.pads, setup.mode)
     dxp = np.zeros_like(xp)
     dweight = np.zeros_like(weight)
     for outs, chans in conv_general.group_blocks(weight, setup.groups, 1):
@@ -197,7 +197,7 @@ def conv2d_backward_naive(dout, cache, need_input_grad=True):
                 d = dout[:, outs, y, xo]                                             # (N, O/groups)
                 dweight[outs] += np.tensordot(d, xp[window], axes=([0], [0]))        # (O/groups, C/groups, KH, KW)
                 dxp[window] += np.tensordot(d, weight[outs], axes=([1], [0]))        # (N, C/groups, KH, KW)
-    dx = pad2d_backward_naive(dxp, setup.pads, setup.mode) if need_input_grad else None
+    dx = pad_nd_backward_naive(dxp, setup.pads, setup.mode) if need_input_grad else None
     # the bias gradient sums N*OH*OW terms: accumulate in float64, as the fast kernel does, so that
     # a float32 sum with cancellation does not make the reference the less accurate of the two
     dbias = dout.sum(axis=(0, 2, 3), dtype=np.float64).astype(dout.dtype) if has_bias else None

@@ -24,7 +24,7 @@ from numba import njit
 
 from .checks import check_float_array, check_same_dtype, is_one, pair, positive_int, window_count
 from .conv_layout import cols_to_nchw, nchw_to_cols
-from .padding import check_padding_mode, pad2d, pad2d_backward
+from .padding import check_padding_mode, pad_nd, pad_nd_backward
 
 
 # The general path's pair of im2col / col2im: a dilated kernel reads tap (i, j) at offset (i*DH, j*DW)
@@ -148,7 +148,7 @@ def forward(x, weight, bias, setup):
     per group, then bias and NCHW.  Returns ``(out, GeneralCache)``."""
     (sh, sw), (dh, dw), (oh, ow) = setup.stride, setup.dilation, setup.out_hw
     n, n_out, kh, kw = x.shape[0], weight.shape[0], weight.shape[2], weight.shape[3]
-    xp = pad2d(x, setup.pads, setup.mode)
+    xp = pad_nd(x, setup.pads, setup.mode)
     cols = np.empty((x.shape[1] * kh * kw, n * oh * ow), dtype=x.dtype)
     im2col_dilated_kernel(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols)
     weight2 = weight.reshape(n_out, -1)
@@ -162,7 +162,7 @@ def forward(x, weight, bias, setup):
 
 def backward(dout, cache, need_input_grad):
     """``(dx or None, dweight, dbias)`` of :func:`forward` for the checked, contiguous ``dout``: the GEMMs per
-    group, dilated col2im, then the padding's gradient folded back (``padding.pad2d_backward``)."""
+    group, dilated col2im, then the padding's gradient folded back (``padding.pad_nd_backward``)."""
     x_shape, weight, cols, setup = cache
     (sh, sw), (dh, dw), (oh, ow) = setup.stride, setup.dilation, setup.out_hw
     n, n_out, kh, kw = x_shape[0], weight.shape[0], weight.shape[2], weight.shape[3]
@@ -181,5 +181,5 @@ def backward(dout, cache, need_input_grad):
         pt, pb, pl, pr = setup.pads
         dxp = np.zeros((n, x_shape[1], x_shape[2] + pt + pb, x_shape[3] + pl + pr), dtype=cols.dtype)
         col2im_dilated_kernel(dcols, kh, kw, sh, sw, dh, dw, oh, ow, dxp)
-        dx = pad2d_backward(dxp, setup.pads, setup.mode)
+        dx = pad_nd_backward(dxp, setup.pads, setup.mode)
     return dx, dweight2.reshape(weight.shape), dbias

@@ -19,19 +19,21 @@ from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter, is_grad_enabled, no_grad
 from .normalization import (BatchNorm1d, BatchNorm2d, BatchNormReLU2d, GroupNorm, InstanceNorm2d, LayerNorm,
                             LocalResponseNorm)
-from .padding import ConstantPad2d, ReflectionPad2d, ReplicationPad2d, ZeroPad2d
+from .padding import (CircularPad2d, CircularPad3d, ConstantPad2d, ConstantPad3d, ReflectionPad2d, ReflectionPad3d,
+                      ReplicationPad2d, ReplicationPad3d, ZeroPad2d, ZeroPad3d)
 from .parallel import DataParallel
 from .pixelshuffle import PixelShuffle, PixelUnshuffle
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
-           "BatchNorm2d", "BatchNormReLU2d", "ConstantPad2d", "Conv2d", "Conv2dReLUMaxPool2d", "ConvTranspose2d",
-           "CrossEntropyLoss", "DataParallel", "Dropout", "Dropout2d", "ELU", "Flatten", "GELU", "GroupNorm",
-           "Hardsigmoid", "Hardswish", "Hardtanh", "Identity", "InstanceNorm2d", "LayerNorm", "LazyBatchNorm2d",
-           "LazyConv2d", "LazyLinear", "LeakyReLU", "Linear", "LocalResponseNorm", "LogSoftmax", "MSELoss",
-           "MaxPool2d", "MaxUnpool2d", "Module", "ModuleDict", "ModuleList", "NLLLoss", "PReLU", "Parameter",
-           "PixelShuffle", "PixelUnshuffle", "ReLU", "ReLU6", "ReflectionPad2d", "ReplicationPad2d", "Sequential",
-           "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten", "UninitializedParameter", "Upsample",
-           "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad2d", "functional", "init", "is_grad_enabled",
-           "no_grad", "parallel"]
+           "BatchNorm2d", "BatchNormReLU2d", "CircularPad2d", "CircularPad3d", "ConstantPad2d", "ConstantPad3d",
+           "Conv2d", "Conv2dReLUMaxPool2d", "ConvTranspose2d", "CrossEntropyLoss", "DataParallel", "Dropout",
+           "Dropout2d", "ELU", "Flatten", "GELU", "GroupNorm", "Hardsigmoid", "Hardswish", "Hardtanh", "Identity",
+           "InstanceNorm2d", "LayerNorm", "LazyBatchNorm2d", "LazyConv2d", "LazyLinear", "LeakyReLU", "Linear",
+           "LocalResponseNorm", "LogSoftmax", "MSELoss", "MaxPool2d", "MaxUnpool2d", "Module", "ModuleDict",
+           "ModuleList", "NLLLoss", "PReLU", "Parameter", "PixelShuffle", "PixelUnshuffle", "ReLU", "ReLU6",
+           "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad2d", "ReplicationPad3d", "Sequential", "SiLU",
+           "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten", "UninitializedParameter", "Upsample",
+           "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad2d", "ZeroPad3d", "functional", "init",
+           "is_grad_enabled", "no_grad", "parallel"]

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 
 from .. import functional as F
-from ..arguments import feature_count
+from ..arguments import feature_count, number
 from .module import Module, Parameter
 
 
@@ -33,10 +33,11 @@ class _BatchNorm(_RunningStats):
     ----------
     num_features : int, C
     eps : float, default 1e-5, added to the variance
-    momentum : float or None, default 0.1.  The running estimates move as
+    momentum : number or None, default 0.1.  The running estimates move as
         ``running = (1 - momentum) * running + momentum * batch`` each training
-        forward; None makes them the cumulative average of every batch so far
-        (the momentum of step t is 1/t, t = ``num_batches_tracked``).
+        forward (any real number, as torch: negative or above 1 too); None makes
+        them the cumulative average of every batch so far (the momentum of step t
+        is 1/t, t = ``num_batches_tracked``).
     affine : bool, default True: learnable ``weight`` (ones) and ``bias`` (zeros)
     track_running_stats : bool, default True: buffers ``running_mean`` (zeros),
         ``running_var`` (ones, the *unbiased* batch variance is averaged in) and
@@ -56,9 +57,7 @@ class _BatchNorm(_RunningStats):
         self.num_features = feature_count(name, "num_features", num_features)
         if not (isinstance(eps, (int, float)) and eps > 0):
             raise ValueError(f"{name}: expected eps > 0, got {eps!r}")
-        if momentum is not None and not (isinstance(momentum, (int, float)) and 0 <= momentum <= 1):
-            raise ValueError(f"{name}: expected momentum in [0, 1] or None, got {momentum!r}")
-        self.eps, self.momentum = float(eps), momentum
+        self.eps, self.momentum = float(eps), None if momentum is None else number(name, "momentum", momentum)
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         if self.affine:
             self.weight = Parameter(np.ones(self.num_features, np.float32))
@@ -153,13 +152,6 @@ class LayerNorm(Module):
                 f"bias={self.bias is not None}")
 
 
-def _number(layer, name, value):
-    """A hyperparameter torch takes as any number (eps, momentum), kept as given, as torch keeps it."""
-    if not isinstance(value, (float, int, np.floating, np.integer)) or isinstance(value, bool):
-        raise TypeError(f"{layer}: expected {name} as a number, got {type(value).__name__}")
-    return value
-
-
 class GroupNorm(Module):
     """The C channels of each sample split into ``num_groups`` groups of consecutive channels, each group
     normalised over its values, then a per-channel ``weight`` (ones) and ``bias`` (zeros) where ``affine``
@@ -173,7 +165,7 @@ class GroupNorm(Module):
         if self.num_channels % self.num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
                              f"({num_groups})")
-        self.eps, self.affine = _number("GroupNorm", "eps", eps), bool(affine)
+        self.eps, self.affine = number("GroupNorm", "eps", eps), bool(affine)
         self.weight = Parameter(np.ones(self.num_channels, np.float32)) if self.affine else None
         self.bias = Parameter(np.zeros(self.num_channels, np.float32)) if self.affine and bias else None
 
@@ -219,8 +211,8 @@ class InstanceNorm2d(_RunningStats):
                  bias=True):
         super().__init__()
         self.num_features = feature_count("InstanceNorm2d", "num_features", num_features)
-        self.eps = _number("InstanceNorm2d", "eps", eps)
-        self.momentum = None if momentum is None else _number("InstanceNorm2d", "momentum", momentum)
+        self.eps = number("InstanceNorm2d", "eps", eps)
+        self.momentum = None if momentum is None else number("InstanceNorm2d", "momentum", momentum)
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         c = self.num_features
         self.weight = Parameter(np.ones(c, np.float32)) if self.affine else None
