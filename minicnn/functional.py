@@ -524,8 +524,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     With ``training`` the batch's statistics normalise and, where given, the
     running estimates (ndarrays, or Tensors whose arrays are updated) move by
     ``momentum`` (any real number, as torch: negative or above 1 too); without it
-    the running estimates normalise.
+    the running estimates normalise.  An empty input comes back as it is (a copy), unchecked and with the
+    running estimates unchanged, as torch's.
     """
+    if isinstance(input, (Tensor, np.ndarray)) and 0 in input.shape:
+        return as_tensor(input, "batch_norm input").clone()
     return BatchNormFunction.apply(*_batch_norm_args("batch_norm", input, running_mean, running_var, weight, bias,
                                                      training, momentum, eps))
 

@@ -51,16 +51,13 @@ EXCLUDED = {"nn.functional.dropout": "the masks come from two different generato
                      "tensor (RuntimeError, docs/porting.md), and zero_ elsewhere is tests/test_torch_api.py's"}
 # minicnn's refusals of samples torch accepts (each must name the op, as every refusal): op -> (count, why)
 _RESIZE_RANKS = "3-D and 5-D inputs (1-D and 3-D resizing; minicnn resizes 4-D (N, C, H, W) input)"
-REFUSED = {"nn.functional.batch_norm": (2, "an empty 1-D input, shape (0,) (torch returns any empty input, unchecked: "
-                                            "no channel dim, running statistics of any size)"),
-           "nn.functional.interpolate (nearest)": (15, _RESIZE_RANKS),
+REFUSED = {"nn.functional.interpolate (nearest)": (15, _RESIZE_RANKS),
            "nn.functional.interpolate (nearest-exact)": (15, _RESIZE_RANKS),
            "nn.functional.interpolate (linear)": (18, "mode='linear' (1-D resizing of 3-D input)"),
            "nn.functional.interpolate (trilinear)": (24, "mode='trilinear' (3-D resizing of 5-D input)"),
            "nn.functional.interpolate (area)": (22, "mode='area' (minicnn computes nearest, nearest-exact and bilinear; "
                                                     "on 4-D input area is F.adaptive_avg_pool2d)"),
            "nn.functional.upsample_nearest": (8, _RESIZE_RANKS),
-           "nn.functional.batch_norm (without_cudnn)": (5, "momentum outside [0, 1] (torch takes any number)"),
            "half": (5, "float16 for a tensor that requires grad (minicnn computes gradients in float32 and float64)")}
 
 
