@@ -41,22 +41,14 @@ EXCLUDED = {"nn.functional.dropout": "the masks come from two different generato
             "nn.functional.dropout2d": "the masks come from two different generators"}
 # minicnn's refusals of samples torch accepts (each must name the op, as every refusal): op -> (count, why)
 _PAD_3D, _PAD_NEGATIVE = "a 6-int pad (3-D padding)", "negative pads outside mode='constant' (minicnn crops there only)"
-_RESIZE_RANKS = "3-D and 5-D inputs (1-D and 3-D resizing; minicnn resizes 4-D (N, C, H, W) input)"
 REFUSED = {"nn.functional.batch_norm": (5, "momentum outside [0, 1] (torch takes any number)"),
            "nn.functional.pad (constant)": (10, _PAD_3D),
            "nn.functional.pad (circular)": (2, f"{_PAD_3D}; {_PAD_NEGATIVE}"),
            "nn.functional.pad (reflect)": (3, f"{_PAD_3D}; {_PAD_NEGATIVE}"),
            "nn.functional.pad (replicate)": (3, f"{_PAD_3D}; {_PAD_NEGATIVE}"),
            "nn.functional.pad (replicate_negative)": (6, _PAD_NEGATIVE),
-           "nn.functional.interpolate (nearest)": (15, _RESIZE_RANKS),
-           "nn.functional.interpolate (nearest-exact)": (15, _RESIZE_RANKS),
-           "nn.functional.interpolate (linear)": (18, "mode='linear' (1-D resizing of 3-D input)"),
-           "nn.functional.interpolate (trilinear)": (24, "mode='trilinear' (3-D resizing of 5-D input)"),
            "nn.functional.interpolate (bicubic)": (24, "mode='bicubic' (minicnn computes nearest, nearest-exact and "
-                                                       "bilinear)"),
-           "nn.functional.interpolate (area)": (22, "mode='area' (minicnn computes nearest, nearest-exact and bilinear; "
-                                                    "on 4-D input area is F.adaptive_avg_pool2d)"),
-           "nn.functional.upsample_nearest": (8, _RESIZE_RANKS)}
+                                                       "bilinear)")}
 
 
 # where an op's exact gradient cancels and both libraries round differently, its looser bound: op -> (rtol, why)
