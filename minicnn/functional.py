@@ -13,6 +13,7 @@ computed out of place into a new Tensor.)  Ops that torch lets run
 without the batch dim (``(C, H, W)`` images, a ``(C,)`` logit vector) add it,
 call the op and take it off again, as recorded reshapes.
 """
+import functools
 import warnings
 
 import numpy as np
@@ -260,8 +261,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     Every mode resizes each dim on its own (its output is a product of one rule per dim), so it is computed
     by the 2-D kernel of its mode, one pass per pair of dims, over reshaped (recorded) views: 3-D input as
     (N, C, 1, L); 5-D input as (N, C*D, H, W) for H and W, then (N, C, D, OH*OW) for D.  A dim a pass keeps
-    (the 1 of (N, C, 1, L), the OH*OW) goes from size I to I, which each rule maps onto itself; the
-    backward is each pass's kernel backward in reverse order.
+    (the 1 of (N, C, 1, L), the OH*OW) goes from size I to I, which each rule maps onto itself (nearest-exact
+    up to ``kernels.upsample.NEAREST_EXACT_KEEPS``: beyond, D is resized as the width of (N, C*OH*OW, 1, D));
+    the backward is each pass's kernel backward in reverse order (``docs/backprop.md``).
 
     Refused by name: ``'bicubic'`` and ``'lanczos'``, ``antialias=True``; torch's errors for ``size`` and
     ``scale_factor`` both or neither given, ``align_corners`` with a nearest mode or area,
@@ -279,23 +281,31 @@ def _interpolate(op, input, size, scale_factor, mode, align_corners, recompute_s
     check_float_array(f"{op} input", input.array)
     kernel, output_size, scales, align_corners = K.upsample.interpolate_arguments(
         op, input.shape, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
-
-    def resize(x, output_size, scales):   # one pass of the kernel over the last two dims of the 4-D x
-        if kernel == "adaptive_avg_pool2d":   # mode='area' (it recomputes: the scales are None)
-            return AdaptiveAvgPool2dFunction.apply(x, output_size)
-        function = _RESIZE_FUNCTIONS[kernel]
-        if align_corners is None:
-            return function.apply(x, output_size, *scales)
-        return function.apply(x, output_size, align_corners, *scales)
-
+    resize = functools.partial(_resize_pass, kernel, align_corners)
     n, c, *sizes = input.shape
     if len(sizes) == 1:   # the length as the width of a 1-pixel-high image
-        return resize(input.reshape(n, c, 1, sizes[0]), (1,) + output_size, (None,) + scales).reshape(
-            n, c, *output_size)
+        out = resize(input.reshape(n, c, 1, sizes[0]), (1,) + output_size, (None,) + scales)
+        return out.reshape(n, c, *output_size)
     if len(sizes) == 2:
         return resize(input, output_size, scales)
-    (d, h, w), (od, oh, ow), (sd, sh, sw) = sizes, output_size, scales
-    planes = resize(input.reshape(n, c * d, h, w), (oh, ow), (sh, sw)).reshape(n, c, d, oh * ow)
+    return _resize_volume(resize, kernel, input, output_size, scales)
+
+
+def _resize_pass(kernel, align_corners, x, output_size, scales):
+    """One pass of the 2-D ``kernel`` (:data:`kernels.upsample.MODES`) over the last two dims of the 4-D ``x``."""
+    if kernel == "adaptive_avg_pool2d":   # mode='area' (which recomputes: the scales are None)
+        return AdaptiveAvgPool2dFunction.apply(x, output_size)
+    function = _RESIZE_FUNCTIONS[kernel]
+    if align_corners is None:
+        return function.apply(x, output_size, *scales)
+    return function.apply(x, output_size, align_corners, *scales)
+
+
+def _resize_volume(resize, kernel, x, output_size, scales):
+    """(N, C, D, H, W) -> (N, C, OD, OH, OW) by two passes of ``resize``: H and W of each depth slice, then D."""
+    n, c, d, h, w = x.shape
+    (od, oh, ow), (sd, sh, sw) = output_size, scales
+    planes = resize(x.reshape(n, c * d, h, w), (oh, ow), (sh, sw)).reshape(n, c, d, oh * ow)
     if kernel != "upsample_nearest_exact2d" or oh * ow <= K.upsample.NEAREST_EXACT_KEEPS:
         return resize(planes, (od, oh * ow), (sd, None)).reshape(n, c, od, oh, ow)
     # nearest-exact does not keep a dim of more than 2**23: D resized as the width of 1-pixel-high images

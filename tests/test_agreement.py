@@ -1032,14 +1032,13 @@ def test_interpolate_matches_torch(dtype, mode, rank, data, positional, seed):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @SETTINGS
-@given(shape=st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 4), st.integers(1, 5), st.integers(1, 5)),
-       size=st.tuples(st.integers(1, 6), st.integers(1, 6), st.integers(1, 6)), seed=SEEDS)
-def test_5d_nearest_exact_of_wide_planes_matches_torch(dtype, shape, size, seed):
+@given(data=st.data(), seed=SEEDS)
+def test_5d_nearest_exact_of_wide_planes_matches_torch(dtype, data, seed):
     """5-D nearest-exact resizes D as the width of 1-pixel-high images when OH * OW exceeds
     NEAREST_EXACT_KEEPS (there the (N, C, D, OH * OW) pass would move some of the kept OH * OW outputs,
     next test): that route, taken here at every size, against torch."""
     from minicnn.kernels import upsample
-    kwargs = {"size": size, "mode": "nearest-exact"}
+    shape, kwargs = data.draw(interpolate_cases("nearest-exact", 5))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(upsample, "NEAREST_EXACT_KEEPS", 0)
         compare_and_record("F.interpolate nearest-exact 5-D, wide", _Call(lambda x: MF.interpolate(x, **kwargs)),

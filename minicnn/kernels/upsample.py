@@ -16,6 +16,13 @@ names of the ATen ops ``F.interpolate`` calls for a 4-D input instead, with thei
 ``scale_factor`` / ``recompute_scale_factor`` into ``output_size`` and ``scales``
 (:func:`interpolate_arguments`) and calls the kernel of its ``mode``.
 
+**Other ranks, and mode ``area``.**  torch's 1-D and 3-D ops (``upsample_nearest1d``, ``upsample_linear1d``,
+``upsample_trilinear3d``, ...) pick each output's sources per dim by the rules below, and its weight is the
+product of the per-dim weights; mode ``area`` is torch's ``adaptive_avg_pool1d/2d/3d`` of the output size,
+whose windows are products of per-dim windows too.  So :func:`minicnn.functional.interpolate` computes them by
+passes of the 2-D kernels (:data:`MODES`: ``linear`` and ``trilinear`` by ``upsample_bilinear2d``, ``area`` by
+``kernels/avgpool.py``'s ``adaptive_avg_pool2d``) over reshaped views, each pass keeping one dim at its size.
+
 **Source indices** (torch's ``aten/src/ATen/native/UpSample.h``), for output index ``d`` of ``O`` along an
 axis of ``I`` input pixels; ``scale`` is the scale factor torch passes on (``scale_factor`` when given
 and ``recompute_scale_factor`` is not True, else None):
@@ -36,8 +43,9 @@ and ``recompute_scale_factor`` is not True, else None):
   ``(1-a)(1-b) x[i0, j0] + (1-a) b x[i0, j1] + a (1-b) x[i1, j0] + a b x[i1, j1]``.
 
 The two nearest rules are the ones torch's backward kernels use on every input, and its forward kernels
-on channels-last inputs of more than 3 channels and on outputs with ``OH + OW <= 128``.  torch's generic
-forward kernel (every other input: NCHW with a larger output) computes the nearest index without the
+on channels-last inputs of more than 3 channels and on outputs with ``OH + OW <= 128`` (in 1-D and 3-D:
+channels-last 3-D inputs of more than 3 channels only; its NCL and NCDHW forward never).  torch's generic
+forward kernel (every other input: NCHW with a larger output, any NCL or NCDHW input) computes the nearest index without the
 two shortcuts and with the dtype's own precision (a float64 step in float64): where a scale factor
 gives ``O == I`` or ``2 I`` without being 1 or 2, or where the two precisions round a product that is
 an integer in exact arithmetic to different sides of it, torch's forward there differs from torch's
