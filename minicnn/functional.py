@@ -13,6 +13,7 @@ computed out of place into a new Tensor.)  Ops that torch lets run
 without the batch dim (``(C, H, W)`` images, a ``(C,)`` logit vector) add it,
 call the op and take it off again, as recorded reshapes.
 """
+import functools
 import warnings
 
 import numpy as np
@@ -256,22 +257,32 @@ _RESIZE_FUNCTIONS = {"upsample_nearest2d": UpsampleNearest2dFunction,
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
                 antialias=False):
-    """Resize the height and width, as ``torch.nn.functional.interpolate``.
+    """Resize the spatial dims, as ``torch.nn.functional.interpolate``.
 
-    Shapes: (N, C, H, W) -> (N, C, OH, OW), ``(OH, OW) = size`` (an int for both, or 2 ints), or
-    ``floor(H * scale_factor), floor(W * scale_factor)`` (a number for both, or 2).  ``mode``
-    ``'nearest'`` (each output pixel a copy of input pixel ``floor(d * H / OH)``, torch's rule),
-    ``'nearest-exact'`` (the pixel under the output pixel's centre), ``'bilinear'`` (the four nearest
-    pixels, weighted) or ``'bicubic'`` (the 4 x 4 nearest, by cubic convolution with ``A = -0.75``, the taps
-    clamped to the border); ``align_corners=True`` maps the corner pixels' centres onto each other, ``False``
-    (None) the image's corners.  A given ``scale_factor`` is also the step between source positions
-    (``1 / scale_factor``) unless ``recompute_scale_factor=True``, as torch.  The index rules are torch's,
-    written out in ``kernels/upsample.py``.
+    Shapes: (N, C, L) -> (N, C, OL), (N, C, H, W) -> (N, C, OH, OW) or (N, C, D, H, W) -> (N, C, OD, OH, OW):
+    ``size`` (an int for every spatial dim, or one int per dim), or ``floor(size * scale_factor)`` of each
+    (a number for every dim, or one per dim).  ``mode`` ``'nearest'`` (each output a copy of input
+    ``floor(d * H / OH)`` along each dim, torch's rule), ``'nearest-exact'`` (the input under the output's
+    centre), ``'linear'`` (3-D input), ``'bilinear'`` (4-D) or ``'trilinear'`` (5-D): the two nearest inputs
+    along each dim, weighted (``align_corners=True`` maps the corner pixels' centres onto each other,
+    ``False`` (None) the corners), ``'bicubic'`` (4-D: the 4 x 4 nearest, by cubic convolution with
+    ``A = -0.75``, the taps clamped to the border), or ``'area'``: :func:`adaptive_avg_pool2d` of the output
+    size (and its 1-D and 3-D forms), as torch computes it.  A given ``scale_factor`` is also the step between
+    source positions (``1 / scale_factor``) unless ``recompute_scale_factor=True`` (``'area'`` always
+    recomputes), as torch.  The index rules are torch's, written out in ``kernels/upsample.py``.
 
-    Refused by name: torch's other modes (``'linear'``, ``'trilinear'``, ``'area'``, ``'lanczos'``),
-    ``antialias=True``, and 3-D or 5-D inputs; torch's errors for ``size`` and
-    ``scale_factor`` both or neither given, ``align_corners`` with a nearest mode, and
-    ``recompute_scale_factor=True`` with a ``size``.
+    Every mode resizes each dim on its own (its output is a product of one rule per dim), so it is computed
+    by the 2-D kernel of its mode, one pass per pair of dims, over reshaped (recorded) views: 3-D input as
+    (N, C, 1, L); 5-D input as (N, C*D, H, W) for H and W, then (N, C, D, OH*OW) for D.  A dim a pass keeps
+    (the 1 of (N, C, 1, L), the OH*OW) goes from size I to I, which each rule maps onto itself (nearest-exact
+    up to ``kernels.upsample.NEAREST_EXACT_KEEPS``: beyond, D is resized as the width of (N, C*OH*OW, 1, D));
+    the backward is each pass's kernel backward in reverse order (``docs/backprop.md``).
+
+    Refused by name: ``'lanczos'``, ``antialias=True``; torch's errors for ``size`` and
+    ``scale_factor`` both or neither given, ``align_corners`` with a nearest mode or area,
+    ``recompute_scale_factor=True`` with a ``size``, and a mode given an input of another rank.  Unlike
+    torch, an output size of 0 with ``'area'`` is refused (torch returns an empty output, whose backward it
+    refuses), as is an input with no channels.
     """
     return _interpolate("interpolate", input, size, scale_factor, mode, align_corners, recompute_scale_factor,
                         antialias)
@@ -283,10 +294,36 @@ def _interpolate(op, input, size, scale_factor, mode, align_corners, recompute_s
     check_float_array(f"{op} input", input.array)
     kernel, output_size, scales, align_corners = K.upsample.interpolate_arguments(
         op, input.shape, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
+    resize = functools.partial(_resize_pass, kernel, align_corners)
+    n, c, *sizes = input.shape
+    if len(sizes) == 1:   # the length as the width of a 1-pixel-high image
+        out = resize(input.reshape(n, c, 1, sizes[0]), (1,) + output_size, (None,) + scales)
+        return out.reshape(n, c, *output_size)
+    if len(sizes) == 2:
+        return resize(input, output_size, scales)
+    return _resize_volume(resize, kernel, input, output_size, scales)
+
+
+def _resize_pass(kernel, align_corners, x, output_size, scales):
+    """One pass of the 2-D ``kernel`` (:data:`kernels.upsample.MODES`) over the last two dims of the 4-D ``x``."""
+    if kernel == "adaptive_avg_pool2d":   # mode='area' (which recomputes: the scales are None)
+        return AdaptiveAvgPool2dFunction.apply(x, output_size)
     function = _RESIZE_FUNCTIONS[kernel]
     if align_corners is None:
-        return function.apply(input, output_size, *scales)
-    return function.apply(input, output_size, align_corners, *scales)
+        return function.apply(x, output_size, *scales)
+    return function.apply(x, output_size, align_corners, *scales)
+
+
+def _resize_volume(resize, kernel, x, output_size, scales):
+    """(N, C, D, H, W) -> (N, C, OD, OH, OW) by two passes of ``resize``: H and W of each depth slice, then D."""
+    n, c, d, h, w = x.shape
+    (od, oh, ow), (sd, sh, sw) = output_size, scales
+    planes = resize(x.reshape(n, c * d, h, w), (oh, ow), (sh, sw)).reshape(n, c, d, oh * ow)
+    if kernel != "upsample_nearest_exact2d" or oh * ow <= K.upsample.NEAREST_EXACT_KEEPS:
+        return resize(planes, (od, oh * ow), (sd, None)).reshape(n, c, od, oh, ow)
+    # nearest-exact does not keep a dim of more than 2**23: D resized as the width of 1-pixel-high images
+    columns = planes.transpose(2, 3).reshape(n, c * oh * ow, 1, d)
+    return resize(columns, (1, od), (None, sd)).reshape(n, c, oh, ow, od).permute(0, 1, 4, 2, 3).contiguous()
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

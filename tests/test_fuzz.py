@@ -719,51 +719,63 @@ for _cls, _mode in (("ZeroPad2d", "constant"), ("ConstantPad2d", "constant"), ("
 
 
 # resizing: a size or a scale factor (exactly one, well-formed), the mode and its align_corners
-RESIZE_MODES = ["nearest", "nearest-exact", "bilinear", "bicubic"]
+# the modes minicnn computes -> the input ranks each takes (torch's)
+RESIZE_RANKS = {"nearest": (3, 4, 5), "nearest-exact": (3, 4, 5), "linear": (3,), "bilinear": (4,), "trilinear": (5,),
+                "bicubic": (4,), "area": (3, 4, 5)}
+RESIZE_MODES = list(RESIZE_RANKS)
 ODD_SIZES = [0, -1, (2, 0), (1, 2, 3), (2,), 2.5, (2, 2.0), "2", True, 2**40, [3, None]]
 ODD_FACTORS = [0, 0.0, -1.0, float("nan"), float("inf"), 1e308, "2", True, (2,), (1.5, 1.5, 1.5), [2, None], 0.01]
 
 
-def _resize_args(d, well, x, modes=RESIZE_MODES, align=True, recompute=True):
-    """``(kwargs, expect)`` for a resize of ``x``: ``size`` or ``scale_factor``, ``mode`` (when ``modes``),
-    ``align_corners`` and ``recompute_scale_factor`` where the op takes them; hostile: odd values mixed in."""
+def _resize_args(d, well, modes=RESIZE_MODES, mode=None, align=True, recompute=True):
+    """``(x, kwargs, expect)`` for a resize: an input of a rank the mode takes (``mode`` when the op fixes it,
+    else one of ``modes``, passed as ``mode``), ``size`` or ``scale_factor``, ``align_corners`` and
+    ``recompute_scale_factor`` where the op takes them; hostile: odd values mixed in, and any of the ranks."""
     kwargs = {}
     if modes:
-        kwargs["mode"] = value(d, well, modes, ["area", "linear", "trilinear", "lanczos", "foo", None, 1])
+        kwargs["mode"] = mode = value(d, well, modes, ["lanczos", "foo", None, 1])
+    rank = d(st.sampled_from(RESIZE_RANKS[mode] if well else (3, 4, 5)))
+    x = tensor(d, well, (d(st.integers(1, 3)), d(st.integers(1, 3)))
+               + tuple(d(st.integers(2, 6 if rank < 5 else 4)) for _ in range(rank - 2)))
+    dims = rank - 2
     if d(st.booleans()):
-        kwargs["size"] = pick(d, well, st.integers(1, 7) | st.tuples(st.integers(1, 7), st.integers(1, 7)),
+        kwargs["size"] = pick(d, well, st.integers(1, 7) | st.tuples(*[st.integers(1, 7)] * dims),
                               st.sampled_from(ODD_SIZES))
     else:
+        one_per_dim = st.tuples(*[st.sampled_from([1.0, 0.5, 3, 2, 1.3, 0.6])] * dims)
         kwargs["scale_factor"] = pick(d, well, st.sampled_from([1, 2, 1.5, 2.7, 0.5, 0.75, np.float32(1.25)])
-                                      | st.tuples(st.sampled_from([1.0, 0.5, 3]), st.sampled_from([2, 1.3, 0.6])),
-                                      st.sampled_from(ODD_FACTORS))
+                                      | one_per_dim, st.sampled_from(ODD_FACTORS))
         if recompute:
             kwargs["recompute_scale_factor"] = value(d, well, [None, False, True], [1, "no"])
     if not well and d(st.booleans()):  # both, or neither
         kwargs.pop("size" if "size" in kwargs and d(st.booleans()) else "scale_factor", None)
         if d(st.booleans()):
             kwargs.update(size=2, scale_factor=2)
-    if align and kwargs.get("mode") in ("bilinear", "bicubic"):
+    if align and kwargs.get("mode") in ("linear", "bilinear", "bicubic", "trilinear"):
         kwargs["align_corners"] = value(d, well, [None, False, True], [1, "yes"])
     elif align and not well and d(st.booleans()):
-        kwargs["align_corners"] = d(st.sampled_from([True, False]))   # with a nearest mode: torch refuses it
+        kwargs["align_corners"] = d(st.sampled_from([True, False]))   # with a nearest mode or area: torch refuses it
     expect = {}
-    if well and is_float_array(x) and x.ndim == 4:
+    if well and is_float_array(x):
         if "size" in kwargs:
-            size = _pair(kwargs["size"])
+            size = kwargs["size"]
+            size = (size,) * dims if isinstance(size, int) else tuple(size)
         else:
             factor = kwargs["scale_factor"]
-            factor = factor if isinstance(factor, tuple) else (factor, factor)
+            factor = factor if isinstance(factor, tuple) else (factor,) * dims
             size = tuple(int(n * float(f)) for n, f in zip(x.shape[2:], factor))
         expect["shape"] = x.shape[:2] + size
-    return kwargs, expect
+    return x, kwargs, expect
+
+
+_FIXED_MODE = {"UpsamplingNearest2d": "nearest", "UpsamplingBilinear2d": "bilinear", "upsample_nearest": "nearest",
+               "upsample_bilinear": "bilinear"}   # the resizing layers and aliases whose mode is their name's
 
 
 def _resize_layer(cls):
     def row(d, well):
-        x = image(d, well, hw=(2, 6))
-        kwargs, expect = _resize_args(d, well, x, RESIZE_MODES if cls == "Upsample" else None,
-                                      align=cls == "Upsample", recompute=cls == "Upsample")
+        x, kwargs, expect = _resize_args(d, well, RESIZE_MODES if cls == "Upsample" else None, _FIXED_MODE.get(cls),
+                                         align=cls == "Upsample", recompute=cls == "Upsample")
         return getattr(nn, cls)(**kwargs), (x,), expect
     return row
 
@@ -1252,8 +1264,8 @@ def _resize_function(name):
     modes = RESIZE_MODES if name in ("interpolate", "upsample") else None
 
     def row(d, well):
-        x = image(d, well, hw=(2, 6))
-        kwargs, expect = _resize_args(d, well, x, modes, align=modes is not None, recompute=name == "interpolate")
+        x, kwargs, expect = _resize_args(d, well, modes, _FIXED_MODE.get(name), align=modes is not None,
+                                         recompute=name == "interpolate")
         if name == "interpolate":
             kwargs["antialias"] = value(d, well, [False], [True, 1, None])
         return (x,), kwargs, expect

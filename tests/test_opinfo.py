@@ -50,15 +50,7 @@ EXCLUDED = {"nn.functional.dropout": "the masks come from two different generato
             "zero_": "torch's sample zeroes a clone inside the graph; minicnn records no in-place op on a graph "
                      "tensor (RuntimeError, docs/porting.md), and zero_ elsewhere is tests/test_torch_api.py's"}
 # minicnn's refusals of samples torch accepts (each must name the op, as every refusal): op -> (count, why)
-_RESIZE_RANKS = "3-D and 5-D inputs (1-D and 3-D resizing; minicnn resizes 4-D (N, C, H, W) input)"
-REFUSED = {"nn.functional.interpolate (nearest)": (15, _RESIZE_RANKS),
-           "nn.functional.interpolate (nearest-exact)": (15, _RESIZE_RANKS),
-           "nn.functional.interpolate (linear)": (18, "mode='linear' (1-D resizing of 3-D input)"),
-           "nn.functional.interpolate (trilinear)": (24, "mode='trilinear' (3-D resizing of 5-D input)"),
-           "nn.functional.interpolate (area)": (22, "mode='area' (minicnn computes nearest, nearest-exact and bilinear; "
-                                                    "on 4-D input area is F.adaptive_avg_pool2d)"),
-           "nn.functional.upsample_nearest": (8, _RESIZE_RANKS),
-           "half": (5, "float16 for a tensor that requires grad (minicnn computes gradients in float32 and float64)")}
+REFUSED = {"half": (5, "float16 for a tensor that requires grad (minicnn computes gradients in float32 and float64)")}
 
 
 # where an op's exact gradient cancels and both libraries round differently, its looser bound: op -> (rtol, why)

@@ -16,6 +16,13 @@ names of the ATen ops ``F.interpolate`` calls for a 4-D input instead, with thei
 ``scale_factor`` / ``recompute_scale_factor`` into ``output_size`` and ``scales``
 (:func:`interpolate_arguments`) and calls the kernel of its ``mode``.
 
+**Other ranks, and mode ``area``.**  torch's 1-D and 3-D ops (``upsample_nearest1d``, ``upsample_linear1d``,
+``upsample_trilinear3d``, ...) pick each output's sources per dim by the rules below, and its weight is the
+product of the per-dim weights; mode ``area`` is torch's ``adaptive_avg_pool1d/2d/3d`` of the output size,
+whose windows are products of per-dim windows too.  So :func:`minicnn.functional.interpolate` computes them by
+passes of the 2-D kernels (:data:`MODES`: ``linear`` and ``trilinear`` by ``upsample_bilinear2d``, ``area`` by
+``kernels/avgpool.py``'s ``adaptive_avg_pool2d``) over reshaped views, each pass keeping one dim at its size.
+
 **Source indices** (torch's ``aten/src/ATen/native/UpSample.h``), for output index ``d`` of ``O`` along an
 axis of ``I`` input pixels; ``scale`` is the scale factor torch passes on (``scale_factor`` when given
 and ``recompute_scale_factor`` is not True, else None):
@@ -47,8 +54,9 @@ and ``recompute_scale_factor`` is not True, else None):
   their sum.
 
 The two nearest rules are the ones torch's backward kernels use on every input, and its forward kernels
-on channels-last inputs of more than 3 channels and on outputs with ``OH + OW <= 128``.  torch's generic
-forward kernel (every other input: NCHW with a larger output) computes the nearest index without the
+on channels-last inputs of more than 3 channels and on outputs with ``OH + OW <= 128`` (in 1-D and 3-D:
+channels-last 3-D inputs of more than 3 channels only; its NCL and NCDHW forward never).  torch's generic
+forward kernel (every other input: NCHW with a larger output, any NCL or NCDHW input) computes the nearest index without the
 two shortcuts and with the dtype's own precision (a float64 step in float64): where a scale factor
 gives ``O == I`` or ``2 I`` without being 1 or 2, or where the two precisions round a product that is
 an integer in exact arithmetic to different sides of it, torch's forward there differs from torch's
@@ -83,10 +91,17 @@ from .registry import kernel_table
 TORCH_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "lanczos", "area", "nearest-exact")
 """Every mode ``torch.nn.functional.interpolate`` knows."""
 MODES = {"nearest": "upsample_nearest2d", "nearest-exact": "upsample_nearest_exact2d",
-         "bilinear": "upsample_bilinear2d", "bicubic": "upsample_bicubic2d"}
-"""The modes minicnn computes -> the kernel of each (torch's other modes are refused by name)."""
+         "linear": "upsample_bilinear2d", "bilinear": "upsample_bilinear2d", "trilinear": "upsample_bilinear2d",
+         "bicubic": "upsample_bicubic2d", "area": "adaptive_avg_pool2d"}
+"""The modes minicnn computes -> the 2-D kernel that computes each, one pass per pair of axes (torch's other modes
+are refused by name; ``area`` is ``kernels/avgpool.py``'s adaptive average pooling, as in torch)."""
+RANKS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
+"""The input rank of each interpolating mode (torch's); the other modes take 3-, 4- and 5-D input."""
 _NO_ALIGN = ("nearest", "area", "nearest-exact")   # the modes that take no align_corners (torch's list)
 _MAX_SIZE = 2**31 - 1   # an output size beyond any array (as kernels/checks.py's pair)
+NEAREST_EXACT_KEEPS = 2**23
+"""The longest axis that ``nearest-exact`` maps onto itself at a kept size: output ``o``'s source is
+``floor(o + 0.5)`` in float32, which is ``o`` while ``o + 0.5`` is a float32, ``o < 2**23``."""
 
 Resize = namedtuple("Resize", "shape dtype output_size scales align_corners")
 Resize.__doc__ = """The cache of every kernel of this file: the input's shape and dtype, the output size ``(OH, OW)``,
@@ -140,14 +155,16 @@ def _check_resize_grad(name, dout, cache):
 
 
 def interpolate_arguments(op, shape, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias):
-    """torch's ``interpolate`` arguments for an input of ``shape``, checked as torch checks them, as the
-    kernel's: ``(kernel name, output_size, (scales_h, scales_w), align_corners)``.
+    """torch's ``interpolate`` arguments for an input of ``shape`` (N, C, *spatial) with 1, 2 or 3 spatial dims,
+    checked as torch checks them: ``(kernel name, output_size, scales, align_corners)``, one output size and
+    one scale (float or None) per spatial dim, and the 2-D kernel of :data:`MODES` that computes ``mode``.
 
-    ``size`` (an int or 2 ints) is the output size; ``scale_factor`` (a number or 2) gives
-    ``floor(size * factor)`` and is passed on as the scales unless ``recompute_scale_factor`` is True
-    (then the step is in/out of the sizes).  Exactly one of the two; ``align_corners`` only with the
-    interpolating modes (None means False there).  Refused by name: torch's modes minicnn does not
-    compute, ``antialias=True``, and inputs other than 4-D (N, C, H, W).
+    ``size`` (an int, or one int per spatial dim) is the output size; ``scale_factor`` (a number, or one per
+    dim) gives ``floor(size * factor)`` and is passed on as the scales unless ``recompute_scale_factor`` is
+    True (then the step is in/out of the sizes); ``mode='area'`` always recomputes, as torch.  Exactly one of
+    the two; ``align_corners`` only with the interpolating modes (None means False there), each of which
+    takes one rank (:data:`RANKS`: ``'linear'`` 3-D, ``'bilinear'`` 4-D, ``'trilinear'`` 5-D).  Refused by name:
+    torch's modes minicnn does not compute and ``antialias=True``.
     """
     if not isinstance(mode, str) or mode not in TORCH_MODES:
         raise ValueError(f"{op}: expected mode in {TORCH_MODES}, got {mode!r}")
@@ -178,41 +195,56 @@ def interpolate_arguments(op, shape, size, scale_factor, mode, align_corners, re
     if mode not in MODES:
         raise ValueError(f"{op}: mode={mode!r} is not supported (minicnn computes mode "
                          f"{' / '.join(map(repr, MODES))})")
-    if len(shape) != 4:
-        raise ValueError(f"{op}: expected a 4-D (N, C, H, W) input (minicnn resizes 2-D images only: torch's 3-D "
-                         f"and 5-D inputs are not supported), got shape {tuple(shape)}")
+    dims = _spatial_dims(op, mode, shape)
     if size is not None:
-        sizes = _two(op, "size", size, _is_int, "an int or 2 ints")
-        output_size, scales = tuple(int(s) for s in sizes), (None, None)
+        sizes = _per_dim(op, "size", size, _is_int, "int", dims)
+        output_size, scales = tuple(int(s) for s in sizes), (None,) * dims
     else:
-        factors = _two(op, "scale_factor", scale_factor, _is_number, "a number or 2 numbers")
+        factors = _per_dim(op, "scale_factor", scale_factor, _is_number, "number", dims)
         if not all(math.isfinite(f) and f > 0 for f in factors):
             raise ValueError(f"{op}: expected scale_factor positive and finite, got {scale_factor!r}")
         sizes = [n * float(f) for n, f in zip(shape[2:], factors)]
         if not all(s < _MAX_SIZE + 1 for s in sizes):
             raise ValueError(f"{op}: scale_factor={scale_factor!r} gives an output size of {sizes} for input "
-                             f"(H: {shape[2]}, W: {shape[3]}): expected at most {_MAX_SIZE}")
+                             f"({_axes(shape[2:])}): expected at most {_MAX_SIZE}")
         output_size = tuple(int(s) for s in sizes)   # rounded down, as torch
-        scales = (None, None) if recompute_scale_factor else tuple(float(f) for f in factors)
+        recompute = recompute_scale_factor or mode == "area"   # area takes sizes only (torch recomputes)
+        scales = (None,) * dims if recompute else tuple(float(f) for f in factors)
     if max(output_size) > _MAX_SIZE:
         raise ValueError(f"{op}: expected an output size of at most {_MAX_SIZE}, got {output_size}")
     if min(output_size) < 1:
         raise ValueError(f"{op}: input and output sizes should be greater than 0, but got input "
-                         f"(H: {shape[2]}, W: {shape[3]}) output (H: {output_size[0]}, W: {output_size[1]})")
+                         f"({_axes(shape[2:])}) output ({_axes(output_size)})")
     if min(shape[1:]) < 1:
-        raise ValueError(f"{op}: expected non-empty channels, height and width (an empty batch is fine), got "
+        raise ValueError(f"{op}: expected non-empty channels and spatial dims (an empty batch is fine), got "
                          f"shape {tuple(shape)}")
     return MODES[mode], output_size, scales, None if mode in _NO_ALIGN else bool(align_corners)
 
 
-def _two(op, argument, value, kind, what):
-    """``value`` as 2 values (one value repeated, as torch), each of ``kind``."""
-    values = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(values) != 2:
-        raise ValueError(f"{op}: input and {argument} must have the same number of spatial dimensions (2 for a "
-                         f"4-D input), got {argument}={value!r}")
+def _spatial_dims(op, mode, shape):
+    """The number of spatial dims of an input of ``shape`` for ``mode``: 1, 2 or 3 (torch's refusals otherwise)."""
+    if len(shape) not in (3, 4, 5):
+        raise ValueError(f"{op}: expected a 3-D (N, C, L), 4-D (N, C, H, W) or 5-D (N, C, D, H, W) input, got "
+                         f"shape {tuple(shape)}")
+    if RANKS.get(mode, len(shape)) != len(shape):
+        raise ValueError(f"{op}: got {len(shape)}-D input, but {mode} mode needs {RANKS[mode]}-D input")
+    return len(shape) - 2
+
+
+def _axes(sizes):
+    """``D: 3, H: 4, W: 5`` (torch's names for 3, 2 or 1 spatial sizes)."""
+    return ", ".join(f"{axis}: {n}" for axis, n in zip("DHW"[-len(sizes):], sizes))
+
+
+def _per_dim(op, argument, value, kind, what, dims):
+    """``value`` as ``dims`` values (one value repeated, as torch), each of ``kind`` (a ``what``: int, number)."""
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * dims
+    if len(values) != dims:
+        raise ValueError(f"{op}: input and {argument} must have the same number of spatial dimensions ({dims} for "
+                         f"a {dims + 2}-D input), got {argument}={value!r}")
     if not all(kind(v) for v in values):
-        raise TypeError(f"{op}: expected {argument} as {what}, got {value!r}")
+        raise TypeError(f"{op}: expected {argument} as {'an' if what[0] == 'i' else 'a'} {what} or {dims} "
+                        f"{what}s, got {value!r}")
     return values
 
 

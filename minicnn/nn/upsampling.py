@@ -17,9 +17,10 @@ def _scale_factor(layer, scale_factor):
 
 
 class Upsample(Module):
-    """Resize the height and width, as ``torch.nn.Upsample(size=None, scale_factor=None, mode='nearest',
+    """Resize the spatial dims, as ``torch.nn.Upsample(size=None, scale_factor=None, mode='nearest',
     align_corners=None, recompute_scale_factor=None)``: :func:`minicnn.functional.interpolate` with these
-    arguments.  (N, C, H, W) -> (N, C, OH, OW).
+    arguments.  (N, C, L) -> (N, C, OL), (N, C, H, W) -> (N, C, OH, OW), (N, C, D, H, W) -> (N, C, OD, OH, OW)
+    (modes ``'linear'``, ``'bilinear'``, ``'trilinear'`` for one rank each).
 
     The attributes are torch's (``scale_factor`` kept as a float or a tuple of floats, a falsy one as None);
     ``size`` and ``scale_factor`` (exactly one of them) are checked when the layer is called, as torch
