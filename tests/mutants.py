@@ -935,6 +935,8 @@ def build():
         m("no_bias_grad", wrap(path, each(np.zeros_like, {2})), "the bias gradient dropped (zeros)")
         m("dweight_is_dbias", wrap(path, lambda res, *a, **k: (res[0], res[2], res[2])),
           "dweight = sum(dy) (xhat forgotten)")
+        if not naive:
+            layer_norm_mapping_mutants()
         group_norm_mutants(impl)
         path, m = kernel_mutants("local_response_norm", impl)
 
@@ -1391,6 +1393,41 @@ def _gn_param_grads(res, dout, cache, how):
         dw = np.broadcast_to((dy * xhat).sum(axis=(0, 2, 3))[:, None], (groups, per))
         db = np.broadcast_to(dy.sum(axis=(0, 2, 3))[:, None], (groups, per))
     return (res[0], None if res[1] is None else dw.reshape(-1).copy(), None if res[2] is None else db.reshape(-1).copy())
+
+
+def _layer_norm_probe():
+    """The fast layer norm's output and gradients on :func:`kernel_args` (normalized_shape (3, 5): not square, so
+    an order of flattening shows), the upstream gradient drawn from its own stream."""
+    from minicnn import kernels as K
+    rng = _rng()
+    out, cache = K.layer_norm_forward(*kernel_args("layer_norm", rng))
+    return (out,) + K.layer_norm_backward(np.asarray(rng.standard_normal(out.shape) + 0.5), cache)
+
+
+def layer_norm_mapping_mutants():
+    """The mistakes of the fast layer norm's own code, which maps it onto group norm's kernels (the mistakes
+    inside those kernels are group norm's mutants): the row taken as one channel of D values instead of D
+    channels of one, weight and bias passed in each other's place, the parameters flattened or the parameter
+    gradients unflattened in column-major order, the row statistics declared given (constants), dweight and
+    dbias unpacked in each other's place."""
+    fwd, bwd = "minicnn.kernels.norm:layer_norm_forward", "minicnn.kernels.norm:layer_norm_backward"
+    for name, path, edit, note in (
+            ("layer_norm_forward:row_as_one_channel", fwd, ("x.reshape(rows, d, 1)", "x.reshape(rows, 1, d)"),
+             "the row viewed as one channel of D values: weight[0] and bias[0] for every element"),
+            ("layer_norm_forward:weight_bias_swapped", fwd, ("for a in (weight, bias)]", "for a in (bias, weight)]"),
+             "weight and bias in each other's place (out = bias * xhat + weight)"),
+            ("layer_norm_forward:params_column_major", fwd, ("a.reshape(d)", "a.reshape(d, order='F')"),
+             "weight and bias flattened column-major: element i of a row meets another element's parameters"),
+            ("layer_norm_backward:param_grads_column_major", bwd,
+             ("dweight.reshape(cache.normalized)", "dweight.reshape(cache.normalized, order='F')"),
+             "dweight unflattened column-major (normalized_shape of 2+ dims: the values in the wrong places)"),
+            ("layer_norm_backward:statistics_as_constants", bwd,
+             ("cache.has_bias, True, None, None", "cache.has_bias, False, None, None"),
+             "the row's statistics declared given: dx = dy * weight * invstd, the mean and variance terms gone"),
+            ("layer_norm_backward:dweight_dbias_swapped", bwd,
+             ("dx, dweight, dbias = _group_norm_backward", "dx, dbias, dweight = _group_norm_backward"),
+             "group norm's (dx, dweight, dbias) unpacked with dweight and dbias swapped")):
+        add(name, "layer_norm", source(path, edit), _layer_norm_probe, (), note)
 
 
 def group_norm_mutants(impl):

@@ -1429,6 +1429,34 @@ def test_layer_norm_known_values(impl):
     np.testing.assert_allclose(dx.sum(axis=1), 0.0, atol=1e-6)              # a shift of a row changes nothing
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_norm_of_long_rows_equals_naive(dtype):
+    """Rows of 4096 (a transformer's width): the fast pair's float64 sums over a long row, split between threads
+    by rows, against the row-by-row definition."""
+    rng = np.random.default_rng(7)
+    x = randn(rng, (6, 4096), dtype, 3) + dtype(0.5)
+    same_both_ways("layer_norm", (x, 4096, randn(rng, 4096, dtype), randn(rng, 4096, dtype), 1e-5), dtype, rng,
+                   floors={0: 1.0, 1: 3 * np.sqrt(6), 2: 3 * np.sqrt(6)})
+
+
+@pytest.mark.parametrize("impl", ["", "_naive"])
+def test_layer_norm_of_empty_inputs_and_any_eps_as_torch(impl):
+    """An empty batch, rows of no values (torch: empty outputs, zero parameter gradients), and a constant row
+    with eps 0 or negative (torch: NaN, no error), both ways alike."""
+    forward, backward = getattr(K, f"layer_norm_forward{impl}"), getattr(K, f"layer_norm_backward{impl}")
+    for x, normalized in ((np.ones((0, 7)), 7), (np.ones((0, 3, 4)), (3, 4)), (np.ones((2, 0, 3)), (0, 3))):
+        with np.errstate(all="ignore"):   # (the naive twin's 0/0 of a row of no values)
+            out, cache = forward(x, normalized, np.ones(normalized), np.ones(normalized))
+            dx, dw, db = backward(np.ones_like(x), cache)
+        assert out.shape == dx.shape == x.shape and dw.shape == db.shape == x.shape[1:]
+        assert not dw.any() and not db.any()
+    for eps in (0.0, -1.0):
+        with np.errstate(all="ignore"):
+            out, cache = forward(np.ones((2, 4, 3)), 3, None, None, eps)
+            dx = backward(np.ones((2, 4, 3)), cache)[0]
+        assert np.isnan(out).all() and np.isnan(dx).all()
+
+
 def _group_norm_floors(x, groups, weight):
     """Floors for the gradients of group norm (instance norm: one channel per group): dx cancels (to exactly 0
     for a group of one value), so it is measured on its scale |weight| * invstd * |dout| (|dout| < 4); the

@@ -13,8 +13,9 @@ the gradient has two extra terms (cs231n's "batch_norm_backward_alt")::
 
 Group norm splits the C channels of each sample into G groups of C/G and normalises each group over its
 ``D = C/G * L`` values (L: everything after C), with a per-channel ``weight`` and ``bias`` after; instance
-norm is group norm with one channel per group (G = C), plus torch's running statistics: the same kernels
-run both (see the group norm section below).
+norm is group norm with one channel per group (G = C), plus torch's running statistics, and layer norm over
+the last dims is group norm with one group on an (R, D, 1) view: the same kernels run all three (see the group
+norm section below).
 
 Local response normalisation (torch's formula, AlexNet's layer), over a
 window of ``size`` channels, zero-padded (``size // 2`` before, ``(size-1) // 2`` after)::
@@ -444,6 +445,10 @@ def local_response_norm_backward_naive(dout, cache):
     return dx.reshape(shape)
 
 # --------------------------------------------------------------------------- layer norm
+# Each of the R rows of x (R: the size of the dims before normalized_shape) normalised over its D values.  The
+# fast pair is group norm's kernels (below) with one group on an (R, D, 1) view: R samples, each one group of D
+# channels of one value, so a row's float64 two-pass statistics are its group's and group norm's per-channel
+# weight_c, bias_c are layer norm's per-element weight_i, bias_i.  The naive twins are the row-by-row definition.
 LayerNormCache = collections.namedtuple("LayerNormCache", "xhat invstd weight has_bias normalized shape")
 LayerNormCache.__doc__ = """What layer norm's backward needs.
 
@@ -482,6 +487,10 @@ def layer_norm_forward(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         xhat = (x - mean) / sqrt(var + eps)     (mean, biased var over those dims; in float64)
         out  = weight * xhat + bias             (weight, bias: normalized_shape, broadcast over the rest)
 
+    Run by group norm's kernels (:func:`_group_norm`, below): x as ``(R, D, 1)``, R rows as R samples of one
+    group of D channels of one value each, so a row's statistics are its group's and the per-channel weight
+    and bias are layer norm's per-element ones.
+
     Parameters
     ----------
     x : ndarray (*, *normalized_shape), float32 or float64
@@ -496,41 +505,40 @@ def layer_norm_forward(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """
     shape = _check_layer_norm(x, normalized_shape, weight, bias, eps)
     d = math.prod(shape)
-    x2 = x.reshape(-1, d)
-    mean = x2.mean(axis=1, keepdims=True, dtype=np.float64)
-    var = x2.var(axis=1, keepdims=True, dtype=np.float64)
-    invstd = (1 / np.sqrt(var + eps)).astype(x.dtype)
-    xhat = (x2 - mean.astype(x.dtype)) * invstd
-    out = xhat if weight is None else xhat * weight.reshape(1, d)
-    out = out if bias is None else out + bias.reshape(1, d)
-    return out.reshape(x.shape), LayerNormCache(xhat, invstd, weight, bias is not None, shape, x.shape)
+    rows = math.prod(x.shape[:x.ndim - len(shape)])
+    flat = [None if a is None else a.reshape(d) for a in (weight, bias)]   # element i of a row is channel i
+    out, gn = _group_norm("layer_norm", x.reshape(rows, d, 1), 1, *flat, eps)
+    return out.reshape(x.shape), LayerNormCache(gn.xhat.reshape(rows, d), gn.invstd, weight, bias is not None, shape,
+                                                x.shape)
 
 
 def layer_norm_backward(dout, cache):
     """``dx = invstd * (g - mean(g) - xhat * mean(g * xhat))`` per row, ``g = dout * weight``;
-    ``dweight = sum over rows of dout * xhat``, ``dbias = sum over rows of dout``.  Returns
-    ``(dx, dweight, dbias)`` (None for an absent weight or bias)."""
-    xhat, invstd, weight = cache.xhat, cache.invstd, cache.weight
+    ``dweight = sum over rows of dout * xhat``, ``dbias = sum over rows of dout``: group norm's backward
+    (:func:`_group_norm_backward`) on the ``(R, D, 1)`` view of the forward.  Returns ``(dx, dweight, dbias)``
+    (None for an absent weight or bias)."""
+    xhat, weight = cache.xhat, cache.weight
     check_grad("layer_norm backward", dout, cache.shape, xhat.dtype)
-    dy = dout.reshape(xhat.shape)
-    dweight = None if weight is None else (dy * xhat).sum(axis=0).reshape(cache.normalized)
-    dbias = dy.sum(axis=0).reshape(cache.normalized) if cache.has_bias else None
-    g = dy if weight is None else dy * weight.reshape(1, -1)
-    dx = invstd * (g - g.mean(axis=1, keepdims=True) - xhat * (g * xhat).mean(axis=1, keepdims=True))
-    return dx.reshape(cache.shape), dweight, dbias
+    rows, d = xhat.shape
+    gn = GroupNormCache(xhat.reshape(rows, 1, d), cache.invstd, None if weight is None else weight.reshape(d),
+                        cache.has_bias, True, None, None, 1, (rows, d, 1), "layer_norm")
+    dx, dweight, dbias = _group_norm_backward(dout.reshape(rows, d, 1), gn)
+    return (dx.reshape(cache.shape), None if dweight is None else dweight.reshape(cache.normalized),
+            None if dbias is None else dbias.reshape(cache.normalized))
 
 
 def layer_norm_forward_naive(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """The definition, one row (one sample's normalised dims) at a time; the contract of
     :func:`layer_norm_forward`."""
     shape = _check_layer_norm(x, normalized_shape, weight, bias, eps)
-    rows = x.reshape(-1, math.prod(shape))
+    rows = x.reshape(math.prod(x.shape[:x.ndim - len(shape)]), math.prod(shape))   # (-1: no size where D = 0)
     xhat, invstd = np.empty_like(rows), np.empty((len(rows), 1), x.dtype)
-    for r, row in enumerate(rows):
-        mean = row.astype(np.float64).sum() / row.size
-        var = ((row.astype(np.float64) - mean) ** 2).sum() / row.size
-        invstd[r] = 1 / math.sqrt(var + eps)
-        xhat[r] = (row - x.dtype.type(mean)) * invstd[r]
+    with np.errstate(divide="ignore", invalid="ignore"):   # (a row of no values; var + eps <= 0: as torch)
+        for r, row in enumerate(rows):
+            mean = row.astype(np.float64).sum() / row.size
+            var = ((row.astype(np.float64) - mean) ** 2).sum() / row.size
+            invstd[r] = 1 / np.sqrt(var + eps)
+            xhat[r] = (row - x.dtype.type(mean)) * invstd[r]
     out = xhat.copy()
     if weight is not None:
         out = out * weight.reshape(1, -1)
