@@ -723,12 +723,16 @@ def _gn_backward_kernel(dy, xhat, gamma, invstd, input_stats, groups, length, r0
         s_g = 0.0
         s_gx = 0.0
         for k in range(per):
-            for j in range(length):
-                i = k * length + j
-                v = np.float64(dy[r, i])
-                col_g[j] = v
-                col_gx[j] = v * xhat[r, i]
-            s, t = _total(col_g), _total(col_gx)
+            if length == 1:   # one value per channel (layer norm's view): the sums are that value
+                v = np.float64(dy[r, k])
+                s, t = v, v * xhat[r, k]
+            else:
+                for j in range(length):
+                    i = k * length + j
+                    v = np.float64(dy[r, i])
+                    col_g[j] = v
+                    col_gx[j] = v * xhat[r, i]
+                s, t = _total(col_g), _total(col_gx)
             sum_dy[r, k] = s
             sum_dy_xhat[r, k] = t
             s_g += gamma[c0 + k] * s
