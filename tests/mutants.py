@@ -1059,7 +1059,7 @@ def _normal_cdf_pdf(x):
     """Phi(x) and phi(x) of the standard normal, in float64."""
     import math
     x = np.asarray(x, dtype=np.float64)
-    cdf = (1 + np.vectorize(math.erf, otypes=[np.float64])(x / math.sqrt(2))) / 2
+    cdf = np.vectorize(math.erfc, otypes=[np.float64])(-x / math.sqrt(2)) / 2
     return cdf, np.exp(-x ** 2 / 2) / math.sqrt(2 * math.pi)
 
 

@@ -1296,8 +1296,11 @@ def _f_softmax(d, well):
     shape = d(st.lists(st.integers(1, 4), min_size=1, max_size=4))
     x = tensor(d, well, shape)
     dim = pick(d, well, st.integers(-len(shape), len(shape) - 1), st.sampled_from([None, 5, -9, 1.5]))
-    dtype = None if well else d(st.sampled_from([None, np.float64, "float32"]))
-    return (x, dim), {"dtype": dtype}, {"shape": x.shape}
+    dtype = value(d, well, [None, None, np.float64, np.float32], ["float16x", np.int64, 1.5])  # cast to it first
+    expect = {"shape": x.shape}
+    if dtype in (np.float64, np.float32):   # (the result's dtype, whatever the input's)
+        expect["dtype"] = np.dtype(dtype)
+    return (x, dim), {"dtype": dtype}, expect
 
 
 function("softmax")(_f_softmax)
