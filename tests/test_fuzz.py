@@ -951,7 +951,8 @@ def _sequential(d, well):
     mods = [nn.ReLU(), nn.Flatten(), nn.Linear(shape[1] * shape[2], 2)]
     if not well and d(st.booleans()):
         mods.append(d(st.sampled_from([F.relu, "ReLU", None])))
-    return nn.Sequential(*mods), (x,), {"shape": (shape[0], 2)}
+    # (a hostile x of another shape whose trailing dims still flatten to the Linear's input: its own batch)
+    return nn.Sequential(*mods), (x,), {"shape": (x.shape[0], 2)} if getattr(x, "ndim", 0) >= 2 else {}
 
 
 class _ApplyAll(nn.Module):
