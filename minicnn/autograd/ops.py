@@ -30,14 +30,14 @@ def _shape(a):
     return np.shape(a)
 
 
-def _broadcast_shapes(op, a, b):
-    """``(shape of a, shape of b)``, refused with a message naming ``op`` if they do not broadcast (torch
-    raises RuntimeError there; minicnn's bad input is a ValueError)."""
-    shapes = _shape(a), _shape(b)
+def _broadcast_shapes(op, *operands):
+    """The operands' shapes, refused with a message naming ``op`` if they do not broadcast (torch raises
+    RuntimeError there; minicnn's bad input is a ValueError).  A None operand (a missing bound) is shape ()."""
+    shapes = tuple(_shape(a) for a in operands)
     try:
         np.broadcast_shapes(*shapes)
     except ValueError:
-        raise ValueError(f"{op}: expected shapes that broadcast, got {shapes[0]} and {shapes[1]}") from None
+        raise ValueError(f"{op}: expected shapes that broadcast, got {' and '.join(map(str, shapes))}") from None
     return shapes
 
 
@@ -306,8 +306,7 @@ class ClampTensor(Function):
     @staticmethod
     def forward(ctx, a, low, high):
         dtype = result_type(a, low, high)
-        ctx.shapes = [_shape(a), _shape(low), _shape(high)]
-        np.broadcast_shapes(*(s for s, v in zip(ctx.shapes, (a, low, high)) if v is not None))
+        ctx.shapes = _broadcast_shapes("clamp", a, low, high)
         ctx.save_for_backward(a, low, high)
         out = a if low is None else np.maximum(a, low)
         out = out if high is None else np.minimum(out, high)

@@ -387,7 +387,6 @@ class Tensor:
         if not bounds:
             raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
         if all(isinstance(b, (Tensor, np.ndarray)) for b in bounds):
-            _broadcast_check("clamp", self.shape, *(np.shape(b) for b in bounds))
             return ops.ClampTensor.apply(self, min, max)
         for name, bound in (("min", min), ("max", max)):
             if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float, np.number))):
@@ -863,13 +862,6 @@ def _need_float(op, t):
 def _floating(t):
     """An integer or bool tensor as float32 (torch's result dtype for exp, log, sqrt, sigmoid, tanh)."""
     return t if t.dtype.kind == "f" else t._cast(dtypes.DEFAULT_FLOAT)
-
-
-def _broadcast_check(op, *shapes):
-    try:
-        np.broadcast_shapes(*shapes)
-    except ValueError:
-        raise ValueError(f"{op}: expected shapes that broadcast, got {', '.join(map(str, shapes))}") from None
 
 
 def _operand(op, other):
