@@ -94,15 +94,16 @@ evidence: setup
 # Benchmarks are not tests: run them on a quiet machine (about 25 minutes), then regenerate the README tables.
 bench: setup
 	$(PY) -m benchmarks.bench_threads
-	$(PY) -m benchmarks.bench_train
+	$(PY) -m benchmarks.bench_train --repeats 5
 	$(PY) -m benchmarks.bench_kernels
-	$(PY) -m benchmarks.bench_kernels --models
+	$(PY) -m benchmarks.bench_kernels --models --rounds 5
 	$(PY) -m benchmarks.bench_roofline
 	$(PY) -m benchmarks.bench_jit
 	$(PY) -m benchmarks.bench_dispatch
 	$(PY) -m benchmarks.bench_malloc
 	for m in simplecnn simplecnn-bn lenet5 resnet-mini; do $(PY) -m benchmarks.profile_layers --model $$m || exit 1; done
-	for m in simplecnn-bn lenet5 resnet-mini; do $(PY) -m benchmarks.bench_train --model $$m --steps 200 --repeats 5 || exit 1; done
+	for m in simplecnn simplecnn-bn lenet5 resnet-mini; do \
+		$(PY) -m benchmarks.bench_train --model $$m --steps 200 --repeats 5 || exit 1; done
 	$(PY) -m benchmarks.report
 
 clean:

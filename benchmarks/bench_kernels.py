@@ -246,35 +246,67 @@ def grid_cases():
     return cases
 
 
-def model_conv_cases(batch=64):
-    """Every distinct conv layer of the registered models, bare (SimpleCNN as its separate layers, not the
-    fused blocks ``minicnn train`` builds), at the shapes a training step of batch ``batch`` gives it.
+def model_layers(model_name, batch=64):
+    """[(module name, module, input shape, whether it gets an input gradient)] of every Conv2d and Linear
+    of a registered model (SimpleCNN as its separate layers, not the fused blocks ``minicnn train``
+    builds), in the order a forward of batch ``batch`` runs them.
 
-    Found by running each model's forward once with forward hooks; a layer fed the network's input gets
-    no input gradient, as in training.  Layers of the same shape share one case, whose ``layers`` lists
-    them all as ``model:module`` names.
+    Found by running the model's forward once with forward hooks; a layer fed the network's input gets no
+    input gradient, as in training.
     """
     from minicnn import nn, no_grad, tensor
     from minicnn.models import MODELS, SimpleCNN
-    found = {}
-    for model_name, build in MODELS.items():
-        model = SimpleCNN() if model_name == "simplecnn" else build()
-        names = {id(m): name for name, m in model.named_modules()}
-        x = tensor(np.zeros((batch, 1, 28, 28), np.float32))
+    model = SimpleCNN() if model_name == "simplecnn" else MODELS[model_name]()
+    names = {id(m): name for name, m in model.named_modules()}
+    x = tensor(np.zeros((batch, 1, 28, 28), np.float32))
+    found = []
 
-        def hook(module, inputs, output, model_name=model_name):
+    def hook(module, inputs, output):
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            found.append((names[id(module)], module, inputs[0].shape, inputs[0] is not x))
+    handles = [m.register_forward_hook(hook) for m in model.modules()]
+    with no_grad():
+        model(x)
+    for handle in handles:
+        handle.remove()
+    return found
+
+
+def model_step_flops(model_name, batch=64):
+    """Multiply-adds x 2 of a training step's convolutions and fully connected layers (forward, weight
+    gradient, and input gradient where there is one), as the direct sums count them: the work a step
+    cannot do without, whatever the algorithm.  Normalisation, pooling and activations are not counted."""
+    from minicnn import nn
+    total = 0
+    for _, module, shape, dx in model_layers(model_name, batch):
+        if isinstance(module, nn.Conv2d):
+            fwd, bwd = conv_flops(dict(n=shape[0], c=shape[1], h=shape[2], o=module.out_channels,
+                                       k=module.kernel_size[0], stride=module.stride[0],
+                                       padding=module.padding[0], dx=dx))
+        else:
+            fwd = 2 * int(np.prod(shape[:-1])) * module.in_features * module.out_features
+            bwd = fwd * (2 if dx else 1)
+        total += fwd + bwd
+    return total
+
+
+def model_conv_cases(batch=64):
+    """Every distinct conv layer of the registered models, bare (``model_layers``), at the shapes a
+    training step of batch ``batch`` gives it.  Layers of the same shape share one case, whose ``layers``
+    lists them all as ``model:module`` names.
+    """
+    from minicnn import nn
+    from minicnn.models import MODELS
+    found = {}
+    for model_name in MODELS:
+        for module_name, module, in_shape, dx in model_layers(model_name, batch):
             if isinstance(module, nn.Conv2d):
-                (n, c, h, _), (k, _), (stride, _), (pad, _) = (inputs[0].shape, module.kernel_size,
-                                                               module.stride, module.padding)
+                (n, c, h, _), (k, _), (stride, _), (pad, _) = (in_shape, module.kernel_size, module.stride,
+                                                               module.padding)
                 shape = dict(n=n, c=c, h=h, o=module.out_channels, k=k, stride=stride, padding=pad,
-                             bias=module.bias is not None, dx=inputs[0] is not x)
+                             bias=module.bias is not None, dx=dx)
                 key = tuple(sorted(shape.items()))
-                found.setdefault(key, (shape, []))[1].append(f"{model_name}:{names[id(module)]}")
-        handles = [m.register_forward_hook(hook) for m in model.modules()]
-        with no_grad():
-            model(x)
-        for handle in handles:
-            handle.remove()
+                found.setdefault(key, (shape, []))[1].append(f"{model_name}:{module_name}")
     cases = []
     for shape, layers in found.values():
         name = (f"conv {shape['c']}->{shape['o']} {shape['k']}x{shape['k']} s{shape['stride']} "

@@ -12,7 +12,8 @@ the training steps, then inference on the 10 000 test images.
 Both workers run with minicnn's malloc setting (``minicnn.threads.tune_malloc``) unless
 ``--malloc default`` (``MINICNN_MALLOC=default``), and count the page faults of the timed steps.
 Writes benchmarks/results/train.json (or train_steps.json with --steps; ``-MODEL`` is
-added to the name for another ``--model``, ``-malloc-default`` for ``--malloc default``).
+added to the name for another ``--model``, ``-malloc-default`` for ``--malloc default``), with the
+step's conv and linear FLOPs (``bench_kernels.model_step_flops``) for its distance from the FMA floor.
 """
 import argparse
 import json
@@ -141,8 +142,10 @@ def main(argv=None):
               f"ratio {s['ratio']:.3f} ({s['ratio_range'][0]:.3f}-{s['ratio_range'][1]:.3f}){control}")
     name = ("train" if args.steps is None else "train_steps") + (
         "" if args.model == "simplecnn" else f"-{args.model}") + ("" if args.malloc == "tuned" else "-malloc-default")
+    from .bench_kernels import model_step_flops
     common.write_result(name, {"model": args.model, "threads": threads, "repeats": args.repeats, "steps": args.steps,
-                               "malloc": args.malloc, "summary": summary, "runs": runs})
+                               "malloc": args.malloc, "step_flops": model_step_flops(args.model),
+                               "summary": summary, "runs": runs})
 
 
 if __name__ == "__main__":

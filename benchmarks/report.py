@@ -649,8 +649,12 @@ def _spread(cell):
 
 def models_speed_table():
     """Every registered model's training step and inference against PyTorch, each with its target, the
-    spread of the rounds and the control (minicnn against itself), from ``bench_train --steps``."""
+    spread of the rounds and the control (minicnn against itself), from ``bench_train --steps``; and each
+    step's distance from its floor, the step's conv and linear FLOPs at the FMA peak ``bench_kernels
+    --models`` measured."""
     from minicnn.models import MODELS
+    kernels = common.read_result("kernels_models")
+    peak = kernels.get("fma_peak_gflops") if kernels else None
     rows = []
     for model in MODELS:
         r = common.read_result("train_steps" if model == "simplecnn" else f"train_steps-{model}")
@@ -659,18 +663,31 @@ def models_speed_table():
         s = r["summary"]
         control = s["step_ms"].get("control_range")
         target = STEP_TARGETS.get(model, STEP_TARGET)
+        if peak and r.get("step_flops"):
+            floor_ms = r["step_flops"] / peak / 1e6
+            floor = (f"| {r['step_flops'] / 1e9:.2f} | {floor_ms:.2f} | "
+                     + " | ".join(f"{s['step_ms'][f'{b}_median'] / floor_ms:.1f}× "
+                                  f"({100 * floor_ms / s['step_ms'][f'{b}_median']:.0f} %)"
+                                  for b in ("minicnn", "torch")) + " ")
+        else:
+            floor = "| – | – | – | – "
         rows.append(f"| {model} | {s['step_ms']['minicnn_median']:.1f} | {s['step_ms']['torch_median']:.1f} "
                     f"| {_spread(s['step_ms'])} | ≤ {target}× {'met' if s['step_ms']['ratio'] <= target else 'missed'} "
                     f"| {_spread(s['infer_s'])} | ≤ {INFERENCE_TARGET}× "
                     f"{'met' if s['infer_s']['ratio'] <= INFERENCE_TARGET else 'missed'} "
                     f"| {f'{control[0]:.2f}–{control[1]:.2f}' if control else '—'} "
-                    f"| {r['repeats']} × {r['steps']} steps, {_stamp(r)}, {r['machine'].get('cpu', '?')} |")
+                    f"{floor}| {r['repeats']} × {r['steps']} steps, {_stamp(r)}, {r['machine'].get('cpu', '?')} |")
     return "\n".join(["| model | minicnn ms/step | torch ms/step | step minicnn / torch, median (min–max) "
                       "| step target | inference minicnn / torch | inference target | control: minicnn / minicnn "
-                      "| rounds |", "|---|---:|---:|---:|---|---:|---|---:|---|", *rows,
+                      "| step GFLOP | floor, ms | minicnn: × floor (% of peak) | torch: × floor (% of peak) "
+                      "| rounds |", "|---|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---|", *rows,
                       "", "(`python -m benchmarks.bench_train --model M --steps N --repeats R`: each backend in its "
                           "own worker process, rounds alternating the order, batch 64, 2 threads each; the control "
-                          "is each round's minicnn run over the next round's.)"])
+                          "is each round's minicnn run over the next round's. The floor is the step's conv and "
+                          "linear multiply-adds (forward, weight and input gradients, counted as the direct sums "
+                          "count them) at this machine's 512-bit FMA peak"
+                          + (f", {peak:.0f} GFLOP/s on 2 threads (`bench_kernels --models`)" if peak else "")
+                          + "; normalisation, pooling and activations add memory traffic it does not count.)"])
 
 
 def conv_layers_table():

@@ -55,6 +55,24 @@ def test_the_epoch_column_comes_from_bench_train(results):
     assert "7.5 s / 3.8 s = **2.00×**" in report.accuracy_table(report.accuracy_groups(), "mnist")
 
 
+def test_the_models_speed_table_puts_each_step_against_its_floor(results):
+    from minicnn.models import MODELS
+    (results / "kernels_models.json").write_text(json.dumps({"fma_peak_gflops": 400.0}))
+    for model in MODELS:
+        step = {"minicnn_median": 20.0, "torch_median": 16.0, "ratio": 1.25, "ratio_range": [1.2, 1.3],
+                "control_range": [0.97, 1.04]}
+        infer = {"minicnn_median": 1.0, "torch_median": 2.0, "ratio": 0.5}
+        (results / f"train_steps{'' if model == 'simplecnn' else '-' + model}.json").write_text(json.dumps(
+            {"model": model, "repeats": 5, "steps": 200, "step_flops": 2e9, "date": "2026-12-04 05:00:00",
+             "machine": {"cpu": "Xeon"}, "summary": {"step_ms": step, "infer_s": infer}}))
+    table = report.models_speed_table()
+    # 2 GFLOP at 400 GFLOP/s: a 5 ms floor; 20 ms is 4x it (25 % of the peak), 16 ms 3.2x (31 %)
+    row = next(line for line in table.splitlines() if line.startswith("| lenet5 |"))
+    assert "| 1.25× (1.20–1.30) | ≤ 1.0× missed | 0.50× | ≤ 0.7× met | 0.97–1.04 |" in row
+    assert "| 2.00 | 5.00 | 4.0× (25 %) | 3.2× (31 %) |" in row
+    assert "| ≤ 0.6× missed |" in next(line for line in table.splitlines() if line.startswith("| simplecnn |"))
+
+
 @pytest.mark.parametrize("flag", ["--out", "--seed", "--epochs=3", "--model"])
 def test_accuracy_seeds_refuses_flags_it_sets_itself(flag, capsys):
     with pytest.raises(SystemExit) as exc:

@@ -47,6 +47,16 @@ def test_conv_flops_count_the_direct_sum():
     assert bench_kernels.conv_flops(dict(n=1, c=1, o=1, k=3, h=8, stride=2, padding=1, dx=False)) == (2 * 9 * 16,) * 2
 
 
+def test_a_steps_flops_count_every_conv_and_linear_of_the_model():
+    # SimpleCNN, batch 64, counted by hand in bench_roofline: conv1 (no dx), conv2, fc1, fc2
+    from benchmarks import bench_roofline
+    assert bench_kernels.model_step_flops("simplecnn") == bench_roofline.STEP_FLOPS
+    # LeNet-5 at batch 1: conv 1->6 5x5 p2 28x28 (no dx), conv 6->16 5x5 10x10, fc 400->120->84->10
+    convs = 2 * 6 * 25 * 784 * 2 + 2 * 16 * 6 * 25 * 100 * 3
+    fcs = sum(2 * a * b * 3 for a, b in ((400, 120), (120, 84), (84, 10)))
+    assert bench_kernels.model_step_flops("lenet5", batch=1) == convs + fcs
+
+
 def test_the_layer_profile_times_every_op_of_a_step_and_leaves_the_ops_as_they_were():
     from minicnn import functional as F
     before = {c: (c.__dict__.get("forward"), c.__dict__.get("backward")) for c in vars(F).values()
