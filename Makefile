@@ -91,12 +91,13 @@ evidence: setup
 		tests/test_models.py tests/test_optim.py
 	$(PY) -m benchmarks.report
 
-# Benchmarks are not tests: run them on a quiet machine (about 25 minutes), then regenerate the README tables.
+# Benchmarks are not tests: run them on a quiet machine (about 15 minutes), then regenerate the README tables.
 bench: setup
 	$(PY) -m benchmarks.bench_threads
 	$(PY) -m benchmarks.bench_train --repeats 5
 	$(PY) -m benchmarks.bench_kernels
 	$(PY) -m benchmarks.bench_kernels --models --rounds 5
+	$(PY) -m benchmarks.bench_kernels --layers --rounds 5
 	$(PY) -m benchmarks.bench_roofline
 	$(PY) -m benchmarks.bench_jit
 	$(PY) -m benchmarks.bench_dispatch

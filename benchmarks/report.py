@@ -647,28 +647,89 @@ def _spread(cell):
     return f"{cell['ratio']:.2f}×" + (f" ({span[0]:.2f}–{span[1]:.2f})" if span else "")
 
 
+def _floor_ms(result, peak):
+    """A bench_train result's floor: its step's conv and linear FLOPs at the FMA peak, in ms (None when
+    either is not recorded)."""
+    return result["step_flops"] / peak / 1e6 if peak and result.get("step_flops") else None
+
+
+def _from_floor(ms, floor_ms):
+    """'3.0× (33 %)': a step's time over its floor, and the share of the peak that is."""
+    return f"{ms / floor_ms:.1f}× ({100 * floor_ms / ms:.0f} %)"
+
+
+def _model_steps():
+    """{model: its bench_train --steps result} for every registered model, or None if one is missing."""
+    from minicnn.models import MODELS
+    results = {m: common.read_result("train_steps" if m == "simplecnn" else f"train_steps-{m}") for m in MODELS}
+    return None if None in results.values() else results
+
+
+def targets_table():
+    """Where each speed target stands, from the results the tables below it render: every model's step and
+    inference (``bench_train --steps``), every conv layer bare (``bench_kernels --models``) and SimpleCNN's
+    share of the FMA peak (``bench_roofline``)."""
+    steps, kernels, roofline = _model_steps(), common.read_result("kernels_models"), common.read_result("roofline")
+    if steps is None or kernels is None or roofline is None:
+        return None
+
+    def status(met, of):
+        return "met" if met == of else ("missed" if met == 0 else f"met by {met} of {of}")
+
+    def ratios(models, key):
+        return ", ".join(f"{m} {steps[m]['summary'][key]['ratio']:.2f}×" for m in models)
+
+    simple = steps["simplecnn"]["summary"]["step_ms"]
+    others = [m for m in steps if m != "simplecnn"]
+    rows = [("SimpleCNN's training step ≤ 0.6× PyTorch's", _spread(simple),
+             status(simple["ratio"] <= STEP_TARGETS["simplecnn"], 1)),
+            ("every other model's step ≤ 1.0× PyTorch's", ratios(others, "step_ms"),
+             status(sum(steps[m]["summary"]["step_ms"]["ratio"] <= STEP_TARGET for m in others), len(others))),
+            ("inference ≤ 0.7× PyTorch's, every model", ratios(steps, "infer_s"),
+             status(sum(steps[m]["summary"]["infer_s"]["ratio"] <= INFERENCE_TARGET for m in steps), len(steps)))]
+    ratio = {", ".join(row["layers"]): row["fwd_bwd_ratio"] for row in kernels["rows"]}
+    met = [n for n in ratio if ratio[n] <= 1.0]
+    missed = [ratio[n] for n in ratio if ratio[n] > 1.0]
+    rows.append(("every conv layer of the four models, bare, forward + backward ≤ 1.0× PyTorch's",
+                 "; ".join(([", ".join(f"{n} {ratio[n]:.2f}×" for n in met)] if met else [])
+                           + ([f"the other {len(missed)} of {len(ratio)} distinct layers {min(missed):.2f}× to {max(missed):.2f}×"] if missed else [])),
+                 status(len(met), len(ratio))))
+    share = roofline["achieved"]["training step (batch 64)"]
+    rows.append(("SimpleCNN's whole step ≥ 40 % of the FMA peak",
+                 f"{100 * share['minicnn']['fraction_of_peak']:.0f} % (PyTorch "
+                 f"{100 * share['torch']['fraction_of_peak']:.0f} %)",
+                 status(share["minicnn"]["fraction_of_peak"] >= 0.4, 1)))
+    peak = kernels.get("fma_peak_gflops")
+    rows.append(("each model's step against its floor (no target: how far it is)",
+                 ", ".join(f"{m} {_from_floor(r['summary']['step_ms']['minicnn_median'], _floor_ms(r, peak))}"
+                           for m, r in steps.items() if _floor_ms(r, peak)), "–"))
+    machines = sorted({r["machine"].get("cpu", "?") for r in (*steps.values(), kernels, roofline)})
+    return "\n".join(["| target | where it stands | |", "|---|---|---|",
+                      *(f"| {what} | {where} | {verdict} |" for what, where, verdict in rows), "",
+                      f"(Medians of the alternating rounds of the tables below: `bench_train --model M --steps 200 "
+                      f"--repeats 5`, `bench_kernels --models`, `bench_roofline`; {', '.join(machines)}, "
+                      f"{_stamp(*steps.values(), kernels, roofline)}.)"])
+
+
 def models_speed_table():
     """Every registered model's training step and inference against PyTorch, each with its target, the
     spread of the rounds and the control (minicnn against itself), from ``bench_train --steps``; and each
     step's distance from its floor, the step's conv and linear FLOPs at the FMA peak ``bench_kernels
     --models`` measured."""
-    from minicnn.models import MODELS
-    kernels = common.read_result("kernels_models")
+    steps, kernels = _model_steps(), common.read_result("kernels_models")
+    if steps is None:
+        return None
     peak = kernels.get("fma_peak_gflops") if kernels else None
     rows = []
-    for model in MODELS:
-        r = common.read_result("train_steps" if model == "simplecnn" else f"train_steps-{model}")
-        if r is None:
-            return None
+    for model, r in steps.items():
         s = r["summary"]
         control = s["step_ms"].get("control_range")
         target = STEP_TARGETS.get(model, STEP_TARGET)
-        if peak and r.get("step_flops"):
-            floor_ms = r["step_flops"] / peak / 1e6
+        floor_ms = _floor_ms(r, peak)
+        if floor_ms:
             floor = (f"| {r['step_flops'] / 1e9:.2f} | {floor_ms:.2f} | "
-                     + " | ".join(f"{s['step_ms'][f'{b}_median'] / floor_ms:.1f}× "
-                                  f"({100 * floor_ms / s['step_ms'][f'{b}_median']:.0f} %)"
-                                  for b in ("minicnn", "torch")) + " ")
+                     + " | ".join(_from_floor(s["step_ms"][f"{b}_median"], floor_ms) for b in ("minicnn", "torch"))
+                     + " ")
         else:
             floor = "| – | – | – | – "
         rows.append(f"| {model} | {s['step_ms']['minicnn_median']:.1f} | {s['step_ms']['torch_median']:.1f} "
@@ -787,7 +848,7 @@ RENDERERS = {
     "gradcheck-output": gradcheck_output, "lockstep-output": lockstep_output,
     "interchange-output": interchange_output, "right": right_table, "evidence-sources": sources_table,
     "mutants": mutants_line, "profile-table": profile_table, "conv-layers-table": conv_layers_table,
-    "models-speed-table": models_speed_table, "layers-table": layers_table,
+    "models-speed-table": models_speed_table, "layers-table": layers_table, "targets-table": targets_table,
 }
 
 

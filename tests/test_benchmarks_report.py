@@ -73,6 +73,31 @@ def test_the_models_speed_table_puts_each_step_against_its_floor(results):
     assert "| ≤ 0.6× missed |" in next(line for line in table.splitlines() if line.startswith("| simplecnn |"))
 
 
+def test_the_targets_table_counts_what_is_met(results):
+    from minicnn.models import MODELS
+    # step ratios: simplecnn 0.55 (meets 0.6), the others 0.9, 1.1, 1.2 (one of three meets 1.0)
+    # inference ratios 0.3, 0.65, 0.9, 1.5: two of four meet 0.7
+    for model, r, infer in zip(MODELS, (0.55, 0.9, 1.1, 1.2), (0.3, 0.65, 0.9, 1.5)):
+        (results / f"train_steps{'' if model == 'simplecnn' else '-' + model}.json").write_text(json.dumps(
+            {"model": model, "repeats": 5, "steps": 200, "step_flops": 4e9, "date": "2026-12-04 05:00:00",
+             "machine": {"cpu": "Xeon"}, "summary": {"step_ms": {"minicnn_median": 20.0, "ratio": r},
+                                                     "infer_s": {"ratio": infer}}}))
+    rows = [{"layers": [f"m:conv{i}"], "fwd_bwd_ratio": r} for i, r in enumerate((0.8, 1.0, 1.5, 2.5))]
+    (results / "kernels_models.json").write_text(json.dumps(
+        {"fma_peak_gflops": 400.0, "rows": rows, "date": "2026-12-04 05:00:00", "machine": {"cpu": "Xeon"}}))
+    (results / "roofline.json").write_text(json.dumps(
+        {"date": "2026-12-04 05:00:00", "machine": {"cpu": "Xeon"}, "achieved": {"training step (batch 64)": {
+            "minicnn": {"fraction_of_peak": 0.41}, "torch": {"fraction_of_peak": 0.2}}}}))
+    lines = report.targets_table().splitlines()
+    assert lines[2].endswith("| 0.55× | met |")
+    assert "| simplecnn-bn 0.90×, lenet5 1.10×, resnet-mini 1.20× | met by 1 of 3 |" in lines[3]
+    assert lines[4].endswith("| simplecnn 0.30×, simplecnn-bn 0.65×, lenet5 0.90×, resnet-mini 1.50× | met by 2 of 4 |")
+    assert "m:conv0 0.80×, m:conv1 1.00×; the other 2 of 4 distinct layers 1.50× to 2.50× | met by 2 of 4 |" in lines[5]
+    assert lines[6].endswith("| 41 % (PyTorch 20 %) | met |")
+    # 4 GFLOP at 400 GFLOP/s: a 10 ms floor, and 20 ms is twice it
+    assert "simplecnn 2.0× (50 %)" in lines[7]
+
+
 @pytest.mark.parametrize("flag", ["--out", "--seed", "--epochs=3", "--model"])
 def test_accuracy_seeds_refuses_flags_it_sets_itself(flag, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -106,7 +131,7 @@ PLACES = {
                             "optim-lockstep", "lockstep-output", "interchange-output", "fp32-table",
                             "evidence-sources"},
     "docs/performance.md": {"perf-table", "threads-table", "roofline-table", "malloc-table", "profile-table",
-                            "engine-cost", "conv-layers-table", "layers-table", "models-speed-table"},
+                            "engine-cost", "conv-layers-table", "layers-table", "models-speed-table", "targets-table"},
     "docs/training.md": {"tutorial-table", "models-table", "fashion-table"},
     "docs/testing.md": {"mutants"},
 }
